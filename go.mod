@@ -1,0 +1,3 @@
+module github.com/limpet-lb/limpet
+
+go 1.26

@@ -1,0 +1,44 @@
+package upstream
+
+// Pool is the set of servers of one upstream. A Pool is never modified
+// after NewPool returns: a change of servers builds a new Pool, which the
+// owner swaps in atomically, so readers on the request path need no lock.
+type Pool struct {
+	// Name is the upstream's name.
+	Name string
+	// Primary servers, in configuration order.
+	Primary []*Server
+	// Backup servers, in configuration order; used only when no primary
+	// server is available.
+	Backup []*Server
+
+	byID map[string]*Server
+}
+
+// NewPool returns a pool of the given servers, split into primary and
+// backup by their Backup flag. Servers sharing an ID (the same address
+// listed twice) are all kept; Lookup returns the first.
+func NewPool(name string, servers []*Server) *Pool {
+	p := &Pool{Name: name, byID: make(map[string]*Server, len(servers))}
+	for _, s := range servers {
+		if s.Backup {
+			p.Backup = append(p.Backup, s)
+		} else {
+			p.Primary = append(p.Primary, s)
+		}
+		if _, dup := p.byID[s.ID]; !dup {
+			p.byID[s.ID] = s
+		}
+	}
+	return p
+}
+
+// Lookup returns the server with the given ID, or nil.
+func (p *Pool) Lookup(id string) *Server { return p.byID[id] }
+
+// All returns primary then backup servers. It allocates; it is meant for
+// the admin side, not the request path.
+func (p *Pool) All() []*Server {
+	all := make([]*Server, 0, len(p.Primary)+len(p.Backup))
+	return append(append(all, p.Primary...), p.Backup...)
+}

@@ -1,0 +1,101 @@
+package upstream
+
+import (
+	"testing"
+	"time"
+)
+
+// Failure accounting follows nginx: max_fails failures within one
+// fail_timeout window make the server unavailable for fail_timeout.
+func TestFailureAccounting(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	type step struct {
+		at        time.Duration // since t0
+		fail      bool          // record a failure (else a success)
+		became    bool          // RecordFailure's answer
+		available bool          // Available right after the step
+	}
+	tests := []struct {
+		name     string
+		maxFails int
+		steps    []step
+	}{
+		{"max_fails=1 disables at once, for fail_timeout", 1, []step{
+			{0, true, true, false},
+			{5 * time.Second, false, false, false},
+			{10 * time.Second, false, false, true},
+		}},
+		{"max_fails=3 needs three in the window", 3, []step{
+			{0, true, false, true},
+			{time.Second, true, false, true},
+			{2 * time.Second, true, true, false},
+		}},
+		{"failures outside the window are forgotten", 2, []step{
+			{0, true, false, true},
+			{11 * time.Second, true, false, true},
+			{12 * time.Second, true, true, false},
+		}},
+		{"max_fails=0 never disables", 0, []step{
+			{0, true, false, true},
+			{time.Second, true, false, true},
+		}},
+		{"a failure after the timeout disables again", 1, []step{
+			{0, true, true, false},
+			{11 * time.Second, true, true, false},
+			{20 * time.Second, true, false, false},
+			{31 * time.Second, false, false, true},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Server{Addr: "127.0.0.1:1", MaxFails: tt.maxFails, FailTimeout: 10 * time.Second}
+			for i, st := range tt.steps {
+				now := t0.Add(st.at)
+				if st.fail {
+					if got := s.RecordFailure(now); got != st.became {
+						t.Errorf("step %d: RecordFailure = %v, want %v", i, got, st.became)
+					}
+				} else {
+					s.RecordSuccess(now)
+				}
+				if got := s.Available(now); got != st.available {
+					t.Errorf("step %d: Available = %v, want %v", i, got, st.available)
+				}
+			}
+		})
+	}
+}
+
+func TestDownAndReset(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := &Server{MaxFails: 1, FailTimeout: time.Minute}
+	s.SetDown(true)
+	if s.Available(now) || s.Failed(now) {
+		t.Error("a server marked down is unavailable but not failed")
+	}
+	s.SetDown(false)
+	s.RecordFailure(now)
+	if !s.Failed(now) {
+		t.Fatal("a failed server must report Failed")
+	}
+	s.ResetFailures()
+	if !s.Available(now) {
+		t.Error("ResetFailures must make the server available at once")
+	}
+}
+
+func TestPool(t *testing.T) {
+	a := &Server{ID: "a"}
+	b := &Server{ID: "b", Backup: true}
+	dup := &Server{ID: "a"}
+	p := NewPool("up", []*Server{a, b, dup})
+	if len(p.Primary) != 2 || len(p.Backup) != 1 {
+		t.Fatalf("primary %d backup %d, want 2 and 1", len(p.Primary), len(p.Backup))
+	}
+	if p.Lookup("a") != a || p.Lookup("b") != b || p.Lookup("c") != nil {
+		t.Error("Lookup by ID is wrong")
+	}
+	if got := p.All(); len(got) != 3 || got[2] != b {
+		t.Errorf("All = %v", got)
+	}
+}
