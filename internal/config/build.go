@@ -1,0 +1,873 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options adjust how a configuration is loaded. The zero value is ready
+// to use.
+type Options struct {
+	// LookupHost resolves a host name to addresses; nil means
+	// net.DefaultResolver.LookupHost with a 5s timeout. Tests inject a
+	// map so they never touch DNS. Addresses written as IP literals are
+	// never looked up.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
+}
+
+// lookupTimeout bounds each name resolution of the default resolver, so a
+// dead DNS server delays a (re)load by seconds, not minutes.
+const lookupTimeout = 5 * time.Second
+
+// Load reads the configuration file at path, expands its includes and
+// builds the typed Config. Errors name the file and line at fault.
+func Load(path string, opts Options) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		// nginx reports its main file without a position, and so do we.
+		return nil, openError(path, err)
+	}
+	return LoadBytes(path, src, opts)
+}
+
+// LoadBytes is Load with the main file's text given in src. Includes are
+// still read from disk, relative to filepath.Dir(path).
+func LoadBytes(path string, src []byte, opts Options) (*Config, error) {
+	tree, err := Parse(path, src)
+	if err != nil {
+		return nil, err
+	}
+	in := &includer{dir: filepath.Dir(path), stack: []string{absPath(path)}}
+	if tree, err = in.expand(tree); err != nil {
+		return nil, err
+	}
+	return build(path, tree, opts)
+}
+
+// build turns an expanded tree into a Config; path is the main file, the
+// base of relative log paths.
+func build(path string, tree []*Directive, opts Options) (*Config, error) {
+	b := &builder{
+		cfg:        &Config{File: path},
+		dir:        filepath.Dir(path),
+		lookupHost: opts.LookupHost,
+		upstreams:  make(map[string]*Upstream),
+	}
+	if b.lookupHost == nil {
+		b.lookupHost = func(ctx context.Context, host string) ([]string, error) {
+			ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+			defer cancel()
+			return net.DefaultResolver.LookupHost(ctx, host)
+		}
+	}
+	if err := b.walk(tree, &scope{where: inMain, proxy: &b.httpProxy}); err != nil {
+		return nil, err
+	}
+	if err := b.finish(); err != nil {
+		return nil, err
+	}
+	return b.cfg, nil
+}
+
+// builder turns the directive tree into a Config. It keeps the raw,
+// per-level settings until the whole tree is read, because nginx merges
+// after parsing: a server inherits an http-level setting written after it.
+type builder struct {
+	cfg        *Config
+	dir        string // directory of the main file, for relative paths
+	lookupHost func(ctx context.Context, host string) ([]string, error)
+
+	httpProxy   proxyConf // settings at top level and in http {}
+	httpSeen    bool
+	errorLogSet bool
+	// upstreams indexes Config.Upstreams by lower-cased name: nginx
+	// compares upstream names without case.
+	upstreams map[string]*Upstream
+	servers   []*serverConf
+	// passes are proxy_pass directives, resolved once every upstream is
+	// known, since an upstream may be defined after its first use.
+	passes []pendingPass
+}
+
+// scope is the block a directive appears in, with the objects its
+// handler may change.
+type scope struct {
+	where where
+	proxy *proxyConf    // this level's proxy settings (http, server or location)
+	srv   *serverConf   // enclosing server, or nil
+	loc   *locationConf // enclosing location, or nil
+	ups   *upstreamConf // enclosing upstream, or nil
+}
+
+type upstreamConf struct {
+	u         *Upstream
+	methodSet bool
+	zoneSet   bool
+	backup    *Directive // first server line with `backup`, for the late check
+}
+
+type serverConf struct {
+	srv     *Server
+	proxy   proxyConf
+	locs    []*locationConf
+	listens []*Directive // parallel to srv.Listens, for errors found later
+}
+
+type locationConf struct {
+	loc      *Location
+	proxy    proxyConf
+	children []*locationConf
+}
+
+type pendingPass struct {
+	d          *Directive
+	pp         *ProxyPass
+	host, port string
+	hasPort    bool
+}
+
+// walk applies each directive of ds through the table.
+func (b *builder) walk(ds []*Directive, s *scope) error {
+	for _, d := range ds {
+		e, err := lookup(d, s.where)
+		if err != nil {
+			return err
+		}
+		if err := e.check(d); err != nil {
+			return err
+		}
+		if err := e.handle(b, d, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish does what needs the whole tree: proxy_pass targets, inherited
+// settings and defaults, and the checks across servers.
+func (b *builder) finish() error {
+	for _, p := range b.passes {
+		if err := b.resolvePass(p); err != nil {
+			return err
+		}
+	}
+	defaults := make(map[string]bool) // listen addresses with a default server
+	for _, sc := range b.servers {
+		srv := sc.srv
+		sc.proxy.inherit(&b.httpProxy)
+		srv.Proxy = sc.proxy.effective()
+		for _, lc := range sc.locs {
+			finishLocation(lc, &sc.proxy)
+		}
+		if len(srv.Listens) == 0 {
+			// nginx's default is "listen *:80" (8000 when not root; limpet
+			// has no such distinction).
+			srv.Listens = []Listen{{Pos: srv.Pos, Addr: ":80"}}
+		}
+		if len(srv.Names) == 0 {
+			srv.Names = []string{""}
+		}
+		for i, l := range srv.Listens {
+			if !l.DefaultServer {
+				continue
+			}
+			if defaults[l.Addr] {
+				return sc.listens[i].errorf("a duplicate default server for %s", l.Addr)
+			}
+			defaults[l.Addr] = true
+		}
+	}
+	if b.cfg.ErrorLog == "" {
+		b.cfg.ErrorLog = "stderr"
+	}
+	return nil
+}
+
+// finishLocation merges a location's settings with its parent's, which
+// are already merged, and recurses into nested locations.
+func finishLocation(lc *locationConf, parent *proxyConf) {
+	lc.proxy.inherit(parent)
+	lc.loc.Proxy = lc.proxy.effective()
+	for _, c := range lc.children {
+		finishLocation(c, &lc.proxy)
+	}
+}
+
+// resolve returns the addresses of host: itself when it is an IP literal,
+// else what LookupHost says.
+func (b *builder) resolve(host string) ([]string, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []string{ip.String()}, nil
+	}
+	addrs, err := b.lookupHost(context.Background(), host)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("no addresses")
+	}
+	return addrs, nil
+}
+
+// ---- main and http ----
+
+// http handles `http { ... }`: the same as writing its content at top level.
+func (b *builder) http(d *Directive, s *scope) error {
+	if b.httpSeen {
+		return d.duplicate()
+	}
+	b.httpSeen = true
+	return b.walk(d.Block, &scope{where: inHTTP, proxy: &b.httpProxy})
+}
+
+// ignore records a directive that only tunes nginx. Its block, if any
+// (`types`), is not read: its content is data, not directives.
+func (b *builder) ignore(d *Directive, s *scope) error {
+	b.cfg.Ignored = append(b.cfg.Ignored, Ignored{Name: d.Name, Pos: d.Pos()})
+	return nil
+}
+
+// events records `events { ... }` and checks its content, each directive
+// of which is ignored too.
+func (b *builder) events(d *Directive, s *scope) error {
+	if err := b.ignore(d, s); err != nil {
+		return err
+	}
+	return b.walk(d.Block, &scope{where: inEvents})
+}
+
+// logLevels are error_log's levels, checked for nginx compatibility.
+var logLevels = []string{"debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"}
+
+// errorLog handles `error_log FILE [LEVEL]` at top level: limpet's own log.
+func (b *builder) errorLog(d *Directive, s *scope) error {
+	if b.errorLogSet {
+		// nginx may write several error logs; limpet writes one.
+		return d.duplicate()
+	}
+	path, err := b.logPath(d, false)
+	if err != nil {
+		return err
+	}
+	b.errorLogSet = true
+	b.cfg.ErrorLog = path
+	return nil
+}
+
+// errorLogServer handles error_log inside a server: checked, then listed
+// as ignored, because limpet has one process-wide log.
+func (b *builder) errorLogServer(d *Directive, s *scope) error {
+	if _, err := b.logPath(d, false); err != nil {
+		return err
+	}
+	return b.ignore(d, s)
+}
+
+// logPath checks a log directive's arguments and returns its path, made
+// absolute against the main file's directory as nginx does against its
+// prefix. "stdout" and "stderr" name the standard streams.
+func (b *builder) logPath(d *Directive, access bool) (string, error) {
+	path := d.Args[0]
+	if !access && len(d.Args) == 2 && !slices.Contains(logLevels, d.Args[1]) {
+		return "", d.errorf("invalid log level %q", d.Args[1])
+	}
+	switch {
+	case strings.HasPrefix(path, "syslog:"):
+		return "", d.errorf("syslog logging is not supported")
+	case strings.HasPrefix(path, "memory:"):
+		return "", d.errorf("memory logging is not supported")
+	case strings.Contains(path, "$"):
+		return "", d.errorf("variables in log paths are not supported")
+	case path == "stdout" || path == "stderr" || filepath.IsAbs(path):
+		return path, nil
+	}
+	return filepath.Join(b.dir, path), nil
+}
+
+// ---- upstream ----
+
+// upstream handles `upstream NAME { ... }`.
+func (b *builder) upstream(d *Directive, s *scope) error {
+	name := d.Args[0]
+	key := strings.ToLower(name)
+	if _, dup := b.upstreams[key]; dup {
+		return d.errorf("duplicate upstream %q", name)
+	}
+	u := &Upstream{Name: name, Pos: d.Pos(), Method: Balance{Kind: RoundRobin}}
+	b.upstreams[key] = u
+	b.cfg.Upstreams = append(b.cfg.Upstreams, u)
+	uc := &upstreamConf{u: u}
+	if err := b.walk(d.Block, &scope{where: inUpstream, ups: uc}); err != nil {
+		return err
+	}
+	if len(u.Servers) == 0 {
+		return d.errorf("no servers are inside upstream")
+	}
+	// Checked here, not on the server line, so the order of the method
+	// and the servers does not matter: these methods pick by key or at
+	// random and have no notion of a standby server.
+	switch u.Method.Kind {
+	case IPHash, Hash, Random:
+		if uc.backup != nil {
+			return uc.backup.invalidParam("backup")
+		}
+	}
+	return nil
+}
+
+// upstreamServer handles `server ADDRESS [params]` in an upstream. A name
+// resolving to several addresses gives one UpstreamServer per address.
+func (b *builder) upstreamServer(d *Directive, s *scope) error {
+	written := d.Args[0]
+	if strings.HasPrefix(written, "unix:") {
+		return d.errorf("unix sockets are not supported")
+	}
+	host, port, _, msg := splitHostPort(written, 1)
+	if msg != "" {
+		return d.errorf("%s in upstream %q", msg, written)
+	}
+	srv := UpstreamServer{
+		Pos:         d.Pos(),
+		Name:        written,
+		Weight:      1,
+		MaxFails:    1,
+		FailTimeout: 10 * time.Second,
+	}
+	for _, p := range d.Args[1:] {
+		key, val, hasVal := strings.Cut(p, "=")
+		ok := true
+		switch {
+		case key == "weight" && hasVal:
+			srv.Weight, ok = parseInt(val)
+			ok = ok && srv.Weight > 0
+		case key == "max_fails" && hasVal:
+			srv.MaxFails, ok = parseInt(val)
+		case key == "max_conns" && hasVal:
+			srv.MaxConns, ok = parseInt(val)
+		case key == "fail_timeout" && hasVal:
+			srv.FailTimeout, ok = parseTime(val, true)
+		case key == "route" && hasVal:
+			srv.Route, ok = val, val != ""
+		case p == "backup":
+			srv.Backup = true
+			if s.ups.backup == nil {
+				s.ups.backup = d
+			}
+		case p == "down":
+			srv.Down = true
+		default:
+			ok = false
+		}
+		if !ok {
+			return d.invalidParam(p)
+		}
+	}
+	addrs, err := b.resolve(host)
+	if err != nil {
+		return d.errorf("host not found in upstream %q", written)
+	}
+	u := s.ups.u
+	for _, a := range addrs {
+		one := srv
+		one.Addr = net.JoinHostPort(a, port)
+		u.Servers = append(u.Servers, &one)
+	}
+	return nil
+}
+
+// setMethod sets the balancing method, once per upstream.
+func (b *builder) setMethod(d *Directive, s *scope, m Balance) error {
+	if s.ups.methodSet {
+		// nginx only warns and keeps the last; a silent override of the
+		// method is surprising enough to refuse.
+		return d.errorf("load balancing method redefined")
+	}
+	s.ups.methodSet = true
+	m.Pos = d.Pos()
+	s.ups.u.Method = m
+	return nil
+}
+
+// leastConn handles `least_conn;`.
+func (b *builder) leastConn(d *Directive, s *scope) error {
+	return b.setMethod(d, s, Balance{Kind: LeastConn})
+}
+
+// ipHash handles `ip_hash;`.
+func (b *builder) ipHash(d *Directive, s *scope) error {
+	return b.setMethod(d, s, Balance{Kind: IPHash})
+}
+
+// random handles `random [two [least_conn]];`.
+func (b *builder) random(d *Directive, s *scope) error {
+	m := Balance{Kind: Random}
+	if len(d.Args) > 0 {
+		if d.Args[0] != "two" {
+			return d.invalidParam(d.Args[0])
+		}
+		m.Two = true
+	}
+	if len(d.Args) > 1 && d.Args[1] != "least_conn" {
+		return d.invalidParam(d.Args[1])
+	}
+	return b.setMethod(d, s, m)
+}
+
+// hash handles `hash KEY [consistent];`.
+func (b *builder) hash(d *Directive, s *scope) error {
+	m := Balance{Kind: Hash, HashKey: d.Args[0]}
+	if len(d.Args) > 1 {
+		if d.Args[1] != "consistent" {
+			return d.invalidParam(d.Args[1])
+		}
+		m.Consistent = true
+	}
+	return b.setMethod(d, s, m)
+}
+
+// keepalive handles `keepalive N;` (N at least 1).
+func (b *builder) keepalive(d *Directive, s *scope) error {
+	if s.ups.u.Keepalive != 0 {
+		return d.duplicate()
+	}
+	n, ok := parseInt(d.Args[0])
+	if !ok || n == 0 {
+		return d.invalidArg(d.Args[0])
+	}
+	s.ups.u.Keepalive = n
+	return nil
+}
+
+// zone handles `zone NAME [SIZE];`: checked and kept, needing no memory.
+func (b *builder) zone(d *Directive, s *scope) error {
+	if s.ups.zoneSet {
+		return d.duplicate()
+	}
+	if len(d.Args) > 1 {
+		if _, ok := parseSize(d.Args[1]); !ok {
+			return d.errorf("invalid zone size %q", d.Args[1])
+		}
+	}
+	s.ups.zoneSet = true
+	s.ups.u.Zone = d.Args[0]
+	return nil
+}
+
+// sticky handles NGINX Plus's `sticky cookie NAME [params]`.
+func (b *builder) sticky(d *Directive, s *scope) error {
+	u := s.ups.u
+	if u.Sticky != nil {
+		return d.duplicate()
+	}
+	switch d.Args[0] {
+	case "cookie":
+	case "route", "learn":
+		return d.errorf("\"sticky %s\" is not supported yet", d.Args[0])
+	default:
+		return d.invalidParam(d.Args[0])
+	}
+	if len(d.Args) < 2 {
+		return d.errorf("invalid number of arguments in %q directive", d.Name)
+	}
+	c := StickyCookie{Name: d.Args[1]}
+	if !isToken(c.Name) {
+		return d.errorf("invalid cookie name %q", c.Name)
+	}
+	for _, p := range d.Args[2:] {
+		key, val, hasVal := strings.Cut(p, "=")
+		ok := true
+		switch {
+		case key == "expires" && hasVal:
+			if val == "max" {
+				c.ExpiresMax, c.Expires = true, 0
+			} else {
+				c.ExpiresMax = false
+				c.Expires, ok = parseTime(val, true)
+			}
+		case key == "domain" && hasVal:
+			c.Domain, ok = val, isCookieAttr(val)
+		case key == "path" && hasVal:
+			c.Path, ok = val, isCookieAttr(val)
+		case key == "samesite" && hasVal:
+			c.SameSite = strings.ToLower(val)
+			ok = c.SameSite == "strict" || c.SameSite == "lax" || c.SameSite == "none"
+		case p == "httponly":
+			c.HTTPOnly = true
+		case p == "secure":
+			c.Secure = true
+		default:
+			ok = false
+		}
+		if !ok {
+			return d.invalidParam(p)
+		}
+	}
+	u.Sticky = &Sticky{Pos: d.Pos(), Cookie: c}
+	return nil
+}
+
+// isToken reports whether s is a cookie name (an RFC 7230 token).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isCookieAttr reports whether s can be a Domain or Path attribute value:
+// no ';' and no control characters, which would break the Set-Cookie line.
+func isCookieAttr(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f || c == ';' {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- server ----
+
+// server handles `server { ... }` in http context.
+func (b *builder) server(d *Directive, s *scope) error {
+	sc := &serverConf{srv: &Server{Pos: d.Pos()}}
+	b.servers = append(b.servers, sc)
+	b.cfg.Servers = append(b.cfg.Servers, sc.srv)
+	return b.walk(d.Block, &scope{where: inServer, proxy: &sc.proxy, srv: sc})
+}
+
+// listen handles `listen ADDRESS [params]`.
+func (b *builder) listen(d *Directive, s *scope) error {
+	written := d.Args[0]
+	if strings.HasPrefix(written, "unix:") {
+		return d.errorf("unix sockets are not supported")
+	}
+	var host, port string
+	if _, isPort := parseNumber(written); isPort {
+		port = written // a bare port listens on every address
+		if n, _ := parseInt(port); n < 0 || n > 65535 {
+			return d.errorf("invalid port in %q of the \"listen\" directive", written)
+		}
+	} else {
+		var msg string
+		// Port 0 asks the system for a free port: nginx refuses it,
+		// limpet allows it so tests can run without guessing ports.
+		host, port, _, msg = splitHostPort(written, 0)
+		if msg != "" {
+			return d.errorf("%s in %q of the \"listen\" directive", msg, written)
+		}
+		if host == "*" {
+			host = ""
+		}
+	}
+	l := Listen{Pos: d.Pos(), Addr: net.JoinHostPort(host, port)}
+	for _, p := range d.Args[1:] {
+		key, val, hasVal := strings.Cut(p, "=")
+		switch {
+		case p == "default_server" || p == "default":
+			// "default" is the old spelling nginx still accepts.
+			l.DefaultServer = true
+		case p == "reuseport":
+			l.ReusePort = true
+		case key == "backlog" && hasVal:
+			n, ok := parseInt(val)
+			if !ok || n == 0 {
+				return d.errorf("invalid backlog %q", val)
+			}
+			l.Backlog = n
+		case key == "so_keepalive" && hasVal:
+			ka, ok := parseSoKeepalive(val)
+			if !ok {
+				return d.errorf("invalid so_keepalive value: %q", val)
+			}
+			l.SoKeepalive = ka
+		default:
+			// ssl, http2, proxy_protocol, bind, ... change what the
+			// listener does, so they are refused rather than ignored.
+			return d.invalidParam(p)
+		}
+	}
+	srv := s.srv.srv
+	for _, other := range srv.Listens {
+		if other.Addr == l.Addr {
+			return d.errorf("a duplicate listen %s", l.Addr)
+		}
+	}
+	srv.Listens = append(srv.Listens, l)
+	s.srv.listens = append(s.srv.listens, d)
+	return nil
+}
+
+// parseSoKeepalive reads so_keepalive's value as nginx does: "on", "off"
+// or "[IDLE]:[INTVL]:[CNT]" with at least one part, times in seconds.
+func parseSoKeepalive(v string) (*SoKeepalive, bool) {
+	switch v {
+	case "on":
+		return &SoKeepalive{Enable: true}, true
+	case "off":
+		return &SoKeepalive{}, true
+	}
+	parts := strings.SplitN(v, ":", 3)
+	ka := &SoKeepalive{Enable: true}
+	var ok bool
+	if parts[0] != "" {
+		if ka.Idle, ok = parseTime(parts[0], true); !ok || ka.Idle == 0 {
+			return nil, false
+		}
+	}
+	if len(parts) > 1 && parts[1] != "" {
+		if ka.Interval, ok = parseTime(parts[1], true); !ok || ka.Interval == 0 {
+			return nil, false
+		}
+	}
+	if len(parts) > 2 && parts[2] != "" {
+		if ka.Count, ok = parseInt(parts[2]); !ok || ka.Count == 0 {
+			return nil, false
+		}
+	}
+	if ka.Idle == 0 && ka.Interval == 0 && ka.Count == 0 {
+		return nil, false
+	}
+	return ka, true
+}
+
+// serverName handles `server_name NAME ...`; several lines add up.
+func (b *builder) serverName(d *Directive, s *scope) error {
+	s.srv.srv.Names = append(s.srv.srv.Names, d.Args...)
+	return nil
+}
+
+// ---- location ----
+
+// location handles `location [=|~|~*|^~] PATH { ... }`. A location with
+// neither proxy_pass, return nor nested locations is valid: nginx would
+// serve static files there; limpet, which serves none, answers 404.
+func (b *builder) location(d *Directive, s *scope) error {
+	var mod, path string
+	if len(d.Args) == 2 {
+		mod, path = d.Args[0], d.Args[1]
+		switch mod {
+		case "=", "~", "~*", "^~":
+		default:
+			return d.errorf("invalid location modifier %q", mod)
+		}
+	} else {
+		// nginx also reads a modifier glued to the path: "=/x", "~\.php$",
+		// "~*\.jpg$" (but not "^~/x", which is a plain prefix).
+		path = d.Args[0]
+		switch {
+		case strings.HasPrefix(path, "@"):
+			return d.errorf("named locations are not supported")
+		case strings.HasPrefix(path, "="):
+			mod, path = "=", path[1:]
+		case strings.HasPrefix(path, "~*"):
+			mod, path = "~*", path[2:]
+		case strings.HasPrefix(path, "~"):
+			mod, path = "~", path[1:]
+		}
+	}
+	loc := &Location{Pos: d.Pos(), Modifier: mod, Path: path}
+	if mod == "~" || mod == "~*" {
+		expr := path
+		if mod == "~*" {
+			expr = "(?i)" + path
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			// Go's RE2 syntax lacks PCRE's lookaround and backreferences.
+			var se *syntax.Error
+			if errors.As(err, &se) {
+				return d.errorf("invalid regular expression %q: %s", path, se.Code)
+			}
+			return d.errorf("invalid regular expression %q: %w", path, err)
+		}
+		loc.Regexp = re
+	}
+	siblings := &s.srv.locs
+	if parent := s.loc; parent != nil {
+		p := parent.loc
+		if p.Modifier == "=" {
+			return d.errorf("location %q cannot be inside the exact location %q", path, p.Path)
+		}
+		if loc.Regexp == nil && !strings.HasPrefix(path, p.Path) {
+			return d.errorf("location %q is outside location %q", path, p.Path)
+		}
+		siblings = &parent.children
+	}
+	// nginx reports duplicate prefix and exact locations; it lets a
+	// repeated regex pass, though the second can never match, so limpet
+	// reports those too.
+	for _, other := range *siblings {
+		if other.loc.Path == path && locationKind(other.loc.Modifier) == locationKind(mod) {
+			return d.errorf("duplicate location %q", path)
+		}
+	}
+	lc := &locationConf{loc: loc}
+	*siblings = append(*siblings, lc)
+	if s.loc != nil {
+		s.loc.loc.Locations = append(s.loc.loc.Locations, loc)
+	} else {
+		s.srv.srv.Locations = append(s.srv.srv.Locations, loc)
+	}
+	return b.walk(d.Block, &scope{where: inLocation, proxy: &lc.proxy, srv: s.srv, loc: lc})
+}
+
+// locationKind groups modifiers that clash on the same path: "" and "^~"
+// are both prefix locations, which nginx reports as duplicates.
+func locationKind(mod string) string {
+	if mod == "^~" {
+		return ""
+	}
+	return mod
+}
+
+// proxyPass handles `proxy_pass http://HOST[:PORT][URI]`.
+func (b *builder) proxyPass(d *Directive, s *scope) error {
+	loc := s.loc.loc
+	if loc.ProxyPass != nil {
+		return d.duplicate()
+	}
+	url := d.Args[0]
+	if strings.Contains(url, "$") {
+		return d.errorf("variables in proxy_pass are not supported yet")
+	}
+	var rest string
+	switch lower := strings.ToLower(url); {
+	case strings.HasPrefix(lower, "http://"):
+		rest = url[len("http://"):]
+	case strings.HasPrefix(lower, "https://"):
+		return d.errorf("https upstreams are not supported yet")
+	default:
+		return d.errorf("invalid URL prefix in %q", url)
+	}
+	hostPort, uri := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		hostPort, uri = rest[:i], rest[i:]
+	}
+	if strings.HasPrefix(hostPort, "unix:") {
+		return d.errorf("unix sockets are not supported")
+	}
+	host, port, hasPort, msg := splitHostPort(hostPort, 1)
+	if msg != "" {
+		return d.errorf("%s in upstream %q", msg, rest)
+	}
+	if uri != "" && loc.Regexp != nil {
+		return d.errorf("\"proxy_pass\" cannot have URI part in location given by regular expression, " +
+			"or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
+	}
+	pp := &ProxyPass{Pos: d.Pos(), URL: url, Scheme: "http", HasURI: uri != "", URI: uri}
+	loc.ProxyPass = pp
+	b.passes = append(b.passes, pendingPass{d: d, pp: pp, host: host, port: port, hasPort: hasPort})
+	return nil
+}
+
+// resolvePass points a proxy_pass at its upstream, or resolves its host
+// when no upstream has that name (nginx then makes an implicit upstream).
+func (b *builder) resolvePass(p pendingPass) error {
+	if u := b.upstreams[strings.ToLower(p.host)]; u != nil {
+		if p.hasPort {
+			return p.d.errorf("upstream %q may not have port %s", p.host, p.port)
+		}
+		p.pp.Upstream = u
+		return nil
+	}
+	addrs, err := b.resolve(p.host)
+	if err != nil {
+		return p.d.errorf("host not found in upstream %q", p.host)
+	}
+	p.pp.Host = net.JoinHostPort(p.host, p.port)
+	p.pp.Addr = net.JoinHostPort(addrs[0], p.port)
+	return nil
+}
+
+// ret handles `return CODE [TEXT|URL]` and `return URL` (302).
+func (b *builder) ret(d *Directive, s *scope) error {
+	target := &s.srv.srv.Return
+	if s.loc != nil {
+		target = &s.loc.loc.Return
+	}
+	if *target != nil {
+		// nginx would keep going and never reach the second one.
+		return d.duplicate()
+	}
+	r := &Return{Pos: d.Pos()}
+	first := d.Args[0]
+	if len(d.Args) == 1 && (strings.HasPrefix(first, "http://") ||
+		strings.HasPrefix(first, "https://") || strings.HasPrefix(first, "$scheme")) {
+		r.Code, r.Text = 302, first
+	} else {
+		code, ok := parseInt(first)
+		if !ok || code > 999 {
+			return d.errorf("invalid return code %q", first)
+		}
+		r.Code = code
+		if len(d.Args) == 2 {
+			r.Text = d.Args[1]
+		}
+	}
+	*target = r
+	return nil
+}
+
+// ---- addresses ----
+
+// splitHostPort splits "host", "host:port", "[v6]" or "[v6]:port", with
+// port 80 when none is written, and a port no lower than minPort. msg is
+// nginx's complaint, or "".
+func splitHostPort(s string, minPort int) (host, port string, hasPort bool, msg string) {
+	rest := ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", "", false, "invalid host"
+		}
+		host, rest = s[1:end], s[end+1:]
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !ip.Is6() {
+			return "", "", false, "invalid IPv6 address"
+		}
+		if rest != "" && rest[0] != ':' {
+			return "", "", false, "invalid host"
+		}
+	} else {
+		host = s
+		if i := strings.IndexByte(s, ':'); i >= 0 {
+			host, rest = s[:i], s[i:]
+		}
+		if host == "" {
+			return "", "", false, "no host"
+		}
+		if strings.ContainsAny(host, "/?#@[] \t") {
+			return "", "", false, "invalid host"
+		}
+	}
+	if rest == "" {
+		return host, "80", false, ""
+	}
+	port = rest[1:]
+	if n, ok := parseInt(port); !ok || n < minPort || n > 65535 {
+		return "", "", false, "invalid port"
+	}
+	return host, strconv.Itoa(mustAtoi(port)), true, ""
+}
+
+// mustAtoi converts an already validated port, dropping leading zeros.
+func mustAtoi(s string) int {
+	n, _ := parseInt(s)
+	return n
+}

@@ -1,0 +1,1180 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// designNotes is the nginx configuration of the design notes, as written
+// there; only the host names are resolved by the stub below.
+const designNotes = `# Nginx config snippet
+upstream backend {
+    server app-01.internal:80;
+    server app-02.internal:80;
+
+    # This is the key for sticky sessions
+    sticky cookie SERVERID expires=1h path=/;
+}
+
+server {
+    listen 80;
+    server_name loadbalancer.example.com;
+
+    location / {
+        proxy_pass http://backend;
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+    }
+}
+`
+
+// testHosts is the stub DNS of every test: no test touches the network.
+var testHosts = map[string][]string{
+	"app-01.internal": {"127.0.0.1"},
+	"app-02.internal": {"127.0.0.2"},
+	"multi.internal":  {"127.0.0.3", "127.0.0.4"},
+	"v6.internal":     {"::1"},
+	"localhost":       {"127.0.0.1"},
+}
+
+func stubLookup(ctx context.Context, host string) ([]string, error) {
+	if addrs, ok := testHosts[host]; ok {
+		return addrs, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+var testOptions = Options{LookupHost: stubLookup}
+
+// load writes src as limpet.conf in a new directory and loads it.
+func load(t *testing.T, src string) (*Config, string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "limpet.conf")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, testOptions)
+	return cfg, path, err
+}
+
+func mustLoad(t *testing.T, src string) *Config {
+	t.Helper()
+	cfg, _, err := load(t, src)
+	if err != nil {
+		t.Fatalf("load:\n%s\nerror: %v", src, err)
+	}
+	return cfg
+}
+
+// defaultProxy is the effective settings when nothing is set.
+func defaultProxy() ProxySettings {
+	return ProxySettings{
+		SetHeaders:        []Header{{Name: "Host", Value: "$proxy_host"}},
+		ConnectTimeout:    60 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		SendTimeout:       60 * time.Second,
+		NextUpstream:      NextError | NextTimeout,
+		ClientMaxBodySize: 1 << 20,
+		HTTPVersion:       "1.0",
+		Buffering:         true,
+		AccessLog:         AccessLog{Path: "stdout"},
+		KeepaliveTimeout:  75 * time.Second,
+	}
+}
+
+func TestDesignNotes(t *testing.T) {
+	cfg, path, err := load(t, designNotes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(line int) Pos { return Pos{File: path, Line: line} }
+	backend := &Upstream{
+		Name: "backend",
+		Pos:  at(2),
+		Servers: []*UpstreamServer{
+			{Pos: at(3), Name: "app-01.internal:80", Addr: "127.0.0.1:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second},
+			{Pos: at(4), Name: "app-02.internal:80", Addr: "127.0.0.2:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second},
+		},
+		Method: Balance{Kind: RoundRobin},
+		Sticky: &Sticky{Pos: at(7), Cookie: StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"}},
+	}
+	locProxy := defaultProxy()
+	locProxy.SetHeaders = []Header{
+		{Pos: at(16), Name: "Host", Value: "$host"},
+		{Pos: at(17), Name: "X-Real-IP", Value: "$remote_addr"},
+		{Pos: at(18), Name: "X-Forwarded-For", Value: "$proxy_add_x_forwarded_for"},
+		{Pos: at(19), Name: "X-Forwarded-Proto", Value: "$scheme"},
+	}
+	want := &Config{
+		File:      path,
+		Upstreams: []*Upstream{backend},
+		Servers: []*Server{{
+			Pos:     at(10),
+			Listens: []Listen{{Pos: at(11), Addr: ":80"}},
+			Names:   []string{"loadbalancer.example.com"},
+			Locations: []*Location{{
+				Pos:       at(14),
+				Path:      "/",
+				ProxyPass: &ProxyPass{Pos: at(15), URL: "http://backend", Scheme: "http", Upstream: backend},
+				Proxy:     locProxy,
+			}},
+			Proxy: defaultProxy(),
+		}},
+		ErrorLog: "stderr",
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got  %s\nwant %s", dumpConfig(cfg), dumpConfig(want))
+	}
+	if cfg.Servers[0].Locations[0].ProxyPass.Upstream != cfg.Upstreams[0] {
+		t.Error("proxy_pass does not point at the upstream of Config.Upstreams")
+	}
+}
+
+// dumpConfig renders a Config for failure messages.
+func dumpConfig(c *Config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "file=%s errorlog=%s ignored=%v\n", c.File, c.ErrorLog, c.Ignored)
+	for _, u := range c.Upstreams {
+		fmt.Fprintf(&b, "upstream %+v\n", *u)
+		for _, s := range u.Servers {
+			fmt.Fprintf(&b, "  server %+v\n", *s)
+		}
+		if u.Sticky != nil {
+			fmt.Fprintf(&b, "  sticky %+v\n", *u.Sticky)
+		}
+	}
+	for _, s := range c.Servers {
+		fmt.Fprintf(&b, "server %+v\n", *s)
+		var locs func([]*Location, string)
+		locs = func(ls []*Location, indent string) {
+			for _, l := range ls {
+				fmt.Fprintf(&b, "%slocation %+v\n", indent, *l)
+				if l.ProxyPass != nil {
+					fmt.Fprintf(&b, "%s  proxy_pass %+v\n", indent, *l.ProxyPass)
+				}
+				locs(l.Locations, indent+"  ")
+			}
+		}
+		locs(s.Locations, "  ")
+	}
+	return b.String()
+}
+
+// noFile drops the file name of every position, so tables can state lines only.
+func noFile(p Pos) Pos { return Pos{Line: p.Line} }
+
+func TestUpstreamServers(t *testing.T) {
+	tests := []struct {
+		name string
+		body string // inside upstream u { }, from line 2
+		want []UpstreamServer
+	}{
+		{
+			name: "defaults",
+			body: "server 10.0.0.1;",
+			want: []UpstreamServer{{Pos: Pos{Line: 2}, Name: "10.0.0.1", Addr: "10.0.0.1:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}},
+		},
+		{
+			name: "every parameter",
+			body: "server app-01.internal:8080 weight=5 max_fails=3 fail_timeout=1h30m max_conns=100 route=a1;",
+			want: []UpstreamServer{{Pos: Pos{Line: 2}, Name: "app-01.internal:8080", Addr: "127.0.0.1:8080", Weight: 5, MaxFails: 3, FailTimeout: 90 * time.Minute, MaxConns: 100, Route: "a1"}},
+		},
+		{
+			name: "backup, down, zero max_fails and fail_timeout",
+			body: "server 10.0.0.1;\nserver 10.0.0.2:81 backup max_fails=0;\nserver 10.0.0.3 down fail_timeout=0;",
+			want: []UpstreamServer{
+				{Pos: Pos{Line: 2}, Name: "10.0.0.1", Addr: "10.0.0.1:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second},
+				{Pos: Pos{Line: 3}, Name: "10.0.0.2:81", Addr: "10.0.0.2:81", Weight: 1, MaxFails: 0, FailTimeout: 10 * time.Second, Backup: true},
+				{Pos: Pos{Line: 4}, Name: "10.0.0.3", Addr: "10.0.0.3:80", Weight: 1, MaxFails: 1, Down: true},
+			},
+		},
+		{
+			name: "a name with several addresses gives one server each",
+			body: "server multi.internal:9000 weight=2;",
+			want: []UpstreamServer{
+				{Pos: Pos{Line: 2}, Name: "multi.internal:9000", Addr: "127.0.0.3:9000", Weight: 2, MaxFails: 1, FailTimeout: 10 * time.Second},
+				{Pos: Pos{Line: 2}, Name: "multi.internal:9000", Addr: "127.0.0.4:9000", Weight: 2, MaxFails: 1, FailTimeout: 10 * time.Second},
+			},
+		},
+		{
+			name: "IPv6",
+			body: "server [::1]:8080;\nserver [2001:DB8::1];\nserver v6.internal;",
+			want: []UpstreamServer{
+				{Pos: Pos{Line: 2}, Name: "[::1]:8080", Addr: "[::1]:8080", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second},
+				{Pos: Pos{Line: 3}, Name: "[2001:DB8::1]", Addr: "[2001:db8::1]:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second},
+				{Pos: Pos{Line: 4}, Name: "v6.internal", Addr: "[::1]:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second},
+			},
+		},
+		{
+			name: "host without port and leading zeros in the port",
+			body: "server app-02.internal;\nserver localhost:0080;",
+			want: []UpstreamServer{
+				{Pos: Pos{Line: 2}, Name: "app-02.internal", Addr: "127.0.0.2:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second},
+				{Pos: Pos{Line: 3}, Name: "localhost:0080", Addr: "127.0.0.1:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := mustLoad(t, "upstream u {\n"+tt.body+"\n}\n")
+			var got []UpstreamServer
+			for _, s := range cfg.Upstreams[0].Servers {
+				one := *s
+				one.Pos = noFile(one.Pos)
+				got = append(got, one)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUpstreamOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		body string // inside upstream u { }, from line 2, after "server 10.0.0.1;"
+		want Upstream
+	}{
+		{"round robin by default", "", Upstream{Method: Balance{Kind: RoundRobin}}},
+		{"least_conn", "least_conn;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}}},
+		{"random", "random;", Upstream{Method: Balance{Kind: Random, Pos: Pos{Line: 3}}}},
+		{"random two", "random two;", Upstream{Method: Balance{Kind: Random, Two: true, Pos: Pos{Line: 3}}}},
+		{"random two least_conn", "random two least_conn;", Upstream{Method: Balance{Kind: Random, Two: true, Pos: Pos{Line: 3}}}},
+		{"ip_hash", "ip_hash;", Upstream{Method: Balance{Kind: IPHash, Pos: Pos{Line: 3}}}},
+		{"hash", "hash $request_uri;", Upstream{Method: Balance{Kind: Hash, HashKey: "$request_uri", Pos: Pos{Line: 3}}}},
+		{"hash consistent", "hash $remote_addr$http_x consistent;", Upstream{Method: Balance{Kind: Hash, HashKey: "$remote_addr$http_x", Consistent: true, Pos: Pos{Line: 3}}}},
+		{"keepalive and zone", "keepalive 16;\nzone backend 64k;", Upstream{Method: Balance{Kind: RoundRobin}, Keepalive: 16, Zone: "backend"}},
+		{"zone without size", "zone backend;", Upstream{Method: Balance{Kind: RoundRobin}, Zone: "backend"}},
+		{"nginx tuning ignored", "keepalive_timeout 60s;\nkeepalive_requests 1000;", Upstream{Method: Balance{Kind: RoundRobin}}},
+		{
+			"sticky with defaults", "sticky cookie srv_id;",
+			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "srv_id"}}},
+		},
+		{
+			"sticky with every parameter",
+			"sticky cookie srv_id expires=1d domain=.example.com path=/app httponly secure samesite=Lax;",
+			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{
+				Name: "srv_id", Expires: 24 * time.Hour, Domain: ".example.com", Path: "/app", HTTPOnly: true, Secure: true, SameSite: "lax",
+			}}},
+		},
+		{
+			"sticky expires=max", "sticky cookie s expires=max samesite=none;",
+			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "s", ExpiresMax: true, SameSite: "none"}}},
+		},
+		{
+			"sticky expires in months", "sticky cookie s expires=1M samesite=strict;",
+			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "s", Expires: 30 * 24 * time.Hour, SameSite: "strict"}}},
+		},
+		{"backup with least_conn", "least_conn;\nserver 10.0.0.9 backup;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := mustLoad(t, "upstream u {\nserver 10.0.0.1;\n"+tt.body+"\n}\n")
+			got := *cfg.Upstreams[0]
+			got.Servers, got.Name, got.Pos = nil, "", Pos{}
+			got.Method.Pos = noFile(got.Method.Pos)
+			if got.Sticky != nil {
+				got.Sticky.Pos = noFile(got.Sticky.Pos)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v %+v\nwant %+v %+v", got, got.Sticky, tt.want, tt.want.Sticky)
+			}
+		})
+	}
+}
+
+func TestServers(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string // inside server { }, from line 2
+		wantAddrs []Listen
+		wantNames []string
+	}{
+		{"defaults", "", []Listen{{Pos: Pos{Line: 1}, Addr: ":80"}}, []string{""}},
+		{"bare port", "listen 8080;", []Listen{{Pos: Pos{Line: 2}, Addr: ":8080"}}, []string{""}},
+		{"address and port", "listen 127.0.0.1:8080 default_server;", []Listen{{Pos: Pos{Line: 2}, Addr: "127.0.0.1:8080", DefaultServer: true}}, []string{""}},
+		{"port 0 asks the system for a port", "listen 127.0.0.1:0;", []Listen{{Pos: Pos{Line: 2}, Addr: "127.0.0.1:0"}}, []string{""}},
+		{"address only", "listen 127.0.0.1;", []Listen{{Pos: Pos{Line: 2}, Addr: "127.0.0.1:80"}}, []string{""}},
+		{"host name kept as written", "listen localhost:8080;", []Listen{{Pos: Pos{Line: 2}, Addr: "localhost:8080"}}, []string{""}},
+		{"IPv6", "listen [::1]:8080;\nlisten [::];", []Listen{{Pos: Pos{Line: 2}, Addr: "[::1]:8080"}, {Pos: Pos{Line: 3}, Addr: "[::]:80"}}, []string{""}},
+		{"wildcard", "listen *:8081 default;", []Listen{{Pos: Pos{Line: 2}, Addr: ":8081", DefaultServer: true}}, []string{""}},
+		{
+			"socket options", "listen 8082 reuseport backlog=511 so_keepalive=on;\nlisten 8083 so_keepalive=30m::10;\nlisten 8084 so_keepalive=off;\nlisten 8085 so_keepalive=:5;",
+			[]Listen{
+				{Pos: Pos{Line: 2}, Addr: ":8082", ReusePort: true, Backlog: 511, SoKeepalive: &SoKeepalive{Enable: true}},
+				{Pos: Pos{Line: 3}, Addr: ":8083", SoKeepalive: &SoKeepalive{Enable: true, Idle: 30 * time.Minute, Count: 10}},
+				{Pos: Pos{Line: 4}, Addr: ":8084", SoKeepalive: &SoKeepalive{}},
+				{Pos: Pos{Line: 5}, Addr: ":8085", SoKeepalive: &SoKeepalive{Enable: true, Interval: 5 * time.Second}},
+			},
+			[]string{""},
+		},
+		{"server names add up", "server_name a.example.com *.example.com;\nserver_name _ \"\";", []Listen{{Pos: Pos{Line: 1}, Addr: ":80"}}, []string{"a.example.com", "*.example.com", "_", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := mustLoad(t, "server {\n"+tt.body+"\n}\n")
+			srv := cfg.Servers[0]
+			var got []Listen
+			for _, l := range srv.Listens {
+				l.Pos = noFile(l.Pos)
+				got = append(got, l)
+			}
+			if !reflect.DeepEqual(got, tt.wantAddrs) {
+				t.Errorf("listens %+v, want %+v", got, tt.wantAddrs)
+			}
+			if !reflect.DeepEqual(srv.Names, tt.wantNames) {
+				t.Errorf("names %q, want %q", srv.Names, tt.wantNames)
+			}
+		})
+	}
+}
+
+func TestDefaultServersOnDifferentAddresses(t *testing.T) {
+	cfg := mustLoad(t, "server { listen 80 default_server; }\nserver { listen 8080 default_server; listen 80; }\nhttp { server { listen 127.0.0.1:80 default_server; } }")
+	if len(cfg.Servers) != 3 {
+		t.Fatalf("%d servers, want 3", len(cfg.Servers))
+	}
+}
+
+func TestLocations(t *testing.T) {
+	cfg := mustLoad(t, `server {
+    location / { }
+    location = /exact { }
+    location ^~ /static/ { }
+    location ~ \.php$ { }
+    location ~* \.(gif|jpg)$ { }
+    location =/glued { }
+    location ~*\.PNG$ { }
+    location /api/ {
+        location /api/v1/ {
+            location ~ /api/v1/x$ { }
+        }
+        location ~ \.json$ { }
+    }
+    location = /x { }
+    location /x { }
+}`)
+	type loc struct {
+		mod, path string
+		line      int
+		children  int
+	}
+	want := []loc{
+		{"", "/", 2, 0}, {"=", "/exact", 3, 0}, {"^~", "/static/", 4, 0}, {"~", `\.php$`, 5, 0},
+		{"~*", `\.(gif|jpg)$`, 6, 0}, {"=", "/glued", 7, 0}, {"~*", `\.PNG$`, 8, 0}, {"", "/api/", 9, 2},
+		{"=", "/x", 15, 0}, {"", "/x", 16, 0},
+	}
+	locs := cfg.Servers[0].Locations
+	if len(locs) != len(want) {
+		t.Fatalf("%d locations, want %d", len(locs), len(want))
+	}
+	for i, w := range want {
+		l := locs[i]
+		if l.Modifier != w.mod || l.Path != w.path || l.Pos.Line != w.line || len(l.Locations) != w.children {
+			t.Errorf("location %d = %q %q line %d with %d nested, want %+v", i, l.Modifier, l.Path, l.Pos.Line, len(l.Locations), w)
+		}
+		if isRegex := w.mod == "~" || w.mod == "~*"; isRegex != (l.Regexp != nil) {
+			t.Errorf("location %q: Regexp %v", l.Path, l.Regexp)
+		}
+	}
+	regexTests := []struct {
+		loc   *Location
+		uri   string
+		match bool
+	}{
+		{locs[3], "/a/index.php", true},
+		{locs[3], "/a/index.PHP", false},
+		{locs[4], "/img/A.GIF", true},
+		{locs[6], "/x.png", true},
+		{locs[7].Locations[0].Locations[0], "/api/v1/x", true},
+	}
+	for _, rt := range regexTests {
+		if got := rt.loc.Regexp.MatchString(rt.uri); got != rt.match {
+			t.Errorf("location %s %q matching %q = %t", rt.loc.Modifier, rt.loc.Path, rt.uri, got)
+		}
+	}
+}
+
+func TestProxyPass(t *testing.T) {
+	tests := []struct {
+		name     string
+		url      string
+		upstream string // name of the upstream expected, or ""
+		host     string
+		addr     string
+		uri      string
+		hasURI   bool
+	}{
+		{"upstream", "http://backend", "backend", "", "", "", false},
+		{"upstream defined later", "http://later", "later", "", "", "", false},
+		{"upstream with root URI", "http://backend/", "backend", "", "", "/", true},
+		{"upstream with URI", "http://backend/app/", "backend", "", "", "/app/", true},
+		{"upstream with query", "http://backend?x=1", "backend", "", "", "?x=1", true},
+		{"upstream name without case", "HTTP://BackEnd", "backend", "", "", "", false},
+		{"address", "http://127.0.0.1:8080", "", "127.0.0.1:8080", "127.0.0.1:8080", "", false},
+		{"host name, default port", "http://app-01.internal", "", "app-01.internal:80", "127.0.0.1:80", "", false},
+		{"host name, first address", "http://multi.internal:81/x", "", "multi.internal:81", "127.0.0.3:81", "/x", true},
+		{"IPv6", "http://[::1]:9000/", "", "[::1]:9000", "[::1]:9000", "/", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := mustLoad(t, fmt.Sprintf(`upstream backend { server 10.0.0.1; }
+server {
+    location / {
+        proxy_pass %s;
+    }
+}
+upstream later { server 10.0.0.2; }`, tt.url))
+			pp := cfg.Servers[0].Locations[0].ProxyPass
+			if pp == nil {
+				t.Fatal("no ProxyPass")
+			}
+			name := ""
+			if pp.Upstream != nil {
+				name = pp.Upstream.Name
+			}
+			if pp.URL != tt.url || pp.Scheme != "http" || name != tt.upstream || pp.Host != tt.host || pp.Addr != tt.addr ||
+				pp.URI != tt.uri || pp.HasURI != tt.hasURI || pp.Pos.Line != 4 {
+				t.Errorf("got %+v (upstream %q), want upstream %q host %q addr %q uri %q hasURI %t",
+					*pp, name, tt.upstream, tt.host, tt.addr, tt.uri, tt.hasURI)
+			}
+		})
+	}
+}
+
+func TestProxyPassInRegexLocationWithoutURI(t *testing.T) {
+	cfg := mustLoad(t, "server { location ~ ^/api { proxy_pass http://127.0.0.1:9000; } }")
+	if pp := cfg.Servers[0].Locations[0].ProxyPass; pp.HasURI || pp.Addr != "127.0.0.1:9000" {
+		t.Errorf("got %+v", *pp)
+	}
+}
+
+func TestReturn(t *testing.T) {
+	tests := []struct {
+		args string
+		code int
+		text string
+	}{
+		{"200 ok", 200, "ok"},
+		{`200 "hello world\n"`, 200, "hello world\n"},
+		{"404", 404, ""},
+		{"0", 0, ""},
+		{"999 x", 999, "x"},
+		{"301 https://example.com$request_uri", 301, "https://example.com$request_uri"},
+		{"308 /elsewhere", 308, "/elsewhere"},
+		{"https://example.com/", 302, "https://example.com/"},
+		{"http://example.com/", 302, "http://example.com/"},
+		{"$scheme://example.com$uri", 302, "$scheme://example.com$uri"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			cfg := mustLoad(t, "server {\n return "+tt.args+";\n location / {\n  return "+tt.args+";\n }\n}")
+			srv := cfg.Servers[0]
+			want := Return{Pos: Pos{Line: 2}, Code: tt.code, Text: tt.text}
+			for _, r := range []*Return{srv.Return, srv.Locations[0].Return} {
+				if r == nil {
+					t.Fatal("no Return")
+				}
+				got := *r
+				got.Pos = noFile(got.Pos)
+				if got.Code != want.Code || got.Text != want.Text {
+					t.Errorf("got %+v, want %+v", got, want)
+				}
+			}
+			if l := srv.Return.Pos.Line; l != 2 {
+				t.Errorf("server return at line %d", l)
+			}
+		})
+	}
+}
+
+// settingsOf returns the effective settings of the server (path "") or of
+// the location reached by following paths of nested locations.
+func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
+	t.Helper()
+	srv := cfg.Servers[0]
+	if len(paths) == 0 {
+		return srv.Proxy
+	}
+	locs := srv.Locations
+	var l *Location
+	for _, p := range paths {
+		l = nil
+		for _, c := range locs {
+			if c.Path == p {
+				l = c
+			}
+		}
+		if l == nil {
+			t.Fatalf("no location %q", p)
+		}
+		locs = l.Locations
+	}
+	return l.Proxy
+}
+
+func TestProxySettingsDefaults(t *testing.T) {
+	cfg := mustLoad(t, "server { location / { } }")
+	for _, ps := range []ProxySettings{settingsOf(t, cfg), settingsOf(t, cfg, "/")} {
+		if !reflect.DeepEqual(ps, defaultProxy()) {
+			t.Errorf("got  %+v\nwant %+v", ps, defaultProxy())
+		}
+	}
+}
+
+func TestProxySettingsEveryDirective(t *testing.T) {
+	cfg, path, err := load(t, `server {
+    location / {
+        proxy_connect_timeout 5s;
+        proxy_read_timeout 1m;
+        proxy_send_timeout 500ms;
+        keepalive_timeout 30 25;
+        proxy_next_upstream error http_502 http_503;
+        proxy_next_upstream http_504 non_idempotent;
+        proxy_next_upstream_tries 3;
+        proxy_next_upstream_timeout 10s;
+        client_max_body_size 10m;
+        proxy_http_version 1.1;
+        proxy_buffering OFF;
+        access_log logs/access.log main buffer=32k flush=5s;
+        proxy_set_header X-Empty "";
+    }
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(line int) Pos { return Pos{File: path, Line: line} }
+	want := ProxySettings{
+		SetHeaders:             []Header{{Pos: at(15), Name: "X-Empty"}, {Name: "Host", Value: "$proxy_host"}},
+		ConnectTimeout:         5 * time.Second,
+		ReadTimeout:            time.Minute,
+		SendTimeout:            500 * time.Millisecond,
+		KeepaliveTimeout:       30 * time.Second,
+		KeepaliveHeaderTimeout: 25 * time.Second,
+		NextUpstream:           NextError | NextHTTP502 | NextHTTP503 | NextHTTP504 | NextNonIdempotent,
+		NextUpstreamTries:      3,
+		NextUpstreamTimeout:    10 * time.Second,
+		ClientMaxBodySize:      10 << 20,
+		HTTPVersion:            "1.1",
+		Buffering:              false,
+		AccessLog:              AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
+	}
+	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	// The server keeps the defaults: settings do not flow outwards.
+	if got := settingsOf(t, cfg); !reflect.DeepEqual(got, defaultProxy()) {
+		t.Errorf("server got %+v", got)
+	}
+}
+
+func TestProxySettingsInheritance(t *testing.T) {
+	cfg := mustLoad(t, `proxy_read_timeout 10s;
+client_max_body_size 0;
+server {
+    proxy_connect_timeout 2s;
+    location /a/ {
+        proxy_read_timeout 20s;
+        location /a/b/ {
+            proxy_next_upstream off;
+        }
+    }
+    location /c/ { }
+}
+# Written after the server, still inherited: nginx merges after parsing.
+proxy_send_timeout 7s;
+access_log off;
+`)
+	server := defaultProxy()
+	server.ReadTimeout = 10 * time.Second
+	server.ClientMaxBodySize = 0
+	server.ConnectTimeout = 2 * time.Second
+	server.SendTimeout = 7 * time.Second
+	server.AccessLog = AccessLog{Off: true}
+	a := server
+	a.ReadTimeout = 20 * time.Second
+	ab := a
+	ab.NextUpstream = 0
+	tests := []struct {
+		paths []string
+		want  ProxySettings
+	}{
+		{nil, server},
+		{[]string{"/c/"}, server},
+		{[]string{"/a/"}, a},
+		{[]string{"/a/", "/a/b/"}, ab},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.paths, " "), func(t *testing.T) {
+			got := settingsOf(t, cfg, tt.paths...)
+			got.AccessLog.Pos = Pos{}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProxySetHeaderInheritance(t *testing.T) {
+	cfg := mustLoad(t, `http {
+    proxy_set_header X-From http;
+    server {
+        location /inherit-http/ { }
+    }
+    server {
+        proxy_set_header X-From server;
+        location /inherit-server/ { }
+        location /own/ {
+            proxy_set_header X-From location;
+            location /own/nested/ { }
+        }
+        location /host/ {
+            proxy_set_header host $host;
+            proxy_set_header Connection "";
+        }
+    }
+}`)
+	type hv struct{ name, value string }
+	headers := func(ps ProxySettings) []hv {
+		var out []hv
+		for _, h := range ps.SetHeaders {
+			out = append(out, hv{h.Name, h.Value})
+		}
+		return out
+	}
+	host := hv{"Host", "$proxy_host"}
+	tests := []struct {
+		name   string
+		server int
+		paths  []string
+		want   []hv
+	}{
+		{"server inherits http", 0, nil, []hv{{"X-From", "http"}, host}},
+		{"location inherits http", 0, []string{"/inherit-http/"}, []hv{{"X-From", "http"}, host}},
+		{"server with its own list", 1, nil, []hv{{"X-From", "server"}, host}},
+		{"location inherits server", 1, []string{"/inherit-server/"}, []hv{{"X-From", "server"}, host}},
+		{"location with its own list", 1, []string{"/own/"}, []hv{{"X-From", "location"}, host}},
+		{"nested inherits its location", 1, []string{"/own/", "/own/nested/"}, []hv{{"X-From", "location"}, host}},
+		{"Host set in any case: no default", 1, []string{"/host/"}, []hv{{"host", "$host"}, {"Connection", ""}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := *cfg
+			c.Servers = cfg.Servers[tt.server:]
+			if got := headers(settingsOf(t, &c, tt.paths...)); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSettingsAreNotShared(t *testing.T) {
+	cfg := mustLoad(t, "proxy_set_header A a;\nserver { location /x/ { } location /y/ { } }")
+	x := settingsOf(t, cfg, "/x/").SetHeaders
+	y := settingsOf(t, cfg, "/y/").SetHeaders
+	x[0].Value = "changed"
+	if y[0].Value != "a" || cfg.Servers[0].Proxy.SetHeaders[0].Value != "a" {
+		t.Error("effective header lists share memory")
+	}
+}
+
+func TestLogs(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      string
+		errorLog string // DIR is the configuration's directory
+		access   AccessLog
+	}{
+		{"defaults", "server { }", "stderr", AccessLog{Path: "stdout"}},
+		{"relative paths", "error_log logs/error.log warn;\naccess_log logs/access.log;\nserver { }", "DIR/logs/error.log", AccessLog{Path: "DIR/logs/access.log"}},
+		{"absolute paths", "http {\nerror_log /var/log/limpet/error.log;\naccess_log /var/log/limpet/access.log combined;\nserver { } }", "/var/log/limpet/error.log", AccessLog{Path: "/var/log/limpet/access.log"}},
+		{"standard streams", "error_log stderr;\naccess_log stderr;\nserver { }", "stderr", AccessLog{Path: "stderr"}},
+		{"dev files", "error_log /dev/stdout;\nserver { access_log /dev/stderr; }", "/dev/stdout", AccessLog{Path: "/dev/stderr"}},
+		{"off", "server { access_log off; }", "stderr", AccessLog{Off: true}},
+		{"server error_log is ignored", "server { error_log /tmp/x.log; }", "stderr", AccessLog{Path: "stdout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, path, err := load(t, tt.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Dir(path)
+			if want := strings.Replace(tt.errorLog, "DIR", dir, 1); cfg.ErrorLog != want {
+				t.Errorf("ErrorLog = %q, want %q", cfg.ErrorLog, want)
+			}
+			got := cfg.Servers[0].Proxy.AccessLog
+			got.Pos = Pos{}
+			want := tt.access
+			want.Path = strings.Replace(want.Path, "DIR", dir, 1)
+			if got != want {
+				t.Errorf("AccessLog = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestIgnored(t *testing.T) {
+	cfg := mustLoad(t, `user nginx;
+worker_processes auto;
+worker_rlimit_nofile 65535;
+worker_cpu_affinity auto;
+worker_priority -5;
+pid /run/nginx.pid;
+daemon off;
+master_process on;
+events {
+    worker_connections 1024;
+    use epoll;
+    multi_accept on;
+    accept_mutex off;
+}
+http {
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    types {
+        text/html html htm;
+        image/png png;
+    }
+    default_type application/octet-stream;
+    server_tokens off;
+    types_hash_max_size 2048;
+    types_hash_bucket_size 64;
+    server_names_hash_bucket_size 64;
+    server_names_hash_max_size 512;
+    variables_hash_max_size 1024;
+    log_format main '$remote_addr - $remote_user [$time_local] "$request"';
+    gzip on;
+    gzip_types text/plain application/json;
+    gzip_comp_level 5;
+    gzip_min_length 256;
+    gzip_proxied any;
+    gzip_vary on;
+    gzip_buffers 16 8k;
+    gzip_http_version 1.1;
+    gzip_disable msie6;
+    gzip_static on;
+    keepalive_requests 100;
+    charset utf-8;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers HIGH:!aNULL;
+    ssl_prefer_server_ciphers on;
+    resolver 127.0.0.53 valid=30s;
+    resolver_timeout 5s;
+    proxy_buffers 8 16k;
+    proxy_buffer_size 16k;
+    proxy_busy_buffers_size 32k;
+    client_body_buffer_size 128k;
+    large_client_header_buffers 4 8k;
+    proxy_redirect off;
+    upstream u {
+        server 10.0.0.1;
+        keepalive_timeout 60s;
+    }
+    server {
+        location / {
+            proxy_redirect default;
+            proxy_redirect http://a/ /;
+        }
+    }
+}`)
+	want := []string{
+		"user", "worker_processes", "worker_rlimit_nofile", "worker_cpu_affinity", "worker_priority", "pid", "daemon",
+		"master_process", "events", "worker_connections", "use", "multi_accept", "accept_mutex", "sendfile", "tcp_nopush",
+		"tcp_nodelay", "types", "default_type", "server_tokens", "types_hash_max_size", "types_hash_bucket_size",
+		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "log_format", "gzip",
+		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
+		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "ssl_protocols", "ssl_ciphers",
+		"ssl_prefer_server_ciphers", "resolver", "resolver_timeout", "proxy_buffers", "proxy_buffer_size",
+		"proxy_busy_buffers_size", "client_body_buffer_size", "large_client_header_buffers", "proxy_redirect",
+		"keepalive_timeout", "proxy_redirect", "proxy_redirect",
+	}
+	var got []string
+	for _, ig := range cfg.Ignored {
+		got = append(got, ig.Name)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ignored\n got %q\nwant %q", got, want)
+	}
+	if p := cfg.Ignored[9].Pos; p.Line != 10 || p.File != cfg.File {
+		t.Errorf("worker_connections at %v", p)
+	}
+	// keepalive_timeout in upstream does not touch the client timeout.
+	if got := cfg.Servers[0].Proxy.KeepaliveTimeout; got != 75*time.Second {
+		t.Errorf("KeepaliveTimeout = %v", got)
+	}
+}
+
+// TestErrors asserts every error message in full. FILE is the path of
+// the configuration file.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		// Syntax, through Load.
+		{"parse error", "server {\n listen 80;\n", `unexpected end of file, expecting "}" in FILE:3`},
+
+		// Generic checks of the directive table.
+		{"unknown directive", "server {\n foo bar;\n}", `unknown directive "foo" in FILE:2`},
+		{"unknown directive at top level", "\n\nfoo;", `unknown directive "foo" in FILE:3`},
+		{"control characters escaped", "\"a\nb\tc\xff\\\"\";", `unknown directive "a\nb\tc\xff"" in FILE:1`},
+		{"not allowed at top level", "proxy_pass http://x;", `"proxy_pass" directive is not allowed here in FILE:1`},
+		{"proxy_pass in server", "server {\n proxy_pass http://x;\n}", `"proxy_pass" directive is not allowed here in FILE:2`},
+		{"server inside server", "server {\n server { }\n}", `"server" directive is not allowed here in FILE:2`},
+		{"location at top level", "location / { }", `"location" directive is not allowed here in FILE:1`},
+		{"worker_processes in http", "http {\n worker_processes 1;\n}", `"worker_processes" directive is not allowed here in FILE:2`},
+		{"ignored directive in the wrong place", "server { location / {\n ssl_protocols TLSv1.3; } }", `"ssl_protocols" directive is not allowed here in FILE:2`},
+		{"listen in events", "events {\n listen 80;\n}", `"listen" directive is not allowed here in FILE:2`},
+		{"unknown in events", "events {\n worker_connections 1024;\n foo;\n}", `unknown directive "foo" in FILE:3`},
+		{"proxy setting in upstream", "upstream u {\n server 10.0.0.1;\n proxy_read_timeout 1s;\n}", `"proxy_read_timeout" directive is not allowed here in FILE:3`},
+		{"too few arguments", "upstream u {\n server;\n}", `invalid number of arguments in "server" directive in FILE:2`},
+		{"too many arguments", "server { listen 80; }\nworker_processes 1 2;", `invalid number of arguments in "worker_processes" directive in FILE:2`},
+		{"arguments to a no-argument block", "server x { }", `invalid number of arguments in "server" directive in FILE:1`},
+		{"flag with two arguments", "daemon on off;", `invalid number of arguments in "daemon" directive in FILE:1`},
+		{"no block", "upstream u;", `directive "upstream" has no opening "{" in FILE:1`},
+		{"unexpected block", "server {\n listen 80 { }\n}", `directive "listen" is not terminated by ";" in FILE:2`},
+		{"bad flag", "daemon maybe;", `invalid value "maybe" in "daemon" directive, it must be "on" or "off"` + " in FILE:1"},
+		{"duplicate http", "http { }\nhttp { }", `"http" directive is duplicate in FILE:2`},
+
+		// error_log.
+		{"bad log level", "error_log /tmp/e.log loud;", `invalid log level "loud" in FILE:1`},
+		{"duplicate error_log", "error_log a.log;\nhttp { error_log b.log; }", `"error_log" directive is duplicate in FILE:2`},
+		{"syslog error_log", "error_log syslog:server=10.0.0.1;", `syslog logging is not supported in FILE:1`},
+		{"memory error_log", "error_log memory:32m debug;", `memory logging is not supported in FILE:1`},
+
+		// upstream.
+		{"duplicate upstream", "upstream a { server 10.0.0.1; }\nupstream A { server 10.0.0.2; }", `duplicate upstream "A" in FILE:2`},
+		{"empty upstream", "\nupstream a {\n}", `no servers are inside upstream in FILE:2`},
+		{"upstream with only a method", "upstream a {\n least_conn;\n}", `no servers are inside upstream in FILE:1`},
+		{"unix socket", "upstream a {\n server unix:/tmp/app.sock;\n}", `unix sockets are not supported in FILE:2`},
+		{"host not found", "upstream a {\n server app-01.internal;\n server app-03.internal:80;\n}", `host not found in upstream "app-03.internal:80" in FILE:3`},
+		{"port zero", "upstream a { server 10.0.0.1:0; }", `invalid port in upstream "10.0.0.1:0" in FILE:1`},
+		{"port too big", "upstream a { server 10.0.0.1:65536; }", `invalid port in upstream "10.0.0.1:65536" in FILE:1`},
+		{"empty port", "upstream a { server app-01.internal:; }", `invalid port in upstream "app-01.internal:" in FILE:1`},
+		{"no host", "upstream a { server :80; }", `no host in upstream ":80" in FILE:1`},
+		{"unclosed bracket", "upstream a { server [::1; }", `invalid host in upstream "[::1" in FILE:1`},
+		{"IPv4 in brackets", "upstream a { server [10.0.0.1]:80; }", `invalid IPv6 address in upstream "[10.0.0.1]:80" in FILE:1`},
+		{"junk after bracket", "upstream a { server [::1]x; }", `invalid host in upstream "[::1]x" in FILE:1`},
+		{"URL as server", "upstream a { server http://x; }", `invalid port in upstream "http://x" in FILE:1`},
+		{"path in server", "upstream a { server app/x; }", `invalid host in upstream "app/x" in FILE:1`},
+		{"weight zero", "upstream a {\n server 10.0.0.1 weight=0;\n}", `invalid parameter "weight=0" in FILE:2`},
+		{"weight not a number", "upstream a { server 10.0.0.1 weight=x; }", `invalid parameter "weight=x" in FILE:1`},
+		{"weight without value", "upstream a { server 10.0.0.1 weight; }", `invalid parameter "weight" in FILE:1`},
+		{"negative max_fails", "upstream a { server 10.0.0.1 max_fails=-1; }", `invalid parameter "max_fails=-1" in FILE:1`},
+		{"fail_timeout in ms", "upstream a { server 10.0.0.1 fail_timeout=500ms; }", `invalid parameter "fail_timeout=500ms" in FILE:1`},
+		{"bad fail_timeout", "upstream a { server 10.0.0.1 fail_timeout=soon; }", `invalid parameter "fail_timeout=soon" in FILE:1`},
+		{"bad max_conns", "upstream a { server 10.0.0.1 max_conns=many; }", `invalid parameter "max_conns=many" in FILE:1`},
+		{"empty route", "upstream a { server 10.0.0.1 route=; }", `invalid parameter "route=" in FILE:1`},
+		{"backup with a value", "upstream a { server 10.0.0.1 backup=1; }", `invalid parameter "backup=1" in FILE:1`},
+		{"NGINX Plus parameter", "upstream a { server 10.0.0.1 slow_start=30s; }", `invalid parameter "slow_start=30s" in FILE:1`},
+		{"backup with ip_hash after", "upstream a {\n server 10.0.0.1;\n server 10.0.0.2 backup;\n server 10.0.0.3 backup;\n ip_hash;\n}", `invalid parameter "backup" in FILE:3`},
+		{"backup with hash before", "upstream a {\n hash $uri;\n server 10.0.0.1;\n server 10.0.0.2 backup;\n}", `invalid parameter "backup" in FILE:4`},
+		{"backup with random", "upstream a {\n server 10.0.0.2 down backup;\n random two;\n}", `invalid parameter "backup" in FILE:2`},
+		{"method redefined", "upstream a {\n server 10.0.0.1;\n least_conn;\n ip_hash;\n}", `load balancing method redefined in FILE:4`},
+		{"same method twice", "upstream a {\n server 10.0.0.1;\n least_conn;\n least_conn;\n}", `load balancing method redefined in FILE:4`},
+		{"random three", "upstream a { server 10.0.0.1; random three; }", `invalid parameter "three" in FILE:1`},
+		{"random two round_robin", "upstream a { server 10.0.0.1; random two round_robin; }", `invalid parameter "round_robin" in FILE:1`},
+		{"random with three arguments", "upstream a { server 10.0.0.1; random two least_conn x; }", `invalid number of arguments in "random" directive in FILE:1`},
+		{"ip_hash with an argument", "upstream a { server 10.0.0.1; ip_hash x; }", `invalid number of arguments in "ip_hash" directive in FILE:1`},
+		{"hash ring", "upstream a { server 10.0.0.1; hash $uri ring; }", `invalid parameter "ring" in FILE:1`},
+		{"hash without key", "upstream a { server 10.0.0.1; hash; }", `invalid number of arguments in "hash" directive in FILE:1`},
+		{"keepalive zero", "upstream a { server 10.0.0.1; keepalive 0; }", `invalid value "0" in "keepalive" directive in FILE:1`},
+		{"keepalive not a number", "upstream a { server 10.0.0.1; keepalive some; }", `invalid value "some" in "keepalive" directive in FILE:1`},
+		{"duplicate keepalive", "upstream a {\n server 10.0.0.1;\n keepalive 8;\n keepalive 8;\n}", `"keepalive" directive is duplicate in FILE:4`},
+		{"bad zone size", "upstream a { server 10.0.0.1; zone z big; }", `invalid zone size "big" in FILE:1`},
+		{"duplicate zone", "upstream a {\n server 10.0.0.1;\n zone z;\n zone z;\n}", `"zone" directive is duplicate in FILE:4`},
+		{"sticky route", "upstream a {\n server 10.0.0.1;\n sticky route $route_cookie $route_uri;\n}", `"sticky route" is not supported yet in FILE:3`},
+		{"sticky learn", "upstream a { server 10.0.0.1; sticky learn create=$x lookup=$y zone=z:1m; }", `"sticky learn" is not supported yet in FILE:1`},
+		{"sticky other", "upstream a { server 10.0.0.1; sticky header x; }", `invalid parameter "header" in FILE:1`},
+		{"sticky cookie without name", "upstream a { server 10.0.0.1; sticky cookie; }", `invalid number of arguments in "sticky" directive in FILE:1`},
+		{"sticky without arguments", "upstream a { server 10.0.0.1; sticky; }", `invalid number of arguments in "sticky" directive in FILE:1`},
+		{"duplicate sticky", "upstream a {\n server 10.0.0.1;\n sticky cookie a;\n sticky cookie b;\n}", `"sticky" directive is duplicate in FILE:4`},
+		{"bad cookie name", "upstream a { server 10.0.0.1; sticky cookie \"a b\"; }", `invalid cookie name "a b" in FILE:1`},
+		{"bad expires", "upstream a { server 10.0.0.1; sticky cookie s expires=soon; }", `invalid parameter "expires=soon" in FILE:1`},
+		{"expires in ms", "upstream a { server 10.0.0.1; sticky cookie s expires=500ms; }", `invalid parameter "expires=500ms" in FILE:1`},
+		{"bad samesite", "upstream a { server 10.0.0.1; sticky cookie s samesite=strictest; }", `invalid parameter "samesite=strictest" in FILE:1`},
+		{"samesite variable", "upstream a { server 10.0.0.1; sticky cookie s samesite=$x; }", `invalid parameter "samesite=$x" in FILE:1`},
+		{"path with semicolon", "upstream a { server 10.0.0.1; sticky cookie s \"path=/;x\"; }", `invalid parameter "path=/;x" in FILE:1`},
+		{"unknown sticky parameter", "upstream a { server 10.0.0.1; sticky cookie s HttpOnly; }", `invalid parameter "HttpOnly" in FILE:1`},
+
+		// server and listen.
+		{"ssl", "server {\n listen 443 ssl;\n}", `invalid parameter "ssl" in FILE:2`},
+		{"http2", "server { listen 443 http2; }", `invalid parameter "http2" in FILE:1`},
+		{"proxy_protocol", "server { listen 80 proxy_protocol; }", `invalid parameter "proxy_protocol" in FILE:1`},
+		{"listen on unix socket", "server { listen unix:/tmp/l.sock; }", `unix sockets are not supported in FILE:1`},
+		{"listen port too big", "server { listen 70000; }", `invalid port in "70000" of the "listen" directive in FILE:1`},
+		{"listen bad port", "server { listen 10.0.0.1:x; }", `invalid port in "10.0.0.1:x" of the "listen" directive in FILE:1`},
+		{"bad backlog", "server { listen 80 backlog=0; }", `invalid backlog "0" in FILE:1`},
+		{"bad so_keepalive", "server { listen 80 so_keepalive=x; }", `invalid so_keepalive value: "x" in FILE:1`},
+		{"empty so_keepalive", "server { listen 80 so_keepalive=::; }", `invalid so_keepalive value: "::" in FILE:1`},
+		{"so_keepalive in ms", "server { listen 80 so_keepalive=500ms::; }", `invalid so_keepalive value: "500ms::" in FILE:1`},
+		{"duplicate listen", "server {\n listen 80;\n listen *:80;\n}", `a duplicate listen :80 in FILE:3`},
+		{"duplicate default server", "server {\n listen 8080 default_server;\n}\nserver {\n listen 8080 default;\n}", `a duplicate default server for :8080 in FILE:5`},
+		{"server_name without names", "server { server_name; }", `invalid number of arguments in "server_name" directive in FILE:1`},
+
+		// location.
+		{"location outside its parent", "server {\n location /a/ {\n  location /b/ { }\n }\n}", `location "/b/" is outside location "/a/" in FILE:3`},
+		{"location inside exact", "server {\n location = / {\n  location /x { }\n }\n}", `location "/x" cannot be inside the exact location "/" in FILE:3`},
+		{"named location", "server {\n location @fallback { }\n}", `named locations are not supported in FILE:2`},
+		{"bad regex", "server {\n location ~ (foo { }\n}", `invalid regular expression "(foo": missing closing ) in FILE:2`},
+		{"PCRE-only regex", "server { location ~* a(?=b) { } }", `invalid regular expression "a(?=b)": invalid or unsupported Perl syntax in FILE:1`},
+		{"duplicate location", "server {\n location /x { }\n location /x { }\n}", `duplicate location "/x" in FILE:3`},
+		{"duplicate prefix and ^~", "server {\n location /x { }\n location ^~ /x { }\n}", `duplicate location "/x" in FILE:3`},
+		{"duplicate exact", "server {\n location = /x { }\n location =/x { }\n}", `duplicate location "/x" in FILE:3`},
+		{"duplicate regex", "server {\n location ~ \\.php$ { }\n location ~ \\.php$ { }\n}", `duplicate location "\.php$" in FILE:3`},
+		{"duplicate nested", "server { location /a/ {\n location /a/b { }\n location /a/b { }\n} }", `duplicate location "/a/b" in FILE:3`},
+		{"bad modifier", "server { location !! /x { } }", `invalid location modifier "!!" in FILE:1`},
+		{"location without path", "server {\n location { }\n}", `invalid number of arguments in "location" directive in FILE:2`},
+		{"location without block", "server {\n location /x;\n}", `directive "location" has no opening "{" in FILE:2`},
+
+		// proxy_pass.
+		{"duplicate proxy_pass", "server { location / {\n proxy_pass http://10.0.0.1;\n proxy_pass http://10.0.0.2;\n} }", `"proxy_pass" directive is duplicate in FILE:3`},
+		{"https", "server { location / { proxy_pass https://10.0.0.1; } }", `https upstreams are not supported yet in FILE:1`},
+		{"other scheme", "server { location / { proxy_pass ftp://10.0.0.1; } }", `invalid URL prefix in "ftp://10.0.0.1" in FILE:1`},
+		{"no scheme", "server { location / { proxy_pass backend; } }", `invalid URL prefix in "backend" in FILE:1`},
+		{"variables", "server { location / { proxy_pass http://$host$request_uri; } }", `variables in proxy_pass are not supported yet in FILE:1`},
+		{"URI in regex location", "server {\n location ~ ^/api {\n  proxy_pass http://10.0.0.1/;\n }\n}",
+			`"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block in FILE:3`},
+		{"proxy_pass host not found", "server { location / {\n proxy_pass http://nowhere.internal:8080/;\n} }", `host not found in upstream "nowhere.internal" in FILE:2`},
+		{"misspelt upstream", "upstream backend { server 10.0.0.1; }\nserver { location / {\n proxy_pass http://backnd;\n} }", `host not found in upstream "backnd" in FILE:3`},
+		{"upstream with a port", "server { location / {\n proxy_pass http://backend:8080;\n} }\nupstream backend { server 10.0.0.1; }", `upstream "backend" may not have port 8080 in FILE:2`},
+		{"proxy_pass without host", "server { location / { proxy_pass http://; } }", `no host in upstream "" in FILE:1`},
+		{"proxy_pass without host, with URI", "server { location / { proxy_pass http:///x; } }", `no host in upstream "/x" in FILE:1`},
+		{"proxy_pass port zero", "server { location / { proxy_pass http://10.0.0.1:0/; } }", `invalid port in upstream "10.0.0.1:0/" in FILE:1`},
+		{"proxy_pass to a unix socket", "server { location / { proxy_pass http://unix:/tmp/s.sock:/; } }", `unix sockets are not supported in FILE:1`},
+
+		// return.
+		{"return code too big", "server { return 1000; }", `invalid return code "1000" in FILE:1`},
+		{"return word", "server { location / { return abc; } }", `invalid return code "abc" in FILE:1`},
+		{"return negative", "server { return -1 x; }", `invalid return code "-1" in FILE:1`},
+		{"return relative URL alone", "server { return /x; }", `invalid return code "/x" in FILE:1`},
+		{"return three arguments", "server { return 301 a b; }", `invalid number of arguments in "return" directive in FILE:1`},
+		{"duplicate return", "server {\n return 200;\n return 404;\n}", `"return" directive is duplicate in FILE:3`},
+		{"return in upstream", "upstream a { server 10.0.0.1; return 200; }", `"return" directive is not allowed here in FILE:1`},
+
+		// Proxy settings.
+		{"bad time", "server {\n proxy_read_timeout 5x;\n}", `"proxy_read_timeout" directive invalid value in FILE:2`},
+		{"year in milliseconds", "proxy_connect_timeout 1y;", `"proxy_connect_timeout" directive invalid value in FILE:1`},
+		{"duplicate time", "server {\n proxy_send_timeout 1s;\n proxy_send_timeout 2s;\n}", `"proxy_send_timeout" directive is duplicate in FILE:3`},
+		{"bad keepalive_timeout", "keepalive_timeout forever;", `"keepalive_timeout" directive invalid value in FILE:1`},
+		{"bad keepalive header time", "keepalive_timeout 10s 500ms;", `"keepalive_timeout" directive invalid value in FILE:1`},
+		{"keepalive_timeout three arguments", "keepalive_timeout 1 2 3;", `invalid number of arguments in "keepalive_timeout" directive in FILE:1`},
+		{"duplicate keepalive_timeout", "keepalive_timeout 1;\nkeepalive_timeout 2;", `"keepalive_timeout" directive is duplicate in FILE:2`},
+		{"bad next upstream", "proxy_next_upstream error xyz;", `invalid value "xyz" in "proxy_next_upstream" directive in FILE:1`},
+		{"off with others", "proxy_next_upstream error off;", `invalid value "off" in "proxy_next_upstream" directive in FILE:1`},
+		{"off then more", "proxy_next_upstream off;\nproxy_next_upstream error;", `"proxy_next_upstream" directive is duplicate in FILE:2`},
+		{"more then off", "proxy_next_upstream error;\nproxy_next_upstream off;", `"proxy_next_upstream" directive is duplicate in FILE:2`},
+		{"bad tries", "proxy_next_upstream_tries -1;", `"proxy_next_upstream_tries" directive invalid number in FILE:1`},
+		{"duplicate tries", "proxy_next_upstream_tries 1;\nproxy_next_upstream_tries 2;", `"proxy_next_upstream_tries" directive is duplicate in FILE:2`},
+		{"bad next upstream timeout", "proxy_next_upstream_timeout 1q;", `"proxy_next_upstream_timeout" directive invalid value in FILE:1`},
+		{"bad size", "server { location / {\n client_max_body_size 1t;\n} }", `"client_max_body_size" directive invalid value in FILE:2`},
+		{"duplicate size", "client_max_body_size 1m;\nclient_max_body_size 2m;", `"client_max_body_size" directive is duplicate in FILE:2`},
+		{"bad http version", "proxy_http_version 2.0;", `invalid value "2.0" in "proxy_http_version" directive in FILE:1`},
+		{"duplicate http version", "proxy_http_version 1.1;\nproxy_http_version 1.1;", `"proxy_http_version" directive is duplicate in FILE:2`},
+		{"bad buffering", "proxy_buffering maybe;", `invalid value "maybe" in "proxy_buffering" directive, it must be "on" or "off" in FILE:1`},
+		{"duplicate buffering", "proxy_buffering on;\nproxy_buffering off;", `"proxy_buffering" directive is duplicate in FILE:2`},
+		{"proxy_set_header one argument", "proxy_set_header X-A;", `invalid number of arguments in "proxy_set_header" directive in FILE:1`},
+		{"access_log off with more", "access_log off main;", `invalid parameter "main" in FILE:1`},
+		{"duplicate access_log", "server {\n access_log a.log;\n access_log b.log;\n}", `"access_log" directive is duplicate in FILE:3`},
+		{"access_log with variables", "access_log /var/log/$host.log;", `variables in log paths are not supported in FILE:1`},
+		{"access_log to syslog", "access_log syslog:server=10.0.0.1;", `syslog logging is not supported in FILE:1`},
+		{"access_log without arguments", "access_log;", `invalid number of arguments in "access_log" directive in FILE:1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, path, err := load(t, tt.src)
+			want := strings.ReplaceAll(tt.want, "FILE", path)
+			if err == nil || err.Error() != want {
+				t.Fatalf("source:\n%s\nerror %v\nwant  %s", tt.src, err, want)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Pos.File != path {
+				t.Errorf("error %v is not an *Error in %s", err, path)
+			}
+		})
+	}
+}
+
+func TestErrorsInIncludedFiles(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string // DIR is the temporary directory
+	}{
+		{
+			name: "host not found",
+			files: map[string]string{
+				"limpet.conf":           "include conf.d/*.conf;",
+				"conf.d/upstreams.conf": "upstream x {\n server app-03.internal;\n}",
+			},
+			want: `host not found in upstream "app-03.internal" in DIR/conf.d/upstreams.conf:2`,
+		},
+		{
+			name: "unknown directive",
+			files: map[string]string{
+				"limpet.conf":     "http {\n include sites/*;\n}",
+				"sites/a.example": "server {\n\n listen 80;\n lisen 81;\n}",
+			},
+			want: `unknown directive "lisen" in DIR/sites/a.example:4`,
+		},
+		{
+			name: "context of the include applies",
+			files: map[string]string{
+				"limpet.conf": "server {\n include proxy.conf;\n}",
+				"proxy.conf":  "proxy_set_header X-A a;\nproxy_pass http://10.0.0.1;",
+			},
+			want: `"proxy_pass" directive is not allowed here in DIR/proxy.conf:2`,
+		},
+		{
+			name: "missing include",
+			files: map[string]string{
+				"limpet.conf": "http {\n\n include conf.d/missing.conf;\n}",
+			},
+			want: `open() "DIR/conf.d/missing.conf" failed (2: No such file or directory) in DIR/limpet.conf:3`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, tt.files)
+			_, err := Load(filepath.Join(dir, "limpet.conf"), testOptions)
+			want := strings.ReplaceAll(tt.want, "DIR", dir)
+			if err == nil || err.Error() != want {
+				t.Fatalf("error %v\nwant  %s", err, want)
+			}
+		})
+	}
+}
+
+func TestIncludedConfig(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"limpet.conf":             "http {\n include upstreams/*.conf;\n include sites/*.conf;\n}",
+		"upstreams/backend.conf":  "upstream backend {\n server app-01.internal:8080;\n}",
+		"sites/default.conf":      "server {\n listen 8080;\n include snippets/proxy.conf;\n location / { proxy_pass http://backend; }\n}",
+		"snippets/proxy.conf":     "proxy_set_header X-Real-IP $remote_addr;",
+		"sites/disabled.conf.bak": "this is not read",
+	})
+	cfg, err := Load(filepath.Join(dir, "limpet.conf"), testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := cfg.Servers[0].Locations[0]
+	if loc.ProxyPass.Upstream != cfg.Upstreams[0] || cfg.Upstreams[0].Servers[0].Pos.File != filepath.Join(dir, "upstreams/backend.conf") {
+		t.Errorf("upstream not linked or mislocated: %+v", *cfg.Upstreams[0].Servers[0])
+	}
+	h := loc.Proxy.SetHeaders[0]
+	if h.Name != "X-Real-IP" || h.Pos != (Pos{File: filepath.Join(dir, "snippets/proxy.conf"), Line: 1}) {
+		t.Errorf("header %+v", h)
+	}
+}
+
+func TestLoadBytes(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"inc/u.conf": "upstream u { server 10.0.0.1; }"})
+	path := filepath.Join(dir, "not-on-disk.conf")
+	cfg, err := LoadBytes(path, []byte("include inc/u.conf;\naccess_log x.log;\nserver { }"), testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.File != path || len(cfg.Upstreams) != 1 || cfg.Servers[0].Proxy.AccessLog.Path != filepath.Join(dir, "x.log") {
+		t.Errorf("got %s", dumpConfig(cfg))
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.conf")
+	_, err := Load(path, testOptions)
+	want := fmt.Sprintf(`open() "%s" failed (2: No such file or directory)`, path)
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %s", err, want)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Error("error does not wrap os.ErrNotExist")
+	}
+}
+
+func TestIPLiteralsAreNotLookedUp(t *testing.T) {
+	opts := Options{LookupHost: func(ctx context.Context, host string) ([]string, error) {
+		t.Errorf("LookupHost(%q) called", host)
+		return nil, errors.New("no DNS in this test")
+	}}
+	src := "upstream u { server 10.0.0.1:81; server [::1]; }\nserver { location / { proxy_pass http://127.0.0.1:9000; } }"
+	if _, err := LoadBytes(filepath.Join(t.TempDir(), "x.conf"), []byte(src), opts); err != nil {
+		t.Fatal(err)
+	}
+	// The default resolver is not needed for literals either.
+	if _, err := LoadBytes(filepath.Join(t.TempDir(), "x.conf"), []byte(src), Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTable(t *testing.T) {
+	for name, entries := range table {
+		var seen where
+		for _, e := range entries {
+			if e.handle == nil || e.where == 0 || e.args == 0 || e.name != name {
+				t.Errorf("entry %+v is incomplete", *e)
+			}
+			if seen&e.where != 0 {
+				t.Errorf("%q has two entries for one context", name)
+			}
+			seen |= e.where
+		}
+	}
+}
+
+// withoutIncludes drops include directives, so fuzzing never reads files.
+func withoutIncludes(ds []*Directive) []*Directive {
+	var out []*Directive
+	for _, d := range ds {
+		if d.Name == "include" {
+			continue
+		}
+		d.Block = withoutIncludes(d.Block)
+		out = append(out, d)
+	}
+	return out
+}
+
+func FuzzBuild(f *testing.F) {
+	for _, s := range parseSeeds {
+		f.Add(s)
+	}
+	f.Add("upstream u { server multi.internal weight=2 backup; hash $x consistent; sticky cookie s expires=max; }\n" +
+		"server { listen 8080 default_server so_keepalive=1m:2:3; location ~* ^/a { location /b { return 301 http://x; } }" +
+		" location / { proxy_pass http://u/; proxy_next_upstream error http_502; } }")
+	f.Fuzz(func(t *testing.T, src string) {
+		tree, err := Parse("f.conf", []byte(src))
+		if err != nil {
+			return
+		}
+		cfg, err := build("f.conf", withoutIncludes(tree), testOptions)
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Pos.File != "f.conf" || ce.Pos.Line < 1 {
+				t.Fatalf("error %v has no position", err)
+			}
+			return
+		}
+		for _, s := range cfg.Servers {
+			if len(s.Listens) == 0 || len(s.Names) == 0 {
+				t.Fatalf("server without defaults: %+v", *s)
+			}
+		}
+		for _, u := range cfg.Upstreams {
+			if len(u.Servers) == 0 {
+				t.Fatalf("upstream %q without servers", u.Name)
+			}
+		}
+	})
+}

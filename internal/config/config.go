@@ -1,0 +1,318 @@
+// Package config reads limpet's configuration, which is written in nginx's
+// configuration language.
+//
+// Reading happens in three steps, each in its own file:
+//
+//   - lexer.go turns text into tokens (words, quoted strings, ';', '{', '}'),
+//     remembering the line of each;
+//   - parser.go builds a generic tree of Directive nodes, each carrying the
+//     file and line it came from, and expands `include`;
+//   - directives.go is the table of every directive limpet knows (argument
+//     count, allowed contexts, handler), and build.go walks the tree through
+//     that table into the typed Config below.
+//
+// Every error names the file and line it comes from, in nginx's words:
+// `unknown directive "foo" in /etc/limpet.conf:12`.
+//
+// The types in this file are the contract with the rest of limpet: they hold
+// effective values (inheritance from http to server to location already
+// applied, defaults already filled in), so no consumer ever re-implements
+// nginx's merging rules.
+package config
+
+import (
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Pos is where a directive stands in the configuration.
+type Pos struct {
+	File string // path of the file, as opened
+	Line int    // 1-based line number
+}
+
+// String renders the position as nginx does: "file:line".
+func (p Pos) String() string {
+	return p.File + ":" + strconv.Itoa(p.Line)
+}
+
+// Config is a whole, validated configuration.
+type Config struct {
+	// File is the path of the main configuration file.
+	File string
+	// Upstreams in the order they were defined.
+	Upstreams []*Upstream
+	// Servers are the virtual servers (`server {}` blocks in http context
+	// or at top level), in the order they were defined.
+	Servers []*Server
+	// Ignored lists directives that only tune nginx itself (for example
+	// worker_processes or events {}): accepted, and reported so the operator
+	// knows they have no effect.
+	Ignored []Ignored
+	// ErrorLog is where limpet writes its own log ("stderr" by default).
+	ErrorLog string
+}
+
+// Ignored is a directive accepted for compatibility that has no effect in limpet.
+type Ignored struct {
+	Name string
+	Pos  Pos
+}
+
+// Upstream is an `upstream NAME { ... }` block.
+type Upstream struct {
+	Name string
+	Pos  Pos
+	// Servers in the order written. A host name that resolved to several
+	// addresses yields one UpstreamServer per address, as in nginx.
+	Servers []*UpstreamServer
+	// Method chooses the server of a request without persistence.
+	Method Balance
+	// Keepalive is the number of idle connections kept per upstream
+	// (`keepalive N`); 0 means limpet's default pooling.
+	Keepalive int
+	// Sticky is the `sticky` directive, or nil.
+	Sticky *Sticky
+	// Zone is the `zone NAME [SIZE]` name, accepted for NGINX Plus
+	// compatibility; limpet needs no shared memory zone.
+	Zone string
+}
+
+// BalanceKind names a balancing method.
+type BalanceKind string
+
+// The balancing methods of ngx_http_upstream_module.
+const (
+	RoundRobin BalanceKind = "round_robin" // default: smooth weighted round-robin
+	LeastConn  BalanceKind = "least_conn"
+	Random     BalanceKind = "random"
+	IPHash     BalanceKind = "ip_hash"
+	Hash       BalanceKind = "hash"
+)
+
+// Balance is the balancing method of an upstream and its options.
+type Balance struct {
+	Kind BalanceKind
+	Pos  Pos // where the method was set; zero for the default
+	// Two is `random two [least_conn]`: pick two servers at random and keep
+	// the one with fewer active connections (least_conn is nginx's default
+	// and only method for "two").
+	Two bool
+	// Hash: the key, still holding variables (for example "$request_uri"),
+	// and whether the ketama consistent ring is used.
+	HashKey    string
+	Consistent bool
+}
+
+// UpstreamServer is one `server` line of an upstream, after name resolution.
+type UpstreamServer struct {
+	Pos Pos
+	// Name is the address as written, for example "app-01.internal:80".
+	Name string
+	// Addr is the resolved "ip:port" ("[ipv6]:port" for IPv6).
+	Addr        string
+	Weight      int           // default 1
+	MaxFails    int           // default 1; 0 disables failure accounting
+	FailTimeout time.Duration // default 10s
+	Backup      bool
+	Down        bool
+	// Route is the `route=` string, or "".
+	Route string
+	// MaxConns is `max_conns=N`, the bound on simultaneous connections to
+	// the server; 0 (the default) means no bound.
+	MaxConns int
+}
+
+// Sticky is NGINX Plus's `sticky cookie NAME ...` directive.
+type Sticky struct {
+	Pos    Pos
+	Cookie StickyCookie
+}
+
+// StickyCookie holds the attributes of the persistence cookie.
+type StickyCookie struct {
+	Name string
+	// Expires is the cookie lifetime; zero means a browser-session cookie.
+	Expires time.Duration
+	// ExpiresMax is `expires=max`: Expires "Thu, 31 Dec 2037 23:55:55 GMT"
+	// and Max-Age 315360000, as nginx writes it.
+	ExpiresMax bool
+	Domain     string
+	Path       string
+	HTTPOnly   bool
+	Secure     bool
+	// SameSite is "", "strict", "lax" or "none".
+	SameSite string
+}
+
+// Server is a virtual server, a `server { ... }` block in http context.
+type Server struct {
+	Pos     Pos
+	Listens []Listen
+	// Names are the server_name values as written: exact names,
+	// "*.example.com", "example.*", ".example.com", "~regex", "" or "_".
+	Names []string
+	// Locations in the order written; nested locations sit in Location.Locations.
+	Locations []*Location
+	// Proxy holds the server-level settings, used by requests that match no location.
+	Proxy ProxySettings
+	// Return is a server-level `return`, or nil. nginx runs it in the
+	// server rewrite phase, before any location is chosen, so it answers
+	// every request of the server.
+	Return *Return
+}
+
+// Listen is one `listen` directive.
+type Listen struct {
+	Pos Pos
+	// Addr is "host:port"; a bare port listens on all addresses ("0.0.0.0:80"
+	// in nginx; limpet writes ":80").
+	Addr          string
+	DefaultServer bool
+	// ReusePort is the `reuseport` parameter (SO_REUSEPORT).
+	ReusePort bool
+	// Backlog is `backlog=N`, the listen queue length; 0 means the
+	// system default.
+	Backlog int
+	// SoKeepalive is `so_keepalive=`, or nil when not given (the
+	// system's setting is left alone).
+	SoKeepalive *SoKeepalive
+}
+
+// SoKeepalive is the `so_keepalive=on|off|[IDLE]:[INTVL]:[CNT]` parameter
+// of listen: TCP keep-alive on accepted connections.
+type SoKeepalive struct {
+	// Enable is false for "off", true for "on" and for the IDLE:INTVL:CNT form.
+	Enable bool
+	// Idle (TCP_KEEPIDLE), Interval (TCP_KEEPINTVL) and Count
+	// (TCP_KEEPCNT); zero means the system default.
+	Idle     time.Duration
+	Interval time.Duration
+	Count    int
+}
+
+// Location is a `location [=|^~|~|~*] PATH { ... }` block.
+type Location struct {
+	Pos Pos
+	// Modifier is "", "=", "^~", "~" or "~*".
+	Modifier string
+	Path     string
+	// Regexp is Path compiled for the "~" and "~*" modifiers ("~*" adds
+	// (?i)), nil otherwise. It is unanchored, like nginx's PCRE match.
+	Regexp *regexp.Regexp
+	// Locations nested inside this one.
+	Locations []*Location
+	// ProxyPass is the `proxy_pass` directive, or nil.
+	ProxyPass *ProxyPass
+	// Return is the `return` directive, or nil. nginx runs it before
+	// proxying, so when both are present Return answers the request.
+	Return *Return
+	// Proxy holds the effective settings (inherited and defaulted).
+	Proxy ProxySettings
+}
+
+// ProxyPass is `proxy_pass URL`.
+type ProxyPass struct {
+	Pos Pos
+	// URL as written, for example "http://backend/app/".
+	URL string
+	// Scheme is "http" (https upstreams are not supported yet).
+	Scheme string
+	// Upstream is the named upstream the host part refers to, or nil when
+	// the host is an address (then Host holds it).
+	Upstream *Upstream
+	// Host is "host:port" when the URL names an address, not an upstream;
+	// the resolved address is in Addr.
+	Host string
+	Addr string
+	// HasURI tells whether the URL has a URI part (even "/"): then the
+	// matched location prefix is replaced by URI, as nginx does.
+	HasURI bool
+	URI    string
+}
+
+// Return is `return CODE [TEXT|URL]` or `return URL`.
+type Return struct {
+	Pos  Pos
+	Code int
+	// Text is the body for codes other than 301, 302, 303, 307 and 308, or
+	// the Location for those; it may hold variables.
+	Text string
+}
+
+// Header is one `proxy_set_header NAME VALUE` pair; Value may hold variables
+// and an empty Value removes the header from the proxied request.
+type Header struct {
+	Pos   Pos
+	Name  string
+	Value string
+}
+
+// NextUpstream is a bit set of `proxy_next_upstream` conditions.
+type NextUpstream uint16
+
+// The proxy_next_upstream conditions.
+const (
+	NextError NextUpstream = 1 << iota
+	NextTimeout
+	NextInvalidHeader
+	NextHTTP500
+	NextHTTP502
+	NextHTTP503
+	NextHTTP504
+	NextHTTP403
+	NextHTTP404
+	NextHTTP429
+	NextNonIdempotent
+)
+
+// Has reports whether every condition in c is set.
+func (n NextUpstream) Has(c NextUpstream) bool { return n&c == c }
+
+// AccessLog is the `access_log` directive.
+type AccessLog struct {
+	Pos Pos
+	// Path is a file path, "stdout" or "stderr" (also /dev/stdout and
+	// /dev/stderr); "" when Off.
+	Path string
+	Off  bool
+}
+
+// ProxySettings are the settings that nginx merges from http to server to
+// location. Values here are effective: inherited and defaulted.
+type ProxySettings struct {
+	// SetHeaders is the effective proxy_set_header list, in the order
+	// written, with "Host $proxy_host" appended when the list sets no Host
+	// (nginx's default). nginx's other default, "Connection close", is
+	// left out: limpet manages the upstream Connection header itself. As
+	// in nginx, a level that sets any proxy_set_header does not inherit
+	// the outer level's list.
+	SetHeaders []Header
+	// Timeouts: nginx defaults connect 60s, read 60s, send 60s.
+	ConnectTimeout time.Duration
+	ReadTimeout    time.Duration
+	SendTimeout    time.Duration
+	// NextUpstream defaults to NextError|NextTimeout; 0 is "off".
+	NextUpstream NextUpstream
+	// NextUpstreamTries is the retry bound, 0 meaning unlimited (default 0).
+	NextUpstreamTries int
+	// NextUpstreamTimeout bounds the time spent retrying, 0 meaning unlimited (default 0).
+	NextUpstreamTimeout time.Duration
+	// ClientMaxBodySize in bytes; default 1m; 0 disables the check.
+	ClientMaxBodySize int64
+	// HTTPVersion is "1.0" (nginx default) or "1.1"; limpet always speaks
+	// HTTP/1.1 to upstreams and keeps connections alive (see README).
+	HTTPVersion string
+	// Buffering is proxy_buffering (default on); limpet streams either way.
+	Buffering bool
+	// AccessLog is the effective access_log; the default writes to stdout
+	// (nginx's default is logs/access.log, a path limpet has no prefix for).
+	AccessLog AccessLog
+	// KeepaliveTimeout is the client keep-alive timeout (default 75s).
+	KeepaliveTimeout time.Duration
+	// KeepaliveHeaderTimeout is keepalive_timeout's optional second
+	// argument: when non-zero, responses carry "Keep-Alive: timeout=N"
+	// (N in seconds). Default 0: no such header.
+	KeepaliveHeaderTimeout time.Duration
+}

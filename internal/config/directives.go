@@ -1,0 +1,253 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// where is a bit set of the blocks a directive may appear in, like the
+// NGX_*_CONF bits of an ngx_command_t.
+type where uint8
+
+const (
+	inMain     where = 1 << iota // top level of the main file
+	inHTTP                       // http { }
+	inServer                     // server { } of http
+	inLocation                   // location { }
+	inUpstream                   // upstream { }
+	inEvents                     // events { }
+
+	// inHTTPLevel is where http-level directives go: the design notes
+	// write upstream and server blocks at top level (a conf.d snippet),
+	// so the top level accepts all that http accepts.
+	inHTTPLevel = inMain | inHTTP
+	// inHSL is nginx's NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF.
+	inHSL = inHTTPLevel | inServer | inLocation
+	// inHS is http and server, without location.
+	inHS = inHTTPLevel | inServer
+)
+
+// argRule is a bit set of accepted argument counts, like the
+// NGX_CONF_NOARGS … NGX_CONF_1MORE bits of an ngx_command_t. Counts
+// exclude the directive name.
+type argRule uint16
+
+const (
+	args0     argRule = 1 << iota // NGX_CONF_NOARGS
+	args1                         // NGX_CONF_TAKE1
+	args2                         // NGX_CONF_TAKE2
+	args3                         // NGX_CONF_TAKE3
+	args4                         // NGX_CONF_TAKE4
+	argsFlag                      // NGX_CONF_FLAG: exactly one, "on" or "off"
+	args1More                     // NGX_CONF_1MORE
+	args2More                     // NGX_CONF_2MORE
+	argsBlock                     // NGX_CONF_BLOCK: the directive has { }
+
+	args12  = args1 | args2         // NGX_CONF_TAKE12
+	args012 = args0 | args1 | args2 // random's NOARGS|TAKE12
+)
+
+// handler applies one directive to the block it appears in. The argument
+// count and context are checked before it is called.
+type handler func(b *builder, d *Directive, s *scope) error
+
+// directive describes one directive limpet accepts.
+type directive struct {
+	name   string
+	where  where
+	args   argRule
+	handle handler
+}
+
+// table indexes every directive by name. A name may have several entries
+// for different contexts (`server` is a block in http and a simple
+// directive in upstream), as several nginx modules may define one name.
+// It is filled by init, not a variable initialiser, because handlers walk
+// nested blocks through it: a direct initialiser would be a cycle.
+var table map[string][]*directive
+
+func init() {
+	table = make(map[string][]*directive)
+	for i := range directiveList {
+		d := &directiveList[i]
+		table[d.name] = append(table[d.name], d)
+	}
+}
+
+// directiveList is every directive limpet knows, with nginx's syntax and
+// default beside each. `include` is not here: it is expanded while the
+// files are read (see includer), before any directive is interpreted.
+var directiveList = []directive{
+	// http { ... } — optional around everything else.
+	{"http", inMain, args0 | argsBlock, (*builder).http},
+	// error_log FILE [LEVEL]; default stderr. Level is checked, not used:
+	// limpet has one log, whose level is a flag of the command.
+	{"error_log", inHTTPLevel, args12, (*builder).errorLog},
+	{"error_log", inServer, args12, (*builder).errorLogServer},
+
+	// upstream NAME { ... }
+	{"upstream", inHTTPLevel, args1 | argsBlock, (*builder).upstream},
+	// server ADDRESS [weight=N] [max_fails=N] [fail_timeout=TIME]
+	// [max_conns=N] [backup] [down] [route=STRING];
+	{"server", inUpstream, args1More, (*builder).upstreamServer},
+	// least_conn; random [two [least_conn]]; ip_hash; hash KEY [consistent];
+	{"least_conn", inUpstream, args0, (*builder).leastConn},
+	{"random", inUpstream, args012, (*builder).random},
+	{"ip_hash", inUpstream, args0, (*builder).ipHash},
+	{"hash", inUpstream, args12, (*builder).hash},
+	// keepalive N; no default (limpet pools connections anyway).
+	{"keepalive", inUpstream, args1, (*builder).keepalive},
+	// zone NAME [SIZE]; accepted for NGINX Plus configurations.
+	{"zone", inUpstream, args12, (*builder).zone},
+	// sticky cookie NAME [expires=TIME|max] [domain=D] [path=P] [httponly]
+	// [secure] [samesite=strict|lax|none];
+	{"sticky", inUpstream, args1More, (*builder).sticky},
+
+	// server { ... }
+	{"server", inHTTPLevel, args0 | argsBlock, (*builder).server},
+	// listen ADDRESS[:PORT]|PORT [default_server] [reuseport] [backlog=N]
+	// [so_keepalive=on|off|IDLE:INTVL:CNT]; default "listen 80".
+	{"listen", inServer, args1More, (*builder).listen},
+	// server_name NAME ...; default "".
+	{"server_name", inServer, args1More, (*builder).serverName},
+	// location [=|~|~*|^~] PATH { ... }
+	{"location", inServer | inLocation, args12 | argsBlock, (*builder).location},
+	// proxy_pass URL; no default.
+	{"proxy_pass", inLocation, args1, (*builder).proxyPass},
+	// return CODE [TEXT]; return CODE URL; return URL;
+	{"return", inServer | inLocation, args12, (*builder).ret},
+
+	// Proxy settings, merged from http to server to location.
+	// proxy_set_header FIELD VALUE; default Host $proxy_host.
+	{"proxy_set_header", inHSL, args2, (*builder).proxySetHeader},
+	// proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout TIME; default 60s.
+	{"proxy_connect_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.connectTimeout })},
+	{"proxy_read_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.readTimeout })},
+	{"proxy_send_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.sendTimeout })},
+	// keepalive_timeout TIME [HEADER_TIME]; default 75s.
+	{"keepalive_timeout", inHSL, args12, (*builder).keepaliveTimeout},
+	// proxy_next_upstream COND ...; default error timeout.
+	{"proxy_next_upstream", inHSL, args1More, (*builder).proxyNextUpstream},
+	// proxy_next_upstream_tries N; default 0 (unlimited).
+	{"proxy_next_upstream_tries", inHSL, args1, numSlot(func(p *proxyConf) *setting[int] { return &p.nextTries })},
+	// proxy_next_upstream_timeout TIME; default 0 (unlimited).
+	{"proxy_next_upstream_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.nextTimeout })},
+	// client_max_body_size SIZE; default 1m; 0 disables the check.
+	{"client_max_body_size", inHSL, args1, sizeSlot(func(p *proxyConf) *setting[int64] { return &p.maxBodySize })},
+	// proxy_http_version 1.0|1.1; default 1.0.
+	{"proxy_http_version", inHSL, args1, enumSlot(func(p *proxyConf) *setting[string] { return &p.httpVersion }, "1.0", "1.1")},
+	// proxy_buffering on|off; default on.
+	{"proxy_buffering", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.buffering })},
+	// access_log off | PATH [FORMAT [PARAMS...]]; default stdout.
+	{"access_log", inHSL, args1More, (*builder).accessLog},
+
+	// Directives that tune nginx itself. They are accepted, checked like
+	// any other (context and argument count), and listed in
+	// Config.Ignored; they change nothing in limpet.
+	{"worker_processes", inMain, args1, (*builder).ignore},
+	{"worker_rlimit_nofile", inMain, args1, (*builder).ignore},
+	{"worker_cpu_affinity", inMain, args1More, (*builder).ignore},
+	{"worker_priority", inMain, args1, (*builder).ignore},
+	{"pid", inMain, args1, (*builder).ignore},
+	{"user", inMain, args12, (*builder).ignore},
+	{"daemon", inMain, argsFlag, (*builder).ignore},
+	{"master_process", inMain, argsFlag, (*builder).ignore},
+	{"events", inMain, args0 | argsBlock, (*builder).events},
+	{"worker_connections", inEvents, args1, (*builder).ignore},
+	{"use", inEvents, args1, (*builder).ignore},
+	{"multi_accept", inEvents, argsFlag, (*builder).ignore},
+	{"accept_mutex", inEvents, argsFlag, (*builder).ignore},
+	{"sendfile", inHSL, argsFlag, (*builder).ignore},
+	{"tcp_nopush", inHSL, argsFlag, (*builder).ignore},
+	{"tcp_nodelay", inHSL, argsFlag, (*builder).ignore},
+	// types { MIME EXT...; } is a table of MIME types, not directives, so
+	// its block is skipped unread (mime.types is usually included here).
+	{"types", inHSL, args0 | argsBlock, (*builder).ignore},
+	{"default_type", inHSL, args1, (*builder).ignore},
+	{"server_tokens", inHSL, args1, (*builder).ignore},
+	{"types_hash_max_size", inHSL, args1, (*builder).ignore},
+	{"types_hash_bucket_size", inHSL, args1, (*builder).ignore},
+	{"server_names_hash_bucket_size", inHTTPLevel, args1, (*builder).ignore},
+	{"server_names_hash_max_size", inHTTPLevel, args1, (*builder).ignore},
+	{"variables_hash_max_size", inHTTPLevel, args1, (*builder).ignore},
+	{"log_format", inHTTPLevel, args2More, (*builder).ignore},
+	{"gzip", inHSL, argsFlag, (*builder).ignore},
+	{"gzip_buffers", inHSL, args2, (*builder).ignore},
+	{"gzip_comp_level", inHSL, args1, (*builder).ignore},
+	{"gzip_disable", inHSL, args1More, (*builder).ignore},
+	{"gzip_http_version", inHSL, args1, (*builder).ignore},
+	{"gzip_min_length", inHSL, args1, (*builder).ignore},
+	{"gzip_proxied", inHSL, args1More, (*builder).ignore},
+	{"gzip_static", inHSL, args1, (*builder).ignore},
+	{"gzip_types", inHSL, args1More, (*builder).ignore},
+	{"gzip_vary", inHSL, argsFlag, (*builder).ignore},
+	{"keepalive_requests", inHSL | inUpstream, args1, (*builder).ignore},
+	// In upstream, keepalive_timeout bounds idle upstream connections,
+	// which limpet's pool manages itself.
+	{"keepalive_timeout", inUpstream, args1, (*builder).ignore},
+	{"charset", inHSL, args1, (*builder).ignore},
+	{"ssl_protocols", inHS, args1More, (*builder).ignore},
+	{"ssl_ciphers", inHS, args1, (*builder).ignore},
+	{"ssl_prefer_server_ciphers", inHS, argsFlag, (*builder).ignore},
+	{"resolver", inHSL, args1More, (*builder).ignore},
+	{"resolver_timeout", inHSL, args1, (*builder).ignore},
+	{"proxy_buffers", inHSL, args2, (*builder).ignore},
+	{"proxy_buffer_size", inHSL, args1, (*builder).ignore},
+	{"proxy_busy_buffers_size", inHSL, args1, (*builder).ignore},
+	{"client_body_buffer_size", inHSL, args1, (*builder).ignore},
+	{"large_client_header_buffers", inHS, args2, (*builder).ignore},
+	// proxy_redirect default|off matches what limpet does: it never
+	// rewrites the upstream's Location header. The two-argument form
+	// (proxy_redirect REDIRECT REPLACEMENT) asks for a rewrite limpet does
+	// not do; it is accepted and listed as ignored too, so the operator
+	// sees it in Config.Ignored rather than getting a load failure.
+	{"proxy_redirect", inHSL, args12, (*builder).ignore},
+}
+
+// lookup finds the entry for d in context w, with nginx's errors for an
+// unknown name or a known name in the wrong place.
+func lookup(d *Directive, w where) (*directive, error) {
+	entries, ok := table[d.Name]
+	if !ok {
+		return nil, d.errorf("unknown directive %q", d.Name)
+	}
+	for _, e := range entries {
+		if e.where&w != 0 {
+			return e, nil
+		}
+	}
+	return nil, d.errorf("%q directive is not allowed here", d.Name)
+}
+
+// check applies the entry's block and argument rules to d, in the order
+// and words of ngx_conf_handler.
+func (e *directive) check(d *Directive) error {
+	if e.args&argsBlock != 0 && !d.HasBlock {
+		return d.errorf("directive %q has no opening \"{\"", d.Name)
+	}
+	if e.args&argsBlock == 0 && d.HasBlock {
+		return d.errorf("directive %q is not terminated by \";\"", d.Name)
+	}
+	n := len(d.Args)
+	var ok bool
+	switch {
+	case e.args&argsFlag != 0:
+		ok = n == 1
+	case e.args&args1More != 0:
+		ok = n >= 1
+	case e.args&args2More != 0:
+		ok = n >= 2
+	default:
+		ok = n <= 4 && e.args&(args0<<n) != 0
+	}
+	if !ok {
+		return d.errorf("invalid number of arguments in %q directive", d.Name)
+	}
+	if e.args&argsFlag != 0 {
+		// ngx_conf_set_flag_slot compares without case.
+		if v := d.Args[0]; !strings.EqualFold(v, "on") && !strings.EqualFold(v, "off") {
+			return d.errorf("invalid value %q in %q directive, it must be \"on\" or \"off\"", v, d.Name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,299 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// This file holds the settings nginx merges from http to server to
+// location (ngx_http_proxy_merge_loc_conf and friends): each level keeps
+// what it sets, unset values are inherited once the whole tree is read,
+// and defaults fill what no level set.
+
+// Defaults of the merged settings, nginx's unless said otherwise.
+const (
+	defaultProxyTimeout     = 60 * time.Second
+	defaultKeepaliveTimeout = 75 * time.Second
+	defaultMaxBodySize      = 1 << 20 // 1m
+	defaultNextUpstream     = NextError | NextTimeout
+	defaultHTTPVersion      = "1.0"
+	// defaultAccessLog is stdout: nginx's logs/access.log needs a prefix
+	// directory limpet does not have.
+	defaultAccessLog = "stdout"
+)
+
+// setting is one value of one level, and whether that level set it,
+// like nginx's NGX_CONF_UNSET.
+type setting[T any] struct {
+	v   T
+	set bool
+}
+
+// inherit takes the parent's value when this level set none.
+func (s *setting[T]) inherit(parent setting[T]) {
+	if !s.set {
+		*s = parent
+	}
+}
+
+// or returns the value, or def when no level set it.
+func (s setting[T]) or(def T) T {
+	if s.set {
+		return s.v
+	}
+	return def
+}
+
+// proxyConf is the proxy settings of one level (http, server or location).
+type proxyConf struct {
+	// headers are this level's proxy_set_header lines; headersSet tells
+	// an inherited empty list from none, since a level with any line
+	// does not inherit.
+	headers    []Header
+	headersSet bool
+
+	connectTimeout   setting[time.Duration]
+	readTimeout      setting[time.Duration]
+	sendTimeout      setting[time.Duration]
+	keepaliveTimeout setting[time.Duration]
+	keepaliveHeader  setting[time.Duration]
+	nextUpstream     setting[NextUpstream] // set with v 0 means "off"
+	nextTries        setting[int]
+	nextTimeout      setting[time.Duration]
+	maxBodySize      setting[int64]
+	httpVersion      setting[string]
+	buffering        setting[bool]
+	accessLog        setting[AccessLog]
+}
+
+// inherit fills what this level left unset from parent, which must be
+// merged already.
+func (p *proxyConf) inherit(parent *proxyConf) {
+	if !p.headersSet {
+		p.headers, p.headersSet = parent.headers, parent.headersSet
+	}
+	p.connectTimeout.inherit(parent.connectTimeout)
+	p.readTimeout.inherit(parent.readTimeout)
+	p.sendTimeout.inherit(parent.sendTimeout)
+	p.keepaliveTimeout.inherit(parent.keepaliveTimeout)
+	p.keepaliveHeader.inherit(parent.keepaliveHeader)
+	p.nextUpstream.inherit(parent.nextUpstream)
+	p.nextTries.inherit(parent.nextTries)
+	p.nextTimeout.inherit(parent.nextTimeout)
+	p.maxBodySize.inherit(parent.maxBodySize)
+	p.httpVersion.inherit(parent.httpVersion)
+	p.buffering.inherit(parent.buffering)
+	p.accessLog.inherit(parent.accessLog)
+}
+
+// effective returns the merged settings with defaults filled in.
+func (p *proxyConf) effective() ProxySettings {
+	headers := make([]Header, 0, len(p.headers)+1)
+	headers = append(headers, p.headers...)
+	hasHost := false
+	for _, h := range headers {
+		hasHost = hasHost || strings.EqualFold(h.Name, "Host")
+	}
+	if !hasHost {
+		headers = append(headers, Header{Name: "Host", Value: "$proxy_host"})
+	}
+	// No "Connection close" default as in nginx: limpet manages the
+	// upstream Connection header itself (keep-alive pooling).
+	return ProxySettings{
+		SetHeaders:             headers,
+		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
+		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
+		SendTimeout:            p.sendTimeout.or(defaultProxyTimeout),
+		NextUpstream:           p.nextUpstream.or(defaultNextUpstream),
+		NextUpstreamTries:      p.nextTries.or(0),
+		NextUpstreamTimeout:    p.nextTimeout.or(0),
+		ClientMaxBodySize:      p.maxBodySize.or(defaultMaxBodySize),
+		HTTPVersion:            p.httpVersion.or(defaultHTTPVersion),
+		Buffering:              p.buffering.or(true),
+		AccessLog:              p.accessLog.or(AccessLog{Path: defaultAccessLog}),
+		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
+		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
+	}
+}
+
+// The slot handlers below set one typed value, like nginx's
+// ngx_conf_set_*_slot functions: the directive table names the field, the
+// slot parses, refuses a second value at the same level, and stores.
+
+// msecSlot stores a time in milliseconds mode ("500ms", "30s", "1h").
+func msecSlot(field func(*proxyConf) *setting[time.Duration]) handler {
+	return func(b *builder, d *Directive, s *scope) error {
+		f := field(s.proxy)
+		if f.set {
+			return d.duplicate()
+		}
+		v, ok := parseTime(d.Args[0], false)
+		if !ok {
+			return d.invalidValue()
+		}
+		*f = setting[time.Duration]{v: v, set: true}
+		return nil
+	}
+}
+
+// numSlot stores a non-negative integer.
+func numSlot(field func(*proxyConf) *setting[int]) handler {
+	return func(b *builder, d *Directive, s *scope) error {
+		f := field(s.proxy)
+		if f.set {
+			return d.duplicate()
+		}
+		v, ok := parseInt(d.Args[0])
+		if !ok {
+			return d.errorf("%q directive invalid number", d.Name)
+		}
+		*f = setting[int]{v: v, set: true}
+		return nil
+	}
+}
+
+// sizeSlot stores a size in bytes ("1024", "8k", "1m", "1g").
+func sizeSlot(field func(*proxyConf) *setting[int64]) handler {
+	return func(b *builder, d *Directive, s *scope) error {
+		f := field(s.proxy)
+		if f.set {
+			return d.duplicate()
+		}
+		v, ok := parseSize(d.Args[0])
+		if !ok {
+			return d.invalidValue()
+		}
+		*f = setting[int64]{v: v, set: true}
+		return nil
+	}
+}
+
+// enumSlot stores one of a fixed set of words.
+func enumSlot(field func(*proxyConf) *setting[string], values ...string) handler {
+	return func(b *builder, d *Directive, s *scope) error {
+		f := field(s.proxy)
+		if f.set {
+			return d.duplicate()
+		}
+		for _, v := range values {
+			if d.Args[0] == v {
+				*f = setting[string]{v: v, set: true}
+				return nil
+			}
+		}
+		return d.invalidArg(d.Args[0])
+	}
+}
+
+// flagSlot stores on/off; the table's argsFlag rule has checked the word.
+func flagSlot(field func(*proxyConf) *setting[bool]) handler {
+	return func(b *builder, d *Directive, s *scope) error {
+		f := field(s.proxy)
+		if f.set {
+			return d.duplicate()
+		}
+		*f = setting[bool]{v: strings.EqualFold(d.Args[0], "on"), set: true}
+		return nil
+	}
+}
+
+// proxySetHeader handles `proxy_set_header FIELD VALUE`, adding to this
+// level's list (which then stops inheriting the outer one).
+func (b *builder) proxySetHeader(d *Directive, s *scope) error {
+	p := s.proxy
+	p.headers = append(p.headers, Header{Pos: d.Pos(), Name: d.Args[0], Value: d.Args[1]})
+	p.headersSet = true
+	return nil
+}
+
+// keepaliveTimeout handles `keepalive_timeout TIME [HEADER_TIME]`; the
+// header time is in seconds, as nginx reads it.
+func (b *builder) keepaliveTimeout(d *Directive, s *scope) error {
+	p := s.proxy
+	if p.keepaliveTimeout.set {
+		return d.duplicate()
+	}
+	v, ok := parseTime(d.Args[0], false)
+	if !ok {
+		return d.invalidValue()
+	}
+	if len(d.Args) == 2 {
+		h, ok := parseTime(d.Args[1], true)
+		if !ok {
+			return d.invalidValue()
+		}
+		p.keepaliveHeader = setting[time.Duration]{v: h, set: true}
+	}
+	p.keepaliveTimeout = setting[time.Duration]{v: v, set: true}
+	return nil
+}
+
+// nextUpstreamNames maps proxy_next_upstream's words to conditions.
+var nextUpstreamNames = map[string]NextUpstream{
+	"error":          NextError,
+	"timeout":        NextTimeout,
+	"invalid_header": NextInvalidHeader,
+	"http_500":       NextHTTP500,
+	"http_502":       NextHTTP502,
+	"http_503":       NextHTTP503,
+	"http_504":       NextHTTP504,
+	"http_403":       NextHTTP403,
+	"http_404":       NextHTTP404,
+	"http_429":       NextHTTP429,
+	"non_idempotent": NextNonIdempotent,
+}
+
+// proxyNextUpstream handles `proxy_next_upstream COND ... | off`. As in
+// nginx, several lines at one level add up. nginx lets "off" silently
+// win over other words; here "off" must stand alone, since mixing it with
+// conditions can only be a mistake.
+func (b *builder) proxyNextUpstream(d *Directive, s *scope) error {
+	var mask NextUpstream
+	off := false
+	for _, a := range d.Args {
+		if a == "off" {
+			off = true
+			continue
+		}
+		c, ok := nextUpstreamNames[a]
+		if !ok {
+			return d.invalidArg(a)
+		}
+		mask |= c
+	}
+	if off && len(d.Args) > 1 {
+		return d.invalidArg("off")
+	}
+	f := &s.proxy.nextUpstream
+	if f.set && (off || f.v == 0) {
+		return d.duplicate()
+	}
+	*f = setting[NextUpstream]{v: f.v | mask, set: true}
+	return nil
+}
+
+// accessLog handles `access_log off | PATH [FORMAT [PARAMS...]]`. The
+// format and buffer=, flush=, gzip=, if= parameters are accepted and not
+// used: limpet writes one structured format of its own.
+func (b *builder) accessLog(d *Directive, s *scope) error {
+	f := &s.proxy.accessLog
+	if f.set {
+		// nginx may log one request to several files; limpet logs once.
+		return d.duplicate()
+	}
+	l := AccessLog{Pos: d.Pos()}
+	if d.Args[0] == "off" {
+		if len(d.Args) > 1 {
+			return d.invalidParam(d.Args[1])
+		}
+		l.Off = true
+	} else {
+		path, err := b.logPath(d, true)
+		if err != nil {
+			return err
+		}
+		l.Path = path
+	}
+	*f = setting[AccessLog]{v: l, set: true}
+	return nil
+}
