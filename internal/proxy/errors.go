@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/limpet-lb/limpet/internal/config"
+)
+
+// StatusClientClosed is nginx's non-standard 499: the client went away
+// before the response was sent. It is logged, never sent, and never counts
+// against a server.
+const StatusClientClosed = 499
+
+// failure describes why an attempt to a server did not produce a response
+// worth sending.
+type failure struct {
+	// cond is the proxy_next_upstream condition the failure falls under;
+	// 0 when no retry can help (the client is gone, the body too large).
+	cond config.NextUpstream
+	// status is what the client gets if this is the last attempt.
+	status int
+	// serverFault tells whether the failure counts against the server
+	// for max_fails.
+	serverFault bool
+	// sent tells whether any of the request may have reached the server,
+	// which forbids retrying non-idempotent requests.
+	sent bool
+}
+
+// classify maps a transport error to a failure, in one place, as oxy does:
+// a timeout is 504, the client going away is 499 and not the server's
+// fault, an oversized body is 413, anything else from upstream is 502.
+func classify(r *http.Request, err error) failure {
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxBytes):
+		return failure{status: http.StatusRequestEntityTooLarge}
+	case r.Context().Err() != nil && !errors.Is(r.Context().Err(), context.DeadlineExceeded):
+		return failure{status: StatusClientClosed}
+	}
+	sent := !isDialError(err)
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return failure{cond: config.NextTimeout, status: http.StatusGatewayTimeout, serverFault: true, sent: sent}
+	}
+	return failure{cond: config.NextError, status: http.StatusBadGateway, serverFault: true, sent: sent}
+}
+
+// isDialError reports whether err happened while connecting, before any
+// byte of the request was written: such a request may be retried even
+// when it is not idempotent, as nginx does.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// statusCondition returns the proxy_next_upstream condition of an upstream
+// response status, or 0 when the status is never a reason to retry.
+func statusCondition(status int) config.NextUpstream {
+	switch status {
+	case http.StatusInternalServerError:
+		return config.NextHTTP500
+	case http.StatusBadGateway:
+		return config.NextHTTP502
+	case http.StatusServiceUnavailable:
+		return config.NextHTTP503
+	case http.StatusGatewayTimeout:
+		return config.NextHTTP504
+	case http.StatusForbidden:
+		return config.NextHTTP403
+	case http.StatusNotFound:
+		return config.NextHTTP404
+	case http.StatusTooManyRequests:
+		return config.NextHTTP429
+	}
+	return 0
+}
+
+// statusCountsAsFailure reports whether an upstream response with this
+// condition counts against the server for max_fails. As in nginx, 403 and
+// 404 never do; the 5xx and 429 conditions do only when they are listed in
+// proxy_next_upstream.
+func statusCountsAsFailure(cond, next config.NextUpstream) bool {
+	return cond != 0 && cond != config.NextHTTP403 && cond != config.NextHTTP404 && next.Has(cond)
+}
+
+// writeError sends nginx's style of error page for status, so that no Go
+// error text ever reaches a client.
+func writeError(w http.ResponseWriter, status int) {
+	if status == StatusClientClosed {
+		return
+	}
+	text := http.StatusText(status)
+	if text == "" {
+		text = "Error"
+	}
+	title := strconv.Itoa(status) + " " + text
+	body := "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" +
+		title + "</h1></center>\r\n<hr><center>limpet</center>\r\n</body>\r\n</html>\r\n"
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}

@@ -1,0 +1,278 @@
+// Package proxy is limpet's request path. For every request it chooses the
+// virtual server (Host) and the location (URI), then either answers it
+// (`return`) or proxies it: the persistence decision, the server, the
+// forwarding, retries on another server, and the record of all of it in the
+// access log.
+//
+// Everything a request needs is compiled when the configuration is loaded
+// (headers, variables, locations), and everything shared between requests
+// is immutable or atomic: the request path takes no global lock.
+package proxy
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/accesslog"
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/router"
+	"github.com/limpet-lb/limpet/internal/vars"
+)
+
+// Env is what a Handler needs from the runtime that builds it.
+type Env struct {
+	// Upstream returns the live upstream a proxy_pass sends to: the named
+	// upstream, or the implicit single-server one of an address.
+	Upstream func(pp *config.ProxyPass) *Upstream
+	// Transport returns the transport to use for an upstream with the
+	// given timeouts.
+	Transport func(u *Upstream, t Timeouts) http.RoundTripper
+	// AccessLog returns the logger of an access_log setting, nil for off.
+	AccessLog func(al config.AccessLog) (*accesslog.Logger, error)
+	// ErrorLog receives limpet's own messages (server state changes).
+	ErrorLog *slog.Logger
+	// Now is the clock; nil means time.Now. Tests inject their own.
+	Now func() time.Time
+}
+
+// Handler serves the virtual servers that share one listen address.
+type Handler struct {
+	vhosts   *router.VirtualHosts
+	servers  map[*config.Server]*virtualServer
+	errorLog *slog.Logger
+	now      func() time.Time
+
+	// upgrades tracks hijacked (WebSocket) connections, which
+	// http.Server.Shutdown does not see, so CloseUpgrades can end them.
+	upgrades sync.Map // map[*upgradedConn]struct{}
+}
+
+// virtualServer is a compiled `server` block.
+type virtualServer struct {
+	name      string // first server_name, for $server_name
+	locations *router.Locations
+	compiled  map[*config.Location]*location
+	// noLocation serves requests that match no location: a 404, logged
+	// with the server's access_log.
+	noLocation *location
+}
+
+// location is a compiled `location` block.
+type location struct {
+	cfg *config.Location
+
+	// ret is the `return` action, or nil.
+	ret *returnAction
+
+	// Proxying; upstream is nil when the location does not proxy.
+	upstream   *Upstream
+	transport  http.RoundTripper
+	proxyPass  *config.ProxyPass
+	proxyHost  string
+	headers    []setHeader
+	next       config.NextUpstream
+	tries      int
+	tryTimeout time.Duration
+	maxBody    int64
+
+	log *accesslog.Logger // nil when access_log is off
+}
+
+// NewHandler compiles the virtual servers of one listen address. The
+// server at defaultIndex is the default one (-1: the first).
+func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler, error) {
+	vh, err := router.NewVirtualHosts(servers, defaultIndex)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		vhosts:   vh,
+		servers:  make(map[*config.Server]*virtualServer, len(servers)),
+		errorLog: env.ErrorLog,
+		now:      env.Now,
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.errorLog == nil {
+		h.errorLog = slog.Default()
+	}
+	for _, s := range servers {
+		vs, err := compileServer(s, env)
+		if err != nil {
+			return nil, err
+		}
+		h.servers[s] = vs
+	}
+	return h, nil
+}
+
+func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
+	locs, err := router.NewLocations(s.Locations)
+	if err != nil {
+		return nil, err
+	}
+	vs := &virtualServer{locations: locs, compiled: make(map[*config.Location]*location)}
+	if len(s.Names) > 0 {
+		vs.name = s.Names[0]
+	}
+	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy}}
+	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
+		return nil, err
+	}
+	var walk func([]*config.Location) error
+	walk = func(list []*config.Location) error {
+		for _, l := range list {
+			cl, err := compileLocation(l, env)
+			if err != nil {
+				return err
+			}
+			vs.compiled[l] = cl
+			if err := walk(l.Locations); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(s.Locations); err != nil {
+		return nil, err
+	}
+	return vs, nil
+}
+
+func openLog(env *Env, al config.AccessLog) (*accesslog.Logger, error) {
+	if al.Off || env.AccessLog == nil {
+		return nil, nil
+	}
+	l, err := env.AccessLog(al)
+	if err != nil {
+		return nil, &config.Error{Pos: al.Pos, Msg: fmt.Sprintf("open() %q failed (%v)", al.Path, err)}
+	}
+	return l, nil
+}
+
+func compileLocation(l *config.Location, env *Env) (*location, error) {
+	cl := &location{cfg: l}
+	var err error
+	if cl.log, err = openLog(env, l.Proxy.AccessLog); err != nil {
+		return nil, err
+	}
+	if l.Return != nil {
+		if cl.ret, err = compileReturn(l.Return); err != nil {
+			return nil, err
+		}
+		return cl, nil
+	}
+	if l.ProxyPass == nil {
+		return cl, nil
+	}
+	p := l.Proxy
+	cl.proxyPass = l.ProxyPass
+	cl.upstream = env.Upstream(l.ProxyPass)
+	cl.proxyHost = cl.upstream.Name
+	cl.transport = env.Transport(cl.upstream, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout})
+	if cl.headers, err = compileHeaders(p.SetHeaders); err != nil {
+		return nil, err
+	}
+	cl.next = p.NextUpstream
+	cl.tries = p.NextUpstreamTries
+	cl.tryTimeout = p.NextUpstreamTimeout
+	cl.maxBody = p.ClientMaxBodySize
+	return cl, nil
+}
+
+// ServeHTTP serves one request: virtual server, location, then the
+// location's action.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	rw := &responseWriter{ResponseWriter: w}
+	entry := accesslog.Entry{Time: start, Host: r.Host, Method: r.Method, URI: r.RequestURI, Proto: r.Proto,
+		UserAgent: r.UserAgent(), Referer: r.Referer()}
+
+	vs := h.servers[h.vhosts.Select(r.Host)]
+	vr := vars.Request{R: r, Scheme: "http", ServerName: vs.name}
+	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ta, ok := a.(*net.TCPAddr); ok {
+			vr.Local = ta.AddrPort()
+		}
+	}
+	entry.Client = vr.Remote.Addr().String()
+
+	loc := vs.noLocation
+	path, err := router.NormalizePath(r.URL.EscapedPath())
+	var prefix string
+	switch {
+	case err != nil:
+		writeError(rw, http.StatusBadRequest)
+	default:
+		vr.URI = path
+		if l, p := vs.locations.Match(path); l != nil {
+			loc, prefix = vs.compiled[l], p
+		}
+		switch {
+		case loc.ret != nil:
+			loc.ret.serve(rw, r, &vr)
+		case loc.upstream != nil:
+			vr.ProxyHost = loc.proxyHost
+			h.proxy(rw, r, loc, &vr, prefix, &entry)
+		default:
+			// limpet serves no files: a location that neither
+			// proxies nor returns answers 404, as nginx would for
+			// a file that does not exist.
+			writeError(rw, http.StatusNotFound)
+		}
+	}
+
+	if loc.log != nil {
+		entry.Status = rw.status
+		if entry.Status == 0 {
+			entry.Status = StatusClientClosed
+		}
+		entry.Bytes = rw.bytes
+		entry.RequestTime = h.now().Sub(start)
+		loc.log.Log(&entry)
+	}
+}
+
+// responseWriter records what was sent, for the access log and for the
+// rule that a request is retried only while nothing has reached the
+// client.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.status == 0 || w.status < 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// CloseUpgrades closes every upgraded (WebSocket) connection. The runtime
+// calls it when a graceful shutdown has waited long enough.
+func (h *Handler) CloseUpgrades() {
+	h.upgrades.Range(func(k, _ any) bool {
+		k.(*upgradedConn).close()
+		return true
+	})
+}

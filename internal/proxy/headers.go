@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/vars"
+)
+
+// hopHeaders are the hop-by-hop headers of RFC 9110 section 7.6.1 (and the
+// non-standard ones proxies have long stripped): they describe one
+// connection, so a proxy must not forward them in either direction.
+var hopHeaders = []string{
+	"Connection",
+	"Proxy-Connection", // non-standard, sent by old clients
+	"Keep-Alive",
+	"Proxy-Authenticate",
+	"Proxy-Authorization",
+	"Te",
+	"Trailer",
+	"Transfer-Encoding",
+	"Upgrade",
+}
+
+// removeHopHeaders deletes the hop-by-hop headers from h, including every
+// header the Connection header names (RFC 9110 section 7.6.1).
+func removeHopHeaders(h http.Header) {
+	for _, v := range h["Connection"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		delete(h, name)
+	}
+}
+
+// upgradeType returns the protocol a request or response asks to upgrade
+// to ("websocket"), or "" when it does not ask for an upgrade.
+func upgradeType(h http.Header) string {
+	for _, v := range h["Connection"] {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(token), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
+}
+
+// setHeader is one compiled `proxy_set_header`.
+type setHeader struct {
+	// name in canonical form, the key of http.Header.
+	name  string
+	value *vars.Template
+	// host marks the Host header, which Go sends from Request.Host.
+	host bool
+}
+
+// compileHeaders compiles a proxy_set_header list; an unknown variable is
+// an error naming the directive's file and line.
+func compileHeaders(list []config.Header) ([]setHeader, error) {
+	out := make([]setHeader, 0, len(list))
+	for _, h := range list {
+		t, err := vars.Compile(h.Value)
+		if err != nil {
+			return nil, &config.Error{Pos: h.Pos, Msg: err.Error()}
+		}
+		name := textproto.CanonicalMIMEHeaderKey(h.Name)
+		out = append(out, setHeader{name: name, value: t, host: name == "Host"})
+	}
+	return out, nil
+}

@@ -1,0 +1,185 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/limpet-lb/limpet/internal/sticky"
+	"github.com/limpet-lb/limpet/internal/upstream"
+)
+
+// copyBufferSize is the size of the pooled buffers response bodies are
+// copied through.
+const copyBufferSize = 32 << 10
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+// respond sends the upstream response res to the client: its headers
+// without hop-by-hop ones, limpet's persistence cookie beside the
+// application's own Set-Cookie headers when the user needs one, and the
+// body streamed as it arrives.
+func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server) {
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		h.upgrade(w, r, res, up, dec, server)
+		return
+	}
+	removeHopHeaders(res.Header)
+	dst := w.Header()
+	for k, v := range res.Header {
+		dst[k] = v
+	}
+	if dec.NeedsCookie(server) {
+		dst.Add("Set-Cookie", up.Sticky.SetCookie(server.ID, h.now()))
+	}
+	// Announce the trailers the upstream declared, so they can follow
+	// the body (RFC 9110 section 6.5).
+	if len(res.Trailer) > 0 {
+		names := make([]string, 0, len(res.Trailer))
+		for k := range res.Trailer {
+			names = append(names, k)
+		}
+		dst["Trailer"] = []string{strings.Join(names, ", ")}
+	}
+	w.WriteHeader(res.StatusCode)
+
+	if err := h.copyBody(w, res); err != nil {
+		if errors.Is(err, errClientWrite) {
+			return
+		}
+		// The upstream broke off mid-body. The status line is gone, so
+		// the only honest signal left is to abort the client's
+		// connection: the client then sees a truncated response, not a
+		// complete-looking one.
+		h.errorLog.Warn("upstream response body broken off", slog.String("upstream", up.Name),
+			slog.String("server", server.Addr), slog.String("error", err.Error()))
+		panic(http.ErrAbortHandler)
+	}
+	for k, v := range res.Trailer {
+		dst[http.TrailerPrefix+k] = v
+	}
+}
+
+// errClientWrite marks a failure to write to the client.
+var errClientWrite = errors.New("writing to the client failed")
+
+// copyBody streams the response body. Responses of unknown length (chunked,
+// server-sent events) are flushed after every read, so each event reaches
+// the client when the upstream produces it; others go through the
+// connection's buffer.
+func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
+	flush := res.ContentLength < 0 || isEventStream(res.Header.Get("Content-Type"))
+	rc := http.NewResponseController(w)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := res.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return errClientWrite
+			}
+			if flush {
+				if err := rc.Flush(); err != nil {
+					return errClientWrite
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+func isEventStream(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "text/event-stream"
+}
+
+// upgradedConn is a client connection taken over for an upgraded protocol.
+type upgradedConn struct {
+	client net.Conn
+	server io.ReadWriteCloser
+	once   sync.Once
+}
+
+func (c *upgradedConn) close() {
+	c.once.Do(func() {
+		_ = c.client.Close()
+		_ = c.server.Close()
+	})
+}
+
+// upgrade completes a protocol switch (RFC 9110 section 7.8): the 101
+// response goes to the client, and from then on bytes are copied both ways
+// until either side closes. The persistence cookie rides on the 101
+// response, so a WebSocket's upgrade request is sticky like any other.
+func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server) {
+	want, got := upgradeType(r.Header), upgradeType(res.Header)
+	if !strings.EqualFold(want, got) {
+		h.errorLog.Warn("upstream switched to a protocol the client did not ask for",
+			slog.String("upstream", up.Name), slog.String("asked", want), slog.String("got", got))
+		writeError(w, http.StatusBadGateway)
+		return
+	}
+	backConn, ok := res.Body.(io.ReadWriteCloser)
+	if !ok {
+		writeError(w, http.StatusBadGateway)
+		return
+	}
+	removeHopHeaders(res.Header)
+	res.Header["Connection"] = []string{"Upgrade"}
+	res.Header["Upgrade"] = []string{got}
+	if dec.NeedsCookie(server) {
+		res.Header.Add("Set-Cookie", up.Sticky.SetCookie(server.ID, h.now()))
+	}
+	// The 101 is written by hand on the hijacked connection, as
+	// httputil.ReverseProxy does: the server's own WriteHeader would treat
+	// it as the start of an ordinary response.
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		_ = backConn.Close()
+		writeError(w, http.StatusInternalServerError)
+		return
+	}
+	w.status = http.StatusSwitchingProtocols
+	sw := &http.Response{StatusCode: http.StatusSwitchingProtocols, ProtoMajor: 1, ProtoMinor: 1, Header: res.Header}
+	if err := sw.Write(brw); err != nil || brw.Flush() != nil {
+		_ = conn.Close()
+		_ = backConn.Close()
+		return
+	}
+	uc := &upgradedConn{client: conn, server: backConn}
+	h.upgrades.Store(uc, struct{}{})
+	defer h.upgrades.Delete(uc)
+	defer uc.close()
+
+	errc := make(chan error, 2)
+	go func() {
+		// Bytes the client sent after its request, already buffered by
+		// the server, go first.
+		if n := brw.Reader.Buffered(); n > 0 {
+			b, _ := brw.Reader.Peek(n)
+			if _, err := backConn.Write(b); err != nil {
+				errc <- err
+				return
+			}
+		}
+		_, err := io.Copy(backConn, conn)
+		errc <- err
+	}()
+	go func() {
+		_, err := io.Copy(conn, backConn)
+		errc <- err
+	}()
+	<-errc
+}

@@ -1,0 +1,335 @@
+// Package runtime is the only place that turns a *config.Config into live
+// objects: upstreams with their servers, balancers and persistence,
+// transports, access logs, and one HTTP server per listen address. The
+// rest of limpet never reads the configuration tree itself.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/accesslog"
+	"github.com/limpet-lb/limpet/internal/balance"
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/sticky"
+	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/vars"
+)
+
+// Options tune a Runtime; the zero value is ready for production.
+type Options struct {
+	// ErrorLog receives limpet's own messages; nil means slog.Default().
+	ErrorLog *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand returns a random int in [0, n) for the random balancer; nil
+	// means math/rand/v2.
+	Rand func(n int) int
+	// Stdout is where `access_log stdout` writes; nil means os.Stdout.
+	// The demo and tests point it elsewhere.
+	Stdout io.Writer
+}
+
+// Runtime is a running configuration.
+type Runtime struct {
+	cfg  *config.Config
+	opts Options
+	log  *slog.Logger
+
+	upstreams  map[*config.Upstream]*proxy.Upstream
+	implicit   map[string]*proxy.Upstream // proxy_pass to an address, by "host:port"
+	transports map[transportKey]*http.Transport
+	logs       map[string]*accesslog.Logger
+
+	listeners []*listener
+}
+
+type transportKey struct {
+	up *proxy.Upstream
+	t  proxy.Timeouts
+}
+
+// listener is one listen address with the virtual servers on it.
+type listener struct {
+	addr    string
+	handler *proxy.Handler
+	server  *http.Server
+	ln      net.Listener
+}
+
+// New builds every live object of cfg. It listens on nothing yet; Start
+// does. Errors name the file and line of the directive at fault.
+func New(cfg *config.Config, opts Options) (*Runtime, error) {
+	rt := &Runtime{
+		cfg:        cfg,
+		opts:       opts,
+		log:        opts.ErrorLog,
+		upstreams:  make(map[*config.Upstream]*proxy.Upstream),
+		implicit:   make(map[string]*proxy.Upstream),
+		transports: make(map[transportKey]*http.Transport),
+		logs:       make(map[string]*accesslog.Logger),
+	}
+	if rt.log == nil {
+		rt.log = slog.Default()
+	}
+	for _, cu := range cfg.Upstreams {
+		u, err := newUpstream(cu, opts.Rand)
+		if err != nil {
+			rt.closeLogs()
+			return nil, err
+		}
+		rt.upstreams[cu] = u
+	}
+	env := &proxy.Env{
+		Upstream:  rt.upstreamFor,
+		Transport: rt.transportFor,
+		AccessLog: rt.accessLog,
+		ErrorLog:  rt.log,
+		Now:       opts.Now,
+	}
+	if err := rt.buildListeners(env); err != nil {
+		rt.closeLogs()
+		return nil, err
+	}
+	return rt, nil
+}
+
+// newUpstream builds the live form of an upstream block.
+func newUpstream(cu *config.Upstream, rnd func(int) int) (*proxy.Upstream, error) {
+	servers := make([]*upstream.Server, 0, len(cu.Servers))
+	for _, cs := range cu.Servers {
+		s := &upstream.Server{
+			ID:          upstream.IDFor(cs.Addr, cs.Route),
+			Name:        cs.Name,
+			Addr:        cs.Addr,
+			Weight:      cs.Weight,
+			MaxFails:    cs.MaxFails,
+			FailTimeout: cs.FailTimeout,
+			Backup:      cs.Backup,
+			Route:       cs.Route,
+		}
+		s.SetDown(cs.Down)
+		servers = append(servers, s)
+	}
+	if len(servers) == 1 {
+		// As in nginx, a lone server is never considered unavailable:
+		// skipping it would only turn its failures into 502s.
+		servers[0].MaxFails = 0
+	}
+	u := &proxy.Upstream{Name: cu.Name}
+	if cu.Sticky != nil {
+		u.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
+	}
+	if cu.Method.Kind == config.Hash {
+		key, err := vars.Compile(cu.Method.HashKey)
+		if err != nil {
+			return nil, &config.Error{Pos: cu.Method.Pos, Msg: err.Error()}
+		}
+		u.HashKey = key
+	}
+	pool := upstream.NewPool(cu.Name, servers)
+	var backup balance.Balancer
+	if len(pool.Backup) > 0 {
+		backup = balance.NewRoundRobin(pool.Backup)
+	}
+	u.SetServers(pool, newBalancer(cu.Method, pool.Primary, rnd), backup)
+	return u, nil
+}
+
+// newBalancer returns the balancer of a method over servers.
+func newBalancer(m config.Balance, servers []*upstream.Server, rnd func(int) int) balance.Balancer {
+	switch m.Kind {
+	case config.LeastConn:
+		return balance.NewLeastConn(servers)
+	case config.Random:
+		return balance.NewRandom(servers, m.Two, rnd)
+	case config.IPHash:
+		return balance.NewIPHash(servers)
+	case config.Hash:
+		return balance.NewHash(servers, m.Consistent)
+	}
+	return balance.NewRoundRobin(servers)
+}
+
+// upstreamFor returns the upstream a proxy_pass sends to, creating the
+// implicit single-server upstream of an address on first use.
+func (rt *Runtime) upstreamFor(pp *config.ProxyPass) *proxy.Upstream {
+	if pp.Upstream != nil {
+		return rt.upstreams[pp.Upstream]
+	}
+	if u, ok := rt.implicit[pp.Host]; ok {
+		return u
+	}
+	s := &upstream.Server{ID: upstream.IDFor(pp.Addr, ""), Name: pp.Host, Addr: pp.Addr, Weight: 1}
+	u := &proxy.Upstream{Name: pp.Host}
+	pool := upstream.NewPool(pp.Host, []*upstream.Server{s})
+	u.SetServers(pool, balance.NewRoundRobin(pool.Primary), nil)
+	rt.implicit[pp.Host] = u
+	return u
+}
+
+// transportFor returns one transport per upstream and set of timeouts, so
+// locations that share both share idle connections too.
+func (rt *Runtime) transportFor(u *proxy.Upstream, t proxy.Timeouts) http.RoundTripper {
+	k := transportKey{u, t}
+	if tr, ok := rt.transports[k]; ok {
+		return tr
+	}
+	keepalive := 0
+	for cu, lu := range rt.upstreams {
+		if lu == u {
+			keepalive = cu.Keepalive
+		}
+	}
+	tr := proxy.NewTransport(t, keepalive)
+	rt.transports[k] = tr
+	return tr
+}
+
+// accessLog returns the logger of a path, opening each path once.
+func (rt *Runtime) accessLog(al config.AccessLog) (*accesslog.Logger, error) {
+	if l, ok := rt.logs[al.Path]; ok {
+		return l, nil
+	}
+	if rt.opts.Stdout != nil && (al.Path == "stdout" || al.Path == "/dev/stdout") {
+		l := accesslog.New(rt.opts.Stdout)
+		rt.logs[al.Path] = l
+		return l, nil
+	}
+	l, err := accesslog.Open(al.Path)
+	if err != nil {
+		return nil, err
+	}
+	rt.logs[al.Path] = l
+	return l, nil
+}
+
+// buildListeners groups the virtual servers by listen address and builds
+// a handler for each address.
+func (rt *Runtime) buildListeners(env *proxy.Env) error {
+	type group struct {
+		servers      []*config.Server
+		defaultIndex int
+		idle         time.Duration
+	}
+	groups := make(map[string]*group)
+	var order []string
+	for _, s := range rt.cfg.Servers {
+		for _, l := range s.Listens {
+			g, ok := groups[l.Addr]
+			if !ok {
+				g = &group{defaultIndex: -1, idle: s.Proxy.KeepaliveTimeout}
+				groups[l.Addr] = g
+				order = append(order, l.Addr)
+			}
+			if l.DefaultServer {
+				g.defaultIndex = len(g.servers)
+				g.idle = s.Proxy.KeepaliveTimeout
+			}
+			g.servers = append(g.servers, s)
+		}
+	}
+	for _, addr := range order {
+		g := groups[addr]
+		h, err := proxy.NewHandler(g.servers, g.defaultIndex, env)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{
+			Handler: h,
+			// nginx's client_header_timeout default.
+			ReadHeaderTimeout: 60 * time.Second,
+			IdleTimeout:       g.idle,
+			ErrorLog:          slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
+		}
+		if g.idle == 0 {
+			// keepalive_timeout 0 disables client keep-alive.
+			srv.SetKeepAlivesEnabled(false)
+		}
+		rt.listeners = append(rt.listeners, &listener{addr: addr, handler: h, server: srv})
+	}
+	return nil
+}
+
+// Start listens on every address and serves in the background. A taken
+// port is an error in nginx's words.
+func (rt *Runtime) Start() error {
+	for i, l := range rt.listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, prev := range rt.listeners[:i] {
+				_ = prev.ln.Close()
+			}
+			return fmt.Errorf("bind() to %s failed (%w)", l.addr, errors.Unwrap(err))
+		}
+		l.ln = ln
+	}
+	for _, l := range rt.listeners {
+		go func() {
+			if err := l.server.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				rt.log.Error("serving stopped", slog.String("listen", l.addr), slog.String("error", err.Error()))
+			}
+		}()
+	}
+	return nil
+}
+
+// Addrs returns the addresses listened on, in configuration order; useful
+// when a listen port is 0.
+func (rt *Runtime) Addrs() []net.Addr {
+	addrs := make([]net.Addr, 0, len(rt.listeners))
+	for _, l := range rt.listeners {
+		if l.ln != nil {
+			addrs = append(addrs, l.ln.Addr())
+		}
+	}
+	return addrs
+}
+
+// Shutdown stops accepting connections and waits for requests in flight
+// to finish until ctx is done; then it closes whatever is left, upgraded
+// (WebSocket) connections included, and flushes the access logs.
+func (rt *Runtime) Shutdown(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(rt.listeners))
+	for i, l := range rt.listeners {
+		wg.Go(func() {
+			err := l.server.Shutdown(ctx)
+			l.handler.CloseUpgrades()
+			if err != nil {
+				_ = l.server.Close()
+				errs[i] = fmt.Errorf("%s: %w", l.addr, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, tr := range rt.transports {
+		tr.CloseIdleConnections()
+	}
+	rt.closeLogs()
+	return errors.Join(errs...)
+}
+
+func (rt *Runtime) closeLogs() {
+	for _, l := range rt.logs {
+		_ = l.Close()
+	}
+}
+
+// Upstream returns the live upstream of the given name, or nil.
+func (rt *Runtime) Upstream(name string) *proxy.Upstream {
+	for cu, u := range rt.upstreams {
+		if cu.Name == name {
+			return u
+		}
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package sticky
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/upstream"
+)
+
+func testPool() (*upstream.Pool, *upstream.Server, *upstream.Server) {
+	a := &upstream.Server{ID: upstream.IDFor("127.0.0.1:9001", ""), Addr: "127.0.0.1:9001", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}
+	b := &upstream.Server{ID: "blue", Addr: "127.0.0.1:9002", Route: "blue", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}
+	return upstream.NewPool("backend", []*upstream.Server{a, b}), a, b
+}
+
+// The value must be exactly what NGINX Plus writes, so that sessions
+// survive a move from nginx to limpet: the hex MD5 of "ip:port", or the
+// route. The expected values come from `printf ADDR | md5sum`.
+func TestIDForMatchesNginx(t *testing.T) {
+	tests := []struct{ addr, route, want string }{
+		{"127.0.0.1:9001", "", "422db4e6da7b4bba46bd476612df0469"},
+		{"10.0.0.1:80", "", "1484b8b3753313249a03bcfd7b96938d"},
+		{"127.0.0.1:9001", "a", "a"},
+	}
+	for _, tt := range tests {
+		if got := upstream.IDFor(tt.addr, tt.route); got != tt.want {
+			t.Errorf("IDFor(%q, %q) = %q, want %q", tt.addr, tt.route, got, tt.want)
+		}
+	}
+}
+
+func TestDecide(t *testing.T) {
+	pool, a, b := testPool()
+	now := time.Unix(1_700_000_000, 0)
+	c := NewCookie(config.StickyCookie{Name: "SERVERID"})
+	down := &upstream.Server{ID: upstream.IDFor("127.0.0.1:9003", ""), Addr: "127.0.0.1:9003", Weight: 1}
+	down.SetDown(true)
+	poolWithDown := upstream.NewPool("backend", []*upstream.Server{a, b, down})
+
+	tests := []struct {
+		name    string
+		cookies []string
+		pool    *upstream.Pool
+		server  *upstream.Server
+		label   string
+	}{
+		{"no cookie header", nil, pool, nil, "new/no_cookie"},
+		{"other cookies only", []string{"session=abc; theme=dark"}, pool, nil, "new/no_cookie"},
+		{"valid md5 value", []string{"SERVERID=" + a.ID}, pool, a, "hit"},
+		{"valid route value", []string{"x=1; SERVERID=blue; y=2"}, pool, b, "hit"},
+		{"quoted value", []string{`SERVERID="blue"`}, pool, b, "hit"},
+		{"second Cookie header", []string{"x=1", "SERVERID=blue"}, pool, b, "hit"},
+		{"unknown value", []string{"SERVERID=0123456789abcdef0123456789abcdef"}, pool, nil, "new/invalid_cookie"},
+		{"forged address", []string{"SERVERID=127.0.0.1:9001"}, pool, nil, "new/invalid_cookie"},
+		{"empty value", []string{"SERVERID="}, pool, nil, "new/invalid_cookie"},
+		{"garbage", []string{"SERVERID=%00%ff<script>"}, pool, nil, "new/invalid_cookie"},
+		{"name is case-sensitive", []string{"serverid=blue"}, pool, nil, "new/no_cookie"},
+		{"stale cookie then valid one", []string{"SERVERID=gone; SERVERID=blue"}, pool, b, "hit"},
+		{"pinned server down", []string{"SERVERID=" + down.ID}, poolWithDown, nil, "reassigned/server_down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			for _, v := range tt.cookies {
+				r.Header.Add("Cookie", v)
+			}
+			d := c.Decide(r, tt.pool, now)
+			if d.Server != tt.server {
+				t.Errorf("server = %v, want %v", d.Server, tt.server)
+			}
+			if got := d.Label(); got != tt.label {
+				t.Errorf("label = %q, want %q", got, tt.label)
+			}
+		})
+	}
+}
+
+func TestDecideFailedServer(t *testing.T) {
+	pool, a, b := testPool()
+	now := time.Unix(1_700_000_000, 0)
+	c := NewCookie(config.StickyCookie{Name: "SERVERID"})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Cookie", "SERVERID="+a.ID)
+
+	a.RecordFailure(now) // max_fails=1: a is now skipped for fail_timeout
+	d := c.Decide(r, pool, now.Add(time.Second))
+	if d.Label() != "reassigned/server_down" || d.Server != nil {
+		t.Fatalf("after a failure: %q server %v, want reassigned/server_down and no server", d.Label(), d.Server)
+	}
+	if !d.NeedsCookie(b) {
+		t.Error("a user moved to another server must get a new cookie")
+	}
+	d = c.Decide(r, pool, now.Add(11*time.Second))
+	if d.Label() != "hit" || d.Server != a {
+		t.Errorf("after fail_timeout: %q, want hit on the original server", d.Label())
+	}
+}
+
+func TestDecisionFailedDuringRequest(t *testing.T) {
+	_, a, b := testPool()
+	d := Decision{Server: a, Outcome: Hit, CookieID: a.ID}
+	if d.NeedsCookie(a) {
+		t.Error("a hit answered by its own server needs no new cookie")
+	}
+	d.Failed(a)
+	if d.Label() != "reassigned/server_failed" || d.Server != nil {
+		t.Errorf("got %q, want reassigned/server_failed", d.Label())
+	}
+	if !d.NeedsCookie(b) {
+		t.Error("the server that answered must be written into a new cookie")
+	}
+	n := Decision{Outcome: New, Reason: NoCookie}
+	n.Failed(a)
+	if n.Label() != "new/no_cookie" {
+		t.Errorf("a new user whose first server failed stays new: got %q", n.Label())
+	}
+	none := Decision{}
+	if none.NeedsCookie(a) || none.Label() != "-" {
+		t.Errorf("no persistence: NeedsCookie must be false and label \"-\", got %q", none.Label())
+	}
+}
+
+func TestSetCookie(t *testing.T) {
+	now := time.Date(2026, 11, 26, 19, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		cfg  config.StickyCookie
+		want string
+	}{
+		{"design notes", config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"},
+			"SERVERID=ID; expires=Thu, 26 Nov 2026 20:00:00 GMT; max-age=3600; path=/"},
+		{"session cookie", config.StickyCookie{Name: "srv_id"}, "srv_id=ID"},
+		{"expires=max", config.StickyCookie{Name: "s", ExpiresMax: true},
+			"s=ID; expires=Thu, 31 Dec 2037 23:55:55 GMT; max-age=315360000"},
+		{"every attribute", config.StickyCookie{Name: "s", Expires: 90 * time.Minute, Domain: ".example.com", Path: "/app",
+			HTTPOnly: true, Secure: true, SameSite: "lax"},
+			"s=ID; expires=Thu, 26 Nov 2026 20:30:00 GMT; max-age=5400; domain=.example.com; path=/app; secure; httponly; samesite=lax"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCookie(tt.cfg)
+			if got := c.SetCookie("ID", now); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+			// The header must parse as a cookie a browser keeps.
+			h := http.Header{"Set-Cookie": {c.SetCookie("ID", now)}}
+			cookies := (&http.Response{Header: h}).Cookies()
+			if len(cookies) != 1 || cookies[0].Name != tt.cfg.Name || cookies[0].Value != "ID" {
+				t.Errorf("Set-Cookie does not parse back: %+v", cookies)
+			}
+		})
+	}
+}
+
+func BenchmarkDecideHit(b *testing.B) {
+	pool, a, _ := testPool()
+	c := NewCookie(config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Cookie", "_ga=GA1.2.3; SERVERID="+a.ID+"; theme=dark")
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := c.Decide(r, pool, now); d.Server != a {
+			b.Fatal("not a hit")
+		}
+	}
+}
+
+func BenchmarkSetCookie(b *testing.B) {
+	c := NewCookie(config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"})
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.SetCookie("5bb4b3a0c9e5d9e4bd4c5fa4b9b1d7e0", now)
+	}
+}

@@ -1,0 +1,110 @@
+// Package sticky is where limpet decides, for every request, whether it
+// keeps its user on the server it had (persistence) and, when it does not,
+// why. Keeping all of it here, above the balancing algorithms, means every
+// algorithm gets persistence for free and every persistence break is
+// explained with one vocabulary: the access log, and later the metrics, the
+// API and the dashboard all print the same Outcome and Reason.
+package sticky
+
+import "github.com/limpet-lb/limpet/internal/upstream"
+
+// Outcome says whether a request stayed with its user's server.
+type Outcome uint8
+
+// The outcomes of a persistence decision.
+const (
+	// None: the upstream has no persistence configured.
+	None Outcome = iota
+	// Hit: the request went to the server its cookie named.
+	Hit
+	// New: the request had no usable persistence and was balanced.
+	New
+	// Reassigned: the request's server could not serve it, so the user
+	// was moved to another server (and told so with a new cookie).
+	Reassigned
+)
+
+var outcomeNames = [...]string{None: "-", Hit: "hit", New: "new", Reassigned: "reassigned"}
+
+// String returns the outcome as it appears in logs: "hit", "new",
+// "reassigned", or "-" when the upstream has no persistence.
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// Reason says why a request was not a plain hit.
+type Reason uint8
+
+// The reasons behind New and Reassigned outcomes.
+const (
+	// NoReason accompanies Hit and None.
+	NoReason Reason = iota
+	// NoCookie: the request carried no persistence cookie.
+	NoCookie
+	// InvalidCookie: the cookie's value is malformed or names no server
+	// of the upstream (forged, or the server was removed from the
+	// configuration).
+	InvalidCookie
+	// ServerDown: the cookie's server is marked down or is skipped after
+	// max_fails failures within fail_timeout.
+	ServerDown
+	// ServerFailed: the cookie's server failed while serving this very
+	// request, and the request was retried on another server.
+	ServerFailed
+)
+
+var reasonNames = [...]string{
+	NoReason:      "",
+	NoCookie:      "no_cookie",
+	InvalidCookie: "invalid_cookie",
+	ServerDown:    "server_down",
+	ServerFailed:  "server_failed",
+}
+
+// String returns the reason as it appears in logs, for example "no_cookie".
+func (r Reason) String() string { return reasonNames[r] }
+
+// labels holds every "outcome/reason" string, built once so that logging a
+// decision never allocates.
+var labels = func() map[[2]uint8]string {
+	m := make(map[[2]uint8]string)
+	for o := range outcomeNames {
+		for r := range reasonNames {
+			l := outcomeNames[o]
+			if reasonNames[r] != "" {
+				l += "/" + reasonNames[r]
+			}
+			m[[2]uint8{uint8(o), uint8(r)}] = l
+		}
+	}
+	return m
+}()
+
+// Decision is the persistence decision for one request.
+type Decision struct {
+	// Server is the server the request must go to, or nil when the
+	// balancer has to choose one.
+	Server  *upstream.Server
+	Outcome Outcome
+	Reason  Reason
+	// CookieID is the server ID the request's cookie named, "" if none.
+	CookieID string
+}
+
+// Label returns "outcome/reason" ("hit", "new/no_cookie",
+// "reassigned/server_down", "-"), the one spelling used everywhere.
+func (d *Decision) Label() string { return labels[[2]uint8{uint8(d.Outcome), uint8(d.Reason)}] }
+
+// Failed records that server failed while serving the request: if it was
+// the user's pinned server, the user is being reassigned because of it.
+func (d *Decision) Failed(server *upstream.Server) {
+	if d.Outcome == Hit && d.Server == server {
+		d.Outcome, d.Reason = Reassigned, ServerFailed
+	}
+	d.Server = nil
+}
+
+// NeedsCookie reports whether the response must carry a new persistence
+// cookie naming the server that answered: the user had none, had a useless
+// one, or had one for another server.
+func (d *Decision) NeedsCookie(answered *upstream.Server) bool {
+	return d.Outcome != None && answered != nil && answered.ID != d.CookieID
+}
