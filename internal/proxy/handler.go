@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,9 +58,14 @@ type virtualServer struct {
 	name      string // first server_name, for $server_name
 	locations *router.Locations
 	compiled  map[*config.Location]*location
-	// noLocation serves requests that match no location: a 404, logged
-	// with the server's access_log.
+	// noLocation serves requests that match no location, and answers
+	// them all when the server has its own `return`, which nginx runs
+	// before choosing a location. It logs with the server's access_log.
 	noLocation *location
+	// slashRedirect holds the paths of prefix locations ending in "/"
+	// that proxy, without that slash: a request for exactly such a path
+	// is redirected to the slashed one, as nginx does.
+	slashRedirect map[string]bool
 }
 
 // location is a compiled `location` block.
@@ -117,13 +123,18 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs := &virtualServer{locations: locs, compiled: make(map[*config.Location]*location)}
+	vs := &virtualServer{locations: locs, compiled: make(map[*config.Location]*location), slashRedirect: make(map[string]bool)}
 	if len(s.Names) > 0 {
 		vs.name = s.Names[0]
 	}
 	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy}}
 	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
 		return nil, err
+	}
+	if s.Return != nil {
+		if vs.noLocation.ret, err = compileReturn(s.Return); err != nil {
+			return nil, err
+		}
 	}
 	var walk func([]*config.Location) error
 	walk = func(list []*config.Location) error {
@@ -133,6 +144,9 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 				return err
 			}
 			vs.compiled[l] = cl
+			if l.ProxyPass != nil && l.Modifier != "~" && l.Modifier != "~*" && len(l.Path) > 1 && strings.HasSuffix(l.Path, "/") {
+				vs.slashRedirect[strings.TrimSuffix(l.Path, "/")] = true
+			}
 			if err := walk(l.Locations); err != nil {
 				return err
 			}
@@ -212,8 +226,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusBadRequest)
 	default:
 		vr.URI = path
-		if l, p := vs.locations.Match(path); l != nil {
-			loc, prefix = vs.compiled[l], p
+		if loc.ret == nil {
+			l, p := vs.locations.Match(path)
+			if vs.slashRedirect[path] && (l == nil || l.Path != path) {
+				redirectToSlash(rw, r, path)
+				break // out of the outer switch: answered
+			}
+			if l != nil {
+				loc, prefix = vs.compiled[l], p
+			}
 		}
 		switch {
 		case loc.ret != nil:
@@ -238,6 +259,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		entry.RequestTime = h.now().Sub(start)
 		loc.log.Log(&entry)
 	}
+}
+
+// redirectToSlash answers a request for "/app" when "location /app/"
+// proxies: nginx sends a 301 to "/app/", keeping the query string, so
+// relative links of the application resolve under its prefix.
+func redirectToSlash(w http.ResponseWriter, r *http.Request, path string) {
+	target := path + "/"
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", "http://"+r.Host+target)
+	writeError(w, http.StatusMovedPermanently)
 }
 
 // responseWriter records what was sent, for the access log and for the

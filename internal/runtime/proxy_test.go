@@ -248,6 +248,14 @@ server {
     location = /health { return 200 "ok $host"; }
     location /old { return 301 http://$host/new; }
     location ~ \.php$ { return 403; }
+    location /app/ { proxy_pass http://{{app}}; }
+}
+server {
+    listen 127.0.0.1:0;
+    server_name old.example.com;
+    access_log off;
+    return 301 https://new.example.com$request_uri;
+    location / { proxy_pass http://{{app}}; }
 }
 server {
     listen 127.0.0.1:0;
@@ -268,6 +276,9 @@ server {
 		{lb.url + "/old", "www.example.com", 301, "", "http://www.example.com/new"},
 		{lb.url + "/index.php", "www.example.com", 403, "", ""},
 		{lb.url + "/%2e%2e/%2e%2e/etc/passwd", "www.example.com", 400, "", ""},
+		{lb.url + "/app?x=1", "www.example.com", 301, "", "http://www.example.com/app/?x=1"},
+		{lb.url + "/app/page", "www.example.com", 200, app.addr() + " /app/page", ""},
+		{lb.url + "/some/page?a=b", "old.example.com", 301, "", "https://new.example.com/some/page?a=b"},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(http.MethodGet, tt.url, nil)
