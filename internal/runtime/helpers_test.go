@@ -34,7 +34,7 @@ type backend struct {
 	handler http.HandlerFunc // optional behaviour instead of the default answer
 }
 
-func newBackend(t *testing.T, name string) *backend {
+func newBackend(t testing.TB, name string) *backend {
 	t.Helper()
 	b := &backend{name: name}
 	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
@@ -95,7 +95,7 @@ type limpet struct {
 // startLimpet loads conf (with "{{name}}" replaced by the given values and
 // "{{log}}" by an access log path), listens on 127.0.0.1 ports chosen by the
 // system (the conf's listen should be 127.0.0.1:0), and stops at cleanup.
-func startLimpet(t *testing.T, conf string, repl ...string) *limpet {
+func startLimpet(t testing.TB, conf string, repl ...string) *limpet {
 	t.Helper()
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")

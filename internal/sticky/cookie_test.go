@@ -3,6 +3,7 @@ package sticky
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,4 +177,34 @@ func BenchmarkSetCookie(b *testing.B) {
 	for b.Loop() {
 		_ = c.SetCookie("5bb4b3a0c9e5d9e4bd4c5fa4b9b1d7e0", now)
 	}
+}
+
+// Whatever a client puts in its Cookie header, Decide neither panics nor
+// pins the request to a server the header does not name exactly.
+func FuzzDecide(f *testing.F) {
+	pool, a, _ := testPool()
+	f.Add("SERVERID=" + a.ID)
+	f.Add("SERVERID=blue; SERVERID=x")
+	f.Add(`SERVERID="blue"`)
+	f.Add("SERVERID")
+	f.Add(";;=;SERVERID==blue")
+	c := NewCookie(config.StickyCookie{Name: "SERVERID"})
+	now := time.Unix(1_700_000_000, 0)
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Cookie", header)
+		d := c.Decide(r, pool, now)
+		switch d.Outcome {
+		case Hit:
+			if d.Server == nil || !strings.Contains(header, d.Server.ID) {
+				t.Fatalf("hit on %v from %q", d.Server, header)
+			}
+		case New:
+			if d.Server != nil {
+				t.Fatalf("new decision with a server from %q", header)
+			}
+		default:
+			t.Fatalf("outcome %v from %q with every server up", d.Outcome, header)
+		}
+	})
 }

@@ -1,0 +1,113 @@
+package accesslog
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAppendJSON(t *testing.T) {
+	at := time.Date(2026, 11, 26, 19, 40, 1, 512_000_000, time.UTC)
+	tests := []struct {
+		name  string
+		entry Entry
+		want  string
+	}{
+		{"proxied with persistence", Entry{Time: at, Client: "127.0.0.1", Host: "lb", Method: "GET", URI: "/", Proto: "HTTP/1.1",
+			Status: 200, Bytes: 43, RequestTime: 2 * time.Millisecond, Upstream: "127.0.0.1:9001, 127.0.0.1:9002",
+			UpstreamStatus: "502, 200", UpstreamTime: time.Millisecond, Sticky: "reassigned/server_failed", UserAgent: "curl/8"},
+			`{"time":"2026-11-26T19:40:01.512Z","client":"127.0.0.1","host":"lb","method":"GET","uri":"/","proto":"HTTP/1.1","status":200,"bytes":43,"request_time":0.002,"upstream":"127.0.0.1:9001, 127.0.0.1:9002","upstream_status":"502, 200","upstream_time":0.001,"sticky":"reassigned/server_failed","user_agent":"curl/8"}`},
+		{"not proxied", Entry{Time: at, Client: "::1", Method: "GET", URI: "/health", Proto: "HTTP/1.1", Status: 200},
+			`{"time":"2026-11-26T19:40:01.512Z","client":"::1","host":"","method":"GET","uri":"/health","proto":"HTTP/1.1","status":200,"bytes":0,"request_time":0.000}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(AppendJSON(nil, &tt.entry)); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// Whatever a client sends, a line stays one valid JSON object with the
+// text intact: no forged fields, no broken lines.
+func TestAppendJSONEscapes(t *testing.T) {
+	hostile := []string{"/\"},\"status\":999,\"x\":\"", "/a\nb\r\tc", "/\x00\x1f\x7f", "/\xff\xfe", "/ünïcode/日本", `/back\slash`}
+	for _, uri := range hostile {
+		line := AppendJSON(nil, &Entry{URI: uri, UserAgent: uri})
+		if bytes.ContainsAny(line, "\n\r") {
+			t.Errorf("%q: the line contains a line break", uri)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(line, &got); err != nil {
+			t.Fatalf("%q: not JSON: %v\n%s", uri, err, line)
+		}
+		want := string([]rune(uri)) // each invalid byte becomes U+FFFD
+		if got["uri"] != want || got["status"] != float64(0) {
+			t.Errorf("%q: decoded uri %q status %v, want %q and 0", uri, got["uri"], got["status"], want)
+		}
+	}
+}
+
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("/", "curl/8")
+	f.Add("/\"\\\n", "\xff")
+	f.Fuzz(func(t *testing.T, uri, ua string) {
+		line := AppendJSON(nil, &Entry{URI: uri, UserAgent: ua})
+		var got map[string]any
+		if err := json.Unmarshal(line, &got); err != nil {
+			t.Fatalf("not JSON: %v\n%q", err, line)
+		}
+		if got["uri"] != string([]rune(uri)) {
+			t.Errorf("uri %q decoded as %q", uri, got["uri"])
+		}
+	})
+}
+
+// Close flushes: nothing logged before a shutdown is lost.
+func TestCloseFlushes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		l.Log(&Entry{Method: "GET", URI: "/", Status: 200})
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n != 100 {
+		t.Errorf("%d lines after Close, want 100", n)
+	}
+	l.Log(&Entry{}) // after Close: dropped, not a panic
+}
+
+func TestOpenError(t *testing.T) {
+	if _, err := Open(filepath.Join(t.TempDir(), "missing", "dir", "access.log")); err == nil {
+		t.Error("opening a log in a missing directory must fail")
+	}
+}
+
+func BenchmarkLog(b *testing.B) {
+	l := New(discard{})
+	defer l.Close()
+	e := &Entry{Time: time.Now(), Client: "127.0.0.1", Host: "lb", Method: "GET", URI: "/cart?id=1", Proto: "HTTP/1.1",
+		Status: 200, Bytes: 512, Upstream: "127.0.0.1:9001", UpstreamStatus: "200", Sticky: "hit", UserAgent: "wrk"}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Log(e)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
