@@ -174,8 +174,9 @@ See stickiness (or open %[1]s in a browser and reload):
     for i in 1 2 3 4; do curl -s %[1]s; done                   # new users spread over app-01 and app-02
 
 Watch failover reassign you (and lose the session, as the notes warn):
-    curl -s -X POST %[3]sbackends/app-01/stop                  # or use the control panel
-    curl -s -c %[2]s -b %[2]s %[1]s                            # served by the other server, new cookie, visits=1
+stop the server your jar is on (server=app-0N above), here app-01, or use the control panel:
+    curl -s -X POST %[3]sbackends/app-01/stop
+    curl -s -c %[2]s -b %[2]s %[1]s                            # the other server, a new cookie, session=lost
     curl -s -X POST %[3]sbackends/app-01/start
 
 Each request is logged below with its persistence decision ("sticky":"hit", "new/no_cookie", "reassigned/server_failed", ...).

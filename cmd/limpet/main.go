@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -69,6 +70,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	// Paths in messages are absolute, as nginx prints them.
+	if abs, err := filepath.Abs(*confPath); err == nil {
+		*confPath = abs
+	}
 	cfg, rt, err := load(*confPath, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "limpet: [emerg] %v\n", err)

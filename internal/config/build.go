@@ -790,7 +790,14 @@ func (b *builder) resolvePass(p pendingPass) error {
 	if err != nil {
 		return p.d.errorf("host not found in upstream %q", p.host)
 	}
-	p.pp.Host = net.JoinHostPort(p.host, p.port)
+	// Host is nginx's $proxy_host: with the port only when the URL
+	// writes one.
+	p.pp.Host = p.host
+	if p.hasPort {
+		p.pp.Host = net.JoinHostPort(p.host, p.port)
+	} else if strings.Contains(p.host, ":") {
+		p.pp.Host = "[" + p.host + "]"
+	}
 	p.pp.Addr = net.JoinHostPort(addrs[0], p.port)
 	return nil
 }

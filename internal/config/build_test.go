@@ -423,7 +423,7 @@ func TestProxyPass(t *testing.T) {
 		{"upstream with query", "http://backend?x=1", "backend", "", "", "?x=1", true},
 		{"upstream name without case", "HTTP://BackEnd", "backend", "", "", "", false},
 		{"address", "http://127.0.0.1:8080", "", "127.0.0.1:8080", "127.0.0.1:8080", "", false},
-		{"host name, default port", "http://app-01.internal", "", "app-01.internal:80", "127.0.0.1:80", "", false},
+		{"host name, default port", "http://app-01.internal", "", "app-01.internal", "127.0.0.1:80", "", false},
 		{"host name, first address", "http://multi.internal:81/x", "", "multi.internal:81", "127.0.0.3:81", "/x", true},
 		{"IPv6", "http://[::1]:9000/", "", "[::1]:9000", "[::1]:9000", "/", true},
 	}

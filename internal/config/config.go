@@ -222,8 +222,10 @@ type ProxyPass struct {
 	// Upstream is the named upstream the host part refers to, or nil when
 	// the host is an address (then Host holds it).
 	Upstream *Upstream
-	// Host is "host:port" when the URL names an address, not an upstream;
-	// the resolved address is in Addr.
+	// Host is the host of the URL, with its port when the URL writes
+	// one ("10.0.0.1", "app.internal:8080"), when the URL names an
+	// address and not an upstream: nginx's $proxy_host. The resolved
+	// "ip:port" is in Addr.
 	Host string
 	Addr string
 	// HasURI tells whether the URL has a URI part (even "/"): then the

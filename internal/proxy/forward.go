@@ -4,14 +4,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
-	"github.com/limpet-lb/limpet/internal/router"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 	"github.com/limpet-lb/limpet/internal/vars"
@@ -28,6 +26,31 @@ func isIdempotent(method string) bool {
 	return true
 }
 
+// exchange is one proxied request on its way through one or more
+// attempts, each to another server.
+type exchange struct {
+	h   *Handler
+	l   *location
+	r   *http.Request
+	vr  *vars.Request
+	up  *Upstream
+	st  *upstreamState
+	dec sticky.Decision
+	key string // the evaluated hash key, for `hash`
+	out *http.Request
+
+	client *clientBody // the client's body; nil without one
+	replay *replayBody // nil when the body need not be replayable
+	a      attempt     // servers tried
+	tries  int         // attempts made
+	start  time.Time   // for proxy_next_upstream_timeout
+	began  time.Time   // when the current attempt began
+	safe   bool        // the method is idempotent
+
+	upstreams, statuses strings.Builder // for the access log
+	upTime              time.Duration
+}
+
 // proxy sends the request to the location's upstream: persistence
 // decision, server choice, forwarding, retries on other servers while
 // proxy_next_upstream allows and nothing has reached the client, and the
@@ -37,140 +60,198 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		writeError(w, http.StatusRequestEntityTooLarge)
 		return
 	}
-	if l.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
-		// A chunked body has no length to check up front; the limit
-		// is then enforced while it streams.
-		r.Body = http.MaxBytesReader(w, r.Body, l.maxBody)
+	x := &exchange{h: h, l: l, r: r, vr: vr, up: l.upstream, st: l.upstream.state.Load(), start: h.now(), safe: isIdempotent(r.Method)}
+	x.a.now = x.start
+	if x.up.Sticky != nil {
+		x.dec = x.up.Sticky.Decide(r, x.st.pool, x.start)
 	}
-
-	up := l.upstream
-	st := up.state.Load()
-	now := h.now()
-	var dec sticky.Decision
-	if up.Sticky != nil {
-		dec = up.Sticky.Decide(r, st.pool, now)
+	if x.up.HashKey != nil {
+		x.key = x.up.HashKey.Expand(vr)
 	}
-	var key string
-	if up.HashKey != nil {
-		key = up.HashKey.Expand(vr)
+	x.out = outgoingRequest(r, l, vr, prefix)
+	if x.out.Body != nil {
+		src := r.Body
+		if l.maxBody > 0 {
+			// A chunked body has no length to check up front; the
+			// limit is then enforced while it streams.
+			src = http.MaxBytesReader(w, src, l.maxBody)
+		}
+		x.client = newClientBody(w, src)
+		if l.next != 0 {
+			x.replay = &replayBody{src: x.client}
+		}
 	}
-
-	out := h.outgoingRequest(r, l, vr, prefix)
-	var body *replayBody
-	if out.Body != nil && l.next != 0 {
-		body = &replayBody{src: r.Body}
-	}
-
-	a := attempt{now: now}
-	var (
-		last      failure // why the previous attempt failed
-		upstreams strings.Builder
-		statuses  strings.Builder
-		upTime    time.Duration
-		tries     int
-	)
 	defer func() {
-		entry.Upstream, entry.UpstreamStatus, entry.UpstreamTime = upstreams.String(), statuses.String(), upTime
-		if dec.Outcome != sticky.None {
-			entry.Sticky = dec.Label()
+		entry.Upstream, entry.UpstreamStatus, entry.UpstreamTime = x.upstreams.String(), x.statuses.String(), x.upTime
+		if x.dec.Outcome != sticky.None {
+			entry.Sticky = x.dec.Label()
 		}
 	}()
-	idempotent := isIdempotent(r.Method)
-	// mayRetry reports whether a failure of condition cond, after an
-	// attempt that may have sent the request (sent), allows another try.
-	mayRetry := func(cond config.NextUpstream, sent bool) bool {
-		switch {
-		case cond == 0 || !l.next.Has(cond):
-			return false
-		case l.tries > 0 && tries >= l.tries:
-			return false
-		case l.tryTimeout > 0 && h.now().Sub(now) >= l.tryTimeout:
-			return false
-		case sent && !idempotent && !l.next.Has(config.NextNonIdempotent):
-			return false
-		}
-		return true
-	}
+	x.run(w)
+}
 
-	for {
-		server := dec.Server
-		if server == nil {
-			server = up.pick(st, &a, vr.Remote.Addr(), key)
-		}
-		if server == nil {
-			h.noLiveUpstreams(up, st, &a, tries)
-			status := http.StatusBadGateway
-			if last.status != 0 {
-				status = last.status
-			}
-			writeError(w, status)
-			return
-		}
-		a.add(server)
-		tries++
-		if upstreams.Len() > 0 {
-			upstreams.WriteString(", ")
-			statuses.WriteString(", ")
-		}
-		upstreams.WriteString(server.Addr)
-
-		req := *out
-		req.URL = &url.URL{Scheme: "http", Host: server.Addr, Path: out.URL.Path, RawPath: out.URL.RawPath, RawQuery: out.URL.RawQuery}
-		if body != nil {
-			view, ok := body.attempt()
-			if !ok {
-				// The body is past what was kept for replay.
-				statuses.WriteString("-")
-				writeError(w, last.status)
-				return
-			}
-			req.Body = view
-		}
-
-		t0 := h.now()
-		server.Begin()
-		res, err := l.transport.RoundTrip(&req)
-		if err != nil {
-			server.End()
-			upTime += h.now().Sub(t0)
-			last = classify(r, err)
-			statuses.WriteString(strconv.Itoa(last.status))
-			if last.serverFault {
-				h.recordFailure(up, server, err)
-			}
-			dec.Failed(server)
-			if mayRetry(last.cond, last.sent) {
-				continue
-			}
-			writeError(w, last.status)
-			return
-		}
-
-		statuses.WriteString(strconv.Itoa(res.StatusCode))
-		if cond := statusCondition(res.StatusCode); cond != 0 && l.next.Has(cond) {
-			if statusCountsAsFailure(cond, l.next) {
-				h.recordFailure(up, server, nil)
-			}
-			if mayRetry(cond, true) {
-				// Read a little of the body so the connection
-				// can be reused, then let it go.
-				_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
-				_ = res.Body.Close()
-				server.End()
-				upTime += h.now().Sub(t0)
-				last = failure{cond: cond, status: res.StatusCode}
-				dec.Failed(server)
-				continue
-			}
-		} else {
-			server.RecordSuccess(h.now())
-		}
-
-		h.respond(w, r, res, up, &dec, server)
-		server.End()
-		upTime += h.now().Sub(t0)
+// run makes attempts until one gives a response to send, or none is left.
+func (x *exchange) run(w *responseWriter) {
+	server, body := x.next()
+	if server == nil {
+		x.h.noLiveUpstreams(x.up, x.st)
+		writeError(w, http.StatusBadGateway)
 		return
 	}
+	for {
+		res, err := x.try(server, body)
+		if err != nil {
+			f := x.classify(err)
+			x.statuses.WriteString(strconv.Itoa(f.status))
+			if !f.serverFault {
+				writeError(w, f.status)
+				return
+			}
+			x.h.attemptFailed(x, server, err)
+			if next, nextBody := x.retry(server, f.cond, f.sent); next != nil {
+				server, body = next, nextBody
+				continue
+			}
+			writeError(w, f.status)
+			return
+		}
+
+		x.statuses.WriteString(strconv.Itoa(res.StatusCode))
+		cond := statusCondition(res.StatusCode)
+		if cond == 0 || !x.l.next.Has(cond) {
+			server.RecordSuccess(x.h.now())
+			x.respond(w, res, server)
+			return
+		}
+		if statusCountsAsFailure(cond, x.l.next) {
+			x.h.recordFailure(x.up, server, nil)
+		}
+		next, nextBody := x.retry(server, cond, true)
+		if next == nil {
+			// No other server to try: the upstream's own
+			// response goes to the client, as in nginx.
+			x.respond(w, res, server)
+			return
+		}
+		// Read a little of the discarded response so the connection
+		// can be reused, then let it go.
+		_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
+		_ = res.Body.Close()
+		server.End()
+		x.upTime += x.h.now().Sub(x.began)
+		server, body = next, nextBody
+	}
+}
+
+// next chooses the server and body of the next attempt: the user's own
+// server first, else the balancer's choice among servers not yet tried. It
+// returns nil when no server is left or the body can no longer be sent
+// again.
+func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
+	server := x.dec.Server
+	if server == nil {
+		server = x.up.pick(x.st, &x.a, x.vr.Remote.Addr(), x.key)
+	}
+	if server == nil {
+		return nil, nil
+	}
+	switch {
+	case x.replay != nil:
+		view, ok := x.replay.attempt()
+		if !ok {
+			return nil, nil
+		}
+		return server, view
+	case x.client != nil:
+		return server, x.client
+	}
+	return server, nil
+}
+
+// retry decides whether a failed attempt on server, for condition cond,
+// after which the request may have reached the server (sent), is followed
+// by another; it returns the next server and body, or nil.
+func (x *exchange) retry(server *upstream.Server, cond config.NextUpstream, sent bool) (*upstream.Server, io.ReadCloser) {
+	l := x.l
+	switch {
+	case cond == 0 || !l.next.Has(cond):
+		return nil, nil
+	case l.tries > 0 && x.tries >= l.tries:
+		return nil, nil
+	case l.tryTimeout > 0 && x.h.now().Sub(x.start) >= l.tryTimeout:
+		return nil, nil
+	case sent && !x.safe && !l.next.Has(config.NextNonIdempotent):
+		return nil, nil
+	}
+	before := x.dec
+	x.dec.Failed(server)
+	next, body := x.next()
+	if next == nil {
+		// Nobody else can take the request: the user stays where
+		// they were, and the log says so.
+		x.dec = before
+	}
+	return next, body
+}
+
+// try sends one attempt to server.
+func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Response, error) {
+	x.a.add(server)
+	x.tries++
+	if x.upstreams.Len() > 0 {
+		x.upstreams.WriteString(", ")
+		x.statuses.WriteString(", ")
+	}
+	x.upstreams.WriteString(server.Addr)
+
+	req := *x.out
+	u := *x.out.URL
+	u.Scheme, u.Host = "http", server.Addr
+	req.URL = &u
+	req.Body = body
+
+	x.began = x.h.now()
+	server.Begin()
+	res, err := x.l.transport.RoundTrip(&req)
+	if err != nil {
+		server.End()
+		x.upTime += x.h.now().Sub(x.began)
+	}
+	return res, err
+}
+
+// classify tells why an attempt failed: the client's fault (its body
+// could not be read, or it went away) or the server's.
+func (x *exchange) classify(err error) failure {
+	f := classify(x.r, err)
+	if f.status == StatusClientClosed {
+		return f
+	}
+	if x.client != nil {
+		if cf, ok := x.client.failure(); ok {
+			return cf
+		}
+	}
+	return f
+}
+
+// respond sends res from server to the client and ends the attempt, even
+// if the response is cut short by a panic (http.ErrAbortHandler).
+func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstream.Server) {
+	defer func() {
+		server.End()
+		x.upTime += x.h.now().Sub(x.began)
+	}()
+	x.h.respond(w, x.r, res, x.up, &x.dec, server)
+}
+
+// attemptFailed counts a failed attempt against its server and logs it,
+// as nginx logs every failed attempt with what it was doing.
+func (h *Handler) attemptFailed(x *exchange, server *upstream.Server, err error) {
+	h.errorLog.Error("upstream attempt failed", slog.String("upstream", x.up.Name), slog.String("server", server.Addr),
+		slog.String("error", err.Error()), slog.String("client", x.vr.Remote.Addr().String()),
+		slog.String("request", x.r.Method+" "+x.r.RequestURI))
+	h.recordFailure(x.up, server, err)
 }
 
 // recordFailure counts a failed attempt against server and logs, once per
@@ -186,76 +267,15 @@ func (h *Handler) recordFailure(up *Upstream, server *upstream.Server, err error
 	}
 }
 
-// noLiveUpstreams handles a request for which no server is left. As nginx
-// does, when every server was skipped because of failures and none was even
-// tried, their failure state is forgotten so the next request tries them
-// again instead of failing for fail_timeout.
-func (h *Handler) noLiveUpstreams(up *Upstream, st *upstreamState, a *attempt, tries int) {
+// noLiveUpstreams handles a request for which no server is available at
+// all. As nginx does, the servers' failure state is forgotten so the next
+// request tries them again instead of failing for fail_timeout.
+func (h *Handler) noLiveUpstreams(up *Upstream, st *upstreamState) {
 	h.errorLog.Error("no live upstreams", slog.String("upstream", up.Name))
-	if tries > 0 {
-		return
-	}
 	for _, s := range st.pool.Primary {
 		s.ResetFailures()
 	}
 	for _, s := range st.pool.Backup {
 		s.ResetFailures()
 	}
-}
-
-// outgoingRequest builds the request sent upstream, shared by every
-// attempt: the client's headers without hop-by-hop ones and without those
-// proxy_set_header replaces, then the proxy_set_header values, and the URI
-// per nginx's proxy_pass rules.
-func (h *Handler) outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix string) *http.Request {
-	header := make(http.Header, len(r.Header)+len(l.headers))
-	for k, v := range r.Header {
-		header[k] = v
-	}
-	upgrade := upgradeType(r.Header)
-	removeHopHeaders(header)
-	if upgrade != "" {
-		// limpet proxies protocol upgrades (WebSocket) without the
-		// proxy_set_header Upgrade/Connection lines nginx needs.
-		header["Connection"] = []string{"Upgrade"}
-		header["Upgrade"] = []string{upgrade}
-	}
-	host := vr.ProxyHost
-	for i := range l.headers {
-		sh := &l.headers[i]
-		v := sh.value.Expand(vr)
-		if sh.host {
-			if v != "" {
-				host = v
-			}
-			continue
-		}
-		if v == "" {
-			delete(header, sh.name)
-			continue
-		}
-		header[sh.name] = []string{v}
-	}
-
-	target := router.UpstreamURI(l.proxyPass, l.cfg, prefix, vr.URI, r.URL.RawQuery, r.RequestURI)
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		// The client's own request-target, as Go parsed it.
-		u = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	}
-
-	out := &http.Request{
-		Method:        r.Method,
-		URL:           u,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        header,
-		Host:          host,
-		ContentLength: r.ContentLength,
-	}
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		out.Body = r.Body
-	}
-	return out.WithContext(r.Context())
 }

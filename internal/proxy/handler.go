@@ -10,6 +10,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -51,6 +52,9 @@ type Handler struct {
 	// upgrades tracks hijacked (WebSocket) connections, which
 	// http.Server.Shutdown does not see, so CloseUpgrades can end them.
 	upgrades sync.Map // map[*upgradedConn]struct{}
+	// inflight counts requests being served, upgraded ones included, so
+	// a shutdown can wait for their access log lines.
+	inflight sync.WaitGroup
 }
 
 // virtualServer is a compiled `server` block.
@@ -201,8 +205,10 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 }
 
 // ServeHTTP serves one request: virtual server, location, then the
-// location's action.
+// location's action, and the access log line.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.inflight.Add(1)
+	defer h.inflight.Done()
 	start := h.now()
 	rw := &responseWriter{ResponseWriter: w}
 	entry := accesslog.Entry{Time: start, Host: r.Host, Method: r.Method, URI: r.RequestURI, Proto: r.Proto,
@@ -219,46 +225,52 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	entry.Client = vr.Remote.Addr().String()
 
 	loc := vs.noLocation
-	path, err := router.NormalizePath(r.URL.EscapedPath())
-	var prefix string
-	switch {
-	case err != nil:
-		writeError(rw, http.StatusBadRequest)
-	default:
-		vr.URI = path
-		if loc.ret == nil {
-			l, p := vs.locations.Match(path)
-			if vs.slashRedirect[path] && (l == nil || l.Path != path) {
-				redirectToSlash(rw, r, path)
-				break // out of the outer switch: answered
-			}
-			if l != nil {
-				loc, prefix = vs.compiled[l], p
-			}
-		}
-		switch {
-		case loc.ret != nil:
-			loc.ret.serve(rw, r, &vr)
-		case loc.upstream != nil:
-			vr.ProxyHost = loc.proxyHost
-			h.proxy(rw, r, loc, &vr, prefix, &entry)
-		default:
-			// limpet serves no files: a location that neither
-			// proxies nor returns answers 404, as nginx would for
-			// a file that does not exist.
-			writeError(rw, http.StatusNotFound)
-		}
-	}
+	// The line is written even when the response is cut short by a
+	// panic (http.ErrAbortHandler after an upstream broke off).
+	defer func() { loc.logRequest(rw, &entry, h.now().Sub(start)) }()
 
-	if loc.log != nil {
-		entry.Status = rw.status
-		if entry.Status == 0 {
-			entry.Status = StatusClientClosed
-		}
-		entry.Bytes = rw.bytes
-		entry.RequestTime = h.now().Sub(start)
-		loc.log.Log(&entry)
+	path, err := router.NormalizePath(r.URL.EscapedPath())
+	if err != nil {
+		writeError(rw, http.StatusBadRequest)
+		return
 	}
+	vr.URI = path
+	var prefix string
+	if loc.ret == nil { // a server-level return answers every request
+		l, p := vs.locations.Match(path)
+		if vs.slashRedirect[path] && (l == nil || l.Path != path) {
+			redirectToSlash(rw, r, path)
+			return
+		}
+		if l != nil {
+			loc, prefix = vs.compiled[l], p
+		}
+	}
+	switch {
+	case loc.ret != nil:
+		loc.ret.serve(rw, r, &vr)
+	case loc.upstream != nil:
+		vr.ProxyHost = loc.proxyHost
+		h.proxy(rw, r, loc, &vr, prefix, &entry)
+	default:
+		// limpet serves no files: a location that neither proxies nor
+		// returns answers 404, as nginx would for a missing file.
+		writeError(rw, http.StatusNotFound)
+	}
+}
+
+// logRequest writes the access log line of a request the location served.
+func (l *location) logRequest(rw *responseWriter, e *accesslog.Entry, took time.Duration) {
+	if l.log == nil {
+		return
+	}
+	e.Status = rw.status
+	if e.Status == 0 {
+		e.Status = StatusClientClosed
+	}
+	e.Bytes = rw.bytes
+	e.RequestTime = took
+	l.log.Log(e)
 }
 
 // redirectToSlash answers a request for "/app" when "location /app/"
@@ -301,11 +313,24 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and Hijack.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// CloseUpgrades closes every upgraded (WebSocket) connection. The runtime
-// calls it when a graceful shutdown has waited long enough.
-func (h *Handler) CloseUpgrades() {
+// CloseUpgrades closes every upgraded (WebSocket) connection and waits
+// until every request has finished and been logged, or ctx is done. The
+// runtime calls it during a graceful shutdown, once the HTTP server has no
+// ordinary requests left.
+func (h *Handler) CloseUpgrades(ctx context.Context) error {
 	h.upgrades.Range(func(k, _ any) bool {
 		k.(*upgradedConn).close()
 		return true
 	})
+	done := make(chan struct{})
+	go func() {
+		h.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -35,6 +35,11 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 	for k, v := range res.Header {
 		dst[k] = v
 	}
+	if _, ok := res.Header["Content-Type"]; !ok {
+		// Without this, Go's server would guess a type from the body:
+		// a proxy passes the upstream's silence on.
+		dst["Content-Type"] = nil
+	}
 	if dec.NeedsCookie(server) {
 		dst.Add("Set-Cookie", up.Sticky.SetCookie(server.ID, h.now()))
 	}

@@ -41,10 +41,11 @@ func isRedirect(code int) bool {
 // serve answers the request as nginx's `return` does: redirects carry a
 // Location and nginx's small page, other codes the given text or, without
 // one, the standard error page for error codes and an empty body otherwise.
-func (a *returnAction) serve(w http.ResponseWriter, r *http.Request, vr *vars.Request) {
+func (a *returnAction) serve(w *responseWriter, r *http.Request, vr *vars.Request) {
 	switch {
 	case a.code == statusNoResponse:
 		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			w.status = statusNoResponse // for the access log
 			_ = c.Close()
 		}
 		return

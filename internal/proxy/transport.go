@@ -75,18 +75,20 @@ func (c *idleTimeoutConn) Read(p []byte) (int, error) {
 }
 
 func (c *idleTimeoutConn) Write(p []byte) (int, error) {
-	now := time.Now()
 	if c.write > 0 {
-		if err := c.Conn.SetWriteDeadline(now.Add(c.write)); err != nil {
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.write)); err != nil {
 			return 0, err
 		}
 	}
-	// The transport keeps a read pending on every pooled connection,
-	// even an idle one, so that read's deadline was set when the
-	// connection went idle. Writing a request starts the wait for its
-	// response: restart the read timeout from here.
+	// The transport keeps a read pending on every pooled connection, even
+	// an idle one, and that read will receive the response to what is
+	// written now. Its deadline must not run while the request (and a
+	// client's slow upload) is still being sent: the wait for the
+	// response headers is bounded by ResponseHeaderTimeout, which starts
+	// once the request is fully written, and every later read sets its
+	// own deadline.
 	if c.read > 0 {
-		if err := c.Conn.SetReadDeadline(now.Add(c.read)); err != nil {
+		if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
 			return 0, err
 		}
 	}

@@ -303,7 +303,9 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	for i, l := range rt.listeners {
 		wg.Go(func() {
 			err := l.server.Shutdown(ctx)
-			l.handler.CloseUpgrades()
+			if uerr := l.handler.CloseUpgrades(ctx); err == nil {
+				err = uerr
+			}
 			if err != nil {
 				_ = l.server.Close()
 				errs[i] = fmt.Errorf("%s: %w", l.addr, err)

@@ -1,0 +1,101 @@
+package proxy
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/limpet-lb/limpet/internal/router"
+	"github.com/limpet-lb/limpet/internal/vars"
+)
+
+// outgoingRequest builds the request sent upstream, shared by every
+// attempt: the client's headers without hop-by-hop ones and without those
+// proxy_set_header replaces, then the proxy_set_header values, and the URI
+// per nginx's proxy_pass rules.
+func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix string) *http.Request {
+	header := make(http.Header, len(r.Header)+len(l.headers))
+	for k, v := range r.Header {
+		header[k] = v
+	}
+	upgrade := upgradeType(r.Header)
+	removeHopHeaders(header)
+	if _, ok := header["User-Agent"]; !ok {
+		// An empty value keeps Go's client from sending its own
+		// User-Agent in the client's name.
+		header["User-Agent"] = []string{""}
+	}
+	if upgrade != "" {
+		// limpet proxies protocol upgrades (WebSocket) without the
+		// proxy_set_header Upgrade/Connection lines nginx needs.
+		header["Connection"] = []string{"Upgrade"}
+		header["Upgrade"] = []string{upgrade}
+	}
+	host := vr.ProxyHost
+	for i := range l.headers {
+		sh := &l.headers[i]
+		v := headerSafe(sh.value.Expand(vr))
+		if sh.host {
+			if v != "" {
+				host = v
+			}
+			continue
+		}
+		if v == "" {
+			delete(header, sh.name)
+			continue
+		}
+		header[sh.name] = []string{v}
+	}
+
+	target := router.UpstreamURI(l.proxyPass, l.cfg, prefix, vr.URI, r.URL.RawQuery, r.RequestURI)
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		// The client's own request-target, as Go parsed it.
+		u = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	}
+
+	out := &http.Request{
+		Method:        r.Method,
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        header,
+		Host:          host,
+		ContentLength: r.ContentLength,
+	}
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		out.Body = r.Body
+	}
+	return out.WithContext(r.Context())
+}
+
+// headerSafe returns v fit to be a header value. Variables such as $uri
+// hold decoded text, which may contain control characters a header must
+// not carry (RFC 9110 section 5.5); they are percent-encoded, so the
+// request is still sent and the value still says what it was, instead of
+// the transport refusing the request and the failure being blamed on the
+// server.
+func headerSafe(v string) string {
+	i := 0
+	for i < len(v) && !isCTL(v[i]) {
+		i++
+	}
+	if i == len(v) {
+		return v
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(v)+8)
+	b = append(b, v[:i]...)
+	for ; i < len(v); i++ {
+		if c := v[i]; isCTL(c) {
+			b = append(b, '%', hex[c>>4], hex[c&0xf])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// isCTL reports a control character other than horizontal tab.
+func isCTL(c byte) bool { return (c < 0x20 && c != '\t') || c == 0x7f }
