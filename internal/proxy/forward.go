@@ -212,12 +212,15 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 
 	x.began = x.h.now()
 	server.Begin()
+	server.RecordSelected(x.began)
 	res, err := x.l.transport.RoundTrip(&req)
 	if err != nil {
 		server.End()
 		x.upTime += x.h.now().Sub(x.began)
+		return nil, err
 	}
-	return res, err
+	server.RecordResponse(res.StatusCode)
+	return res, nil
 }
 
 // classify tells why an attempt failed: the client's fault (its body
@@ -242,7 +245,10 @@ func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstre
 		server.End()
 		x.upTime += x.h.now().Sub(x.began)
 	}()
-	x.h.respond(w, x.r, res, x.up, &x.dec, server)
+	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols {
+		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
+	}
+	x.h.respond(w, x.r, res, x.up, &x.dec, server, x.l.readTimeout)
 }
 
 // attemptFailed counts a failed attempt against its server and logs it,

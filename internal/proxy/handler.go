@@ -89,6 +89,8 @@ type location struct {
 	tries      int
 	tryTimeout time.Duration
 	maxBody    int64
+	// readTimeout is proxy_read_timeout, for the response body.
+	readTimeout time.Duration
 
 	log *accesslog.Logger // nil when access_log is off
 }
@@ -201,6 +203,7 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl.tries = p.NextUpstreamTries
 	cl.tryTimeout = p.NextUpstreamTimeout
 	cl.maxBody = p.ClientMaxBodySize
+	cl.readTimeout = p.ReadTimeout
 	return cl, nil
 }
 

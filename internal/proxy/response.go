@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
@@ -24,10 +25,10 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 // without hop-by-hop ones, limpet's persistence cookie beside the
 // application's own Set-Cookie headers when the user needs one, and the
 // body streamed as it arrives.
-func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server) {
+func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration) {
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		h.upgrade(w, r, res, up, dec, server)
+		h.upgrade(w, r, res, up, dec, server, readTimeout)
 		return
 	}
 	removeHopHeaders(res.Header)
@@ -128,7 +129,7 @@ func (c *upgradedConn) close() {
 // response goes to the client, and from then on bytes are copied both ways
 // until either side closes. The persistence cookie rides on the 101
 // response, so a WebSocket's upgrade request is sticky like any other.
-func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server) {
+func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration) {
 	want, got := upgradeType(r.Header), upgradeType(res.Header)
 	if !strings.EqualFold(want, got) {
 		h.errorLog.Warn("upstream switched to a protocol the client did not ask for",
@@ -183,7 +184,13 @@ func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response
 		errc <- err
 	}()
 	go func() {
-		_, err := io.Copy(conn, backConn)
+		// As nginx does, an upgraded connection on which the server
+		// says nothing for proxy_read_timeout is closed.
+		var from io.Reader = backConn
+		if readTimeout > 0 {
+			from = newIdleTimeoutBody(backConn, readTimeout)
+		}
+		_, err := io.Copy(conn, from)
 		errc <- err
 	}()
 	<-errc

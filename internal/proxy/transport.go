@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,12 +43,13 @@ func NewTransport(t Timeouts, idlePerServer int) *http.Transport {
 			if err != nil {
 				return nil, err
 			}
-			return &idleTimeoutConn{Conn: c, read: t.Read, write: t.Send}, nil
+			return &writeTimeoutConn{Conn: c, write: t.Send}, nil
 		},
 		MaxIdleConns:        0, // no overall limit; the per-server one applies
 		MaxIdleConnsPerHost: idlePerServer,
 		IdleConnTimeout:     60 * time.Second,
-		// The first byte of the response is a read like the others.
+		// proxy_read_timeout for the wait for the response headers,
+		// counted from the end of the request as nginx counts it.
 		ResponseHeaderTimeout: t.Read,
 		// A proxy passes the client's Accept-Encoding as it is and must
 		// not ask for, or undo, compression on its own.
@@ -57,40 +61,65 @@ func NewTransport(t Timeouts, idlePerServer int) *http.Transport {
 	}
 }
 
-// idleTimeoutConn gives every read and every write its own deadline, which
-// turns Go's absolute deadlines into nginx's timeouts between two
-// successive operations.
-type idleTimeoutConn struct {
+// writeTimeoutConn gives every write its own deadline, which turns Go's
+// absolute deadlines into nginx's proxy_send_timeout between two
+// successive writes. Reads are bounded elsewhere: the wait for response
+// headers by the transport's ResponseHeaderTimeout (which starts once the
+// request is fully written, so a client's slow upload is not an upstream
+// timeout), and the body by idleTimeoutBody.
+type writeTimeoutConn struct {
 	net.Conn
-	read, write time.Duration
+	write time.Duration
 }
 
-func (c *idleTimeoutConn) Read(p []byte) (int, error) {
-	if c.read > 0 {
-		if err := c.Conn.SetReadDeadline(time.Now().Add(c.read)); err != nil {
-			return 0, err
-		}
-	}
-	return c.Conn.Read(p)
-}
-
-func (c *idleTimeoutConn) Write(p []byte) (int, error) {
+func (c *writeTimeoutConn) Write(p []byte) (int, error) {
 	if c.write > 0 {
 		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.write)); err != nil {
 			return 0, err
 		}
 	}
-	// The transport keeps a read pending on every pooled connection, even
-	// an idle one, and that read will receive the response to what is
-	// written now. Its deadline must not run while the request (and a
-	// client's slow upload) is still being sent: the wait for the
-	// response headers is bounded by ResponseHeaderTimeout, which starts
-	// once the request is fully written, and every later read sets its
-	// own deadline.
-	if c.read > 0 {
-		if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
-			return 0, err
-		}
-	}
 	return c.Conn.Write(p)
+}
+
+// errReadTimeout is the error of an upstream read that outlasted
+// proxy_read_timeout.
+var errReadTimeout = errors.New("upstream timed out while reading the response body (proxy_read_timeout)")
+
+// idleTimeoutBody bounds each read of an upstream response body by the
+// read timeout, as nginx's proxy_read_timeout bounds the wait between two
+// successive reads. The clock runs only inside Read, so a slow client
+// (limpet waiting to write, not to read) is not the upstream's fault.
+type idleTimeoutBody struct {
+	io.ReadCloser
+	timeout  time.Duration
+	timer    *time.Timer
+	timedOut atomic.Bool
+}
+
+func newIdleTimeoutBody(rc io.ReadCloser, timeout time.Duration) *idleTimeoutBody {
+	b := &idleTimeoutBody{ReadCloser: rc, timeout: timeout}
+	b.timer = time.AfterFunc(timeout, func() {
+		b.timedOut.Store(true)
+		_ = rc.Close() // unblocks the Read in progress
+	})
+	b.timer.Stop()
+	return b
+}
+
+func (b *idleTimeoutBody) Read(p []byte) (int, error) {
+	if b.timedOut.Load() {
+		return 0, errReadTimeout
+	}
+	b.timer.Reset(b.timeout)
+	n, err := b.ReadCloser.Read(p)
+	if !b.timer.Stop() && b.timedOut.Load() {
+		return n, errReadTimeout
+	}
+	return n, err
+}
+
+// Close stops the timer and closes the body.
+func (b *idleTimeoutBody) Close() error {
+	b.timer.Stop()
+	return b.ReadCloser.Close()
 }

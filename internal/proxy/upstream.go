@@ -1,8 +1,9 @@
 package proxy
 
 import (
-	"net/http"
 	"net/netip"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,26 +22,90 @@ type Upstream struct {
 	Sticky *sticky.Cookie
 	// HashKey is the evaluated key of the `hash` method, or nil.
 	HashKey *vars.Template
-	// Transport carries requests to the servers. It is the seam where
-	// limpet's own HTTP/1.1 client will replace the standard one.
-	Transport http.RoundTripper
 
-	state atomic.Pointer[upstreamState]
+	newBalancers BalancerFactory
+	state        atomic.Pointer[upstreamState]
+
+	// mu serialises changes of the server set (Update); the request path
+	// never takes it: it reads the current snapshot atomically.
+	mu     sync.Mutex
+	nextID int // the next APIID to give a new server
 }
 
+// BalancerFactory builds the balancers of an upstream's method over its
+// primary and backup servers; backup is nil when there are none.
+type BalancerFactory func(primary, backup []*upstream.Server) (p, b balance.Balancer)
+
 // upstreamState is an immutable snapshot of the servers and the balancers
-// built over them; a change of servers swaps in a new snapshot.
+// built over them; a change of servers swaps in a new snapshot, and
+// requests in flight keep the one they started with.
 type upstreamState struct {
 	pool    *upstream.Pool
 	primary balance.Balancer
 	backup  balance.Balancer // nil when there are no backup servers
 }
 
-// SetServers installs a new set of servers, with primary the balancer over
-// pool.Primary and backup a balancer over pool.Backup (nil when there are
-// none). Requests in flight keep the snapshot they started with.
-func (u *Upstream) SetServers(pool *upstream.Pool, primary, backup balance.Balancer) {
-	u.state.Store(&upstreamState{pool: pool, primary: primary, backup: backup})
+// NewUpstream returns the live upstream name over servers, numbering them
+// for the API in order, with balancers built by f.
+func NewUpstream(name string, servers []*upstream.Server, f BalancerFactory) *Upstream {
+	u := &Upstream{Name: name, newBalancers: f}
+	if err := u.Update(func([]*upstream.Server) ([]*upstream.Server, error) { return servers, nil }); err != nil {
+		panic(err) // unreachable: the function returns no error
+	}
+	return u
+}
+
+// Update changes the upstream's servers: fn gets the current ones and
+// returns the new list, in which it may keep, drop, add, or change the
+// Weight and Backup of servers. New servers get the next API number, the
+// IDs of dropped ones are remembered so their users' cookies read
+// "server_removed", and the balancers are rebuilt. Requests in flight are
+// not disturbed, and users of untouched servers stay where they are
+// (their IDs do not change). If fn fails nothing changes.
+func (u *Upstream) Update(fn func(current []*upstream.Server) ([]*upstream.Server, error)) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var current []*upstream.Server
+	removed := map[string]bool{}
+	if st := u.state.Load(); st != nil {
+		current = st.pool.All()
+		for id := range st.pool.Removed {
+			removed[id] = true
+		}
+	}
+	next, err := fn(slices.Clone(current))
+	if err != nil {
+		return err
+	}
+	kept := make(map[*upstream.Server]bool, len(next))
+	ids := make(map[string]bool, len(next))
+	for _, s := range next {
+		kept[s] = true
+		ids[s.ID] = true
+		if !slices.Contains(current, s) {
+			s.APIID = u.nextID
+			u.nextID++
+		}
+		delete(removed, s.ID)
+	}
+	for _, s := range current {
+		if !kept[s] && !ids[s.ID] {
+			removed[s.ID] = true
+		}
+	}
+	pool := upstream.NewPool(u.Name, next)
+	pool.Removed = removed
+	p, b := u.newBalancers(pool.Primary, pool.Backup)
+	u.state.Store(&upstreamState{pool: pool, primary: p, backup: b})
+	return nil
+}
+
+// View calls fn with the current servers while no Update can run, so that
+// fields Update may change (Weight, Backup) read consistently.
+func (u *Upstream) View(fn func(servers []*upstream.Server)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fn(u.state.Load().pool.All())
 }
 
 // Pool returns the current servers.
@@ -64,10 +129,11 @@ func (a *attempt) add(s *upstream.Server) {
 	a.more = append(a.more, s)
 }
 
-// skip reports whether the balancer must pass over s: unavailable, or
-// already tried by this request.
+// skip reports whether the balancer must pass over s: not taking new
+// users (down, failed, unhealthy, draining), or already tried by this
+// request.
 func (a *attempt) skip(s *upstream.Server) bool {
-	if !s.Available(a.now) {
+	if !s.AcceptsNew(a.now) {
 		return true
 	}
 	for _, t := range a.tried {

@@ -463,3 +463,43 @@ server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://back
 		}
 	}
 }
+
+// proxy_read_timeout bounds the wait between two reads of the body, not
+// the whole response: a stream that keeps talking outlives it, one that
+// falls silent is cut.
+func TestReadTimeoutBetweenReads(t *testing.T) {
+	app := newBackend(t, "app")
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 6 { // 6 events 100ms apart: 600ms in all
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r.URL.Path == "/silent" {
+			time.Sleep(time.Second)
+		}
+	})
+	lb := startLimpet(t, `
+upstream backend { server {{app}}; }
+server { listen 127.0.0.1:0; access_log off;
+    location / { proxy_pass http://backend; proxy_read_timeout 300ms; } }`, "{{app}}", app.addr())
+	res, err := newClient(t).Get(lb.url + "/talking")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || strings.Count(string(body), "data:") != 6 {
+		t.Errorf("a stream busier than the timeout: %d events, %v; want all 6", strings.Count(string(body), "data:"), err)
+	}
+	res, err = newClient(t).Get(lb.url + "/silent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(res.Body)
+	res.Body.Close()
+	if err == nil {
+		t.Error("a stream silent for longer than the timeout was delivered as complete")
+	}
+}

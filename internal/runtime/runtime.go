@@ -124,7 +124,13 @@ func newUpstream(cu *config.Upstream, rnd func(int) int) (*proxy.Upstream, error
 		// skipping it would only turn its failures into 502s.
 		servers[0].MaxFails = 0
 	}
-	u := &proxy.Upstream{Name: cu.Name}
+	u := proxy.NewUpstream(cu.Name, servers, func(primary, backup []*upstream.Server) (balance.Balancer, balance.Balancer) {
+		var b balance.Balancer
+		if len(backup) > 0 {
+			b = balance.NewRoundRobin(backup)
+		}
+		return newBalancer(cu.Method, primary, rnd), b
+	})
 	if cu.Sticky != nil {
 		u.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
 	}
@@ -135,12 +141,6 @@ func newUpstream(cu *config.Upstream, rnd func(int) int) (*proxy.Upstream, error
 		}
 		u.HashKey = key
 	}
-	pool := upstream.NewPool(cu.Name, servers)
-	var backup balance.Balancer
-	if len(pool.Backup) > 0 {
-		backup = balance.NewRoundRobin(pool.Backup)
-	}
-	u.SetServers(pool, newBalancer(cu.Method, pool.Primary, rnd), backup)
 	return u, nil
 }
 
@@ -169,9 +169,9 @@ func (rt *Runtime) upstreamFor(pp *config.ProxyPass) *proxy.Upstream {
 		return u
 	}
 	s := &upstream.Server{ID: upstream.IDFor(pp.Addr, ""), Name: pp.Host, Addr: pp.Addr, Weight: 1}
-	u := &proxy.Upstream{Name: pp.Host}
-	pool := upstream.NewPool(pp.Host, []*upstream.Server{s})
-	u.SetServers(pool, balance.NewRoundRobin(pool.Primary), nil)
+	u := proxy.NewUpstream(pp.Host, []*upstream.Server{s}, func(primary, _ []*upstream.Server) (balance.Balancer, balance.Balancer) {
+		return balance.NewRoundRobin(primary), nil
+	})
 	rt.implicit[pp.Host] = u
 	return u
 }

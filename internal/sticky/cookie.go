@@ -78,24 +78,41 @@ func (c *Cookie) Name() string { return c.name }
 // at now. A missing, malformed, unknown or forged value is treated as no
 // cookie at all: the user is balanced afresh, never refused.
 func (c *Cookie) Decide(r *http.Request, pool *upstream.Pool, now time.Time) Decision {
-	s, present := c.lookup(r, pool)
+	s, value, present := c.lookup(r, pool)
 	switch {
 	case s == nil && !present:
 		return Decision{Outcome: New, Reason: NoCookie}
+	case s == nil && pool.WasRemoved(value):
+		return Decision{Outcome: Reassigned, Reason: ServerRemoved, CookieID: value}
 	case s == nil:
 		return Decision{Outcome: New, Reason: InvalidCookie}
 	case !s.Available(now):
-		return Decision{Outcome: Reassigned, Reason: ServerDown, CookieID: s.ID}
+		return Decision{Outcome: Reassigned, Reason: unavailableReason(s, now), CookieID: s.ID}
+	}
+	s.RecordPinned(now)
+	if s.Draining() {
+		return Decision{Server: s, Outcome: Hit, Reason: Draining, CookieID: s.ID}
 	}
 	return Decision{Server: s, Outcome: Hit, CookieID: s.ID}
 }
 
+// unavailableReason says why a server that is not Available is not.
+func unavailableReason(s *upstream.Server, now time.Time) Reason {
+	switch s.State(now) {
+	case upstream.StateUnhealthy, upstream.StateChecking:
+		return ServerUnhealthy
+	case upstream.StateUnavail:
+		return ServerUnavailable
+	}
+	return ServerDown
+}
+
 // lookup returns the server named by the first cookie called c.name that
-// names a server of pool, and whether the request carried a cookie of that
-// name at all. A browser may send two cookies of one name (set for
+// names a server of pool, the value of the first such cookie, and whether
+// the request carried a cookie of that name at all. A browser may send two cookies of one name (set for
 // different paths); the one that names a server wins. It reads the Cookie
 // header in place, without the allocations of http.Request.Cookies.
-func (c *Cookie) lookup(r *http.Request, pool *upstream.Pool) (s *upstream.Server, present bool) {
+func (c *Cookie) lookup(r *http.Request, pool *upstream.Pool) (s *upstream.Server, first string, present bool) {
 	for _, line := range r.Header["Cookie"] {
 		for len(line) > 0 {
 			var part string
@@ -104,16 +121,18 @@ func (c *Cookie) lookup(r *http.Request, pool *upstream.Pool) (s *upstream.Serve
 			if !ok || name != c.name {
 				continue
 			}
-			present = true
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
+			if !present {
+				first, present = v, true
+			}
 			if s := pool.Lookup(v); s != nil {
-				return s, true
+				return s, v, true
 			}
 		}
 	}
-	return nil, present
+	return nil, first, present
 }
 
 // SetCookie returns the Set-Cookie header value that pins a user to the

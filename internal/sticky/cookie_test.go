@@ -88,8 +88,8 @@ func TestDecideFailedServer(t *testing.T) {
 
 	a.RecordFailure(now) // max_fails=1: a is now skipped for fail_timeout
 	d := c.Decide(r, pool, now.Add(time.Second))
-	if d.Label() != "reassigned/server_down" || d.Server != nil {
-		t.Fatalf("after a failure: %q server %v, want reassigned/server_down and no server", d.Label(), d.Server)
+	if d.Label() != "reassigned/server_unavailable" || d.Server != nil {
+		t.Fatalf("after a failure: %q server %v, want reassigned/server_unavailable and no server", d.Label(), d.Server)
 	}
 	if !d.NeedsCookie(b) {
 		t.Error("a user moved to another server must get a new cookie")
@@ -97,6 +97,52 @@ func TestDecideFailedServer(t *testing.T) {
 	d = c.Decide(r, pool, now.Add(11*time.Second))
 	if d.Label() != "hit" || d.Server != a {
 		t.Errorf("after fail_timeout: %q, want hit on the original server", d.Label())
+	}
+}
+
+// Each state of the cookie's server gives its own reason.
+func TestDecideServerStates(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := NewCookie(config.StickyCookie{Name: "SERVERID"})
+	tests := []struct {
+		name  string
+		set   func(s *upstream.Server)
+		label string
+		hit   bool
+	}{
+		{"up", func(*upstream.Server) {}, "hit", true},
+		{"draining keeps its users", func(s *upstream.Server) { s.SetDraining(true) }, "hit/draining", true},
+		{"unhealthy", func(s *upstream.Server) { s.SetHealth(upstream.HealthUnhealthy, now) }, "reassigned/server_unhealthy", false},
+		{"checking", func(s *upstream.Server) { s.SetHealth(upstream.HealthChecking, now) }, "reassigned/server_unhealthy", false},
+		{"healthy again", func(s *upstream.Server) {
+			s.SetHealth(upstream.HealthUnhealthy, now)
+			s.SetHealth(upstream.HealthHealthy, now)
+		}, "hit", true},
+		{"down", func(s *upstream.Server) { s.SetDown(true) }, "reassigned/server_down", false},
+		{"down and draining", func(s *upstream.Server) { s.SetDown(true); s.SetDraining(true) }, "reassigned/server_down", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool, a, _ := testPool()
+			tt.set(a)
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", "SERVERID="+a.ID)
+			d := c.Decide(r, pool, now)
+			if d.Label() != tt.label || (d.Server == a) != tt.hit {
+				t.Errorf("got %q (server %v), want %q", d.Label(), d.Server, tt.label)
+			}
+		})
+	}
+	// A cookie for a server removed at run time is told apart from a
+	// forged one.
+	pool, _, b := testPool()
+	pool.Removed = map[string]bool{"gone": true}
+	for value, want := range map[string]string{"gone": "reassigned/server_removed", "forged": "new/invalid_cookie", b.ID: "hit"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Cookie", "SERVERID="+value)
+		if got := c.Decide(r, pool, now).Label(); got != want {
+			t.Errorf("cookie %q: %q, want %q", value, got, want)
+		}
 	}
 }
 

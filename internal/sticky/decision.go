@@ -43,20 +43,45 @@ const (
 	// of the upstream (forged, or the server was removed from the
 	// configuration).
 	InvalidCookie
-	// ServerDown: the cookie's server is marked down or is skipped after
-	// max_fails failures within fail_timeout.
+	// ServerDown: the cookie's server is marked down (configuration or
+	// API).
 	ServerDown
+	// ServerUnavailable: the cookie's server is skipped after max_fails
+	// failures within fail_timeout (nginx's "unavail").
+	ServerUnavailable
+	// ServerUnhealthy: the cookie's server fails its active health checks
+	// (or a mandatory check has not passed yet).
+	ServerUnhealthy
 	// ServerFailed: the cookie's server failed while serving this very
 	// request, and the request was retried on another server.
 	ServerFailed
+	// ServerRemoved: the cookie's server was removed from the upstream
+	// while limpet runs (runtime API).
+	ServerRemoved
+	// Draining accompanies Hit: the user's server is draining and keeps
+	// its pinned users.
+	Draining
 )
 
 var reasonNames = [...]string{
-	NoReason:      "",
-	NoCookie:      "no_cookie",
-	InvalidCookie: "invalid_cookie",
-	ServerDown:    "server_down",
-	ServerFailed:  "server_failed",
+	NoReason:          "",
+	NoCookie:          "no_cookie",
+	InvalidCookie:     "invalid_cookie",
+	ServerDown:        "server_down",
+	ServerUnavailable: "server_unavailable",
+	ServerUnhealthy:   "server_unhealthy",
+	ServerFailed:      "server_failed",
+	ServerRemoved:     "server_removed",
+	Draining:          "draining",
+}
+
+// Labels lists every label a decision can have, for metrics that must
+// declare their label values up front and for documentation.
+var Labels = []string{
+	"hit", "hit/draining",
+	"new/no_cookie", "new/invalid_cookie",
+	"reassigned/server_down", "reassigned/server_unavailable", "reassigned/server_unhealthy",
+	"reassigned/server_failed", "reassigned/server_removed",
 }
 
 // String returns the reason as it appears in logs, for example "no_cookie".
@@ -91,7 +116,7 @@ type Decision struct {
 
 // Label returns "outcome/reason" ("hit", "new/no_cookie",
 // "reassigned/server_down", "-"), the one spelling used everywhere.
-func (d *Decision) Label() string { return labels[[2]uint8{uint8(d.Outcome), uint8(d.Reason)}] }
+func (d Decision) Label() string { return labels[[2]uint8{uint8(d.Outcome), uint8(d.Reason)}] }
 
 // Failed records that server failed while serving the request: if it was
 // the user's pinned server, the user is being reassigned because of it.

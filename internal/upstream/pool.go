@@ -11,6 +11,10 @@ type Pool struct {
 	// Backup servers, in configuration order; used only when no primary
 	// server is available.
 	Backup []*Server
+	// Removed holds the IDs of servers removed from the upstream while
+	// limpet runs, so a cookie naming one is told apart from a forged
+	// one. Set before the pool is published, never changed after.
+	Removed map[string]bool
 
 	byID map[string]*Server
 }
@@ -35,6 +39,25 @@ func NewPool(name string, servers []*Server) *Pool {
 
 // Lookup returns the server with the given ID, or nil.
 func (p *Pool) Lookup(id string) *Server { return p.byID[id] }
+
+// WasRemoved reports whether a server with the given ID was removed from
+// the upstream while limpet runs.
+func (p *Pool) WasRemoved(id string) bool { return p.Removed[id] }
+
+// ByAPIID returns the server with the given API number, or nil.
+func (p *Pool) ByAPIID(id int) *Server {
+	for _, s := range p.Primary {
+		if s.APIID == id {
+			return s
+		}
+	}
+	for _, s := range p.Backup {
+		if s.APIID == id {
+			return s
+		}
+	}
+	return nil
+}
 
 // All returns primary then backup servers. It allocates; it is meant for
 // the admin side, not the request path.

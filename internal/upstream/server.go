@@ -27,7 +27,10 @@ type Server struct {
 	Name string
 	// Addr is the resolved "ip:port" limpet connects to.
 	Addr string
-	// Weight is the configured weight (at least 1).
+	// Weight is the weight (at least 1). It is read when balancers are
+	// built and changed only by the owner of the server's upstream while
+	// it rebuilds them (see proxy.Upstream.Update), never on the request
+	// path.
 	Weight int
 	// MaxFails is the number of failures within FailTimeout that make the
 	// server unavailable for FailTimeout; 0 disables the accounting.
@@ -39,8 +42,16 @@ type Server struct {
 	Backup bool
 	// Route is the configured route= string, or "".
 	Route string
+	// SlowStart is the time over which the weight ramps up from nearly
+	// zero after the server recovers (slow_start=); 0 disables it.
+	SlowStart time.Duration
+	// APIID is the server's number in the runtime API, unique within its
+	// upstream and never reused, as NGINX Plus numbers its peers.
+	APIID int
 
-	down     atomic.Bool  // marked down by configuration (or, later, the API)
+	down     atomic.Bool  // marked down by configuration or the API
+	draining atomic.Bool  // keeps pinned users, takes no new ones
+	health   atomic.Int32 // a Health, written by active health checks
 	active   atomic.Int64 // requests in flight to this server
 	requests atomic.Int64 // requests sent, all time
 	failures atomic.Int64 // failed attempts, all time
@@ -48,6 +59,12 @@ type Server struct {
 	// unavailableUntil is the UnixNano time before which the server is
 	// skipped after reaching MaxFails; 0 when available.
 	unavailableUntil atomic.Int64
+
+	// recoveredAt is the UnixNano time the server last recovered, while
+	// its slow start ramp runs; 0 otherwise.
+	recoveredAt atomic.Int64
+
+	stats Stats
 
 	// failMu guards the failure window below; it is taken only when an
 	// attempt to this server has failed or when a server with failures
@@ -74,14 +91,32 @@ func (s *Server) SetDown(down bool) { s.down.Store(down) }
 // Down reports whether the server is marked down.
 func (s *Server) Down() bool { return s.down.Load() }
 
-// Available reports whether the server may receive requests at now: it is
-// not marked down and not within a failure timeout.
+// SetDraining puts the server in draining (true) or takes it out (false).
+// A draining server keeps serving the users pinned to it and gets no new
+// ones, so it can be stopped once they are gone.
+func (s *Server) SetDraining(draining bool) { s.draining.Store(draining) }
+
+// Draining reports whether the server is draining.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Available reports whether the server may serve requests at now: not
+// marked down, not within a failure timeout, not failing its health
+// checks. Users pinned to it may go on using it even while it drains.
 func (s *Server) Available(now time.Time) bool {
 	if s.down.Load() {
 		return false
 	}
+	if h := Health(s.health.Load()); h == HealthUnhealthy || h == HealthChecking {
+		return false
+	}
 	until := s.unavailableUntil.Load()
 	return until == 0 || now.UnixNano() >= until
+}
+
+// AcceptsNew reports whether the server may be given new users at now:
+// it is available and not draining.
+func (s *Server) AcceptsNew(now time.Time) bool {
+	return !s.draining.Load() && s.Available(now)
 }
 
 // Failed reports whether the server is currently skipped because of
@@ -89,6 +124,104 @@ func (s *Server) Available(now time.Time) bool {
 func (s *Server) Failed(now time.Time) bool {
 	until := s.unavailableUntil.Load()
 	return until != 0 && now.UnixNano() < until
+}
+
+// The states of the NGINX Plus API, which limpet's API, metrics and
+// dashboard report.
+const (
+	StateUp        = "up"
+	StateDraining  = "draining"
+	StateDown      = "down"
+	StateUnavail   = "unavail"
+	StateChecking  = "checking"
+	StateUnhealthy = "unhealthy"
+)
+
+// State returns the server's state at now in the NGINX Plus API's words:
+// "down" (marked down), "unhealthy" (failing active health checks),
+// "checking" (a mandatory check has not passed yet), "unavail" (skipped
+// after max_fails), "draining", or "up".
+func (s *Server) State(now time.Time) string {
+	switch {
+	case s.down.Load():
+		return StateDown
+	case Health(s.health.Load()) == HealthUnhealthy:
+		return StateUnhealthy
+	case Health(s.health.Load()) == HealthChecking:
+		return StateChecking
+	case s.Failed(now):
+		return StateUnavail
+	}
+	s.stats.markUp(s.unavailableUntil.Load(), now)
+	if s.draining.Load() {
+		return StateDraining
+	}
+	return StateUp
+}
+
+// Health is what active health checks say of a server.
+type Health int32
+
+// The health states.
+const (
+	// HealthUnknown: no active check runs, or none has finished and the
+	// check is not mandatory; the server is used.
+	HealthUnknown Health = iota
+	// HealthChecking: a mandatory check has not passed yet; the server
+	// is not used.
+	HealthChecking
+	// HealthHealthy: the checks pass.
+	HealthHealthy
+	// HealthUnhealthy: the checks fail; the server is not used.
+	HealthUnhealthy
+)
+
+// Health returns what active health checks say of the server.
+func (s *Server) Health() Health { return Health(s.health.Load()) }
+
+// SetHealth records the health checks' verdict at now and reports
+// whether it changed, so the caller logs transitions only. A server that
+// comes back from unhealthy or checking starts its slow start ramp.
+func (s *Server) SetHealth(h Health, now time.Time) (changed bool) {
+	old := Health(s.health.Swap(int32(h)))
+	if old == h {
+		return false
+	}
+	switch {
+	case h == HealthUnhealthy || h == HealthChecking:
+		s.stats.markDown(now)
+		if h == HealthUnhealthy {
+			s.stats.unhealthy.Add(1)
+		}
+	case old == HealthUnhealthy || old == HealthChecking:
+		s.stats.markUp(0, now)
+		s.startSlowStart(now)
+	}
+	return true
+}
+
+// startSlowStart begins the weight ramp of a server that just recovered.
+func (s *Server) startSlowStart(now time.Time) {
+	if s.SlowStart > 0 {
+		s.recoveredAt.Store(now.UnixNano())
+	}
+}
+
+// RampWeight returns weight as slow start allows it now: it grows
+// linearly from a tenth (at least 1) to the full weight over SlowStart
+// after a recovery, as nginx's slow_start does. Without a ramp running it
+// returns weight at the cost of one atomic load.
+func (s *Server) RampWeight(weight int64) int64 {
+	since := s.recoveredAt.Load()
+	if since == 0 {
+		return weight
+	}
+	elapsed := time.Now().UnixNano() - since
+	if elapsed >= int64(s.SlowStart) || elapsed < 0 {
+		s.recoveredAt.CompareAndSwap(since, 0)
+		return weight
+	}
+	return max(1, weight/10, weight*elapsed/int64(s.SlowStart))
 }
 
 // Active returns the number of requests in flight to the server.
@@ -132,6 +265,10 @@ func (s *Server) RecordFailure(now time.Time) (becameUnavailable bool) {
 	}
 	wasAvailable := !s.Failed(now)
 	s.unavailableUntil.Store(now.Add(s.FailTimeout).UnixNano())
+	if wasAvailable {
+		s.stats.unavail.Add(1)
+		s.stats.markDown(now)
+	}
 	return wasAvailable
 }
 
@@ -147,9 +284,11 @@ func (s *Server) RecordSuccess(now time.Time) {
 	}
 	s.failMu.Lock()
 	defer s.failMu.Unlock()
-	if !s.Failed(now) {
+	if until := s.unavailableUntil.Load(); until != 0 && !s.Failed(now) {
 		s.unavailableUntil.Store(0)
 		s.windowFails = 0
+		s.stats.markUp(until, now)
+		s.startSlowStart(now)
 	}
 }
 
@@ -162,4 +301,5 @@ func (s *Server) ResetFailures() {
 	defer s.failMu.Unlock()
 	s.unavailableUntil.Store(0)
 	s.windowFails = 0
+	s.stats.markUp(0, time.Now())
 }
