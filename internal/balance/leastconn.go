@@ -49,9 +49,9 @@ func (lc *LeastConn) Pick(_ *Request, skip func(*upstream.Server) bool) *upstrea
 		}
 		a := s.Active()
 		switch {
-		case best < 0 || a*rr.weights[best] < bestActive*rr.weights[i]:
+		case best < 0 || a*rr.weight(best) < bestActive*rr.weight(i):
 			best, bestActive, many = i, a, false
-		case a*rr.weights[best] == bestActive*rr.weights[i]:
+		case a*rr.weight(best) == bestActive*rr.weight(i):
 			many = true
 		}
 	}
@@ -72,11 +72,12 @@ func (lc *LeastConn) Pick(_ *Request, skip func(*upstream.Server) bool) *upstrea
 	var total int64
 	for i := best; i < len(rr.servers); i++ {
 		s := rr.servers[i]
-		if skip(s) || s.Active()*rr.weights[best] != bestActive*rr.weights[i] {
+		if skip(s) || s.Active()*rr.weight(best) != bestActive*rr.weight(i) {
 			continue
 		}
-		rr.current[i] += rr.weights[i]
-		total += rr.weights[i]
+		w := rr.weight(i)
+		rr.current[i] += w
+		total += w
 		if chosen < 0 || rr.current[i] > rr.current[chosen] {
 			chosen = i
 		}

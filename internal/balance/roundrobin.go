@@ -75,8 +75,9 @@ func (rr *RoundRobin) pickLocked(skip func(*upstream.Server) bool) *upstream.Ser
 		if skip(s) {
 			continue
 		}
-		rr.current[i] += rr.weights[i]
-		total += rr.weights[i]
+		w := rr.weight(i)
+		rr.current[i] += w
+		total += w
 		if best < 0 || rr.current[i] > rr.current[best] {
 			best = i
 		}
@@ -86,6 +87,15 @@ func (rr *RoundRobin) pickLocked(skip func(*upstream.Server) bool) *upstream.Ser
 	}
 	rr.current[best] -= total
 	return rr.servers[best]
+}
+
+// weight returns the weight of server i for this pick: its configured
+// weight, or less while its slow start ramp runs (slow_start=).
+func (rr *RoundRobin) weight(i int) int64 {
+	if s := rr.servers[i]; s.SlowStart > 0 {
+		return s.RampWeight(rr.weights[i])
+	}
+	return rr.weights[i]
 }
 
 // pickAmong runs the same smooth round-robin restricted to the servers at

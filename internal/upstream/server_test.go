@@ -99,3 +99,43 @@ func TestPool(t *testing.T) {
 		t.Errorf("All = %v", got)
 	}
 }
+
+func TestStatesAndSlowStart(t *testing.T) {
+	now := time.Now()
+	s := &Server{Weight: 100, MaxFails: 1, FailTimeout: time.Minute, SlowStart: time.Hour}
+	steps := []struct {
+		do         func()
+		state      string
+		available  bool
+		acceptsNew bool
+	}{
+		{func() {}, StateUp, true, true},
+		{func() { s.SetDraining(true) }, StateDraining, true, false},
+		{func() { s.SetDraining(false); s.SetHealth(HealthChecking, now) }, StateChecking, false, false},
+		{func() { s.SetHealth(HealthUnhealthy, now) }, StateUnhealthy, false, false},
+		{func() { s.SetHealth(HealthHealthy, now) }, StateUp, true, true},
+		{func() { s.RecordFailure(now) }, StateUnavail, false, false},
+		{func() { s.SetDown(true) }, StateDown, false, false},
+	}
+	for i, st := range steps {
+		st.do()
+		if got := s.State(now); got != st.state {
+			t.Errorf("step %d: state %q, want %q", i, got, st.state)
+		}
+		if s.Available(now) != st.available || s.AcceptsNew(now) != st.acceptsNew {
+			t.Errorf("step %d (%s): Available %v AcceptsNew %v, want %v %v", i, st.state, s.Available(now), s.AcceptsNew(now), st.available, st.acceptsNew)
+		}
+	}
+	// Back from unhealthy, the weight starts its slow start ramp low.
+	if w := s.RampWeight(100); w != 10 {
+		t.Errorf("weight right after recovery: %d, want 10 (a tenth)", w)
+	}
+	plain := &Server{Weight: 100}
+	if w := plain.RampWeight(100); w != 100 {
+		t.Errorf("without slow start the weight is %d, want 100", w)
+	}
+	snap := s.Snapshot(now.Add(time.Second))
+	if snap.Unhealthy != 1 || snap.Unavail != 1 || snap.Downtime <= 0 {
+		t.Errorf("snapshot %+v: want one unhealthy period, one unavail, some downtime", snap)
+	}
+}
