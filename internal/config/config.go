@@ -21,6 +21,7 @@
 package config
 
 import (
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -52,6 +53,8 @@ type Config struct {
 	Ignored []Ignored
 	// ErrorLog is where limpet writes its own log ("stderr" by default).
 	ErrorLog string
+	// Matches are the `match NAME { ... }` blocks (http level), by name.
+	Matches map[string]*Match
 }
 
 // Ignored is a directive accepted for compatibility that has no effect in limpet.
@@ -122,6 +125,13 @@ type UpstreamServer struct {
 	// MaxConns is `max_conns=N`, the bound on simultaneous connections to
 	// the server; 0 (the default) means no bound.
 	MaxConns int
+	// SlowStart is slow_start=TIME: after the server recovers its weight
+	// ramps up over this time (round-robin and least_conn only, as in
+	// nginx); 0 disables it.
+	SlowStart time.Duration
+	// Drain is the `drain` parameter: the server starts draining (keeps
+	// users pinned to it, takes no new ones).
+	Drain bool
 }
 
 // Sticky is NGINX Plus's `sticky cookie NAME ...` directive.
@@ -157,6 +167,9 @@ type Server struct {
 	Locations []*Location
 	// Proxy holds the server-level settings, used by requests that match no location.
 	Proxy ProxySettings
+	// Access is the effective access control at server level (for
+	// requests that match no location).
+	Access Access
 	// Return is a server-level `return`, or nil. nginx runs it in the
 	// server rewrite phase, before any location is chosen, so it answers
 	// every request of the server.
@@ -210,6 +223,141 @@ type Location struct {
 	Return *Return
 	// Proxy holds the effective settings (inherited and defaulted).
 	Proxy ProxySettings
+
+	// HealthChecks are the location's `health_check` directives; each
+	// probes every server of the upstream the location proxies to.
+	HealthChecks []*HealthCheck
+	// API is the `api [write=on|off]` directive, or nil: the location
+	// serves the runtime API.
+	API *API
+	// Metrics is the `metrics` directive: the location serves Prometheus
+	// metrics.
+	Metrics bool
+	// Dashboard is the `dashboard` directive: the location serves the
+	// live dashboard.
+	Dashboard bool
+	// Access is the effective access control (allow/deny, auth_basic),
+	// inherited from http to server to location as nginx does.
+	Access Access
+	// LimitExcept is the `limit_except METHOD ... { ... }` block, or nil:
+	// requests with other methods must also pass its access control.
+	LimitExcept *LimitExcept
+}
+
+// HealthCheck is NGINX Plus's `health_check [interval=TIME] [jitter=TIME]
+// [fails=N] [passes=N] [uri=URI] [port=N] [match=NAME] [mandatory]
+// [persistent]`.
+type HealthCheck struct {
+	Pos Pos
+	// Interval between two checks of a server; default 5s.
+	Interval time.Duration
+	// Jitter delays each check by a random time up to this; default 0.
+	Jitter time.Duration
+	// Fails is the number of consecutive failed checks that make a server
+	// unhealthy; default 1.
+	Fails int
+	// Passes is the number of consecutive passed checks that make it
+	// healthy again; default 1.
+	Passes int
+	// URI requested; default "/".
+	URI string
+	// Port to check instead of the server's own; 0 means the server's.
+	Port int
+	// Match is the `match` block the response must satisfy, or nil for
+	// the default: status 2xx or 3xx.
+	Match *Match
+	// Mandatory servers start in the "checking" state and take no
+	// traffic until their first check passes.
+	Mandatory bool
+	// Persistent (with Mandatory) keeps a server's health across reloads;
+	// accepted, and limpet has no reloads yet.
+	Persistent bool
+}
+
+// Match is a `match NAME { ... }` block: conditions a health check
+// response must all meet.
+type Match struct {
+	Name string
+	Pos  Pos
+	// Status conditions (`status 200;`, `status ! 500;`, `status 200 204;`,
+	// `status 200-399;`, `status ! 400-599;`); all must hold.
+	Status []StatusMatch
+	// Header conditions; all must hold.
+	Headers []HeaderMatch
+	// Body conditions (`body ~ "re";`, `body !~ "re";`); all must hold.
+	// The body is read up to 256 KiB, as NGINX Plus reads at most its
+	// proxy buffer.
+	Bodies []BodyMatch
+}
+
+// StatusMatch is one `status` line: the status must be in one of Ranges,
+// or in none of them when Not.
+type StatusMatch struct {
+	Not    bool
+	Ranges []StatusRange
+}
+
+// StatusRange is an inclusive range of statuses; a single code has Lo == Hi.
+type StatusRange struct{ Lo, Hi int }
+
+// HeaderMatch is one `header` line.
+type HeaderMatch struct {
+	Name string
+	// Op is "=", "!=", "~", "!~", "" (the header is present) or "!"
+	// (the header is absent).
+	Op    string
+	Value string
+	// Regexp is Value compiled for "~" and "!~".
+	Regexp *regexp.Regexp
+}
+
+// BodyMatch is one `body` line.
+type BodyMatch struct {
+	Not    bool // "!~"
+	Regexp *regexp.Regexp
+}
+
+// API is `api [write=on|off]`.
+type API struct {
+	Pos Pos
+	// Write allows POST, PATCH and DELETE (write=on); default off.
+	Write bool
+}
+
+// Access is the access control of ngx_http_access_module and
+// ngx_http_auth_basic_module, effective at one level.
+type Access struct {
+	// Rules are allow/deny in order; the first that matches the client
+	// decides. No rules: everyone is allowed.
+	Rules []AccessRule
+	// AuthBasic is the realm of auth_basic, or "" when off.
+	AuthBasic string
+	// AuthBasicUserFile is the htpasswd file of auth_basic_user_file.
+	AuthBasicUserFile string
+	// AuthPos is where auth_basic_user_file was set, for errors about the
+	// file.
+	AuthPos Pos
+}
+
+// AccessRule is one `allow` or `deny`.
+type AccessRule struct {
+	Pos   Pos
+	Allow bool
+	// All is the `all` argument; otherwise Prefix is the address or CIDR
+	// ("10.0.0.0/8", "::1", "127.0.0.1/32").
+	All    bool
+	Prefix netip.Prefix
+}
+
+// LimitExcept is `limit_except METHOD ... { allow/deny/auth_basic }`.
+type LimitExcept struct {
+	Pos Pos
+	// Methods are the methods NOT limited, upper case; GET implies HEAD,
+	// as in nginx.
+	Methods []string
+	// Access is what other methods must pass (inherits from the
+	// location as nginx does).
+	Access Access
 }
 
 // ProxyPass is `proxy_pass URL`.
@@ -311,6 +459,11 @@ type ProxySettings struct {
 	// AccessLog is the effective access_log; the default writes to stdout
 	// (nginx's default is logs/access.log, a path limpet has no prefix for).
 	AccessLog AccessLog
+	// StickyDebugHeader is `sticky_debug_header on|off` (default off):
+	// responses carry "X-Limpet-Sticky: <outcome/reason>" so an operator
+	// can see each request's persistence decision. Off by default: it
+	// tells clients about the server pool.
+	StickyDebugHeader bool
 	// KeepaliveTimeout is the client keep-alive timeout (default 75s).
 	KeepaliveTimeout time.Duration
 	// KeepaliveHeaderTimeout is keepalive_timeout's optional second

@@ -39,13 +39,14 @@ type exchange struct {
 	key string // the evaluated hash key, for `hash`
 	out *http.Request
 
-	client *clientBody // the client's body; nil without one
-	replay *replayBody // nil when the body need not be replayable
-	a      attempt     // servers tried
-	tries  int         // attempts made
-	start  time.Time   // for proxy_next_upstream_timeout
-	began  time.Time   // when the current attempt began
-	safe   bool        // the method is idempotent
+	client *clientBody      // the client's body; nil without one
+	replay *replayBody      // nil when the body need not be replayable
+	a      attempt          // servers tried
+	tries  int              // attempts made
+	start  time.Time        // for proxy_next_upstream_timeout
+	began  time.Time        // when the current attempt began
+	last   *upstream.Server // the server of the latest attempt
+	safe   bool             // the method is idempotent
 
 	upstreams, statuses strings.Builder // for the access log
 	upTime              time.Duration
@@ -85,6 +86,14 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		entry.Upstream, entry.UpstreamStatus, entry.UpstreamTime = x.upstreams.String(), x.statuses.String(), x.upTime
 		if x.dec.Outcome != sticky.None {
 			entry.Sticky = x.dec.Label()
+			x.up.countOutcome(&x.dec)
+		}
+		if h.observer != nil {
+			status := w.status
+			if status == 0 {
+				status = StatusClientClosed
+			}
+			h.observer.ObserveRequest(x.up, x.last, status, h.now().Sub(x.start), x.dec, x.tries)
 		}
 	}()
 	x.run(w)
@@ -196,6 +205,7 @@ func (x *exchange) retry(server *upstream.Server, cond config.NextUpstream, sent
 
 // try sends one attempt to server.
 func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Response, error) {
+	x.last = server
 	x.a.add(server)
 	x.tries++
 	if x.upstreams.Len() > 0 {
@@ -248,7 +258,7 @@ func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstre
 	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols {
 		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
 	}
-	x.h.respond(w, x.r, res, x.up, &x.dec, server, x.l.readTimeout)
+	x.h.respond(w, x.r, res, x.up, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader)
 }
 
 // attemptFailed counts a failed attempt against its server and logs it,

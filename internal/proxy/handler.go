@@ -23,6 +23,8 @@ import (
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/router"
+	"github.com/limpet-lb/limpet/internal/sticky"
+	"github.com/limpet-lb/limpet/internal/upstream"
 	"github.com/limpet-lb/limpet/internal/vars"
 )
 
@@ -38,8 +40,20 @@ type Env struct {
 	AccessLog func(al config.AccessLog) (*accesslog.Logger, error)
 	// ErrorLog receives limpet's own messages (server state changes).
 	ErrorLog *slog.Logger
+	// Observer is told of every proxied request; nil for none.
+	Observer Observer
 	// Now is the clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
+}
+
+// Observer is told of every proxied request, after its response: the
+// metrics implement it.
+type Observer interface {
+	// ObserveRequest reports a request proxied to up: the server that
+	// answered last (nil if none could be tried), the status sent, the
+	// time the whole request took, the persistence decision, and how
+	// many attempts were made (more than one means retries).
+	ObserveRequest(up *Upstream, server *upstream.Server, status int, took time.Duration, dec sticky.Decision, attempts int)
 }
 
 // Handler serves the virtual servers that share one listen address.
@@ -47,6 +61,7 @@ type Handler struct {
 	vhosts   *router.VirtualHosts
 	servers  map[*config.Server]*virtualServer
 	errorLog *slog.Logger
+	observer Observer
 	now      func() time.Time
 
 	// upgrades tracks hijacked (WebSocket) connections, which
@@ -106,6 +121,7 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 		vhosts:   vh,
 		servers:  make(map[*config.Server]*virtualServer, len(servers)),
 		errorLog: env.ErrorLog,
+		observer: env.Observer,
 		now:      env.Now,
 	}
 	if h.now == nil {

@@ -25,7 +25,7 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 // without hop-by-hop ones, limpet's persistence cookie beside the
 // application's own Set-Cookie headers when the user needs one, and the
 // body streamed as it arrives.
-func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration) {
+func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		h.upgrade(w, r, res, up, dec, server, readTimeout)
@@ -43,6 +43,9 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 	}
 	if dec.NeedsCookie(server) {
 		dst.Add("Set-Cookie", up.Sticky.SetCookie(server.ID, h.now()))
+	}
+	if debugHeader && dec.Outcome != sticky.None {
+		dst["X-Limpet-Sticky"] = []string{dec.Label()}
 	}
 	// Announce the trailers the upstream declared, so they can follow
 	// the body (RFC 9110 section 6.5).

@@ -26,6 +26,9 @@ type Upstream struct {
 	newBalancers BalancerFactory
 	state        atomic.Pointer[upstreamState]
 
+	// outcomes counts persistence decisions by sticky.Labels index.
+	outcomes [16]atomic.Int64
+
 	// mu serialises changes of the server set (Update); the request path
 	// never takes it: it reads the current snapshot atomically.
 	mu     sync.Mutex
@@ -110,6 +113,23 @@ func (u *Upstream) View(fn func(servers []*upstream.Server)) {
 
 // Pool returns the current servers.
 func (u *Upstream) Pool() *upstream.Pool { return u.state.Load().pool }
+
+// countOutcome counts one request's persistence decision.
+func (u *Upstream) countOutcome(d *sticky.Decision) {
+	if i := d.Index(); i >= 0 {
+		u.outcomes[i].Add(1)
+	}
+}
+
+// Outcomes returns how many requests had each persistence decision, by
+// label ("hit", "new/no_cookie", ...), every label present.
+func (u *Upstream) Outcomes() map[string]int64 {
+	m := make(map[string]int64, len(sticky.Labels))
+	for i, l := range sticky.Labels {
+		m[l] = u.outcomes[i].Load()
+	}
+	return m
+}
 
 // attempt tracks the servers one request has tried, so that a retry never
 // picks a server twice.

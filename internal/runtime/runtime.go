@@ -115,8 +115,10 @@ func newUpstream(cu *config.Upstream, rnd func(int) int) (*proxy.Upstream, error
 			FailTimeout: cs.FailTimeout,
 			Backup:      cs.Backup,
 			Route:       cs.Route,
+			SlowStart:   cs.SlowStart,
 		}
 		s.SetDown(cs.Down)
+		s.SetDraining(cs.Drain)
 		servers = append(servers, s)
 	}
 	if len(servers) == 1 {

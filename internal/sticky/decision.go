@@ -114,6 +114,28 @@ type Decision struct {
 	CookieID string
 }
 
+// labelIndex maps a decision to its place in Labels.
+var labelIndex = func() map[[2]uint8]int {
+	m := make(map[[2]uint8]int, len(Labels))
+	for k, l := range labels {
+		for i, want := range Labels {
+			if l == want {
+				m[k] = i
+			}
+		}
+	}
+	return m
+}()
+
+// Index returns the decision's place in Labels, or -1 when the upstream
+// has no persistence, so counters can be kept in a fixed array.
+func (d Decision) Index() int {
+	if i, ok := labelIndex[[2]uint8{uint8(d.Outcome), uint8(d.Reason)}]; ok {
+		return i
+	}
+	return -1
+}
+
 // Label returns "outcome/reason" ("hit", "new/no_cookie",
 // "reassigned/server_down", "-"), the one spelling used everywhere.
 func (d Decision) Label() string { return labels[[2]uint8{uint8(d.Outcome), uint8(d.Reason)}] }
