@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -42,8 +43,21 @@ type Env struct {
 	ErrorLog *slog.Logger
 	// Observer is told of every proxied request; nil for none.
 	Observer Observer
+	// Access compiles a level's access control (allow/deny, auth_basic,
+	// limit_except); a nil Guard allows everything. Nil Access: none.
+	Access func(a config.Access, le *config.LimitExcept) (Guard, error)
+	// Content returns the handler of a location served by limpet itself
+	// (api, metrics, dashboard), or nil for other locations. It gets
+	// paths relative to the location.
+	Content func(l *config.Location) (http.Handler, error)
 	// Now is the clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
+}
+
+// Guard decides whether a request may be served; when it refuses, it has
+// written the answer (403, 401).
+type Guard interface {
+	Allow(w http.ResponseWriter, r *http.Request, client netip.Addr) bool
 }
 
 // Observer is told of every proxied request, after its response: the
@@ -108,6 +122,12 @@ type location struct {
 	readTimeout time.Duration
 
 	log *accesslog.Logger // nil when access_log is off
+
+	// guard is the location's access control; nil allows everything.
+	guard Guard
+	// content serves locations limpet answers itself (api, metrics,
+	// dashboard); nil otherwise.
+	content http.Handler
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -149,8 +169,11 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if len(s.Names) > 0 {
 		vs.name = s.Names[0]
 	}
-	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy}}
+	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy, Access: s.Access}}
 	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
+		return nil, err
+	}
+	if vs.noLocation.guard, err = compileGuard(env, s.Access, nil); err != nil {
 		return nil, err
 	}
 	if s.Return != nil {
@@ -192,11 +215,35 @@ func openLog(env *Env, al config.AccessLog) (*accesslog.Logger, error) {
 	return l, nil
 }
 
+// compileGuard compiles access control, keeping a nil Guard (not a typed
+// nil) when there is none, so the request path can skip it.
+func compileGuard(env *Env, a config.Access, le *config.LimitExcept) (Guard, error) {
+	if env.Access == nil {
+		return nil, nil
+	}
+	g, err := env.Access(a, le)
+	if err != nil || g == nil || reflect.ValueOf(g).IsNil() {
+		return nil, err
+	}
+	return g, nil
+}
+
 func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl := &location{cfg: l}
 	var err error
 	if cl.log, err = openLog(env, l.Proxy.AccessLog); err != nil {
 		return nil, err
+	}
+	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
+		return nil, err
+	}
+	if env.Content != nil {
+		if cl.content, err = env.Content(l); err != nil {
+			return nil, err
+		}
+		if cl.content != nil {
+			return cl, nil
+		}
 	}
 	if l.Return != nil {
 		if cl.ret, err = compileReturn(l.Return); err != nil {
@@ -265,7 +312,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			loc, prefix = vs.compiled[l], p
 		}
 	}
+	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
+		return
+	}
 	switch {
+	case loc.content != nil:
+		loc.content.ServeHTTP(rw, r)
 	case loc.ret != nil:
 		loc.ret.serve(rw, r, &vr)
 	case loc.upstream != nil:
