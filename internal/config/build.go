@@ -70,7 +70,7 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 			return net.DefaultResolver.LookupHost(ctx, host)
 		}
 	}
-	if err := b.walk(tree, &scope{where: inMain, proxy: &b.httpProxy}); err != nil {
+	if err := b.walk(tree, &scope{where: inMain, proxy: &b.httpProxy, access: &b.httpAccess}); err != nil {
 		return nil, err
 	}
 	if err := b.finish(); err != nil {
@@ -87,7 +87,8 @@ type builder struct {
 	dir        string // directory of the main file, for relative paths
 	lookupHost func(ctx context.Context, host string) ([]string, error)
 
-	httpProxy   proxyConf // settings at top level and in http {}
+	httpProxy   proxyConf  // settings at top level and in http {}
+	httpAccess  accessConf // access control at top level and in http {}
 	httpSeen    bool
 	errorLogSet bool
 	// upstreams indexes Config.Upstreams by lower-cased name: nginx
@@ -97,16 +98,21 @@ type builder struct {
 	// passes are proxy_pass directives, resolved once every upstream is
 	// known, since an upstream may be defined after its first use.
 	passes []pendingPass
+	// checks are health_check directives, resolved once every match
+	// block and proxy_pass is known.
+	checks []pendingCheck
 }
 
 // scope is the block a directive appears in, with the objects its
 // handler may change.
 type scope struct {
-	where where
-	proxy *proxyConf    // this level's proxy settings (http, server or location)
-	srv   *serverConf   // enclosing server, or nil
-	loc   *locationConf // enclosing location, or nil
-	ups   *upstreamConf // enclosing upstream, or nil
+	where  where
+	proxy  *proxyConf    // this level's proxy settings (http, server or location)
+	access *accessConf   // this level's access control (also limit_except)
+	srv    *serverConf   // enclosing server, or nil
+	loc    *locationConf // enclosing location, or nil
+	ups    *upstreamConf // enclosing upstream, or nil
+	match  *Match        // enclosing match block, or nil
 }
 
 type upstreamConf struct {
@@ -114,19 +120,26 @@ type upstreamConf struct {
 	methodSet bool
 	zoneSet   bool
 	backup    *Directive // first server line with `backup`, for the late check
+	// slowStart is the first server line with slow_start=, and
+	// slowStartParam that parameter as written, for the same check.
+	slowStart      *Directive
+	slowStartParam string
 }
 
 type serverConf struct {
 	srv     *Server
 	proxy   proxyConf
+	access  accessConf
 	locs    []*locationConf
 	listens []*Directive // parallel to srv.Listens, for errors found later
 }
 
 type locationConf struct {
-	loc      *Location
-	proxy    proxyConf
-	children []*locationConf
+	loc         *Location
+	proxy       proxyConf
+	access      accessConf
+	limitExcept *limitExceptConf // nil without limit_except
+	children    []*locationConf
 }
 
 type pendingPass struct {
@@ -161,13 +174,20 @@ func (b *builder) finish() error {
 			return err
 		}
 	}
+	for _, c := range b.checks {
+		if err := b.resolveCheck(c); err != nil {
+			return err
+		}
+	}
 	defaults := make(map[string]bool) // listen addresses with a default server
 	for _, sc := range b.servers {
 		srv := sc.srv
 		sc.proxy.inherit(&b.httpProxy)
 		srv.Proxy = sc.proxy.effective()
+		sc.access.inherit(&b.httpAccess)
+		srv.Access = sc.access.effective()
 		for _, lc := range sc.locs {
-			finishLocation(lc, &sc.proxy)
+			finishLocation(lc, &sc.proxy, &sc.access)
 		}
 		if len(srv.Listens) == 0 {
 			// nginx's default is "listen *:80" (8000 when not root; limpet
@@ -194,12 +214,20 @@ func (b *builder) finish() error {
 }
 
 // finishLocation merges a location's settings with its parent's, which
-// are already merged, and recurses into nested locations.
-func finishLocation(lc *locationConf, parent *proxyConf) {
+// are already merged, and recurses into nested locations. A limit_except
+// block merges with its location as nginx merges it: like a nested
+// location.
+func finishLocation(lc *locationConf, parent *proxyConf, parentAccess *accessConf) {
 	lc.proxy.inherit(parent)
 	lc.loc.Proxy = lc.proxy.effective()
+	lc.access.inherit(parentAccess)
+	lc.loc.Access = lc.access.effective()
+	if le := lc.limitExcept; le != nil {
+		le.access.inherit(&lc.access)
+		le.le.Access = le.access.effective()
+	}
 	for _, c := range lc.children {
-		finishLocation(c, &lc.proxy)
+		finishLocation(c, &lc.proxy, &lc.access)
 	}
 }
 
@@ -227,7 +255,7 @@ func (b *builder) http(d *Directive, s *scope) error {
 		return d.duplicate()
 	}
 	b.httpSeen = true
-	return b.walk(d.Block, &scope{where: inHTTP, proxy: &b.httpProxy})
+	return b.walk(d.Block, &scope{where: inHTTP, proxy: &b.httpProxy, access: &b.httpAccess})
 }
 
 // ignore records a directive that only tunes nginx. Its block, if any
@@ -316,10 +344,15 @@ func (b *builder) upstream(d *Directive, s *scope) error {
 	// Checked here, not on the server line, so the order of the method
 	// and the servers does not matter: these methods pick by key or at
 	// random and have no notion of a standby server.
+	// NGINX Plus refuses slow_start with them too: they have no weights
+	// to ramp.
 	switch u.Method.Kind {
 	case IPHash, Hash, Random:
 		if uc.backup != nil {
 			return uc.backup.invalidParam("backup")
+		}
+		if uc.slowStart != nil {
+			return uc.slowStart.invalidParam(uc.slowStartParam)
 		}
 	}
 	return nil
@@ -358,6 +391,13 @@ func (b *builder) upstreamServer(d *Directive, s *scope) error {
 			srv.FailTimeout, ok = parseTime(val, true)
 		case key == "route" && hasVal:
 			srv.Route, ok = val, val != ""
+		case key == "slow_start" && hasVal:
+			srv.SlowStart, ok = parseTime(val, true)
+			if ok && s.ups.slowStart == nil {
+				s.ups.slowStart, s.ups.slowStartParam = d, p
+			}
+		case p == "drain":
+			srv.Drain = true
 		case p == "backup":
 			srv.Backup = true
 			if s.ups.backup == nil {
@@ -548,7 +588,7 @@ func (b *builder) server(d *Directive, s *scope) error {
 	sc := &serverConf{srv: &Server{Pos: d.Pos()}}
 	b.servers = append(b.servers, sc)
 	b.cfg.Servers = append(b.cfg.Servers, sc.srv)
-	return b.walk(d.Block, &scope{where: inServer, proxy: &sc.proxy, srv: sc})
+	return b.walk(d.Block, &scope{where: inServer, proxy: &sc.proxy, access: &sc.access, srv: sc})
 }
 
 // listen handles `listen ADDRESS [params]`.
@@ -683,18 +723,9 @@ func (b *builder) location(d *Directive, s *scope) error {
 	}
 	loc := &Location{Pos: d.Pos(), Modifier: mod, Path: path}
 	if mod == "~" || mod == "~*" {
-		expr := path
-		if mod == "~*" {
-			expr = "(?i)" + path
-		}
-		re, err := regexp.Compile(expr)
+		re, err := compileRegexp(d, path, mod == "~*")
 		if err != nil {
-			// Go's RE2 syntax lacks PCRE's lookaround and backreferences.
-			var se *syntax.Error
-			if errors.As(err, &se) {
-				return d.errorf("invalid regular expression %q: %s", path, se.Code)
-			}
-			return d.errorf("invalid regular expression %q: %w", path, err)
+			return err
 		}
 		loc.Regexp = re
 	}
@@ -724,7 +755,26 @@ func (b *builder) location(d *Directive, s *scope) error {
 	} else {
 		s.srv.srv.Locations = append(s.srv.srv.Locations, loc)
 	}
-	return b.walk(d.Block, &scope{where: inLocation, proxy: &lc.proxy, srv: s.srv, loc: lc})
+	return b.walk(d.Block, &scope{where: inLocation, proxy: &lc.proxy, access: &lc.access, srv: s.srv, loc: lc})
+}
+
+// compileRegexp compiles expr, a regular expression of directive d, with
+// (?i) in front when caseless, or returns nginx's error naming expr.
+func compileRegexp(d *Directive, expr string, caseless bool) (*regexp.Regexp, error) {
+	full := expr
+	if caseless {
+		full = "(?i)" + expr
+	}
+	re, err := regexp.Compile(full)
+	if err != nil {
+		// Go's RE2 syntax lacks PCRE's lookaround and backreferences.
+		var se *syntax.Error
+		if errors.As(err, &se) {
+			return nil, d.errorf("invalid regular expression %q: %s", expr, se.Code)
+		}
+		return nil, d.errorf("invalid regular expression %q: %w", expr, err)
+	}
+	return re, nil
 }
 
 // locationKind groups modifiers that clash on the same path: "" and "^~"
@@ -741,6 +791,9 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	loc := s.loc.loc
 	if loc.ProxyPass != nil {
 		return d.duplicate()
+	}
+	if err := claimContent(d, loc); err != nil {
+		return err
 	}
 	url := d.Args[0]
 	if strings.Contains(url, "$") {
@@ -811,6 +864,11 @@ func (b *builder) ret(d *Directive, s *scope) error {
 	if *target != nil {
 		// nginx would keep going and never reach the second one.
 		return d.duplicate()
+	}
+	if s.loc != nil {
+		if err := claimContent(d, s.loc.loc); err != nil {
+			return err
+		}
 	}
 	r := &Return{Pos: d.Pos()}
 	first := d.Args[0]

@@ -199,6 +199,14 @@ func TestUpstreamServers(t *testing.T) {
 			},
 		},
 		{
+			name: "NGINX Plus slow_start and drain",
+			body: "server 10.0.0.1 slow_start=30s drain;\nserver 10.0.0.2 slow_start=1m30 drain down;",
+			want: []UpstreamServer{
+				{Pos: Pos{Line: 2}, Name: "10.0.0.1", Addr: "10.0.0.1:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second, SlowStart: 30 * time.Second, Drain: true},
+				{Pos: Pos{Line: 3}, Name: "10.0.0.2", Addr: "10.0.0.2:80", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second, SlowStart: 90 * time.Second, Drain: true, Down: true},
+			},
+		},
+		{
 			name: "a name with several addresses gives one server each",
 			body: "server multi.internal:9000 weight=2;",
 			want: []UpstreamServer{
@@ -277,6 +285,8 @@ func TestUpstreamOptions(t *testing.T) {
 			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "s", Expires: 30 * 24 * time.Hour, SameSite: "strict"}}},
 		},
 		{"backup with least_conn", "least_conn;\nserver 10.0.0.9 backup;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}}},
+		{"slow_start with least_conn", "least_conn;\nserver 10.0.0.9 slow_start=10s;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}}},
+		{"drain with hash", "hash $uri consistent;\nserver 10.0.0.9 drain;", Upstream{Method: Balance{Kind: Hash, HashKey: "$uri", Consistent: true, Pos: Pos{Line: 3}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -878,7 +888,7 @@ func TestErrors(t *testing.T) {
 		{"bad max_conns", "upstream a { server 10.0.0.1 max_conns=many; }", `invalid parameter "max_conns=many" in FILE:1`},
 		{"empty route", "upstream a { server 10.0.0.1 route=; }", `invalid parameter "route=" in FILE:1`},
 		{"backup with a value", "upstream a { server 10.0.0.1 backup=1; }", `invalid parameter "backup=1" in FILE:1`},
-		{"NGINX Plus parameter", "upstream a { server 10.0.0.1 slow_start=30s; }", `invalid parameter "slow_start=30s" in FILE:1`},
+		{"NGINX Plus parameter", "upstream a { server 10.0.0.1 resolve; }", `invalid parameter "resolve" in FILE:1`},
 		{"backup with ip_hash after", "upstream a {\n server 10.0.0.1;\n server 10.0.0.2 backup;\n server 10.0.0.3 backup;\n ip_hash;\n}", `invalid parameter "backup" in FILE:3`},
 		{"backup with hash before", "upstream a {\n hash $uri;\n server 10.0.0.1;\n server 10.0.0.2 backup;\n}", `invalid parameter "backup" in FILE:4`},
 		{"backup with random", "upstream a {\n server 10.0.0.2 down backup;\n random two;\n}", `invalid parameter "backup" in FILE:2`},
@@ -991,6 +1001,106 @@ func TestErrors(t *testing.T) {
 		{"access_log with variables", "access_log /var/log/$host.log;", `variables in log paths are not supported in FILE:1`},
 		{"access_log to syslog", "access_log syslog:server=10.0.0.1;", `syslog logging is not supported in FILE:1`},
 		{"access_log without arguments", "access_log;", `invalid number of arguments in "access_log" directive in FILE:1`},
+
+		// slow_start and drain.
+		{"slow_start with hash", "upstream a {\n hash $uri;\n server 10.0.0.1 slow_start=30s;\n}", `invalid parameter "slow_start=30s" in FILE:3`},
+		{"slow_start with ip_hash after", "upstream a {\n server 10.0.0.1;\n server 10.0.0.2 slow_start=1m;\n ip_hash;\n}", `invalid parameter "slow_start=1m" in FILE:3`},
+		{"slow_start with random", "upstream a {\n random;\n server 10.0.0.1 slow_start=0;\n}", `invalid parameter "slow_start=0" in FILE:3`},
+		{"slow_start in ms", "upstream a { server 10.0.0.1 slow_start=500ms; }", `invalid parameter "slow_start=500ms" in FILE:1`},
+		{"slow_start without value", "upstream a { server 10.0.0.1 slow_start; }", `invalid parameter "slow_start" in FILE:1`},
+		{"drain with a value", "upstream a { server 10.0.0.1 drain=1; }", `invalid parameter "drain=1" in FILE:1`},
+
+		// match.
+		{"duplicate match", "match ok { status 200; }\nhttp {\n match ok { }\n}", `duplicate match "ok" in FILE:3`},
+		{"match without name", "match { }", `invalid number of arguments in "match" directive in FILE:1`},
+		{"match without block", "match ok;", `directive "match" has no opening "{" in FILE:1`},
+		{"match in server", "server {\n match ok { }\n}", `"match" directive is not allowed here in FILE:2`},
+		{"require", "match ok {\n require $upstream_status;\n}", `"require" is not supported in FILE:2`},
+		{"status outside match", "server { status 200; }", `"status" directive is not allowed here in FILE:1`},
+		{"status word", "match ok {\n status ok;\n}", `invalid parameter "ok" in FILE:2`},
+		{"status too low", "match ok { status 99; }", `invalid parameter "99" in FILE:1`},
+		{"status too high", "match ok { status 200-600; }", `invalid parameter "200-600" in FILE:1`},
+		{"status range backwards", "match ok { status ! 399-200; }", `invalid parameter "399-200" in FILE:1`},
+		{"status range open", "match ok { status 200-; }", `invalid parameter "200-" in FILE:1`},
+		{"status not alone", "match ok { status !; }", `invalid number of arguments in "status" directive in FILE:1`},
+		{"status glued not", "match ok { status !500; }", `invalid parameter "!500" in FILE:1`},
+		{"header bad operator", "match ok {\n header Content-Type == text/html;\n}", `invalid parameter "==" in FILE:2`},
+		{"header two words", "match ok { header Content-Type text/html; }", `invalid parameter "Content-Type" in FILE:1`},
+		{"header not alone", "match ok { header !; }", `invalid number of arguments in "header" directive in FILE:1`},
+		{"header bad name", "match ok { header ! \"X A\"; }", `invalid parameter "X A" in FILE:1`},
+		{"header four words", "match ok { header A = b c; }", `invalid number of arguments in "header" directive in FILE:1`},
+		{"header bad regex", "match ok {\n\n header Server ~ \"(nginx\";\n}", `invalid regular expression "(nginx": missing closing ) in FILE:3`},
+		{"body bad operator", "match ok { body = ok; }", `invalid parameter "=" in FILE:1`},
+		{"body bad regex", "match ok {\n body !~ a(?!b);\n}", `invalid regular expression "a(?!b)": invalid or unsupported Perl syntax in FILE:2`},
+		{"body one argument", "match ok { body ok; }", `invalid number of arguments in "body" directive in FILE:1`},
+
+		// health_check.
+		{"health_check without proxy_pass", "server {\n location / {\n  health_check;\n }\n}", `health_check requires proxy_pass to an upstream group in FILE:3`},
+		{"health_check with proxy_pass to an address", "server { location / {\n health_check;\n proxy_pass http://10.0.0.1:8080;\n} }", `health_check requires proxy_pass to an upstream group in FILE:2`},
+		{"health_check in a nested location", "upstream u { server 10.0.0.1; }\nserver { location / {\n proxy_pass http://u;\n location /x {\n  health_check;\n }\n} }", `health_check requires proxy_pass to an upstream group in FILE:5`},
+		{"health_check match not found", "upstream u { server 10.0.0.1; }\nmatch ok { }\nserver { location / {\n proxy_pass http://u;\n health_check match=OK;\n} }", `match "OK" not found in FILE:5`},
+		{"health_check in server", "server {\n health_check;\n}", `"health_check" directive is not allowed here in FILE:2`},
+		{"health_check in upstream", "upstream u { server 10.0.0.1; health_check; }", `"health_check" directive is not allowed here in FILE:1`},
+		{"persistent without mandatory", "upstream u { server 10.0.0.1; }\nserver { location / {\n proxy_pass http://u;\n health_check persistent;\n} }", `"persistent" requires "mandatory" in FILE:4`},
+		{"health_check type=grpc", "server { location / { health_check type=grpc grpc_status=12; } }", `invalid parameter "type=grpc" in FILE:1`},
+		{"health_check keepalive_time", "server { location / { health_check keepalive_time=60s; } }", `invalid parameter "keepalive_time=60s" in FILE:1`},
+		{"health_check interval zero", "server { location / { health_check interval=0; } }", `invalid parameter "interval=0" in FILE:1`},
+		{"health_check interval in years", "server { location / { health_check interval=1y; } }", `invalid parameter "interval=1y" in FILE:1`},
+		{"health_check bad jitter", "server { location / { health_check jitter=x; } }", `invalid parameter "jitter=x" in FILE:1`},
+		{"health_check fails zero", "server { location / { health_check fails=0; } }", `invalid parameter "fails=0" in FILE:1`},
+		{"health_check bad passes", "server { location / { health_check passes=-1; } }", `invalid parameter "passes=-1" in FILE:1`},
+		{"health_check relative uri", "server { location / { health_check uri=health; } }", `invalid parameter "uri=health" in FILE:1`},
+		{"health_check uri with space", "server { location / { health_check \"uri=/a b\"; } }", `invalid parameter "uri=/a b" in FILE:1`},
+		{"health_check port zero", "server { location / { health_check port=0; } }", `invalid parameter "port=0" in FILE:1`},
+		{"health_check port too big", "server { location / { health_check port=65536; } }", `invalid parameter "port=65536" in FILE:1`},
+		{"health_check empty match", "server { location / { health_check match=; } }", `invalid parameter "match=" in FILE:1`},
+		{"health_check mandatory=on", "server { location / { health_check mandatory=on; } }", `invalid parameter "mandatory=on" in FILE:1`},
+
+		// api, metrics, dashboard.
+		{"duplicate api", "server { location /api {\n api;\n api write=on;\n} }", `"api" directive is duplicate in FILE:3`},
+		{"api bad write", "server { location /api { api write=yes; } }", `invalid parameter "write=yes" in FILE:1`},
+		{"api two arguments", "server { location /api { api write=on write=off; } }", `invalid number of arguments in "api" directive in FILE:1`},
+		{"api in server", "server {\n api;\n}", `"api" directive is not allowed here in FILE:2`},
+		{"api after proxy_pass", "server { location / {\n proxy_pass http://10.0.0.1;\n api;\n} }", `"proxy_pass" and "api" cannot be in the same location in FILE:3`},
+		{"proxy_pass after api", "server { location / {\n api;\n proxy_pass http://10.0.0.1;\n} }", `"proxy_pass" and "api" cannot be in the same location in FILE:3`},
+		{"return after metrics", "server { location / {\n metrics;\n return 200;\n} }", `"return" and "metrics" cannot be in the same location in FILE:3`},
+		{"dashboard after api", "server { location / {\n api write=on;\n dashboard;\n} }", `"api" and "dashboard" cannot be in the same location in FILE:3`},
+		{"metrics after dashboard", "server { location / {\n dashboard;\n metrics;\n} }", `"metrics" and "dashboard" cannot be in the same location in FILE:3`},
+		{"duplicate metrics", "server { location / {\n metrics;\n metrics;\n} }", `"metrics" directive is duplicate in FILE:3`},
+		{"duplicate dashboard", "server { location / {\n dashboard;\n dashboard;\n} }", `"dashboard" directive is duplicate in FILE:3`},
+		{"metrics with an argument", "server { location / { metrics on; } }", `invalid number of arguments in "metrics" directive in FILE:1`},
+		{"dashboard at top level", "dashboard;", `"dashboard" directive is not allowed here in FILE:1`},
+
+		// allow, deny, auth_basic.
+		{"allow bad address", "allow 10.0.0.256;", `invalid parameter "10.0.0.256" in FILE:1`},
+		{"deny host name", "server {\n deny example.com;\n}", `invalid parameter "example.com" in FILE:2`},
+		{"allow bad prefix length", "allow 10.0.0.0/33;", `invalid parameter "10.0.0.0/33" in FILE:1`},
+		{"allow IPv6 zone", "allow fe80::1%eth0;", `invalid parameter "fe80::1%eth0" in FILE:1`},
+		{"deny unix", "server { location / { deny unix:; } }", `unix sockets are not supported in FILE:1`},
+		{"allow two arguments", "allow 10.0.0.1 10.0.0.2;", `invalid number of arguments in "allow" directive in FILE:1`},
+		{"allow in upstream", "upstream u { server 10.0.0.1; allow all; }", `"allow" directive is not allowed here in FILE:1`},
+		{"duplicate auth_basic", "server {\n auth_basic on;\n auth_basic off;\n}", `"auth_basic" directive is duplicate in FILE:3`},
+		{"empty auth_basic", "auth_basic \"\";", `invalid value "" in "auth_basic" directive in FILE:1`},
+		{"duplicate auth_basic_user_file", "server { location / {\n auth_basic_user_file a;\n auth_basic_user_file b;\n} }", `"auth_basic_user_file" directive is duplicate in FILE:3`},
+		{"auth_basic_user_file with variables", "auth_basic_user_file /etc/$host.htpasswd;", `variables in auth_basic_user_file are not supported in FILE:1`},
+		{"empty auth_basic_user_file", "auth_basic_user_file '';", `invalid value "" in "auth_basic_user_file" directive in FILE:1`},
+
+		// limit_except.
+		{"limit_except bad method", "server { location / {\n limit_except GET FOO { }\n} }", `invalid method "FOO" in FILE:2`},
+		{"limit_except lower-case bad method", "server { location / { limit_except get connect { } } }", `invalid method "connect" in FILE:1`},
+		{"duplicate limit_except", "server { location / {\n limit_except GET { }\n limit_except POST { }\n} }", `"limit_except" directive is duplicate in FILE:3`},
+		{"limit_except in server", "server {\n limit_except GET { }\n}", `"limit_except" directive is not allowed here in FILE:2`},
+		{"limit_except without methods", "server { location / { limit_except { } } }", `invalid number of arguments in "limit_except" directive in FILE:1`},
+		{"limit_except without block", "server { location / { limit_except GET; } }", `directive "limit_except" has no opening "{" in FILE:1`},
+		{"proxy_pass in limit_except", "server { location / { limit_except GET {\n proxy_pass http://10.0.0.1;\n} } }", `"proxy_pass" directive is not allowed here in FILE:2`},
+		{"nested limit_except", "server { location / { limit_except GET {\n limit_except POST { }\n} } }", `"limit_except" directive is not allowed here in FILE:2`},
+		{"duplicate auth_basic in limit_except", "server { location / { limit_except GET {\n auth_basic a;\n auth_basic b;\n} } }", `"auth_basic" directive is duplicate in FILE:3`},
+		{"bad rule in limit_except", "server { location / { limit_except GET {\n deny 1.2.3;\n} } }", `invalid parameter "1.2.3" in FILE:2`},
+
+		// sticky_debug_header.
+		{"bad sticky_debug_header", "sticky_debug_header yes;", `invalid value "yes" in "sticky_debug_header" directive, it must be "on" or "off" in FILE:1`},
+		{"duplicate sticky_debug_header", "server { location / {\n sticky_debug_header on;\n sticky_debug_header off;\n} }", `"sticky_debug_header" directive is duplicate in FILE:3`},
+		{"sticky_debug_header in upstream", "upstream u { server 10.0.0.1; sticky_debug_header on; }", `"sticky_debug_header" directive is not allowed here in FILE:1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1153,6 +1263,12 @@ func FuzzBuild(f *testing.F) {
 	f.Add("upstream u { server multi.internal weight=2 backup; hash $x consistent; sticky cookie s expires=max; }\n" +
 		"server { listen 8080 default_server so_keepalive=1m:2:3; location ~* ^/a { location /b { return 301 http://x; } }" +
 		" location / { proxy_pass http://u/; proxy_next_upstream error http_502; } }")
+	f.Add("match m { status ! 500-599 404; header X ~ a; header ! Y; header Z != z; body !~ err; }\n" +
+		"upstream u { server 10.0.0.1 slow_start=30s drain; least_conn; }\n" +
+		"allow 10.0.0.0/8; deny all; auth_basic r; auth_basic_user_file h; sticky_debug_header on;\n" +
+		"server { allow 2001:db8::/32; location / { proxy_pass http://u; health_check interval=1s match=m mandatory persistent;" +
+		" limit_except GET { deny all; auth_basic off; } } location /api { api write=on; allow ::1; deny all; }" +
+		" location /m { metrics; } location /d { dashboard; sticky_debug_header off; } }")
 	f.Fuzz(func(t *testing.T, src string) {
 		tree, err := Parse("f.conf", []byte(src))
 		if err != nil {
@@ -1175,6 +1291,21 @@ func FuzzBuild(f *testing.F) {
 			if len(u.Servers) == 0 {
 				t.Fatalf("upstream %q without servers", u.Name)
 			}
+		}
+		var checkLocations func([]*Location)
+		checkLocations = func(ls []*Location) {
+			for _, l := range ls {
+				if len(l.HealthChecks) > 0 && (l.ProxyPass == nil || l.ProxyPass.Upstream == nil) {
+					t.Fatalf("location %q has health checks and no upstream", l.Path)
+				}
+				if n := len(contentOf(l)); n > 2 || (n == 2 && (l.ProxyPass == nil || l.Return == nil)) {
+					t.Fatalf("location %q has content handlers %q", l.Path, contentOf(l))
+				}
+				checkLocations(l.Locations)
+			}
+		}
+		for _, s := range cfg.Servers {
+			checkLocations(s.Locations)
 		}
 	})
 }

@@ -7,15 +7,17 @@ import (
 
 // where is a bit set of the blocks a directive may appear in, like the
 // NGX_*_CONF bits of an ngx_command_t.
-type where uint8
+type where uint16
 
 const (
-	inMain     where = 1 << iota // top level of the main file
-	inHTTP                       // http { }
-	inServer                     // server { } of http
-	inLocation                   // location { }
-	inUpstream                   // upstream { }
-	inEvents                     // events { }
+	inMain        where = 1 << iota // top level of the main file
+	inHTTP                          // http { }
+	inServer                        // server { } of http
+	inLocation                      // location { }
+	inUpstream                      // upstream { }
+	inEvents                        // events { }
+	inMatch                         // match NAME { } of NGINX Plus health checks
+	inLimitExcept                   // limit_except METHOD ... { } of a location
 
 	// inHTTPLevel is where http-level directives go: the design notes
 	// write upstream and server blocks at top level (a conf.d snippet),
@@ -25,6 +27,9 @@ const (
 	inHSL = inHTTPLevel | inServer | inLocation
 	// inHS is http and server, without location.
 	inHS = inHTTPLevel | inServer
+	// inHSLL is nginx's NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|
+	// NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF: the access directives.
+	inHSLL = inHSL | inLimitExcept
 )
 
 // argRule is a bit set of accepted argument counts, like the
@@ -42,8 +47,11 @@ const (
 	args1More                     // NGX_CONF_1MORE
 	args2More                     // NGX_CONF_2MORE
 	argsBlock                     // NGX_CONF_BLOCK: the directive has { }
+	argsAny                       // NGX_CONF_ANY: any number, none included
 
+	args01  = args0 | args1         // NGX_CONF_NOARGS|NGX_CONF_TAKE1
 	args12  = args1 | args2         // NGX_CONF_TAKE12
+	args123 = args1 | args2 | args3 // NGX_CONF_TAKE123
 	args012 = args0 | args1 | args2 // random's NOARGS|TAKE12
 )
 
@@ -88,7 +96,9 @@ var directiveList = []directive{
 	// upstream NAME { ... }
 	{"upstream", inHTTPLevel, args1 | argsBlock, (*builder).upstream},
 	// server ADDRESS [weight=N] [max_fails=N] [fail_timeout=TIME]
-	// [max_conns=N] [backup] [down] [route=STRING];
+	// [max_conns=N] [backup] [down] [route=STRING] [slow_start=TIME]
+	// [drain]; slow_start and backup are refused with hash, ip_hash
+	// and random.
 	{"server", inUpstream, args1More, (*builder).upstreamServer},
 	// least_conn; random [two [least_conn]]; ip_hash; hash KEY [consistent];
 	{"least_conn", inUpstream, args0, (*builder).leastConn},
@@ -116,6 +126,42 @@ var directiveList = []directive{
 	{"proxy_pass", inLocation, args1, (*builder).proxyPass},
 	// return CODE [TEXT]; return CODE URL; return URL;
 	{"return", inServer | inLocation, args12, (*builder).ret},
+	// api [write=on|off]; write=off by default (NGINX Plus).
+	{"api", inLocation, args01, (*builder).api},
+	// metrics; limpet's own: Prometheus metrics.
+	{"metrics", inLocation, args0, (*builder).metrics},
+	// dashboard; limpet's own: the live dashboard.
+	{"dashboard", inLocation, args0, (*builder).dashboard},
+
+	// Active health checks (NGINX Plus's ngx_http_upstream_hc_module).
+	// health_check [interval=TIME] [jitter=TIME] [fails=N] [passes=N]
+	// [uri=URI] [port=N] [match=NAME] [mandatory] [persistent];
+	// defaults interval=5s jitter=0 fails=1 passes=1 uri=/.
+	{"health_check", inLocation, argsAny, (*builder).healthCheck},
+	// match NAME { ... } holds the conditions below, all of which a
+	// response must meet.
+	{"match", inHTTPLevel, args1 | argsBlock, (*builder).match},
+	// status [!] CODE|LO-HI ...;
+	{"status", inMatch, args1More, (*builder).matchStatus},
+	// header NAME; header ! NAME; header NAME =|!=|~|!~ VALUE;
+	{"header", inMatch, args123, (*builder).matchHeader},
+	// body ~|!~ REGEX;
+	{"body", inMatch, args2, (*builder).matchBody},
+	// require $VAR ...; refused: limpet has no variables to test.
+	{"require", inMatch, args1More, (*builder).matchRequire},
+
+	// Access control (ngx_http_access_module, ngx_http_auth_basic_module).
+	// allow ADDRESS|CIDR|all; deny ADDRESS|CIDR|all; no default (all
+	// allowed). A level with any rule does not inherit the outer rules.
+	{"allow", inHSLL, args1, (*builder).accessRule},
+	{"deny", inHSLL, args1, (*builder).accessRule},
+	// auth_basic STRING|off; default off.
+	{"auth_basic", inHSLL, args1, (*builder).authBasic},
+	// auth_basic_user_file FILE; no default; relative to the main file's
+	// directory.
+	{"auth_basic_user_file", inHSLL, args1, (*builder).authBasicUserFile},
+	// limit_except METHOD ... { allow/deny/auth_basic... }
+	{"limit_except", inLocation, args1More | argsBlock, (*builder).limitExcept},
 
 	// Proxy settings, merged from http to server to location.
 	// proxy_set_header FIELD VALUE; default Host $proxy_host.
@@ -140,6 +186,8 @@ var directiveList = []directive{
 	{"proxy_buffering", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.buffering })},
 	// access_log off | PATH [FORMAT [PARAMS...]]; default stdout.
 	{"access_log", inHSL, args1More, (*builder).accessLog},
+	// sticky_debug_header on|off; limpet's own; default off.
+	{"sticky_debug_header", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.stickyDebug })},
 
 	// Directives that tune nginx itself. They are accepted, checked like
 	// any other (context and argument count), and listed in
@@ -231,6 +279,8 @@ func (e *directive) check(d *Directive) error {
 	n := len(d.Args)
 	var ok bool
 	switch {
+	case e.args&argsAny != 0:
+		ok = true
 	case e.args&argsFlag != 0:
 		ok = n == 1
 	case e.args&args1More != 0:

@@ -340,6 +340,8 @@ var parseSeeds = []string{
 	"a \"b\\\"c\" 'd\\'e' ${f}g \\;;",
 	"a {\n b {\n  c;\n }\n}\n",
 	"a \"b\"c;", "}", "{", ";", "a", "a \"", "# c\n", "a ${ {;", "a b}\n;",
+	"match ok { status ! 500-599; header Server !~ \"^apache\"; body ~ 'ok'; }\n" +
+		"server { location / { limit_except GET POST { allow 10.0.0.0/8; deny all; } health_check uri=/h match=ok; } }",
 }
 
 func FuzzParse(f *testing.F) {

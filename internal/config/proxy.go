@@ -64,6 +64,7 @@ type proxyConf struct {
 	httpVersion      setting[string]
 	buffering        setting[bool]
 	accessLog        setting[AccessLog]
+	stickyDebug      setting[bool]
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -84,6 +85,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.httpVersion.inherit(parent.httpVersion)
 	p.buffering.inherit(parent.buffering)
 	p.accessLog.inherit(parent.accessLog)
+	p.stickyDebug.inherit(parent.stickyDebug)
 }
 
 // effective returns the merged settings with defaults filled in.
@@ -111,6 +113,7 @@ func (p *proxyConf) effective() ProxySettings {
 		HTTPVersion:            p.httpVersion.or(defaultHTTPVersion),
 		Buffering:              p.buffering.or(true),
 		AccessLog:              p.accessLog.or(AccessLog{Path: defaultAccessLog}),
+		StickyDebugHeader:      p.stickyDebug.or(false),
 		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
 		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
 	}
