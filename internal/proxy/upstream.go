@@ -33,7 +33,16 @@ type Upstream struct {
 	// never takes it: it reads the current snapshot atomically.
 	mu     sync.Mutex
 	nextID int // the next APIID to give a new server
+
+	// mandatory is set when a mandatory health check covers the upstream:
+	// servers added at run time then wait in "checking" for their first
+	// check, as NGINX Plus holds them.
+	mandatory atomic.Bool
 }
+
+// SetMandatoryChecks tells the upstream that a mandatory health check
+// covers it.
+func (u *Upstream) SetMandatoryChecks(on bool) { u.mandatory.Store(on) }
 
 // BalancerFactory builds the balancers of an upstream's method over its
 // primary and backup servers; backup is nil when there are none.
@@ -88,6 +97,9 @@ func (u *Upstream) Update(fn func(current []*upstream.Server) ([]*upstream.Serve
 		if !slices.Contains(current, s) {
 			s.APIID = u.nextID
 			u.nextID++
+			if u.mandatory.Load() && current != nil {
+				s.SetHealth(upstream.HealthChecking, time.Now())
+			}
 		}
 		delete(removed, s.ID)
 	}
