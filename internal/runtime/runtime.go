@@ -18,6 +18,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/health"
 	"github.com/limpet-lb/limpet/internal/proxy"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
@@ -50,6 +51,10 @@ type Runtime struct {
 	logs       map[string]*accesslog.Logger
 
 	listeners []*listener
+	checker   *health.Checker
+	// apiBase maps each location to the runtime API's path in its
+	// virtual server, for the dashboard.
+	apiBase map[*config.Location]string
 }
 
 type transportKey struct {
@@ -88,11 +93,21 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		}
 		rt.upstreams[cu] = u
 	}
+	rt.apiBase = findAPIBases(cfg)
+	checks := rt.healthChecks()
+	for _, c := range checks {
+		if c.Config.Mandatory {
+			c.Upstream.SetMandatoryChecks(true)
+		}
+	}
+	rt.checker = health.New(checks, rt.log)
 	env := &proxy.Env{
 		Upstream:  rt.upstreamFor,
 		Transport: rt.transportFor,
 		AccessLog: rt.accessLog,
 		ErrorLog:  rt.log,
+		Access:    rt.guard,
+		Content:   rt.content,
 		Now:       opts.Now,
 	}
 	if err := rt.buildListeners(env); err != nil {
@@ -261,15 +276,18 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 	return nil
 }
 
-// Start listens on every address and serves in the background. A taken
-// port is an error in nginx's words.
+// Start listens on every address and serves in the background; health
+// checks start first, so servers under a mandatory check take no traffic
+// before it passes. A taken port is an error in nginx's words.
 func (rt *Runtime) Start() error {
+	rt.checker.Start()
 	for i, l := range rt.listeners {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			for _, prev := range rt.listeners[:i] {
 				_ = prev.ln.Close()
 			}
+			rt.checker.Close()
 			return fmt.Errorf("bind() to %s failed (%w)", l.addr, errors.Unwrap(err))
 		}
 		l.ln = ln
@@ -315,6 +333,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	rt.checker.Close()
 	for _, tr := range rt.transports {
 		tr.CloseIdleConnections()
 	}
@@ -326,14 +345,4 @@ func (rt *Runtime) closeLogs() {
 	for _, l := range rt.logs {
 		_ = l.Close()
 	}
-}
-
-// Upstream returns the live upstream of the given name, or nil.
-func (rt *Runtime) Upstream(name string) *proxy.Upstream {
-	for cu, u := range rt.upstreams {
-		if cu.Name == name {
-			return u
-		}
-	}
-	return nil
 }

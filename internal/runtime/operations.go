@@ -1,0 +1,139 @@
+package runtime
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/limpet-lb/limpet/internal/access"
+	"github.com/limpet-lb/limpet/internal/admin/api"
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/health"
+	"github.com/limpet-lb/limpet/internal/proxy"
+)
+
+// This file wires what operators use — health checks, the runtime API,
+// metrics, the dashboard, access control — into the runtime.
+
+var _ api.Upstreams = (*Runtime)(nil)
+
+// Names returns the names of the configured upstreams, in configuration
+// order.
+func (rt *Runtime) Names() []string {
+	names := make([]string, 0, len(rt.cfg.Upstreams))
+	for _, cu := range rt.cfg.Upstreams {
+		names = append(names, cu.Name)
+	}
+	return names
+}
+
+// Upstream returns the live upstream of the given name, or nil.
+func (rt *Runtime) Upstream(name string) *proxy.Upstream {
+	for _, cu := range rt.cfg.Upstreams {
+		if cu.Name == name {
+			return rt.upstreams[cu]
+		}
+	}
+	return nil
+}
+
+// guard compiles the access control of a level.
+func (rt *Runtime) guard(a config.Access, le *config.LimitExcept) (proxy.Guard, error) {
+	p, err := access.New(a, le)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// content returns the handler of a location limpet answers itself: the
+// runtime API, the metrics or the dashboard; nil for other locations.
+func (rt *Runtime) content(l *config.Location) (http.Handler, error) {
+	var h http.Handler
+	switch {
+	case l.API != nil:
+		h = api.New(rt, api.Options{Write: l.API.Write, Now: rt.opts.Now, Log: rt.log})
+	default:
+		return nil, nil
+	}
+	return stripLocation(l, h), nil
+}
+
+// stripLocation serves h with paths relative to the location, as the API
+// expects them ("/9/http/upstreams" under `location /api/`).
+func stripLocation(l *config.Location, h http.Handler) http.Handler {
+	if l.Modifier == "~" || l.Modifier == "~*" {
+		return h
+	}
+	prefix := strings.TrimSuffix(l.Path, "/")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := *r
+		u := *r.URL
+		u.Path = strings.TrimPrefix(r.URL.Path, prefix)
+		u.RawPath = ""
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		r2.URL = &u
+		h.ServeHTTP(w, &r2)
+	})
+}
+
+// findAPIBases maps every location to the path of the runtime API
+// location of its virtual server ("" when it has none), for the
+// dashboard.
+func findAPIBases(cfg *config.Config) map[*config.Location]string {
+	bases := make(map[*config.Location]string)
+	for _, s := range cfg.Servers {
+		base := ""
+		walkLocations(s.Locations, func(l *config.Location) {
+			if l.API != nil && base == "" && l.Modifier != "~" && l.Modifier != "~*" {
+				base = strings.TrimSuffix(l.Path, "/")
+			}
+		})
+		walkLocations(s.Locations, func(l *config.Location) { bases[l] = base })
+	}
+	return bases
+}
+
+func walkLocations(list []*config.Location, fn func(*config.Location)) {
+	for _, l := range list {
+		fn(l)
+		walkLocations(l.Locations, fn)
+	}
+}
+
+// healthChecks collects the health_check directives of every location
+// that proxies to an upstream.
+func (rt *Runtime) healthChecks() []health.Check {
+	var checks []health.Check
+	for _, s := range rt.cfg.Servers {
+		walkLocations(s.Locations, func(l *config.Location) {
+			if l.ProxyPass == nil || l.ProxyPass.Upstream == nil {
+				return
+			}
+			u := rt.upstreams[l.ProxyPass.Upstream]
+			for _, hc := range l.HealthChecks {
+				checks = append(checks, health.Check{
+					Upstream:       u,
+					Config:         hc,
+					Host:           staticHost(l, u.Name),
+					ConnectTimeout: l.Proxy.ConnectTimeout,
+					ReadTimeout:    l.Proxy.ReadTimeout,
+				})
+			}
+		})
+	}
+	return checks
+}
+
+// staticHost is the Host a health check sends: the location's
+// proxy_set_header Host when it holds no variables, else the upstream's
+// name ($proxy_host), as the proxied requests would have by default.
+func staticHost(l *config.Location, upstreamName string) string {
+	for _, h := range l.Proxy.SetHeaders {
+		if strings.EqualFold(h.Name, "Host") && h.Value != "" && !strings.Contains(h.Value, "$") {
+			return h.Value
+		}
+	}
+	return upstreamName
+}
