@@ -89,7 +89,7 @@ type limpet struct {
 	rt      *Runtime
 	url     string // "http://127.0.0.1:port"
 	logPath string
-	errLog  *bytes.Buffer
+	errLog  *syncBuffer
 }
 
 // startLimpet loads conf (with "{{name}}" replaced by the given values and
@@ -124,7 +124,7 @@ func startLimpet(t testing.TB, conf string, repl ...string) *limpet {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &limpet{rt: rt, url: "http://" + rt.Addrs()[0].String(), logPath: logPath, errLog: &errLog.buf}
+	return &limpet{rt: rt, url: "http://" + rt.Addrs()[0].String(), logPath: logPath, errLog: errLog}
 }
 
 // accessLog returns the access log's lines so far.
@@ -149,6 +149,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
 
 // newClient returns a client with its own cookie jar and connections, as a

@@ -6,6 +6,8 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/access"
 	"github.com/limpet-lb/limpet/internal/admin/api"
+	"github.com/limpet-lb/limpet/internal/admin/dashboard"
+	"github.com/limpet-lb/limpet/internal/admin/metrics"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/health"
 	"github.com/limpet-lb/limpet/internal/proxy"
@@ -14,7 +16,10 @@ import (
 // This file wires what operators use — health checks, the runtime API,
 // metrics, the dashboard, access control — into the runtime.
 
-var _ api.Upstreams = (*Runtime)(nil)
+var (
+	_ api.Upstreams     = (*Runtime)(nil)
+	_ metrics.Upstreams = (*Runtime)(nil)
+)
 
 // Names returns the names of the configured upstreams, in configuration
 // order.
@@ -52,6 +57,10 @@ func (rt *Runtime) content(l *config.Location) (http.Handler, error) {
 	switch {
 	case l.API != nil:
 		h = api.New(rt, api.Options{Write: l.API.Write, Now: rt.opts.Now, Log: rt.log})
+	case l.Metrics:
+		h = rt.metrics.Handler()
+	case l.Dashboard:
+		h = dashboard.New(rt.apiBase[l])
 	default:
 		return nil, nil
 	}

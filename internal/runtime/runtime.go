@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
+	"github.com/limpet-lb/limpet/internal/admin/metrics"
 	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/health"
@@ -52,6 +53,7 @@ type Runtime struct {
 
 	listeners []*listener
 	checker   *health.Checker
+	metrics   *metrics.Metrics
 	// apiBase maps each location to the runtime API's path in its
 	// virtual server, for the dashboard.
 	apiBase map[*config.Location]string
@@ -101,12 +103,14 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		}
 	}
 	rt.checker = health.New(checks, rt.log)
+	rt.metrics = metrics.New(rt, opts.Now)
 	env := &proxy.Env{
 		Upstream:  rt.upstreamFor,
 		Transport: rt.transportFor,
 		AccessLog: rt.accessLog,
 		ErrorLog:  rt.log,
 		Access:    rt.guard,
+		Observer:  rt.metrics,
 		Content:   rt.content,
 		Now:       opts.Now,
 	}
