@@ -23,8 +23,8 @@ import (
 
 // demoConfig is the configuration of the design notes, as written, with
 // the two backends' addresses changed to local ones and the listen address
-// to a port that needs no privileges. %s are app-01, app-02 and the listen
-// address.
+// to a port that needs no privileges, and an admin server beside it. %s
+// are app-01, app-02, the listen address and the admin address.
 const demoConfig = `# The design notes' configuration, run by "limpet demo".
 upstream backend {
     server %s;   # app-01
@@ -46,11 +46,24 @@ server {
         proxy_set_header X-Forwarded-Proto $scheme;
     }
 }
+
+# Not in the design notes: limpet's tools for operators, on their own port.
+server {
+    listen %s;
+    access_log off;
+    allow 127.0.0.1;
+    allow ::1;
+    deny all;
+    location /api/ { api write=on; }
+    location /dashboard/ { dashboard; }
+    location = /metrics { metrics; }
+    location = / { return 302 /dashboard/; }
+}
 `
 
 // demoOptions are the addresses the demo uses.
 type demoOptions struct {
-	listen, control, app1, app2 string
+	listen, control, admin, app1, app2 string
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
@@ -59,6 +72,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	var o demoOptions
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "`address` of the load balancer")
 	fs.StringVar(&o.control, "control", "127.0.0.1:8081", "`address` of the demo control panel")
+	fs.StringVar(&o.admin, "admin", "127.0.0.1:8082", "`address` of limpet's dashboard, API and metrics")
 	fs.StringVar(&o.app1, "app-01", "127.0.0.1:9001", "`address` of the app-01 backend")
 	fs.StringVar(&o.app2, "app-02", "127.0.0.1:9002", "`address` of the app-02 backend")
 	fs.Usage = func() {
@@ -81,8 +95,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 }
 
 // demoRun runs the demo until ctx is done. ready, if not nil, receives the
-// load balancer's and the control panel's addresses once both serve.
-func demoRun(ctx context.Context, o demoOptions, stdout io.Writer, ready func(lb, control string)) error {
+// addresses of the load balancer, the control panel and limpet's admin
+// server once they serve.
+func demoRun(ctx context.Context, o demoOptions, stdout io.Writer, ready func(lb, control, admin string)) error {
 	apps := []*demo.Backend{demo.NewBackend("app-01", o.app1), demo.NewBackend("app-02", o.app2)}
 	controlLn, err := net.Listen("tcp", o.control)
 	if err != nil {
@@ -108,7 +123,7 @@ func demoRun(ctx context.Context, o demoOptions, stdout io.Writer, ready func(lb
 	}
 	defer os.RemoveAll(dir)
 	confPath := filepath.Join(dir, "limpet.conf")
-	conf := fmt.Sprintf(demoConfig, apps[0].Addr(), apps[1].Addr(), o.listen)
+	conf := fmt.Sprintf(demoConfig, apps[0].Addr(), apps[1].Addr(), o.listen, o.admin)
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		_ = controlLn.Close()
 		return err
@@ -130,12 +145,13 @@ func demoRun(ctx context.Context, o demoOptions, stdout io.Writer, ready func(lb
 		return err
 	}
 	lbURL := "http://" + rt.Addrs()[0].String() + "/"
+	adminURL := "http://" + rt.Addrs()[1].String() + "/"
 	controlSrv := &http.Server{Handler: demo.NewControl(apps, demo.WithLBURL(lbURL)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = controlSrv.Serve(controlLn) }()
 
-	printDemoHelp(stdout, lbURL, controlURL, apps, confPath, conf)
+	printDemoHelp(stdout, lbURL, controlURL, adminURL, apps, confPath, conf)
 	if ready != nil {
-		ready(rt.Addrs()[0].String(), controlLn.Addr().String())
+		ready(rt.Addrs()[0].String(), controlLn.Addr().String(), rt.Addrs()[1].String())
 	}
 
 	<-ctx.Done()
@@ -154,7 +170,7 @@ func stopAll(apps []*demo.Backend) {
 	}
 }
 
-func printDemoHelp(w io.Writer, lbURL, controlURL string, apps []*demo.Backend, confPath, conf string) {
+func printDemoHelp(w io.Writer, lbURL, controlURL, adminURL string, apps []*demo.Backend, confPath, conf string) {
 	jar := filepath.Join(os.TempDir(), "limpet-demo-jar")
 	var b strings.Builder
 	fmt.Fprintf(&b, "limpet demo is running (Ctrl-C stops it).\n\n")
@@ -162,7 +178,9 @@ func printDemoHelp(w io.Writer, lbURL, controlURL string, apps []*demo.Backend, 
 	for _, a := range apps {
 		fmt.Fprintf(&b, "  %-15s http://%s/   (keeps its sessions in its own memory)\n", a.Name(), a.Addr())
 	}
-	fmt.Fprintf(&b, "  control panel   %s   (stop and restart a backend)\n\n", controlURL)
+	fmt.Fprintf(&b, "  control panel   %s   (stop and restart a backend)\n", controlURL)
+	fmt.Fprintf(&b, "  dashboard       %sdashboard/   (live servers; drain one with a click)\n", adminURL)
+	fmt.Fprintf(&b, "  runtime API     %sapi/9/http/upstreams   metrics: %smetrics\n\n", adminURL, adminURL)
 	fmt.Fprintf(&b, "The configuration, from the design notes (%s):\n\n", confPath)
 	for _, line := range strings.Split(strings.TrimRight(conf, "\n"), "\n") {
 		fmt.Fprintf(&b, "    %s\n", line)
@@ -179,8 +197,11 @@ stop the server your jar is on (server=app-0N above), here app-01, or use the co
     curl -s -c %[2]s -b %[2]s %[1]s                            # the other server, a new cookie, session=lost
     curl -s -X POST %[3]sbackends/app-01/start
 
+Drain a server: the users on it stay, new users go to the other one:
+    curl -s -X PATCH -d '{"drain":true}' %[4]sapi/9/http/upstreams/backend/servers/0
+
 Each request is logged below with its persistence decision ("sticky":"hit", "new/no_cookie", "reassigned/server_failed", ...).
 
-`, lbURL, jar, controlURL)
+`, lbURL, jar, controlURL, adminURL)
 	_, _ = io.WriteString(w, b.String())
 }

@@ -185,14 +185,14 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := demoOptions{listen: "127.0.0.1:0", control: "127.0.0.1:0", app1: "127.0.0.1:0", app2: "127.0.0.1:0"}
-	ready := make(chan [2]string, 1)
+	o := demoOptions{listen: "127.0.0.1:0", control: "127.0.0.1:0", admin: "127.0.0.2:0", app1: "127.0.0.1:0", app2: "127.0.0.1:0"}
+	ready := make(chan [3]string, 1)
 	errc := make(chan error, 1)
 	var out bytes.Buffer
 	go func() {
-		errc <- demoRun(ctx, o, &lockedWriter{w: &out}, func(lb, control string) { ready <- [2]string{lb, control} })
+		errc <- demoRun(ctx, o, &lockedWriter{w: &out}, func(lb, control, admin string) { ready <- [3]string{lb, control, admin} })
 	}()
-	var addrs [2]string
+	var addrs [3]string
 	select {
 	case addrs = <-ready:
 	case err := <-errc:
@@ -230,6 +230,16 @@ func TestDemo(t *testing.T) {
 	after := fetch()
 	if strings.HasPrefix(after, server+" ") || !strings.Contains(after, "visits=1") || !strings.Contains(after, "session=lost") {
 		t.Errorf("after stopping %s: %q, want the other server, visits=1 and session=lost", name, after)
+	}
+	// The admin server shows the failover in the API.
+	res, err = http.Get("http://" + addrs[2] + "/api/9/http/upstreams/backend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"reassigned/server_failed":1`) {
+		t.Errorf("the demo's API: %d %s; want the reassignment counted", res.StatusCode, body)
 	}
 	cancel()
 	if err := <-errc; err != nil {
