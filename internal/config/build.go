@@ -545,12 +545,19 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 			c.HTTPOnly = true
 		case p == "secure":
 			c.Secure = true
+		case p == "enforce_expiry":
+			// limpet's own: the value carries its expiry (see
+			// StickyCookie.EnforceExpiry).
+			c.EnforceExpiry = true
 		default:
 			ok = false
 		}
 		if !ok {
 			return d.invalidParam(p)
 		}
+	}
+	if c.EnforceExpiry && c.Expires == 0 && !c.ExpiresMax {
+		return d.errorf("\"enforce_expiry\" requires \"expires\"")
 	}
 	u.Sticky = &Sticky{Pos: d.Pos(), Cookie: c}
 	return nil

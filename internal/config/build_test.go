@@ -284,6 +284,10 @@ func TestUpstreamOptions(t *testing.T) {
 			"sticky expires in months", "sticky cookie s expires=1M samesite=strict;",
 			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "s", Expires: 30 * 24 * time.Hour, SameSite: "strict"}}},
 		},
+		{
+			"sticky enforce_expiry", "sticky cookie s expires=1h enforce_expiry;",
+			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "s", Expires: time.Hour, EnforceExpiry: true}}},
+		},
 		{"backup with least_conn", "least_conn;\nserver 10.0.0.9 backup;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}}},
 		{"slow_start with least_conn", "least_conn;\nserver 10.0.0.9 slow_start=10s;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}}},
 		{"drain with hash", "hash $uri consistent;\nserver 10.0.0.9 drain;", Upstream{Method: Balance{Kind: Hash, HashKey: "$uri", Consistent: true, Pos: Pos{Line: 3}}}},
@@ -915,6 +919,7 @@ func TestErrors(t *testing.T) {
 		{"bad expires", "upstream a { server 10.0.0.1; sticky cookie s expires=soon; }", `invalid parameter "expires=soon" in FILE:1`},
 		{"expires in ms", "upstream a { server 10.0.0.1; sticky cookie s expires=500ms; }", `invalid parameter "expires=500ms" in FILE:1`},
 		{"bad samesite", "upstream a { server 10.0.0.1; sticky cookie s samesite=strictest; }", `invalid parameter "samesite=strictest" in FILE:1`},
+		{"enforce_expiry without expires", "upstream a { server 10.0.0.1; sticky cookie s enforce_expiry; }", `"enforce_expiry" requires "expires" in FILE:1`},
 		{"samesite variable", "upstream a { server 10.0.0.1; sticky cookie s samesite=$x; }", `invalid parameter "samesite=$x" in FILE:1`},
 		{"path with semicolon", "upstream a { server 10.0.0.1; sticky cookie s \"path=/;x\"; }", `invalid parameter "path=/;x" in FILE:1`},
 		{"unknown sticky parameter", "upstream a { server 10.0.0.1; sticky cookie s HttpOnly; }", `invalid parameter "HttpOnly" in FILE:1`},

@@ -154,6 +154,13 @@ type StickyCookie struct {
 	Secure     bool
 	// SameSite is "", "strict", "lax" or "none".
 	SameSite string
+	// EnforceExpiry is limpet's `enforce_expiry` parameter: the cookie
+	// value carries its expiry time after the server ID ("ID.EXPIRY"),
+	// and a cookie that arrives after it (a client that ignores expiry, a
+	// copied cookie) is treated as expired ("new/expired") instead of
+	// pinning its user for ever. Off by default, so values stay exactly
+	// NGINX Plus's. Requires expires=.
+	EnforceExpiry bool
 }
 
 // Server is a virtual server, a `server { ... }` block in http context.

@@ -33,6 +33,9 @@ type Cookie struct {
 	attrs   string
 	expires time.Duration
 	max     bool
+	// enforce is enforce_expiry: values carry their expiry, "ID.EXPIRY"
+	// with EXPIRY in Unix seconds, base 36.
+	enforce bool
 
 	// expiresCache holds the last formatted expires attribute, so that a
 	// busy second formats the date once instead of on every new session.
@@ -68,7 +71,7 @@ func NewCookie(c config.StickyCookie) *Cookie {
 	if c.SameSite != "" {
 		b.WriteString("; samesite=" + c.SameSite)
 	}
-	return &Cookie{name: c.Name, attrs: b.String(), expires: c.Expires, max: c.ExpiresMax}
+	return &Cookie{name: c.Name, attrs: b.String(), expires: c.Expires, max: c.ExpiresMax, enforce: c.EnforceExpiry}
 }
 
 // Name returns the cookie's name.
@@ -78,8 +81,10 @@ func (c *Cookie) Name() string { return c.name }
 // at now. A missing, malformed, unknown or forged value is treated as no
 // cookie at all: the user is balanced afresh, never refused.
 func (c *Cookie) Decide(r *http.Request, pool *upstream.Pool, now time.Time) Decision {
-	s, value, present := c.lookup(r, pool)
+	s, value, present, expiry := c.lookup(r, pool)
 	switch {
+	case s != nil && expiry != 0 && now.Unix() > expiry:
+		return Decision{Outcome: New, Reason: Expired}
 	case s == nil && !present:
 		return Decision{Outcome: New, Reason: NoCookie}
 	case s == nil && pool.WasRemoved(value):
@@ -112,7 +117,7 @@ func unavailableReason(s *upstream.Server, now time.Time) Reason {
 // the request carried a cookie of that name at all. A browser may send two cookies of one name (set for
 // different paths); the one that names a server wins. It reads the Cookie
 // header in place, without the allocations of http.Request.Cookies.
-func (c *Cookie) lookup(r *http.Request, pool *upstream.Pool) (s *upstream.Server, first string, present bool) {
+func (c *Cookie) lookup(r *http.Request, pool *upstream.Pool) (s *upstream.Server, first string, present bool, expiry int64) {
 	for _, line := range r.Header["Cookie"] {
 		for len(line) > 0 {
 			var part string
@@ -128,16 +133,48 @@ func (c *Cookie) lookup(r *http.Request, pool *upstream.Pool) (s *upstream.Serve
 				first, present = v, true
 			}
 			if s := pool.Lookup(v); s != nil {
-				return s, v, true
+				return s, v, true, 0
+			}
+			if c.enforce {
+				if s, exp := c.stamped(v, pool); s != nil {
+					return s, v, true, exp
+				}
 			}
 		}
 	}
-	return nil, first, present
+	return nil, first, present, 0
+}
+
+// stamped reads an enforce_expiry value, "ID.EXPIRY", returning its
+// server and expiry, or nil. A value without a stamp (set before
+// enforce_expiry was turned on, or by NGINX Plus) is found by Lookup
+// before this is tried.
+func (c *Cookie) stamped(v string, pool *upstream.Pool) (*upstream.Server, int64) {
+	dot := strings.LastIndexByte(v, '.')
+	if dot < 0 {
+		return nil, 0
+	}
+	exp, err := strconv.ParseInt(v[dot+1:], 36, 64)
+	if err != nil || exp <= 0 {
+		return nil, 0
+	}
+	s := pool.Lookup(v[:dot])
+	if s == nil {
+		return nil, 0
+	}
+	return s, exp
 }
 
 // SetCookie returns the Set-Cookie header value that pins a user to the
 // server with the given ID, for a response sent at now.
 func (c *Cookie) SetCookie(id string, now time.Time) string {
+	if c.enforce {
+		exp := maxExpires
+		if !c.max {
+			exp = now.Add(c.expires)
+		}
+		id += "." + strconv.FormatInt(exp.Unix(), 36)
+	}
 	return c.name + "=" + id + c.expiresAttr(now) + c.attrs
 }
 

@@ -254,3 +254,39 @@ func FuzzDecide(f *testing.F) {
 		}
 	})
 }
+
+// enforce_expiry: the value carries its expiry, so a cookie that comes
+// back after it is expired even if the client ignored the expiry.
+func TestEnforceExpiry(t *testing.T) {
+	pool, a, _ := testPool()
+	c := NewCookie(config.StickyCookie{Name: "SERVERID", Expires: time.Hour, EnforceExpiry: true})
+	set := time.Unix(1_700_000_000, 0)
+	header := c.SetCookie(a.ID, set)
+	value, _, _ := strings.Cut(strings.TrimPrefix(header, "SERVERID="), ";")
+	if !strings.HasPrefix(value, a.ID+".") {
+		t.Fatalf("value %q does not carry the server ID and a stamp", value)
+	}
+	tests := []struct {
+		value string
+		at    time.Time
+		label string
+	}{
+		{value, set.Add(59 * time.Minute), "hit"},
+		{value, set.Add(61 * time.Minute), "new/expired"},
+		{a.ID, set.Add(48 * time.Hour), "hit"}, // an unstamped value (from NGINX Plus) is still good
+		{a.ID + ".zzzzzz", set, "hit"},        // stamp far ahead
+		{a.ID + ".!!", set, "new/invalid_cookie"},
+		{"unknown." + strings.Split(value, ".")[1], set, "new/invalid_cookie"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Cookie", "SERVERID="+tt.value)
+		d := c.Decide(r, pool, tt.at)
+		if d.Label() != tt.label {
+			t.Errorf("%q at %v: %q, want %q", tt.value, tt.at.Sub(set), d.Label(), tt.label)
+		}
+		if tt.label == "new/expired" && (d.Server != nil || !d.NeedsCookie(a)) {
+			t.Errorf("an expired cookie must be balanced afresh and replaced")
+		}
+	}
+}

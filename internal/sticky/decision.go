@@ -43,6 +43,9 @@ const (
 	// of the upstream (forged, or the server was removed from the
 	// configuration).
 	InvalidCookie
+	// Expired: the cookie carries its expiry (enforce_expiry) and arrived
+	// after it.
+	Expired
 	// ServerDown: the cookie's server is marked down (configuration or
 	// API).
 	ServerDown
@@ -67,6 +70,7 @@ var reasonNames = [...]string{
 	NoReason:          "",
 	NoCookie:          "no_cookie",
 	InvalidCookie:     "invalid_cookie",
+	Expired:           "expired",
 	ServerDown:        "server_down",
 	ServerUnavailable: "server_unavailable",
 	ServerUnhealthy:   "server_unhealthy",
@@ -79,7 +83,7 @@ var reasonNames = [...]string{
 // declare their label values up front and for documentation.
 var Labels = []string{
 	"hit", "hit/draining",
-	"new/no_cookie", "new/invalid_cookie",
+	"new/no_cookie", "new/invalid_cookie", "new/expired",
 	"reassigned/server_down", "reassigned/server_unavailable", "reassigned/server_unhealthy",
 	"reassigned/server_failed", "reassigned/server_removed",
 }

@@ -199,7 +199,7 @@ func indent(b []byte) string {
 	return out.String()
 }
 
-const stickyZero = `{"hit":0,"hit/draining":0,"new/no_cookie":0,"new/invalid_cookie":0,
+const stickyZero = `{"hit":0,"hit/draining":0,"new/no_cookie":0,"new/invalid_cookie":0,"new/expired":0,
 	"reassigned/server_down":0,"reassigned/server_unavailable":0,"reassigned/server_unhealthy":0,
 	"reassigned/server_failed":0,"reassigned/server_removed":0}`
 
