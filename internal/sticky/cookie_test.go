@@ -274,7 +274,7 @@ func TestEnforceExpiry(t *testing.T) {
 		{value, set.Add(59 * time.Minute), "hit"},
 		{value, set.Add(61 * time.Minute), "new/expired"},
 		{a.ID, set.Add(48 * time.Hour), "hit"}, // an unstamped value (from NGINX Plus) is still good
-		{a.ID + ".zzzzzz", set, "hit"},        // stamp far ahead
+		{a.ID + ".zzzzzz", set, "hit"},         // stamp far ahead
 		{a.ID + ".!!", set, "new/invalid_cookie"},
 		{"unknown." + strings.Split(value, ".")[1], set, "new/invalid_cookie"},
 	}
