@@ -138,6 +138,16 @@ func serve(rt *runtime.Runtime, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "limpet: [emerg] %v\n", err)
 		return 1
 	}
+	// SIGHUP is nginx's reload. limpet cannot reload yet; without this
+	// the signal's default action would kill it on the spot.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer func() { signal.Stop(hup); close(hup) }()
+	go func() {
+		for range hup {
+			fmt.Fprintf(stderr, "limpet: [warn] SIGHUP: reloading the configuration is not supported yet; restart limpet to apply changes\n")
+		}
+	}()
 	<-ctx.Done()
 	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
@@ -48,8 +47,11 @@ type exchange struct {
 	last   *upstream.Server // the server of the latest attempt
 	safe   bool             // the method is idempotent
 
-	upstreams, statuses strings.Builder // for the access log
-	upTime              time.Duration
+	// attempts records each attempt's server and status for the access
+	// log; formatted only when the location logs.
+	attempts     [4]attemptRecord
+	moreAttempts []attemptRecord
+	upTime       time.Duration
 }
 
 // proxy sends the request to the location's upstream: persistence
@@ -83,7 +85,10 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		}
 	}
 	defer func() {
-		entry.Upstream, entry.UpstreamStatus, entry.UpstreamTime = x.upstreams.String(), x.statuses.String(), x.upTime
+		if l.log != nil {
+			entry.Upstream, entry.UpstreamStatus = x.formatAttempts()
+			entry.UpstreamTime = x.upTime
+		}
 		if x.dec.Outcome != sticky.None {
 			entry.Sticky = x.dec.Label()
 			x.up.countOutcome(&x.dec)
@@ -111,7 +116,9 @@ func (x *exchange) run(w *responseWriter) {
 		res, err := x.try(server, body)
 		if err != nil {
 			f := x.classify(err)
-			x.statuses.WriteString(strconv.Itoa(f.status))
+			if f.serverFault {
+				x.setStatus(f.status)
+			}
 			if !f.serverFault {
 				writeError(w, f.status)
 				return
@@ -125,7 +132,7 @@ func (x *exchange) run(w *responseWriter) {
 			return
 		}
 
-		x.statuses.WriteString(strconv.Itoa(res.StatusCode))
+		x.setStatus(res.StatusCode)
 		cond := statusCondition(res.StatusCode)
 		if cond == 0 || !x.l.next.Has(cond) {
 			server.RecordSuccess(x.h.now())
@@ -177,6 +184,44 @@ func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
 	return server, nil
 }
 
+// attemptRecord is one attempt as the access log shows it.
+type attemptRecord struct {
+	server *upstream.Server
+	status int
+}
+
+// setStatus records the status of the latest attempt.
+func (x *exchange) setStatus(status int) {
+	if x.tries <= len(x.attempts) {
+		x.attempts[x.tries-1].status = status
+	} else {
+		x.moreAttempts[len(x.moreAttempts)-1].status = status
+	}
+}
+
+// formatAttempts returns the servers tried and their statuses as nginx's
+// $upstream_addr and $upstream_status write them: "a, b" and "502, 200".
+func (x *exchange) formatAttempts() (addrs, statuses string) {
+	var a, s []byte
+	for i := 0; i < x.tries; i++ {
+		rec := x.attempts[min(i, len(x.attempts)-1)]
+		if i >= len(x.attempts) {
+			rec = x.moreAttempts[i-len(x.attempts)]
+		}
+		if i > 0 {
+			a = append(a, ", "...)
+			s = append(s, ", "...)
+		}
+		a = append(a, rec.server.Addr...)
+		if rec.status == 0 {
+			s = append(s, '-') // no answer, and not the server's fault
+		} else {
+			s = strconv.AppendInt(s, int64(rec.status), 10)
+		}
+	}
+	return string(a), string(s)
+}
+
 // retry decides whether a failed attempt on server, for condition cond,
 // after which the request may have reached the server (sent), is followed
 // by another; it returns the next server and body, or nil.
@@ -208,11 +253,11 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	x.last = server
 	x.a.add(server)
 	x.tries++
-	if x.upstreams.Len() > 0 {
-		x.upstreams.WriteString(", ")
-		x.statuses.WriteString(", ")
+	if x.tries <= len(x.attempts) {
+		x.attempts[x.tries-1] = attemptRecord{server: server}
+	} else {
+		x.moreAttempts = append(x.moreAttempts, attemptRecord{server: server})
 	}
-	x.upstreams.WriteString(server.Addr)
 
 	req := *x.out
 	u := *x.out.URL

@@ -19,6 +19,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
@@ -82,8 +83,9 @@ type Handler struct {
 	// http.Server.Shutdown does not see, so CloseUpgrades can end them.
 	upgrades sync.Map // map[*upgradedConn]struct{}
 	// inflight counts requests being served, upgraded ones included, so
-	// a shutdown can wait for their access log lines.
-	inflight sync.WaitGroup
+	// a shutdown can wait for their access log lines. (A WaitGroup would
+	// race: requests may still arrive while a shutdown waits.)
+	inflight atomic.Int64
 }
 
 // virtualServer is a compiled `server` block.
@@ -274,7 +276,7 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 // location's action, and the access log line.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.inflight.Add(1)
-	defer h.inflight.Done()
+	defer h.inflight.Add(-1)
 	start := h.now()
 	rw := &responseWriter{ResponseWriter: w}
 	entry := accesslog.Entry{Time: start, Host: r.Host, Method: r.Method, URI: r.RequestURI, Proto: r.Proto,
@@ -305,7 +307,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if loc.ret == nil { // a server-level return answers every request
 		l, p := vs.locations.Match(path)
 		if vs.slashRedirect[path] && (l == nil || l.Path != path) {
-			redirectToSlash(rw, r, path)
+			redirectToSlash(rw, r, &vr, path)
 			return
 		}
 		if l != nil {
@@ -347,12 +349,19 @@ func (l *location) logRequest(rw *responseWriter, e *accesslog.Entry, took time.
 // redirectToSlash answers a request for "/app" when "location /app/"
 // proxies: nginx sends a 301 to "/app/", keeping the query string, so
 // relative links of the application resolve under its prefix.
-func redirectToSlash(w http.ResponseWriter, r *http.Request, path string) {
+func redirectToSlash(w http.ResponseWriter, r *http.Request, vr *vars.Request, path string) {
 	target := path + "/"
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}
-	w.Header().Set("Location", "http://"+r.Host+target)
+	host := r.Host
+	if host == "" { // HTTP/1.0 without Host: nginx's $host falls back the same way
+		host = vr.ServerName
+		if host == "" || host == "_" {
+			host = vr.Local.String()
+		}
+	}
+	w.Header().Set("Location", "http://"+host+target)
 	writeError(w, http.StatusMovedPermanently)
 }
 
@@ -393,15 +402,19 @@ func (h *Handler) CloseUpgrades(ctx context.Context) error {
 		k.(*upgradedConn).close()
 		return true
 	})
-	done := make(chan struct{})
-	go func() {
-		h.inflight.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	return h.WaitIdle(ctx)
+}
+
+// WaitIdle waits until no request is being served, or ctx is done.
+func (h *Handler) WaitIdle(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for h.inflight.Load() > 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -59,8 +58,8 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 	w.WriteHeader(res.StatusCode)
 
 	if err := h.copyBody(w, res); err != nil {
-		if errors.Is(err, errClientWrite) {
-			return
+		if errors.Is(err, errClientWrite) || r.Context().Err() != nil {
+			return // the client is gone: nothing is the upstream's fault
 		}
 		// The upstream broke off mid-body. The status line is gone, so
 		// the only honest signal left is to abort the client's
@@ -68,6 +67,9 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 		// complete-looking one.
 		h.errorLog.Warn("upstream response body broken off", slog.String("upstream", up.Name),
 			slog.String("server", server.Addr), slog.String("error", err.Error()))
+		// Send what was buffered, headers included, so the client sees
+		// the status and a short body rather than a bare EOF.
+		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}
 	for k, v := range res.Trailer {
@@ -85,12 +87,16 @@ var errClientWrite = errors.New("writing to the client failed")
 func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 	flush := res.ContentLength < 0 || isEventStream(res.Header.Get("Content-Type"))
 	rc := http.NewResponseController(w)
+	// The deadline set per write below would outlive this response on a
+	// keep-alive connection and cut a later one short: clear it.
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
 	for {
 		n, rerr := res.Body.Read(buf)
 		if n > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(sendTimeout))
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return errClientWrite
 			}
@@ -109,10 +115,23 @@ func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 	}
 }
 
+// isEventStream reports a text/event-stream media type, parameters
+// allowed, without mime.ParseMediaType's allocations: it runs for every
+// response.
 func isEventStream(contentType string) bool {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	return mt == "text/event-stream"
+	const es = "text/event-stream"
+	if len(contentType) < len(es) || !strings.EqualFold(contentType[:len(es)], es) {
+		return false
+	}
+	rest := contentType[len(es):]
+	return rest == "" || rest[0] == ';' || rest[0] == ' ' || rest[0] == '\t'
 }
+
+// sendTimeout is nginx's send_timeout default: the longest limpet waits
+// for a client to accept more of a response before it gives up on it, so
+// a client that stops reading does not hold an upstream connection for
+// ever.
+const sendTimeout = 60 * time.Second
 
 // upgradedConn is a client connection taken over for an upgraded protocol.
 type upgradedConn struct {

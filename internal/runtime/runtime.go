@@ -332,6 +332,11 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 			}
 			if err != nil {
 				_ = l.server.Close()
+				// Closed connections end their handlers at once;
+				// give them a moment to write their log lines.
+				wctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_ = l.handler.WaitIdle(wctx)
+				cancel()
 				errs[i] = fmt.Errorf("%s: %w", l.addr, err)
 			}
 		})
