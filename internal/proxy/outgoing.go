@@ -47,11 +47,19 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 		header[sh.name] = []string{v}
 	}
 
-	target := router.UpstreamURI(l.proxyPass, l.cfg, prefix, vr.URI, r.URL.RawQuery, r.RequestURI)
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		// The client's own request-target, as Go parsed it.
-		u = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	var u *url.URL
+	if l.proxyPass.HasURI && l.cfg.Regexp == nil {
+		target := router.UpstreamURI(l.proxyPass, l.cfg, prefix, vr.URI, r.URL.RawQuery, r.RequestURI)
+		var err error
+		if u, err = url.ParseRequestURI(target); err != nil {
+			u = nil
+		}
+	}
+	if u == nil {
+		// No URI replacement: the client's request-target as Go
+		// parsed it, which writes back as the client sent it (nginx
+		// passes $request_uri unchanged), without parsing it again.
+		u = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery, ForceQuery: r.URL.ForceQuery}
 	}
 
 	out := &http.Request{
