@@ -45,6 +45,7 @@ type exchange struct {
 	start  time.Time        // for proxy_next_upstream_timeout
 	began  time.Time        // when the current attempt began
 	last   *upstream.Server // the server of the latest attempt
+	orig   sticky.Decision  // the decision before any attempt failed
 	safe   bool             // the method is idempotent
 
 	// attempts records each attempt's server and status for the access
@@ -67,6 +68,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 	x.a.now = x.start
 	if x.up.Sticky != nil {
 		x.dec = x.up.Sticky.Decide(r, x.st.pool, x.start)
+		x.orig = x.dec
 	}
 	if x.up.HashKey != nil {
 		x.key = x.up.HashKey.Expand(vr)
@@ -109,7 +111,7 @@ func (x *exchange) run(w *responseWriter) {
 	server, body := x.next()
 	if server == nil {
 		x.h.noLiveUpstreams(x.up, x.st)
-		writeError(w, http.StatusBadGateway)
+		x.fail(w, http.StatusBadGateway)
 		return
 	}
 	for {
@@ -120,7 +122,7 @@ func (x *exchange) run(w *responseWriter) {
 				x.setStatus(f.status)
 			}
 			if !f.serverFault {
-				writeError(w, f.status)
+				x.fail(w, f.status)
 				return
 			}
 			x.h.attemptFailed(x, server, err)
@@ -128,7 +130,7 @@ func (x *exchange) run(w *responseWriter) {
 				server, body = next, nextBody
 				continue
 			}
-			writeError(w, f.status)
+			x.fail(w, f.status)
 			return
 		}
 
@@ -182,6 +184,18 @@ func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
 		return server, x.client
 	}
 	return server, nil
+}
+
+// fail ends a request that no upstream answered. The user was not moved
+// anywhere (no server answered, no cookie is sent), so the decision goes
+// back to what it was before the attempts; the servers tried and their
+// failures are in the log's upstream fields.
+func (x *exchange) fail(w *responseWriter, status int) {
+	x.dec = x.orig
+	if x.l.cfg.Proxy.StickyDebugHeader && x.dec.Outcome != sticky.None {
+		w.Header().Set("X-Limpet-Sticky", x.dec.Label())
+	}
+	writeError(w, status)
 }
 
 // attemptRecord is one attempt as the access log shows it.
@@ -241,8 +255,8 @@ func (x *exchange) retry(server *upstream.Server, cond config.NextUpstream, sent
 	x.dec.Failed(server)
 	next, body := x.next()
 	if next == nil {
-		// Nobody else can take the request: the user stays where
-		// they were, and the log says so.
+		// Nobody else can take the request: the decision stays what
+		// it was (the upstream's own answer goes to the client).
 		x.dec = before
 	}
 	return next, body
@@ -318,6 +332,10 @@ func (h *Handler) attemptFailed(x *exchange, server *upstream.Server, err error)
 // recordFailure counts a failed attempt against server and logs, once per
 // transition, that the server is now skipped.
 func (h *Handler) recordFailure(up *Upstream, server *upstream.Server, err error) {
+	if up.Pool().Lone() {
+		server.CountFailure()
+		return
+	}
 	if server.RecordFailure(h.now()) {
 		attrs := []any{slog.String("upstream", up.Name), slog.String("server", server.Addr),
 			slog.Duration("fail_timeout", server.FailTimeout)}

@@ -27,7 +27,7 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		h.upgrade(w, r, res, up, dec, server, readTimeout)
+		h.upgrade(w, r, res, up, dec, server, readTimeout, debugHeader)
 		return
 	}
 	removeHopHeaders(res.Header)
@@ -151,7 +151,7 @@ func (c *upgradedConn) close() {
 // response goes to the client, and from then on bytes are copied both ways
 // until either side closes. The persistence cookie rides on the 101
 // response, so a WebSocket's upgrade request is sticky like any other.
-func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration) {
+func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
 	want, got := upgradeType(r.Header), upgradeType(res.Header)
 	if !strings.EqualFold(want, got) {
 		h.errorLog.Warn("upstream switched to a protocol the client did not ask for",
@@ -169,6 +169,9 @@ func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response
 	res.Header["Upgrade"] = []string{got}
 	if dec.NeedsCookie(server) {
 		res.Header.Add("Set-Cookie", up.Sticky.SetCookie(server.ID, h.now()))
+	}
+	if debugHeader && dec.Outcome != sticky.None {
+		res.Header["X-Limpet-Sticky"] = []string{dec.Label()}
 	}
 	// The 101 is written by hand on the hijacked connection, as
 	// httputil.ReverseProxy does: the server's own WriteHeader would treat

@@ -22,6 +22,10 @@ type Upstream struct {
 	Sticky *sticky.Cookie
 	// HashKey is the evaluated key of the `hash` method, or nil.
 	HashKey *vars.Template
+	// NoBackup is set for methods that, as in nginx, take neither
+	// backup servers nor slow_start (ip_hash, hash, random); the API
+	// refuses to add such servers.
+	NoBackup bool
 
 	newBalancers BalancerFactory
 	state        atomic.Pointer[upstreamState]

@@ -236,3 +236,23 @@ server { listen 127.0.0.1:0; access_log {{log}};
 }
 
 func idOf(b *backend) string { return upstream.IDFor(b.addr(), "") }
+
+// When every server fails, no one answered and the user was not moved:
+// the log keeps the original decision, the debug header says it too, and
+// no cookie is sent.
+func TestAllFailedKeepsTheDecision(t *testing.T) {
+	app1, app2 := newBackend(t, "app-01"), newBackend(t, "app-02")
+	conf := strings.Replace(designNotes, "access_log {{log}};", "access_log {{log}}; sticky_debug_header on;", 1)
+	lb := startLimpet(t, conf, "{{app1}}", app1.addr(), "{{app2}}", app2.addr())
+	app1.stop()
+	app2.stop()
+	res, _ := get(t, newClient(t), lb.url+"/", "Cookie", "SERVERID="+idOf(app1))
+	if res.StatusCode != 502 || res.Header.Get("X-Limpet-Sticky") != "hit" || serverIDCookie(res) != nil {
+		t.Errorf("status %d, X-Limpet-Sticky %q, Set-Cookie %q; want 502, hit, none",
+			res.StatusCode, res.Header.Get("X-Limpet-Sticky"), res.Header["Set-Cookie"])
+	}
+	e := parseLog(t, lb.accessLog(t))
+	if e[0].Sticky != "hit" || e[0].Statuses != "502, 502" {
+		t.Errorf("logged %+v, want sticky hit and both attempts", e[0])
+	}
+}

@@ -18,8 +18,34 @@ import (
 
 var (
 	_ api.Upstreams     = (*Runtime)(nil)
-	_ metrics.Upstreams = (*Runtime)(nil)
+	_ metrics.Upstreams = allUpstreams{}
 )
+
+// allUpstreams is every live upstream, the implicit ones of
+// `proxy_pass http://host:port` included, for the metrics; the API lists
+// only upstream blocks, as NGINX Plus does.
+type allUpstreams struct{ rt *Runtime }
+
+func (a allUpstreams) Names() []string {
+	return append(a.rt.Names(), a.rt.implicitOrder...)
+}
+
+func (a allUpstreams) Upstream(name string) *proxy.Upstream {
+	if u := a.rt.Upstream(name); u != nil {
+		return u
+	}
+	return a.rt.implicit[name]
+}
+
+// hasMetrics reports whether any location serves the metrics: without
+// one, nothing would ever read (and prune) what the observer records.
+func hasMetrics(cfg *config.Config) bool {
+	found := false
+	for _, s := range cfg.Servers {
+		walkLocations(s.Locations, func(l *config.Location) { found = found || l.Metrics })
+	}
+	return found
+}
 
 // Names returns the names of the configured upstreams, in configuration
 // order.

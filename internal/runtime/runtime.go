@@ -46,10 +46,12 @@ type Runtime struct {
 	opts Options
 	log  *slog.Logger
 
-	upstreams  map[*config.Upstream]*proxy.Upstream
-	implicit   map[string]*proxy.Upstream // proxy_pass to an address, by "host:port"
-	transports map[transportKey]*http.Transport
-	logs       map[string]*accesslog.Logger
+	upstreams map[*config.Upstream]*proxy.Upstream
+	implicit  map[string]*proxy.Upstream // proxy_pass to an address, by "host:port"
+	// implicitOrder lists the implicit upstreams' names in creation order.
+	implicitOrder []string
+	transports    map[transportKey]*http.Transport
+	logs          map[string]*accesslog.Logger
 
 	listeners []*listener
 	checker   *health.Checker
@@ -103,14 +105,18 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		}
 	}
 	rt.checker = health.New(checks, rt.log)
-	rt.metrics = metrics.New(rt, opts.Now)
+	rt.metrics = metrics.New(allUpstreams{rt}, opts.Now)
+	var observer proxy.Observer
+	if hasMetrics(cfg) {
+		observer = rt.metrics
+	}
 	env := &proxy.Env{
 		Upstream:  rt.upstreamFor,
 		Transport: rt.transportFor,
 		AccessLog: rt.accessLog,
 		ErrorLog:  rt.log,
 		Access:    rt.guard,
-		Observer:  rt.metrics,
+		Observer:  observer,
 		Content:   rt.content,
 		Now:       opts.Now,
 	}
@@ -140,11 +146,6 @@ func newUpstream(cu *config.Upstream, rnd func(int) int) (*proxy.Upstream, error
 		s.SetDraining(cs.Drain)
 		servers = append(servers, s)
 	}
-	if len(servers) == 1 {
-		// As in nginx, a lone server is never considered unavailable:
-		// skipping it would only turn its failures into 502s.
-		servers[0].MaxFails = 0
-	}
 	u := proxy.NewUpstream(cu.Name, servers, func(primary, backup []*upstream.Server) (balance.Balancer, balance.Balancer) {
 		var b balance.Balancer
 		if len(backup) > 0 {
@@ -154,6 +155,10 @@ func newUpstream(cu *config.Upstream, rnd func(int) int) (*proxy.Upstream, error
 	})
 	if cu.Sticky != nil {
 		u.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
+	}
+	switch cu.Method.Kind {
+	case config.IPHash, config.Hash, config.Random:
+		u.NoBackup = true
 	}
 	if cu.Method.Kind == config.Hash {
 		key, err := vars.Compile(cu.Method.HashKey)
@@ -194,6 +199,7 @@ func (rt *Runtime) upstreamFor(pp *config.ProxyPass) *proxy.Upstream {
 		return balance.NewRoundRobin(primary), nil
 	})
 	rt.implicit[pp.Host] = u
+	rt.implicitOrder = append(rt.implicitOrder, pp.Host)
 	return u
 }
 

@@ -87,7 +87,7 @@ func (c *Cookie) Decide(r *http.Request, pool *upstream.Pool, now time.Time) Dec
 		return Decision{Outcome: New, Reason: Expired}
 	case s == nil && !present:
 		return Decision{Outcome: New, Reason: NoCookie}
-	case s == nil && pool.WasRemoved(value):
+	case s == nil && pool.WasRemoved(c.baseID(value)):
 		return Decision{Outcome: Reassigned, Reason: ServerRemoved, CookieID: value}
 	case s == nil:
 		return Decision{Outcome: New, Reason: InvalidCookie}
@@ -143,6 +143,22 @@ func (c *Cookie) lookup(r *http.Request, pool *upstream.Pool) (s *upstream.Serve
 		}
 	}
 	return nil, first, present, 0
+}
+
+// baseID returns the server ID part of a cookie value: the value itself,
+// or with enforce_expiry the part before a valid stamp.
+func (c *Cookie) baseID(v string) string {
+	if !c.enforce {
+		return v
+	}
+	dot := strings.LastIndexByte(v, '.')
+	if dot < 0 {
+		return v
+	}
+	if _, err := strconv.ParseInt(v[dot+1:], 36, 64); err != nil {
+		return v
+	}
+	return v[:dot]
 }
 
 // stamped reads an enforce_expiry value, "ID.EXPIRY", returning its

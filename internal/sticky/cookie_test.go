@@ -290,3 +290,18 @@ func TestEnforceExpiry(t *testing.T) {
 		}
 	}
 }
+
+// With enforce_expiry a removed server's stamped cookie still reads
+// server_removed.
+func TestEnforceExpiryRemoved(t *testing.T) {
+	pool, _, _ := testPool()
+	c := NewCookie(config.StickyCookie{Name: "SERVERID", Expires: time.Hour, EnforceExpiry: true})
+	now := time.Unix(1_700_000_000, 0)
+	value := strings.TrimPrefix(strings.Split(c.SetCookie("gone", now), ";")[0], "SERVERID=")
+	pool.Removed = map[string]bool{"gone": true}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Cookie", "SERVERID="+value)
+	if got := c.Decide(r, pool, now).Label(); got != "reassigned/server_removed" {
+		t.Errorf("stamped cookie of a removed server: %q, want reassigned/server_removed", got)
+	}
+}

@@ -40,6 +40,12 @@ func NewPool(name string, servers []*Server) *Pool {
 // Lookup returns the server with the given ID, or nil.
 func (p *Pool) Lookup(id string) *Server { return p.byID[id] }
 
+// Lone reports whether the pool has a single server. As in nginx, a lone
+// server is never considered unavailable after failures: skipping it would
+// only turn its failures into 502s. It is decided on the current servers,
+// so it follows servers added or removed at run time.
+func (p *Pool) Lone() bool { return len(p.Primary)+len(p.Backup) == 1 }
+
 // WasRemoved reports whether a server with the given ID was removed from
 // the upstream while limpet runs.
 func (p *Pool) WasRemoved(id string) bool { return p.Removed[id] }

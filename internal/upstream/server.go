@@ -272,6 +272,10 @@ func (s *Server) RecordFailure(now time.Time) (becameUnavailable bool) {
 	return wasAvailable
 }
 
+// CountFailure counts a failed attempt without failure accounting, for a
+// server that is never skipped (the lone server of an upstream).
+func (s *Server) CountFailure() { s.failures.Add(1) }
+
 // RecordSuccess notes a successful attempt at now. A success after the
 // failure timeout has passed makes the server fully available again and
 // forgets its failures, as nginx does.

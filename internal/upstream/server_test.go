@@ -139,3 +139,19 @@ func TestStatesAndSlowStart(t *testing.T) {
 		t.Errorf("snapshot %+v: want one unhealthy period, one unavail, some downtime", snap)
 	}
 }
+
+// Downtime never runs past the end of a failure timeout that ran out
+// unobserved, and the pool's lone-server rule follows its servers.
+func TestDowntimeAndLone(t *testing.T) {
+	t0 := time.Now()
+	s := &Server{MaxFails: 1, FailTimeout: time.Second}
+	s.RecordFailure(t0)
+	first := s.Snapshot(t0.Add(3 * time.Second))
+	second := s.Snapshot(t0.Add(4 * time.Second))
+	if first.Downtime != time.Second || second.Downtime != time.Second || !first.DownStart.IsZero() {
+		t.Errorf("downtime %v then %v (downstart %v), want 1s both times and no downstart once up", first.Downtime, second.Downtime, first.DownStart)
+	}
+	if !NewPool("a", []*Server{{ID: "x"}}).Lone() || NewPool("a", []*Server{{ID: "x"}, {ID: "y"}}).Lone() {
+		t.Error("Lone is wrong")
+	}
+}

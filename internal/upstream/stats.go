@@ -106,6 +106,10 @@ type Snapshot struct {
 
 // Snapshot returns the server's counters at now.
 func (s *Server) Snapshot(now time.Time) Snapshot {
+	// Closing a downtime period that ended unobserved (a fail_timeout
+	// that ran out) is State's job; do it first so downtime never counts
+	// past the end of the period.
+	_ = s.State(now)
 	st := &s.stats
 	snap := Snapshot{
 		Requests:   s.requests.Load(),

@@ -211,17 +211,17 @@ var backendStatus = `{
      "active":1,"requests":2,"responses":{"1xx":0,"2xx":1,"3xx":1,"4xx":0,"5xx":0,"total":2},
      "sent":0,"received":0,"fails":0,"unavail":0,"health_checks":{"checks":0,"fails":0,"unhealthy":0},
      "downtime":0,"selected":"2026-11-26T19:40:01.512Z",
-     "limpet":{"id":"` + upstream.IDFor("10.0.0.1:80", "") + `","draining_pinned":{"requests":1,"requests_per_second":0,"last_seen":"2026-11-26T19:40:01.512Z"}}},
+     "limpet":{"id":"` + upstream.IDFor("10.0.0.1:80", "") + `","drain":false,"draining_pinned":{"requests":1,"requests_per_second":0,"last_seen":"2026-11-26T19:40:01.512Z"}}},
     {"id":1,"server":"10.0.0.2:8080","name":"10.0.0.2:8080","backup":false,"weight":1,"state":"unavail",
      "active":0,"requests":1,"responses":{"1xx":0,"2xx":0,"3xx":0,"4xx":0,"5xx":0,"total":0},
      "sent":0,"received":0,"fails":2,"unavail":1,"health_checks":{"checks":0,"fails":0,"unhealthy":0},
      "downtime":5000,"downstart":"2026-11-26T19:40:01.512Z",
-     "limpet":{"id":"b","draining_pinned":{"requests":0,"requests_per_second":0}}},
+     "limpet":{"id":"b","drain":false,"draining_pinned":{"requests":0,"requests_per_second":0}}},
     {"id":2,"server":"[2001:db8::3]:80","name":"[2001:db8::3]","backup":true,"weight":1,"state":"unhealthy",
      "active":0,"requests":0,"responses":{"1xx":0,"2xx":0,"3xx":0,"4xx":0,"5xx":0,"total":0},
      "sent":0,"received":0,"fails":0,"unavail":0,"health_checks":{"checks":1,"fails":1,"unhealthy":1,"last_passed":false},
      "downtime":5000,"downstart":"2026-11-26T19:40:01.512Z",
-     "limpet":{"id":"` + upstream.IDFor("[2001:db8::3]:80", "") + `","draining_pinned":{"requests":0,"requests_per_second":0}}}
+     "limpet":{"id":"` + upstream.IDFor("[2001:db8::3]:80", "") + `","drain":false,"draining_pinned":{"requests":0,"requests_per_second":0}}}
   ],
   "keepalive":0,"zombies":0,"zone":"backend",
   "limpet":{"sticky":` + stickyZero + `}
@@ -237,7 +237,7 @@ func TestRead(t *testing.T) {
 	staticStatus := `{"peers":[{"id":0,"server":"10.0.1.1:80","name":"10.0.1.1:80","backup":false,"weight":1,"state":"up",
 		"active":0,"requests":0,"responses":{"1xx":0,"2xx":0,"3xx":0,"4xx":0,"5xx":0,"total":0},
 		"sent":0,"received":0,"fails":0,"unavail":0,"health_checks":{"checks":0,"fails":0,"unhealthy":0},"downtime":0,
-		"limpet":{"id":"` + upstream.IDFor("10.0.1.1:80", "") + `","draining_pinned":{"requests":0,"requests_per_second":0}}}],
+		"limpet":{"id":"` + upstream.IDFor("10.0.1.1:80", "") + `","drain":false,"draining_pinned":{"requests":0,"requests_per_second":0}}}],
 		"keepalive":0,"zombies":0,"zone":"static","limpet":{"sticky":` + stickyZero + `}}`
 	tests := []struct {
 		method, path string

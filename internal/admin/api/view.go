@@ -84,7 +84,10 @@ type healthChecksView struct {
 type peerExtra struct {
 	// ID is the server's stable identity: the value of its sticky
 	// cookie.
-	ID             string     `json:"id"`
+	ID string `json:"id"`
+	// Drain tells whether the server is draining, which "state" hides
+	// when the server is also down, unhealthy or unavailable.
+	Drain          bool       `json:"drain"`
 	DrainingPinned pinnedView `json:"draining_pinned"`
 }
 
@@ -208,7 +211,7 @@ func (h *handler) status(u *proxy.Upstream, now time.Time) upstreamView {
 			Downtime:  snap.Downtime.Milliseconds(),
 			Downstart: formatTime(snap.DownStart),
 			Selected:  formatTime(snap.Selected),
-			Limpet: peerExtra{ID: s.ID, DrainingPinned: pinnedView{
+			Limpet: peerExtra{ID: s.ID, Drain: s.Draining(), DrainingPinned: pinnedView{
 				Requests:          snap.Pinned,
 				RequestsPerSecond: perSec[i],
 				LastSeen:          formatTime(snap.PinnedLast),

@@ -46,6 +46,12 @@ func (h *handler) addServer(u *proxy.Upstream, r *http.Request) (int, any, *apiE
 		return 0, nil, badRequest("UpstreamBadAddress", fmt.Sprintf(`host not found in upstream "%s"`, written))
 	}
 
+	if u.NoBackup && deref(p.backup, false) {
+		return 0, nil, badRequest("UpstreamNoBackup", "backup server is not allowed with the upstream's balancing method")
+	}
+	if u.NoBackup && deref(p.slowStart, 0) > 0 {
+		return 0, nil, badRequest("UpstreamBadSlowStart", "slow_start is not allowed with the upstream's balancing method")
+	}
 	route := deref(p.route, "")
 	added := make([]*upstream.Server, 0, len(addrs))
 	for _, a := range addrs {

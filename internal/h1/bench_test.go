@@ -1,0 +1,100 @@
+package h1
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// The benchmarks send the same requests through h1 and through the
+// standard transport configured as internal/proxy.NewTransport configures
+// it, to an in-process httptest server; the server's share of the CPU is
+// the same for both. Requests carry a cancellable context, as the proxy's
+// do (the client's request context).
+
+func benchServer(b *testing.B) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+		w.Header().Set("Content-Length", "11")
+		_, _ = io.WriteString(w, "hello world")
+	}))
+	b.Cleanup(s.Close)
+	return s
+}
+
+func stdTransport() *http.Transport {
+	return &http.Transport{MaxIdleConnsPerHost: DefaultMaxIdlePerHost, DisableCompression: true, MaxResponseHeaderBytes: 1 << 20}
+}
+
+func benchGet(b *testing.B, tr http.RoundTripper) {
+	s := benchServer(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := newRequest(b, ctx, "GET", s.URL+"/path?q=1", nil)
+	req.Header.Set("User-Agent", "bench")
+	req.Header.Set("Accept", "*/*")
+	req.Header.Set("X-Forwarded-For", "192.0.2.1")
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+	}
+}
+
+func benchGetParallel(b *testing.B, tr http.RoundTripper) {
+	s := benchServer(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := newRequest(b, ctx, "GET", s.URL+"/path?q=1", nil)
+		req.Header.Set("User-Agent", "bench")
+		for pb.Next() {
+			res, err := tr.RoundTrip(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+		}
+	})
+}
+
+func benchPost(b *testing.B, tr http.RoundTripper) {
+	s := benchServer(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const payload = `{"user":"someone","items":[1,2,3],"note":"a small JSON body"}`
+	b.ReportAllocs()
+	r := strings.NewReader(payload)
+	for b.Loop() {
+		r.Reset(payload)
+		req := newRequest(b, ctx, "POST", s.URL+"/submit", io.NopCloser(r))
+		req.ContentLength = int64(len(payload))
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+	}
+}
+
+func BenchmarkRoundTrip(b *testing.B)    { benchGet(b, New(Options{})) }
+func BenchmarkStdTransport(b *testing.B) { benchGet(b, stdTransport()) }
+
+func BenchmarkRoundTripParallel(b *testing.B)    { benchGetParallel(b, New(Options{})) }
+func BenchmarkStdTransportParallel(b *testing.B) { benchGetParallel(b, stdTransport()) }
+
+func BenchmarkRoundTripPost(b *testing.B)    { benchPost(b, New(Options{})) }
+func BenchmarkStdTransportPost(b *testing.B) { benchPost(b, stdTransport()) }

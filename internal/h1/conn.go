@@ -1,0 +1,313 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Buffer sizes. Readers and writers are pooled and held only while a
+// request is in flight, not by idle connections.
+const (
+	readBufferSize  = 8 << 10
+	writeBufferSize = 4 << 10
+	bodyBufferSize  = 32 << 10 // request bodies are copied through this
+)
+
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
+	bodyBuf = sync.Pool{New: func() any { return new([bodyBufferSize]byte) }}
+)
+
+// max1xx is how many informational responses may precede the final one.
+const max1xx = 10
+
+// earlyResponseWait is how long to look for a response after writing the
+// request body failed: a server that refuses a body (413) answers and stops
+// reading, and its answer is worth more than the write error.
+const earlyResponseWait = 100 * time.Millisecond
+
+// conn is one connection to an upstream. It is used by one request at a
+// time: between being taken from its pool and being put back, only the
+// request's goroutine touches it, except for closing the net.Conn, which a
+// context's end or a concurrent Body.Close may do at any time.
+type conn struct {
+	t    *Transport
+	pool *hostPool
+	nc   net.Conn
+	r    connReader
+	w    connWriter
+	br   *bufio.Reader // from readers, while a request is in flight
+
+	idleAt time.Time // when it was last put in the pool
+	reused bool      // it carried a request before the current one
+
+	abortFn func() // c.abort, made once for context.AfterFunc
+	probe          // the liveness check of an idle connection
+}
+
+func newConn(t *Transport, p *hostPool, nc net.Conn) *conn {
+	c := &conn{t: t, pool: p, nc: nc}
+	c.r.nc = nc
+	c.r.limit = -1
+	c.w.nc = nc
+	c.w.timeout = t.opts.WriteTimeout
+	c.abortFn = c.abort
+	c.probe.init(nc)
+	return c
+}
+
+// abort runs when the request's context ends: closing the connection
+// unblocks whatever the request is doing on it.
+func (c *conn) abort() { _ = c.nc.Close() }
+
+// closeNow closes the connection. It does not touch the bufio.Reader, which
+// a body read in progress may be using.
+func (c *conn) closeNow() { _ = c.nc.Close() }
+
+// discard ends the request on c without reusing it; only the request's own
+// goroutine calls it.
+func (c *conn) discard(stop func() bool) {
+	if stop != nil {
+		stop()
+	}
+	_ = c.nc.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		readers.Put(c.br)
+		c.br = nil
+	}
+}
+
+// finish ends the request on c once its response has been read to the end:
+// c goes back to its pool if keep allows and the context did not end.
+func (c *conn) finish(keep bool, stop func() bool) {
+	if stop != nil && !stop() {
+		// The context ended and abort has closed, or is closing, the
+		// connection.
+		keep = false
+	}
+	if c.br.Buffered() > 0 {
+		// Bytes beyond the response: the server does not frame its
+		// responses as we read them, and the next request would read
+		// them as its own.
+		keep = false
+	}
+	c.br.Reset(nil)
+	readers.Put(c.br)
+	c.br = nil
+	if keep {
+		c.pool.put(c)
+	} else {
+		_ = c.nc.Close()
+	}
+}
+
+// roundTrip sends req, whose body is body (nil for none), and reads the
+// response headers. retry reports that the request failed in a way that
+// shows a stale reused connection and that it may be sent again.
+func (c *conn) roundTrip(req *http.Request, body io.ReadCloser, o *outgoing) (res *http.Response, retry bool, err error) {
+	ctx := req.Context()
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, c.abortFn)
+	}
+	c.br = readers.Get().(*bufio.Reader)
+	c.br.Reset(&c.r)
+
+	if err := c.writeRequest(req, body, o); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			c.discard(stop)
+			return nil, false, cerr
+		}
+		var berr *bodyError
+		var rerr *requestError
+		if errors.As(err, &berr) || errors.As(err, &rerr) {
+			// The body could not be read, or did not match its
+			// length: the request's fault, not the connection's.
+			c.discard(stop)
+			return nil, false, err
+		}
+		if body == nil {
+			// Nothing the server could act on reached it: a request
+			// without a body is incomplete until its last byte.
+			retry = c.reused && !isTimeout(err)
+			c.discard(stop)
+			return nil, retry, &connError{op: "writing request", err: err}
+		}
+		// A server refusing the body may have answered already.
+		if res, ok := c.earlyResponse(req, stop); ok {
+			return res, false, nil
+		}
+		c.discard(stop)
+		return nil, false, &connError{op: "writing request", err: err}
+	}
+
+	rht := c.t.opts.ResponseHeaderTimeout
+	if rht > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(rht))
+	}
+	res, got, err := c.readResponse(req)
+	if rht > 0 && err == nil {
+		// The body's reads are the caller's to bound.
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			c.discard(stop)
+			return nil, false, cerr
+		}
+		// Nothing came back on a connection that had been idle: the
+		// server most likely closed it as the request went out, and
+		// did not see the request. http.Transport retries then too,
+		// for requests that are safe to repeat.
+		retry = c.reused && !got && body == nil && replayable(req) && connGone(err)
+		c.discard(stop)
+		if isTimeout(err) {
+			return nil, false, &timeoutError{err: err}
+		}
+		return nil, retry, &connError{op: "reading response headers", err: err}
+	}
+	keep := res.ProtoAtLeast(1, 1) && !res.Close && !wantsClose(req)
+	return c.wrapBody(ctx, res, stop, keep), false, nil
+}
+
+// readResponse reads the response headers, skipping informational
+// responses. got reports whether any byte of a response arrived.
+//
+// http.ReadResponse enforces RFC 9112's framing (section 6.3): it refuses a
+// response with several differing Content-Length values, or an invalid one,
+// or a Transfer-Encoding other than "chunked"; when Transfer-Encoding and
+// Content-Length come together, chunked wins and Content-Length is removed,
+// as an intermediary must do before forwarding. It also knows which
+// responses have no body (HEAD, 1xx, 204, 304) and which are delimited by
+// the connection's close.
+func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, err error) {
+	c.r.limit = c.t.maxHeaderBytes()
+	defer func() { c.r.limit = -1 }()
+	if _, err := c.br.Peek(1); err != nil {
+		return nil, false, err
+	}
+	for range max1xx {
+		res, err = http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, true, err
+		}
+		switch {
+		case res.StatusCode == http.StatusSwitchingProtocols:
+			// Upgrades go to the fallback; this request asked for none.
+			return nil, true, errUnexpected101
+		case res.StatusCode >= 200 || res.StatusCode < 100:
+			return res, true, nil
+		}
+		// 100 Continue nobody asked for, 103 Early Hints: the final
+		// response follows.
+	}
+	return nil, true, errTooMany1xx
+}
+
+// earlyResponse looks, briefly, for a response the server sent before
+// writing the request body failed. The connection is not reused.
+func (c *conn) earlyResponse(req *http.Request, stop func() bool) (*http.Response, bool) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(earlyResponseWait))
+	res, _, err := c.readResponse(req)
+	if err != nil {
+		return nil, false
+	}
+	_ = c.nc.SetReadDeadline(time.Time{})
+	res.Close = true
+	return c.wrapBody(req.Context(), res, stop, false), true
+}
+
+// wrapBody gives res a body that hands c back to its pool at its end, or
+// does so at once when there is no body.
+func (c *conn) wrapBody(ctx context.Context, res *http.Response, stop func() bool, keep bool) *http.Response {
+	if res.Body == http.NoBody {
+		c.finish(keep, stop)
+		return res
+	}
+	res.Body = &body{c: c, rc: res.Body, ctx: ctx, stop: stop, keep: keep}
+	return res
+}
+
+// connReader reads from the connection, limiting the bytes read while
+// limit is not negative: the response headers must fit in it.
+type connReader struct {
+	nc    net.Conn
+	limit int64
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.limit < 0 {
+		return r.nc.Read(p)
+	}
+	if r.limit == 0 {
+		return 0, errHeadersTooLarge
+	}
+	if int64(len(p)) > r.limit {
+		p = p[:r.limit]
+	}
+	n, err := r.nc.Read(p)
+	r.limit -= int64(n)
+	return n, err
+}
+
+// connWriter writes to the connection, giving each write its own deadline
+// (nginx's proxy_send_timeout is between two successive writes), and
+// counts the bytes written. It deliberately does not implement
+// io.ReaderFrom: net.TCPConn's would allocate a copy buffer per call.
+type connWriter struct {
+	nc      net.Conn
+	timeout time.Duration
+	n       int64 // bytes written for the current request
+}
+
+func (w *connWriter) Write(p []byte) (int, error) {
+	if w.timeout > 0 {
+		if err := w.nc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+			return 0, err
+		}
+	}
+	n, err := w.nc.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// wantsClose reports whether the request asks for the connection to be
+// closed after it.
+func wantsClose(req *http.Request) bool {
+	return req.Close || hasToken(req.Header["Connection"], "close")
+}
+
+// replayable reports whether a request without a body may be sent twice,
+// by http.Transport's rule: safe methods, or an idempotency key.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, ok := req.Header["Idempotency-Key"]
+	if !ok {
+		_, ok = req.Header["X-Idempotency-Key"]
+	}
+	return ok
+}
+
+// connGone reports whether err says the server closed the connection.
+func connGone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, syscall.EPIPE)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

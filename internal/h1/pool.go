@@ -1,0 +1,112 @@
+package h1
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// hostPool holds the idle connections to one address.
+//
+// It is a stack: the connection idle for the shortest time is taken first,
+// so under load a few connections stay busy and the rest age out. Because
+// connections are pushed in the order they became idle, the slice is sorted
+// by idle time, oldest first, and expired connections are always a prefix.
+type hostPool struct {
+	addr    string
+	max     int           // idle connections kept at most
+	timeout time.Duration // idle connections older than this are closed
+
+	// mu guards idle, timer and armed.
+	mu   sync.Mutex
+	idle []*conn // oldest first; taken from the end
+	// timer closes expired connections; armed tells whether it is
+	// pending, which it is whenever idle is not empty.
+	timer *time.Timer
+	armed bool
+}
+
+// get takes the most recently idle connection, or returns nil. An expired
+// connection is closed rather than returned; the older ones go with the
+// next sweep, which is due.
+func (p *hostPool) get() *conn {
+	p.mu.Lock()
+	n := len(p.idle)
+	if n == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	c := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	p.mu.Unlock()
+	if time.Since(c.idleAt) >= p.timeout {
+		c.closeNow()
+		return nil
+	}
+	return c
+}
+
+// put makes c idle, or closes it when the pool is full.
+func (p *hostPool) put(c *conn) {
+	c.idleAt = time.Now()
+	p.mu.Lock()
+	if len(p.idle) >= p.max {
+		p.mu.Unlock()
+		c.closeNow()
+		return
+	}
+	p.idle = append(p.idle, c)
+	if !p.armed {
+		p.armed = true
+		if p.timer == nil {
+			p.timer = time.AfterFunc(p.timeout, p.sweep)
+		} else {
+			p.timer.Reset(p.timeout)
+		}
+	}
+	p.mu.Unlock()
+}
+
+// sweep closes the expired connections and sets the timer for the oldest
+// one left.
+func (p *hostPool) sweep() {
+	now := time.Now()
+	p.mu.Lock()
+	i := 0
+	for i < len(p.idle) && now.Sub(p.idle[i].idleAt) >= p.timeout {
+		i++
+	}
+	expired := slices.Clone(p.idle[:i])
+	n := copy(p.idle, p.idle[i:])
+	clear(p.idle[n:])
+	p.idle = p.idle[:n]
+	if n > 0 {
+		p.timer.Reset(p.idle[0].idleAt.Add(p.timeout).Sub(now))
+	} else {
+		p.armed = false
+	}
+	p.mu.Unlock()
+	for _, c := range expired {
+		c.closeNow()
+	}
+}
+
+// closeIdle closes every idle connection.
+func (p *hostPool) closeIdle() {
+	p.mu.Lock()
+	idle := slices.Clone(p.idle)
+	clear(p.idle)
+	p.idle = p.idle[:0]
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.closeNow()
+	}
+}
+
+// len returns the number of idle connections.
+func (p *hostPool) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}

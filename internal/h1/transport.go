@@ -1,0 +1,310 @@
+// Package h1 is limpet's HTTP/1.1 client for plain-HTTP upstreams.
+//
+// The standard library's http.Transport runs every request through three
+// goroutines, the caller's and each connection's readLoop and writeLoop,
+// handing requests and responses between them over channels. At a load
+// balancer's request rates those handoffs, and the allocations around them,
+// cost more than the proxying itself. Transport does the whole exchange on
+// the caller's goroutine instead: it takes an idle connection from a small
+// per-address stack (or dials one), writes the request through a pooled
+// bufio.Writer, reads the response headers through a pooled bufio.Reader with
+// http.ReadResponse, and puts the connection back on the stack when the
+// caller has read the body to its end.
+//
+// With no goroutine watching an idle connection, a server's closing of it is
+// noticed when the connection is taken: on Unix a non-blocking peek at the
+// socket finds the EOF. A request that still loses the race (the server closes
+// just as the request goes out) is sent again once, on a new connection, when
+// http.Transport would do the same: nothing of it was processed, and it has no
+// body to replay.
+//
+// What the fast path does not do goes to Options.Fallback: protocol upgrades
+// (a 101 response's body must be the connection itself), Expect:
+// 100-continue, CONNECT, and every scheme but "http", so TLS and HTTP/2.
+package h1
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the zero fields of Options.
+const (
+	// DefaultMaxIdlePerHost is how many idle connections are kept per
+	// address when Options.MaxIdlePerHost is 0.
+	DefaultMaxIdlePerHost = 32
+	// DefaultIdleTimeout is how long an idle connection is kept when
+	// Options.IdleTimeout is 0.
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultMaxResponseHeaderBytes limits response headers when
+	// Options.MaxResponseHeaderBytes is 0; it is http.DefaultMaxHeaderBytes,
+	// the limit limpet applies to its own clients.
+	DefaultMaxResponseHeaderBytes = 1 << 20
+)
+
+// Options configures a Transport. The zero value of every field has a
+// working default.
+type Options struct {
+	// ConnectTimeout bounds dialing a connection (nginx's
+	// proxy_connect_timeout); 0 means only the request's context bounds it.
+	ConnectTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the response headers,
+	// counted from the moment the request, body included, is fully written
+	// (nginx's proxy_read_timeout), so a client's slow upload is not the
+	// server's delay; 0 means no limit. The body is not bounded: the caller
+	// bounds its reads itself.
+	ResponseHeaderTimeout time.Duration
+	// WriteTimeout bounds each write to the connection, not the whole
+	// request (nginx's proxy_send_timeout); 0 means no limit.
+	WriteTimeout time.Duration
+	// MaxIdlePerHost is how many idle connections are kept per address; 0
+	// means DefaultMaxIdlePerHost (32), and a negative value keeps none.
+	MaxIdlePerHost int
+	// IdleTimeout is how long a connection may stay idle before it is
+	// closed; 0 means DefaultIdleTimeout (60 seconds).
+	IdleTimeout time.Duration
+	// MaxResponseHeaderBytes limits the size of a response's headers,
+	// informational responses included; 0 means
+	// DefaultMaxResponseHeaderBytes (1 MiB).
+	MaxResponseHeaderBytes int64
+	// Fallback carries the requests the fast path does not handle
+	// (upgrades, Expect: 100-continue, CONNECT, schemes other than "http").
+	// nil means an http.Transport configured from these options.
+	Fallback http.RoundTripper
+}
+
+// Transport is an http.RoundTripper for plain-HTTP/1.1 upstreams. It is safe
+// for concurrent use; its zero value is a Transport with default Options.
+type Transport struct {
+	opts   Options
+	dialer net.Dialer
+
+	// pools maps an address ("host:port") to its idle connections. The
+	// map is never changed once published: a new address copies it under
+	// poolsMu, so the request path looks it up with one atomic load.
+	pools   atomic.Pointer[map[string]*hostPool]
+	poolsMu sync.Mutex // serialises the copy-on-write updates of pools
+
+	fallbackOnce sync.Once
+	fallback     http.RoundTripper
+
+	// noProbe turns off the liveness probe of idle connections, so tests
+	// can reach the retry path.
+	noProbe bool
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// New returns a Transport configured by o.
+func New(o Options) *Transport {
+	t := &Transport{opts: o}
+	t.dialer = net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return t
+}
+
+// RoundTrip sends req and returns the response, whose body the caller must
+// read to its end, or close, for the connection to be reused or released.
+// The fast path runs on the caller's goroutine; other requests go to the
+// fallback. Dial errors are the dialer's *net.OpError (Op "dial"); a timeout
+// waiting for the response headers is a net.Error whose Timeout is true; a
+// request whose context ends fails with the context's error.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !fastPath(req) {
+		return t.fallbackTransport().RoundTrip(req)
+	}
+	body := req.Body
+	if body == http.NoBody {
+		body = nil
+	}
+	var o outgoing
+	err := checkRequest(req, body, &o)
+	if err == nil {
+		err = req.Context().Err()
+	}
+	if err != nil {
+		closeBody(body)
+		return nil, err
+	}
+	ctx := req.Context()
+	p := t.pool(o.addr)
+	fresh := false
+	for {
+		c, err := t.conn(ctx, p, fresh)
+		if err != nil {
+			closeBody(body)
+			return nil, err
+		}
+		res, retry, err := c.roundTrip(req, body, &o)
+		if err == nil {
+			return res, nil
+		}
+		if !retry || fresh {
+			return nil, err
+		}
+		// A reused connection the server had closed: once more, on a
+		// connection of our own making.
+		fresh = true
+	}
+}
+
+// CloseIdleConnections closes the idle connections of every address, and
+// those of the fallback if it has such a method. Connections in use are not
+// interrupted.
+func (t *Transport) CloseIdleConnections() {
+	if m := t.pools.Load(); m != nil {
+		for _, p := range *m {
+			p.closeIdle()
+		}
+	}
+	if f, ok := t.fallbackTransport().(interface{ CloseIdleConnections() }); ok {
+		f.CloseIdleConnections()
+	}
+}
+
+// fastPath reports whether req is one the fast path sends: plain HTTP,
+// without a protocol upgrade (the 101 response's body must be the
+// connection, as an io.ReadWriteCloser), without Expect: 100-continue (the
+// body must wait for the interim response) and not a CONNECT tunnel.
+func fastPath(req *http.Request) bool {
+	if req.URL == nil || req.URL.Scheme != "http" || req.Method == http.MethodConnect {
+		return false
+	}
+	return !hasToken(req.Header["Connection"], "upgrade") && !hasToken(req.Header["Expect"], "100-continue")
+}
+
+// conn returns a connection to the pool's address: the most recently idle
+// one still open, unless fresh, else a new one.
+func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, error) {
+	if !fresh {
+		for {
+			c := p.get()
+			if c == nil {
+				break
+			}
+			if t.noProbe || c.alive() {
+				c.reused = true
+				return c, nil
+			}
+			// The server closed it, or sent something unasked.
+			c.closeNow()
+		}
+	}
+	nc, err := t.dialer.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		// Left as the dialer's *net.OpError with Op "dial", which tells
+		// the proxy that nothing was sent.
+		return nil, err
+	}
+	return newConn(t, p, nc), nil
+}
+
+// pool returns the idle-connection pool of addr, creating it on first use.
+func (t *Transport) pool(addr string) *hostPool {
+	if m := t.pools.Load(); m != nil {
+		if p := (*m)[addr]; p != nil {
+			return p
+		}
+	}
+	t.poolsMu.Lock()
+	defer t.poolsMu.Unlock()
+	old := t.pools.Load()
+	if old != nil {
+		if p := (*old)[addr]; p != nil {
+			return p
+		}
+	}
+	m := make(map[string]*hostPool, 1)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	p := &hostPool{addr: addr, max: t.maxIdle(), timeout: t.idleTimeout()}
+	m[addr] = p
+	t.pools.Store(&m)
+	return p
+}
+
+func (t *Transport) maxIdle() int {
+	switch n := t.opts.MaxIdlePerHost; {
+	case n == 0:
+		return DefaultMaxIdlePerHost
+	case n < 0:
+		return 0
+	default:
+		return n
+	}
+}
+
+func (t *Transport) idleTimeout() time.Duration {
+	if t.opts.IdleTimeout > 0 {
+		return t.opts.IdleTimeout
+	}
+	return DefaultIdleTimeout
+}
+
+func (t *Transport) maxHeaderBytes() int64 {
+	if t.opts.MaxResponseHeaderBytes > 0 {
+		return t.opts.MaxResponseHeaderBytes
+	}
+	return DefaultMaxResponseHeaderBytes
+}
+
+// fallbackTransport returns Options.Fallback, or builds the standard
+// transport that stands in for it.
+func (t *Transport) fallbackTransport() http.RoundTripper {
+	t.fallbackOnce.Do(func() {
+		if t.opts.Fallback != nil {
+			t.fallback = t.opts.Fallback
+			return
+		}
+		dialer := &net.Dialer{Timeout: t.opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+		write := t.opts.WriteTimeout
+		t.fallback = &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dialer.DialContext(ctx, network, addr)
+				if err != nil || write <= 0 {
+					return c, err
+				}
+				return &writeTimeoutConn{Conn: c, timeout: write}, nil
+			},
+			MaxIdleConnsPerHost:    t.maxIdle(),
+			IdleConnTimeout:        t.idleTimeout(),
+			ResponseHeaderTimeout:  t.opts.ResponseHeaderTimeout,
+			TLSHandshakeTimeout:    10 * time.Second,
+			MaxResponseHeaderBytes: t.maxHeaderBytes(),
+			// A proxy passes Accept-Encoding on as it is.
+			DisableCompression: true,
+			// The custom dialer would otherwise turn HTTP/2 off for
+			// TLS upstreams.
+			ForceAttemptHTTP2: true,
+		}
+	})
+	return t.fallback
+}
+
+// writeTimeoutConn gives each write to the fallback's connections its own
+// deadline, as the fast path does.
+type writeTimeoutConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *writeTimeoutConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// closeBody closes a request body, ignoring nil.
+func closeBody(b io.ReadCloser) {
+	if b != nil {
+		_ = b.Close()
+	}
+}
