@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/h1"
 )
 
 // Timeouts are nginx's three upstream timeouts.
@@ -29,13 +31,36 @@ type Timeouts struct {
 // by default because reconnecting costs more than it protects.
 const defaultIdlePerServer = 32
 
-// NewTransport returns the standard library transport configured with
-// nginx's timeouts, keeping up to idlePerServer idle connections per server
-// (0 means the default of 32).
-func NewTransport(t Timeouts, idlePerServer int) *http.Transport {
+// Transport is what carries requests to upstream servers: a RoundTripper
+// whose idle connections can be closed at shutdown.
+type Transport interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
+
+// NewTransport returns limpet's upstream transport with nginx's timeouts,
+// keeping up to idlePerServer idle connections per server (0 means the
+// default of 32): the h1 client, which runs each request on its caller's
+// goroutine over pooled keep-alive connections, with the standard library
+// transport behind it for what h1 does not handle (upgrades,
+// Expect: 100-continue).
+func NewTransport(t Timeouts, idlePerServer int) Transport {
 	if idlePerServer <= 0 {
 		idlePerServer = defaultIdlePerServer
 	}
+	return h1.New(h1.Options{
+		ConnectTimeout:        t.Connect,
+		ResponseHeaderTimeout: t.Read,
+		WriteTimeout:          t.Send,
+		MaxIdlePerHost:        idlePerServer,
+		IdleTimeout:           60 * time.Second,
+		Fallback:              NewStdTransport(t, idlePerServer),
+	})
+}
+
+// NewStdTransport returns the standard library transport configured with
+// nginx's timeouts, keeping up to idlePerServer idle connections per server.
+func NewStdTransport(t Timeouts, idlePerServer int) *http.Transport {
 	dialer := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

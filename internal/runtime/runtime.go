@@ -50,7 +50,7 @@ type Runtime struct {
 	implicit  map[string]*proxy.Upstream // proxy_pass to an address, by "host:port"
 	// implicitOrder lists the implicit upstreams' names in creation order.
 	implicitOrder []string
-	transports    map[transportKey]*http.Transport
+	transports    map[transportKey]proxy.Transport
 	logs          map[string]*accesslog.Logger
 
 	listeners []*listener
@@ -83,7 +83,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		log:        opts.ErrorLog,
 		upstreams:  make(map[*config.Upstream]*proxy.Upstream),
 		implicit:   make(map[string]*proxy.Upstream),
-		transports: make(map[transportKey]*http.Transport),
+		transports: make(map[transportKey]proxy.Transport),
 		logs:       make(map[string]*accesslog.Logger),
 	}
 	if rt.log == nil {
