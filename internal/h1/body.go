@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync/atomic"
+	"time"
 )
 
 // The states of a response body.
@@ -32,12 +33,19 @@ type body struct {
 	state atomic.Int32
 }
 
+// ReadTimeoutApplied tells the caller that reads of this body are bounded
+// by Options.BodyReadTimeout (when set), so it need not bound them itself.
+func (b *body) ReadTimeoutApplied() bool { return b.c.t.opts.BodyReadTimeout > 0 }
+
 func (b *body) Read(p []byte) (int, error) {
 	switch b.state.Load() {
 	case bodyEOF:
 		return 0, io.EOF
 	case bodyClosed:
 		return 0, errBodyClosed
+	}
+	if d := b.c.t.opts.BodyReadTimeout; d > 0 {
+		_ = b.c.nc.SetReadDeadline(time.Now().Add(d))
 	}
 	n, err := b.rc.Read(p)
 	if err == nil {

@@ -103,6 +103,10 @@ func (c *conn) finish(keep bool, stop func() bool) {
 	c.br.Reset(nil)
 	readers.Put(c.br)
 	c.br = nil
+	if keep && c.t.opts.BodyReadTimeout > 0 {
+		// The body's read deadline must not outlive it in the pool.
+		keep = c.nc.SetReadDeadline(time.Time{}) == nil
+	}
 	if keep {
 		c.pool.put(c)
 	} else {

@@ -62,6 +62,12 @@ type Options struct {
 	// WriteTimeout bounds each write to the connection, not the whole
 	// request (nginx's proxy_send_timeout); 0 means no limit.
 	WriteTimeout time.Duration
+	// BodyReadTimeout bounds each read of a fast-path response body, the
+	// wait between two successive reads (nginx's proxy_read_timeout once
+	// the headers are in), with a connection deadline: no timer, no
+	// allocation. 0 leaves body reads to the caller. Fast-path bodies
+	// report it with a ReadTimeoutApplied method.
+	BodyReadTimeout time.Duration
 	// MaxIdlePerHost is how many idle connections are kept per address; 0
 	// means DefaultMaxIdlePerHost (32), and a negative value keeps none.
 	MaxIdlePerHost int

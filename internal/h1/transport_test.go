@@ -864,3 +864,36 @@ func TestRequestErrors(t *testing.T) {
 type iotestErr struct{ err error }
 
 func (r iotestErr) Read([]byte) (int, error) { return 0, r.err }
+
+// BodyReadTimeout bounds each read of the body: a stream that keeps
+// talking outlives it, one that falls silent fails with a timeout.
+func TestBodyReadTimeout(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		for i := range 4 {
+			fmt.Fprintf(w, "chunk %d\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+		if r.URL.Path == "/silent" {
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	tr := New(Options{BodyReadTimeout: 150 * time.Millisecond})
+	defer tr.CloseIdleConnections()
+	for path, wantErr := range map[string]bool{"/talking": false, "/silent": true} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if applied, ok := res.Body.(interface{ ReadTimeoutApplied() bool }); !ok || !applied.ReadTimeoutApplied() {
+			t.Errorf("%s: the body does not report its read timeout", path)
+		}
+		_, err = io.ReadAll(res.Body)
+		res.Body.Close()
+		var ne net.Error
+		if got := err != nil; got != wantErr || (wantErr && !(errors.As(err, &ne) && ne.Timeout())) {
+			t.Errorf("%s: read error %v, want a timeout: %v", path, err, wantErr)
+		}
+	}
+}

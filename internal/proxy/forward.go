@@ -314,10 +314,17 @@ func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstre
 		server.End()
 		x.upTime += x.h.now().Sub(x.began)
 	}()
-	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols {
+	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && !readTimeoutApplied(res.Body) {
 		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
 	}
 	x.h.respond(w, x.r, res, x.up, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader)
+}
+
+// readTimeoutApplied reports a body whose reads the transport already
+// bounds by proxy_read_timeout (h1's fast path), which needs no timer.
+func readTimeoutApplied(body io.ReadCloser) bool {
+	b, ok := body.(interface{ ReadTimeoutApplied() bool })
+	return ok && b.ReadTimeoutApplied()
 }
 
 // attemptFailed counts a failed attempt against its server and logs it,

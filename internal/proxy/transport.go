@@ -52,6 +52,7 @@ func NewTransport(t Timeouts, idlePerServer int) Transport {
 		ConnectTimeout:        t.Connect,
 		ResponseHeaderTimeout: t.Read,
 		WriteTimeout:          t.Send,
+		BodyReadTimeout:       t.Read,
 		MaxIdlePerHost:        idlePerServer,
 		IdleTimeout:           60 * time.Second,
 		Fallback:              NewStdTransport(t, idlePerServer),
