@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -37,7 +38,17 @@ const defaultConfig = "/etc/limpet/limpet.conf"
 // flight.
 const shutdownTimeout = 10 * time.Second
 
+// defaultGCPercent is limpet's garbage collector target when GOGC is not
+// set. A proxy's live heap is small (a few MiB of connections and
+// buffers) and most of what it allocates dies with its request, so
+// collecting at 4x the live heap instead of Go's 2x halves the CPU spent
+// in the collector for a few MiB of memory.
+const defaultGCPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

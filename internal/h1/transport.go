@@ -183,6 +183,14 @@ func fastPath(req *http.Request) bool {
 	return !hasToken(req.Header["Connection"], "upgrade") && !hasToken(req.Header["Expect"], "100-continue")
 }
 
+// probeAfter is how long a connection must have been idle before it is
+// probed for a close by the server. Servers close idle connections after
+// seconds (keep-alive timeouts), so one that came back to the pool a moment
+// ago is alive; skipping the probe then saves a system call on every
+// request of a busy upstream. A close in that moment still fails only
+// requests that can be retried (idempotent ones are, on a fresh connection).
+const probeAfter = 500 * time.Millisecond
+
 // conn returns a connection to the pool's address: the most recently idle
 // one still open, unless fresh, else a new one.
 func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, error) {
@@ -192,7 +200,7 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 			if c == nil {
 				break
 			}
-			if t.noProbe || c.alive() {
+			if t.noProbe || time.Since(c.idleAt) < probeAfter || c.alive() {
 				c.reused = true
 				return c, nil
 			}

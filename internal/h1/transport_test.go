@@ -166,8 +166,13 @@ func TestStaleConnection(t *testing.T) {
 			if _, _, err := fetch(tr, newRequest(t, context.Background(), "GET", s.url("/"), nil)); err != nil {
 				t.Fatal(err)
 			}
-			// Let the server's FIN arrive.
-			time.Sleep(20 * time.Millisecond)
+			// Let the server's FIN arrive; the probe looks only at
+			// connections idle for probeAfter.
+			wait := 20 * time.Millisecond
+			if !tt.noProbe {
+				wait += probeAfter
+			}
+			time.Sleep(wait)
 			_, _, err := fetch(tr, newRequest(t, context.Background(), tt.method, s.url("/"), tt.body))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error %v, want error: %v", err, tt.wantErr)
