@@ -144,14 +144,14 @@ func (c *conn) roundTrip(req *http.Request, body io.ReadCloser, o *outgoing) (re
 			// without a body is incomplete until its last byte.
 			retry = c.reused && !isTimeout(err)
 			c.discard(stop)
-			return nil, retry, &connError{op: "writing request", err: err}
+			return nil, retry, &connError{op: "writing request", err: err, stale: retry}
 		}
 		// A server refusing the body may have answered already.
 		if res, ok := c.earlyResponse(req, stop); ok {
 			return res, false, nil
 		}
 		c.discard(stop)
-		return nil, false, &connError{op: "writing request", err: err}
+		return nil, false, &connError{op: "writing request", err: err, stale: c.reused && connGone(err)}
 	}
 
 	rht := c.t.opts.ResponseHeaderTimeout
@@ -172,12 +172,13 @@ func (c *conn) roundTrip(req *http.Request, body io.ReadCloser, o *outgoing) (re
 		// server most likely closed it as the request went out, and
 		// did not see the request. http.Transport retries then too,
 		// for requests that are safe to repeat.
-		retry = c.reused && !got && body == nil && replayable(req) && connGone(err)
+		stale := c.reused && !got && connGone(err)
+		retry = stale && body == nil && replayable(req)
 		c.discard(stop)
 		if isTimeout(err) {
 			return nil, false, &timeoutError{err: err}
 		}
-		return nil, retry, &connError{op: "reading response headers", err: err}
+		return nil, retry, &connError{op: "reading response headers", err: err, stale: stale}
 	}
 	keep := res.ProtoAtLeast(1, 1) && !res.Close && !wantsClose(req)
 	return c.wrapBody(ctx, res, stop, keep), false, nil

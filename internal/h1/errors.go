@@ -15,6 +15,9 @@ var (
 type connError struct {
 	op  string
 	err error
+	// stale: the connection had carried requests before and the server
+	// closed it before answering this one, most likely as it went out.
+	stale bool
 }
 
 func (e *connError) Error() string { return "h1: " + e.op + ": " + e.err.Error() }
@@ -42,3 +45,13 @@ func (e *bodyError) Unwrap() error { return e.err }
 type requestError struct{ msg string }
 
 func (e *requestError) Error() string { return "h1: " + e.msg }
+
+// IsStale reports an error on a pooled connection that the server closed
+// before any byte of a response: the server most likely never saw the
+// request, so the failure says nothing about the server's health. (It is
+// retried on a fresh connection automatically when the request is safe to
+// repeat; others surface with this mark.)
+func IsStale(err error) bool {
+	var ce *connError
+	return errors.As(err, &ce) && ce.stale
+}

@@ -183,6 +183,9 @@ func TestStaleConnection(t *testing.T) {
 			if err != nil && isDialError(err) {
 				t.Errorf("error %v reads as a dial error", err)
 			}
+			if err != nil && !IsStale(err) {
+				t.Errorf("error %v is not marked stale: the server is not to blame", err)
+			}
 		})
 	}
 }

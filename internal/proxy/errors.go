@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/h1"
 )
 
 // StatusClientClosed is nginx's non-standard 499: the client went away
@@ -29,6 +30,10 @@ type failure struct {
 	// sent tells whether any of the request may have reached the server,
 	// which forbids retrying non-idempotent requests.
 	sent bool
+	// stale: a pooled connection the server had closed; counted as an
+	// error for retries but not against the server's max_fails, as nginx
+	// does not count errors on its cached connections.
+	stale bool
 }
 
 // classify maps a transport error to a failure, in one place, as oxy does:
@@ -43,6 +48,9 @@ func classify(r *http.Request, err error) failure {
 		return failure{status: StatusClientClosed}
 	}
 	sent := !isDialError(err)
+	if h1.IsStale(err) {
+		return failure{cond: config.NextError, status: http.StatusBadGateway, serverFault: true, sent: sent, stale: true}
+	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return failure{cond: config.NextTimeout, status: http.StatusGatewayTimeout, serverFault: true, sent: sent}

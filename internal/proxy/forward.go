@@ -125,7 +125,7 @@ func (x *exchange) run(w *responseWriter) {
 				x.fail(w, f.status)
 				return
 			}
-			x.h.attemptFailed(x, server, err)
+			x.h.attemptFailed(x, server, err, !f.stale)
 			if next, nextBody := x.retry(server, f.cond, f.sent); next != nil {
 				server, body = next, nextBody
 				continue
@@ -327,13 +327,18 @@ func readTimeoutApplied(body io.ReadCloser) bool {
 	return ok && b.ReadTimeoutApplied()
 }
 
-// attemptFailed counts a failed attempt against its server and logs it,
-// as nginx logs every failed attempt with what it was doing.
-func (h *Handler) attemptFailed(x *exchange, server *upstream.Server, err error) {
+// attemptFailed logs a failed attempt, as nginx logs every failed attempt
+// with what it was doing, and counts it against the server's max_fails
+// when count is set (not for a pooled connection the server had closed).
+func (h *Handler) attemptFailed(x *exchange, server *upstream.Server, err error, count bool) {
 	h.errorLog.Error("upstream attempt failed", slog.String("upstream", x.up.Name), slog.String("server", server.Addr),
 		slog.String("error", err.Error()), slog.String("client", x.vr.Remote.Addr().String()),
 		slog.String("request", x.r.Method+" "+x.r.RequestURI))
-	h.recordFailure(x.up, server, err)
+	if count {
+		h.recordFailure(x.up, server, err)
+	} else {
+		server.CountFailure()
+	}
 }
 
 // recordFailure counts a failed attempt against server and logs, once per
