@@ -66,12 +66,13 @@ type transportKey struct {
 	t  proxy.Timeouts
 }
 
-// listener is one listen address with the virtual servers on it.
+// listener is one socket with the virtual servers it serves: one
+// handler, or several chosen by local address (see listen.go).
 type listener struct {
-	addr    string
-	handler *proxy.Handler
-	server  *http.Server
-	ln      net.Listener
+	addr     string
+	handlers []*proxy.Handler
+	server   *http.Server
+	ln       net.Listener
 }
 
 // New builds every live object of cfg. It listens on nothing yet; Start
@@ -239,53 +240,6 @@ func (rt *Runtime) accessLog(al config.AccessLog) (*accesslog.Logger, error) {
 	return l, nil
 }
 
-// buildListeners groups the virtual servers by listen address and builds
-// a handler for each address.
-func (rt *Runtime) buildListeners(env *proxy.Env) error {
-	type group struct {
-		servers      []*config.Server
-		defaultIndex int
-		idle         time.Duration
-	}
-	groups := make(map[string]*group)
-	var order []string
-	for _, s := range rt.cfg.Servers {
-		for _, l := range s.Listens {
-			g, ok := groups[l.Addr]
-			if !ok {
-				g = &group{defaultIndex: -1, idle: s.Proxy.KeepaliveTimeout}
-				groups[l.Addr] = g
-				order = append(order, l.Addr)
-			}
-			if l.DefaultServer {
-				g.defaultIndex = len(g.servers)
-				g.idle = s.Proxy.KeepaliveTimeout
-			}
-			g.servers = append(g.servers, s)
-		}
-	}
-	for _, addr := range order {
-		g := groups[addr]
-		h, err := proxy.NewHandler(g.servers, g.defaultIndex, env)
-		if err != nil {
-			return err
-		}
-		srv := &http.Server{
-			Handler: h,
-			// nginx's client_header_timeout default.
-			ReadHeaderTimeout: 60 * time.Second,
-			IdleTimeout:       g.idle,
-			ErrorLog:          slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
-		}
-		if g.idle == 0 {
-			// keepalive_timeout 0 disables client keep-alive.
-			srv.SetKeepAlivesEnabled(false)
-		}
-		rt.listeners = append(rt.listeners, &listener{addr: addr, handler: h, server: srv})
-	}
-	return nil
-}
-
 // Start listens on every address and serves in the background; health
 // checks start first, so servers under a mandatory check take no traffic
 // before it passes. A taken port is an error in nginx's words.
@@ -333,15 +287,19 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	for i, l := range rt.listeners {
 		wg.Go(func() {
 			err := l.server.Shutdown(ctx)
-			if uerr := l.handler.CloseUpgrades(ctx); err == nil {
-				err = uerr
+			for _, h := range l.handlers {
+				if uerr := h.CloseUpgrades(ctx); err == nil {
+					err = uerr
+				}
 			}
 			if err != nil {
 				_ = l.server.Close()
 				// Closed connections end their handlers at once;
 				// give them a moment to write their log lines.
 				wctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				_ = l.handler.WaitIdle(wctx)
+				for _, h := range l.handlers {
+					_ = h.WaitIdle(wctx)
+				}
 				cancel()
 				errs[i] = fmt.Errorf("%s: %w", l.addr, err)
 			}

@@ -1,0 +1,139 @@
+package runtime
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/proxy"
+)
+
+// listenGroup is the virtual servers that listen on one address.
+type listenGroup struct {
+	addr         string // normalised host:port
+	host         netip.Addr
+	wildcard     bool // no host, or 0.0.0.0 / ::
+	port         string
+	servers      []*config.Server
+	defaultIndex int
+	idle         time.Duration // keepalive_timeout of the default server
+}
+
+// normalizeListen spells a listen address one way, so that "[0:0::1]:80"
+// and "[::1]:80" are one socket: IP literals canonical, an empty host or
+// an unspecified address a wildcard, host names as written (the listener
+// resolves them).
+func normalizeListen(addr string) (key string, ip netip.Addr, wildcard bool, port string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, netip.Addr{}, false, ""
+	}
+	if host == "" {
+		return net.JoinHostPort("", port), netip.Addr{}, true, port
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return addr, netip.Addr{}, false, port
+	}
+	a = a.Unmap()
+	if a.IsUnspecified() {
+		return net.JoinHostPort("", port), netip.Addr{}, true, port
+	}
+	return net.JoinHostPort(a.String(), port), a, false, port
+}
+
+// buildListeners groups the virtual servers by listen address and builds
+// one socket for each. As in nginx, when a port has a wildcard listen
+// (`listen 80`) beside specific ones (`listen 127.0.0.1:80`), only the
+// wildcard is bound, and a request is served by the servers of its local
+// address if it has any, else by the wildcard's.
+func (rt *Runtime) buildListeners(env *proxy.Env) error {
+	groups := make(map[string]*listenGroup)
+	var order []*listenGroup
+	for _, s := range rt.cfg.Servers {
+		for _, l := range s.Listens {
+			key, ip, wildcard, port := normalizeListen(l.Addr)
+			g, ok := groups[key]
+			if !ok {
+				g = &listenGroup{addr: key, host: ip, wildcard: wildcard, port: port, defaultIndex: -1, idle: s.Proxy.KeepaliveTimeout}
+				groups[key] = g
+				order = append(order, g)
+			}
+			if l.DefaultServer {
+				g.defaultIndex = len(g.servers)
+				g.idle = s.Proxy.KeepaliveTimeout
+			}
+			g.servers = append(g.servers, s)
+		}
+	}
+	wildcards := make(map[string]*listenGroup)
+	for _, g := range order {
+		if g.wildcard && g.port != "0" {
+			wildcards[g.port] = g
+		}
+	}
+	handlers := make(map[*listenGroup]*proxy.Handler, len(order))
+	for _, g := range order {
+		h, err := proxy.NewHandler(g.servers, g.defaultIndex, env)
+		if err != nil {
+			return err
+		}
+		handlers[g] = h
+	}
+	for _, g := range order {
+		if !g.wildcard && g.host.IsValid() && wildcards[g.port] != nil {
+			continue // served through the wildcard's socket
+		}
+		var handler http.Handler = handlers[g]
+		l := &listener{addr: g.addr, handlers: []*proxy.Handler{handlers[g]}}
+		if g.wildcard {
+			byLocal := make(map[netip.Addr]http.Handler)
+			for _, o := range order {
+				if !o.wildcard && o.host.IsValid() && o.port == g.port {
+					byLocal[o.host] = handlers[o]
+					l.handlers = append(l.handlers, handlers[o])
+				}
+			}
+			if len(byLocal) > 0 {
+				handler = &localAddrMux{byLocal: byLocal, fallback: handlers[g]}
+			}
+		}
+		srv := &http.Server{
+			Handler: handler,
+			// nginx's client_header_timeout default.
+			ReadHeaderTimeout: 60 * time.Second,
+			IdleTimeout:       g.idle,
+			ErrorLog:          slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
+		}
+		if g.idle == 0 {
+			// keepalive_timeout 0 disables client keep-alive.
+			srv.SetKeepAlivesEnabled(false)
+		}
+		l.server = srv
+		rt.listeners = append(rt.listeners, l)
+	}
+	return nil
+}
+
+// localAddrMux serves a wildcard socket: a request goes to the virtual
+// servers of the address it arrived on when some listen on it
+// specifically, else to the wildcard's.
+type localAddrMux struct {
+	byLocal  map[netip.Addr]http.Handler
+	fallback http.Handler
+}
+
+func (m *localAddrMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			if h, ok := m.byLocal[ip.Unmap()]; ok {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+	}
+	m.fallback.ServeHTTP(w, r)
+}
