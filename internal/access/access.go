@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/errpage"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -131,12 +132,12 @@ func (p *Policy) Allow(w http.ResponseWriter, r *http.Request, client netip.Addr
 		return true
 	}
 	if !lv.addressAllowed(client) {
-		writePage(w, http.StatusForbidden)
+		errpage.Write(w, http.StatusForbidden)
 		return false
 	}
 	if lv.users != nil && !lv.authenticated(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+lv.realm+`"`)
-		writePage(w, http.StatusUnauthorized)
+		errpage.Write(w, http.StatusUnauthorized)
 		return false
 	}
 	return true

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/errpage"
 	"github.com/limpet-lb/limpet/internal/h1"
 )
 
@@ -97,21 +97,10 @@ func statusCountsAsFailure(cond, next config.NextUpstream) bool {
 }
 
 // writeError sends nginx's style of error page for status, so that no Go
-// error text ever reaches a client.
+// error text ever reaches a client; nothing for a client that is gone.
 func writeError(w http.ResponseWriter, status int) {
 	if status == StatusClientClosed {
 		return
 	}
-	text := http.StatusText(status)
-	if text == "" {
-		text = "Error"
-	}
-	title := strconv.Itoa(status) + " " + text
-	body := "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" +
-		title + "</h1></center>\r\n<hr><center>limpet</center>\r\n</body>\r\n</html>\r\n"
-	h := w.Header()
-	h.Set("Content-Type", "text/html")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
+	errpage.Write(w, status)
 }
