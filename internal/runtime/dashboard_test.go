@@ -1,18 +1,14 @@
 package runtime
 
 import (
-	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/limpet-lb/limpet/internal/browsertest"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
-
-// chromiumPath is where Debian installs Chromium.
-const chromiumPath = "/usr/bin/chromium"
 
 // dashboardConf serves an upstream of two servers, the runtime API with
 // writes, and the dashboard, as an operator would configure them.
@@ -30,35 +26,10 @@ server {
 // it loads, shows both servers of the upstream, and a click on Drain
 // drains the server in limpet.
 func TestDashboardDrainsThroughTheAPI(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is required under CI=true: %v (apt-get install chromium)", err)
-		}
-		t.Skipf("chromium not installed (%v): apt-get install chromium to run this test", err)
-	}
+	bctx := browsertest.Start(t)
 	app1, _ := healthyBackend(t, "app-01")
 	app2, _ := healthyBackend(t, "app-02")
 	lb := startLimpet(t, dashboardConf, "{{app1}}", app1.addr(), "{{app2}}", app2.addr())
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Env("TMPDIR="+t.TempDir()),
-	)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer bcancel()
 
 	rows := `document.querySelectorAll('section[data-upstream="backend"] tr.server')`
 	first := `document.querySelector('section[data-upstream="backend"] tr.server[data-server-id="0"]')`

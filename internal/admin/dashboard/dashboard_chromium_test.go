@@ -15,53 +15,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/limpet-lb/limpet/internal/browsertest"
 )
 
-// chromiumPath is where Debian installs Chromium.
-const chromiumPath = "/usr/bin/chromium"
-
-// chromium starts a fresh headless Chromium for the test and returns its
-// context, which every action of the test shares, bounded to 30s in all.
-// Without the browser the test is skipped, except under CI=true, where a
-// missing browser is a broken machine. The browser is stopped and its
-// profile removed when the test ends.
-//
-// It depends on nothing else in this file: copy it as is.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is required under CI=true: %v (apt-get install chromium)", err)
-		}
-		t.Skipf("chromium not installed (%v): apt-get install chromium to run this test", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// Containers often have a tiny /dev/shm, where Chromium crashes.
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		// Chromium leaves its singleton socket's folder in $TMPDIR.
-		chromedp.Env("TMPDIR="+t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
-	t.Cleanup(acancel) // kills the browser and waits for it, before TempDir is removed
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil { // starts the browser
-		t.Fatalf("start chromium: %v", err)
-	}
-	return bctx
-}
+// chromium starts the test's headless Chromium (see browsertest.Start).
+func chromium(t *testing.T) context.Context { return browsertest.Start(t) }
 
 // tab opens a new tab of the browser for a subtest, and fails the test if
 // the page throws an uncaught exception or breaks its security policy.
