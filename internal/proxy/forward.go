@@ -273,16 +273,21 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 		x.moreAttempts = append(x.moreAttempts, attemptRecord{server: server})
 	}
 
-	req := *x.out
-	u := *x.out.URL
-	u.Scheme, u.Host = "http", server.Addr
-	req.URL = &u
+	// The first attempt sends the request built for it; a retry sends a
+	// copy, because a transport may still hold the one it gave up on.
+	req := x.out
+	if x.tries > 1 {
+		copied, u := *x.out, *x.out.URL
+		copied.URL = &u
+		req = &copied
+	}
+	req.URL.Scheme, req.URL.Host = "http", server.Addr
 	req.Body = body
 
 	x.began = x.h.now()
 	server.Begin()
 	server.RecordSelected(x.began)
-	res, err := x.l.transport.RoundTrip(&req)
+	res, err := x.l.transport.RoundTrip(req)
 	if err != nil {
 		server.End()
 		x.upTime += x.h.now().Sub(x.began)

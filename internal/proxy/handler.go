@@ -290,12 +290,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			vr.Local = ta.AddrPort()
 		}
 	}
-	entry.Client = vr.Remote.Addr().String()
-
 	loc := vs.noLocation
 	// The line is written even when the response is cut short by a
 	// panic (http.ErrAbortHandler after an upstream broke off).
-	defer func() { loc.logRequest(rw, &entry, h.now().Sub(start)) }()
+	defer func() {
+		if loc.log != nil {
+			entry.Client = vr.Remote.Addr().String()
+			loc.logRequest(rw, &entry, h.now().Sub(start))
+		}
+	}()
 
 	path, err := router.NormalizePath(r.URL.EscapedPath())
 	if err != nil {

@@ -31,9 +31,30 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 		header["Upgrade"] = []string{upgrade}
 	}
 	host := vr.ProxyHost
+	// The values of every proxy_set_header are expanded into one buffer
+	// and become one string, and their one-element slices share one
+	// array: two allocations for the whole list instead of two a header.
+	var buf [512]byte
+	b := buf[:0]
+	var ends [16]int
+	for i := range l.headers {
+		b = l.headers[i].value.Append(b, vr)
+		if i < len(ends) {
+			ends[i] = len(b)
+		}
+	}
+	all := string(b)
+	vals := make([]string, len(l.headers))
+	start := 0
 	for i := range l.headers {
 		sh := &l.headers[i]
-		v := headerSafe(sh.value.Expand(vr))
+		var v string
+		if i < len(ends) {
+			v, start = all[start:ends[i]], ends[i]
+		} else {
+			v = sh.value.Expand(vr) // beyond the first 16: rare, plain
+		}
+		v = headerSafe(v)
 		if sh.host {
 			if v != "" {
 				host = v
@@ -44,7 +65,8 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 			delete(header, sh.name)
 			continue
 		}
-		header[sh.name] = []string{v}
+		vals[i] = v
+		header[sh.name] = vals[i : i+1 : i+1]
 	}
 
 	var u *url.URL

@@ -1,0 +1,94 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/balance"
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/sticky"
+	"github.com/limpet-lb/limpet/internal/upstream"
+)
+
+// cannedTransport answers every request with the same small response, so
+// a benchmark measures limpet's own request path and nothing of a network
+// or a backend.
+type cannedTransport struct{}
+
+func (cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{
+		StatusCode:    200,
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"2"}},
+		ContentLength: 2,
+		Body:          io.NopCloser(strings.NewReader("ok")),
+		Request:       r,
+	}, nil
+}
+
+// benchWriter is a ResponseWriter that keeps nothing between requests.
+type benchWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) WriteHeader(code int)        { w.code = code }
+func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// The methods http.ResponseController finds on net/http's own writer.
+func (w *benchWriter) Flush()                           {}
+func (w *benchWriter) SetWriteDeadline(time.Time) error { return nil }
+func (w *benchWriter) SetReadDeadline(time.Time) error  { return nil }
+
+// BenchmarkStickyHitPath runs a returning user's request (valid SERVERID
+// cookie, the design notes' proxy_set_header lines, metrics off, access
+// log off) through the handler to a canned upstream: limpet's own cost
+// per request on the cookie-hit path.
+func BenchmarkStickyHitPath(b *testing.B) {
+	cfg, err := config.LoadBytes("/bench/limpet.conf", []byte(`
+upstream backend { server 127.0.0.1:9001; server 127.0.0.1:9002; sticky cookie SERVERID expires=1h path=/; }
+server { listen 127.0.0.1:8080; server_name lb; access_log off;
+    location / { proxy_pass http://backend;
+        proxy_set_header Host $host; proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme; } }`),
+		config.Options{LookupHost: func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cu := cfg.Upstreams[0]
+	var servers []*upstream.Server
+	for _, cs := range cu.Servers {
+		servers = append(servers, &upstream.Server{ID: upstream.IDFor(cs.Addr, ""), Name: cs.Name, Addr: cs.Addr, Weight: 1, MaxFails: 1, FailTimeout: cs.FailTimeout})
+	}
+	up := NewUpstream("backend", servers, func(p, _ []*upstream.Server) (balance.Balancer, balance.Balancer) {
+		return balance.NewRoundRobin(p), nil
+	})
+	up.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
+	h, err := NewHandler(cfg.Servers, -1, &Env{
+		Upstream:  func(*config.ProxyPass) *Upstream { return up },
+		Transport: func(*Upstream, Timeouts) http.RoundTripper { return cannedTransport{} },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://lb/cart?id=1", nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.RequestURI = "/cart?id=1"
+	req.Header.Set("Cookie", "_ga=1; SERVERID="+servers[0].ID)
+	req.Header.Set("User-Agent", "wrk")
+	w := &benchWriter{h: make(http.Header)}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+		if w.code != 200 {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
