@@ -279,8 +279,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.inflight.Add(-1)
 	start := h.now()
 	rw := &responseWriter{ResponseWriter: w}
-	entry := accesslog.Entry{Time: start, Host: r.Host, Method: r.Method, URI: r.RequestURI, Proto: r.Proto,
-		UserAgent: r.UserAgent(), Referer: r.Referer()}
+	// The proxy fills the upstream fields of the entry; the rest is
+	// filled only when the line is written, so a location without an
+	// access log pays nothing for it.
+	var entry accesslog.Entry
 
 	vs := h.servers[h.vhosts.Select(r.Host)]
 	vr := vars.Request{R: r, Scheme: "http", ServerName: vs.name}
@@ -295,6 +297,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// panic (http.ErrAbortHandler after an upstream broke off).
 	defer func() {
 		if loc.log != nil {
+			entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
+			entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
 			entry.Client = vr.Remote.Addr().String()
 			loc.logRequest(rw, &entry, h.now().Sub(start))
 		}
