@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/sticky"
@@ -50,10 +51,16 @@ func (w *benchWriter) SetReadDeadline(time.Time) error  { return nil }
 // cookie, the design notes' proxy_set_header lines, metrics off, access
 // log off) through the handler to a canned upstream: limpet's own cost
 // per request on the cookie-hit path.
-func BenchmarkStickyHitPath(b *testing.B) {
+func BenchmarkStickyHitPath(b *testing.B) { benchmarkStickyHit(b, "off") }
+
+// BenchmarkStickyHitPathLogged is the same with the access log on, to a
+// writer that discards: the cost of logging itself.
+func BenchmarkStickyHitPathLogged(b *testing.B) { benchmarkStickyHit(b, "/dev/null") }
+
+func benchmarkStickyHit(b *testing.B, accessLog string) {
 	cfg, err := config.LoadBytes("/bench/limpet.conf", []byte(`
 upstream backend { server 127.0.0.1:9001; server 127.0.0.1:9002; sticky cookie SERVERID expires=1h path=/; }
-server { listen 127.0.0.1:8080; server_name lb; access_log off;
+server { listen 127.0.0.1:8080; server_name lb; access_log `+accessLog+`;
     location / { proxy_pass http://backend;
         proxy_set_header Host $host; proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme; } }`),
@@ -70,9 +77,12 @@ server { listen 127.0.0.1:8080; server_name lb; access_log off;
 		return balance.NewRoundRobin(p), nil
 	})
 	up.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
+	logger := accesslog.New(io.Discard)
+	b.Cleanup(func() { _ = logger.Close() })
 	h, err := NewHandler(cfg.Servers, -1, &Env{
 		Upstream:  func(*config.ProxyPass) *Upstream { return up },
 		Transport: func(*Upstream, Timeouts) http.RoundTripper { return cannedTransport{} },
+		AccessLog: func(config.AccessLog) (*accesslog.Logger, error) { return logger, nil },
 	})
 	if err != nil {
 		b.Fatal(err)
