@@ -192,10 +192,11 @@ See stickiness (or open %[1]s in a browser and reload):
     for i in 1 2 3 4; do curl -s %[1]s; done                   # new users spread over app-01 and app-02
 
 Watch failover reassign you (and lose the session, as the notes warn):
-stop the server your jar is on (server=app-0N above), here app-01, or use the control panel:
-    curl -s -X POST %[3]sbackends/app-01/stop
+stop the server your jar is pinned to (or use the control panel), then ask again:
+    S=$(curl -s -c %[2]s -b %[2]s %[1]s | sed 's/^server=\([a-z0-9-]*\).*/\1/'); echo "pinned to $S"
+    curl -s -X POST %[3]sbackends/$S/stop
     curl -s -c %[2]s -b %[2]s %[1]s                            # the other server, a new cookie, session=lost
-    curl -s -X POST %[3]sbackends/app-01/start
+    curl -s -X POST %[3]sbackends/$S/start
 
 Drain a server: the users on it stay, new users go to the other one:
     curl -s -X PATCH -d '{"drain":true}' %[4]sapi/9/http/upstreams/backend/servers/0
