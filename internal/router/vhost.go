@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // VirtualHosts chooses among the servers that share one listen address,
@@ -187,21 +188,7 @@ func (v *VirtualHosts) Default() *config.Server { return v.def }
 // the lookup: port and one trailing dot removed, lowercased. It allocates
 // only when there is an upper-case letter to lower.
 func hostKey(h string) string {
-	if h == "" {
-		return ""
-	}
-	end := len(h)
-	if h[0] == '[' {
-		if i := strings.IndexByte(h, ']'); i >= 0 {
-			end = i + 1
-		}
-	} else if i := strings.IndexByte(h, ':'); i >= 0 {
-		end = i
-	}
-	h = h[:end]
-	if strings.HasSuffix(h, ".") {
-		h = h[:len(h)-1]
-	}
+	h = vars.HostName(h)
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; c >= 'A' && c <= 'Z' {
 			return strings.ToLower(h)

@@ -21,7 +21,7 @@ func appendVar(dst []byte, seg *segment, r *Request) []byte {
 		// matches nginx's preference for the request line.
 		var h string
 		if hr != nil {
-			h = hostName(hr.Host)
+			h = HostName(hr.Host)
 		}
 		if h == "" {
 			return append(dst, r.ServerName...)
@@ -210,11 +210,11 @@ func local(r *Request) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// hostName strips the port and one trailing dot from a Host value, as
+// HostName strips the port and one trailing dot from a Host value, as
 // ngx_http_validate_host does; brackets of an IPv6 literal are kept. The
-// result is a substring, so nothing is allocated. The router package
-// applies the same rule before choosing a virtual server.
-func hostName(h string) string {
+// result is a substring, so nothing is allocated. The router applies the
+// same rule before choosing a virtual server.
+func HostName(h string) string {
 	if h == "" {
 		return ""
 	}
