@@ -30,8 +30,9 @@ type Upstream struct {
 	newBalancers BalancerFactory
 	state        atomic.Pointer[upstreamState]
 
-	// outcomes counts persistence decisions by sticky.Labels index.
-	outcomes [16]atomic.Int64
+	// outcomes counts persistence decisions by sticky.Labels index; an
+	// array, so counting is one atomic add (see the init check below).
+	outcomes [maxOutcomes]atomic.Int64
 
 	// mu serialises changes of the server set (Update); the request path
 	// never takes it: it reads the current snapshot atomically.
@@ -47,6 +48,15 @@ type Upstream struct {
 // SetMandatoryChecks tells the upstream that a mandatory health check
 // covers it.
 func (u *Upstream) SetMandatoryChecks(on bool) { u.mandatory.Store(on) }
+
+// maxOutcomes bounds the persistence vocabulary the counters can hold.
+const maxOutcomes = 16
+
+func init() {
+	if len(sticky.Labels) > maxOutcomes {
+		panic("proxy: raise maxOutcomes to hold every sticky label")
+	}
+}
 
 // BalancerFactory builds the balancers of an upstream's method over its
 // primary and backup servers; backup is nil when there are none.
