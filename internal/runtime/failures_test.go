@@ -179,9 +179,15 @@ func TestClientGoneIsNotAReassignment(t *testing.T) {
 	lb := startLimpet(t, designNotes, "{{app1}}", app1.addr(), "{{app2}}", app2.addr())
 	cookie := "SERVERID=" + idOf(app1)
 	rawGone(t, lb, "GET / HTTP/1.1\r\nHost: x\r\nCookie: "+cookie+"\r\n\r\n")
-	time.Sleep(200 * time.Millisecond) // let the server notice and log
-	e := parseLog(t, lb.accessLog(t))
-	if len(e) != 1 || e[0].Status != 499 || e[0].Sticky != "hit" {
+	// The server notices the client left, then logs.
+	var e []logEntry
+	eventually(t, 3*time.Second, "the request logged", func() bool {
+		if lines := lb.accessLog(t); len(lines) == 1 && lines[0] != "" {
+			e = parseLog(t, lines)
+		}
+		return len(e) == 1
+	})
+	if e[0].Status != 499 || e[0].Sticky != "hit" {
 		t.Errorf("logged %+v, want status 499 and sticky hit", e)
 	}
 	if strings.Contains(lb.errLog.String(), "temporarily disabled") {
@@ -230,9 +236,12 @@ server { listen 127.0.0.1:0; access_log {{log}};
 	if _, err := newClient(t).Get(lb.url + "/close"); err == nil {
 		t.Error("return 444 answered instead of closing the connection")
 	}
-	if e := parseLog(t, lb.accessLog(t)); e[len(e)-1].Status != 444 {
-		t.Errorf("return 444 logged as %d", e[len(e)-1].Status)
-	}
+	// The client sees the close before the handler has logged: wait for
+	// the line.
+	eventually(t, 2*time.Second, "the 444 logged", func() bool {
+		e := parseLog(t, lb.accessLog(t))
+		return len(e) == 2 && e[1].Status == 444
+	})
 }
 
 func idOf(b *backend) string { return upstream.IDFor(b.addr(), "") }
