@@ -92,6 +92,34 @@ type limpet struct {
 	errLog  *syncBuffer
 }
 
+// tryStartLimpet is startLimpet that returns the error of Start (a port
+// taken) instead of failing the test.
+func tryStartLimpet(t testing.TB, conf string) (*limpet, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "limpet.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	rt, err := New(cfg, Options{ErrorLog: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("runtime: %v", err)
+	}
+	if err := rt.Start(); err != nil {
+		_ = rt.Shutdown(context.Background())
+		return nil, err
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = rt.Shutdown(ctx)
+	})
+	return &limpet{rt: rt, url: "http://" + rt.Addrs()[0].String(), errLog: &syncBuffer{}}, nil
+}
+
 // startLimpet loads conf (with "{{name}}" replaced by the given values and
 // "{{log}}" by an access log path), listens on 127.0.0.1 ports chosen by the
 // system (the conf's listen should be 127.0.0.1:0), and stops at cleanup.

@@ -33,17 +33,26 @@ func TestNormalizeListen(t *testing.T) {
 // a request to 127.0.0.2 goes to the server that listens there, others to
 // the wildcard's.
 func TestWildcardAndSpecificListen(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
-	lb := startLimpet(t, fmt.Sprintf(`
+	// The test needs a fixed port (a wildcard and a specific address
+	// share it); another test may take the one picked, so pick again.
+	var lb *limpet
+	var port string
+	for attempt := 0; lb == nil; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ = net.SplitHostPort(ln.Addr().String())
+		ln.Close()
+		lb, err = tryStartLimpet(t, fmt.Sprintf(`
 server { listen %[1]s; access_log off; location / { return 200 "wildcard"; } }
 server { listen 127.0.0.2:%[1]s; access_log off; location / { return 200 "specific"; } }
 server { listen [0:0::0]:%[1]s; server_name other; access_log off; location / { return 200 "other"; } }
 `, port))
+		if err != nil && attempt == 4 {
+			t.Fatal(err)
+		}
+	}
 	if n := len(lb.rt.listeners); n != 1 {
 		t.Fatalf("%d sockets, want one", n)
 	}
