@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -123,81 +124,69 @@ func (p *proxyConf) effective() ProxySettings {
 // ngx_conf_set_*_slot functions: the directive table names the field, the
 // slot parses, refuses a second value at the same level, and stores.
 
-// msecSlot stores a time in milliseconds mode ("500ms", "30s", "1h").
-func msecSlot(field func(*proxyConf) *setting[time.Duration]) handler {
+// slot is the shape every slot shares: refuse a second value at the same
+// level, parse the one argument, store it. parse returns the error to
+// report for a bad value, already naming the directive's file and line.
+func slot[T any](field func(*proxyConf) *setting[T], parse func(d *Directive) (T, error)) handler {
 	return func(b *builder, d *Directive, s *scope) error {
 		f := field(s.proxy)
 		if f.set {
 			return d.duplicate()
 		}
-		v, ok := parseTime(d.Args[0], false)
-		if !ok {
-			return d.invalidValue()
+		v, err := parse(d)
+		if err != nil {
+			return err
 		}
-		*f = setting[time.Duration]{v: v, set: true}
+		*f = setting[T]{v: v, set: true}
 		return nil
 	}
+}
+
+// msecSlot stores a time in milliseconds mode ("500ms", "30s", "1h").
+func msecSlot(field func(*proxyConf) *setting[time.Duration]) handler {
+	return slot(field, func(d *Directive) (time.Duration, error) {
+		if v, ok := parseTime(d.Args[0], false); ok {
+			return v, nil
+		}
+		return 0, d.invalidValue()
+	})
 }
 
 // numSlot stores a non-negative integer.
 func numSlot(field func(*proxyConf) *setting[int]) handler {
-	return func(b *builder, d *Directive, s *scope) error {
-		f := field(s.proxy)
-		if f.set {
-			return d.duplicate()
+	return slot(field, func(d *Directive) (int, error) {
+		if v, ok := parseInt(d.Args[0]); ok {
+			return v, nil
 		}
-		v, ok := parseInt(d.Args[0])
-		if !ok {
-			return d.errorf("%q directive invalid number", d.Name)
-		}
-		*f = setting[int]{v: v, set: true}
-		return nil
-	}
+		return 0, d.errorf("%q directive invalid number", d.Name)
+	})
 }
 
 // sizeSlot stores a size in bytes ("1024", "8k", "1m", "1g").
 func sizeSlot(field func(*proxyConf) *setting[int64]) handler {
-	return func(b *builder, d *Directive, s *scope) error {
-		f := field(s.proxy)
-		if f.set {
-			return d.duplicate()
+	return slot(field, func(d *Directive) (int64, error) {
+		if v, ok := parseSize(d.Args[0]); ok {
+			return v, nil
 		}
-		v, ok := parseSize(d.Args[0])
-		if !ok {
-			return d.invalidValue()
-		}
-		*f = setting[int64]{v: v, set: true}
-		return nil
-	}
+		return 0, d.invalidValue()
+	})
 }
 
 // enumSlot stores one of a fixed set of words.
 func enumSlot(field func(*proxyConf) *setting[string], values ...string) handler {
-	return func(b *builder, d *Directive, s *scope) error {
-		f := field(s.proxy)
-		if f.set {
-			return d.duplicate()
+	return slot(field, func(d *Directive) (string, error) {
+		if slices.Contains(values, d.Args[0]) {
+			return d.Args[0], nil
 		}
-		for _, v := range values {
-			if d.Args[0] == v {
-				*f = setting[string]{v: v, set: true}
-				return nil
-			}
-		}
-		return d.invalidArg(d.Args[0])
-	}
+		return "", d.invalidArg(d.Args[0])
+	})
 }
 
 // flagSlot stores on/off; the table's argsFlag rule has checked the word.
 func flagSlot(field func(*proxyConf) *setting[bool]) handler {
-	return func(b *builder, d *Directive, s *scope) error {
-		f := field(s.proxy)
-		if f.set {
-			return d.duplicate()
-		}
-		*f = setting[bool]{v: strings.EqualFold(d.Args[0], "on"), set: true}
-		return nil
-	}
+	return slot(field, func(d *Directive) (bool, error) {
+		return strings.EqualFold(d.Args[0], "on"), nil
+	})
 }
 
 // proxySetHeader handles `proxy_set_header FIELD VALUE`, adding to this
