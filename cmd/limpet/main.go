@@ -66,11 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: limpet [-v] [-t] [-c file]\n       limpet demo [-h]\n\nOptions:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "limpet: invalid option: %q\n", fs.Arg(0))
@@ -100,6 +97,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return serve(rt, stderr)
+}
+
+// parseFlags parses args with fs. On -h it reports exit code 0, on a bad
+// flag 2 (fs has printed why); ok means go on.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
 }
 
 // load reads and builds a configuration, reporting ignored directives as
