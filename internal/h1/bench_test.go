@@ -113,3 +113,12 @@ func BenchmarkStdTransportParallel(b *testing.B) { benchGetParallel(b, stdTransp
 
 func BenchmarkRoundTripPost(b *testing.B)    { benchPost(b, New(Options{})) }
 func BenchmarkStdTransportPost(b *testing.B) { benchPost(b, stdTransport()) }
+
+// proxyOptions are the timeouts internal/proxy.NewTransport sets from
+// nginx's defaults (proxy_read_timeout, proxy_send_timeout 60s): every
+// read and write of a request has a deadline.
+var proxyOptions = Options{ResponseHeaderTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, BodyReadTimeout: 60 * time.Second}
+
+func BenchmarkRoundTripTimeouts(b *testing.B)         { benchGet(b, New(proxyOptions)) }
+func BenchmarkRoundTripTimeoutsParallel(b *testing.B) { benchGetParallel(b, New(proxyOptions)) }
+func BenchmarkRoundTripTimeoutsPost(b *testing.B)     { benchPost(b, New(proxyOptions)) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"sync/atomic"
-	"time"
 )
 
 // The states of a response body.
@@ -44,9 +43,9 @@ func (b *body) Read(p []byte) (int, error) {
 	case bodyClosed:
 		return 0, errBodyClosed
 	}
-	if d := b.c.t.opts.BodyReadTimeout; d > 0 {
-		_ = b.c.nc.SetReadDeadline(time.Now().Add(d))
-	}
+	// With no BodyReadTimeout this clears the deadline left by the
+	// response headers' wait: the body's reads are the caller's to bound.
+	_ = b.c.rd.Extend(b.c.nc.SetReadDeadline, b.c.t.opts.BodyReadTimeout)
 	n, err := b.rc.Read(p)
 	if err == nil {
 		return n, nil

@@ -38,12 +38,21 @@ const earlyResponseWait = 100 * time.Millisecond
 // time: between being taken from its pool and being put back, only the
 // request's goroutine touches it, except for closing the net.Conn, which a
 // context's end or a concurrent Body.Close may do at any time.
+//
+// Deadlines: every read of nc is preceded by rd's extension for the
+// timeout that bounds it (ResponseHeaderTimeout, BodyReadTimeout,
+// earlyResponseWait, or none, which clears it), and every write by w's
+// for WriteTimeout. A deadline left from one request therefore never
+// reaches into the next, and none is cleared when a request ends: a busy
+// connection's deadlines move once per LazyDelay, not several times per
+// request.
 type conn struct {
 	t    *Transport
 	pool *hostPool
 	nc   net.Conn
 	r    connReader
 	w    connWriter
+	rd   LazyDeadline  // nc's read deadline
 	br   *bufio.Reader // from readers, while a request is in flight
 
 	idleAt time.Time // when it was last put in the pool
@@ -62,6 +71,16 @@ func newConn(t *Transport, p *hostPool, nc net.Conn) *conn {
 	c.abortFn = c.abort
 	c.probe.init(nc)
 	return c
+}
+
+// probeIdle reports whether an idle connection is open with nothing to
+// read. The probe is a read, and fails on a read deadline that has passed,
+// as the one a previous response's body left may have: so the deadline is
+// first moved on for the wait for the next response, which is due anyway.
+// now is the current time.
+func (c *conn) probeIdle(now time.Time) bool {
+	_ = c.rd.ExtendAt(c.nc.SetReadDeadline, now, c.t.opts.ResponseHeaderTimeout)
+	return c.alive()
 }
 
 // abort runs when the request's context ends: closing the connection
@@ -103,10 +122,8 @@ func (c *conn) finish(keep bool, stop func() bool) {
 	c.br.Reset(nil)
 	readers.Put(c.br)
 	c.br = nil
-	if keep && c.t.opts.BodyReadTimeout > 0 {
-		// The body's read deadline must not outlive it in the pool.
-		keep = c.nc.SetReadDeadline(time.Time{}) == nil
-	}
+	// The body's read deadline stays: the next read, whether the probe
+	// or the next response's, moves it first.
 	if keep {
 		c.pool.put(c)
 	} else {
@@ -154,15 +171,10 @@ func (c *conn) roundTrip(req *http.Request, body io.ReadCloser, o *outgoing) (re
 		return nil, false, &connError{op: "writing request", err: err, stale: c.reused && connGone(err)}
 	}
 
-	rht := c.t.opts.ResponseHeaderTimeout
-	if rht > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(rht))
-	}
+	// ResponseHeaderTimeout counts from the end of the request; with
+	// none, this clears the deadline a previous response's body left.
+	_ = c.rd.Extend(c.nc.SetReadDeadline, c.t.opts.ResponseHeaderTimeout)
 	res, got, err := c.readResponse(req)
-	if rht > 0 && err == nil {
-		// The body's reads are the caller's to bound.
-		_ = c.nc.SetReadDeadline(time.Time{})
-	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			c.discard(stop)
@@ -221,12 +233,13 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, er
 // earlyResponse looks, briefly, for a response the server sent before
 // writing the request body failed. The connection is not reused.
 func (c *conn) earlyResponse(req *http.Request, stop func() bool) (*http.Response, bool) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(earlyResponseWait))
+	_ = c.rd.Extend(c.nc.SetReadDeadline, earlyResponseWait)
 	res, _, err := c.readResponse(req)
 	if err != nil {
 		return nil, false
 	}
-	_ = c.nc.SetReadDeadline(time.Time{})
+	// The body's reads move the deadline on for BodyReadTimeout, or
+	// clear it.
 	res.Close = true
 	return c.wrapBody(req.Context(), res, stop, false), true
 }
@@ -271,12 +284,13 @@ func (r *connReader) Read(p []byte) (int, error) {
 type connWriter struct {
 	nc      net.Conn
 	timeout time.Duration
-	n       int64 // bytes written for the current request
+	wd      LazyDeadline // nc's write deadline, moved only here
+	n       int64        // bytes written for the current request
 }
 
 func (w *connWriter) Write(p []byte) (int, error) {
 	if w.timeout > 0 {
-		if err := w.nc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+		if err := w.wd.Extend(w.nc.SetWriteDeadline, w.timeout); err != nil {
 			return 0, err
 		}
 	}

@@ -28,8 +28,8 @@ type hostPool struct {
 
 // get takes the most recently idle connection, or returns nil. An expired
 // connection is closed rather than returned; the older ones go with the
-// next sweep, which is due.
-func (p *hostPool) get() *conn {
+// next sweep, which is due. now is the current time.
+func (p *hostPool) get(now time.Time) *conn {
 	p.mu.Lock()
 	n := len(p.idle)
 	if n == 0 {
@@ -40,7 +40,7 @@ func (p *hostPool) get() *conn {
 	p.idle[n-1] = nil
 	p.idle = p.idle[:n-1]
 	p.mu.Unlock()
-	if time.Since(c.idleAt) >= p.timeout {
+	if now.Sub(c.idleAt) >= p.timeout {
 		c.closeNow()
 		return nil
 	}

@@ -49,6 +49,10 @@ const (
 
 // Options configures a Transport. The zero value of every field has a
 // working default.
+//
+// The timeouts are connection deadlines moved lazily (see LazyDeadline):
+// one may fire late by up to a sixteenth of its length, and by at most
+// LazyDelay (300ms), but never early.
 type Options struct {
 	// ConnectTimeout bounds dialing a connection (nginx's
 	// proxy_connect_timeout); 0 means only the request's context bounds it.
@@ -196,11 +200,12 @@ const probeAfter = 500 * time.Millisecond
 func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, error) {
 	if !fresh {
 		for {
-			c := p.get()
+			now := time.Now()
+			c := p.get(now)
 			if c == nil {
 				break
 			}
-			if t.noProbe || time.Since(c.idleAt) < probeAfter || c.alive() {
+			if t.noProbe || now.Sub(c.idleAt) < probeAfter || c.probeIdle(now) {
 				c.reused = true
 				return c, nil
 			}
@@ -282,10 +287,10 @@ func (t *Transport) fallbackTransport() http.RoundTripper {
 		t.fallback = &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				c, err := dialer.DialContext(ctx, network, addr)
-				if err != nil || write <= 0 {
-					return c, err
+				if err != nil {
+					return nil, err
 				}
-				return &writeTimeoutConn{Conn: c, timeout: write}, nil
+				return NewWriteTimeoutConn(c, write), nil
 			},
 			MaxIdleConnsPerHost:    t.maxIdle(),
 			IdleConnTimeout:        t.idleTimeout(),
@@ -300,20 +305,6 @@ func (t *Transport) fallbackTransport() http.RoundTripper {
 		}
 	})
 	return t.fallback
-}
-
-// writeTimeoutConn gives each write to the fallback's connections its own
-// deadline, as the fast path does.
-type writeTimeoutConn struct {
-	net.Conn
-	timeout time.Duration
-}
-
-func (c *writeTimeoutConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(p)
 }
 
 // closeBody closes a request body, ignoring nil.

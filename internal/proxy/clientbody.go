@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/h1"
 )
 
 // clientBodyTimeout is nginx's client_body_timeout default: the longest a
@@ -22,6 +24,13 @@ type clientBody struct {
 	src io.ReadCloser
 	rc  *http.ResponseController
 
+	// rd is the client connection's read deadline and eof whether src
+	// has ended. Only Read touches them, and Reads never overlap: one
+	// attempt's transport reads the body from one goroutine, and
+	// replayBody's lock serialises the reads of several attempts.
+	rd  h1.LazyDeadline
+	eof bool
+
 	// mu guards err: the transport reads the body in its own goroutine
 	// while the handler inspects err after RoundTrip returns.
 	mu  sync.Mutex
@@ -33,15 +42,25 @@ func newClientBody(w http.ResponseWriter, src io.ReadCloser) *clientBody {
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
-	// Each read gets its own deadline: nginx's timeout between two
-	// successive reads of the body, not for the whole upload.
-	_ = b.rc.SetReadDeadline(time.Now().Add(clientBodyTimeout))
+	if !b.eof {
+		// Each read has its own deadline, nginx's timeout between
+		// two successive reads of the body rather than one for the
+		// whole upload, moved lazily: once per h1.LazyDelay, not once
+		// per read. After the end, reads return at once, and no
+		// deadline may be set (see below).
+		_ = b.rd.Extend(b.rc.SetReadDeadline, clientBodyTimeout)
+	}
 	n, err := b.src.Read(p)
 	if err == io.EOF {
-		// The server reads on in the background once the body is
-		// done, to notice a client that leaves; it must not inherit
-		// the body's deadline.
-		_ = b.rc.SetReadDeadline(time.Time{})
+		// Once the body is done, net/http reads on in the background
+		// to notice a client that leaves, and that read must not
+		// inherit the body's deadline; net/http clears the deadline
+		// itself as it starts it (server.go, startBackgroundRead), or
+		// before the connection's next request when a pipelined one
+		// is already in. Clearing it here too would cost a call per
+		// request; TestClientDeadlinesDoNotOutliveTheRequest pins
+		// net/http's doing it.
+		b.eof = true
 	}
 	if err != nil && err != io.EOF {
 		b.mu.Lock()

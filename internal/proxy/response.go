@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/limpet-lb/limpet/internal/h1"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -87,16 +88,22 @@ var errClientWrite = errors.New("writing to the client failed")
 func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 	flush := res.ContentLength < 0 || isEventStream(res.Header.Get("Content-Type"))
 	rc := http.NewResponseController(w)
-	// The deadline set per write below would outlive this response on a
-	// keep-alive connection and cut a later one short: clear it.
-	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	// send_timeout bounds each write to the client, moving the deadline
+	// lazily: once per h1.LazyDelay on a long response, not once per
+	// write. It is not cleared here, which would cost a call per
+	// response: net/http clears the connection's write deadline itself
+	// once the handler returns (server.go, conn.serve, after
+	// finishRequest), so it cannot reach a later response on the
+	// connection, and until then it bounds the flush of what net/http
+	// buffered too. TestClientDeadlinesDoNotOutliveTheRequest pins that.
+	var wd h1.LazyDeadline
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
 	for {
 		n, rerr := res.Body.Read(buf)
 		if n > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(sendTimeout))
+			_ = wd.Extend(rc.SetWriteDeadline, sendTimeout)
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return errClientWrite
 			}

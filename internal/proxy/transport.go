@@ -69,7 +69,14 @@ func NewStdTransport(t Timeouts, idlePerServer int) *http.Transport {
 			if err != nil {
 				return nil, err
 			}
-			return &writeTimeoutConn{Conn: c, write: t.Send}, nil
+			// Each write gets its own deadline, which turns Go's
+			// absolute deadlines into nginx's proxy_send_timeout
+			// between two successive writes. Reads are bounded
+			// elsewhere: the wait for response headers by
+			// ResponseHeaderTimeout (which starts once the request is
+			// fully written, so a client's slow upload is not an
+			// upstream timeout), and the body by idleTimeoutBody.
+			return h1.NewWriteTimeoutConn(c, t.Send), nil
 		},
 		MaxIdleConns:        0, // no overall limit; the per-server one applies
 		MaxIdleConnsPerHost: idlePerServer,
@@ -85,26 +92,6 @@ func NewStdTransport(t Timeouts, idlePerServer int) *http.Transport {
 		// Same limit as the client side (http.DefaultMaxHeaderBytes).
 		MaxResponseHeaderBytes: 1 << 20,
 	}
-}
-
-// writeTimeoutConn gives every write its own deadline, which turns Go's
-// absolute deadlines into nginx's proxy_send_timeout between two
-// successive writes. Reads are bounded elsewhere: the wait for response
-// headers by the transport's ResponseHeaderTimeout (which starts once the
-// request is fully written, so a client's slow upload is not an upstream
-// timeout), and the body by idleTimeoutBody.
-type writeTimeoutConn struct {
-	net.Conn
-	write time.Duration
-}
-
-func (c *writeTimeoutConn) Write(p []byte) (int, error) {
-	if c.write > 0 {
-		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.write)); err != nil {
-			return 0, err
-		}
-	}
-	return c.Conn.Write(p)
 }
 
 // errReadTimeout is the error of an upstream read that outlasted

@@ -1,0 +1,92 @@
+package h1
+
+import "time"
+
+// LazyDelay is the most a LazyDeadline lets a timeout run late, nginx's
+// NGX_TIMER_LAZY_DELAY: ngx_add_timer leaves a timer where it is when it
+// would move by less than this.
+const LazyDelay = 300 * time.Millisecond
+
+// LazyDeadline is the deadline of one direction (reads or writes) of one
+// connection, moved only when it must be.
+//
+// A timeout between two successive reads, or writes, is a deadline set
+// before each one, and setting a deadline is not free: every
+// SetReadDeadline or SetWriteDeadline modifies a runtime timer (and on an
+// HTTP/2 stream sends a message to the connection's goroutine). Set
+// naively, about nine per proxied request, they took some 5% of limpet's
+// CPU under load.
+//
+// So, as nginx does, a LazyDeadline lets a timeout fire a little late but
+// never early: Extend sets the deadline to now+timeout+slack, where slack
+// is timeout/16 but at most LazyDelay (short timeouts stay close to
+// exact), and makes no call at all while the deadline in place lies
+// between now+timeout and now+timeout+slack. A busy connection's deadline
+// then moves once per slack, not once per I/O.
+//
+// It works only if it knows the deadline in place: every deadline on the
+// direction must go through it (Set records one that other code sets).
+// Its zero value stands for a connection with no deadline, as a new
+// net.Conn has; from it Extend always sets one, so only Clear depends on
+// that being true. A LazyDeadline is not safe for concurrent use.
+type LazyDeadline struct {
+	at time.Time // the deadline in place; zero for none
+}
+
+// slack is how late a deadline for timeout may fire: timeout/16, at most
+// LazyDelay.
+func slack(timeout time.Duration) time.Duration {
+	return min(timeout/16, LazyDelay)
+}
+
+// Extend readies the connection for an I/O that timeout bounds, counted
+// from now: after it, the deadline is at least timeout and at most
+// timeout+slack away, and set (one of the connection's SetReadDeadline
+// and SetWriteDeadline) has been called only if the deadline in place was
+// not. A timeout of 0 or less means no limit: the deadline is cleared.
+func (d *LazyDeadline) Extend(set func(time.Time) error, timeout time.Duration) error {
+	if timeout <= 0 {
+		return d.Clear(set)
+	}
+	return d.ExtendAt(set, time.Now(), timeout)
+}
+
+// ExtendAt is Extend for a caller that has just read the clock. now must
+// be the current time: a deadline kept because it was far enough from a
+// past now fires early by now's age.
+func (d *LazyDeadline) ExtendAt(set func(time.Time) error, now time.Time, timeout time.Duration) error {
+	if timeout <= 0 {
+		return d.Clear(set)
+	}
+	earliest := now.Add(timeout)
+	latest := earliest.Add(slack(timeout))
+	if !d.at.IsZero() && !d.at.Before(earliest) && !d.at.After(latest) {
+		return nil
+	}
+	// A deadline later than latest (set for a longer timeout) is moved
+	// too: kept, it would let this timeout run late by more than slack.
+	return d.Set(set, latest)
+}
+
+// Clear removes the deadline, for I/O with no time limit or for handing
+// the connection to code that sets its own deadlines. It calls set only
+// if a deadline is in place.
+func (d *LazyDeadline) Clear(set func(time.Time) error) error {
+	if d.at.IsZero() {
+		return nil
+	}
+	return d.Set(set, time.Time{})
+}
+
+// Set sets the deadline to t (zero for none) and records it. Code that
+// sets a deadline of its own on the connection sets it through Set, so
+// that the next Extend knows where it is.
+func (d *LazyDeadline) Set(set func(time.Time) error, t time.Time) error {
+	if err := set(t); err != nil {
+		// Nothing moved: the recorded deadline is still the one in
+		// place.
+		return err
+	}
+	d.at = t
+	return nil
+}

@@ -1,0 +1,183 @@
+package h1
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// fakeDeadline stands for one direction of a connection: it holds the
+// deadline in place and counts the calls that set it.
+type fakeDeadline struct {
+	at    time.Time
+	calls int
+	err   error // returned by set, which then changes nothing
+}
+
+func (f *fakeDeadline) set(t time.Time) error {
+	f.calls++
+	if f.err != nil {
+		return f.err
+	}
+	f.at = t
+	return nil
+}
+
+func TestSlack(t *testing.T) {
+	tests := []struct {
+		timeout, want time.Duration
+	}{
+		{16, 1},
+		{100 * time.Millisecond, 6250 * time.Microsecond},
+		{time.Second, 62500 * time.Microsecond},
+		{4800 * time.Millisecond, LazyDelay},
+		{60 * time.Second, LazyDelay},
+	}
+	for _, tt := range tests {
+		if got := slack(tt.timeout); got != tt.want {
+			t.Errorf("slack(%v) = %v, want %v", tt.timeout, got, tt.want)
+		}
+	}
+}
+
+func TestLazyDeadlineExtend(t *testing.T) {
+	now := time.Now()
+	const minute = 60 * time.Second
+	tests := []struct {
+		name    string
+		at      time.Duration // the deadline in place, from now; 0 for none
+		timeout time.Duration
+		want    time.Duration // the deadline after, from now; 0 for none
+		call    bool          // whether set must be called
+	}{
+		{"none set", 0, minute, minute + LazyDelay, true},
+		{"within slack", minute + LazyDelay/2, minute, minute + LazyDelay/2, false},
+		{"exactly the timeout", minute, minute, minute, false},
+		{"exactly timeout+slack", minute + LazyDelay, minute, minute + LazyDelay, false},
+		{"would fire early", minute - time.Nanosecond, minute, minute + LazyDelay, true},
+		{"would fire late", minute + LazyDelay + time.Nanosecond, minute, minute + LazyDelay, true},
+		{"passed", -time.Second, minute, minute + LazyDelay, true},
+		{"longer timeout's deadline", 2 * minute, time.Second, time.Second + slack(time.Second), true},
+		{"short timeout within slack", 100*time.Millisecond + 6*time.Millisecond, 100 * time.Millisecond, 106 * time.Millisecond, false},
+		{"short timeout beyond slack", 100*time.Millisecond + 7*time.Millisecond, 100 * time.Millisecond, 100*time.Millisecond + 6250*time.Microsecond, true},
+		{"zero timeout, none set", 0, 0, 0, false},
+		{"zero timeout clears", minute, 0, 0, true},
+		{"negative timeout clears", minute, -time.Second, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f fakeDeadline
+			var d LazyDeadline
+			if tt.at != 0 {
+				f.at = now.Add(tt.at)
+				d.at = f.at
+			}
+			if err := d.ExtendAt(f.set, now, tt.timeout); err != nil {
+				t.Fatal(err)
+			}
+			var want time.Time
+			if tt.want != 0 {
+				want = now.Add(tt.want)
+			}
+			if !f.at.Equal(want) || !d.at.Equal(f.at) {
+				t.Errorf("deadline %v (recorded %v), want %v", f.at.Sub(now), d.at.Sub(now), tt.want)
+			}
+			if (f.calls > 0) != tt.call || f.calls > 1 {
+				t.Errorf("%d calls to set, want a call: %v", f.calls, tt.call)
+			}
+		})
+	}
+}
+
+// TestLazyDeadlineNeverEarly drives a deadline through a random sequence
+// of I/Os, each after a random pause and with one of a few timeouts: after
+// every Extend, the deadline in place is at least the timeout away, and
+// late by no more than the slack.
+func TestLazyDeadlineNeverEarly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	timeouts := []time.Duration{0, 100 * time.Millisecond, time.Second, 60 * time.Second}
+	var f fakeDeadline
+	var d LazyDeadline
+	now := time.Now()
+	const ios = 100000
+	mixed := 0 // calls while the timeouts vary
+	for i := range ios {
+		now = now.Add(time.Duration(rng.Int64N(int64(50 * time.Millisecond))))
+		timeout := timeouts[rng.IntN(len(timeouts))]
+		if i == ios/2 {
+			mixed = f.calls
+		}
+		if i >= ios/2 {
+			timeout = 60 * time.Second // a busy connection
+		}
+		if err := d.ExtendAt(f.set, now, timeout); err != nil {
+			t.Fatal(err)
+		}
+		if !d.at.Equal(f.at) {
+			t.Fatalf("I/O %d: recorded deadline %v is not the one in place, %v", i, d.at, f.at)
+		}
+		if timeout == 0 {
+			if !f.at.IsZero() {
+				t.Fatalf("I/O %d: deadline %v for no timeout", i, f.at.Sub(now))
+			}
+			continue
+		}
+		if left := f.at.Sub(now); left < timeout || left > timeout+slack(timeout) {
+			t.Fatalf("I/O %d: deadline %v away for a timeout of %v", i, left, timeout)
+		}
+	}
+	// A connection busy with one timeout moves its deadline about once
+	// per slack: here I/Os come every 25ms on average, and the slack is
+	// 300ms, so about one in 12 costs a call.
+	if busy := f.calls - mixed; busy > ios/2/8 {
+		t.Errorf("%d calls to set for %d I/Os with a timeout of 60s, want fewer than %d", busy, ios/2, ios/2/8)
+	}
+}
+
+func TestLazyDeadlineClearAndSet(t *testing.T) {
+	var f fakeDeadline
+	var d LazyDeadline
+	if err := d.Clear(f.set); err != nil || f.calls != 0 {
+		t.Fatalf("Clear with no deadline: %d calls, error %v; want none", f.calls, err)
+	}
+	at := time.Now().Add(time.Hour)
+	if err := d.Set(f.set, at); err != nil || !f.at.Equal(at) || !d.at.Equal(at) {
+		t.Fatalf("Set: deadline %v, recorded %v, error %v; want %v", f.at, d.at, err, at)
+	}
+	if err := d.Clear(f.set); err != nil || !f.at.IsZero() || !d.at.IsZero() || f.calls != 2 {
+		t.Fatalf("Clear: deadline %v, recorded %v, %d calls, error %v; want none, 2 calls", f.at, d.at, f.calls, err)
+	}
+}
+
+// A failed set moves nothing, so the recorded deadline stays, and the
+// next Extend tries again.
+func TestLazyDeadlineSetError(t *testing.T) {
+	boom := errors.New("use of closed network connection")
+	f := fakeDeadline{err: boom}
+	var d LazyDeadline
+	now := time.Now()
+	if err := d.ExtendAt(f.set, now, time.Second); !errors.Is(err, boom) {
+		t.Fatalf("error %v, want %v", err, boom)
+	}
+	if !d.at.IsZero() {
+		t.Errorf("recorded deadline %v after a failed set, want none", d.at)
+	}
+	if err := d.ExtendAt(f.set, now, time.Second); !errors.Is(err, boom) || f.calls != 2 {
+		t.Errorf("second Extend: %d calls, error %v; want 2 calls and %v", f.calls, err, boom)
+	}
+}
+
+// Extend allocates nothing: the setter passed, a method value, stays on
+// the caller's stack.
+func TestLazyDeadlineNoAllocs(t *testing.T) {
+	var f fakeDeadline
+	var d LazyDeadline
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = d.Extend(f.set, time.Minute)
+		_ = d.Extend(f.set, 0)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per Extend, want 0", allocs)
+	}
+}
