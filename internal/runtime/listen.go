@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/h1srv"
 	"github.com/limpet-lb/limpet/internal/proxy"
 )
 
@@ -101,16 +102,13 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 				handler = &localAddrMux{byLocal: byLocal, fallback: handlers[g]}
 			}
 		}
-		srv := &http.Server{
+		srv := &h1srv.Server{
 			Handler: handler,
 			// nginx's client_header_timeout default.
 			ReadHeaderTimeout: 60 * time.Second,
-			IdleTimeout:       g.idle,
-			ErrorLog:          slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
-		}
-		if g.idle == 0 {
 			// keepalive_timeout 0 disables client keep-alive.
-			srv.SetKeepAlivesEnabled(false)
+			IdleTimeout: g.idle,
+			ErrorLog:    slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
 		}
 		l.server = srv
 		rt.listeners = append(rt.listeners, l)

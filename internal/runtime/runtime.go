@@ -19,6 +19,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/admin/metrics"
 	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/h1srv"
 	"github.com/limpet-lb/limpet/internal/health"
 	"github.com/limpet-lb/limpet/internal/proxy"
 	"github.com/limpet-lb/limpet/internal/sticky"
@@ -71,7 +72,7 @@ type transportKey struct {
 type listener struct {
 	addr     string
 	handlers []*proxy.Handler
-	server   *http.Server
+	server   *h1srv.Server
 	ln       net.Listener
 }
 

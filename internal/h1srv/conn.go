@@ -1,0 +1,652 @@
+package h1srv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// bufSize is the size of each connection's read and write buffers.
+	bufSize = 4 << 10
+	// maxDiscard is how much of a request body the handler left unread
+	// is read and dropped to keep the connection, as net/http does.
+	maxDiscard = 256 << 10
+	// watchDelay is how long a handler runs, after the request's body
+	// has been read, before a read is started to notice the client
+	// leaving (see the package comment).
+	watchDelay = 100 * time.Millisecond
+	// lingerTime is how long a connection closed with request bytes
+	// still unread keeps reading them after its response, so that the
+	// kernel's reset does not destroy the response (net/http waits
+	// 500ms too).
+	lingerTime = 500 * time.Millisecond
+)
+
+// Connection states, for Shutdown.
+const (
+	stateActive int32 = iota // reading or serving a request
+	stateIdle                // waiting for a request's first byte
+	stateParked              // idle, held by the Server's idlePoller
+	stateClosed              // closed by Shutdown or a parked timeout
+)
+
+// hotIdle is how long a connection waits for its next request on its
+// goroutine, with its buffers, before it is parked without either (see
+// idlePoller). Busy connections, whose requests follow each other
+// closer than this, never park; it is the cost of a goroutine and 8 KiB
+// of buffers for each of them that parking saves, paid back for
+// connections idle for longer.
+const hotIdle = 200 * time.Millisecond
+
+var (
+	readerPool   sync.Pool // *bufio.Reader of bufSize
+	writerPool   sync.Pool // *bufio.Writer of bufSize
+	responsePool sync.Pool // *response, with its header map
+	aLongTimeAgo = time.Unix(1, 0)
+)
+
+// conn is one client connection.
+type conn struct {
+	srv    *Server
+	rwc    net.Conn
+	remote string
+	base   context.Context // carries http.LocalAddrContextKey
+	state  atomic.Int32
+
+	r  connReader
+	br *bufio.Reader
+	bw *bufio.Writer
+	w  *response // reused by every request while the connection is busy
+
+	// raw holds the bytes of the current request's header block (and
+	// what followed them in the same reads), for the check that it had
+	// no Content-Length beside a Transfer-Encoding, which
+	// http.ReadRequest deletes.
+	raw    []byte
+	teeing bool
+
+	hijacked bool // the handler took the connection over
+
+	start  time.Time // when the connection was accepted
+	served int       // requests answered so far
+
+	// Parking (see idlePoller): the descriptor (-1 when the connection
+	// cannot be parked), whether it is registered with the poller's
+	// epoll instance, and, while parked, its generation and deadline.
+	fd           int32
+	registered   bool
+	parkGen      int32
+	parkDeadline time.Time
+
+	// mu guards the fields below: the request's cancel function and
+	// the watch (see the package comment), shared with the timer's
+	// goroutine, Server.Close and a body read from another goroutine.
+	mu          sync.Mutex
+	gen         uint64 // counts requests, so a late body read cannot arm the next one's watch
+	cancel      context.CancelFunc
+	reqDone     bool // the handler returned or hijacked: no watch any more
+	watchWanted bool // the timer is set
+	watching    bool // a watch read is in progress
+	aborting    bool // the watch read is being stopped by a past deadline
+	watchDone   chan struct{}
+	gone        bool // the watch saw the client close or fail
+	timer       *time.Timer
+}
+
+func newConn(s *Server, rwc net.Conn) *conn {
+	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String(), start: time.Now(), fd: -1}
+	c.base = context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
+	c.r.c = c
+	c.r.remain = math.MaxInt64
+	if s.idle.Load() != nil {
+		c.fd = connFD(rwc)
+	}
+	c.takeBuffers()
+	return c
+}
+
+// takeBuffers gives the connection its read and write buffers and its
+// response's state, from the pools.
+func (c *conn) takeBuffers() {
+	if v := readerPool.Get(); v != nil {
+		c.br = v.(*bufio.Reader)
+		c.br.Reset(&c.r)
+	} else {
+		c.br = bufio.NewReaderSize(&c.r, bufSize)
+	}
+	if v := writerPool.Get(); v != nil {
+		c.bw = v.(*bufio.Writer)
+		c.bw.Reset(c.rwc)
+	} else {
+		c.bw = bufio.NewWriterSize(c.rwc, bufSize)
+	}
+	if v := responsePool.Get(); v != nil {
+		c.w = v.(*response)
+	} else {
+		c.w = &response{header: make(http.Header)}
+	}
+	c.w.c = c
+}
+
+// releaseBuffers returns the connection's buffers to the pools and drops
+// what its last request left, for a connection about to park or close.
+func (c *conn) releaseBuffers() {
+	if c.br == nil {
+		return
+	}
+	c.br.Reset(nil)
+	readerPool.Put(c.br)
+	c.bw.Reset(nil)
+	writerPool.Put(c.bw)
+	c.br, c.bw = nil, nil
+	*c.w = response{header: c.w.header}
+	clear(c.w.header)
+	responsePool.Put(c.w)
+	c.w = nil
+	c.raw = nil
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.mu.Unlock()
+}
+
+// connReader reads the connection for the bufio.Reader, counting down
+// the header size limit while a request's headers are read.
+type connReader struct {
+	c      *conn
+	remain int64
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.remain <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.remain {
+		p = p[:r.remain]
+	}
+	n, err := r.c.rwc.Read(p)
+	r.remain -= int64(n)
+	if n > 0 {
+		c := r.c
+		if c.teeing {
+			c.raw = append(c.raw, p[:n]...)
+		}
+		if c.state.Load() == stateIdle && !c.state.CompareAndSwap(stateIdle, stateActive) {
+			return 0, net.ErrClosed // Shutdown closed it meanwhile
+		}
+	}
+	return n, err
+}
+
+// serve reads and answers requests until the connection ends or parks.
+// resumed says that the idle poller handed over a parked connection that
+// has become readable.
+func (c *conn) serve(resumed bool) {
+	s := c.srv
+	hdrTimeout := s.ReadHeaderTimeout
+	limit := s.maxHeaderBytes() + 4096 // net/http's slack
+	for ; ; c.served++ {
+		c.r.remain = limit
+		switch {
+		case resumed:
+			resumed = false
+			c.takeBuffers()
+			c.headerDeadline(hdrTimeout)
+		case c.br.Buffered() == 0:
+			switch c.waitRequest(hdrTimeout) {
+			case waitParked:
+				return // the poller owns the connection now
+			case waitGone:
+				c.close()
+				return
+			}
+			if c.served > 0 {
+				c.setReadDeadline(hdrTimeout)
+			}
+		default:
+			c.setReadDeadline(hdrTimeout)
+		}
+		req, ok := c.readRequest()
+		if !ok {
+			c.close()
+			return
+		}
+		_ = c.rwc.SetReadDeadline(time.Time{})
+		if !c.serveRequest(req) {
+			c.close()
+			return
+		}
+	}
+}
+
+// Outcomes of waitRequest.
+const (
+	waitReady  = iota // the next request's first byte is in the buffer
+	waitParked        // the connection is parked: the goroutine must end
+	waitGone          // the client left, timed out, or Shutdown closed it
+)
+
+// waitRequest waits for the first byte of the next request, for the
+// connection's first request within the header timeout from its start,
+// for later ones within IdleTimeout (keepalive_timeout). After hotIdle it
+// parks the connection, when the Server has an idle poller.
+func (c *conn) waitRequest(hdrTimeout time.Duration) int {
+	s := c.srv
+	c.state.Store(stateIdle)
+	if s.inShutdown.Load() {
+		return waitGone
+	}
+	now := time.Now()
+	var deadline time.Time
+	if c.served > 0 {
+		deadline = now.Add(s.IdleTimeout)
+	} else if hdrTimeout > 0 {
+		deadline = c.start.Add(hdrTimeout)
+	}
+	idle := s.idle.Load()
+	canPark := idle != nil && c.fd >= 0 && (deadline.IsZero() || deadline.Sub(now) > 2*hotIdle)
+	if canPark {
+		_ = c.rwc.SetReadDeadline(now.Add(hotIdle))
+	} else {
+		_ = c.rwc.SetReadDeadline(deadline)
+	}
+	_, err := c.br.Peek(1)
+	if err == nil {
+		return waitReady
+	}
+	if !canPark || !errors.Is(err, os.ErrDeadlineExceeded) || c.bw.Buffered() > 0 {
+		return waitGone
+	}
+	c.releaseBuffers()
+	if idle.park(c, deadline) {
+		return waitParked
+	}
+	c.takeBuffers()
+	_ = c.rwc.SetReadDeadline(deadline)
+	if _, err := c.br.Peek(1); err != nil {
+		return waitGone
+	}
+	return waitReady
+}
+
+// headerDeadline bounds the reading of the headers of a request whose
+// first byte has arrived: from the connection's start for its first
+// request, from now for later ones.
+func (c *conn) headerDeadline(hdrTimeout time.Duration) {
+	switch {
+	case hdrTimeout <= 0:
+		_ = c.rwc.SetReadDeadline(time.Time{})
+	case c.served == 0:
+		_ = c.rwc.SetReadDeadline(c.start.Add(hdrTimeout))
+	default:
+		_ = c.rwc.SetReadDeadline(time.Now().Add(hdrTimeout))
+	}
+}
+
+func (c *conn) setReadDeadline(d time.Duration) {
+	if d > 0 {
+		_ = c.rwc.SetReadDeadline(time.Now().Add(d))
+	} else {
+		_ = c.rwc.SetReadDeadline(time.Time{})
+	}
+}
+
+// readRequest reads and checks the next request, the header size limit
+// set. On a bad request it
+// answers it and returns false; on a network error it returns false
+// without answering.
+func (c *conn) readRequest() (*http.Request, bool) {
+	if b, _ := c.br.Peek(c.br.Buffered()); len(b) > 0 {
+		c.raw = append(c.raw[:0], b...)
+	} else {
+		c.raw = c.raw[:0]
+	}
+	c.teeing = true
+	req, err := http.ReadRequest(c.br)
+	c.teeing = false
+	hitLimit := c.r.remain <= 0
+	c.r.remain = math.MaxInt64
+	if cap(c.raw) > 64<<10 {
+		defer func() { c.raw = nil }()
+	}
+	if err != nil {
+		switch {
+		case hitLimit:
+			c.reject(http.StatusRequestHeaderFieldsTooLarge, "")
+			c.lingerClose()
+		case isNetReadError(err):
+			// The client left or timed out: nobody to answer.
+		case strings.HasPrefix(err.Error(), "unsupported transfer encoding"):
+			c.reject(http.StatusNotImplemented, "Unsupported transfer encoding")
+		default:
+			c.reject(http.StatusBadRequest, "")
+		}
+		return nil, false
+	}
+	if req.ProtoMajor != 1 {
+		c.reject(http.StatusHTTPVersionNotSupported, "unsupported protocol version")
+		return nil, false
+	}
+	for k := range req.Header {
+		if !validFieldName(k) {
+			c.reject(http.StatusBadRequest, "invalid header name")
+			return nil, false
+		}
+	}
+	// http.ReadRequest keeps one Host and drops the field, and drops
+	// Content-Length beside Transfer-Encoding: the raw header block
+	// tells what the client sent.
+	hosts, hasCL := scanHeader(c.raw)
+	// RFC 9112 section 3.2: 400 for HTTP/1.1 without Host, for several
+	// Host lines, and for an invalid one.
+	if hosts == 0 && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect {
+		c.reject(http.StatusBadRequest, "missing required Host header")
+		return nil, false
+	}
+	if hosts > 1 {
+		c.reject(http.StatusBadRequest, "too many Host headers")
+		return nil, false
+	}
+	if !validHost(req.Host) {
+		c.reject(http.StatusBadRequest, "malformed Host header")
+		return nil, false
+	}
+	// RFC 9112 section 6.3: a message with both Transfer-Encoding and
+	// Content-Length "ought to be handled as an error"; it is how
+	// request smuggling starts.
+	if hasCL && len(req.TransferEncoding) > 0 {
+		c.reject(http.StatusBadRequest, "both Transfer-Encoding and Content-Length")
+		return nil, false
+	}
+	return req, true
+}
+
+// serveRequest runs the handler for req and finishes its response. It
+// returns whether the connection may serve another request.
+func (c *conn) serveRequest(req *http.Request) (keep bool) {
+	s := c.srv
+	w := c.w
+	w.reset(req)
+
+	var b *body
+	expectContinue := false
+	if ex := req.Header["Expect"]; len(ex) > 0 {
+		if req.ProtoAtLeast(1, 1) && len(ex) == 1 && strings.EqualFold(ex[0], "100-continue") {
+			expectContinue = req.ContentLength != 0
+		} else if req.ProtoAtLeast(1, 1) {
+			c.reject(http.StatusExpectationFailed, "")
+			return false
+		}
+	}
+
+	ctx, cancel := context.WithCancel(c.base)
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	c.cancel = cancel
+	c.reqDone = false
+	c.gone = false
+	c.mu.Unlock()
+
+	if req.Body != nil && req.Body != http.NoBody {
+		b = &body{c: c, src: req.Body, gen: gen, expect: expectContinue}
+		req.Body = b
+		w.body = b
+		w.expect = expectContinue
+	} else {
+		c.arm(gen)
+	}
+	req = req.WithContext(ctx)
+	req.RemoteAddr = c.remote
+	w.req = req
+
+	panicked := c.runHandler(w, req)
+	if b != nil && !c.hijacked {
+		b.detach()
+	}
+	c.stopWatch()
+	cancel()
+	c.mu.Lock()
+	c.cancel = nil
+	gone := c.gone
+	c.mu.Unlock()
+	if c.hijacked {
+		return false
+	}
+	if panicked {
+		return false
+	}
+	w.finish()
+	if w.setWriteDeadline {
+		_ = c.rwc.SetWriteDeadline(time.Time{})
+	}
+	if w.closeAfter || gone {
+		if b != nil && !b.done() {
+			c.lingerClose()
+		}
+		return false
+	}
+	if b != nil && !b.done() && !b.discardRest(s.ReadHeaderTimeout) {
+		c.lingerClose()
+		return false
+	}
+	return !s.inShutdown.Load()
+}
+
+// runHandler calls the handler and recovers its panic, which it logs
+// unless it is http.ErrAbortHandler.
+func (c *conn) runHandler(w *response, req *http.Request) (panicked bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = true
+			if v != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.srv.logf("h1srv: panic serving %s: %v\n%s", c.remote, v, buf)
+			}
+		}
+	}()
+	c.srv.handler().ServeHTTP(w, req)
+	return false
+}
+
+// arm sets the watch timer once the request of generation gen has been
+// read whole.
+func (c *conn) arm(gen uint64) {
+	c.mu.Lock()
+	if gen == c.gen && !c.reqDone && !c.watchWanted {
+		c.watchWanted = true
+		if c.timer == nil {
+			c.timer = time.AfterFunc(watchDelay, c.watch)
+		} else {
+			c.timer.Reset(watchDelay)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// watch runs in the timer's goroutine: it reads the connection until the
+// client closes it (cancelling the request), sends a byte, or the watch
+// is stopped.
+func (c *conn) watch() {
+	c.mu.Lock()
+	if !c.watchWanted || c.watching || c.reqDone {
+		c.mu.Unlock()
+		return
+	}
+	c.watching = true
+	c.aborting = false
+	done := make(chan struct{})
+	c.watchDone = done
+	c.mu.Unlock()
+
+	var err error
+	if c.br.Buffered() == 0 {
+		_, err = c.br.Peek(1)
+	}
+
+	c.mu.Lock()
+	c.watching = false
+	// A timeout not of our making is the handler's own read deadline:
+	// it says nothing about the client.
+	if err != nil && !c.aborting && !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.gone = true
+		if c.cancel != nil {
+			c.cancel()
+		}
+	}
+	close(done)
+	c.mu.Unlock()
+}
+
+// stopWatch ends the request's watch: the timer is stopped and a watch
+// read in progress interrupted and awaited, so the connection's buffer
+// is the caller's again.
+func (c *conn) stopWatch() {
+	c.mu.Lock()
+	c.reqDone = true
+	c.watchWanted = false
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if !c.watching {
+		c.mu.Unlock()
+		return
+	}
+	c.aborting = true
+	done := c.watchDone
+	c.mu.Unlock()
+	_ = c.rwc.SetReadDeadline(aLongTimeAgo)
+	<-done
+	_ = c.rwc.SetReadDeadline(time.Time{})
+}
+
+// abort cancels the request in flight and closes the connection, for
+// Server.Close.
+func (c *conn) abort() {
+	c.mu.Lock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.mu.Unlock()
+	_ = c.rwc.Close()
+}
+
+// reject answers a request that could not be read, as net/http does, and
+// leaves the connection to be closed.
+func (c *conn) reject(code int, detail string) {
+	text := statusText(code)
+	msg := text
+	if detail != "" {
+		msg = text + ": " + detail
+	}
+	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.bw.WriteString("HTTP/1.1 " + msg + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ")
+	c.bw.WriteString(itoa(len(msg)))
+	c.bw.WriteString("\r\n\r\n")
+	c.bw.WriteString(msg)
+	_ = c.bw.Flush()
+}
+
+// lingerClose half-closes the connection and reads what the client still
+// sends for a while, so that closing it with unread bytes does not reset
+// it before the client has read the response.
+func (c *conn) lingerClose() {
+	_ = c.bw.Flush()
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.rwc.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.rwc, 4<<20))
+}
+
+// close ends the connection, unless it was hijacked, and returns its
+// buffers.
+func (c *conn) close() {
+	c.mu.Lock()
+	c.reqDone = true
+	c.watchWanted = false
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+	c.srv.trackConn(c, false)
+	if c.hijacked {
+		return
+	}
+	_ = c.rwc.Close()
+	c.releaseBuffers()
+}
+
+// closeParked closes a parked connection, which has no goroutine and no
+// buffers, for the idle poller.
+func (c *conn) closeParked() {
+	c.srv.trackConn(c, false)
+	_ = c.rwc.Close()
+}
+
+// isNetReadError reports a read error that means the client left or
+// was too slow: no answer is due.
+func isNetReadError(err error) bool {
+	if err == io.EOF {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "read" || errors.Is(err, net.ErrClosed)
+}
+
+// scanHeader counts the Host fields of the header block at the start of
+// raw and reports whether it has a Content-Length field.
+func scanHeader(raw []byte) (hosts int, contentLength bool) {
+	first := true
+	for len(raw) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(raw, '\n'); i < 0 {
+			line, raw = raw, nil
+		} else {
+			line, raw = raw[:i], raw[i+1:]
+		}
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if first {
+			if len(line) > 0 { // RFC 9112 section 2.2: empty lines may precede the request line
+				first = false
+			}
+			continue
+		}
+		if len(line) == 0 {
+			break // the end of the header block
+		}
+		switch line[0] | 0x20 {
+		case 'h':
+			if len(line) >= 5 && strings.EqualFold(string(line[:5]), "host:") {
+				hosts++
+			}
+		case 'c':
+			const name = "content-length:"
+			if len(line) >= len(name) && strings.EqualFold(string(line[:len(name)]), name) {
+				contentLength = true
+			}
+		}
+	}
+	return hosts, contentLength
+}

@@ -1,0 +1,233 @@
+//go:build linux
+
+package h1srv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// idlePoller holds the parked connections of a Server: client connections
+// idle for longer than hotIdle, kept without a goroutine or buffers. It
+// watches them with an epoll instance of its own, level-triggered and
+// one-shot, and hands a connection that becomes readable (a request, or
+// the client closing it) back to a new goroutine. The epoll instance is
+// itself read through Go's netpoller, so no thread blocks on it.
+//
+// A parked connection costs its socket, its net.Conn and the conn struct:
+// with 10,000 idle keep-alive connections limpet's memory stays where it
+// was without them, as nginx's and HAProxy's do.
+//
+// The timeouts of parked connections (keepalive_timeout, the first
+// request's header timeout) are enforced by a sweep every sweepEvery,
+// so they end up to sweepEvery late, never early.
+type idlePoller struct {
+	srv  *Server
+	epfd int
+	file *os.File // epfd, registered with Go's netpoller
+
+	mu     sync.Mutex
+	parked map[int32]*conn // by file descriptor
+	gen    int32           // tells a connection from an earlier one on the same descriptor
+	closed bool
+
+	sweepEvery time.Duration
+	stop       chan struct{}
+}
+
+// newIdlePoller starts the poller's two goroutines: one reads the epoll
+// instance, one sweeps timed-out connections.
+func newIdlePoller(s *Server) (*idlePoller, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		_ = syscall.Close(epfd)
+		return nil, fmt.Errorf("epoll instance: %w", err)
+	}
+	p := &idlePoller{
+		srv:        s,
+		epfd:       epfd,
+		file:       os.NewFile(uintptr(epfd), "limpet-idle-epoll"),
+		parked:     make(map[int32]*conn),
+		sweepEvery: sweepInterval(s),
+		stop:       make(chan struct{}),
+	}
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		_ = p.file.Close()
+		return nil, fmt.Errorf("epoll instance: %w", err)
+	}
+	go p.run(rc)
+	go p.sweep()
+	return p, nil
+}
+
+// sweepInterval is a twentieth of the shortest timeout a parked
+// connection can have, between 10ms and 1s.
+func sweepInterval(s *Server) time.Duration {
+	d := time.Second
+	for _, t := range []time.Duration{s.IdleTimeout, s.ReadHeaderTimeout} {
+		if t > 0 && t/20 < d {
+			d = t / 20
+		}
+	}
+	return max(d, 10*time.Millisecond)
+}
+
+// park hands c, idle and with its buffers released, to the poller until
+// it becomes readable or deadline (zero: none) passes. It returns false
+// when c cannot be parked; the caller then keeps waiting itself. After
+// true, c belongs to the poller: the caller must not touch it again.
+func (p *idlePoller) park(c *conn, deadline time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || !c.state.CompareAndSwap(stateIdle, stateParked) {
+		return false
+	}
+	p.gen++
+	c.parkGen = p.gen
+	c.parkDeadline = deadline
+	p.parked[c.fd] = c
+	ev := syscall.EpollEvent{
+		Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
+		Fd:     c.fd,
+		Pad:    c.parkGen,
+	}
+	op := syscall.EPOLL_CTL_MOD
+	if !c.registered {
+		op = syscall.EPOLL_CTL_ADD
+	}
+	err := syscall.EpollCtl(p.epfd, op, int(c.fd), &ev)
+	if err != nil && op == syscall.EPOLL_CTL_MOD && errors.Is(err, syscall.ENOENT) {
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(c.fd), &ev)
+	}
+	if err != nil {
+		delete(p.parked, c.fd)
+		c.state.Store(stateIdle)
+		return false
+	}
+	// The registration stays, disarmed, after the event: the next park
+	// re-arms it, and closing the descriptor removes it.
+	c.registered = true
+	return true
+}
+
+// run reads the epoll instance until the poller is closed. The netpoller
+// watches the instance edge-triggered, so each wake-up drains it.
+func (p *idlePoller) run(rc syscall.RawConn) {
+	var events [128]syscall.EpollEvent
+	_ = rc.Read(func(fd uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(int(fd), events[:], 0)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == nil && n == 0 || err == syscall.EAGAIN {
+				return false // drained: wait for the next edge
+			}
+			if err != nil {
+				return true
+			}
+			for _, ev := range events[:n] {
+				p.wake(ev.Fd, ev.Pad)
+			}
+		}
+	})
+}
+
+// wake gives the connection parked on fd, if still the one of generation
+// gen, a goroutine to read its request.
+func (p *idlePoller) wake(fd, gen int32) {
+	p.mu.Lock()
+	c := p.parked[fd]
+	if c == nil || c.parkGen != gen {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.parked, fd)
+	ok := c.state.CompareAndSwap(stateParked, stateActive)
+	p.mu.Unlock()
+	if ok {
+		go c.serve(true)
+	}
+}
+
+// sweep closes the parked connections whose timeout has passed.
+func (p *idlePoller) sweep() {
+	t := time.NewTicker(p.sweepEvery)
+	defer t.Stop()
+	var expired []*conn
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			for fd, c := range p.parked {
+				if !c.parkDeadline.IsZero() && now.After(c.parkDeadline) &&
+					c.state.CompareAndSwap(stateParked, stateClosed) {
+					delete(p.parked, fd)
+					expired = append(expired, c)
+				}
+			}
+			p.mu.Unlock()
+			for i, c := range expired {
+				c.closeParked()
+				expired[i] = nil
+			}
+			expired = expired[:0]
+		}
+	}
+}
+
+// closeAll closes every parked connection, for Shutdown and Close.
+func (p *idlePoller) closeAll() {
+	p.mu.Lock()
+	var all []*conn
+	for fd, c := range p.parked {
+		if c.state.CompareAndSwap(stateParked, stateClosed) {
+			delete(p.parked, fd)
+			all = append(all, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range all {
+		c.closeParked()
+	}
+}
+
+// close closes the parked connections and stops the poller.
+func (p *idlePoller) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	close(p.stop)
+	p.closeAll()
+	_ = p.file.Close()
+}
+
+// connFD returns the descriptor of a TCP connection, or -1 when it has
+// none that can be parked.
+func connFD(c any) int32 {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := int32(-1)
+	_ = rc.Control(func(f uintptr) { fd = int32(f) })
+	return fd
+}

@@ -1,0 +1,280 @@
+// Package h1srv is limpet's HTTP/1.1 server for client connections.
+//
+// net/http's server spends more CPU per request than the proxying behind
+// it: for every request it starts a background read to notice a client
+// that goes away (an extra read syscall that usually returns EAGAIN, and
+// the deadline games to stop it again), derives a cancellable context, and
+// allocates a response, a chunk writer and its buffers. Server does the
+// whole exchange on one goroutine per connection, with the response writer,
+// header map and buffers reused from one request to the next, and keeps
+// net/http's contract for handlers: http.ResponseWriter, Flush, Hijack and
+// the deadlines through http.ResponseController, r.Context() cancelled when
+// the client leaves or the request ends, Expect: 100-continue, trailers.
+//
+// Requests are parsed by http.ReadRequest, so framing is validated as in
+// net/http, and more strictly where RFC 9112 says a server ought to: a
+// request with both Content-Length and Transfer-Encoding, with several Host
+// fields, or HTTP/1.1 without one, is answered 400 and the connection
+// closed; a header block over MaxHeaderBytes gets 431.
+//
+// # Noticing a client that leaves
+//
+// A proxy waiting for its upstream must learn when its client closes the
+// connection (nginx's 499), which needs a read on the client's socket
+// while the handler runs. net/http starts that read for every request. Here
+// it starts only for slow requests: when the request's body has been read
+// to its end (at once for a request without a body), a per-connection
+// timer is set for watchDelay (100 ms); when the handler returns first, the
+// timer is stopped, which costs no syscall. When the timer fires, one read
+// (bufio.Reader.Peek) is started on the connection in the timer's
+// goroutine: EOF or an error cancels the request's context and marks the
+// connection for closing; a byte (a pipelined request) stays in the buffer
+// for the next request and ends the watch. When the handler returns or
+// hijacks the connection, a pending watch is stopped with a read deadline
+// in the past and awaited, so the buffer has one reader at a time.
+package h1srv
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server serves HTTP/1.x on the connections of its listeners, with one
+// goroutine per connection. Its zero value, with a Handler, is ready to use.
+type Server struct {
+	// Handler answers requests; nil means http.DefaultServeMux.
+	Handler http.Handler
+	// ReadHeaderTimeout is the longest a client may take to send a
+	// request's headers, from its first byte (or the connection's
+	// start); 0 means no limit. limpet uses nginx's client_header_timeout
+	// default, 60s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout is how long a connection waits for its next request.
+	// 0 disables keep-alive: each connection serves one request and
+	// the response says "Connection: close", as nginx's
+	// keepalive_timeout 0 does.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header block, request line
+	// included; 0 means http.DefaultMaxHeaderBytes (1 MiB). A larger
+	// block is answered 431.
+	MaxHeaderBytes int
+	// ErrorLog receives handler panics and invalid responses; nil means
+	// the log package's standard logger.
+	ErrorLog *log.Logger
+
+	// NoParking keeps every idle connection on its goroutine, with its
+	// buffers, as net/http does, instead of parking it (see idlePoller).
+	NoParking bool
+
+	inShutdown atomic.Bool
+
+	// idle holds the parked connections; nil when parking is off or
+	// not available (not Linux, or epoll failed).
+	idleOnce sync.Once
+	idle     atomic.Pointer[idlePoller]
+
+	// mu guards listeners and conns; it is taken when a connection
+	// opens or closes and by Shutdown and Close, never per request.
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+}
+
+// Serve accepts connections on ln and serves each in its own goroutine
+// until Shutdown or Close, after which it returns http.ErrServerClosed. It
+// returns another error when Accept fails for good; ln is then closed.
+func (s *Server) Serve(ln net.Listener) error {
+	if ln == nil || !s.trackListener(ln, true) {
+		if ln != nil {
+			_ = ln.Close()
+		}
+		return http.ErrServerClosed
+	}
+	defer s.trackListener(ln, false)
+	s.idleOnce.Do(s.startIdlePoller)
+	var delay time.Duration
+	for {
+		rwc, err := ln.Accept()
+		if err != nil {
+			if s.inShutdown.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.Is(err, net.ErrClosed) || !errors.As(err, &ne) {
+				_ = ln.Close()
+				return err
+			}
+			// Out of file descriptors and the like: back off as
+			// net/http does, 5ms doubling to 1s.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay *= 2; delay > time.Second {
+				delay = time.Second
+			}
+			s.logf("h1srv: accept error: %v; retrying in %v", err, delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		c := newConn(s, rwc)
+		if !s.trackConn(c, true) {
+			_ = rwc.Close()
+			return http.ErrServerClosed
+		}
+		go c.serve(false)
+	}
+}
+
+// Shutdown stops accepting connections, closes idle ones, and waits for
+// the requests in flight to end and their connections to become idle,
+// which it then closes. When ctx is done first it returns ctx.Err() and
+// leaves the remaining connections open (Close ends them). Hijacked
+// connections are the hijacker's to close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.inShutdown.Store(true)
+	s.closeListeners()
+	// Poll as net/http does: 1ms doubling to 500ms.
+	wait := time.Millisecond
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		if s.closeIdle() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if wait *= 2; wait > 500*time.Millisecond {
+				wait = 500 * time.Millisecond
+			}
+			t.Reset(wait)
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once, cancelling the
+// contexts of the requests in flight. Hijacked connections are left alone.
+func (s *Server) Close() error {
+	s.inShutdown.Store(true)
+	err := s.closeListeners()
+	s.idleOnce.Do(func() {}) // no poller from now on
+	if p := s.idle.Load(); p != nil {
+		p.close()
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.abort()
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Server) closeListeners() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	for ln := range s.listeners {
+		if cerr := ln.Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// closeIdle closes the idle connections and reports whether no other one
+// is left.
+func (s *Server) closeIdle() bool {
+	if p := s.idle.Load(); p != nil {
+		p.closeAll()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	quiet := true
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosed) {
+			_ = c.rwc.Close()
+			continue
+		}
+		if c.state.Load() != stateClosed {
+			quiet = false
+		}
+	}
+	return quiet
+}
+
+func (s *Server) trackListener(ln net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.listeners, ln)
+		return true
+	}
+	if s.inShutdown.Load() {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[ln] = struct{}{}
+	return true
+}
+
+func (s *Server) trackConn(c *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.conns, c)
+		return true
+	}
+	if s.inShutdown.Load() {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// startIdlePoller starts the poller of parked connections, unless
+// parking is off; without one, idle connections keep their goroutines.
+func (s *Server) startIdlePoller() {
+	if s.NoParking {
+		return
+	}
+	p, err := newIdlePoller(s)
+	if err != nil {
+		s.logf("h1srv: idle connections keep their goroutines: %v", err)
+		return
+	}
+	s.idle.Store(p)
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.ErrorLog != nil {
+		s.ErrorLog.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+func (s *Server) maxHeaderBytes() int64 {
+	if s.MaxHeaderBytes > 0 {
+		return int64(s.MaxHeaderBytes)
+	}
+	return http.DefaultMaxHeaderBytes
+}
+
+func (s *Server) handler() http.Handler {
+	if s.Handler != nil {
+		return s.Handler
+	}
+	return http.DefaultServeMux
+}
