@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/gctune"
 	"github.com/limpet-lb/limpet/internal/runtime"
 )
 
@@ -29,6 +30,9 @@ func main() {
 	confPath := flag.String("c", "/etc/limpet/limpet.conf", "configuration `file`")
 	side := flag.String("pprof", "127.0.0.1:6060", "loopback `address` for /debug/pprof/")
 	flag.Parse()
+	if os.Getenv("GOGC") == "" {
+		gctune.Start() // as cmd/limpet does
+	}
 	if err := run(*confPath, *side); err != nil {
 		fmt.Fprintf(os.Stderr, "limpet-pprof: %v\n", err)
 		os.Exit(1)

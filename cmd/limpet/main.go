@@ -20,11 +20,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/gctune"
 	"github.com/limpet-lb/limpet/internal/runtime"
 )
 
@@ -38,16 +38,11 @@ const defaultConfig = "/etc/limpet/limpet.conf"
 // flight.
 const shutdownTimeout = 10 * time.Second
 
-// defaultGCPercent is limpet's garbage collector target when GOGC is not
-// set. A proxy's live heap is small (a few MiB of connections and
-// buffers) and most of what it allocates dies with its request, so
-// collecting at 4x the live heap instead of Go's 2x halves the CPU spent
-// in the collector for a few MiB of memory.
-const defaultGCPercent = 400
-
 func main() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
+		// A fixed headroom of garbage rather than Go's ratio: see
+		// package gctune. GOGC, when set, is the user's choice.
+		gctune.Start()
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
