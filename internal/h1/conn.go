@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/deadline"
 )
 
 // Buffer sizes. Readers and writers are pooled and held only while a
@@ -44,7 +46,7 @@ const earlyResponseWait = 100 * time.Millisecond
 // earlyResponseWait, or none, which clears it), and every write by w's
 // for WriteTimeout. A deadline left from one request therefore never
 // reaches into the next, and none is cleared when a request ends: a busy
-// connection's deadlines move once per LazyDelay, not several times per
+// connection's deadlines move once per deadline.MaxSlack, not several times per
 // request.
 type conn struct {
 	t    *Transport
@@ -52,7 +54,7 @@ type conn struct {
 	nc   net.Conn
 	r    connReader
 	w    connWriter
-	rd   LazyDeadline  // nc's read deadline
+	rd   deadline.Lazy // nc's read deadline
 	br   *bufio.Reader // from readers, while a request is in flight
 
 	idleAt time.Time // when it was last put in the pool
@@ -284,8 +286,8 @@ func (r *connReader) Read(p []byte) (int, error) {
 type connWriter struct {
 	nc      net.Conn
 	timeout time.Duration
-	wd      LazyDeadline // nc's write deadline, moved only here
-	n       int64        // bytes written for the current request
+	wd      deadline.Lazy // nc's write deadline, moved only here
+	n       int64         // bytes written for the current request
 }
 
 func (w *connWriter) Write(p []byte) (int, error) {

@@ -50,9 +50,9 @@ const (
 // Options configures a Transport. The zero value of every field has a
 // working default.
 //
-// The timeouts are connection deadlines moved lazily (see LazyDeadline):
+// The timeouts are connection deadlines moved lazily (see deadline.Lazy):
 // one may fire late by up to a sixteenth of its length, and by at most
-// LazyDelay (300ms), but never early.
+// deadline.MaxSlack (300ms), but never early.
 type Options struct {
 	// ConnectTimeout bounds dialing a connection (nginx's
 	// proxy_connect_timeout); 0 means only the request's context bounds it.

@@ -4,12 +4,14 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/deadline"
 )
 
 // NewWriteTimeoutConn returns c with each Write bounded by timeout, the
 // wait between two successive writes (nginx's proxy_send_timeout) rather
 // than one deadline for all of them; a timeout of 0 or less returns c
-// itself. The deadline is moved lazily (see LazyDeadline), so a Write does
+// itself. The deadline is moved lazily (see deadline.Lazy), so a Write does
 // not cost a timer update. Deadlines that other code sets on the returned
 // conn, such as a TLS close alert's, are recorded on their way through.
 func NewWriteTimeoutConn(c net.Conn, timeout time.Duration) net.Conn {
@@ -28,7 +30,7 @@ type writeTimeoutConn struct {
 	// mu guards wd: a net.Conn may be written to, and have its deadlines
 	// set, from several goroutines (HTTP/2's writers, a TLS close alert).
 	mu sync.Mutex
-	wd LazyDeadline
+	wd deadline.Lazy
 }
 
 func (c *writeTimeoutConn) Write(p []byte) (int, error) {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/deadline"
 )
 
 // deadlineConn is a net.Conn that accepts every write and records its
@@ -50,7 +52,7 @@ func TestWriteTimeoutConnIsLazy(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("%d deadline calls for 100 quick writes, want 1", calls)
 	}
-	if left := wd.Sub(start); left < time.Minute || left > time.Minute+LazyDelay+time.Second {
+	if left := wd.Sub(start); left < time.Minute || left > time.Minute+deadline.MaxSlack+time.Second {
 		t.Errorf("deadline %v after the first write, want a minute and a little", left)
 	}
 

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/h1"
+	"github.com/limpet-lb/limpet/internal/deadline"
 )
 
 // clientBodyTimeout is nginx's client_body_timeout default: the longest a
@@ -28,7 +28,7 @@ type clientBody struct {
 	// has ended. Only Read touches them, and Reads never overlap: one
 	// attempt's transport reads the body from one goroutine, and
 	// replayBody's lock serialises the reads of several attempts.
-	rd  h1.LazyDeadline
+	rd  deadline.Lazy
 	eof bool
 
 	// mu guards err: the transport reads the body in its own goroutine
@@ -45,7 +45,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	if !b.eof {
 		// Each read has its own deadline, nginx's timeout between
 		// two successive reads of the body rather than one for the
-		// whole upload, moved lazily: once per h1.LazyDelay, not once
+		// whole upload, moved lazily: once per deadline.MaxSlack, not once
 		// per read. After the end, reads return at once, and no
 		// deadline may be set (see below).
 		_ = b.rd.Extend(b.rc.SetReadDeadline, clientBodyTimeout)

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/h1"
+	"github.com/limpet-lb/limpet/internal/deadline"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -89,14 +89,14 @@ func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 	flush := res.ContentLength < 0 || isEventStream(res.Header.Get("Content-Type"))
 	rc := http.NewResponseController(w)
 	// send_timeout bounds each write to the client, moving the deadline
-	// lazily: once per h1.LazyDelay on a long response, not once per
+	// lazily: once per deadline.MaxSlack on a long response, not once per
 	// write. It is not cleared here, which would cost a call per
 	// response: net/http clears the connection's write deadline itself
 	// once the handler returns (server.go, conn.serve, after
 	// finishRequest), so it cannot reach a later response on the
 	// connection, and until then it bounds the flush of what net/http
 	// buffered too. TestClientDeadlinesDoNotOutliveTheRequest pins that.
-	var wd h1.LazyDeadline
+	var wd deadline.Lazy
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp

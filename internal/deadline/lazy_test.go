@@ -1,4 +1,4 @@
-package h1
+package deadline
 
 import (
 	"errors"
@@ -31,8 +31,8 @@ func TestSlack(t *testing.T) {
 		{16, 1},
 		{100 * time.Millisecond, 6250 * time.Microsecond},
 		{time.Second, 62500 * time.Microsecond},
-		{4800 * time.Millisecond, LazyDelay},
-		{60 * time.Second, LazyDelay},
+		{4800 * time.Millisecond, MaxSlack},
+		{60 * time.Second, MaxSlack},
 	}
 	for _, tt := range tests {
 		if got := slack(tt.timeout); got != tt.want {
@@ -41,7 +41,7 @@ func TestSlack(t *testing.T) {
 	}
 }
 
-func TestLazyDeadlineExtend(t *testing.T) {
+func TestLazyExtend(t *testing.T) {
 	now := time.Now()
 	const minute = 60 * time.Second
 	tests := []struct {
@@ -51,13 +51,13 @@ func TestLazyDeadlineExtend(t *testing.T) {
 		want    time.Duration // the deadline after, from now; 0 for none
 		call    bool          // whether set must be called
 	}{
-		{"none set", 0, minute, minute + LazyDelay, true},
-		{"within slack", minute + LazyDelay/2, minute, minute + LazyDelay/2, false},
+		{"none set", 0, minute, minute + MaxSlack, true},
+		{"within slack", minute + MaxSlack/2, minute, minute + MaxSlack/2, false},
 		{"exactly the timeout", minute, minute, minute, false},
-		{"exactly timeout+slack", minute + LazyDelay, minute, minute + LazyDelay, false},
-		{"would fire early", minute - time.Nanosecond, minute, minute + LazyDelay, true},
-		{"would fire late", minute + LazyDelay + time.Nanosecond, minute, minute + LazyDelay, true},
-		{"passed", -time.Second, minute, minute + LazyDelay, true},
+		{"exactly timeout+slack", minute + MaxSlack, minute, minute + MaxSlack, false},
+		{"would fire early", minute - time.Nanosecond, minute, minute + MaxSlack, true},
+		{"would fire late", minute + MaxSlack + time.Nanosecond, minute, minute + MaxSlack, true},
+		{"passed", -time.Second, minute, minute + MaxSlack, true},
 		{"longer timeout's deadline", 2 * minute, time.Second, time.Second + slack(time.Second), true},
 		{"short timeout within slack", 100*time.Millisecond + 6*time.Millisecond, 100 * time.Millisecond, 106 * time.Millisecond, false},
 		{"short timeout beyond slack", 100*time.Millisecond + 7*time.Millisecond, 100 * time.Millisecond, 100*time.Millisecond + 6250*time.Microsecond, true},
@@ -68,7 +68,7 @@ func TestLazyDeadlineExtend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var f fakeDeadline
-			var d LazyDeadline
+			var d Lazy
 			if tt.at != 0 {
 				f.at = now.Add(tt.at)
 				d.at = f.at
@@ -90,15 +90,15 @@ func TestLazyDeadlineExtend(t *testing.T) {
 	}
 }
 
-// TestLazyDeadlineNeverEarly drives a deadline through a random sequence
+// TestLazyNeverEarly drives a deadline through a random sequence
 // of I/Os, each after a random pause and with one of a few timeouts: after
 // every Extend, the deadline in place is at least the timeout away, and
 // late by no more than the slack.
-func TestLazyDeadlineNeverEarly(t *testing.T) {
+func TestLazyNeverEarly(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	timeouts := []time.Duration{0, 100 * time.Millisecond, time.Second, 60 * time.Second}
 	var f fakeDeadline
-	var d LazyDeadline
+	var d Lazy
 	now := time.Now()
 	const ios = 100000
 	mixed := 0 // calls while the timeouts vary
@@ -135,9 +135,9 @@ func TestLazyDeadlineNeverEarly(t *testing.T) {
 	}
 }
 
-func TestLazyDeadlineClearAndSet(t *testing.T) {
+func TestLazyClearAndSet(t *testing.T) {
 	var f fakeDeadline
-	var d LazyDeadline
+	var d Lazy
 	if err := d.Clear(f.set); err != nil || f.calls != 0 {
 		t.Fatalf("Clear with no deadline: %d calls, error %v; want none", f.calls, err)
 	}
@@ -152,10 +152,10 @@ func TestLazyDeadlineClearAndSet(t *testing.T) {
 
 // A failed set moves nothing, so the recorded deadline stays, and the
 // next Extend tries again.
-func TestLazyDeadlineSetError(t *testing.T) {
+func TestLazySetError(t *testing.T) {
 	boom := errors.New("use of closed network connection")
 	f := fakeDeadline{err: boom}
-	var d LazyDeadline
+	var d Lazy
 	now := time.Now()
 	if err := d.ExtendAt(f.set, now, time.Second); !errors.Is(err, boom) {
 		t.Fatalf("error %v, want %v", err, boom)
@@ -170,14 +170,37 @@ func TestLazyDeadlineSetError(t *testing.T) {
 
 // Extend allocates nothing: the setter passed, a method value, stays on
 // the caller's stack.
-func TestLazyDeadlineNoAllocs(t *testing.T) {
+func TestLazyNoAllocs(t *testing.T) {
 	var f fakeDeadline
-	var d LazyDeadline
+	var d Lazy
 	allocs := testing.AllocsPerRun(100, func() {
 		_ = d.Extend(f.set, time.Minute)
 		_ = d.Extend(f.set, 0)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per Extend, want 0", allocs)
+	}
+}
+
+func TestForgetMakesTheNextCallSet(t *testing.T) {
+	var f fakeDeadline
+	var d Lazy
+	now := time.Now()
+	if err := d.ExtendAt(f.set, now, time.Minute); err != nil || f.calls != 1 {
+		t.Fatalf("first extension: err %v, %d calls", err, f.calls)
+	}
+	if _ = d.ExtendAt(f.set, now, time.Minute); f.calls != 1 {
+		t.Fatalf("a second extension at once made a call")
+	}
+	d.Forget()
+	if _ = d.ExtendAt(f.set, now, time.Minute); f.calls != 2 {
+		t.Fatalf("an extension after Forget made no call")
+	}
+	d.Forget()
+	if _ = d.Clear(f.set); f.calls != 3 || !f.at.IsZero() {
+		t.Fatalf("Clear after Forget: %d calls, deadline %v", f.calls, f.at)
+	}
+	if _ = d.Clear(f.set); f.calls != 3 {
+		t.Fatalf("a second Clear made a call")
 	}
 }

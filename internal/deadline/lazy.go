@@ -1,13 +1,17 @@
-package h1
+// Package deadline sets the I/O deadlines of connections lazily, as nginx
+// moves its timers: a timeout may fire a little late, never early, and a
+// busy connection's deadline moves a few times a second rather than
+// before every read or write.
+package deadline
 
 import "time"
 
-// LazyDelay is the most a LazyDeadline lets a timeout run late, nginx's
+// MaxSlack is the most a Lazy lets a timeout run late, nginx's
 // NGX_TIMER_LAZY_DELAY: ngx_add_timer leaves a timer where it is when it
 // would move by less than this.
-const LazyDelay = 300 * time.Millisecond
+const MaxSlack = 300 * time.Millisecond
 
-// LazyDeadline is the deadline of one direction (reads or writes) of one
+// Lazy is the deadline of one direction (reads or writes) of one
 // connection, moved only when it must be.
 //
 // A timeout between two successive reads, or writes, is a deadline set
@@ -17,9 +21,9 @@ const LazyDelay = 300 * time.Millisecond
 // naively, about nine per proxied request, they took some 5% of limpet's
 // CPU under load.
 //
-// So, as nginx does, a LazyDeadline lets a timeout fire a little late but
+// So, as nginx does, a Lazy lets a timeout fire a little late but
 // never early: Extend sets the deadline to now+timeout+slack, where slack
-// is timeout/16 but at most LazyDelay (short timeouts stay close to
+// is timeout/16 but at most MaxSlack (short timeouts stay close to
 // exact), and makes no call at all while the deadline in place lies
 // between now+timeout and now+timeout+slack. A busy connection's deadline
 // then moves once per slack, not once per I/O.
@@ -28,15 +32,15 @@ const LazyDelay = 300 * time.Millisecond
 // direction must go through it (Set records one that other code sets).
 // Its zero value stands for a connection with no deadline, as a new
 // net.Conn has; from it Extend always sets one, so only Clear depends on
-// that being true. A LazyDeadline is not safe for concurrent use.
-type LazyDeadline struct {
+// that being true. A Lazy is not safe for concurrent use.
+type Lazy struct {
 	at time.Time // the deadline in place; zero for none
 }
 
 // slack is how late a deadline for timeout may fire: timeout/16, at most
-// LazyDelay.
+// MaxSlack.
 func slack(timeout time.Duration) time.Duration {
-	return min(timeout/16, LazyDelay)
+	return min(timeout/16, MaxSlack)
 }
 
 // Extend readies the connection for an I/O that timeout bounds, counted
@@ -44,7 +48,7 @@ func slack(timeout time.Duration) time.Duration {
 // timeout+slack away, and set (one of the connection's SetReadDeadline
 // and SetWriteDeadline) has been called only if the deadline in place was
 // not. A timeout of 0 or less means no limit: the deadline is cleared.
-func (d *LazyDeadline) Extend(set func(time.Time) error, timeout time.Duration) error {
+func (d *Lazy) Extend(set func(time.Time) error, timeout time.Duration) error {
 	if timeout <= 0 {
 		return d.Clear(set)
 	}
@@ -54,7 +58,7 @@ func (d *LazyDeadline) Extend(set func(time.Time) error, timeout time.Duration) 
 // ExtendAt is Extend for a caller that has just read the clock. now must
 // be the current time: a deadline kept because it was far enough from a
 // past now fires early by now's age.
-func (d *LazyDeadline) ExtendAt(set func(time.Time) error, now time.Time, timeout time.Duration) error {
+func (d *Lazy) ExtendAt(set func(time.Time) error, now time.Time, timeout time.Duration) error {
 	if timeout <= 0 {
 		return d.Clear(set)
 	}
@@ -71,7 +75,7 @@ func (d *LazyDeadline) ExtendAt(set func(time.Time) error, now time.Time, timeou
 // Clear removes the deadline, for I/O with no time limit or for handing
 // the connection to code that sets its own deadlines. It calls set only
 // if a deadline is in place.
-func (d *LazyDeadline) Clear(set func(time.Time) error) error {
+func (d *Lazy) Clear(set func(time.Time) error) error {
 	if d.at.IsZero() {
 		return nil
 	}
@@ -81,7 +85,7 @@ func (d *LazyDeadline) Clear(set func(time.Time) error) error {
 // Set sets the deadline to t (zero for none) and records it. Code that
 // sets a deadline of its own on the connection sets it through Set, so
 // that the next Extend knows where it is.
-func (d *LazyDeadline) Set(set func(time.Time) error, t time.Time) error {
+func (d *Lazy) Set(set func(time.Time) error, t time.Time) error {
 	if err := set(t); err != nil {
 		// Nothing moved: the recorded deadline is still the one in
 		// place.
@@ -90,3 +94,11 @@ func (d *LazyDeadline) Set(set func(time.Time) error, t time.Time) error {
 	d.at = t
 	return nil
 }
+
+// Forget records that the deadline in place is unknown, after code that
+// does not go through the Lazy set or cleared it: the next Extend or
+// Clear then calls set whatever it was.
+func (d *Lazy) Forget() { d.at = unknown }
+
+// unknown is a deadline long past: Extend moves it and Clear clears it.
+var unknown = time.Unix(1, 0)
