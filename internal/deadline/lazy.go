@@ -62,14 +62,35 @@ func (d *Lazy) ExtendAt(set func(time.Time) error, now time.Time, timeout time.D
 	if timeout <= 0 {
 		return d.Clear(set)
 	}
-	earliest := now.Add(timeout)
-	latest := earliest.Add(slack(timeout))
+	return d.Within(set, now, timeout, timeout+slack(timeout))
+}
+
+// Within readies the connection for an I/O that must be allowed at least
+// least and at most most from now (least <= most): the deadline in place
+// is kept when it lies between, else set to now+most. A wide window, for a
+// limit that need not be precise, keeps the deadline longer still.
+func (d *Lazy) Within(set func(time.Time) error, now time.Time, least, most time.Duration) error {
+	earliest, latest := now.Add(least), now.Add(most)
 	if !d.at.IsZero() && !d.at.Before(earliest) && !d.at.After(latest) {
 		return nil
 	}
 	// A deadline later than latest (set for a longer timeout) is moved
 	// too: kept, it would let this timeout run late by more than slack.
 	return d.Set(set, latest)
+}
+
+// SetAt is for a caller that asks for an absolute deadline t, as
+// net.Conn's SetDeadline methods take: a zero t clears the deadline, a t
+// not after now is set as it is (a deadline in the past interrupts I/O
+// at once), and a later one is treated as ExtendAt's timeout t-now.
+func (d *Lazy) SetAt(set func(time.Time) error, now, t time.Time) error {
+	switch {
+	case t.IsZero():
+		return d.Clear(set)
+	case !t.After(now):
+		return d.Set(set, t)
+	}
+	return d.ExtendAt(set, now, t.Sub(now))
 }
 
 // Clear removes the deadline, for I/O with no time limit or for handing

@@ -204,3 +204,46 @@ func TestForgetMakesTheNextCallSet(t *testing.T) {
 		t.Fatalf("a second Clear made a call")
 	}
 }
+
+func TestWithinKeepsADeadlineInsideTheWindow(t *testing.T) {
+	var f fakeDeadline
+	var d Lazy
+	now := time.Now()
+	_ = d.Within(f.set, now, 200*time.Millisecond, 400*time.Millisecond)
+	if f.calls != 1 || !f.at.Equal(now.Add(400*time.Millisecond)) {
+		t.Fatalf("first call: %d calls, deadline %v after now", f.calls, f.at.Sub(now))
+	}
+	// 150ms later the deadline is 250ms away: inside [200ms, 400ms].
+	_ = d.Within(f.set, now.Add(150*time.Millisecond), 200*time.Millisecond, 400*time.Millisecond)
+	if f.calls != 1 {
+		t.Fatalf("a deadline inside the window was moved")
+	}
+	// 250ms later it is 150ms away: too close, moved.
+	_ = d.Within(f.set, now.Add(250*time.Millisecond), 200*time.Millisecond, 400*time.Millisecond)
+	if f.calls != 2 || !f.at.Equal(now.Add(650*time.Millisecond)) {
+		t.Fatalf("a deadline too close: %d calls, deadline %v after now", f.calls, f.at.Sub(now))
+	}
+}
+
+func TestSetAt(t *testing.T) {
+	now := time.Now()
+	past := now.Add(-time.Second)
+	var f fakeDeadline
+	var d Lazy
+	if _ = d.SetAt(f.set, now, past); f.calls != 1 || !f.at.Equal(past) {
+		t.Fatalf("a past deadline: %d calls, at %v", f.calls, f.at)
+	}
+	if _ = d.SetAt(f.set, now, past); f.calls != 2 {
+		t.Fatalf("a past deadline asked for again was not set: it must interrupt I/O each time")
+	}
+	want := now.Add(time.Minute)
+	if _ = d.SetAt(f.set, now, want); f.calls != 3 || f.at.Before(want) || f.at.After(want.Add(MaxSlack)) {
+		t.Fatalf("a future deadline: %d calls, %v from the one asked for", f.calls, f.at.Sub(want))
+	}
+	if _ = d.SetAt(f.set, now.Add(time.Millisecond), want.Add(time.Millisecond)); f.calls != 3 {
+		t.Fatalf("a deadline within slack of the one in place was set again")
+	}
+	if _ = d.SetAt(f.set, now, time.Time{}); f.calls != 4 || !f.at.IsZero() {
+		t.Fatalf("a zero deadline did not clear: %d calls", f.calls)
+	}
+}

@@ -95,8 +95,8 @@ func (b *body) discardRest(timeout time.Duration) bool {
 	}
 	b.closed = true
 	if timeout > 0 {
-		_ = b.c.rwc.SetReadDeadline(time.Now().Add(timeout))
-		defer b.c.rwc.SetReadDeadline(time.Time{})
+		now := time.Now()
+		b.c.readAt(now, now.Add(timeout))
 	}
 	n, err := io.CopyN(io.Discard, b.src, maxDiscard+1)
 	if err == io.EOF && n <= maxDiscard {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/deadline"
 )
 
 const (
@@ -90,6 +92,15 @@ type conn struct {
 	parkGen      int32
 	parkDeadline time.Time
 
+	// The connection's read and write deadlines, moved lazily (see
+	// package deadline): every deadline set on rwc goes through them,
+	// or is followed by Forget. dlMu guards them: a transport may read
+	// a request body, or a 100 Continue be written, from another
+	// goroutine than the handler's.
+	dlMu sync.Mutex
+	rd   deadline.Lazy
+	wd   deadline.Lazy
+
 	// mu guards the fields below: the request's cancel function and
 	// the watch (see the package comment), shared with the timer's
 	// goroutine, Server.Close and a body read from another goroutine.
@@ -101,6 +112,7 @@ type conn struct {
 	watching    bool // a watch read is in progress
 	aborting    bool // the watch read is being stopped by a past deadline
 	watchDone   chan struct{}
+	watched     bool // a watch read ran: rwc's read deadline is unknown
 	gone        bool // the watch saw the client close or fail
 	timer       *time.Timer
 }
@@ -128,9 +140,9 @@ func (c *conn) takeBuffers() {
 	}
 	if v := writerPool.Get(); v != nil {
 		c.bw = v.(*bufio.Writer)
-		c.bw.Reset(c.rwc)
+		c.bw.Reset(connWriter{c})
 	} else {
-		c.bw = bufio.NewWriterSize(c.rwc, bufSize)
+		c.bw = bufio.NewWriterSize(connWriter{c}, bufSize)
 	}
 	if v := responsePool.Get(); v != nil {
 		c.w = v.(*response)
@@ -205,7 +217,6 @@ func (c *conn) serve(resumed bool) {
 		case resumed:
 			resumed = false
 			c.takeBuffers()
-			c.headerDeadline(hdrTimeout)
 		case c.br.Buffered() == 0:
 			switch c.waitRequest(hdrTimeout) {
 			case waitParked:
@@ -214,18 +225,18 @@ func (c *conn) serve(resumed bool) {
 				c.close()
 				return
 			}
-			if c.served > 0 {
-				c.setReadDeadline(hdrTimeout)
-			}
-		default:
-			c.setReadDeadline(hdrTimeout)
 		}
+		c.headerDeadline(hdrTimeout)
 		req, ok := c.readRequest()
 		if !ok {
 			c.close()
 			return
 		}
-		_ = c.rwc.SetReadDeadline(time.Time{})
+		if req.ContentLength != 0 {
+			// The handler's reads of the body have no deadline but
+			// those it sets, as with net/http.
+			c.readClear()
+		}
 		if !c.serveRequest(req) {
 			c.close()
 			return
@@ -260,9 +271,14 @@ func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 	idle := s.idle.Load()
 	canPark := idle != nil && c.fd >= 0 && (deadline.IsZero() || deadline.Sub(now) > 2*hotIdle)
 	if canPark {
-		_ = c.rwc.SetReadDeadline(now.Add(hotIdle))
+		// Loosely: parking a little later costs nothing, and a busy
+		// connection's deadline then moves a few times a second rather
+		// than for every request.
+		c.dlMu.Lock()
+		_ = c.rd.Within(c.rwc.SetReadDeadline, now, hotIdle, 2*hotIdle)
+		c.dlMu.Unlock()
 	} else {
-		_ = c.rwc.SetReadDeadline(deadline)
+		c.readAt(now, deadline)
 	}
 	_, err := c.br.Peek(1)
 	if err == nil {
@@ -276,33 +292,84 @@ func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 		return waitParked
 	}
 	c.takeBuffers()
-	_ = c.rwc.SetReadDeadline(deadline)
+	c.readAt(time.Now(), deadline)
 	if _, err := c.br.Peek(1); err != nil {
 		return waitGone
 	}
 	return waitReady
 }
 
-// headerDeadline bounds the reading of the headers of a request whose
-// first byte has arrived: from the connection's start for its first
-// request, from now for later ones.
+// headerDeadline bounds the reading of a request's headers once its
+// first byte is in: from the connection's start for its first request,
+// from now for later ones. A header block already whole in the buffer,
+// as most are, needs no deadline: nothing more is read for it.
 func (c *conn) headerDeadline(hdrTimeout time.Duration) {
+	if b, _ := c.br.Peek(c.br.Buffered()); headerComplete(b) {
+		return
+	}
+	now := time.Now()
 	switch {
 	case hdrTimeout <= 0:
-		_ = c.rwc.SetReadDeadline(time.Time{})
+		c.readClear()
 	case c.served == 0:
-		_ = c.rwc.SetReadDeadline(c.start.Add(hdrTimeout))
+		c.readAt(now, c.start.Add(hdrTimeout))
 	default:
-		_ = c.rwc.SetReadDeadline(time.Now().Add(hdrTimeout))
+		c.readAt(now, now.Add(hdrTimeout))
 	}
 }
 
-func (c *conn) setReadDeadline(d time.Duration) {
-	if d > 0 {
-		_ = c.rwc.SetReadDeadline(time.Now().Add(d))
-	} else {
-		_ = c.rwc.SetReadDeadline(time.Time{})
+// headerComplete reports whether b holds a whole header block: the empty
+// line that ends it (CRLF, or a bare LF, which http.ReadRequest accepts).
+func headerComplete(b []byte) bool {
+	return bytes.Contains(b, []byte("\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
+}
+
+// readAt sets the read deadline to t (zero: none), lazily.
+func (c *conn) readAt(now, t time.Time) {
+	c.dlMu.Lock()
+	_ = c.rd.SetAt(c.rwc.SetReadDeadline, now, t)
+	c.dlMu.Unlock()
+}
+
+// readClear removes the read deadline, if one is set.
+func (c *conn) readClear() {
+	c.dlMu.Lock()
+	_ = c.rd.Clear(c.rwc.SetReadDeadline)
+	c.dlMu.Unlock()
+}
+
+// writeAt sets the write deadline to t (zero: none), lazily.
+func (c *conn) writeAt(now, t time.Time) {
+	c.dlMu.Lock()
+	_ = c.wd.SetAt(c.rwc.SetWriteDeadline, now, t)
+	c.dlMu.Unlock()
+}
+
+// forgetReadDeadline records that rwc's read deadline was set behind rd's
+// back (by the watch).
+func (c *conn) forgetReadDeadline() {
+	c.dlMu.Lock()
+	c.rd.Forget()
+	c.dlMu.Unlock()
+}
+
+// connWriter writes the connection for the bufio.Writer. Each write is
+// bounded by the Server's WriteTimeout (nginx's send_timeout, between two
+// successive writes), unless the handler set a deadline of its own for
+// the current response.
+type connWriter struct{ c *conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	if c.hijacked {
+		return c.rwc.Write(p) // the hijacker's deadlines, if any
 	}
+	if c.w == nil || !c.w.setWriteDeadline {
+		c.dlMu.Lock()
+		_ = c.wd.ExtendAt(c.rwc.SetWriteDeadline, time.Now(), c.srv.WriteTimeout)
+		c.dlMu.Unlock()
+	}
+	return c.rwc.Write(p)
 }
 
 // readRequest reads and checks the next request, the header size limit
@@ -418,7 +485,9 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	if b != nil && !c.hijacked {
 		b.detach()
 	}
-	c.stopWatch()
+	if c.stopWatch() {
+		c.forgetReadDeadline()
+	}
 	cancel()
 	c.mu.Lock()
 	c.cancel = nil
@@ -431,9 +500,6 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 		return false
 	}
 	w.finish()
-	if w.setWriteDeadline {
-		_ = c.rwc.SetWriteDeadline(time.Time{})
-	}
 	if w.closeAfter || gone {
 		if b != nil && !b.done() {
 			c.lingerClose()
@@ -489,6 +555,7 @@ func (c *conn) watch() {
 		return
 	}
 	c.watching = true
+	c.watched = true
 	c.aborting = false
 	done := make(chan struct{})
 	c.watchDone = done
@@ -496,6 +563,9 @@ func (c *conn) watch() {
 
 	var err error
 	if c.br.Buffered() == 0 {
+		// The watch waits as long as the handler runs: no deadline
+		// left from reading the request may cut it short.
+		_ = c.rwc.SetReadDeadline(time.Time{})
 		_, err = c.br.Peek(1)
 	}
 
@@ -515,17 +585,19 @@ func (c *conn) watch() {
 
 // stopWatch ends the request's watch: the timer is stopped and a watch
 // read in progress interrupted and awaited, so the connection's buffer
-// is the caller's again.
-func (c *conn) stopWatch() {
+// is the caller's again. It reports whether a watch read ran during the
+// request, which leaves rwc's read deadline unknown.
+func (c *conn) stopWatch() (watched bool) {
 	c.mu.Lock()
 	c.reqDone = true
 	c.watchWanted = false
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	watched, c.watched = c.watched, false
 	if !c.watching {
 		c.mu.Unlock()
-		return
+		return watched
 	}
 	c.aborting = true
 	done := c.watchDone
@@ -533,6 +605,7 @@ func (c *conn) stopWatch() {
 	_ = c.rwc.SetReadDeadline(aLongTimeAgo)
 	<-done
 	_ = c.rwc.SetReadDeadline(time.Time{})
+	return true
 }
 
 // abort cancels the request in flight and closes the connection, for
@@ -554,7 +627,9 @@ func (c *conn) reject(code int, detail string) {
 	if detail != "" {
 		msg = text + ": " + detail
 	}
-	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
+	now := time.Now()
+	c.writeAt(now, now.Add(time.Second))
+	c.w.setWriteDeadline = true // not the Server's WriteTimeout
 	c.bw.WriteString("HTTP/1.1 " + msg + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ")
 	c.bw.WriteString(itoa(len(msg)))
 	c.bw.WriteString("\r\n\r\n")

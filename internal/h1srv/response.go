@@ -40,7 +40,7 @@ type response struct {
 	handlerDone   bool
 	werr          error // the first error writing to the client
 
-	setWriteDeadline bool // the handler set one: cleared after the response
+	setWriteDeadline bool // the handler set one: the Server's WriteTimeout does not apply
 
 	keys    []string // scratch for sorting header names
 	scratch [24]byte
@@ -415,7 +415,16 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	c.stopWatch()
+	if c.stopWatch() {
+		c.forgetReadDeadline()
+	}
+	// The hijacker gets the connection without deadlines, as it
+	// would from net/http with no timeouts set, and writes through the
+	// buffer untouched by the Server's WriteTimeout.
+	c.dlMu.Lock()
+	_ = c.rd.Clear(c.rwc.SetReadDeadline)
+	_ = c.wd.Clear(c.rwc.SetWriteDeadline)
+	c.dlMu.Unlock()
 	w.hijacked = true
 	c.hijacked = true
 	c.srv.trackConn(c, false)
@@ -428,7 +437,8 @@ func (w *response) SetReadDeadline(t time.Time) error {
 	if w.hijacked {
 		return http.ErrHijacked
 	}
-	return w.c.rwc.SetReadDeadline(t)
+	w.c.readAt(time.Now(), t)
+	return nil
 }
 
 // SetWriteDeadline sets the connection's write deadline, for
@@ -438,7 +448,8 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 		return http.ErrHijacked
 	}
 	w.setWriteDeadline = true
-	return w.c.rwc.SetWriteDeadline(t)
+	w.c.writeAt(time.Now(), t)
+	return nil
 }
 
 // EnableFullDuplex reports success: the request body may always be read

@@ -55,6 +55,11 @@ type Server struct {
 	// start); 0 means no limit. limpet uses nginx's client_header_timeout
 	// default, 60s.
 	ReadHeaderTimeout time.Duration
+	// WriteTimeout bounds each write to a client, the time between two
+	// successive writes of a response (nginx's send_timeout), unless
+	// the handler sets a write deadline of its own for the response; 0
+	// means no limit.
+	WriteTimeout time.Duration
 	// IdleTimeout is how long a connection waits for its next request.
 	// 0 disables keep-alive: each connection serves one request and
 	// the response says "Connection: close", as nginx's

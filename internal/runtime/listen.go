@@ -106,6 +106,8 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 			Handler: handler,
 			// nginx's client_header_timeout default.
 			ReadHeaderTimeout: 60 * time.Second,
+			// nginx's send_timeout default.
+			WriteTimeout: 60 * time.Second,
 			// keepalive_timeout 0 disables client keep-alive.
 			IdleTimeout: g.idle,
 			ErrorLog:    slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
