@@ -107,10 +107,12 @@ type conn struct {
 	mu          sync.Mutex
 	gen         uint64 // counts requests, so a late body read cannot arm the next one's watch
 	cancel      context.CancelFunc
-	reqDone     bool // the handler returned or hijacked: no watch any more
-	watchWanted bool // the timer is set
-	watching    bool // a watch read is in progress
-	aborting    bool // the watch read is being stopped by a past deadline
+	reqDone     bool      // the handler returned or hijacked: no watch any more
+	watchWanted bool      // the request wants a watch from armedAt+watchDelay on
+	armedAt     time.Time // when the request was read whole
+	timerSet    bool      // the timer is pending
+	watching    bool      // a watch read is in progress
+	aborting    bool      // the watch read is being stopped by a past deadline
 	watchDone   chan struct{}
 	watched     bool // a watch read ran: rwc's read deadline is unknown
 	gone        bool // the watch saw the client close or fail
@@ -171,7 +173,7 @@ func (c *conn) releaseBuffers() {
 	c.mu.Lock()
 	if c.timer != nil {
 		c.timer.Stop()
-		c.timer = nil
+		c.timer, c.timerSet = nil, false
 	}
 	c.mu.Unlock()
 }
@@ -530,16 +532,23 @@ func (c *conn) runHandler(w *response, req *http.Request) (panicked bool) {
 	return false
 }
 
-// arm sets the watch timer once the request of generation gen has been
-// read whole.
+// arm asks for the watch once the request of generation gen has been read
+// whole. The timer is not set and stopped for every request, which would
+// cost two timer changes per request: a pending timer stays, and when it
+// fires for an earlier request, watch sets it again for the current one.
 func (c *conn) arm(gen uint64) {
+	now := time.Now()
 	c.mu.Lock()
 	if gen == c.gen && !c.reqDone && !c.watchWanted {
 		c.watchWanted = true
-		if c.timer == nil {
+		c.armedAt = now
+		switch {
+		case c.timer == nil:
 			c.timer = time.AfterFunc(watchDelay, c.watch)
-		} else {
+			c.timerSet = true
+		case !c.timerSet:
 			c.timer.Reset(watchDelay)
+			c.timerSet = true
 		}
 	}
 	c.mu.Unlock()
@@ -550,7 +559,15 @@ func (c *conn) arm(gen uint64) {
 // is stopped.
 func (c *conn) watch() {
 	c.mu.Lock()
-	if !c.watchWanted || c.watching || c.reqDone {
+	c.timerSet = false
+	if !c.watchWanted || c.watching || c.reqDone || c.timer == nil {
+		c.mu.Unlock()
+		return
+	}
+	if wait := watchDelay - time.Since(c.armedAt); wait > 0 {
+		// Set for an earlier request: wait on for this one.
+		c.timer.Reset(wait)
+		c.timerSet = true
 		c.mu.Unlock()
 		return
 	}
@@ -590,10 +607,7 @@ func (c *conn) watch() {
 func (c *conn) stopWatch() (watched bool) {
 	c.mu.Lock()
 	c.reqDone = true
-	c.watchWanted = false
-	if c.timer != nil {
-		c.timer.Stop()
-	}
+	c.watchWanted = false // the pending timer, if any, fires for nothing
 	watched, c.watched = c.watched, false
 	if !c.watching {
 		c.mu.Unlock()
@@ -657,6 +671,7 @@ func (c *conn) close() {
 	c.watchWanted = false
 	if c.timer != nil {
 		c.timer.Stop()
+		c.timerSet = false
 	}
 	c.mu.Unlock()
 	c.srv.trackConn(c, false)

@@ -163,3 +163,33 @@ func TestWriteTimeout(t *testing.T) {
 	defer cancel()
 	_ = ts.Shutdown(ctx)
 }
+
+// TestWatchAfterFastRequests: the watch's timer is not reset for every
+// request; a slow request after fast ones must still be watched in time.
+func TestWatchAfterFastRequests(t *testing.T) {
+	cancelled := make(chan time.Duration, 1)
+	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			hello(w, r)
+			return
+		}
+		began := time.Now()
+		select {
+		case <-r.Context().Done():
+			cancelled <- time.Since(began)
+		case <-time.After(5 * time.Second):
+			cancelled <- -1
+		}
+	}))
+	c := dial(t, ts.addr)
+	for range 20 {
+		c.get("/")
+		time.Sleep(watchDelay / 8)
+	}
+	c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(watchDelay / 2)
+	_ = c.c.Close()
+	if d := <-cancelled; d < 0 || d > 2*watchDelay {
+		t.Fatalf("context cancelled after %v, want within %v", d, 2*watchDelay)
+	}
+}
