@@ -193,3 +193,16 @@ func TestWatchAfterFastRequests(t *testing.T) {
 		t.Fatalf("context cancelled after %v, want within %v", d, 2*watchDelay)
 	}
 }
+
+func TestSlowFirstHeader(t *testing.T) {
+	for _, hdr := range []time.Duration{time.Minute, 0} {
+		ts := start(t, http.HandlerFunc(hello), func(s *Server) { s.ReadHeaderTimeout = hdr })
+		c := dial(t, ts.addr)
+		c.send("G")
+		time.Sleep(3 * hotIdle) // the rest after the wait's deadline
+		c.send("ET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if res, body := c.read("GET"); res.StatusCode != 200 || body != "hello" {
+			t.Fatalf("ReadHeaderTimeout %v: %d %q", hdr, res.StatusCode, body)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package h1srv
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -119,9 +120,20 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 }
 
 // run reads the epoll instance until the poller is closed. The netpoller
-// watches the instance edge-triggered, so each wake-up drains it.
+// watches the instance edge-triggered, so each wake-up drains it. Should
+// reading it fail otherwise, the poller closes: its parked connections
+// are closed (their clients reconnect) and none parks from then on.
 func (p *idlePoller) run(rc syscall.RawConn) {
 	var events [128]syscall.EpollEvent
+	defer func() {
+		p.mu.Lock()
+		closed := p.closed
+		p.mu.Unlock()
+		if !closed {
+			p.srv.logf("h1srv: the idle connections' epoll instance failed; idle connections keep their goroutines from now on")
+			p.close()
+		}
+	}()
 	_ = rc.Read(func(fd uintptr) bool {
 		for {
 			n, err := syscall.EpollWait(int(fd), events[:], 0)
@@ -219,7 +231,9 @@ func (p *idlePoller) close() {
 // connFD returns the descriptor of a TCP connection, or -1 when it has
 // none that can be parked.
 func connFD(c any) int32 {
-	sc, ok := c.(syscall.Conn)
+	// A wrapper of a connection may hold bytes of its own that epoll
+	// cannot see: only plain TCP connections park.
+	sc, ok := c.(*net.TCPConn)
 	if !ok {
 		return -1
 	}

@@ -4,7 +4,9 @@ package h1srv
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -30,15 +32,6 @@ func waitForParked(t *testing.T, ts *testServer, n int) {
 		}
 	}
 	t.Fatalf("%d connections parked, want %d", parkedCount(ts), n)
-}
-
-// get sends one request on c and checks the answer.
-func (c *client) get(path string) {
-	c.t.Helper()
-	c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
-	if res, body := c.read("GET"); res.StatusCode != 200 || body != "hello" {
-		c.t.Fatalf("GET %s: %d %q", path, res.StatusCode, body)
-	}
 }
 
 func TestParkedConnectionServesItsNextRequest(t *testing.T) {
@@ -96,8 +89,8 @@ func TestParkedConnectionTimesOut(t *testing.T) {
 
 func TestFirstRequestHeaderTimeoutWhileParked(t *testing.T) {
 	ts := start(t, http.HandlerFunc(hello), func(s *Server) { s.ReadHeaderTimeout = time.Second })
+	opened := time.Now() // before the server's accept
 	c := dial(t, ts.addr)
-	opened := time.Now()
 	waitForParked(t, ts, 1)
 	if !c.closed() {
 		t.Fatal("a connection that sent nothing was not closed")
@@ -171,4 +164,43 @@ func TestNoParking(t *testing.T) {
 		t.Fatalf("a server with NoParking has a poller holding %d connections", got)
 	}
 	c.get("/")
+}
+
+// epollInstances counts this process's epoll descriptors.
+func epollInstances(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == "anon_inode:[eventpoll]" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestShutdownStopsThePoller(t *testing.T) {
+	before := epollInstances(t)
+	for range 5 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{Handler: http.HandlerFunc(hello)}
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ln) }()
+		for s.idle.Load() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+	}
+	if after := epollInstances(t); after != before {
+		t.Fatalf("%d epoll instances after 5 servers were shut down, %d before", after, before)
+	}
 }

@@ -287,9 +287,7 @@ func (w *response) commit() {
 // unreadTooLarge reports whether what the handler left of the request body
 // will not be read to keep the connection.
 func (w *response) unreadTooLarge(b *body) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.readAny || (b.expect && !b.continued) {
+	if b.readAny.Load() || (b.expect && !b.continued.Load()) {
 		return true
 	}
 	return w.req.ContentLength < 0 || w.req.ContentLength > maxDiscard

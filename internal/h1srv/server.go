@@ -150,6 +150,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if s.closeIdle() {
+			s.stopIdlePoller()
 			return nil
 		}
 		select {
@@ -169,10 +170,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.inShutdown.Store(true)
 	err := s.closeListeners()
-	s.idleOnce.Do(func() {}) // no poller from now on
-	if p := s.idle.Load(); p != nil {
-		p.close()
-	}
+	s.stopIdlePoller()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.abort()
@@ -257,9 +255,19 @@ func (s *Server) startIdlePoller() {
 	p, err := newIdlePoller(s)
 	if err != nil {
 		s.logf("h1srv: idle connections keep their goroutines: %v", err)
-		return
 	}
-	s.idle.Store(p)
+	if p != nil {
+		s.idle.Store(p)
+	}
+}
+
+// stopIdlePoller closes the parked connections and stops the poller, or
+// keeps one from starting, once the Server is shut down or closed.
+func (s *Server) stopIdlePoller() {
+	s.idleOnce.Do(func() {})
+	if p := s.idle.Load(); p != nil {
+		p.close()
+	}
 }
 
 func (s *Server) logf(format string, args ...any) {

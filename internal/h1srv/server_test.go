@@ -104,6 +104,15 @@ func (c *client) read(method string) (*http.Response, string) {
 	return res, string(b)
 }
 
+// get sends one request on c and checks the answer.
+func (c *client) get(path string) {
+	c.t.Helper()
+	c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res, body := c.read("GET"); res.StatusCode != 200 || body != "hello" {
+		c.t.Fatalf("GET %s: %d %q", path, res.StatusCode, body)
+	}
+}
+
 // closed reports whether the server closed the connection.
 func (c *client) closed() bool {
 	_ = c.c.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -759,5 +768,72 @@ func TestStdClient(t *testing.T) {
 		if string(got) != body || res.Header.Get("X-Len") != fmt.Sprint(n) {
 			t.Errorf("n=%d: echo of %d bytes", n, len(got))
 		}
+	}
+}
+
+// TestFullDuplex: a body read blocked on the client, in another
+// goroutine, does not hold up the response's header.
+func TestFullDuplex(t *testing.T) {
+	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if err := rc.EnableFullDuplex(); err != nil {
+			t.Errorf("EnableFullDuplex: %v", err)
+		}
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			_, _ = io.Copy(io.Discard, r.Body)
+		}()
+		time.Sleep(50 * time.Millisecond) // the read now waits for the client
+		w.WriteHeader(http.StatusAccepted)
+		_ = rc.Flush()
+		<-read
+	}))
+	c := dial(t, ts.addr)
+	c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+	_ = c.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	res, err := http.ReadResponse(c.br, nil)
+	if err != nil || res.StatusCode != http.StatusAccepted {
+		t.Fatalf("the response header did not come while the body was being read: %v, %v", res, err)
+	}
+	c.send("defghij") // the rest of the body: the handler ends
+	if _, err := io.ReadAll(res.Body); err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+}
+
+// TestExpectContinueFromAnotherGoroutine: the body of a request that
+// expects 100-continue, read in another goroutine while the handler writes
+// its header, neither deadlocks nor loses the response.
+func TestExpectContinueFromAnotherGoroutine(t *testing.T) {
+	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = io.Copy(io.Discard, r.Body)
+		}()
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		<-done
+	}))
+	for i := range 200 {
+		c := dial(t, ts.addr)
+		c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+		res, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if res.StatusCode == http.StatusContinue {
+			c.send("abc")
+			if res, err = http.ReadResponse(c.br, nil); err != nil {
+				t.Fatalf("request %d after 100: %v", i, err)
+			}
+		} else {
+			c.send("abc")
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d", i, res.StatusCode)
+		}
+		_ = c.c.Close()
 	}
 }
