@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -176,6 +177,12 @@ func (c *conn) roundTrip(req *http.Request, body io.ReadCloser, o *outgoing) (re
 	// ResponseHeaderTimeout counts from the end of the request; with
 	// none, this clears the deadline a previous response's body left.
 	_ = c.rd.Extend(c.nc.SetReadDeadline, c.t.opts.ResponseHeaderTimeout)
+	// The response cannot be in yet: reading now would cost a system
+	// call that fails (EAGAIN) and a trip through the netpoller. Let the
+	// other ready requests run first, as an event loop serves every
+	// ready connection before it reads again; by then the answer has
+	// often come. When nothing else is ready this returns at once.
+	runtime.Gosched()
 	res, got, err := c.readResponse(req)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {

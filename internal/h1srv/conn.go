@@ -282,6 +282,11 @@ func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 	} else {
 		c.readAt(now, deadline)
 	}
+	// A client sends its next request once it has read the response
+	// just written: reading at once would fail (EAGAIN) and go through
+	// the netpoller. Let the other ready connections run first, as an
+	// event loop does (see the same step in h1's roundTrip).
+	runtime.Gosched()
 	_, err := c.br.Peek(1)
 	if err == nil {
 		return waitReady
