@@ -137,8 +137,7 @@ func (c *conn) finish(keep bool, stop func() bool) {
 // roundTrip sends req, whose body is body (nil for none), and reads the
 // response headers. retry reports that the request failed in a way that
 // shows a stale reused connection and that it may be sent again.
-func (c *conn) roundTrip(req *http.Request, body io.ReadCloser, o *outgoing) (res *http.Response, retry bool, err error) {
-	ctx := req.Context()
+func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadCloser, o *outgoing) (res *http.Response, retry bool, err error) {
 	var stop func() bool
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, c.abortFn)
@@ -167,7 +166,7 @@ func (c *conn) roundTrip(req *http.Request, body io.ReadCloser, o *outgoing) (re
 			return nil, retry, &connError{op: "writing request", err: err, stale: retry}
 		}
 		// A server refusing the body may have answered already.
-		if res, ok := c.earlyResponse(req, stop); ok {
+		if res, ok := c.earlyResponse(ctx, req, stop); ok {
 			return res, false, nil
 		}
 		c.discard(stop)
@@ -241,7 +240,7 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, er
 
 // earlyResponse looks, briefly, for a response the server sent before
 // writing the request body failed. The connection is not reused.
-func (c *conn) earlyResponse(req *http.Request, stop func() bool) (*http.Response, bool) {
+func (c *conn) earlyResponse(ctx context.Context, req *http.Request, stop func() bool) (*http.Response, bool) {
 	_ = c.rd.Extend(c.nc.SetReadDeadline, earlyResponseWait)
 	res, _, err := c.readResponse(req)
 	if err != nil {
@@ -250,7 +249,7 @@ func (c *conn) earlyResponse(req *http.Request, stop func() bool) (*http.Respons
 	// The body's reads move the deadline on for BodyReadTimeout, or
 	// clear it.
 	res.Close = true
-	return c.wrapBody(req.Context(), res, stop, false), true
+	return c.wrapBody(ctx, res, stop, false), true
 }
 
 // wrapBody gives res a body that hands c back to its pool at its end, or

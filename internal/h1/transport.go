@@ -124,7 +124,17 @@ func New(o Options) *Transport {
 // waiting for the response headers is a net.Error whose Timeout is true; a
 // request whose context ends fails with the context's error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.RoundTripContext(req.Context(), req)
+}
+
+// RoundTripContext is RoundTrip for a request whose context is ctx, not
+// req.Context(), which it ignores: a proxy that builds a request per
+// attempt spares the copy of it that http.Request.WithContext makes.
+func (t *Transport) RoundTripContext(ctx context.Context, req *http.Request) (*http.Response, error) {
 	if !fastPath(req) {
+		if req.Context() != ctx {
+			req = req.WithContext(ctx)
+		}
 		return t.fallbackTransport().RoundTrip(req)
 	}
 	body := req.Body
@@ -134,13 +144,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var o outgoing
 	err := checkRequest(req, body, &o)
 	if err == nil {
-		err = req.Context().Err()
+		err = ctx.Err()
 	}
 	if err != nil {
 		closeBody(body)
 		return nil, err
 	}
-	ctx := req.Context()
 	p := t.pool(o.addr)
 	fresh := false
 	for {
@@ -149,7 +158,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(body)
 			return nil, err
 		}
-		res, retry, err := c.roundTrip(req, body, &o)
+		res, retry, err := c.roundTrip(ctx, req, body, &o)
 		if err == nil {
 			return res, nil
 		}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -287,7 +288,7 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	x.began = x.h.now()
 	server.Begin()
 	server.RecordSelected(x.began)
-	res, err := x.l.transport.RoundTrip(req)
+	res, err := x.roundTrip(req)
 	if err != nil {
 		server.End()
 		x.upTime += x.h.now().Sub(x.began)
@@ -295,6 +296,22 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	}
 	server.RecordResponse(res.StatusCode)
 	return res, nil
+}
+
+// contextRoundTripper is a transport that takes a request's context apart
+// from the request, as h1's does, sparing the copy of the request that
+// http.Request.WithContext makes.
+type contextRoundTripper interface {
+	RoundTripContext(ctx context.Context, req *http.Request) (*http.Response, error)
+}
+
+// roundTrip sends req, which carries no context of its own, with the
+// client's: the attempt ends when the client leaves.
+func (x *exchange) roundTrip(req *http.Request) (*http.Response, error) {
+	if rt, ok := x.l.transport.(contextRoundTripper); ok {
+		return rt.RoundTripContext(x.r.Context(), req)
+	}
+	return x.l.transport.RoundTrip(req.WithContext(x.r.Context()))
 }
 
 // classify tells why an attempt failed: the client's fault (its body

@@ -97,7 +97,9 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		out.Body = r.Body
 	}
-	return out.WithContext(r.Context())
+	// No context: the transport gets the client's apart (see
+	// exchange.roundTrip), sparing the copy WithContext makes.
+	return out
 }
 
 // headerSafe returns v fit to be a header value. Variables such as $uri
