@@ -102,6 +102,11 @@ type conn struct {
 	dlMu sync.Mutex
 	rd   deadline.Lazy
 	wd   deadline.Lazy
+	// ownWD: the handler set a write deadline for the current response
+	// (the Server's WriteTimeout does not apply); rawWrites: the
+	// connection is hijacked, its deadlines are the hijacker's.
+	ownWD     bool
+	rawWrites bool
 
 	// mu guards the fields below: the request's cancel function and
 	// the watch (see the package comment), shared with the timer's
@@ -347,13 +352,6 @@ func (c *conn) readClear() {
 	c.dlMu.Unlock()
 }
 
-// writeAt sets the write deadline to t (zero: none), lazily.
-func (c *conn) writeAt(now, t time.Time) {
-	c.dlMu.Lock()
-	_ = c.wd.SetAt(c.rwc.SetWriteDeadline, now, t)
-	c.dlMu.Unlock()
-}
-
 // forgetReadDeadline records that rwc's read deadline was set behind rd's
 // back (by the watch).
 func (c *conn) forgetReadDeadline() {
@@ -370,14 +368,13 @@ type connWriter struct{ c *conn }
 
 func (w connWriter) Write(p []byte) (int, error) {
 	c := w.c
-	if c.hijacked {
-		return c.rwc.Write(p) // the hijacker's deadlines, if any
-	}
-	if c.w == nil || !c.w.setWriteDeadline {
-		c.dlMu.Lock()
+	// Under dlMu: a 100 Continue may be written from the goroutine
+	// reading the body while the handler sets a deadline or hijacks.
+	c.dlMu.Lock()
+	if !c.rawWrites && !c.ownWD {
 		_ = c.wd.ExtendAt(c.rwc.SetWriteDeadline, time.Now(), c.srv.WriteTimeout)
-		c.dlMu.Unlock()
 	}
+	c.dlMu.Unlock()
 	return c.rwc.Write(p)
 }
 
@@ -457,6 +454,9 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	s := c.srv
 	w := c.w
 	w.reset(req)
+	c.dlMu.Lock()
+	c.ownWD = false // the Server's WriteTimeout again, until the handler sets one
+	c.dlMu.Unlock()
 
 	var b *body
 	expectContinue := false
@@ -588,8 +588,9 @@ func (c *conn) watch() {
 	var err error
 	if c.br.Buffered() == 0 {
 		// The watch waits as long as the handler runs: no deadline
-		// left from reading the request may cut it short.
-		_ = c.rwc.SetReadDeadline(time.Time{})
+		// left from reading the request may cut it short. Through
+		// rd, so that a deadline the handler sets later is set.
+		c.readClear()
 		_, err = c.br.Peek(1)
 	}
 
@@ -649,8 +650,10 @@ func (c *conn) reject(code int, detail string) {
 		msg = text + ": " + detail
 	}
 	now := time.Now()
-	c.writeAt(now, now.Add(time.Second))
-	c.w.setWriteDeadline = true // not the Server's WriteTimeout
+	c.dlMu.Lock()
+	c.ownWD = true // a second, not the Server's WriteTimeout
+	_ = c.wd.SetAt(c.rwc.SetWriteDeadline, now, now.Add(time.Second))
+	c.dlMu.Unlock()
 	c.bw.WriteString("HTTP/1.1 " + msg + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ")
 	c.bw.WriteString(itoa(len(msg)))
 	c.bw.WriteString("\r\n\r\n")

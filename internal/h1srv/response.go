@@ -40,8 +40,6 @@ type response struct {
 	handlerDone   bool
 	werr          error // the first error writing to the client
 
-	setWriteDeadline bool // the handler set one: the Server's WriteTimeout does not apply
-
 	keys    []string // scratch for sorting header names
 	scratch [24]byte
 
@@ -422,6 +420,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.dlMu.Lock()
 	_ = c.rd.Clear(c.rwc.SetReadDeadline)
 	_ = c.wd.Clear(c.rwc.SetWriteDeadline)
+	c.rawWrites = true
 	c.dlMu.Unlock()
 	w.hijacked = true
 	c.hijacked = true
@@ -440,13 +439,17 @@ func (w *response) SetReadDeadline(t time.Time) error {
 }
 
 // SetWriteDeadline sets the connection's write deadline, for
-// http.ResponseController. It is cleared after the response.
+// http.ResponseController; for the rest of the response it replaces the
+// Server's WriteTimeout.
 func (w *response) SetWriteDeadline(t time.Time) error {
 	if w.hijacked {
 		return http.ErrHijacked
 	}
-	w.setWriteDeadline = true
-	w.c.writeAt(time.Now(), t)
+	c := w.c
+	c.dlMu.Lock()
+	c.ownWD = true
+	_ = c.wd.SetAt(c.rwc.SetWriteDeadline, time.Now(), t)
+	c.dlMu.Unlock()
 	return nil
 }
 

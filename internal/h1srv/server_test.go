@@ -837,3 +837,34 @@ func TestExpectContinueFromAnotherGoroutine(t *testing.T) {
 		_ = c.c.Close()
 	}
 }
+
+// TestContinueWhileTheHandlerSetsADeadline: the 100 Continue, written by
+// the goroutine reading the body, and the handler's SetWriteDeadline do
+// not race (go test -race).
+func TestContinueWhileTheHandlerSetsADeadline(t *testing.T) {
+	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan struct{})
+		go func() {
+			_, _ = io.ReadAll(r.Body)
+			close(done)
+		}()
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Second))
+		<-done
+		hello(w, r)
+	}))
+	for range 20 {
+		c := dial(t, ts.addr)
+		c.send("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+		res, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode == http.StatusContinue {
+			c.send("abc")
+			res, _ = c.read("POST")
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+}
