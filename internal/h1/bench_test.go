@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/benchcpu"
 )
 
 // The benchmarks send the same requests through h1 and through the
@@ -19,13 +21,6 @@ import (
 // ns/op is wall time, mostly loopback round trips; cpu-ns/op is the CPU
 // time of the whole process (client and server) per request, which is
 // what a proxy's throughput depends on.
-
-// reportCPU adds the process's CPU time per operation since start.
-func reportCPU(b *testing.B, start time.Duration) {
-	if d := cpuTime() - start; d > 0 && b.N > 0 {
-		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
-}
 
 func benchServer(b *testing.B) *httptest.Server {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +47,7 @@ func benchGet(b *testing.B, tr http.RoundTripper) {
 	req.Header.Set("Accept", "*/*")
 	req.Header.Set("X-Forwarded-For", "192.0.2.1")
 	b.ReportAllocs()
-	defer reportCPU(b, cpuTime())
+	defer benchcpu.Report(b, benchcpu.Now())
 	for b.Loop() {
 		res, err := tr.RoundTrip(req)
 		if err != nil {
@@ -68,7 +63,7 @@ func benchGetParallel(b *testing.B, tr http.RoundTripper) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.ReportAllocs()
-	defer reportCPU(b, cpuTime())
+	defer benchcpu.Report(b, benchcpu.Now())
 	b.RunParallel(func(pb *testing.PB) {
 		req := newRequest(b, ctx, "GET", s.URL+"/path?q=1", nil)
 		req.Header.Set("User-Agent", "bench")
@@ -90,7 +85,7 @@ func benchPost(b *testing.B, tr http.RoundTripper) {
 	defer cancel()
 	const payload = `{"user":"someone","items":[1,2,3],"note":"a small JSON body"}`
 	b.ReportAllocs()
-	defer reportCPU(b, cpuTime())
+	defer benchcpu.Report(b, benchcpu.Now())
 	r := strings.NewReader(payload)
 	for b.Loop() {
 		r.Reset(payload)

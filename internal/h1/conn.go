@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/deadline"
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
 // Buffer sizes. Readers and writers are pooled and held only while a
@@ -310,7 +311,7 @@ func (w *connWriter) Write(p []byte) (int, error) {
 // wantsClose reports whether the request asks for the connection to be
 // closed after it.
 func wantsClose(req *http.Request) bool {
-	return req.Close || hasToken(req.Header["Connection"], "close")
+	return req.Close || httpsyntax.HasToken(req.Header["Connection"], "close")
 }
 
 // replayable reports whether a request without a body may be sent twice,

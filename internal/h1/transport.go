@@ -31,6 +31,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
 // Defaults for the zero fields of Options.
@@ -193,7 +195,7 @@ func fastPath(req *http.Request) bool {
 	if req.URL == nil || req.URL.Scheme != "http" || req.Method == http.MethodConnect {
 		return false
 	}
-	return !hasToken(req.Header["Connection"], "upgrade") && !hasToken(req.Header["Expect"], "100-continue")
+	return !httpsyntax.HasToken(req.Header["Connection"], "upgrade") && !httpsyntax.HasToken(req.Header["Expect"], "100-continue")
 }
 
 // probeAfter is how long a connection must have been idle before it is

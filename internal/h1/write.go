@@ -8,6 +8,8 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
 // defaultUserAgent is sent when the request has no User-Agent header, as
@@ -50,7 +52,7 @@ func checkRequest(req *http.Request, body io.ReadCloser, o *outgoing) error {
 	if o.method == "" {
 		o.method = http.MethodGet
 	}
-	if !validToken(o.method) {
+	if !httpsyntax.ValidToken(o.method) {
 		return &requestError{"invalid method " + strconv.Quote(o.method)}
 	}
 
@@ -58,7 +60,7 @@ func checkRequest(req *http.Request, body io.ReadCloser, o *outgoing) error {
 	if o.host == "" {
 		o.host = u.Host
 	}
-	if !validHost(o.host) {
+	if !httpsyntax.ValidHost(o.host) {
 		return &requestError{"invalid Host header " + strconv.Quote(o.host)}
 	}
 
@@ -97,7 +99,7 @@ func checkRequest(req *http.Request, body io.ReadCloser, o *outgoing) error {
 		if skipHeader(k) {
 			continue
 		}
-		if !validToken(k) {
+		if !httpsyntax.ValidToken(k) {
 			return &requestError{"invalid header field name " + strconv.Quote(k)}
 		}
 		for _, v := range vv {
@@ -108,7 +110,7 @@ func checkRequest(req *http.Request, body io.ReadCloser, o *outgoing) error {
 	}
 	if o.framing == chunkedBody {
 		for k := range req.Trailer {
-			if !validToken(k) || skipHeader(k) {
+			if !httpsyntax.ValidToken(k) || skipHeader(k) {
 				return &requestError{"invalid trailer field name " + strconv.Quote(k)}
 			}
 		}
@@ -293,38 +295,9 @@ func skipHeader(k string) bool {
 	return false
 }
 
-// hasToken reports whether the comma-separated values contain token,
-// compared without regard to case.
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(textproto.TrimString(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // hasPort reports whether a URL's host has a port.
 func hasPort(h string) bool {
 	return strings.LastIndexByte(h, ':') > strings.LastIndexByte(h, ']')
-}
-
-// validToken reports whether s is a token (RFC 9110 section 5.6.2): the
-// syntax of methods and field names.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenByte[s[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 // validValue reports whether s may be a field value (RFC 9110 section
@@ -349,41 +322,3 @@ func validTarget(s string) bool {
 	}
 	return true
 }
-
-// validHost reports whether s may be a Host header: the bytes of a
-// host[:port] (RFC 3986 section 3.2.2) and of IPv6 literals, as Go's own
-// client allows.
-func validHost(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !hostByte[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-var hostByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!$%&'()*+,-.:;=[]_~" {
-		t[c] = true
-	}
-	return t
-}()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/deadline"
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
 const (
@@ -415,7 +416,7 @@ func (c *conn) readRequest() (*http.Request, bool) {
 		return nil, false
 	}
 	for k := range req.Header {
-		if !validFieldName(k) {
+		if !httpsyntax.ValidToken(k) {
 			c.reject(http.StatusBadRequest, "invalid header name")
 			return nil, false
 		}
@@ -434,7 +435,7 @@ func (c *conn) readRequest() (*http.Request, bool) {
 		c.reject(http.StatusBadRequest, "too many Host headers")
 		return nil, false
 	}
-	if !validHost(req.Host) {
+	if !httpsyntax.ValidHost(req.Host) {
 		c.reject(http.StatusBadRequest, "malformed Host header")
 		return nil, false
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
 // pendingMax is how much body a handler may write, without having set a
@@ -239,7 +241,7 @@ func (w *response) commit() {
 		w.closeAfter = true // HTTP/1.0: the end of the body is the close
 	}
 	if !w.closeAfter {
-		if c.srv.inShutdown.Load() || hasToken(h["Connection"], "close") {
+		if c.srv.inShutdown.Load() || httpsyntax.HasToken(h["Connection"], "close") {
 			w.closeAfter = true
 		} else if b := w.body; b != nil && !b.done() && w.unreadTooLarge(b) {
 			w.closeAfter = true
@@ -272,7 +274,7 @@ func (w *response) commit() {
 		bw.WriteString("\r\n")
 	}
 	if w.closeAfter {
-		if !hasToken(h["Connection"], "close") {
+		if !httpsyntax.HasToken(h["Connection"], "close") {
 			bw.WriteString("Connection: close\r\n")
 		}
 	} else if !req.ProtoAtLeast(1, 1) && len(h["Connection"]) == 0 {
@@ -317,11 +319,11 @@ func (w *response) writeFields(noBody bool) {
 				continue // as net/http
 			}
 		case "Connection":
-			if w.closeAfter && !hasToken(h[k], "close") {
+			if w.closeAfter && !httpsyntax.HasToken(h[k], "close") {
 				continue // "Connection: close" follows
 			}
 		}
-		if strings.HasPrefix(k, http.TrailerPrefix) || !validFieldName(k) {
+		if strings.HasPrefix(k, http.TrailerPrefix) || !httpsyntax.ValidToken(k) {
 			continue
 		}
 		for _, v := range h[k] {
@@ -357,7 +359,7 @@ func (w *response) finish() {
 			}
 		}
 		for k, vv := range w.header {
-			if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && validFieldName(name) {
+			if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && httpsyntax.ValidToken(name) {
 				for _, v := range vv {
 					bw.WriteString(name)
 					bw.WriteString(": ")
@@ -479,21 +481,6 @@ func hasTrailerPrefix(h http.Header) bool {
 	for k := range h {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
 			return true
-		}
-	}
-	return false
-}
-
-// hasToken reports whether a comma-separated header holds token, ignoring
-// case.
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(textproto.TrimString(t), token) {
-				return true
-			}
 		}
 	}
 	return false

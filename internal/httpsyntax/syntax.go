@@ -1,0 +1,69 @@
+// Package httpsyntax holds the HTTP/1.1 syntax checks that limpet's client
+// (internal/h1) and server (internal/h1srv) share: tokens, Host values and
+// comma-separated header lists.
+package httpsyntax
+
+import (
+	"net/textproto"
+	"strings"
+)
+
+// ValidToken reports whether s is a token (RFC 9110 section 5.6.2): the
+// syntax of methods and field names.
+func ValidToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tokenByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidHost reports whether s may be a Host header: the bytes of a
+// host[:port] (RFC 3986 section 3.2.2) and of IPv6 literals, as Go's own
+// client and server allow.
+func ValidHost(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !hostByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// HasToken reports whether the comma-separated values contain token,
+// compared without regard to case.
+func HasToken(values []string, token string) bool {
+	for _, v := range values {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(textproto.TrimString(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var tokenByte = byteSet("!#$%&'*+-.^_`|~")
+
+var hostByte = byteSet("!$%&'()*+,-.:;=[]_~")
+
+// byteSet is the set of ASCII letters and digits and of the bytes in
+// extra.
+func byteSet(extra string) (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for i := 0; i < len(extra); i++ {
+		t[extra[i]] = true
+	}
+	return t
+}

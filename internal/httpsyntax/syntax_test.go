@@ -1,0 +1,45 @@
+package httpsyntax
+
+import "testing"
+
+func TestValidToken(t *testing.T) {
+	for s, want := range map[string]bool{
+		"GET": true, "X-Forwarded-For": true, "a!#$%&'*+-.^_`|~z09": true,
+		"": false, "Bad Name": false, "Bad:": false, "a@b": false, "X{": false, "Bäd": false, "a\x00": false,
+	} {
+		if got := ValidToken(s); got != want {
+			t.Errorf("ValidToken(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestValidHost(t *testing.T) {
+	for s, want := range map[string]bool{
+		"example.com": true, "example.com:8080": true, "[::1]:80": true, "": true, "a_b~c": true,
+		"a b": false, "a/b": false, "a\r\nb": false, "a@b": false,
+	} {
+		if got := ValidHost(s); got != want {
+			t.Errorf("ValidHost(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestHasToken(t *testing.T) {
+	tests := []struct {
+		values []string
+		token  string
+		want   bool
+	}{
+		{[]string{"close"}, "close", true},
+		{[]string{"keep-alive, Close"}, "close", true},
+		{[]string{"x", " upgrade ,y"}, "Upgrade", true},
+		{[]string{"closed"}, "close", false},
+		{nil, "close", false},
+		{[]string{""}, "close", false},
+	}
+	for _, tc := range tests {
+		if got := HasToken(tc.values, tc.token); got != tc.want {
+			t.Errorf("HasToken(%q, %q) = %v, want %v", tc.values, tc.token, got, tc.want)
+		}
+	}
+}
