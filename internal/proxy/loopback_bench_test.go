@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/balance"
+	"github.com/limpet-lb/limpet/internal/benchcpu"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -64,7 +65,7 @@ server { listen 127.0.0.1:8080; server_name lb; access_log off;
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.ReportAllocs()
-	defer reportCPU(b, cpuTime())
+	defer benchcpu.Report(b, benchcpu.Now())
 	b.RunParallel(func(pb *testing.PB) {
 		r := strings.NewReader(payload)
 		for pb.Next() {
@@ -93,11 +94,4 @@ server { listen 127.0.0.1:8080; server_name lb; access_log off;
 			}
 		}
 	})
-}
-
-// reportCPU adds the process's CPU time per operation since start.
-func reportCPU(b *testing.B, start time.Duration) {
-	if d := cpuTime() - start; d > 0 && b.N > 0 {
-		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
 }
