@@ -327,10 +327,7 @@ func (w *response) writeFields(noBody bool) {
 			continue
 		}
 		for _, v := range h[k] {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			writeFieldValue(bw, v)
-			bw.WriteString("\r\n")
+			writeField(bw, k, v)
 		}
 	}
 }
@@ -339,32 +336,19 @@ func (w *response) writeFields(noBody bool) {
 // not yet sent, last chunk and trailers, and the flush.
 func (w *response) finish() {
 	w.handlerDone = true
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	if !w.committed {
-		w.commit()
-		w.writeBody(w.pending, nil)
-		w.pending = w.pending[:0]
-	}
+	w.sendHeader()
 	bw := w.c.bw
 	if w.chunked {
 		bw.WriteString("0\r\n")
 		for _, k := range w.trailers {
 			for _, v := range w.header[k] {
-				bw.WriteString(k)
-				bw.WriteString(": ")
-				writeFieldValue(bw, v)
-				bw.WriteString("\r\n")
+				writeField(bw, k, v)
 			}
 		}
 		for k, vv := range w.header {
 			if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && httpsyntax.ValidToken(name) {
 				for _, v := range vv {
-					bw.WriteString(name)
-					bw.WriteString(": ")
-					writeFieldValue(bw, v)
-					bw.WriteString("\r\n")
+					writeField(bw, name, v)
 				}
 			}
 		}
@@ -378,6 +362,19 @@ func (w *response) finish() {
 	w.flushErr(bw.Flush())
 }
 
+// sendHeader commits the response, 200 unless the handler chose a
+// status, with the body buffered so far.
+func (w *response) sendHeader() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit()
+		w.writeBody(w.pending, nil)
+		w.pending = w.pending[:0]
+	}
+}
+
 // Flush sends what was written so far; see FlushError.
 func (w *response) Flush() { _ = w.FlushError() }
 
@@ -388,14 +385,7 @@ func (w *response) FlushError() error {
 	if w.hijacked {
 		return http.ErrHijacked
 	}
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	if !w.committed {
-		w.commit()
-		w.writeBody(w.pending, nil)
-		w.pending = w.pending[:0]
-	}
+	w.sendHeader()
 	w.flushErr(w.c.bw.Flush())
 	return w.werr
 }
@@ -484,6 +474,14 @@ func hasTrailerPrefix(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// writeField writes one "name: value" line.
+func writeField(bw *bufio.Writer, name, value string) {
+	bw.WriteString(name)
+	bw.WriteString(": ")
+	writeFieldValue(bw, value)
+	bw.WriteString("\r\n")
 }
 
 // writeFieldValue writes v with CR and LF turned to spaces, as net/http
