@@ -380,10 +380,19 @@ func (w connWriter) Write(p []byte) (int, error) {
 }
 
 // readRequest reads and checks the next request, the header size limit
-// set. On a bad request it
-// answers it and returns false; on a network error it returns false
-// without answering.
+// set: from the buffer when it has the whole header block of a request of
+// the common shape (parseBuffered), with http.ReadRequest otherwise. On a
+// bad request it answers it and returns false; on a network error it
+// returns false without answering.
 func (c *conn) readRequest() (*http.Request, bool) {
+	if req, hosts, ok := parseBuffered(c.br); ok {
+		c.r.remain = math.MaxInt64
+		// It has no Transfer-Encoding: a Content-Length is no matter.
+		if !c.checkRequest(req, hosts, false) {
+			return nil, false
+		}
+		return req, true
+	}
 	if b, _ := c.br.Peek(c.br.Buffered()); len(b) > 0 {
 		c.raw = append(c.raw[:0], b...)
 	} else {
@@ -425,28 +434,38 @@ func (c *conn) readRequest() (*http.Request, bool) {
 	// Content-Length beside Transfer-Encoding: the raw header block
 	// tells what the client sent.
 	hosts, hasCL := scanHeader(c.raw)
+	if !c.checkRequest(req, hosts, hasCL) {
+		return nil, false
+	}
+	return req, true
+}
+
+// checkRequest makes RFC 9112's checks that http.ReadRequest does not, on
+// a request that had hosts Host fields, and a Content-Length field when
+// hasCL. It answers a bad request and returns false.
+func (c *conn) checkRequest(req *http.Request, hosts int, hasCL bool) bool {
 	// RFC 9112 section 3.2: 400 for HTTP/1.1 without Host, for several
 	// Host lines, and for an invalid one.
 	if hosts == 0 && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect {
 		c.reject(http.StatusBadRequest, "missing required Host header")
-		return nil, false
+		return false
 	}
 	if hosts > 1 {
 		c.reject(http.StatusBadRequest, "too many Host headers")
-		return nil, false
+		return false
 	}
 	if !httpsyntax.ValidHost(req.Host) {
 		c.reject(http.StatusBadRequest, "malformed Host header")
-		return nil, false
+		return false
 	}
 	// RFC 9112 section 6.3: a message with both Transfer-Encoding and
 	// Content-Length "ought to be handled as an error"; it is how
 	// request smuggling starts.
 	if hasCL && len(req.TransferEncoding) > 0 {
 		c.reject(http.StatusBadRequest, "both Transfer-Encoding and Content-Length")
-		return nil, false
+		return false
 	}
-	return req, true
+	return true
 }
 
 // serveRequest runs the handler for req and finishes its response. It

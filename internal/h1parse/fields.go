@@ -1,0 +1,190 @@
+// Package h1parse parses HTTP/1.1 header blocks of the common shape in
+// one pass over bytes already read, for limpet's server (internal/h1srv)
+// and client (internal/h1).
+//
+// It is a fast path, not a second parser: every message it accepts, it
+// parses exactly as net/http's ReadRequest and ReadResponse do (the fuzz
+// tests of its callers compare the two), and it declines everything else
+// (obsolete line folding, bare LF line ends, field names with spaces,
+// Transfer-Encoding, repeated Content-Length, ...), which the caller then
+// hands to the standard library, errors included. What it saves is the
+// line-by-line reading through bufio and textproto, a string per field
+// value, and most of the canonicalizing of field names: the whole block is
+// converted to one string, and the values and canonical names are parts
+// of it.
+package h1parse
+
+import (
+	"bytes"
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// BlockEnd returns the length of the header block at the start of b, up
+// to and including the empty line that ends it, or 0 when b holds no
+// whole block.
+func BlockEnd(b []byte) int {
+	i := bytes.Index(b, crlfcrlf)
+	if i < 0 {
+		return 0
+	}
+	return i + len(crlfcrlf)
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// Fields parses the field lines of block, which starts at the first field
+// line and ends with the empty line (CRLF) that ends the header block, as
+// textproto.Reader.ReadMIMEHeader would: names canonicalized, values with
+// the spaces and tabs around them trimmed, repeated names in order. It
+// returns false, and no header, for what it leaves to the standard
+// library: a line not ending in CRLF, a field name that is not a token,
+// obsolete line folding, and a value with a control character.
+func Fields(block string) (http.Header, bool) {
+	n := strings.Count(block, "\n") - 1 // lines, less the empty one
+	if n < 0 {
+		return nil, false
+	}
+	h := make(http.Header, n)
+	if n == 0 {
+		return h, block == "\r\n"
+	}
+	values := make([]string, n)
+	for {
+		i := strings.IndexByte(block, '\n')
+		if i < 1 || block[i-1] != '\r' {
+			return nil, false
+		}
+		line := block[:i-1]
+		block = block[i+1:]
+		if line == "" {
+			return h, block == ""
+		}
+		colon := strings.IndexByte(line, ':')
+		if colon < 1 {
+			return nil, false // no name, or no colon, or a folded line
+		}
+		key, ok := canonicalName(line[:colon])
+		if !ok {
+			return nil, false
+		}
+		value, ok := fieldValue(line[colon+1:])
+		if !ok {
+			return nil, false
+		}
+		if vv, seen := h[key]; seen {
+			h[key] = append(vv, value)
+			continue
+		}
+		// Most names appear once: their one-value slices share one
+		// array, capped so that a second value allocates.
+		if len(values) > 0 {
+			h[key] = values[:1:1]
+			values[0] = value
+			values = values[1:]
+		} else {
+			h[key] = []string{value}
+		}
+	}
+}
+
+// fieldValue returns v with the spaces and tabs around it trimmed, and
+// false when v holds a byte textproto refuses (a control character other
+// than tab).
+func fieldValue(v string) (string, bool) {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return "", false
+		}
+	}
+	start, end := 0, len(v)
+	for start < end && (v[start] == ' ' || v[start] == '\t') {
+		start++
+	}
+	for end > start && (v[end-1] == ' ' || v[end-1] == '\t') {
+		end--
+	}
+	return v[start:end], true
+}
+
+// canonicalName returns name in textproto's canonical form (the first
+// letter and each letter after a hyphen upper case, the others lower
+// case): name itself when it already is, a shared constant for common
+// names, a new string otherwise. It returns false when name is not a
+// token (RFC 9110 section 5.6.2).
+func canonicalName(name string) (string, bool) {
+	canonical := true
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !tokenByte[c] {
+			return "", false
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	if canonical {
+		return name, true
+	}
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return textproto.CanonicalMIMEHeaderKey(name), true
+	}
+	b := buf[:len(name)]
+	upper = true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+		upper = c == '-'
+	}
+	// The compiler does not copy b to look it up.
+	if s, ok := commonNames[string(b)]; ok {
+		return s, true
+	}
+	return string(b), true
+}
+
+// commonNames interns the canonical names of fields that clients and
+// servers often send in another case (HTTP/2 gateways send lower case).
+var commonNames = func() map[string]string {
+	m := make(map[string]string)
+	for _, s := range []string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language",
+		"Accept-Ranges", "Authorization", "Cache-Control", "Cdn-Loop",
+		"Connection", "Content-Disposition", "Content-Encoding",
+		"Content-Language", "Content-Length", "Content-Type", "Cookie",
+		"Date", "Etag", "Expect", "Expires", "Forwarded", "Host",
+		"If-Match", "If-Modified-Since", "If-None-Match", "If-Range",
+		"Keep-Alive", "Last-Modified", "Location", "Origin", "Pragma",
+		"Proxy-Connection", "Range", "Referer", "Server", "Set-Cookie",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+		"Upgrade-Insecure-Requests", "User-Agent", "Vary", "Via",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+		"X-Real-Ip", "X-Requested-With",
+	} {
+		m[s] = s
+	}
+	return m
+}()
+
+// tokenByte is the set of bytes of a token (RFC 9110 section 5.6.2).
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
