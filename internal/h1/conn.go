@@ -206,7 +206,9 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 }
 
 // readResponse reads the response headers, skipping informational
-// responses. got reports whether any byte of a response arrived.
+// responses. got reports whether any byte of a response arrived. A header
+// block of the common shape that is whole in the buffer is parsed there
+// (parseBuffered); http.ReadResponse reads the others.
 //
 // http.ReadResponse enforces RFC 9112's framing (section 6.3): it refuses a
 // response with several differing Content-Length values, or an invalid one,
@@ -222,7 +224,10 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, er
 		return nil, false, err
 	}
 	for range max1xx {
-		res, err = http.ReadResponse(c.br, req)
+		var ok bool
+		if res, ok = parseBuffered(c.br, req); !ok {
+			res, err = http.ReadResponse(c.br, req)
+		}
 		if err != nil {
 			return nil, true, err
 		}

@@ -2,7 +2,6 @@ package h1srv
 
 import (
 	"bufio"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,7 +54,7 @@ func parseBuffered(br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
 	}
 	length := int64(0)
 	if len(cl) == 1 {
-		if length, ok = contentLength(cl[0]); !ok {
+		if length, ok = h1parse.ContentLength(cl[0]); !ok {
 			return nil, 0, false
 		}
 	}
@@ -81,7 +80,7 @@ func parseBuffered(br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
 		req.Close = httpsyntax.HasToken(conn, "close")
 	}
 	if length > 0 {
-		req.Body = &fixedBody{r: br, n: length}
+		req.Body = h1parse.NewBody(br, length)
 	}
 	_, _ = br.Discard(end)
 	return req, len(host), true
@@ -125,51 +124,3 @@ var pathByte = func() (t [256]bool) {
 	}
 	return t
 }()
-
-// contentLength parses a Content-Length of up to 18 digits, which
-// strconv.ParseUint(s, 10, 63) accepts too.
-func contentLength(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-// fixedBody is a request body of a known length read from the
-// connection's buffer: net/http's, without its locks, which h1srv's body
-// wrapper has. The connection ending before the body does is
-// io.ErrUnexpectedEOF; its last bytes come with io.EOF.
-type fixedBody struct {
-	r *bufio.Reader
-	n int64 // bytes left
-}
-
-func (b *fixedBody) Read(p []byte) (int, error) {
-	if b.n <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.n {
-		p = p[:b.n]
-	}
-	n, err := b.r.Read(p)
-	b.n -= int64(n)
-	switch {
-	case err == io.EOF && b.n > 0:
-		err = io.ErrUnexpectedEOF
-	case err == nil && b.n == 0:
-		err = io.EOF
-	}
-	return n, err
-}
-
-// Close does nothing: what is left of the body is the server's to read
-// or not (see body.discardRest).
-func (b *fixedBody) Close() error { return nil }

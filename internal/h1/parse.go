@@ -1,0 +1,103 @@
+package h1
+
+import (
+	"bufio"
+	"net/http"
+	"strings"
+
+	"github.com/limpet-lb/limpet/internal/h1parse"
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
+)
+
+// parseBuffered parses the response to req whose header block is whole
+// in br's buffer, when it has the common shape: HTTP/1.0 or 1.1, a status
+// of three digits, field lines h1parse.Fields accepts, and a body of known
+// length (none, or one Content-Length); no Transfer-Encoding, Trailer or
+// Pragma. The response is the one http.ReadResponse would return
+// (FuzzParseBuffered compares them). Otherwise ok is false and nothing is
+// consumed: the caller reads the response with http.ReadResponse, which
+// also words the errors.
+func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok bool) {
+	buf, _ := br.Peek(br.Buffered())
+	end := h1parse.BlockEnd(buf)
+	if end == 0 {
+		return nil, false
+	}
+	block := string(buf[:end]) // the one copy: every string below is part of it
+	line, fields, _ := strings.Cut(block, "\r\n")
+	if strings.IndexByte(line, '\n') >= 0 {
+		return nil, false // a bare LF ends the status line for net/http
+	}
+	proto, status, _ := strings.Cut(line, " ")
+	var minor int
+	switch proto {
+	case "HTTP/1.1":
+		minor = 1
+	case "HTTP/1.0":
+	default:
+		return nil, false
+	}
+	if len(status) < 3 || len(status) > 3 && status[3] != ' ' {
+		return nil, false
+	}
+	code := 0
+	for i := range 3 {
+		c := status[i]
+		if c < '0' || c > '9' {
+			return nil, false
+		}
+		code = code*10 + int(c-'0')
+	}
+	h, ok := h1parse.Fields(fields)
+	if !ok {
+		return nil, false
+	}
+	cl := h["Content-Length"]
+	if len(cl) > 1 || h["Transfer-Encoding"] != nil || h["Trailer"] != nil || h["Pragma"] != nil {
+		return nil, false
+	}
+	declared := int64(-1)
+	if len(cl) == 1 {
+		if declared, ok = h1parse.ContentLength(cl[0]); !ok {
+			return nil, false
+		}
+	}
+	// net/http's fixLength: the body's length.
+	method := "GET"
+	if req != nil {
+		method = req.Method
+	}
+	length := declared
+	switch {
+	case method == http.MethodHead, code/100 == 1, code == http.StatusNoContent, code == http.StatusNotModified:
+		length = 0
+	case declared < 0:
+		return nil, false // read to the connection's end: net/http's
+	}
+	res = &http.Response{
+		Status:        status,
+		StatusCode:    code,
+		Proto:         proto,
+		ProtoMajor:    1,
+		ProtoMinor:    minor,
+		Header:        h,
+		Body:          http.NoBody,
+		ContentLength: length,
+		Request:       req,
+	}
+	if method == http.MethodHead {
+		res.ContentLength = declared // what a GET would have had, or -1
+	}
+	conn := h["Connection"]
+	if minor == 0 {
+		res.Close = httpsyntax.HasToken(conn, "close") || !httpsyntax.HasToken(conn, "keep-alive")
+	} else if httpsyntax.HasToken(conn, "close") {
+		res.Close = true
+		delete(h, "Connection") // as net/http's shouldClose does for responses
+	}
+	if length > 0 {
+		res.Body = h1parse.NewBody(br, length)
+	}
+	_, _ = br.Discard(end)
+	return res, true
+}
