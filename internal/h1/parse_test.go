@@ -58,6 +58,12 @@ func parseBoth(t *testing.T, raw, method string) bool {
 	}
 	gotBody, gotErr := io.ReadAll(got.Body)
 	wantBody, wantErr := io.ReadAll(want.Body)
+	// And once more: an error or the end must stay what it became.
+	_, gotAgain := got.Body.Read(make([]byte, 1))
+	_, wantAgain := want.Body.Read(make([]byte, 1))
+	if gotAgain != wantAgain {
+		t.Errorf("%q: a read after the end gives %v, net/http's %v", raw, gotAgain, wantAgain)
+	}
 	if string(gotBody) != string(wantBody) || (gotErr == nil) != (wantErr == nil) {
 		t.Errorf("%q (%s): body %q, %v; http.ReadResponse's %q, %v", raw, method, gotBody, gotErr, wantBody, wantErr)
 	}
@@ -90,6 +96,8 @@ var parseSeeds = []struct {
 	{"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 1\r\n\r\nx", "GET", true},
 	{"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", "GET", true},
 	{"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", "GET", true},
+	{"HTTP/1.1 200 OK\r\nConnection: clo\u017fe\r\nContent-Length: 1\r\n\r\nx", "GET", true},
+	{"HTTP/1.0 200 OK\r\nConnection: \u212aeep-alive\r\nContent-Length: 1\r\n\r\nx", "GET", true},
 
 	{"HTTP/1.1 200 OK\r\n\r\nuntil the end", "GET", false},
 	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "GET", false},

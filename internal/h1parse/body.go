@@ -50,6 +50,7 @@ func (b *Body) Read(p []byte) (int, error) {
 	switch {
 	case err == io.EOF && b.n > 0:
 		err = io.ErrUnexpectedEOF
+		b.n = 0 // later reads say io.EOF, as net/http's body does
 	case err == nil && b.n == 0:
 		err = io.EOF
 	}

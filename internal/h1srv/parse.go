@@ -88,14 +88,13 @@ func parseBuffered(br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
 
 // originForm returns the URL of an origin-form request target, as
 // url.ParseRequestURI does, when it has nothing to unescape: a path of
-// bytes that need no escaping and the query as it is. It returns false
-// for anything else (escapes, a fragment mark, an empty query, control
-// bytes, an absolute or authority form).
+// bytes that need no escaping and the query, from the first '?', as it
+// is. It returns false for anything else (escapes, a fragment mark in the
+// path, an empty query, control bytes, an absolute or authority form).
 func originForm(target string) (*url.URL, bool) {
 	path, query, hasQuery := strings.Cut(target, "?")
-	if path == "" || path[0] != '/' || hasQuery && (query == "" || strings.IndexByte(query, '?') == len(query)-1) {
-		// "/a?" and "/a?b?" set ForceQuery, or cut the query elsewhere.
-		return nil, false
+	if path == "" || path[0] != '/' || hasQuery && query == "" {
+		return nil, false // "/a?" sets ForceQuery
 	}
 	for i := 0; i < len(path); i++ {
 		if !pathByte[path[i]] {

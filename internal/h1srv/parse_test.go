@@ -57,6 +57,12 @@ func parseBoth(t *testing.T, raw string) bool {
 	}
 	gotBody, gotErr := io.ReadAll(got.Body)
 	wantBody, wantErr := io.ReadAll(want.Body)
+	// And once more: an error or the end must stay what it became.
+	_, gotAgain := got.Body.Read(make([]byte, 1))
+	_, wantAgain := want.Body.Read(make([]byte, 1))
+	if gotAgain != wantAgain {
+		t.Errorf("%q: a read after the end gives %v, net/http's %v", raw, gotAgain, wantAgain)
+	}
 	if string(gotBody) != string(wantBody) || (gotErr == nil) != (wantErr == nil) {
 		t.Errorf("%q: body %q, %v; http.ReadRequest's %q, %v", raw, gotBody, gotErr, wantBody, wantErr)
 	}
@@ -86,6 +92,10 @@ var parseSeeds = []struct {
 	{"GET /;p=1,2:3@x$&+= HTTP/1.1\r\nHost: a\r\n\r\n", true},
 	{"GET /a?b?c HTTP/1.1\r\nHost: a\r\n\r\n", true},
 	{"OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", true},
+	{"GET / HTTP/1.1\r\nHost: a\r\nConnection: clo\u017fe\r\n\r\n", true},
+	{"GET / HTTP/1.0\r\nConnection: \u212aeep-alive\r\n\r\n", true},
+	{"GET / HTTP/1.0\r\nConnection: keep-alive, clo\u017fe\r\n\r\n", true},
+	{"GET /a?b?? HTTP/1.1\r\nHost: a\r\n\r\n", true},
 
 	{"GET /a%20b HTTP/1.1\r\nHost: a\r\n\r\n", false},
 	{"GET /a? HTTP/1.1\r\nHost: a\r\n\r\n", false},

@@ -3,10 +3,7 @@
 // comma-separated header lists.
 package httpsyntax
 
-import (
-	"net/textproto"
-	"strings"
-)
+import "strings"
 
 // ValidToken reports whether s is a token (RFC 9110 section 5.6.2): the
 // syntax of methods and field names.
@@ -35,18 +32,54 @@ func ValidHost(s string) bool {
 }
 
 // HasToken reports whether the comma-separated values contain token,
-// compared without regard to case.
+// compared as net/http compares them (httpguts.HeaderValuesContainsToken):
+// spaces and tabs around each element trimmed, ASCII letters without
+// regard to case, and no other byte above 0x7f matching ("cloſe" is not
+// "close", though strings.EqualFold says it is).
 func HasToken(values []string, token string) bool {
 	for _, v := range values {
 		for v != "" {
 			var t string
 			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(textproto.TrimString(t), token) {
+			if tokenEqual(trimOWS(t), token) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// trimOWS trims the optional whitespace (spaces and tabs) around s.
+func trimOWS(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// tokenEqual compares two tokens byte by byte, ASCII letters without
+// regard to case; a byte above 0x7f matches nothing.
+func tokenEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x >= 0x80 || lower(x) != lower(y) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 var tokenByte = byteSet("!#$%&'*+-.^_`|~")

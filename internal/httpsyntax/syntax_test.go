@@ -36,6 +36,9 @@ func TestHasToken(t *testing.T) {
 		{[]string{"closed"}, "close", false},
 		{nil, "close", false},
 		{[]string{""}, "close", false},
+		{[]string{"\tclose\t,"}, "close", true},
+		{[]string{"clo\u017fe"}, "close", false},           // ſ folds to s in Unicode, not in HTTP
+		{[]string{"\u212aeep-alive"}, "keep-alive", false}, // the Kelvin sign folds to k
 	}
 	for _, tc := range tests {
 		if got := HasToken(tc.values, tc.token); got != tc.want {
