@@ -113,14 +113,14 @@ type conn struct {
 	// the watch (see the package comment), shared with the timer's
 	// goroutine, Server.Close and a body read from another goroutine.
 	mu          sync.Mutex
-	gen         uint64 // counts requests, so a late body read cannot arm the next one's watch
-	cancel      context.CancelFunc
-	reqDone     bool      // the handler returned or hijacked: no watch any more
-	watchWanted bool      // the request wants a watch from armedAt+watchDelay on
-	armedAt     time.Time // when the request was read whole
-	timerSet    bool      // the timer is pending
-	watching    bool      // a watch read is in progress
-	aborting    bool      // the watch read is being stopped by a past deadline
+	gen         uint64          // counts requests, so a late body read cannot arm the next one's watch
+	ctx         *requestContext // the request's, while its handler runs
+	reqDone     bool            // the handler returned or hijacked: no watch any more
+	watchWanted bool            // the request wants a watch from armedAt+watchDelay on
+	armedAt     time.Time       // when the request was read whole
+	timerSet    bool            // the timer is pending
+	watching    bool            // a watch read is in progress
+	aborting    bool            // the watch read is being stopped by a past deadline
 	watchDone   chan struct{}
 	watched     bool // a watch read ran: rwc's read deadline is unknown
 	gone        bool // the watch saw the client close or fail
@@ -237,7 +237,8 @@ func (c *conn) serve(resumed bool) {
 			}
 		}
 		c.headerDeadline(hdrTimeout)
-		req, ok := c.readRequest()
+		ctx := newRequestContext(c.base)
+		req, ok := c.readRequest(ctx)
 		if !ok {
 			c.close()
 			return
@@ -247,7 +248,7 @@ func (c *conn) serve(resumed bool) {
 			// those it sets, as with net/http.
 			c.readClear()
 		}
-		if !c.serveRequest(req) {
+		if !c.serveRequest(req, ctx) {
 			c.close()
 			return
 		}
@@ -384,8 +385,8 @@ func (w connWriter) Write(p []byte) (int, error) {
 // the common shape (parseBuffered), with http.ReadRequest otherwise. On a
 // bad request it answers it and returns false; on a network error it
 // returns false without answering.
-func (c *conn) readRequest() (*http.Request, bool) {
-	if req, hosts, ok := parseBuffered(c.br); ok {
+func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
+	if req, hosts, ok := parseBuffered(c.br, ctx); ok {
 		c.r.remain = math.MaxInt64
 		// It has no Transfer-Encoding: a Content-Length is no matter.
 		if !c.checkRequest(req, hosts, false) {
@@ -437,7 +438,7 @@ func (c *conn) readRequest() (*http.Request, bool) {
 	if !c.checkRequest(req, hosts, hasCL) {
 		return nil, false
 	}
-	return req, true
+	return req.WithContext(ctx), true
 }
 
 // checkRequest makes RFC 9112's checks that http.ReadRequest does not, on
@@ -470,7 +471,7 @@ func (c *conn) checkRequest(req *http.Request, hosts int, hasCL bool) bool {
 
 // serveRequest runs the handler for req and finishes its response. It
 // returns whether the connection may serve another request.
-func (c *conn) serveRequest(req *http.Request) (keep bool) {
+func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) {
 	s := c.srv
 	w := c.w
 	w.reset(req)
@@ -489,11 +490,10 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(c.base)
 	c.mu.Lock()
 	c.gen++
 	gen := c.gen
-	c.cancel = cancel
+	c.ctx = ctx
 	c.reqDone = false
 	c.gone = false
 	c.mu.Unlock()
@@ -506,7 +506,6 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	} else {
 		c.arm(gen)
 	}
-	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remote
 	w.req = req
 
@@ -517,9 +516,9 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	if c.stopWatch() {
 		c.forgetReadDeadline()
 	}
-	cancel()
+	ctx.cancel()
 	c.mu.Lock()
-	c.cancel = nil
+	c.ctx = nil
 	gone := c.gone
 	c.mu.Unlock()
 	if c.hijacked {
@@ -620,8 +619,8 @@ func (c *conn) watch() {
 	// it says nothing about the client.
 	if err != nil && !c.aborting && !errors.Is(err, os.ErrDeadlineExceeded) {
 		c.gone = true
-		if c.cancel != nil {
-			c.cancel()
+		if c.ctx != nil {
+			c.ctx.cancel()
 		}
 	}
 	close(done)
@@ -654,8 +653,8 @@ func (c *conn) stopWatch() (watched bool) {
 // Server.Close.
 func (c *conn) abort() {
 	c.mu.Lock()
-	if c.cancel != nil {
-		c.cancel()
+	if c.ctx != nil {
+		c.ctx.cancel()
 	}
 	c.mu.Unlock()
 	_ = c.rwc.Close()

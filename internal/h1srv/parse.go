@@ -2,6 +2,7 @@ package h1srv
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,14 +12,14 @@ import (
 )
 
 // parseBuffered parses the request whose header block is whole in br's
-// buffer, when it has the common shape: an origin-form target, HTTP/1.0 or
+// buffer, when it has the common shape, with ctx as its context: an origin-form target, HTTP/1.0 or
 // 1.1, field lines h1parse.Fields accepts, at most one Host and one
 // Content-Length, no Transfer-Encoding, Trailer or Pragma. The request is
 // the one http.ReadRequest would return (FuzzParseBuffered compares them),
 // and hosts is the number of Host fields it had (ReadRequest deletes
 // them). Otherwise ok is false and nothing is consumed: the caller reads
 // the request with http.ReadRequest, which also words the errors.
-func parseBuffered(br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
+func parseBuffered(br *bufio.Reader, ctx context.Context) (req *http.Request, hosts int, ok bool) {
 	buf, _ := br.Peek(br.Buffered())
 	end := h1parse.BlockEnd(buf)
 	if end == 0 {
@@ -58,7 +59,7 @@ func parseBuffered(br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
 			return nil, 0, false
 		}
 	}
-	req = &http.Request{
+	r := http.Request{
 		Method:        method,
 		URL:           u,
 		Proto:         proto,
@@ -70,20 +71,22 @@ func parseBuffered(br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
 		RequestURI:    target,
 	}
 	if len(host) == 1 {
-		req.Host = host[0]
+		r.Host = host[0]
 		delete(h, "Host")
 	}
 	conn := h["Connection"]
 	if minor == 0 {
-		req.Close = httpsyntax.HasToken(conn, "close") || !httpsyntax.HasToken(conn, "keep-alive")
+		r.Close = httpsyntax.HasToken(conn, "close") || !httpsyntax.HasToken(conn, "keep-alive")
 	} else {
-		req.Close = httpsyntax.HasToken(conn, "close")
+		r.Close = httpsyntax.HasToken(conn, "close")
 	}
 	if length > 0 {
-		req.Body = h1parse.NewBody(br, length)
+		r.Body = h1parse.NewBody(br, length)
 	}
 	_, _ = br.Discard(end)
-	return req, len(host), true
+	// WithContext's copy is the request's one allocation: r stays on
+	// the stack.
+	return r.WithContext(ctx), len(host), true
 }
 
 // originForm returns the URL of an origin-form request target, as

@@ -2,6 +2,7 @@ package h1srv
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"reflect"
@@ -17,7 +18,7 @@ func parseBoth(t *testing.T, raw string) bool {
 	t.Helper()
 	fast := bufio.NewReaderSize(strings.NewReader(raw), bufSize)
 	_, _ = fast.Peek(1)
-	got, hosts, ok := parseBuffered(fast)
+	got, hosts, ok := parseBuffered(fast, context.Background())
 	if !ok {
 		if fast.Buffered() != min(len(raw), bufSize) {
 			t.Fatalf("parseBuffered declined %q but consumed some of it", raw)
