@@ -203,14 +203,14 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 		// did not see the request. http.Transport retries then too,
 		// for requests that are safe to repeat.
 		stale := c.reused && !got && connGone(err)
-		retry = stale && body == nil && replayable(req)
+		retry = stale && body == nil && replayable(req, o.header)
 		c.discard(stop)
 		if isTimeout(err) {
 			return nil, false, &timeoutError{err: err}
 		}
 		return nil, retry, &connError{op: "reading response headers", err: err, stale: stale}
 	}
-	keep := res.ProtoAtLeast(1, 1) && !res.Close && !wantsClose(req)
+	keep := res.ProtoAtLeast(1, 1) && !res.Close && !o.close
 	return c.wrapBody(ctx, res, stop, keep), false, nil
 }
 
@@ -324,22 +324,18 @@ func (w *connWriter) Write(p []byte) (int, error) {
 
 // wantsClose reports whether the request asks for the connection to be
 // closed after it.
-func wantsClose(req *http.Request) bool {
-	return req.Close || httpsyntax.HasToken(req.Header["Connection"], "close")
+func wantsClose(req *http.Request, h header) bool {
+	return req.Close || httpsyntax.HasToken(h.values("Connection"), "close")
 }
 
 // replayable reports whether a request without a body may be sent twice,
 // by http.Transport's rule: safe methods, or an idempotency key.
-func replayable(req *http.Request) bool {
+func replayable(req *http.Request, h header) bool {
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return true
 	}
-	_, ok := req.Header["Idempotency-Key"]
-	if !ok {
-		_, ok = req.Header["X-Idempotency-Key"]
-	}
-	return ok
+	return h.has("Idempotency-Key") || h.has("X-Idempotency-Key")
 }
 
 // connGone reports whether err says the server closed the connection.

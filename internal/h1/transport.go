@@ -133,9 +133,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // req.Context(), which it ignores: a proxy that builds a request per
 // attempt spares the copy of it that http.Request.WithContext makes.
 func (t *Transport) RoundTripContext(ctx context.Context, req *http.Request) (*http.Response, error) {
-	if !fastPath(req) {
-		if req.Context() != ctx {
+	return t.roundTrip(ctx, req, nil)
+}
+
+// roundTrip sends req, whose context is ctx and whose header is fwd when
+// there is one, req.Header otherwise.
+func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forward) (*http.Response, error) {
+	hdr := header{h: req.Header, fwd: fwd}
+	if !fastPath(req, hdr) {
+		if req.Context() != ctx || fwd != nil {
 			req = req.WithContext(ctx)
+		}
+		if fwd != nil {
+			req.Header = fwd.Header()
 		}
 		return t.fallbackTransport().RoundTrip(req)
 	}
@@ -143,7 +153,7 @@ func (t *Transport) RoundTripContext(ctx context.Context, req *http.Request) (*h
 	if body == http.NoBody {
 		body = nil
 	}
-	var o outgoing
+	o := outgoing{header: hdr}
 	err := checkRequest(req, body, &o)
 	if err == nil {
 		err = ctx.Err()
@@ -191,11 +201,11 @@ func (t *Transport) CloseIdleConnections() {
 // without a protocol upgrade (the 101 response's body must be the
 // connection, as an io.ReadWriteCloser), without Expect: 100-continue (the
 // body must wait for the interim response) and not a CONNECT tunnel.
-func fastPath(req *http.Request) bool {
+func fastPath(req *http.Request, h header) bool {
 	if req.URL == nil || req.URL.Scheme != "http" || req.Method == http.MethodConnect {
 		return false
 	}
-	return !httpsyntax.HasToken(req.Header["Connection"], "upgrade") && !httpsyntax.HasToken(req.Header["Expect"], "100-continue")
+	return !httpsyntax.HasToken(h.values("Connection"), "upgrade") && !httpsyntax.HasToken(h.values("Expect"), "100-continue")
 }
 
 // probeAfter is how long a connection must have been idle before it is

@@ -32,7 +32,8 @@ type outgoing struct {
 	query   string // the raw query, written after '?' when hasQuery
 	hasQ    bool
 	framing int
-	close   bool // send Connection: close
+	close   bool   // send Connection: close
+	header  header // the fields to send
 }
 
 // checkRequest validates req before anything is sent, so that a request
@@ -93,18 +94,29 @@ func checkRequest(req *http.Request, body io.ReadCloser, o *outgoing) error {
 		// reads it.
 		o.framing = chunkedBody
 	}
-	o.close = wantsClose(req)
+	o.close = wantsClose(req, o.header)
 
-	for k, vv := range req.Header {
-		if skipHeader(k) {
-			continue
+	if fwd := o.header.fwd; fwd != nil {
+		for k, vv := range fwd.Client {
+			if !skipHeader(k) && fwd.passes(k) {
+				if err := checkField(k, vv...); err != nil {
+					return err
+				}
+			}
 		}
-		if !httpsyntax.ValidToken(k) {
-			return &requestError{"invalid header field name " + strconv.Quote(k)}
+		for _, f := range fwd.Fields {
+			if !skipHeader(f.Name) {
+				if err := checkField(f.Name, f.Value); err != nil {
+					return err
+				}
+			}
 		}
-		for _, v := range vv {
-			if !validValue(v) {
-				return &requestError{"invalid header field value for " + strconv.Quote(k)}
+	} else {
+		for k, vv := range req.Header {
+			if !skipHeader(k) {
+				if err := checkField(k, vv...); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -142,9 +154,9 @@ func (c *conn) writeRequest(req *http.Request, body io.ReadCloser, o *outgoing) 
 	bw.WriteString(o.host)
 	bw.WriteString("\r\n")
 
-	if ua, ok := req.Header["User-Agent"]; !ok {
+	if _, ok := req.Header["User-Agent"]; !ok && o.header.fwd == nil {
 		bw.WriteString("User-Agent: " + defaultUserAgent + "\r\n")
-	} else if len(ua) > 0 && ua[0] != "" {
+	} else if ua := o.header.values("User-Agent"); len(ua) > 0 && ua[0] != "" {
 		writeField(bw, "User-Agent", ua[0])
 	}
 	if o.close {
@@ -176,12 +188,28 @@ func (c *conn) writeRequest(req *http.Request, body io.ReadCloser, o *outgoing) 
 		// sends it for every method but GET and HEAD.
 		bw.WriteString("Content-Length: 0\r\n")
 	}
-	for k, vv := range req.Header {
-		if skipHeader(k) || k == "User-Agent" {
-			continue
+	if fwd := o.header.fwd; fwd != nil {
+		for k, vv := range fwd.Client {
+			if skipHeader(k) || k == "User-Agent" || !fwd.passes(k) {
+				continue
+			}
+			for _, v := range vv {
+				writeField(bw, k, v)
+			}
 		}
-		for _, v := range vv {
-			writeField(bw, k, v)
+		for _, f := range fwd.Fields {
+			if !skipHeader(f.Name) && f.Name != "User-Agent" {
+				writeField(bw, f.Name, f.Value)
+			}
+		}
+	} else {
+		for k, vv := range req.Header {
+			if skipHeader(k) || k == "User-Agent" {
+				continue
+			}
+			for _, v := range vv {
+				writeField(bw, k, v)
+			}
 		}
 	}
 	bw.WriteString("\r\n")
@@ -196,6 +224,20 @@ func (c *conn) writeRequest(req *http.Request, body io.ReadCloser, o *outgoing) 
 		return err
 	}
 	return bw.Flush()
+}
+
+// checkField checks a field's name and values before they are sent: a CR
+// or LF in either could end the header early and smuggle a request.
+func checkField(k string, vv ...string) error {
+	if !httpsyntax.ValidToken(k) {
+		return &requestError{"invalid header field name " + strconv.Quote(k)}
+	}
+	for _, v := range vv {
+		if !validValue(v) {
+			return &requestError{"invalid header field value for " + strconv.Quote(k)}
+		}
+	}
+	return nil
 }
 
 // writeField writes one header field; its value is trimmed as Go trims it.

@@ -82,6 +82,43 @@ func lower(c byte) byte {
 	return c
 }
 
+// HopHeaders are the hop-by-hop fields of RFC 9110 section 7.6.1, and the
+// non-standard ones proxies have long stripped, in canonical form: they
+// describe one connection, so a proxy passes none of them on.
+var HopHeaders = []string{
+	"Connection",
+	"Proxy-Connection", // non-standard, sent by old clients
+	"Keep-Alive",
+	"Proxy-Authenticate",
+	"Proxy-Authorization",
+	"Te",
+	"Trailer",
+	"Transfer-Encoding",
+	"Upgrade",
+}
+
+// HopByHop reports whether name is one of HopHeaders, compared without
+// regard to case.
+func HopByHop(name string) bool {
+	switch len(name) {
+	case 2:
+		return strings.EqualFold(name, "Te")
+	case 7:
+		return strings.EqualFold(name, "Trailer") || strings.EqualFold(name, "Upgrade")
+	case 10:
+		return strings.EqualFold(name, "Connection") || strings.EqualFold(name, "Keep-Alive")
+	case 16:
+		return strings.EqualFold(name, "Proxy-Connection")
+	case 17:
+		return strings.EqualFold(name, "Transfer-Encoding")
+	case 18:
+		return strings.EqualFold(name, "Proxy-Authenticate")
+	case 19:
+		return strings.EqualFold(name, "Proxy-Authorization")
+	}
+	return false
+}
+
 var tokenByte = byteSet("!#$%&'*+-.^_`|~")
 
 var hostByte = byteSet("!$%&'()*+,-.:;=[]_~")

@@ -1,6 +1,9 @@
 package httpsyntax
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestValidToken(t *testing.T) {
 	for s, want := range map[string]bool{
@@ -43,6 +46,21 @@ func TestHasToken(t *testing.T) {
 	for _, tc := range tests {
 		if got := HasToken(tc.values, tc.token); got != tc.want {
 			t.Errorf("HasToken(%q, %q) = %v, want %v", tc.values, tc.token, got, tc.want)
+		}
+	}
+}
+
+func TestHopByHop(t *testing.T) {
+	for _, name := range HopHeaders {
+		for _, n := range []string{name, strings.ToLower(name), strings.ToUpper(name)} {
+			if !HopByHop(n) {
+				t.Errorf("HopByHop(%q) = false", n)
+			}
+		}
+	}
+	for _, name := range []string{"", "Host", "Cookie", "Connections", "Tee", "Proxy-Connectio", "X-Upgrade", "Content-Length"} {
+		if HopByHop(name) {
+			t.Errorf("HopByHop(%q) = true", name)
 		}
 	}
 }

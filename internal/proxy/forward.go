@@ -10,6 +10,7 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/h1"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 	"github.com/limpet-lb/limpet/internal/vars"
@@ -38,6 +39,11 @@ type exchange struct {
 	dec sticky.Decision
 	key string // the evaluated hash key, for `hash`
 	out *http.Request
+	// fwd is out's header (see outgoingRequest), with room for the
+	// usual number of fields.
+	fwd    h1.Forward
+	omit   [4]string
+	fields [8]h1.Field
 
 	client *clientBody      // the client's body; nil without one
 	replay *replayBody      // nil when the body need not be replayable
@@ -74,7 +80,8 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 	if x.up.HashKey != nil {
 		x.key = x.up.HashKey.Expand(vr)
 	}
-	x.out = outgoingRequest(r, l, vr, prefix)
+	x.fwd.Omit, x.fwd.Fields = x.omit[:0], x.fields[:0]
+	x.out = outgoingRequest(r, l, vr, prefix, &x.fwd)
 	if x.out.Body != nil {
 		src := r.Body
 		if l.maxBody > 0 {
@@ -298,20 +305,24 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	return res, nil
 }
 
-// contextRoundTripper is a transport that takes a request's context apart
-// from the request, as h1's does, sparing the copy of the request that
-// http.Request.WithContext makes.
-type contextRoundTripper interface {
-	RoundTripContext(ctx context.Context, req *http.Request) (*http.Response, error)
+// forwardRoundTripper is a transport that takes a request's context and
+// header apart from the request, as h1's does, sparing the copy of the
+// request http.Request.WithContext makes and a merged copy of the
+// client's header.
+type forwardRoundTripper interface {
+	RoundTripForward(ctx context.Context, req *http.Request, fwd *h1.Forward) (*http.Response, error)
 }
 
-// roundTrip sends req, which carries no context of its own, with the
-// client's: the attempt ends when the client leaves.
+// roundTrip sends req, which carries neither context nor header of its
+// own, with the client's context (the attempt ends when the client
+// leaves) and x.fwd.
 func (x *exchange) roundTrip(req *http.Request) (*http.Response, error) {
-	if rt, ok := x.l.transport.(contextRoundTripper); ok {
-		return rt.RoundTripContext(x.r.Context(), req)
+	if rt, ok := x.l.transport.(forwardRoundTripper); ok {
+		return rt.RoundTripForward(x.r.Context(), req, &x.fwd)
 	}
-	return x.l.transport.RoundTrip(req.WithContext(x.r.Context()))
+	req = req.WithContext(x.r.Context())
+	req.Header = x.fwd.Header()
+	return x.l.transport.RoundTrip(req)
 }
 
 // classify tells why an attempt failed: the client's fault (its body

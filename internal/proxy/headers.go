@@ -6,23 +6,9 @@ import (
 	"strings"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
 	"github.com/limpet-lb/limpet/internal/vars"
 )
-
-// hopHeaders are the hop-by-hop headers of RFC 9110 section 7.6.1 (and the
-// non-standard ones proxies have long stripped): they describe one
-// connection, so a proxy must not forward them in either direction.
-var hopHeaders = []string{
-	"Connection",
-	"Proxy-Connection", // non-standard, sent by old clients
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-}
 
 // removeHopHeaders deletes the hop-by-hop headers from h, including every
 // header the Connection header names (RFC 9110 section 7.6.1).
@@ -34,7 +20,7 @@ func removeHopHeaders(h http.Header) {
 			}
 		}
 	}
-	for _, name := range hopHeaders {
+	for _, name := range httpsyntax.HopHeaders {
 		delete(h, name)
 	}
 }

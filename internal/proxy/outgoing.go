@@ -2,38 +2,44 @@ package proxy
 
 import (
 	"net/http"
+	"net/textproto"
 	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/limpet-lb/limpet/internal/h1"
 
 	"github.com/limpet-lb/limpet/internal/router"
 	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // outgoingRequest builds the request sent upstream, shared by every
-// attempt: the client's headers without hop-by-hop ones and without those
-// proxy_set_header replaces, then the proxy_set_header values, and the URI
-// per nginx's proxy_pass rules.
-func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix string) *http.Request {
-	header := make(http.Header, len(r.Header)+len(l.headers))
-	for k, v := range r.Header {
-		header[k] = v
+// attempt, with the URI per nginx's proxy_pass rules, and fills in fwd,
+// its header: the client's fields without hop-by-hop ones and without
+// those proxy_set_header sets or clears, then the proxy_set_header values.
+// h1 writes fwd as it stands (a transport that takes only a map is given
+// fwd.Header()): the client's fields are not copied into a new map for
+// every request.
+func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix string, fwd *h1.Forward) *http.Request {
+	fwd.Client = r.Header
+	// RFC 9110 section 7.6.1: the fields the client's Connection names
+	// are hop-by-hop too.
+	for _, v := range r.Header["Connection"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				fwd.Omit = append(fwd.Omit, textproto.CanonicalMIMEHeaderKey(name))
+			}
+		}
 	}
-	upgrade := upgradeType(r.Header)
-	removeHopHeaders(header)
-	if _, ok := header["User-Agent"]; !ok {
-		// An empty value keeps Go's client from sending its own
-		// User-Agent in the client's name.
-		header["User-Agent"] = []string{""}
-	}
-	if upgrade != "" {
+	if upgrade := upgradeType(r.Header); upgrade != "" {
 		// limpet proxies protocol upgrades (WebSocket) without the
 		// proxy_set_header Upgrade/Connection lines nginx needs.
-		header["Connection"] = []string{"Upgrade"}
-		header["Upgrade"] = []string{upgrade}
+		fwd.Fields = append(fwd.Fields, h1.Field{Name: "Connection", Value: "Upgrade"}, h1.Field{Name: "Upgrade", Value: upgrade})
 	}
 	host := vr.ProxyHost
 	// The values of every proxy_set_header are expanded into one buffer
-	// and become one string, and their one-element slices share one
-	// array: two allocations for the whole list instead of two a header.
+	// and become one string: one allocation for the whole list instead
+	// of one a header.
 	var buf [512]byte
 	b := buf[:0]
 	var ends [16]int
@@ -44,7 +50,6 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 		}
 	}
 	all := string(b)
-	vals := make([]string, len(l.headers))
 	start := 0
 	for i := range l.headers {
 		sh := &l.headers[i]
@@ -61,12 +66,14 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 			}
 			continue
 		}
+		// A later proxy_set_header of the same name wins, as the map
+		// assignment it once was did.
+		fwd.Fields = slices.DeleteFunc(fwd.Fields, func(f h1.Field) bool { return f.Name == sh.name })
 		if v == "" {
-			delete(header, sh.name)
+			fwd.Omit = append(fwd.Omit, sh.name)
 			continue
 		}
-		vals[i] = v
-		header[sh.name] = vals[i : i+1 : i+1]
+		fwd.Fields = append(fwd.Fields, h1.Field{Name: sh.name, Value: v})
 	}
 
 	var u *url.URL
@@ -90,7 +97,6 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        header,
 		Host:          host,
 		ContentLength: r.ContentLength,
 	}
