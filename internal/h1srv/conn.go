@@ -291,11 +291,13 @@ func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 	} else {
 		c.readAt(now, deadline)
 	}
-	// A client sends its next request once it has read the response
-	// just written: reading at once would fail (EAGAIN) and go through
-	// the netpoller. Let the other ready connections run first, as an
-	// event loop does (see the same step in h1's roundTrip).
-	runtime.Gosched()
+	// No yield here, unlike after a request goes upstream (h1's
+	// roundTrip): the client's next request is a round trip through the
+	// client away, longer than the other connections take to run, so
+	// yielding would only delay the read, often to fail all the same,
+	// and a yielded goroutine waits behind every other (Go's global run
+	// queue). Measured: p99 latency 25% lower without, for the same
+	// CPU (bench/run's load, 8 paired rounds).
 	_, err := c.br.Peek(1)
 	if err == nil {
 		return waitReady
