@@ -76,6 +76,8 @@ type Options struct {
 	BodyReadTimeout time.Duration
 	// MaxIdlePerHost is how many idle connections are kept per address; 0
 	// means DefaultMaxIdlePerHost (32), and a negative value keeps none.
+	// Those beyond it are closed after a second idle, not at once (see
+	// surplusGrace).
 	MaxIdlePerHost int
 	// IdleTimeout is how long a connection may stay idle before it is
 	// closed; 0 means DefaultIdleTimeout (60 seconds).
@@ -264,7 +266,7 @@ func (t *Transport) pool(addr string) *hostPool {
 			m[k] = v
 		}
 	}
-	p := &hostPool{addr: addr, max: t.maxIdle(), timeout: t.idleTimeout()}
+	p := &hostPool{addr: addr, max: t.maxIdle(), timeout: t.idleTimeout(), grace: surplusGrace}
 	m[addr] = p
 	t.pools.Store(&m)
 	return p

@@ -718,7 +718,12 @@ func TestConcurrency(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := tr.pool(s.Listener.Addr().String()).len(); n > DefaultMaxIdlePerHost {
+	p := tr.pool(s.Listener.Addr().String())
+	p.mu.Lock()
+	p.grace = 0 // what is left of the burst's surplus goes at once
+	p.mu.Unlock()
+	p.trim()
+	if n := p.len(); n > DefaultMaxIdlePerHost {
 		t.Errorf("%d idle connections, want at most %d", n, DefaultMaxIdlePerHost)
 	}
 	t.Logf("%d connections for 2500 requests", s.conns.Load())
@@ -729,7 +734,12 @@ func TestIdleLimits(t *testing.T) {
 	addr := s.Listener.Addr().String()
 
 	t.Run("MaxIdlePerHost", func(t *testing.T) {
+		// Five at once, with a limit of two: the three beyond it are
+		// kept for the grace, then closed, and the two most recently
+		// used stay.
 		tr := New(Options{MaxIdlePerHost: 2})
+		p := tr.pool(addr)
+		p.grace = 100 * time.Millisecond
 		var open []*http.Response
 		for range 5 {
 			res, err := tr.RoundTrip(newRequest(t, context.Background(), "GET", s.URL, nil))
@@ -742,8 +752,32 @@ func TestIdleLimits(t *testing.T) {
 			_, _ = io.Copy(io.Discard, res.Body)
 			_ = res.Body.Close()
 		}
-		if n := tr.pool(addr).len(); n != 2 {
-			t.Errorf("%d idle connections, want 2", n)
+		if n := p.len(); n != 5 {
+			t.Errorf("%d idle connections right after, want all 5 for the grace", n)
+		}
+		// Reused within the grace: no new connection.
+		before := s.conns.Load()
+		if _, _, err := fetch(tr, newRequest(t, context.Background(), "GET", s.URL, nil)); err != nil {
+			t.Fatal(err)
+		}
+		if s.conns.Load() != before {
+			t.Error("a new connection while idle ones were kept")
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for p.len() != 2 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := p.len(); n != 2 {
+			t.Errorf("%d idle connections after the grace, want 2", n)
+		}
+	})
+	t.Run("NoIdle", func(t *testing.T) {
+		tr := New(Options{MaxIdlePerHost: -1})
+		if _, _, err := fetch(tr, newRequest(t, context.Background(), "GET", s.URL, nil)); err != nil {
+			t.Fatal(err)
+		}
+		if n := tr.pool(addr).len(); n != 0 {
+			t.Errorf("%d idle connections, want none", n)
 		}
 	})
 	t.Run("IdleTimeout", func(t *testing.T) {
