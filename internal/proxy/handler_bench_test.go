@@ -11,6 +11,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/h1"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -32,10 +33,10 @@ func (cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-// RoundTripContext is how the proxy calls h1's transport, which takes the
-// context apart from the request: the benchmark sends requests as
-// production does.
-func (t cannedTransport) RoundTripContext(_ context.Context, r *http.Request) (*http.Response, error) {
+// RoundTripForward is how the proxy calls h1's transport, which takes the
+// context and the header apart from the request: the benchmark sends
+// requests as production does.
+func (t cannedTransport) RoundTripForward(_ context.Context, r *http.Request, _ *h1.Forward) (*http.Response, error) {
 	return t.RoundTrip(r)
 }
 
