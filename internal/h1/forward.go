@@ -3,6 +3,7 @@ package h1
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
@@ -15,6 +16,8 @@ import (
 //
 // An empty User-Agent means none is sent, and no User-Agent of the
 // transport's own is added: the proxy speaks in the client's name.
+//
+// Omit and Fields must not change once the Forward has been used.
 type Forward struct {
 	// Client holds the client's fields. It is read, never modified.
 	Client http.Header
@@ -25,7 +28,14 @@ type Forward struct {
 	// Fields are sent after Client's, and replace Client's fields of the
 	// same names. Names are canonical, each at most once.
 	Fields []Field
+
+	omitSet map[string]struct{} // Omit as a set, once it is long
 }
+
+// omitSetMin is the length of Omit from which its names are looked up in
+// a set: a client may name thousands of fields in its Connection header,
+// and each of its fields is looked up, twice per attempt.
+const omitSetMin = 8
 
 // Field is one header field.
 type Field struct {
@@ -37,10 +47,8 @@ func (f *Forward) passes(name string) bool {
 	if httpsyntax.HopByHop(name) {
 		return false
 	}
-	for _, o := range f.Omit {
-		if o == name {
-			return false
-		}
+	if f.omits(name) {
+		return false
 	}
 	for i := range f.Fields {
 		if f.Fields[i].Name == name {
@@ -48,6 +56,21 @@ func (f *Forward) passes(name string) bool {
 		}
 	}
 	return true
+}
+
+// omits reports whether name is in Omit.
+func (f *Forward) omits(name string) bool {
+	if len(f.Omit) < omitSetMin {
+		return slices.Contains(f.Omit, name)
+	}
+	if f.omitSet == nil {
+		f.omitSet = make(map[string]struct{}, len(f.Omit))
+		for _, o := range f.Omit {
+			f.omitSet[o] = struct{}{}
+		}
+	}
+	_, ok := f.omitSet[name]
+	return ok
 }
 
 // values returns the values of the field name as sent.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -170,5 +171,46 @@ func TestRoundTripForwardReplay(t *testing.T) {
 	}
 	if replayable(req, header{fwd: &Forward{Client: http.Header{"Idempotency-Key": {"k"}}, Omit: []string{"Idempotency-Key"}}}) {
 		t.Error("an omitted key made the request replayable")
+	}
+}
+
+// TestForwardLongOmit checks that a long Omit list is looked up in a set,
+// so that a client naming thousands of fields in its Connection header
+// costs linear time, and that the set answers as the list does.
+func TestForwardLongOmit(t *testing.T) {
+	for _, n := range []int{omitSetMin - 1, omitSetMin, 1000} {
+		fwd := &Forward{Client: http.Header{}}
+		for i := range n {
+			name := "X-" + strconv.Itoa(i)
+			fwd.Client[name] = []string{"1"}
+			fwd.Omit = append(fwd.Omit, name)
+		}
+		fwd.Client["X-Kept"] = []string{"1"}
+		for k := range fwd.Client {
+			if want := k == "X-Kept"; fwd.passes(k) != want {
+				t.Errorf("%d omitted: passes(%q) = %v, want %v", n, k, !want, want)
+			}
+		}
+		if set := fwd.omitSet != nil; set != (n >= omitSetMin) {
+			t.Errorf("%d omitted: a set made: %v", n, set)
+		}
+	}
+}
+
+// BenchmarkForwardLongConnection writes a header of 10,000 fields the
+// client's Connection field names: linear, not quadratic.
+func BenchmarkForwardLongConnection(b *testing.B) {
+	fwd := &Forward{Client: http.Header{}}
+	for i := range 10000 {
+		name := "X-" + strconv.Itoa(i)
+		fwd.Client[name] = []string{"1"}
+		fwd.Omit = append(fwd.Omit, name)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		fwd.omitSet = nil
+		for k := range fwd.Client {
+			_ = fwd.passes(k)
+		}
 	}
 }

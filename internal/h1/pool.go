@@ -21,7 +21,8 @@ const surplusGrace = time.Second
 // so under load a few connections stay busy and the rest age out. Because
 // connections are pushed in the order they became idle, the slice is sorted
 // by idle time, oldest first, and expired connections are always a prefix.
-// Beyond max, the oldest are closed once idle for grace (surplusGrace).
+// Beyond max, the oldest are closed once idle for grace (surplusGrace);
+// beyond twice max, at once.
 type hostPool struct {
 	addr    string
 	max     int           // idle connections kept at most, beyond a moment
@@ -62,11 +63,13 @@ func (p *hostPool) get(now time.Time) *conn {
 	return c
 }
 
-// put makes c idle, or closes it when the pool keeps none.
+// put makes c idle, or closes it when the pool keeps none or holds twice
+// its limit already: the surplus a burst leaves is bounded too, for
+// servers that spend a worker on each connection.
 func (p *hostPool) put(c *conn) {
 	c.idleAt = time.Now()
 	p.mu.Lock()
-	if p.max <= 0 {
+	if p.max <= 0 || len(p.idle) >= 2*p.max {
 		p.mu.Unlock()
 		c.closeNow()
 		return
@@ -128,9 +131,10 @@ func (p *hostPool) trim() {
 	n := copy(p.idle, p.idle[i:])
 	clear(p.idle[n:])
 	p.idle = p.idle[:n]
-	if n > p.max {
+	switch {
+	case n > p.max && p.trimTimer != nil:
 		p.trimTimer.Reset(p.idle[0].idleAt.Add(p.grace).Sub(now))
-	} else {
+	case n <= p.max:
 		p.trimArmed = false
 	}
 	p.mu.Unlock()

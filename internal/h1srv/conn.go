@@ -109,8 +109,7 @@ type conn struct {
 	ownWD     bool
 	rawWrites bool
 
-	// mu guards the fields below: the request's cancel function and
-	// the watch (see the package comment), shared with the timer's
+	// mu guards the fields below: the request's context and the watch (see the package comment), shared with the timer's
 	// goroutine, Server.Close and a body read from another goroutine.
 	mu          sync.Mutex
 	gen         uint64          // counts requests, so a late body read cannot arm the next one's watch
@@ -388,7 +387,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 // bad request it answers it and returns false; on a network error it
 // returns false without answering.
 func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
-	if req, hosts, ok := parseBuffered(c.br, ctx); ok {
+	if req, hosts, ok := parseBuffered(ctx, c.br); ok {
 		c.r.remain = math.MaxInt64
 		// It has no Transfer-Encoding: a Content-Length is no matter.
 		if !c.checkRequest(req, hosts, false) {

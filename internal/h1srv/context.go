@@ -7,7 +7,11 @@ import (
 
 // requestContext is a request's context: the connection's base context
 // (its values, no deadline), canceled when the client leaves or the
-// handler returns. It is what context.WithCancel makes, for a fraction of
+// handler returns. The base is never canceled (it is made from
+// context.Background), so it does not follow the base's end. Its
+// children (context.WithCancel of it) are canceled each in a goroutine
+// of its own, as the functions given to AfterFunc are, where a
+// context.WithCancel parent cancels them in its own goroutine. It is what context.WithCancel makes, for a fraction of
 // its allocations, which a proxy pays on every request:
 //   - its Done channel is made only when someone asks for it;
 //   - it has an AfterFunc method, which context.AfterFunc and the

@@ -12,14 +12,15 @@ import (
 )
 
 // parseBuffered parses the request whose header block is whole in br's
-// buffer, when it has the common shape, with ctx as its context: an origin-form target, HTTP/1.0 or
+// buffer, when it has the common shape: an origin-form target, HTTP/1.0 or
 // 1.1, field lines h1parse.Fields accepts, at most one Host and one
-// Content-Length, no Transfer-Encoding, Trailer or Pragma. The request is
-// the one http.ReadRequest would return (FuzzParseBuffered compares them),
-// and hosts is the number of Host fields it had (ReadRequest deletes
-// them). Otherwise ok is false and nothing is consumed: the caller reads
-// the request with http.ReadRequest, which also words the errors.
-func parseBuffered(br *bufio.Reader, ctx context.Context) (req *http.Request, hosts int, ok bool) {
+// Content-Length, no Transfer-Encoding, Trailer or Pragma. The request,
+// whose context is ctx, is the one http.ReadRequest would return
+// (FuzzParseBuffered compares them), and hosts is the number of Host
+// fields it had (ReadRequest deletes them). Otherwise ok is false and
+// nothing is consumed: the caller reads the request with
+// http.ReadRequest, which also words the errors.
+func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
 	buf, _ := br.Peek(br.Buffered())
 	end := h1parse.BlockEnd(buf)
 	if end == 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/limpet-lb/limpet/internal/h1"
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
 
 	"github.com/limpet-lb/limpet/internal/router"
 	"github.com/limpet-lb/limpet/internal/vars"
@@ -23,11 +24,16 @@ import (
 func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix string, fwd *h1.Forward) *http.Request {
 	fwd.Client = r.Header
 	// RFC 9110 section 7.6.1: the fields the client's Connection names
-	// are hop-by-hop too.
+	// are hop-by-hop too. Only those the client sent (h1.Forward looks
+	// a long list up in a set: a client may name thousands).
 	for _, v := range r.Header["Connection"] {
 		for name := range strings.SplitSeq(v, ",") {
-			if name = textproto.TrimString(name); name != "" {
-				fwd.Omit = append(fwd.Omit, textproto.CanonicalMIMEHeaderKey(name))
+			if name = textproto.TrimString(name); name == "" {
+				continue
+			}
+			name = textproto.CanonicalMIMEHeaderKey(name)
+			if _, sent := r.Header[name]; sent && !httpsyntax.HopByHop(name) {
+				fwd.Omit = append(fwd.Omit, name)
 			}
 		}
 	}

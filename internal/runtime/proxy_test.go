@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,53 @@ server {
 	}
 	if v := got.Header.Get("X-Test"); v != "a GET /y" {
 		t.Errorf("X-Test %q, want %q", v, "a GET /y")
+	}
+}
+
+// User-Agent: the client's passes through, none is added when the client
+// sent none (nginx adds none either), and proxy_set_header User-Agent ""
+// removes it. A client's Connection field that names the fields the
+// proxy sets removes the client's values of them, not the proxy's.
+func TestUserAgentAndConnectionNames(t *testing.T) {
+	app := newBackend(t, "app")
+	conf := `
+upstream backend { server {{app}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / {
+        proxy_pass http://backend;
+        proxy_set_header X-Real-IP $remote_addr;
+    }
+    location /no-ua/ {
+        proxy_pass http://backend;
+        proxy_set_header User-Agent "";
+    }
+}`
+	lb := startLimpet(t, conf, "{{app}}", app.addr())
+	c := newClient(t)
+	tests := []struct {
+		name   string
+		path   string
+		header []string
+		want   map[string][]string // nil: absent
+	}{
+		{"the client's User-Agent", "/", []string{"User-Agent", "curl/8"}, map[string][]string{"User-Agent": {"curl/8"}}},
+		{"no User-Agent", "/", []string{"User-Agent", ""}, map[string][]string{"User-Agent": nil}},
+		{"User-Agent removed", "/no-ua/", []string{"User-Agent", "curl/8"}, map[string][]string{"User-Agent": nil}},
+		{"Connection names a field", "/", []string{"Connection", "X-Hop, X-Real-IP, X-Absent", "X-Hop", "1", "X-Real-IP", "203.0.113.7", "X-Kept", "1"},
+			map[string][]string{"X-Hop": nil, "X-Real-Ip": {"127.0.0.1"}, "X-Kept": {"1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			get(t, c, lb.url+tt.path, tt.header...)
+			got, _ := app.lastRequest()
+			for k, want := range tt.want {
+				if g := got.Header[k]; !slices.Equal(g, want) {
+					t.Errorf("backend got %s: %q, want %q", k, g, want)
+				}
+			}
+		})
 	}
 }
 
