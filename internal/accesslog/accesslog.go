@@ -147,7 +147,7 @@ func (l *Logger) Log(e *Entry) {
 // left out.
 func AppendJSON(b []byte, e *Entry) []byte {
 	b = append(b, `{"time":"`...)
-	b = e.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = appendTime(b, e.Time)
 	b = append(b, '"')
 	b = appendField(b, "client", e.Client)
 	b = appendField(b, "host", e.Host)

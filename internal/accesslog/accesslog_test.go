@@ -111,3 +111,21 @@ func BenchmarkLog(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestAppendTime compares the cached formatting of the time field with
+// time's own, across seconds, milliseconds and dates, in and out of order.
+func TestAppendTime(t *testing.T) {
+	base := time.Date(2026, 11, 26, 23, 59, 58, 0, time.UTC)
+	times := []time.Time{
+		base, base.Add(999 * time.Millisecond), base.Add(time.Second), base.Add(1500 * time.Millisecond),
+		base.Add(-time.Nanosecond), base.Add(2*time.Second + 7*time.Millisecond), base.Add(48 * time.Hour),
+		base.In(time.FixedZone("x", 3600)), time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 60_000_000, time.FixedZone("y", -7*3600)),
+	}
+	for _, tm := range times {
+		want := tm.UTC().AppendFormat(nil, "2006-01-02T15:04:05.000Z07:00")
+		if got := appendTime(nil, tm); string(got) != string(want) {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}

@@ -224,6 +224,11 @@ func (x *exchange) setStatus(status int) {
 // formatAttempts returns the servers tried and their statuses as nginx's
 // $upstream_addr and $upstream_status write them: "a, b" and "502, 200".
 func (x *exchange) formatAttempts() (addrs, statuses string) {
+	if x.tries == 1 {
+		// The usual case, without a byte formatted.
+		rec := x.attempts[0]
+		return rec.server.Addr, attemptStatus(rec.status)
+	}
 	var a, s []byte
 	for i := 0; i < x.tries; i++ {
 		rec := x.attempts[min(i, len(x.attempts)-1)]
@@ -243,6 +248,26 @@ func (x *exchange) formatAttempts() (addrs, statuses string) {
 	}
 	return string(a), string(s)
 }
+
+// attemptStatus is an attempt's status as the log shows it: "-" for no
+// answer, else the code.
+func attemptStatus(code int) string {
+	switch {
+	case code == 0:
+		return "-"
+	case code >= 100 && code < len(statusTexts):
+		return statusTexts[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// statusTexts holds the decimal text of the status codes, for the log.
+var statusTexts = func() (t [600]string) {
+	for code := 100; code < len(t); code++ {
+		t[code] = strconv.Itoa(code)
+	}
+	return t
+}()
 
 // retry decides whether a failed attempt on server, for condition cond,
 // after which the request may have reached the server (sent), is followed
