@@ -29,12 +29,8 @@ func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok 
 		return nil, false // a bare LF ends the status line for net/http
 	}
 	proto, status, _ := strings.Cut(line, " ")
-	var minor int
-	switch proto {
-	case "HTTP/1.1":
-		minor = 1
-	case "HTTP/1.0":
-	default:
+	minor, ok := h1parse.Version(proto)
+	if !ok {
 		return nil, false
 	}
 	if len(status) < 3 || len(status) > 3 && status[3] != ' ' {

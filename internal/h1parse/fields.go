@@ -34,6 +34,18 @@ func BlockEnd(b []byte) int {
 
 var crlfcrlf = []byte("\r\n\r\n")
 
+// Version returns the minor version of the protocols the fast path reads:
+// 1 for "HTTP/1.1", 0 for "HTTP/1.0"; ok is false for any other.
+func Version(proto string) (minor int, ok bool) {
+	switch proto {
+	case "HTTP/1.1":
+		return 1, true
+	case "HTTP/1.0":
+		return 0, true
+	}
+	return 0, false
+}
+
 // Fields parses the field lines of block, which starts at the first field
 // line and ends with the empty line (CRLF) that ends the header block, as
 // textproto.Reader.ReadMIMEHeader would: names canonicalized, values with

@@ -137,3 +137,18 @@ func BenchmarkTextproto(b *testing.B) {
 		}
 	}
 }
+
+func TestVersion(t *testing.T) {
+	for _, tt := range []struct {
+		proto string
+		minor int
+		ok    bool
+	}{
+		{"HTTP/1.1", 1, true}, {"HTTP/1.0", 0, true},
+		{"HTTP/2.0", 0, false}, {"HTTP/1.2", 0, false}, {"http/1.1", 0, false}, {"HTTP/1.1 ", 0, false}, {"", 0, false},
+	} {
+		if minor, ok := Version(tt.proto); minor != tt.minor || ok != tt.ok {
+			t.Errorf("Version(%q) = %d, %v; want %d, %v", tt.proto, minor, ok, tt.minor, tt.ok)
+		}
+	}
+}

@@ -33,12 +33,8 @@ func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, ho
 	if !ok1 || !ok2 || !httpsyntax.ValidToken(method) {
 		return nil, 0, false
 	}
-	var minor int
-	switch proto {
-	case "HTTP/1.1":
-		minor = 1
-	case "HTTP/1.0":
-	default:
+	minor, ok := h1parse.Version(proto)
+	if !ok {
 		return nil, 0, false
 	}
 	u, ok := originForm(target)
