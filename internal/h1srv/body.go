@@ -19,7 +19,7 @@ import (
 // no two goroutines wait on each other's lock.
 type body struct {
 	c      *conn
-	src    io.ReadCloser // from http.ReadRequest
+	src    io.ReadCloser // from parseBuffered or http.ReadRequest
 	gen    uint64
 	expect bool
 

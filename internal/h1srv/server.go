@@ -11,8 +11,11 @@
 // the deadlines through http.ResponseController, r.Context() cancelled when
 // the client leaves or the request ends, Expect: 100-continue, trailers.
 //
-// Requests are parsed by http.ReadRequest, so framing is validated as in
-// net/http, and more strictly where RFC 9112 says a server ought to: a
+// Requests of the common shape whose header block is whole in the read
+// buffer are parsed there in one pass (internal/h1parse, parseBuffered),
+// exactly as http.ReadRequest would parse them; the others by
+// http.ReadRequest. Framing is thus validated as in net/http, and more
+// strictly where RFC 9112 says a server ought to: a
 // request with both Content-Length and Transfer-Encoding, with several Host
 // fields, or HTTP/1.1 without one, is answered 400 and the connection
 // closed; a header block over MaxHeaderBytes gets 431.
