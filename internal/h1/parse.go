@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/limpet-lb/limpet/internal/h1parse"
-	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
 // parseBuffered parses the response to req whose header block is whole
@@ -18,15 +17,9 @@ import (
 // consumed: the caller reads the response with http.ReadResponse, which
 // also words the errors.
 func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok bool) {
-	buf, _ := br.Peek(br.Buffered())
-	end := h1parse.BlockEnd(buf)
-	if end == 0 {
+	line, fields, end, ok := h1parse.Head(br)
+	if !ok {
 		return nil, false
-	}
-	block := string(buf[:end]) // the one copy: every string below is part of it
-	line, fields, _ := strings.Cut(block, "\r\n")
-	if strings.IndexByte(line, '\n') >= 0 {
-		return nil, false // a bare LF ends the status line for net/http
 	}
 	proto, status, _ := strings.Cut(line, " ")
 	minor, ok := h1parse.Version(proto)
@@ -84,11 +77,7 @@ func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok 
 	if method == http.MethodHead {
 		res.ContentLength = declared // what a GET would have had, or -1
 	}
-	conn := h["Connection"]
-	if minor == 0 {
-		res.Close = httpsyntax.HasToken(conn, "close") || !httpsyntax.HasToken(conn, "keep-alive")
-	} else if httpsyntax.HasToken(conn, "close") {
-		res.Close = true
+	if res.Close = h1parse.Closes(minor, h["Connection"]); res.Close && minor == 1 {
 		delete(h, "Connection") // as net/http's shouldClose does for responses
 	}
 	if length > 0 {

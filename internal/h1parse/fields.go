@@ -15,16 +15,39 @@
 package h1parse
 
 import (
+	"bufio"
 	"bytes"
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
-// BlockEnd returns the length of the header block at the start of b, up
+// Head returns the header block at the start of br's buffer, when it is
+// there whole: its first line (request or status line) and its field
+// lines through the empty line that ends them, as parts of one string
+// (the block's one copy), and the block's length, for the caller to
+// discard once it has parsed it. ok is false when the buffer holds no
+// whole block, or when a bare LF ends the first line (net/http's
+// readers end lines there); nothing is consumed either way.
+func Head(br *bufio.Reader) (line, fields string, n int, ok bool) {
+	buf, _ := br.Peek(br.Buffered())
+	n = blockEnd(buf)
+	if n == 0 {
+		return "", "", 0, false
+	}
+	line, fields, _ = strings.Cut(string(buf[:n]), "\r\n")
+	if strings.IndexByte(line, '\n') >= 0 {
+		return "", "", 0, false
+	}
+	return line, fields, n, true
+}
+
+// blockEnd returns the length of the header block at the start of b, up
 // to and including the empty line that ends it, or 0 when b holds no
 // whole block.
-func BlockEnd(b []byte) int {
+func blockEnd(b []byte) int {
 	i := bytes.Index(b, crlfcrlf)
 	if i < 0 {
 		return 0
@@ -44,6 +67,17 @@ func Version(proto string) (minor int, ok bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// Closes reports whether a message of HTTP/1.minor whose Connection field
+// has the values connection ends its connection, as net/http's
+// shouldClose decides: HTTP/1.0 unless it asks for keep-alive, HTTP/1.1
+// when it says close.
+func Closes(minor int, connection []string) bool {
+	if minor == 0 {
+		return httpsyntax.HasToken(connection, "close") || !httpsyntax.HasToken(connection, "keep-alive")
+	}
+	return httpsyntax.HasToken(connection, "close")
 }
 
 // Fields parses the field lines of block, which starts at the first field

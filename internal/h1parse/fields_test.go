@@ -73,20 +73,49 @@ func TestFields(t *testing.T) {
 	}
 }
 
-func TestBlockEnd(t *testing.T) {
+func TestHead(t *testing.T) {
 	tests := []struct {
-		in   string
-		want int
+		in           string
+		line, fields string
+		n            int
 	}{
-		{"", 0},
-		{"GET / HTTP/1.1\r\nHost: a\r\n", 0},
-		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27},
-		{"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody", 27},
-		{"GET / HTTP/1.1\n\n", 0},
+		{"", "", "", 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\n", "", "", 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.1", "Host: a\r\n\r\n", 27},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody", "GET / HTTP/1.1", "Host: a\r\n\r\n", 27},
+		{"HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 204 No Content", "\r\n", 27},
+		{"GET / HTTP/1.1\n\n", "", "", 0},
+		{"HTTP/1.0 100 \n\r\n\r\n", "", "", 0}, // a bare LF ends the first line
 	}
 	for _, tt := range tests {
-		if got := BlockEnd([]byte(tt.in)); got != tt.want {
-			t.Errorf("BlockEnd(%q) = %d, want %d", tt.in, got, tt.want)
+		br := bufio.NewReader(strings.NewReader(tt.in))
+		_, _ = br.Peek(1)
+		line, fields, n, ok := Head(br)
+		if line != tt.line || fields != tt.fields || n != tt.n || ok != (tt.n > 0) {
+			t.Errorf("Head(%q) = %q, %q, %d, %v; want %q, %q, %d", tt.in, line, fields, n, ok, tt.line, tt.fields, tt.n)
+		}
+		if br.Buffered() != len(tt.in) {
+			t.Errorf("Head(%q) consumed input", tt.in)
+		}
+	}
+}
+
+func TestCloses(t *testing.T) {
+	tests := []struct {
+		minor int
+		conn  []string
+		want  bool
+	}{
+		{1, nil, false},
+		{1, []string{"keep-alive, Close"}, true},
+		{1, []string{"clo\u017fe"}, false},
+		{0, nil, true},
+		{0, []string{"Keep-Alive"}, false},
+		{0, []string{"keep-alive", "close"}, true},
+	}
+	for _, tt := range tests {
+		if got := Closes(tt.minor, tt.conn); got != tt.want {
+			t.Errorf("Closes(%d, %q) = %v, want %v", tt.minor, tt.conn, got, tt.want)
 		}
 	}
 }

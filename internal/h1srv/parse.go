@@ -21,13 +21,10 @@ import (
 // nothing is consumed: the caller reads the request with
 // http.ReadRequest, which also words the errors.
 func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
-	buf, _ := br.Peek(br.Buffered())
-	end := h1parse.BlockEnd(buf)
-	if end == 0 {
+	line, fields, end, ok := h1parse.Head(br)
+	if !ok {
 		return nil, 0, false
 	}
-	block := string(buf[:end]) // the one copy: every string below is part of it
-	line, fields, _ := strings.Cut(block, "\r\n")
 	method, rest, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 || !httpsyntax.ValidToken(method) {
@@ -71,12 +68,7 @@ func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, ho
 		r.Host = host[0]
 		delete(h, "Host")
 	}
-	conn := h["Connection"]
-	if minor == 0 {
-		r.Close = httpsyntax.HasToken(conn, "close") || !httpsyntax.HasToken(conn, "keep-alive")
-	} else {
-		r.Close = httpsyntax.HasToken(conn, "close")
-	}
+	r.Close = h1parse.Closes(minor, h["Connection"])
 	if length > 0 {
 		r.Body = h1parse.NewBody(br, length)
 	}
