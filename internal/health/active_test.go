@@ -59,6 +59,9 @@ func TestMandatoryStartsChecking(t *testing.T) {
 		if !s.Available(time.Now()) {
 			t.Errorf("%s healthy but not available", s.Addr)
 		}
+		// The log follows the change of health, so it may come a moment
+		// after the health the test saw.
+		waitFor(t, slack, s.Addr+" first-pass log", func() bool { return len(rec.find(msgFirst, s.Addr)) > 0 })
 		if n := len(rec.find(msgFirst, s.Addr)); n != 1 {
 			t.Errorf("%s: %d logs of its first pass, want 1", s.Addr, n)
 		}
@@ -203,6 +206,7 @@ func TestHangingServer(t *testing.T) {
 	t.Cleanup(c.Close)
 	c.Start()
 	waitFor(t, 2*30*time.Millisecond+slack, "unhealthy", func() bool { return s.Health() == upstream.HealthUnhealthy })
+	waitFor(t, slack, "the unhealthy log", func() bool { return len(rec.find(msgUnhealthy, s.Addr)) > 0 }) // it follows the change
 	if logs := rec.find(msgUnhealthy, s.Addr); len(logs) != 1 || !strings.Contains(logs[0].attrs["reason"], "timed out") {
 		t.Errorf("unhealthy logs = %+v, want one naming the timeout", logs)
 	}
