@@ -149,12 +149,9 @@ func errorLogger(path string, stderr io.Writer) (*slog.Logger, error) {
 func serve(rt *runtime.Runtime, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := rt.Start(); err != nil {
-		fmt.Fprintf(stderr, "limpet: [emerg] %v\n", err)
-		return 1
-	}
 	// SIGHUP is nginx's reload. limpet cannot reload yet; without this
-	// the signal's default action would kill it on the spot.
+	// the signal's default action would kill it on the spot. It is caught
+	// before the listeners open: a client may send it as soon as it can connect.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer func() { signal.Stop(hup); close(hup) }()
@@ -163,6 +160,10 @@ func serve(rt *runtime.Runtime, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "limpet: [warn] SIGHUP: reloading the configuration is not supported yet; restart limpet to apply changes\n")
 		}
 	}()
+	if err := rt.Start(); err != nil {
+		fmt.Fprintf(stderr, "limpet: [emerg] %v\n", err)
+		return 1
+	}
 	<-ctx.Done()
 	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
