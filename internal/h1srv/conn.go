@@ -84,8 +84,9 @@ type conn struct {
 
 	hijacked bool // the handler took the connection over
 
-	start  time.Time // when the connection was accepted
-	served int       // requests answered so far
+	start  time.Time  // when the connection was accepted
+	served int        // requests answered so far
+	limit  *ConnLimit // whose slot the connection holds, until freeSlot
 
 	// Parking (see idlePoller): the descriptor (-1 when the connection
 	// cannot be parked), whether it is registered with the poller's
@@ -706,9 +707,11 @@ func (c *conn) close() {
 	c.mu.Unlock()
 	c.srv.trackConn(c, false)
 	if c.hijacked {
+		c.freeSlot() // its handler has returned
 		return
 	}
 	_ = c.rwc.Close()
+	c.freeSlot()
 	c.releaseBuffers()
 }
 
@@ -717,6 +720,7 @@ func (c *conn) close() {
 func (c *conn) closeParked() {
 	c.srv.trackConn(c, false)
 	_ = c.rwc.Close()
+	c.freeSlot()
 }
 
 // isNetReadError reports a read error that means the client left or

@@ -116,7 +116,35 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	// The registration stays, disarmed, after the event: the next park
 	// re-arms it, and closing the descriptor removes it.
 	c.registered = true
+	if l := p.srv.Limit; l != nil && l.waiting.Load() > 0 {
+		l.notify() // an accept loop short of slots may reuse it
+	}
 	return true
+}
+
+// reusable appends the parked connections to cands, for ConnLimit.drain.
+func (p *idlePoller) reusable(cands []idleConn) []idleConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.parked {
+		cands = append(cands, idleConn{p: p, c: c, deadline: c.parkDeadline})
+	}
+	return cands
+}
+
+// evict closes c if it is still parked, to free its slot, and reports
+// whether it did.
+func (p *idlePoller) evict(c *conn) bool {
+	p.mu.Lock()
+	ok := p.parked[c.fd] == c && c.state.CompareAndSwap(stateParked, stateClosed)
+	if ok {
+		delete(p.parked, c.fd)
+	}
+	p.mu.Unlock()
+	if ok {
+		c.closeParked()
+	}
+	return ok
 }
 
 // run reads the epoll instance until the poller is closed. The netpoller

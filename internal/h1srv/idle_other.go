@@ -16,4 +16,7 @@ func (*idlePoller) park(*conn, time.Time) bool { return false }
 func (*idlePoller) closeAll()                  {}
 func (*idlePoller) close()                     {}
 
+func (*idlePoller) reusable(cands []idleConn) []idleConn { return cands }
+func (*idlePoller) evict(*conn) bool                     { return false }
+
 func connFD(any) int32 { return -1 }

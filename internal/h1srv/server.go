@@ -101,6 +101,9 @@ type Server struct {
 	// NoParking keeps every idle connection on its goroutine, with its
 	// buffers, as net/http does, instead of parking it (see idlePoller).
 	NoParking bool
+	// Limit, when set, caps the connections of this Server and of the
+	// others that share it (see ConnLimit); nil means no cap.
+	Limit *ConnLimit
 
 	inShutdown atomic.Bool
 
@@ -109,11 +112,13 @@ type Server struct {
 	idleOnce sync.Once
 	idle     atomic.Pointer[idlePoller]
 
-	// mu guards listeners and conns; it is taken when a connection
-	// opens or closes and by Shutdown and Close, never per request.
+	// mu guards listeners, conns and done; it is taken when a
+	// connection opens or closes and by Shutdown and Close, never per
+	// request.
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	done      chan struct{} // closed by Shutdown and Close (doneChan)
 }
 
 // Serve accepts connections on ln and serves each in its own goroutine
@@ -128,6 +133,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	defer s.trackListener(ln, false)
 	s.idleOnce.Do(s.startIdlePoller)
+	if s.Limit != nil {
+		s.Limit.register(s, true)
+	}
 	var delay time.Duration
 	for {
 		rwc, err := ln.Accept()
@@ -152,8 +160,16 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		delay = 0
+		// Until a slot is free this loop accepts nothing more: new
+		// connections wait in the listen backlog.
+		if s.Limit != nil && !s.Limit.acquire(s) {
+			_ = rwc.Close()
+			return http.ErrServerClosed
+		}
 		c := newConn(s, rwc)
+		c.limit = s.Limit
 		if !s.trackConn(c, true) {
+			c.freeSlot()
 			_ = rwc.Close()
 			return http.ErrServerClosed
 		}
@@ -168,6 +184,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // connections are the hijacker's to close.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
+	s.markDone()
 	s.closeListeners()
 	// Poll as net/http does: 1ms doubling to 500ms.
 	wait := time.Millisecond
@@ -194,6 +211,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // contexts of the requests in flight. Hijacked connections are left alone.
 func (s *Server) Close() error {
 	s.inShutdown.Store(true)
+	s.markDone()
 	err := s.closeListeners()
 	s.stopIdlePoller()
 	s.mu.Lock()

@@ -1,0 +1,307 @@
+package h1srv
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ConnLimit caps the client connections of the Servers that share it:
+// limpet's worker_connections, one for the whole process, across all its
+// listeners.
+//
+// A connection holds a slot from its accept to its close, idle or parked
+// included; a hijacked one until its handler returns (limpet's upgrade
+// proxy returns when the upgraded connection ends). Taking and freeing a
+// slot is an atomic operation, once per connection; nothing is counted
+// per request.
+//
+// When no slot is free, the accept loop that holds a new connection
+// waits, without reading it, until one is; until then it accepts nothing
+// more, so further connections wait in the kernel's listen backlog, their
+// handshake done, as with nginx when it disables accept events.
+// Established connections keep being served.
+//
+// Idle connections are reused as nginx's ngx_drain_connections reuses
+// them: when at most a sixteenth of the slots are free, accepting a
+// connection first closes max(min(32, parked/8), 1) parked keep-alive
+// connections (idle for longer than hotIdle), those closest to their
+// timeout first; when no slot is free at all, connections waiting on
+// their goroutine for a request's first byte are closed too. A
+// connection that has sent part of a request is never closed for this.
+type ConnLimit struct {
+	max     int64
+	n       atomic.Int64 // slots held
+	waiting atomic.Int32 // accept loops waiting for a slot
+	// strained is set while an episode of shortage lasts: from the
+	// first accept that found no slot until one finds more than the
+	// reserve free. It keeps the warning to one line per episode.
+	strained atomic.Bool
+	reusing  atomic.Bool // the same, for the reuse of idle connections
+
+	// mu guards the fields below. It is taken when a slot is freed
+	// while an accept loop waits, and by the accept loops near or at
+	// the cap; never per request.
+	mu      sync.Mutex
+	changed chan struct{} // closed when a slot is freed or a connection parks, for the waiting loops
+	servers map[*Server]struct{}
+
+	// hook, when set (by tests), is told of "wait" (an accept loop
+	// starts waiting for a slot) and "take" (a connection got one).
+	hook func(event string)
+}
+
+// NewConnLimit returns a limit of n connections (at least 1), to share
+// between Servers through their Limit field.
+func NewConnLimit(n int) *ConnLimit {
+	return &ConnLimit{max: int64(max(n, 1)), servers: make(map[*Server]struct{})}
+}
+
+// Max returns the number of connections allowed.
+func (l *ConnLimit) Max() int { return int(l.max) }
+
+// Active returns the number of connections open now, those waiting in an
+// accept loop not included.
+func (l *ConnLimit) Active() int { return int(l.n.Load()) }
+
+// reserve is how few free slots make accepting reuse idle connections:
+// nginx's connection_n/16.
+func (l *ConnLimit) reserve() int64 { return l.max / 16 }
+
+// register makes s's idle connections candidates for reuse.
+func (l *ConnLimit) register(s *Server, add bool) {
+	l.mu.Lock()
+	if add {
+		l.servers[s] = struct{}{}
+	} else {
+		delete(l.servers, s)
+	}
+	l.mu.Unlock()
+}
+
+// tryTake takes a slot if one is free.
+func (l *ConnLimit) tryTake() bool {
+	for {
+		n := l.n.Load()
+		if n >= l.max {
+			return false
+		}
+		if l.n.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release frees a slot, waking the accept loops that wait for one.
+func (l *ConnLimit) release() {
+	l.n.Add(-1)
+	// The waiting loop counts itself before it looks at n, so either it
+	// sees this slot free or this sees it waiting.
+	if l.waiting.Load() > 0 {
+		l.notify()
+	}
+}
+
+// notify wakes the waiting accept loops.
+func (l *ConnLimit) notify() {
+	l.mu.Lock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+	l.mu.Unlock()
+}
+
+// acquire takes a slot for a connection s has just accepted, waiting for
+// one when none is free. It returns false when s shuts down meanwhile.
+func (l *ConnLimit) acquire(s *Server) bool {
+	if l.max-l.n.Load() > l.reserve() && l.tryTake() {
+		// Plenty of room: an episode of shortage, if any, is over.
+		if l.strained.Load() {
+			l.strained.Store(false)
+		}
+		if l.reusing.Load() {
+			l.reusing.Store(false)
+		}
+		l.took()
+		return true
+	}
+	// Short of slots: reuse idle connections first, as nginx does.
+	l.drain(s, l.n.Load() >= l.max)
+	if l.tryTake() {
+		l.took()
+		return true
+	}
+	return l.wait(s)
+}
+
+func (l *ConnLimit) took() {
+	if l.hook != nil {
+		l.hook("take")
+	}
+}
+
+// waitRetry is how often a waiting accept loop looks again for idle
+// connections to reuse when nothing woke it: a connection that becomes
+// idle on its goroutine (not parked) does not announce itself.
+const waitRetry = time.Second
+
+// wait waits for a free slot, reusing idle connections as they appear.
+func (l *ConnLimit) wait(s *Server) bool {
+	l.waiting.Add(1)
+	defer l.waiting.Add(-1)
+	if l.strained.CompareAndSwap(false, true) {
+		s.logf("%d worker_connections are not enough", l.max)
+	}
+	if l.hook != nil {
+		l.hook("wait")
+	}
+	done := s.doneChan()
+	retry := time.NewTimer(waitRetry)
+	defer retry.Stop()
+	// Connections idle on their goroutine that acquire closed free
+	// their slots as their goroutines end: not closing more until
+	// woken keeps one shortage from closing every idle connection.
+	woken := false
+	for {
+		l.mu.Lock()
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		if l.tryTake() {
+			l.took()
+			return true
+		}
+		// Closing a parked connection frees its slot at once.
+		if l.drain(s, woken) > 0 && l.tryTake() {
+			l.took()
+			return true
+		}
+		select {
+		case <-changed:
+		case <-retry.C:
+			retry.Reset(waitRetry)
+		case <-done:
+			return false
+		}
+		woken = true
+	}
+}
+
+// maxReuse is the most idle connections one drain closes, nginx's 32.
+const maxReuse = 32
+
+// drain closes idle connections of the Servers sharing l to make room,
+// max(min(32, idle/8), 1) of them as nginx does: parked ones, closest to
+// their timeout first, then, when idleToo, those idle on their
+// goroutine, which free their slots as their goroutines end. It returns
+// how many it closed.
+func (l *ConnLimit) drain(s *Server, idleToo bool) int {
+	l.mu.Lock()
+	servers := make([]*Server, 0, len(l.servers))
+	for srv := range l.servers {
+		servers = append(servers, srv)
+	}
+	l.mu.Unlock()
+
+	var cands []idleConn
+	for _, srv := range servers {
+		if p := srv.idle.Load(); p != nil {
+			cands = p.reusable(cands)
+		}
+	}
+	slices.SortFunc(cands, func(a, b idleConn) int { return a.deadline.Compare(b.deadline) })
+	if idleToo {
+		for _, srv := range servers {
+			cands = srv.idleConns(cands)
+		}
+	}
+	if len(cands) == 0 {
+		return 0
+	}
+	k := max(min(maxReuse, len(cands)/8), 1)
+	closed := 0
+	for _, ic := range cands {
+		if closed == k {
+			break
+		}
+		switch {
+		case ic.p != nil:
+			if ic.p.evict(ic.c) {
+				closed++
+			}
+		case ic.c.state.CompareAndSwap(stateIdle, stateClosed):
+			_ = ic.c.rwc.Close()
+			closed++
+		}
+	}
+	if closed > 0 && l.reusing.CompareAndSwap(false, true) {
+		s.logf("%d worker_connections are not enough, reusing connections", l.max)
+	}
+	return closed
+}
+
+// idleConn is an idle connection that may be reused: parked, with the
+// poller that holds it and its deadline (zero, none, sorts first), or,
+// with p nil, idle on its goroutine.
+type idleConn struct {
+	p        *idlePoller
+	c        *conn
+	deadline time.Time
+}
+
+// idleConns appends s's connections idle on their goroutine (waiting for
+// a request's first byte, not parked) to cands.
+func (s *Server) idleConns(cands []idleConn) []idleConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.Load() == stateIdle {
+			cands = append(cands, idleConn{c: c})
+		}
+	}
+	return cands
+}
+
+// freeSlot gives back the connection's slot, once, when it ends.
+func (c *conn) freeSlot() {
+	if l := c.limit; l != nil {
+		c.limit = nil
+		l.release()
+	}
+}
+
+// doneChan returns a channel closed when s shuts down or closes.
+func (s *Server) doneChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.inShutdown.Load() {
+			close(s.done)
+		}
+	}
+	return s.done
+}
+
+// markDone closes the channel of doneChan, once, for Shutdown and Close,
+// and withdraws s's idle connections from reuse by other Servers: they
+// are closed by s itself from now on.
+func (s *Server) markDone() {
+	if s.Limit != nil {
+		s.Limit.register(s, false)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+}
