@@ -58,7 +58,7 @@ func LoadBytes(path string, src []byte, opts Options) (*Config, error) {
 // base of relative log paths.
 func build(path string, tree []*Directive, opts Options) (*Config, error) {
 	b := &builder{
-		cfg:        &Config{File: path},
+		cfg:        &Config{File: path, WorkerConnections: DefaultWorkerConnections},
 		dir:        filepath.Dir(path),
 		lookupHost: opts.LookupHost,
 		upstreams:  make(map[string]*Upstream),
@@ -91,6 +91,7 @@ type builder struct {
 	httpAccess  accessConf // access control at top level and in http {}
 	httpSeen    bool
 	errorLogSet bool
+	connsSet    bool // worker_connections was seen
 	// upstreams indexes Config.Upstreams by lower-cased name: nginx
 	// compares upstream names without case.
 	upstreams map[string]*Upstream
@@ -265,13 +266,29 @@ func (b *builder) ignore(d *Directive, s *scope) error {
 	return nil
 }
 
-// events records `events { ... }` and checks its content, each directive
-// of which is ignored too.
+// events reads `events { ... }`: worker_connections, and directives
+// that tune nginx's event loop, which are ignored.
 func (b *builder) events(d *Directive, s *scope) error {
-	if err := b.ignore(d, s); err != nil {
-		return err
-	}
 	return b.walk(d.Block, &scope{where: inEvents})
+}
+
+// workerConnections handles `worker_connections N;` in events: the cap on
+// client connections, at least 1.
+func (b *builder) workerConnections(d *Directive, s *scope) error {
+	if b.connsSet {
+		return d.duplicate()
+	}
+	n, ok := parseInt(d.Args[0])
+	if !ok {
+		// ngx_event_connections' words.
+		return d.errorf("invalid number %q", d.Args[0])
+	}
+	if n < 1 {
+		return d.errorf("invalid value %q in %q directive, it must be 1 or more", d.Args[0], d.Name)
+	}
+	b.connsSet = true
+	b.cfg.WorkerConnections = n
+	return nil
 }
 
 // logLevels are error_log's levels, checked for nginx compatibility.

@@ -130,7 +130,8 @@ func TestDesignNotes(t *testing.T) {
 			}},
 			Proxy: defaultProxy(),
 		}},
-		ErrorLog: "stderr",
+		ErrorLog:          "stderr",
+		WorkerConnections: DefaultWorkerConnections,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %s\nwant %s", dumpConfig(cfg), dumpConfig(want))
@@ -806,7 +807,7 @@ http {
 }`)
 	want := []string{
 		"user", "worker_processes", "worker_rlimit_nofile", "worker_cpu_affinity", "worker_priority", "pid", "daemon",
-		"master_process", "events", "worker_connections", "use", "multi_accept", "accept_mutex", "sendfile", "tcp_nopush",
+		"master_process", "use", "multi_accept", "accept_mutex", "sendfile", "tcp_nopush",
 		"tcp_nodelay", "types", "default_type", "server_tokens", "types_hash_max_size", "types_hash_bucket_size",
 		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "log_format", "gzip",
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
@@ -822,8 +823,12 @@ http {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ignored\n got %q\nwant %q", got, want)
 	}
-	if p := cfg.Ignored[9].Pos; p.Line != 10 || p.File != cfg.File {
-		t.Errorf("worker_connections at %v", p)
+	if p := cfg.Ignored[8].Pos; p.Line != 11 || p.File != cfg.File {
+		t.Errorf("use at %v", p)
+	}
+	// worker_connections is honoured, not ignored.
+	if cfg.WorkerConnections != 1024 {
+		t.Errorf("WorkerConnections = %d, want 1024", cfg.WorkerConnections)
 	}
 	// keepalive_timeout in upstream does not touch the client timeout.
 	if got := cfg.Servers[0].Proxy.KeepaliveTimeout; got != 75*time.Second {
@@ -861,6 +866,14 @@ func TestErrors(t *testing.T) {
 		{"unexpected block", "server {\n listen 80 { }\n}", `directive "listen" is not terminated by ";" in FILE:2`},
 		{"bad flag", "daemon maybe;", `invalid value "maybe" in "daemon" directive, it must be "on" or "off"` + " in FILE:1"},
 		{"duplicate http", "http { }\nhttp { }", `"http" directive is duplicate in FILE:2`},
+
+		// worker_connections.
+		{"worker_connections not a number", "events {\n worker_connections many;\n}", `invalid number "many" in FILE:2`},
+		{"worker_connections negative", "events { worker_connections -1; }", `invalid number "-1" in FILE:1`},
+		{"worker_connections zero", "events { worker_connections 0; }", `invalid value "0" in "worker_connections" directive, it must be 1 or more in FILE:1`},
+		{"worker_connections twice", "events {\n worker_connections 10;\n worker_connections 20;\n}", `"worker_connections" directive is duplicate in FILE:3`},
+		{"worker_connections in two events blocks", "events { worker_connections 10; }\nevents { worker_connections 20; }", `"worker_connections" directive is duplicate in FILE:2`},
+		{"worker_connections outside events", "worker_connections 10;", `"worker_connections" directive is not allowed here in FILE:1`},
 
 		// error_log.
 		{"bad log level", "error_log /tmp/e.log loud;", `invalid log level "loud" in FILE:1`},
@@ -1313,4 +1326,23 @@ func FuzzBuild(f *testing.F) {
 			checkLocations(s.Locations)
 		}
 	})
+}
+
+func TestWorkerConnections(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      int
+	}{
+		{"default", "server { listen 80; }", DefaultWorkerConnections},
+		{"empty events", "events { }\nserver { listen 80; }", DefaultWorkerConnections},
+		{"set", "events { worker_connections 512; }\nserver { listen 80; }", 512},
+		{"one", "events { worker_connections 1; }", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustLoad(t, tt.src).WorkerConnections; got != tt.want {
+				t.Errorf("WorkerConnections = %d, want %d", got, tt.want)
+			}
+		})
+	}
 }

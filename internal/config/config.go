@@ -55,7 +55,19 @@ type Config struct {
 	ErrorLog string
 	// Matches are the `match NAME { ... }` blocks (http level), by name.
 	Matches map[string]*Match
+	// WorkerConnections caps the client connections of the whole
+	// process, over all its listeners (`events { worker_connections N;
+	// }`); DefaultWorkerConnections when not set. Unlike nginx's, the
+	// figure counts no upstream connection and is not per worker.
+	WorkerConnections int
 }
+
+// DefaultWorkerConnections is limpet's worker_connections default. nginx's
+// is 512 per worker process, upstream connections included; limpet's
+// counts client connections only, for the one process that uses every
+// core, and an idle keep-alive connection costs it about 1.5 KiB, so its
+// default is larger (see the README's "Where limpet differs").
+const DefaultWorkerConnections = 10000
 
 // Ignored is a directive accepted for compatibility that has no effect in limpet.
 type Ignored struct {

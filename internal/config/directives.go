@@ -189,6 +189,13 @@ var directiveList = []directive{
 	// sticky_debug_header on|off; limpet's own; default off.
 	{"sticky_debug_header", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.stickyDebug })},
 
+	// events { ... } holds worker_connections and event-loop settings
+	// that are ignored.
+	{"events", inMain, args0 | argsBlock, (*builder).events},
+	// worker_connections N; default 10000 (DefaultWorkerConnections):
+	// client connections of the whole process.
+	{"worker_connections", inEvents, args1, (*builder).workerConnections},
+
 	// Directives that tune nginx itself. They are accepted, checked like
 	// any other (context and argument count), and listed in
 	// Config.Ignored; they change nothing in limpet.
@@ -200,8 +207,6 @@ var directiveList = []directive{
 	{"user", inMain, args12, (*builder).ignore},
 	{"daemon", inMain, argsFlag, (*builder).ignore},
 	{"master_process", inMain, argsFlag, (*builder).ignore},
-	{"events", inMain, args0 | argsBlock, (*builder).events},
-	{"worker_connections", inEvents, args1, (*builder).ignore},
 	{"use", inEvents, args1, (*builder).ignore},
 	{"multi_accept", inEvents, argsFlag, (*builder).ignore},
 	{"accept_mutex", inEvents, argsFlag, (*builder).ignore},
