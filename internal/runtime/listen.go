@@ -110,7 +110,9 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 			WriteTimeout: 60 * time.Second,
 			// keepalive_timeout 0 disables client keep-alive.
 			IdleTimeout: g.idle,
-			ErrorLog:    slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
+			// worker_connections, for all listeners together.
+			Limit:    rt.conns,
+			ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
 		}
 		l.server = srv
 		rt.listeners = append(rt.listeners, l)

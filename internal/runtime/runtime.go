@@ -55,8 +55,11 @@ type Runtime struct {
 	logs          map[string]*accesslog.Logger
 
 	listeners []*listener
-	checker   *health.Checker
-	metrics   *metrics.Metrics
+	// conns caps the client connections of every listener together
+	// (worker_connections).
+	conns   *h1srv.ConnLimit
+	checker *health.Checker
+	metrics *metrics.Metrics
 	// apiBase maps each location to the runtime API's path in its
 	// virtual server, for the dashboard.
 	apiBase map[*config.Location]string
@@ -87,6 +90,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		implicit:   make(map[string]*proxy.Upstream),
 		transports: make(map[transportKey]proxy.Transport),
 		logs:       make(map[string]*accesslog.Logger),
+		conns:      h1srv.NewConnLimit(cfg.WorkerConnections),
 	}
 	if rt.log == nil {
 		rt.log = slog.Default()
@@ -245,6 +249,11 @@ func (rt *Runtime) accessLog(al config.AccessLog) (*accesslog.Logger, error) {
 // checks start first, so servers under a mandatory check take no traffic
 // before it passes. A taken port is an error in nginx's words.
 func (rt *Runtime) Start() error {
+	if limit, ok := fileLimit(); ok && uint64(rt.conns.Max()) > limit {
+		// ngx_event_module_init's warning: each connection needs a
+		// descriptor, and accepting beyond the limit fails.
+		rt.log.Warn(fmt.Sprintf("%d worker_connections exceed open file resource limit: %d", rt.conns.Max(), limit))
+	}
 	rt.checker.Start()
 	for i, l := range rt.listeners {
 		ln, err := net.Listen("tcp", l.addr)
@@ -265,6 +274,12 @@ func (rt *Runtime) Start() error {
 		}()
 	}
 	return nil
+}
+
+// Connections returns the number of client connections open now, over
+// all listeners, and worker_connections, the most allowed.
+func (rt *Runtime) Connections() (active, max int) {
+	return rt.conns.Active(), rt.conns.Max()
 }
 
 // Addrs returns the addresses listened on, in configuration order; useful
