@@ -25,11 +25,15 @@ import (
 //
 // Idle connections are reused as nginx's ngx_drain_connections reuses
 // them: when at most a sixteenth of the slots are free, accepting a
-// connection first closes max(min(32, parked/8), 1) parked keep-alive
-// connections (idle for longer than hotIdle), those closest to their
-// timeout first; when no slot is free at all, connections waiting on
-// their goroutine for a request's first byte are closed too. A
-// connection that has sent part of a request is never closed for this.
+// connection first closes max(min(32, parked/8), 1) parked connections,
+// those closest to their timeout first, and an accept loop waiting for a
+// slot does the same whenever a connection parks. Unlike nginx, only
+// parked connections are reused: idle for longer than hotIdle (50ms)
+// between two requests or before the first. A busy keep-alive client,
+// whose requests follow each other closer than that, keeps its
+// connection however short of slots limpet is; a connection that has
+// sent part of a request is never closed for this either. Without
+// parking (NoParking, or not Linux) no connection is reused.
 type ConnLimit struct {
 	max     int64
 	n       atomic.Int64 // slots held
@@ -128,7 +132,10 @@ func (l *ConnLimit) acquire(s *Server) bool {
 		return true
 	}
 	// Short of slots: reuse idle connections first, as nginx does.
-	l.drain(s, l.n.Load() >= l.max)
+	if l.drain(s) > 0 && l.tryTake() {
+		l.took()
+		return true
+	}
 	if l.tryTake() {
 		l.took()
 		return true
@@ -142,9 +149,9 @@ func (l *ConnLimit) took() {
 	}
 }
 
-// waitRetry is how often a waiting accept loop looks again for idle
-// connections to reuse when nothing woke it: a connection that becomes
-// idle on its goroutine (not parked) does not announce itself.
+// waitRetry is how often a waiting accept loop looks again for parked
+// connections to reuse when nothing woke it: one that parked as the loop
+// began to wait may not have woken it.
 const waitRetry = time.Second
 
 // wait waits for a free slot, reusing idle connections as they appear.
@@ -160,10 +167,6 @@ func (l *ConnLimit) wait(s *Server) bool {
 	done := s.doneChan()
 	retry := time.NewTimer(waitRetry)
 	defer retry.Stop()
-	// Connections idle on their goroutine that acquire closed free
-	// their slots as their goroutines end: not closing more until
-	// woken keeps one shortage from closing every idle connection.
-	woken := false
 	for {
 		l.mu.Lock()
 		if l.changed == nil {
@@ -176,7 +179,7 @@ func (l *ConnLimit) wait(s *Server) bool {
 			return true
 		}
 		// Closing a parked connection frees its slot at once.
-		if l.drain(s, woken) > 0 && l.tryTake() {
+		if l.drain(s) > 0 && l.tryTake() {
 			l.took()
 			return true
 		}
@@ -187,19 +190,16 @@ func (l *ConnLimit) wait(s *Server) bool {
 		case <-done:
 			return false
 		}
-		woken = true
 	}
 }
 
 // maxReuse is the most idle connections one drain closes, nginx's 32.
 const maxReuse = 32
 
-// drain closes idle connections of the Servers sharing l to make room,
-// max(min(32, idle/8), 1) of them as nginx does: parked ones, closest to
-// their timeout first, then, when idleToo, those idle on their
-// goroutine, which free their slots as their goroutines end. It returns
-// how many it closed.
-func (l *ConnLimit) drain(s *Server, idleToo bool) int {
+// drain closes parked connections of the Servers sharing l to make
+// room, max(min(32, parked/8), 1) of them as nginx does, those closest to
+// their timeout first. It returns how many it closed.
+func (l *ConnLimit) drain(s *Server) int {
 	l.mu.Lock()
 	servers := make([]*Server, 0, len(l.servers))
 	for srv := range l.servers {
@@ -213,28 +213,17 @@ func (l *ConnLimit) drain(s *Server, idleToo bool) int {
 			cands = p.reusable(cands)
 		}
 	}
-	slices.SortFunc(cands, func(a, b idleConn) int { return a.deadline.Compare(b.deadline) })
-	if idleToo {
-		for _, srv := range servers {
-			cands = srv.idleConns(cands)
-		}
-	}
 	if len(cands) == 0 {
 		return 0
 	}
+	slices.SortFunc(cands, func(a, b idleConn) int { return a.deadline.Compare(b.deadline) })
 	k := max(min(maxReuse, len(cands)/8), 1)
 	closed := 0
 	for _, ic := range cands {
 		if closed == k {
 			break
 		}
-		switch {
-		case ic.p != nil:
-			if ic.p.evict(ic.c) {
-				closed++
-			}
-		case ic.c.state.CompareAndSwap(stateIdle, stateClosed):
-			_ = ic.c.rwc.Close()
+		if ic.p.evict(ic.c) {
 			closed++
 		}
 	}
@@ -244,26 +233,12 @@ func (l *ConnLimit) drain(s *Server, idleToo bool) int {
 	return closed
 }
 
-// idleConn is an idle connection that may be reused: parked, with the
-// poller that holds it and its deadline (zero, none, sorts first), or,
-// with p nil, idle on its goroutine.
+// idleConn is a parked connection that may be reused, with the poller
+// that holds it and its deadline (zero, none, sorts first).
 type idleConn struct {
 	p        *idlePoller
 	c        *conn
 	deadline time.Time
-}
-
-// idleConns appends s's connections idle on their goroutine (waiting for
-// a request's first byte, not parked) to cands.
-func (s *Server) idleConns(cands []idleConn) []idleConn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		if c.state.Load() == stateIdle {
-			cands = append(cands, idleConn{c: c})
-		}
-	}
-	return cands
 }
 
 // freeSlot gives back the connection's slot, once, when it ends.

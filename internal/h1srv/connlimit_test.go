@@ -115,108 +115,48 @@ func TestConnLimitWaitsForAFreeSlot(t *testing.T) {
 	}
 }
 
-// With every slot held by idle keep-alive connections, a new connection
-// is served at once by closing one of them, as nginx's
-// ngx_drain_connections does.
-func TestConnLimitReusesIdleConnections(t *testing.T) {
-	for _, parking := range []bool{false, true} {
-		name := "idle on their goroutines"
-		if parking {
-			name = "parked or not"
-		}
-		t.Run(name, func(t *testing.T) {
-			ts, l, _ := limited(t, 2, http.HandlerFunc(hello), func(s *Server) { s.NoParking = !parking })
-			a := dial(t, ts.addr)
-			a.get("/")
-			b := dial(t, ts.addr)
-			b.get("/")
-			c := dial(t, ts.addr)
-			c.get("/")
-			closed := 0
-			for _, x := range []*client{a, b} {
-				if x.closed() {
-					closed++
-				}
-			}
-			if closed != 1 {
-				t.Errorf("%d idle connections closed, want 1", closed)
-			}
-			if n := l.Active(); n > 2 {
-				t.Errorf("Active() = %d, over the limit", n)
-			}
-			if !strings.Contains(ts.log.String(), "2 worker_connections are not enough, reusing connections") {
-				t.Errorf("reuse not logged:\n%s", ts.log.String())
-			}
-		})
+// Connections idle on their goroutine are not reused (they may be
+// between two requests of a busy client): without parking, a new
+// connection waits for one to close.
+func TestConnLimitWithoutParking(t *testing.T) {
+	ts, _, waits := limited(t, 2, http.HandlerFunc(hello), func(s *Server) { s.NoParking = true })
+	a := dial(t, ts.addr)
+	a.get("/")
+	b := dial(t, ts.addr)
+	b.get("/")
+	c := dial(t, ts.addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	recv(t, waits, "an accept loop waiting for a slot")
+	if !c.silent(300 * time.Millisecond) {
+		t.Fatal("a connection over the limit was served")
 	}
+	b.get("/")
+	_ = a.c.Close()
+	if res, body := c.read("GET"); res.StatusCode != 200 || body != "hello" {
+		t.Fatalf("after A closed: %d %q", res.StatusCode, body)
+	}
+	b.get("/")
 }
 
 // A connection that has sent part of a request is not idle: it is not
 // closed to make room.
 func TestConnLimitKeepsPartialRequests(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &readListener{Listener: inner, read: make(chan struct{}, 16)}
-	l := NewConnLimit(1)
-	waits := make(chan struct{}, 4)
-	l.hook = func(ev string) {
-		if ev == "wait" {
-			waits <- struct{}{}
-		}
-	}
-	srv := &Server{Handler: http.HandlerFunc(hello), Limit: l, ErrorLog: log.New(io.Discard, "", 0)}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() { _ = srv.Close(); <-served }()
-
-	a := dial(t, inner.Addr().String())
+	ts, _, waits := limited(t, 1, http.HandlerFunc(hello))
+	a := dial(t, ts.addr)
 	a.send("GET / HTTP/1.1\r\n")
-	recv(t, ln.read, "the server reading the partial request")
-	b := dial(t, inner.Addr().String())
+	b := dial(t, ts.addr)
 	b.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	recv(t, waits, "the second connection waiting")
-	a.send("Host: x\r\n\r\n")
+	if !b.silent(300 * time.Millisecond) {
+		t.Fatal("a connection over the limit was served")
+	}
+	a.send("Host: x\r\nConnection: close\r\n\r\n")
 	if res, body := a.read("GET"); res.StatusCode != 200 || body != "hello" {
 		t.Fatalf("partial request: %d %q", res.StatusCode, body)
 	}
-	// A is idle now: B is served by reusing it, when the retry finds
-	// it idle.
 	if res, _ := b.read("GET"); res.StatusCode != 200 {
-		t.Fatalf("B: %d", res.StatusCode)
+		t.Fatalf("B after A closed: %d", res.StatusCode)
 	}
-}
-
-// readListener's connections report each read that returns bytes. They
-// are not *net.TCPConn, so they never park.
-type readListener struct {
-	net.Listener
-	read chan struct{}
-}
-
-func (l *readListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &readConn{Conn: c, read: l.read}, nil
-}
-
-type readConn struct {
-	net.Conn
-	read chan struct{}
-}
-
-func (c *readConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		select {
-		case c.read <- struct{}{}:
-		default:
-		}
-	}
-	return n, err
 }
 
 // recv waits for an event, failing the test rather than hanging it.
