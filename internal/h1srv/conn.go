@@ -90,11 +90,13 @@ type conn struct {
 
 	// Parking (see idlePoller): the descriptor (-1 when the connection
 	// cannot be parked), whether it is registered with the poller's
-	// epoll instance, and, while parked, its generation and deadline.
+	// epoll instance, and, while parked, its generation, deadline and
+	// when it parked.
 	fd           int32
 	registered   bool
 	parkGen      int32
 	parkDeadline time.Time
+	parkedAt     time.Time
 
 	// The connection's read and write deadlines, moved lazily (see
 	// package deadline): every deadline set on rwc goes through them,

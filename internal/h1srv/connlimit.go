@@ -25,15 +25,16 @@ import (
 //
 // Idle connections are reused as nginx's ngx_drain_connections reuses
 // them: when at most a sixteenth of the slots are free, accepting a
-// connection first closes max(min(32, parked/8), 1) parked connections,
-// those closest to their timeout first, and an accept loop waiting for a
-// slot does the same whenever a connection parks. Unlike nginx, only
-// parked connections are reused: idle for longer than hotIdle (50ms)
-// between two requests or before the first. A busy keep-alive client,
-// whose requests follow each other closer than that, keeps its
-// connection however short of slots limpet is; a connection that has
-// sent part of a request is never closed for this either. Without
-// parking (NoParking, or not Linux) no connection is reused.
+// connection first closes max(min(32, idle/8), 1) idle connections, the
+// longest idle first, and an accept loop waiting for a slot does the
+// same as connections become idle enough. Unlike nginx, which reuses a
+// keep-alive connection as soon as its response is sent, a connection is
+// reused only once parked (idle between two requests, or before the
+// first) for reuseIdle, a second: a keep-alive client whose requests
+// follow each other closer than that, or that a loaded machine delays
+// for a moment, keeps its connection however short of slots limpet is.
+// A connection that has sent part of a request is never closed for this.
+// Without parking (NoParking, or not Linux) no connection is reused.
 type ConnLimit struct {
 	max     int64
 	n       atomic.Int64 // slots held
@@ -48,7 +49,7 @@ type ConnLimit struct {
 	// while an accept loop waits, and by the accept loops near or at
 	// the cap; never per request.
 	mu      sync.Mutex
-	changed chan struct{} // closed when a slot is freed or a connection parks, for the waiting loops
+	changed chan struct{} // closed when a slot is freed, for the waiting loops
 	servers map[*Server]struct{}
 
 	// hook, when set (by tests), is told of "wait" (an accept loop
@@ -132,7 +133,7 @@ func (l *ConnLimit) acquire(s *Server) bool {
 		return true
 	}
 	// Short of slots: reuse idle connections first, as nginx does.
-	if l.drain(s) > 0 && l.tryTake() {
+	if closed, _ := l.drain(s); closed > 0 && l.tryTake() {
 		l.took()
 		return true
 	}
@@ -149,12 +150,12 @@ func (l *ConnLimit) took() {
 	}
 }
 
-// waitRetry is how often a waiting accept loop looks again for parked
-// connections to reuse when nothing woke it: one that parked as the loop
-// began to wait may not have woken it.
-const waitRetry = time.Second
+// reuseIdle is how long a connection must have been parked before it is
+// closed to make room for a new one.
+const reuseIdle = time.Second
 
-// wait waits for a free slot, reusing idle connections as they appear.
+// wait waits for a free slot, reusing connections as they have been idle
+// for long enough.
 func (l *ConnLimit) wait(s *Server) bool {
 	l.waiting.Add(1)
 	defer l.waiting.Add(-1)
@@ -165,8 +166,12 @@ func (l *ConnLimit) wait(s *Server) bool {
 		l.hook("wait")
 	}
 	done := s.doneChan()
-	retry := time.NewTimer(waitRetry)
-	defer retry.Stop()
+	var retry *time.Timer
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
 	for {
 		l.mu.Lock()
 		if l.changed == nil {
@@ -178,15 +183,26 @@ func (l *ConnLimit) wait(s *Server) bool {
 			l.took()
 			return true
 		}
-		// Closing a parked connection frees its slot at once.
-		if l.drain(s) > 0 && l.tryTake() {
-			l.took()
-			return true
+		// Closing a parked connection frees its slot at once; another
+		// accept loop may have taken it, and there may be more.
+		closed, next := l.drain(s)
+		if closed > 0 {
+			continue
+		}
+		// Look again when the next parked connection has been idle
+		// for long enough, or in a while for those parking meanwhile.
+		again := reuseIdle
+		if !next.IsZero() {
+			again = max(time.Until(next.Add(reuseIdle)), time.Millisecond)
+		}
+		if retry == nil {
+			retry = time.NewTimer(again)
+		} else {
+			retry.Reset(again)
 		}
 		select {
 		case <-changed:
 		case <-retry.C:
-			retry.Reset(waitRetry)
 		case <-done:
 			return false
 		}
@@ -196,10 +212,11 @@ func (l *ConnLimit) wait(s *Server) bool {
 // maxReuse is the most idle connections one drain closes, nginx's 32.
 const maxReuse = 32
 
-// drain closes parked connections of the Servers sharing l to make
-// room, max(min(32, parked/8), 1) of them as nginx does, those closest to
-// their timeout first. It returns how many it closed.
-func (l *ConnLimit) drain(s *Server) int {
+// drain closes connections of the Servers sharing l that have been parked
+// for reuseIdle, to make room: max(min(32, idle/8), 1) of them as nginx
+// does, the longest idle first. It returns how many it closed, and when
+// the next of the others parked (zero if none).
+func (l *ConnLimit) drain(s *Server) (closed int, next time.Time) {
 	l.mu.Lock()
 	servers := make([]*Server, 0, len(l.servers))
 	for srv := range l.servers {
@@ -207,18 +224,24 @@ func (l *ConnLimit) drain(s *Server) int {
 	}
 	l.mu.Unlock()
 
+	since := time.Now().Add(-reuseIdle)
 	var cands []idleConn
 	for _, srv := range servers {
-		if p := srv.idle.Load(); p != nil {
-			cands = p.reusable(cands)
+		p := srv.idle.Load()
+		if p == nil {
+			continue
+		}
+		var n time.Time
+		cands, n = p.reusable(cands, since)
+		if !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n
 		}
 	}
 	if len(cands) == 0 {
-		return 0
+		return 0, next
 	}
-	slices.SortFunc(cands, func(a, b idleConn) int { return a.deadline.Compare(b.deadline) })
+	slices.SortFunc(cands, func(a, b idleConn) int { return a.parkedAt.Compare(b.parkedAt) })
 	k := max(min(maxReuse, len(cands)/8), 1)
-	closed := 0
 	for _, ic := range cands {
 		if closed == k {
 			break
@@ -230,15 +253,15 @@ func (l *ConnLimit) drain(s *Server) int {
 	if closed > 0 && l.reusing.CompareAndSwap(false, true) {
 		s.logf("%d worker_connections are not enough, reusing connections", l.max)
 	}
-	return closed
+	return closed, next
 }
 
 // idleConn is a parked connection that may be reused, with the poller
-// that holds it and its deadline (zero, none, sorts first).
+// that holds it.
 type idleConn struct {
 	p        *idlePoller
 	c        *conn
-	deadline time.Time
+	parkedAt time.Time
 }
 
 // freeSlot gives back the connection's slot, once, when it ends.

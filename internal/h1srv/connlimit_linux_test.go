@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// With every slot held by parked keep-alive connections, a new
-// connection is served at once by closing the one closest to its
-// timeout, as nginx's ngx_drain_connections closes the oldest reusable
+// With every slot held by idle keep-alive connections, a new connection
+// is served by closing the one idle for longest once it has been idle for
+// reuseIdle, as nginx's ngx_drain_connections closes the oldest reusable
 // connection.
 func TestConnLimitReusesParkedConnections(t *testing.T) {
 	ts, l, _ := limited(t, 2, http.HandlerFunc(hello))
@@ -34,9 +34,9 @@ func TestConnLimitReusesParkedConnections(t *testing.T) {
 	}
 }
 
-// An accept loop waiting for a slot reuses a connection as soon as it
-// parks.
-func TestConnLimitReusesAConnectionThatParks(t *testing.T) {
+// An accept loop waiting for a slot reuses a connection once it has been
+// idle for long enough.
+func TestConnLimitReusesAConnectionThatBecomesIdle(t *testing.T) {
 	g := newGate("a")
 	ts, _, waits := limited(t, 1, g)
 	a := dial(t, ts.addr)
@@ -49,7 +49,7 @@ func TestConnLimitReusesAConnectionThatParks(t *testing.T) {
 	if res, _ := a.read("GET"); res.StatusCode != 200 {
 		t.Fatalf("A: %d", res.StatusCode)
 	}
-	// A, idle now, parks, and B takes its slot.
+	// A, idle now, parks, and B takes its slot a second later.
 	if res, body := b.read("GET"); res.StatusCode != 200 || body != "hello" {
 		t.Fatalf("B: %d %q", res.StatusCode, body)
 	}

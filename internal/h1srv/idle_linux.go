@@ -94,6 +94,7 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	p.gen++
 	c.parkGen = p.gen
 	c.parkDeadline = deadline
+	c.parkedAt = time.Now()
 	p.parked[c.fd] = c
 	ev := syscall.EpollEvent{
 		Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
@@ -116,20 +117,26 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	// The registration stays, disarmed, after the event: the next park
 	// re-arms it, and closing the descriptor removes it.
 	c.registered = true
-	if l := p.srv.Limit; l != nil && l.waiting.Load() > 0 {
-		l.notify() // an accept loop short of slots may reuse it
-	}
 	return true
 }
 
-// reusable appends the parked connections to cands, for ConnLimit.drain.
-func (p *idlePoller) reusable(cands []idleConn) []idleConn {
+// reusable appends to cands the connections parked since before since,
+// for ConnLimit.drain, and returns when the next of the others parked
+// (zero if none).
+func (p *idlePoller) reusable(cands []idleConn, since time.Time) ([]idleConn, time.Time) {
+	var next time.Time
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.parked {
-		cands = append(cands, idleConn{p: p, c: c, deadline: c.parkDeadline})
+		if c.parkedAt.After(since) {
+			if next.IsZero() || c.parkedAt.Before(next) {
+				next = c.parkedAt
+			}
+			continue
+		}
+		cands = append(cands, idleConn{p: p, c: c, parkedAt: c.parkedAt})
 	}
-	return cands
+	return cands, next
 }
 
 // evict closes c if it is still parked, to free its slot, and reports

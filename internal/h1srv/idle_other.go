@@ -16,7 +16,9 @@ func (*idlePoller) park(*conn, time.Time) bool { return false }
 func (*idlePoller) closeAll()                  {}
 func (*idlePoller) close()                     {}
 
-func (*idlePoller) reusable(cands []idleConn) []idleConn { return cands }
-func (*idlePoller) evict(*conn) bool                     { return false }
+func (*idlePoller) reusable(cands []idleConn, _ time.Time) ([]idleConn, time.Time) {
+	return cands, time.Time{}
+}
+func (*idlePoller) evict(*conn) bool { return false }
 
 func connFD(any) int32 { return -1 }
