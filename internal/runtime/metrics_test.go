@@ -8,6 +8,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/limpet-lb/limpet/internal/config"
 )
 
 // The metrics endpoint parses as Prometheus text, and its counters match
@@ -66,6 +68,14 @@ func TestMetricsMatchTraffic(t *testing.T) {
 	}
 	if got := sum("limpet_upstream_server_state", map[string]string{"upstream": "backend", "state": "up"}); got != 2 {
 		t.Errorf("servers up: %v, want 2", got)
+	}
+	// The scrape's own connection at least; the clients' idle ones may
+	// be open too.
+	if got := sum("limpet_client_connections", nil); got < 1 || got > 7 {
+		t.Errorf("client connections: %v, want 1 to 7", got)
+	}
+	if got := sum("limpet_client_connections_limit", nil); got != config.DefaultWorkerConnections {
+		t.Errorf("client connections limit: %v, want %d", got, config.DefaultWorkerConnections)
 	}
 }
 

@@ -112,6 +112,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	}
 	rt.checker = health.New(checks, rt.log)
 	rt.metrics = metrics.New(allUpstreams{rt}, opts.Now)
+	rt.metrics.ClientConnections(rt.conns.Active, rt.conns.Max)
 	var observer proxy.Observer
 	if hasMetrics(cfg) {
 		observer = rt.metrics

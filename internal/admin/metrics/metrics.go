@@ -195,6 +195,22 @@ func New(ups Upstreams, now func() time.Time) *Metrics {
 	return m
 }
 
+// ClientConnections exports the number of client connections open, read
+// from active at scrape time, and the most allowed (worker_connections),
+// from max. Call it once.
+func (m *Metrics) ClientConnections(active, max func() int) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "limpet_client_connections",
+			Help: "Client connections open now, over all listeners, idle ones included.",
+		}, func() float64 { return float64(active()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "limpet_client_connections_limit",
+			Help: "The most client connections limpet keeps open at once (worker_connections).",
+		}, func() float64 { return float64(max()) }),
+	)
+}
+
 // Handler returns the handler that serves the metrics in Prometheus's
 // text format (or OpenMetrics, when the scraper asks for it).
 func (m *Metrics) Handler() http.Handler { return m.handler }
