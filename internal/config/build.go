@@ -184,6 +184,7 @@ func (b *builder) finish() error {
 		srv := sc.srv
 		sc.proxy.inherit(&b.httpProxy)
 		srv.Proxy = sc.proxy.effective()
+		srv.ClientHeaders = sc.proxy.clientHeaders()
 		sc.access.inherit(&b.httpAccess)
 		srv.Access = sc.access.effective()
 		for _, lc := range sc.locs {

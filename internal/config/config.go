@@ -174,6 +174,8 @@ type Server struct {
 	Locations []*Location
 	// Proxy holds the server-level settings, used by requests that match no location.
 	Proxy ProxySettings
+	// ClientHeaders bounds and filters the request headers clients send.
+	ClientHeaders ClientHeaders
 	// Access is the effective access control at server level (for
 	// requests that match no location).
 	Access Access

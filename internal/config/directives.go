@@ -186,6 +186,17 @@ var directiveList = []directive{
 	{"proxy_buffering", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.buffering })},
 	// access_log off | PATH [FORMAT [PARAMS...]]; default stdout.
 	{"access_log", inHSL, args1More, (*builder).accessLog},
+	// How a client's request header is read (http and server levels).
+	// client_header_buffer_size SIZE; default 1k.
+	{"client_header_buffer_size", inHS, args1, positiveSizeSlot(func(p *proxyConf) *setting[int64] { return &p.clientHeaderBuffer })},
+	// large_client_header_buffers NUMBER SIZE; default 4 8k.
+	{"large_client_header_buffers", inHS, args2, (*builder).largeClientHeaderBuffers},
+	// max_headers NUMBER; default 1000.
+	{"max_headers", inHS, args1, positiveNumSlot(func(p *proxyConf) *setting[int] { return &p.maxHeaders })},
+	// underscores_in_headers on|off; default off.
+	{"underscores_in_headers", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.underscoresInHeaders })},
+	// ignore_invalid_headers on|off; default on.
+	{"ignore_invalid_headers", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.ignoreInvalidHeaders })},
 	// sticky_debug_header on|off; limpet's own; default off.
 	{"sticky_debug_header", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.stickyDebug })},
 
@@ -243,7 +254,6 @@ var directiveList = []directive{
 	{"proxy_buffer_size", inHSL, args1, (*builder).ignore},
 	{"proxy_busy_buffers_size", inHSL, args1, (*builder).ignore},
 	{"client_body_buffer_size", inHSL, args1, (*builder).ignore},
-	{"large_client_header_buffers", inHS, args2, (*builder).ignore},
 	// proxy_redirect default|off matches what limpet does: it never
 	// rewrites the upstream's Location header. The two-argument form
 	// (proxy_redirect REDIRECT REPLACEMENT) asks for a rewrite limpet does
