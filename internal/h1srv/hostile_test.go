@@ -396,4 +396,3 @@ func TestFragment(t *testing.T) {
 		})
 	}
 }
-
