@@ -223,7 +223,7 @@ func (c *conn) serve(resumed bool) {
 	hdrTimeout := s.ReadHeaderTimeout
 	// The header read stops a buffer's worth past the block's limit: a
 	// read may take in the start of a body with the block's end.
-	limit := int64(s.Headers.effective().block + bufSize)
+	limit := int64(s.limits().block + bufSize)
 	for ; ; c.served++ {
 		c.r.remain = limit
 		switch {
@@ -391,7 +391,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 // bad request it answers it and returns false; on a network error it
 // returns false without answering.
 func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
-	lim := c.srv.Headers.effective()
+	lim := c.srv.limits()
 	if b, _ := c.br.Peek(c.br.Buffered()); len(b) > lim.quick {
 		// A block this long may break a limit: the fast path would
 		// not see it.

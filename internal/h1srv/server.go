@@ -122,6 +122,9 @@ type Server struct {
 
 	inShutdown atomic.Bool
 
+	limOnce sync.Once
+	lim     limits // Headers in effect, set once
+
 	// idle holds the parked connections; nil when parking is off or
 	// not available (not Linux, or epoll failed).
 	idleOnce sync.Once
@@ -319,6 +322,13 @@ func (s *Server) logf(format string, args ...any) {
 		return
 	}
 	log.Printf(format, args...)
+}
+
+// limits returns the bounds of Headers, computed once: the fields are
+// not to change once the Server serves.
+func (s *Server) limits() *limits {
+	s.limOnce.Do(func() { s.lim = s.Headers.effective() })
+	return &s.lim
 }
 
 func (s *Server) handler() http.Handler {
