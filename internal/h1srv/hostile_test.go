@@ -2,6 +2,7 @@ package h1srv
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -392,6 +393,68 @@ func TestFragment(t *testing.T) {
 			u := rec.last.URL
 			if u.Path != tt.path || u.RawQuery != tt.query || rec.last.RequestURI != tt.target {
 				t.Errorf("path %q query %q uri %q, want %q %q %q", u.Path, u.RawQuery, rec.last.RequestURI, tt.path, tt.query, tt.target)
+			}
+		})
+	}
+}
+
+// TestChunkedBodyShapes sends chunked bodies that a lenient or differing
+// reader could frame otherwise (RFC 9112 section 7.1): the body reader
+// reports an error for each, the connection closes, and the request
+// written after the body is never handed to the handler.
+func TestChunkedBodyShapes(t *testing.T) {
+	const next = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+	tests := []struct {
+		name, body string
+	}{
+		{"a size that is not hexadecimal", "zz\r\nhello\r\n0\r\n\r\n"},
+		{"a size with a 0x prefix", "0x5\r\nhello\r\n0\r\n\r\n"},
+		{"a size beyond 64 bits", "10000000000000000\r\nhello\r\n0\r\n\r\n"},
+		{"a negative size", "-5\r\nhello\r\n0\r\n\r\n"},
+		{"an empty size", "\r\nhello\r\n0\r\n\r\n"},
+		{"data longer than its size", "3\r\nhello\r\n0\r\n\r\n"},
+		{"data shorter than its size", "9\r\nhello\r\n0\r\n\r\n"},
+		{"no CRLF after the data", "5\r\nhelloXX0\r\n\r\n"},
+		{"a bare CR in an extension", "5;a\rb\r\nhello\r\n0\r\n\r\n"},
+		{"a trailer that is no field", "5\r\nhello\r\n0\r\nnot a field\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []string
+			var bodyErr error
+			ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b := make([]byte, 64)
+				var err error
+				for err == nil {
+					_, err = r.Body.Read(b)
+				}
+				mu.Lock()
+				seen = append(seen, r.RequestURI)
+				if err != io.EOF {
+					bodyErr = err
+				}
+				mu.Unlock()
+				if err != io.EOF {
+					w.WriteHeader(http.StatusBadRequest)
+				}
+			}))
+			c := dial(t, ts.addr)
+			c.send("POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + tt.body + next)
+			res, _ := c.read("POST")
+			if res.StatusCode != http.StatusBadRequest {
+				t.Errorf("status %d, want the handler's 400", res.StatusCode)
+			}
+			if !c.closed() {
+				t.Errorf("connection not closed")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if bodyErr == nil {
+				t.Errorf("the body read without error")
+			}
+			if fmt.Sprint(seen) != "[/first]" {
+				t.Errorf("handler got %q, want only /first", seen)
 			}
 		})
 	}
