@@ -260,9 +260,25 @@ func TestDemo(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), `"reassigned/server_failed":1`) {
 		t.Errorf("the demo's API: %d %s; want the reassignment counted", res.StatusCode, body)
 	}
+	// The drain command the demo prints works as printed.
+	req, _ := http.NewRequest(http.MethodPatch, "http://"+addrs[2]+"/api/9/http/upstreams/backend/servers/0", strings.NewReader(`{"drain":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("the demo's drain command: %d, want 200", res.StatusCode)
+	}
 	cancel()
 	if err := <-errc; err != nil {
 		t.Errorf("demo shutdown: %v", err)
+	}
+	if !strings.Contains(out.String(), `-H 'Content-Type: application/json' -d '{"drain":true}'`) {
+		t.Errorf("the demo's help lacks the drain command:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "[warn]") {
+		t.Errorf("the demo's configuration has warnings:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "reassigned/server_failed") {
 		t.Errorf("the demo's log does not show the reassignment:\n%s", out.String())
