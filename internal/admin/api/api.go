@@ -26,7 +26,9 @@
 // for the next request, requests in flight finish where they are, and the
 // other servers (and their users' cookies) are untouched. A request is
 // validated completely before anything changes, so a rejected request
-// changes nothing.
+// changes nothing. Before that, a write a browser page of another origin
+// could have sent is refused (checkWrite): the operator's browser would
+// have sent it with the operator's address and password.
 //
 // limpet adds its own data under a "limpet" key, where NGINX Plus clients
 // ignore it: each peer's stable ID (its sticky cookie value) and the
