@@ -347,12 +347,18 @@ func errServerNotFound(id int) *apiError {
 
 // errCrossOrigin is limpet's error for a write from a browser page of
 // another origin; NGINX Plus has none (it does not check).
+// The text names what decided, as http.CrossOriginProtection decides:
+// Sec-Fetch-Site when the browser sent it, else the Origin.
 func errCrossOrigin(r *http.Request) *apiError {
-	text := "cross-origin write refused"
-	if o := r.Header.Get("Origin"); o != "" {
-		text += ": origin " + strconv.Quote(clip(o)) + " is not this API's"
+	text := "cross-origin write refused: "
+	origin := r.Header.Get("Origin")
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		text += "Sec-Fetch-Site is " + strconv.Quote(clip(site))
+		if origin != "" {
+			text += " and origin " + strconv.Quote(clip(origin)) + " is not trusted"
+		}
 	} else {
-		text += ": Sec-Fetch-Site is " + strconv.Quote(clip(r.Header.Get("Sec-Fetch-Site")))
+		text += "origin " + strconv.Quote(clip(origin)) + " is not this API's"
 	}
 	return &apiError{http.StatusForbidden, text, "CrossOriginForbidden"}
 }
