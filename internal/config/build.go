@@ -190,6 +190,7 @@ func (b *builder) finish() error {
 		for _, lc := range sc.locs {
 			finishLocation(lc, &sc.proxy, &sc.access)
 		}
+		b.cfg.Warnings = append(b.cfg.Warnings, openAdmin(srv.Locations)...)
 		if len(srv.Listens) == 0 {
 			// nginx's default is "listen *:80" (8000 when not root; limpet
 			// has no such distinction).

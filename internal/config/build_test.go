@@ -1100,7 +1100,8 @@ func TestErrors(t *testing.T) {
 		// api, metrics, dashboard.
 		{"duplicate api", "server { location /api {\n api;\n api write=on;\n} }", `"api" directive is duplicate in FILE:3`},
 		{"api bad write", "server { location /api { api write=yes; } }", `invalid parameter "write=yes" in FILE:1`},
-		{"api two arguments", "server { location /api { api write=on write=off; } }", `invalid number of arguments in "api" directive in FILE:1`},
+		{"api write twice", "server { location /api { api write=on write=off; } }", `invalid parameter "write=off" in FILE:1`},
+		{"api unknown parameter", "server { location /api { api write=on status_zone=api; } }", `invalid parameter "status_zone=api" in FILE:1`},
 		{"api in server", "server {\n api;\n}", `"api" directive is not allowed here in FILE:2`},
 		{"api after proxy_pass", "server { location / {\n proxy_pass http://10.0.0.1;\n api;\n} }", `"proxy_pass" and "api" cannot be in the same location in FILE:3`},
 		{"proxy_pass after api", "server { location / {\n api;\n proxy_pass http://10.0.0.1;\n} }", `"proxy_pass" and "api" cannot be in the same location in FILE:3`},

@@ -51,6 +51,11 @@ type Config struct {
 	// worker_processes or events {}): accepted, and reported so the operator
 	// knows they have no effect.
 	Ignored []Ignored
+	// Warnings are what `limpet -t` and the start report as nginx
+	// reports its warnings, without refusing the configuration: today,
+	// the locations of the runtime API, the metrics and the dashboard
+	// that every address may reach.
+	Warnings []Warning
 	// ErrorLog is where limpet writes its own log ("stderr" by default).
 	ErrorLog string
 	// Matches are the `match NAME { ... }` blocks (http level), by name.
@@ -62,6 +67,17 @@ type Ignored struct {
 	Name string
 	Pos  Pos
 }
+
+// Warning is a doubtful but valid part of the configuration.
+type Warning struct {
+	Pos Pos
+	// Msg is the warning in nginx's words, without the position.
+	Msg string
+}
+
+// String returns Msg followed by " in file:line", as nginx ends a
+// warning.
+func (w Warning) String() string { return w.Msg + " in " + w.Pos.String() }
 
 // Upstream is an `upstream NAME { ... }` block.
 type Upstream struct {
@@ -326,11 +342,17 @@ type BodyMatch struct {
 	Regexp *regexp.Regexp
 }
 
-// API is `api [write=on|off]`.
+// API is `api [write=on|off] [origin=ORIGIN ...]`.
 type API struct {
 	Pos Pos
 	// Write allows POST, PATCH and DELETE (write=on); default off.
 	Write bool
+	// Origins are limpet's origin= parameters: origins, as browsers send
+	// them ("https://ops.example.com", default port left out), whose
+	// pages may write although they are not the API's own host. By
+	// default (none) a browser's write is accepted only from the API's
+	// own origin.
+	Origins []string
 }
 
 // Access is the access control of ngx_http_access_module and

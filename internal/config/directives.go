@@ -126,8 +126,10 @@ var directiveList = []directive{
 	{"proxy_pass", inLocation, args1, (*builder).proxyPass},
 	// return CODE [TEXT]; return CODE URL; return URL;
 	{"return", inServer | inLocation, args12, (*builder).ret},
-	// api [write=on|off]; write=off by default (NGINX Plus).
-	{"api", inLocation, args01, (*builder).api},
+	// api [write=on|off] [origin=ORIGIN ...]; write=off by default
+	// (NGINX Plus); origin= is limpet's own, none by default: browsers
+	// may write from the API's own origin only.
+	{"api", inLocation, argsAny, (*builder).api},
 	// metrics; limpet's own: Prometheus metrics.
 	{"metrics", inLocation, args0, (*builder).metrics},
 	// dashboard; limpet's own: the live dashboard.
