@@ -127,8 +127,10 @@ func TestDesignNotes(t *testing.T) {
 				Path:      "/",
 				ProxyPass: &ProxyPass{Pos: at(15), URL: "http://backend", Scheme: "http", Upstream: backend},
 				Proxy:     locProxy,
+				Limits:    defaultLimits(),
 			}},
-			Proxy: defaultProxy(),
+			Proxy:  defaultProxy(),
+			Limits: defaultLimits(),
 		}},
 		ErrorLog: "stderr",
 	}
