@@ -19,8 +19,13 @@ type connState struct {
 }
 
 // ConnZone is a limit_conn_zone: the count of requests in flight of every
-// key. A key's state exists only while it has requests in flight, so the
-// zone's size bounds the number of keys busy at once.
+// key. A key whose count falls to zero is not freed at once, as nginx
+// frees it, but kept aside, so the next request of the key (most often
+// the next one on the same connection) does not allocate: only states at
+// zero are in the shard's recency list, and the least recently released
+// of them are freed when a new key needs room. A key with requests in
+// flight is never freed, so the zone's size bounds the number of keys
+// busy at once.
 type ConnZone struct {
 	name string
 	key  *vars.Template
@@ -46,13 +51,17 @@ func (z *ConnZone) Count(key string) int {
 	return 0
 }
 
-// Len returns the number of keys with requests in flight.
-func (z *ConnZone) Len() int {
+// Busy returns the number of keys with requests in flight.
+func (z *ConnZone) Busy() int {
 	n := 0
 	for i := range z.t.shards {
 		sh := &z.t.shards[i]
 		sh.mu.Lock()
-		n += sh.len()
+		for _, e := range sh.m {
+			if e.state.n > 0 {
+				n++
+			}
+		}
 		sh.mu.Unlock()
 	}
 	return n
@@ -68,24 +77,33 @@ func (z *ConnZone) acquire(key []byte, max int) (e *entry[connState], full bool)
 		if e.state.n >= max {
 			return nil, false
 		}
+		if e.state.n == 0 {
+			sh.unlink(e)
+		}
 		e.state.n++
 		return e, false
 	}
-	if !sh.fits(len(key)) {
-		return nil, true
+	for !sh.fits(len(key)) {
+		idle := sh.oldest()
+		if idle == nil {
+			return nil, true
+		}
+		sh.remove(idle)
 	}
 	e = sh.insert(key)
+	sh.unlink(e)
 	e.state.n = 1
 	return e, false
 }
 
-// release gives back one request of e's key, freeing the state at zero.
+// release gives back one request of e's key; at zero the state may be
+// freed for a new key.
 func release(e *entry[connState]) {
 	sh := e.sh
 	sh.mu.Lock()
 	e.state.n--
 	if e.state.n == 0 {
-		sh.remove(e)
+		sh.link(e)
 	}
 	sh.mu.Unlock()
 }

@@ -59,8 +59,8 @@ func TestConnLimit(t *testing.T) {
 	h2.Release()
 	h3.Release()
 	h4.Release()
-	if n := z.Len(); n != 0 {
-		t.Errorf("zone holds %d states after every release, want 0", n)
+	if n := z.Busy(); n != 0 {
+		t.Errorf("zone has %d busy keys after every release, want 0", n)
 	}
 	mustContain(t, buf.String(), `level=INFO msg="limiting connections by zone \"addr\"" client=192.0.2.1 server=localhost request="GET / HTTP/1.1"`)
 }
@@ -90,12 +90,12 @@ func TestConnRejectReleasesAll(t *testing.T) {
 			if d.Outcome != want {
 				t.Fatalf("second: %+v, want %v", d, want)
 			}
-			if second.n != 0 || perClient.Len() != 1 {
-				t.Errorf("the refused request holds %d counts; zone %q has %d states, want 1", second.n, "client", perClient.Len())
+			if second.n != 0 || perClient.Count("\xc0\x00\x02\x02") != 0 || perClient.Busy() != 1 {
+				t.Errorf("the refused request holds %d counts; zone %q has %d busy keys, want 1", second.n, "client", perClient.Busy())
 			}
 			mustContain(t, buf.String(), msg)
 			first.Release()
-			if perClient.Len()+perServer.Len() != 0 {
+			if perClient.Busy()+perServer.Busy() != 0 {
 				t.Errorf("states left after every release")
 			}
 		})
@@ -115,8 +115,8 @@ func TestConnEmptyKey(t *testing.T) {
 	if d := l.Acquire(request("/", "192.0.2.1:1"), &b); d.Outcome != None {
 		t.Errorf("%+v, want none", d)
 	}
-	if z.Len() != 0 {
-		t.Errorf("zone holds %d states", z.Len())
+	if n := len(z.t.shards[0].m); n != 0 || z.Busy() != 0 {
+		t.Errorf("zone holds states for empty keys")
 	}
 }
 
@@ -138,9 +138,26 @@ func TestConnZoneFull(t *testing.T) {
 		t.Fatalf("new key in a full zone: %+v", d)
 	}
 	mustContain(t, buf.String(), `could not allocate node in limit_conn_zone \"k\"`)
-	held[0].Release()
+	// A key whose requests have all ended is freed for a new one: the
+	// least recently released first.
+	held[3].Release()
+	held[1].Release()
 	if d := l.Acquire(request("/?k="+keys[per], "192.0.2.1:1"), &held[per]); d.Outcome != Passed {
-		t.Fatalf("new key after a state was freed: %+v", d)
+		t.Fatalf("new key after a state was released: %+v", d)
+	}
+	sh := &z.t.shards[0]
+	sh.mu.Lock()
+	gone3, kept1 := sh.get([]byte(keys[3])) == nil, sh.get([]byte(keys[1])) != nil
+	sh.mu.Unlock()
+	if !gone3 || !kept1 {
+		t.Errorf("freed the wrong state: key 3 freed %v, key 1 kept %v", gone3, kept1)
+	}
+	// The kept state is reused, not made again.
+	if d := l.Acquire(request("/?k="+keys[1], "192.0.2.1:1"), &held[1]); d.Outcome != Passed {
+		t.Fatalf("released key again: %+v", d)
+	}
+	if n := z.Count(keys[1]); n != 1 {
+		t.Errorf("count of the reused key %d, want 1", n)
 	}
 }
 
@@ -178,7 +195,7 @@ func TestConnConcurrent(t *testing.T) {
 	if over {
 		t.Error("more than 3 requests of a key were in flight")
 	}
-	if z.Len() != 0 {
-		t.Errorf("zone holds %d states after every release", z.Len())
+	if z.Busy() != 0 {
+		t.Errorf("zone has %d busy keys after every release", z.Busy())
 	}
 }

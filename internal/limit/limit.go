@@ -21,8 +21,11 @@
 //
 // limit_conn counts the requests of a key being processed (in HTTP/1.1,
 // requests in flight, one per connection at a time); the count is taken
-// before the request is served and given back when it ends, and a state
-// whose count falls to zero is freed.
+// before the request is served and given back when it ends. A state whose
+// count falls to zero is kept for the key's next request (nginx frees it
+// at once; keeping it spares an allocation per request) and is the first
+// freed when a new key needs room; a state with requests in flight is
+// never freed, and when the zone is full of those a new key is refused.
 //
 // Time comes from an injected clock, so tests run the bucket without
 // sleeping.

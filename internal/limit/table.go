@@ -118,10 +118,26 @@ func (sh *shard[S]) insert(key []byte) *entry[S] {
 	return e
 }
 
-// remove deletes e from the shard.
-func (sh *shard[S]) remove(e *entry[S]) {
+// unlink takes e out of the recency list, keeping it in the map; an
+// unlinked entry is never freed by its shard.
+func (sh *shard[S]) unlink(e *entry[S]) {
+	if e.prev == nil {
+		return
+	}
 	e.prev.next, e.next.prev = e.next, e.prev
 	e.prev, e.next = nil, nil
+}
+
+// link puts an unlinked e back in the recency list, as the most recent.
+func (sh *shard[S]) link(e *entry[S]) {
+	if e.prev == nil {
+		sh.pushFront(e)
+	}
+}
+
+// remove deletes e from the shard.
+func (sh *shard[S]) remove(e *entry[S]) {
+	sh.unlink(e)
 	delete(sh.m, e.key)
 	sh.used -= StateCost(len(e.key))
 }
