@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -140,6 +141,10 @@ func zoneRedefined(d *Directive, name string, size, prevSize int64, prevKey stri
 // when no rate= is given, is 1r/s.
 func (b *builder) limitReqZone(d *Directive, s *scope) error {
 	z := &LimitReqZone{Pos: d.Pos(), Key: d.Args[0], Rate: 1000}
+	if len(d.Args) == 4 && !slices.Contains(d.Args, "sync") {
+		// Only NGINX Plus's sync makes a fourth argument.
+		return d.errorf("invalid number of arguments in %q directive", d.Name)
+	}
 	for _, p := range d.Args[1:] {
 		switch {
 		case strings.HasPrefix(p, "zone="):

@@ -124,6 +124,7 @@ func TestLimitErrors(t *testing.T) {
 		{"bad rate", "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/h;", `invalid rate "rate=1r/h" in FILE:1`},
 		{"zero rate", "limit_req_zone $binary_remote_addr zone=one:1m rate=0r/s;", `invalid rate "rate=0r/s" in FILE:1`},
 		{"sync", "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s sync;", `parameter "sync" is not supported: limpet does not synchronise zones between instances in FILE:1`},
+		{"four arguments without sync", "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s rate=2r/s;", `invalid number of arguments in "limit_req_zone" directive in FILE:1`},
 		{"req zone arguments", "limit_req_zone $binary_remote_addr zone=one:1m;", `invalid number of arguments in "limit_req_zone" directive in FILE:1`},
 		{"req zone in server", "server {\n limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;\n}", `"limit_req_zone" directive is not allowed here in FILE:2`},
 		{"req zone twice", zones + "limit_req_zone $uri zone=one:1m rate=1r/s;", `limit_req_zone "one" is already bound to key "$binary_remote_addr" in FILE:3`},
