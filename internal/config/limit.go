@@ -21,6 +21,14 @@ const (
 	defaultLimitLogLevel = "error"
 )
 
+// maxLimitReq and maxLimitConn bound the limit_req and limit_conn lines
+// of one level: limpet's limiters keep a request's states in fixed
+// arrays (internal/limit's maxRules and maxHeld). nginx has no bound.
+const (
+	maxLimitReq  = 16
+	maxLimitConn = 8
+)
+
 // limitLogLevels are the levels limit_req_log_level and
 // limit_conn_log_level accept, nginx's list.
 var limitLogLevels = []string{"info", "notice", "warn", "error"}
@@ -274,6 +282,9 @@ func (b *builder) limitReq(d *Directive, s *scope) error {
 			return d.duplicate()
 		}
 	}
+	if len(lc.req) == maxLimitReq {
+		return d.errorf("too many %q directives at one level, at most %d", d.Name, maxLimitReq)
+	}
 	lc.reqNames = append(lc.reqNames, zone)
 	lc.req = append(lc.req, lr)
 	list, i := &lc.req, len(lc.req)-1
@@ -302,6 +313,9 @@ func (b *builder) limitConn(d *Directive, s *scope) error {
 	}
 	if n > 65535 {
 		return d.errorf("connection limit must be less 65536")
+	}
+	if len(lc.conn) == maxLimitConn {
+		return d.errorf("too many %q directives at one level, at most %d", d.Name, maxLimitConn)
 	}
 	lc.connNames = append(lc.connNames, zone)
 	lc.conn = append(lc.conn, LimitConn{Pos: d.Pos(), Conn: n})

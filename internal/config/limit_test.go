@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -158,6 +159,11 @@ func TestLimitErrors(t *testing.T) {
 		{"limit_conn arguments", zones + "limit_conn addr;", `invalid number of arguments in "limit_conn" directive in FILE:3`},
 		{"duplicate limit_conn", zones + "limit_conn addr 1;\nlimit_conn addr 2;", `"limit_conn" directive is duplicate in FILE:4`},
 	}
+	var many strings.Builder
+	for i := range 9 {
+		fmt.Fprintf(&many, "limit_conn_zone $uri zone=z%d:32k;\nlimit_conn z%d 1;\n", i, i)
+	}
+	tests = append(tests, struct{ name, src, want string }{"nine limit_conn", many.String(), `too many "limit_conn" directives at one level, at most 8 in FILE:18`})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, path, err := load(t, tt.src)

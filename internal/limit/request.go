@@ -116,7 +116,8 @@ func (z *RequestZone) charge(st *reqState, now int64) (excess, ms int64) {
 type lookupResult uint8
 
 const (
-	lookupOK     lookupResult = iota // accounted (the last zone)
+	lookupNone   lookupResult = iota // no zone applied: every key empty
+	lookupOK                         // accounted (the last zone)
 	lookupPinned                     // within burst, pinned for the second step
 	lookupBusy                       // beyond burst
 	lookupFull                       // no room for the key's state
@@ -306,7 +307,7 @@ func (l *Requests) Check(vr *vars.Request) Decision {
 	now := l.now()
 	var pinned [maxRules]*entry[reqState]
 	var buf [64]byte
-	res := lookupResult(255) // no zone applied
+	res := lookupNone
 	excess := int64(0)
 	n := 0
 	for ; n < len(l.rules); n++ {
@@ -327,7 +328,7 @@ func (l *Requests) Check(vr *vars.Request) Decision {
 		pinned[n] = e
 	}
 	switch res {
-	case 255:
+	case lookupNone:
 		return Decision{}
 	case lookupBusy, lookupFull:
 		zone := l.rules[n].zone
@@ -368,8 +369,15 @@ func (l *Requests) Check(vr *vars.Request) Decision {
 	if l.dryRun {
 		return Decision{Outcome: DelayedDryRun}
 	}
+	if delay > maxDelayMs {
+		delay = maxDelayMs
+	}
 	return Decision{Outcome: Delayed, Delay: time.Duration(delay) * time.Millisecond}
 }
+
+// maxDelayMs keeps a delay (a huge burst at a tiny rate) within a
+// time.Duration.
+const maxDelayMs = math.MaxInt64 / int64(time.Millisecond)
 
 // account is nginx's ngx_http_limit_req_account: the delay the rule at
 // index last asks for with the excess it gave, then each pinned state

@@ -283,3 +283,25 @@ func TestLimitConnConcurrent(t *testing.T) {
 		t.Errorf("the refusal is not logged:\n%s", lb.errLog.String())
 	}
 }
+
+// A zone key naming an unknown variable is an error at its line, in
+// nginx's words.
+func TestLimitZoneBadKey(t *testing.T) {
+	for _, directive := range []string{
+		"limit_req_zone $nope zone=one:1m rate=1r/s;",
+		"limit_conn_zone $nope zone=one:1m;",
+	} {
+		path := filepath.Join(t.TempDir(), "limpet.conf")
+		if err := os.WriteFile(path, []byte("\n"+directive+"\nserver { listen 127.0.0.1:0; }\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path, config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(cfg, Options{ErrorLog: slog.New(slog.DiscardHandler)})
+		if want := `unknown "nope" variable in ` + path + ":2"; err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %s", directive, err, want)
+		}
+	}
+}
