@@ -162,9 +162,11 @@ func TestDesignNotes(t *testing.T) {
 				Path:      "/",
 				ProxyPass: &ProxyPass{Pos: at(15), URL: "http://backend", Scheme: "http", Upstream: backend},
 				Proxy:     locProxy,
+				Limits:    defaultLimits(),
 			}},
 			Proxy:         defaultProxy(),
 			ClientHeaders: defaultClientHeaders,
+			Limits:        defaultLimits(),
 		}},
 		ErrorLog: "stderr",
 	}

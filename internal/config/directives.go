@@ -165,6 +165,32 @@ var directiveList = []directive{
 	// limit_except METHOD ... { allow/deny/auth_basic... }
 	{"limit_except", inLocation, args1More | argsBlock, (*builder).limitExcept},
 
+	// Request and connection limiting (ngx_http_limit_req_module,
+	// ngx_http_limit_conn_module); see limit.go.
+	// limit_req_zone KEY zone=NAME:SIZE rate=RATE; RATE Nr/s or Nr/m;
+	// NGINX Plus's sync parameter is refused.
+	{"limit_req_zone", inHTTPLevel, args3 | args4, (*builder).limitReqZone},
+	// limit_req zone=NAME [burst=N] [nodelay | delay=N]; burst=0, delay=0;
+	// several per level; a level with any inherits none.
+	{"limit_req", inHSL, args123, (*builder).limitReq},
+	// limit_req_status CODE; 400 to 599, default 503.
+	{"limit_req_status", inHSL, args1, (*builder).limitStatus},
+	// limit_req_log_level info|notice|warn|error; default error.
+	{"limit_req_log_level", inHSL, args1, (*builder).limitLogLevel},
+	// limit_req_dry_run on|off; default off.
+	{"limit_req_dry_run", inHSL, argsFlag, (*builder).limitDryRun},
+	// limit_conn_zone KEY zone=NAME:SIZE;
+	{"limit_conn_zone", inHTTPLevel, args2, (*builder).limitConnZone},
+	// limit_conn ZONE NUMBER; several per level; a level with any
+	// inherits none.
+	{"limit_conn", inHSL, args2, (*builder).limitConn},
+	// limit_conn_status CODE; 400 to 599, default 503.
+	{"limit_conn_status", inHSL, args1, (*builder).limitStatus},
+	// limit_conn_log_level info|notice|warn|error; default error.
+	{"limit_conn_log_level", inHSL, args1, (*builder).limitLogLevel},
+	// limit_conn_dry_run on|off; default off.
+	{"limit_conn_dry_run", inHSL, argsFlag, (*builder).limitDryRun},
+
 	// Proxy settings, merged from http to server to location.
 	// proxy_set_header FIELD VALUE; default Host $proxy_host.
 	{"proxy_set_header", inHSL, args2, (*builder).proxySetHeader},
