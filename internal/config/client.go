@@ -62,16 +62,17 @@ func (b *builder) largeClientHeaderBuffers(d *Directive, s *scope) error {
 	if f.set {
 		return d.duplicate()
 	}
+	// ngx_conf_set_bufs_slot's one error for either argument.
 	num, ok := parseInt(d.Args[0])
 	if !ok || num == 0 {
-		return d.invalidArg(d.Args[0])
+		return d.invalidValue()
 	}
 	size, ok := parseSize(d.Args[1])
 	if !ok || size == 0 || size > 1<<30 {
-		return d.invalidArg(d.Args[1])
+		return d.invalidValue()
 	}
 	if size < connectionPoolSize {
-		return d.errorf("the %q size must be equal to or greater than \"connection_pool_size\" (%d)", d.Name, connectionPoolSize)
+		return d.errorf("the %q size must be equal to or greater than \"connection_pool_size\"", d.Name)
 	}
 	*f = setting[largeBuffers]{v: largeBuffers{num, int(size)}, set: true}
 	return nil

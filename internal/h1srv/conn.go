@@ -391,12 +391,24 @@ func (w connWriter) Write(p []byte) (int, error) {
 // bad request it answers it and returns false; on a network error it
 // returns false without answering.
 func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
-	lim := c.srv.limits()
+	s := c.srv
+	lim := s.limits()
+	// RFC 9112 section 2.2: empty lines before a request line are
+	// ignored (nginx skips them too), such as the CRLF some clients send
+	// after a body. They count toward the header's limit: the read
+	// counts every byte.
+	for {
+		b, err := c.br.Peek(1)
+		if err != nil || b[0] != '\r' && b[0] != '\n' {
+			break
+		}
+		_, _ = c.br.Discard(1)
+	}
 	if b, _ := c.br.Peek(c.br.Buffered()); len(b) > lim.quick {
 		// A block this long may break a limit: the fast path would
 		// not see it.
 		if sc := scanHeader(b); sc.complete {
-			if code := lim.tooLarge(sc); code != 0 {
+			if code := lim.tooLarge(sc, sc.counted(s.UnderscoresInHeaders, s.KeepInvalidHeaders)); code != 0 {
 				c.reject(code)
 				c.lingerClose()
 				return nil, false
@@ -407,7 +419,7 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 		c.r.remain = math.MaxInt64
 		// It has one Content-Length at most, no Transfer-Encoding, no
 		// folded line.
-		if !c.checkRequest(req, headerScan{hosts: hosts}) {
+		if !c.checkRequest(req, headerScan{hosts: hosts, hostField: req.Host}) {
 			return nil, false
 		}
 		return req, true
@@ -422,7 +434,9 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 	c.teeing = false
 	hitLimit := c.r.remain <= 0
 	c.r.remain = math.MaxInt64
-	if cap(c.raw) > 64<<10 {
+	if cap(c.raw) > 2*bufSize {
+		// Not kept for the connection's next requests: a header this
+		// large is rare, and many connections might hold one each.
 		defer func() { c.raw = nil }()
 	}
 	// http.ReadRequest keeps one Host and drops the field, merges equal
@@ -430,7 +444,7 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 	// Transfer-Encoding in HTTP/1.0 and unfolds folded lines: the raw
 	// header block tells what the client sent.
 	sc := scanHeader(c.raw)
-	if code := lim.tooLarge(sc); code != 0 || hitLimit && err != nil {
+	if code := lim.tooLarge(sc, sc.counted(s.UnderscoresInHeaders, s.KeepInvalidHeaders)); code != 0 || hitLimit && err != nil {
 		if code == 0 {
 			code = errpage.HeaderTooLarge
 		}
@@ -487,8 +501,21 @@ func (c *conn) checkRequest(req *http.Request, sc headerScan) bool {
 		c.reject(http.StatusBadRequest) // too many Host headers
 		return false
 	}
-	if (sc.hosts > 0 || req.Host != "") && !httpsyntax.ClientHost(req.Host) {
+	if sc.hosts > 0 && !httpsyntax.ClientHost(sc.hostField) || req.Host != "" && !httpsyntax.ClientHost(req.Host) {
+		// Both the Host field and an absolute-form target's host,
+		// which takes precedence, are checked, as in nginx.
 		c.reject(http.StatusBadRequest) // malformed Host header
+		return false
+	}
+	// nginx's methods are of upper-case letters, '_' and '-': "trace"
+	// or "G.T" would pass a check for "TRACE" and reach a backend that
+	// reads methods without regard to case.
+	if !nginxMethod(req.Method) {
+		c.reject(http.StatusBadRequest) // invalid method
+		return false
+	}
+	if !targetForm(req.Method, req.RequestURI) {
+		c.reject(http.StatusBadRequest) // invalid request target
 		return false
 	}
 	// RFC 9112 section 6.1: a server that receives Transfer-Encoding in
@@ -550,27 +577,50 @@ func authorityForm(target string) bool {
 // bytes other than letters, digits, '-' and, when underscores, '_'.
 func dropInvalidFields(h http.Header, underscores bool) {
 	for k := range h {
-		for i := 0; i < len(k); i++ {
-			if b := k[i]; !nginxNameByte[b] && (b != '_' || !underscores) {
-				delete(h, k)
-				break
-			}
+		if kind := nameKind(k); kind == nameInvalid || kind == nameUnderscore && !underscores {
+			delete(h, k)
 		}
 	}
 }
 
-// nginxNameByte is what nginx takes in a valid field name, besides an
-// underscore when underscores_in_headers is on.
-var nginxNameByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
+// nginxMethod reports whether m is a method nginx reads: upper-case
+// letters, '_' and '-'.
+func nginxMethod(m string) bool {
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; (c < 'A' || c > 'Z') && c != '_' && c != '-' {
+			return false
+		}
 	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
+	return m != ""
+}
+
+// targetForm reports whether target is a request target of a form nginx
+// reads (RFC 9112 section 3.2): a path (origin form), an absolute URI
+// whose host nginx accepts, "*" for OPTIONS, and for CONNECT anything,
+// which checkRequest refuses on its own terms. "http:/a" or
+// "http://user@a/", which net/http reads, are not.
+func targetForm(method, target string) bool {
+	switch {
+	case target != "" && target[0] == '/', method == http.MethodConnect:
+		return true
+	case target == "*":
+		return method == http.MethodOptions
 	}
-	t['-'] = true
-	return t
-}()
+	scheme, rest, ok := strings.Cut(target, "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	for i := 0; i < len(scheme); i++ {
+		if c := scheme[i] | 0x20; (c < 'a' || c > 'z') && (i == 0 || (c < '0' || c > '9') && c != '+' && c != '-' && c != '.') {
+			return false
+		}
+	}
+	host := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host = rest[:i]
+	}
+	return httpsyntax.ClientHost(host)
+}
 
 // stripFragment removes a "#fragment" from req's target, which clients
 // do not send (RFC 9110 section 4.2.5) and nginx cuts from $uri and

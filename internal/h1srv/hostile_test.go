@@ -115,6 +115,18 @@ func TestRequestFraming(t *testing.T) {
 			"GET  / HTTP/1.1\r\nHost: x\r\n\r\n" + smuggled, 400},
 		{"a control byte in the target",
 			"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n" + smuggled, 400},
+		{"a lower-case method",
+			"trace / HTTP/1.1\r\nHost: x\r\n\r\n" + smuggled, 400},
+		{"a method of mixed case",
+			"Trace / HTTP/1.1\r\nHost: x\r\n\r\n" + smuggled, 400},
+		{"a method with a digit",
+			"G1T / HTTP/1.1\r\nHost: x\r\n\r\n" + smuggled, 400},
+		{"a method with a dot",
+			"GE.T / HTTP/1.1\r\nHost: x\r\n\r\n" + smuggled, 400},
+		{"an absolute target without its slashes",
+			"GET http:/a HTTP/1.1\r\nHost: x\r\n\r\n" + smuggled, 400},
+		{"an absolute target with user information",
+			"GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n" + smuggled, 400},
 		{"an invalid chunk size",
 			"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + smuggled, -1},
 	}
@@ -218,6 +230,10 @@ func TestHeaderLimits(t *testing.T) {
 			"GET / HTTP/1.1\r\n" + fields(9) + "Host: x\r\n\r\n", 200},
 		{"small: 11 fields, in the buffer", small,
 			"GET / HTTP/1.1\r\n" + fields(10) + "Host: x\r\n\r\n", errpage.HeaderTooLarge},
+		{"small: 11 fields of which 2 are dropped", small,
+			"GET / HTTP/1.1\r\n" + fields(8) + "X_A: 1\r\nX.B: 2\r\nHost: x\r\n\r\n", 200},
+		{"small: 12 fields of which 1 is dropped", small,
+			"GET / HTTP/1.1\r\n" + fields(10) + "X_A: 1\r\nHost: x\r\n\r\n", errpage.HeaderTooLarge},
 		{"small: a block over 5k", small,
 			"GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat(field("X-A", 1800), 3) + "\r\n", errpage.HeaderTooLarge},
 	}
@@ -305,6 +321,9 @@ func TestHostValidation(t *testing.T) {
 		{"a slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, ""},
 		{"an invalid host in the target", "GET http://..x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, ""},
 		{"an invalid port in the target", "GET http://x:99999/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, ""},
+		{"an absolute target", "GET http://Abs.example/x HTTP/1.1\r\nHost: other\r\n\r\n", 200, "Abs.example"},
+		{"an absolute target beside an invalid Host", "GET http://a/ HTTP/1.1\r\nHost: ..bad\r\n\r\n", 400, ""},
+		{"an absolute target beside a Host with a bad port", "GET http://a/ HTTP/1.1\r\nHost: a:99999\r\n\r\n", 400, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -457,5 +476,27 @@ func TestChunkedBodyShapes(t *testing.T) {
 				t.Errorf("handler got %q, want only /first", seen)
 			}
 		})
+	}
+}
+
+// TestEmptyLinesBeforeRequest: CRLFs before a request line are skipped
+// (RFC 9112 section 2.2, as nginx does), such as the CRLF a client sends
+// after a body, and the connection goes on.
+func TestEmptyLinesBeforeRequest(t *testing.T) {
+	rec := &recorder{}
+	ts := start(t, rec)
+	c := dial(t, ts.addr)
+	c.send("\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res, _ := c.read("GET"); res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	c.send("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+	for range 2 {
+		if res, _ := c.read("GET"); res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	if got := fmt.Sprint(rec.requests()); got != "[GET /a POST /b GET /c]" {
+		t.Errorf("handler got %s", got)
 	}
 }

@@ -73,11 +73,14 @@ func (l HeaderLimits) effective() limits {
 // http.ReadRequest's result no longer shows: the fields it merges or
 // drops, and the sizes the limits bound.
 type headerScan struct {
-	hosts            int  // Host fields
+	hosts            int    // Host fields
+	hostField        string // the first Host field's value
 	contentLengths   int  // Content-Length fields
 	transferEncoding bool // a Transfer-Encoding field
 	folded           bool // a field line folded onto the next (RFC 9112 section 5.2)
 	fields           int  // field lines
+	underscoreNames  int  // of them, names valid to nginx but for an underscore
+	invalidNames     int  // names with other bytes than letters, digits, '-' and '_'
 	requestLine      int  // length of the request line, CRLF included (0: not read whole)
 	longestField     int  // of the field lines, CRLF included
 	size             int  // of the block, through its empty line
@@ -123,9 +126,19 @@ func scanHeader(raw []byte) headerScan {
 			sc.folded = true
 			continue
 		}
+		name, _, _ := bytes.Cut(line, []byte(":"))
+		switch nameKind(name) {
+		case nameUnderscore:
+			sc.underscoreNames++
+		case nameInvalid:
+			sc.invalidNames++
+		}
 		switch line[0] | 0x20 {
 		case 'h':
 			if hasName(line, "host:") {
+				if sc.hosts == 0 {
+					sc.hostField = string(bytes.Trim(line[len("host:"):], " \t"))
+				}
 				sc.hosts++
 			}
 		case 'c':
@@ -142,20 +155,68 @@ func scanHeader(raw []byte) headerScan {
 	return sc
 }
 
+// counted returns the field lines that count toward max_headers: as in
+// nginx, not those dropped for their names.
+func (sc *headerScan) counted(underscores, keepInvalid bool) int {
+	switch {
+	case keepInvalid:
+		return sc.fields
+	case underscores:
+		return sc.fields - sc.invalidNames
+	}
+	return sc.fields - sc.invalidNames - sc.underscoreNames
+}
+
+// The kinds of field name nginx tells apart.
+const (
+	nameValid      = iota // letters, digits and '-'
+	nameUnderscore        // and '_': valid with underscores_in_headers on
+	nameInvalid           // any other byte
+)
+
+// nameKind tells what nginx makes of a field name.
+func nameKind[T string | []byte](name T) int {
+	kind := nameValid
+	for i := 0; i < len(name); i++ {
+		switch b := name[i]; {
+		case nginxNameByte[b]:
+		case b == '_':
+			kind = nameUnderscore
+		default:
+			return nameInvalid
+		}
+	}
+	return kind
+}
+
+// nginxNameByte is what nginx takes in a valid field name, besides an
+// underscore when underscores_in_headers is on.
+var nginxNameByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	t['-'] = true
+	return t
+}()
+
 // hasName reports whether line starts with name (lower case, its colon
 // included), without regard to case.
 func hasName(line []byte, name string) bool {
 	return len(line) >= len(name) && strings.EqualFold(string(line[:len(name)]), name)
 }
 
-// tooLarge returns the status a header block of sc earns under l (414,
-// or errpage.HeaderTooLarge), or 0 when it keeps within them. A block
-// still unfinished is judged by what it holds so far.
-func (l limits) tooLarge(sc headerScan) int {
+// tooLarge returns the status a header block of sc, of which fields
+// field lines count toward max_headers, earns under l (414, or
+// errpage.HeaderTooLarge), or 0 when it keeps within them. A block still
+// unfinished is judged by what it holds so far.
+func (l limits) tooLarge(sc headerScan, fields int) int {
 	switch {
 	case sc.requestLine > l.line, sc.requestLine == 0 && sc.size > l.line:
 		return http.StatusRequestURITooLong
-	case sc.longestField > l.line, sc.size > l.block, sc.fields > l.fields:
+	case sc.longestField > l.line, sc.size > l.block, fields > l.fields:
 		return errpage.HeaderTooLarge
 	}
 	return 0
