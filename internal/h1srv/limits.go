@@ -75,16 +75,16 @@ func (l HeaderLimits) effective() limits {
 type headerScan struct {
 	hosts            int    // Host fields
 	hostField        string // the first Host field's value
-	contentLengths   int  // Content-Length fields
-	transferEncoding bool // a Transfer-Encoding field
-	folded           bool // a field line folded onto the next (RFC 9112 section 5.2)
-	fields           int  // field lines
-	underscoreNames  int  // of them, names valid to nginx but for an underscore
-	invalidNames     int  // names with other bytes than letters, digits, '-' and '_'
-	requestLine      int  // length of the request line, CRLF included (0: not read whole)
-	longestField     int  // of the field lines, CRLF included
-	size             int  // of the block, through its empty line
-	complete         bool // the empty line that ends the block was found
+	contentLengths   int    // Content-Length fields
+	transferEncoding bool   // a Transfer-Encoding field
+	folded           bool   // a field line folded onto the next (RFC 9112 section 5.2)
+	fields           int    // field lines
+	underscoreNames  int    // of them, names valid to nginx but for an underscore
+	invalidNames     int    // names with other bytes than letters, digits, '-' and '_'
+	requestLine      int    // length of the request line, CRLF included (0: not read whole)
+	longestField     int    // of the field lines, CRLF included
+	size             int    // of the block, through its empty line
+	complete         bool   // the empty line that ends the block was found
 }
 
 // scanHeader scans the header block at the start of raw, which may hold
