@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -202,6 +203,12 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 		// server most likely closed it as the request went out, and
 		// did not see the request. http.Transport retries then too,
 		// for requests that are safe to repeat.
+		if IsInvalidHeader(err) {
+			// Where one response ends is in doubt: the connection
+			// cannot carry another.
+			c.discard(stop)
+			return nil, false, err
+		}
 		stale := c.reused && !got && connGone(err)
 		retry = stale && body == nil && replayable(req, o.header)
 		c.discard(stop)
@@ -217,15 +224,13 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 // readResponse reads the response headers, skipping informational
 // responses. got reports whether any byte of a response arrived. A header
 // block of the common shape that is whole in the buffer is parsed there
-// (parseBuffered); http.ReadResponse reads the others.
+// (parseBuffered); readStd reads the others.
 //
-// http.ReadResponse enforces RFC 9112's framing (section 6.3): it refuses a
-// response with several differing Content-Length values, or an invalid one,
-// or a Transfer-Encoding other than "chunked"; when Transfer-Encoding and
-// Content-Length come together, chunked wins and Content-Length is removed,
-// as an intermediary must do before forwarding. It also knows which
-// responses have no body (HEAD, 1xx, 204, 304) and which are delimited by
-// the connection's close.
+// Every response is held to nginx's rules for the fields that frame its
+// body (see checkFraming): parseBuffered accepts only the plain framing
+// (one valid Content-Length, or none, and no Transfer-Encoding), and
+// readStd checks the header blocks it reads. A refused response is a
+// headerError.
 func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, err error) {
 	c.r.limit = c.t.maxHeaderBytes()
 	defer func() { c.r.limit = -1 }()
@@ -235,7 +240,7 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, er
 	for range max1xx {
 		var ok bool
 		if res, ok = parseBuffered(c.br, req); !ok {
-			res, err = http.ReadResponse(c.br, req)
+			res, err = c.readStd(req)
 		}
 		if err != nil {
 			return nil, true, err
@@ -252,6 +257,52 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, er
 	}
 	return nil, true, errTooMany1xx
 }
+
+// readStd reads a response with http.ReadResponse, after checkHead has
+// found its framing sound. http.ReadResponse knows which responses have no
+// body (HEAD, 1xx, 204, 304), which are delimited by the connection's
+// close, and reads chunked bodies; it also refuses what is not HTTP, with
+// its own words. But it keeps one of several identical Content-Length
+// fields and drops Content-Length beside Transfer-Encoding, so its result
+// cannot tell what came: checkHead reads the header block as it arrived.
+// That block is most often whole in the buffer, and checked there; when it
+// is not (it is still arriving, or larger than the buffer), a copy of what
+// http.ReadResponse reads is checked after it.
+func (c *conn) readStd(req *http.Request) (*http.Response, error) {
+	buf, _ := c.br.Peek(c.br.Buffered())
+	if bytes.Contains(buf, crlfcrlf) || bytes.Contains(buf, lflf) {
+		if err := checkHead(buf); err != nil {
+			return nil, err
+		}
+		res, err := http.ReadResponse(c.br, req)
+		return res, readError(err)
+	}
+	raw := rawBuffers.Get().(*[]byte)
+	*raw = append((*raw)[:0], buf...)
+	c.r.tee = raw
+	res, err := http.ReadResponse(c.br, req)
+	c.r.tee = nil
+	ferr := checkHead(*raw)
+	if cap(*raw) <= maxPooledRaw {
+		rawBuffers.Put(raw)
+	}
+	if ferr != nil {
+		// The caller closes the connection, and res with it.
+		return nil, ferr
+	}
+	return res, readError(err)
+}
+
+var (
+	crlfcrlf = []byte("\r\n\r\n")
+	lflf     = []byte("\n\n")
+)
+
+// rawBuffers hold the copies readStd checks of header blocks that were
+// not whole in the buffer; those grown beyond maxPooledRaw are not kept.
+var rawBuffers = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize); return &b }}
+
+const maxPooledRaw = 64 << 10
 
 // earlyResponse looks, briefly, for a response the server sent before
 // writing the request body failed. The connection is not reused.
@@ -279,10 +330,12 @@ func (c *conn) wrapBody(ctx context.Context, res *http.Response, stop func() boo
 }
 
 // connReader reads from the connection, limiting the bytes read while
-// limit is not negative: the response headers must fit in it.
+// limit is not negative: the response headers must fit in it. While tee is
+// set, what it reads is appended to *tee too (see readStd).
 type connReader struct {
 	nc    net.Conn
 	limit int64
+	tee   *[]byte
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -297,6 +350,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 	}
 	n, err := r.nc.Read(p)
 	r.limit -= int64(n)
+	if r.tee != nil {
+		*r.tee = append(*r.tee, p[:n]...)
+	}
 	return n, err
 }
 
