@@ -258,3 +258,57 @@ func logHas(log string, parts ...string) bool {
 	}
 	return false
 }
+
+// TestDuplicateSingleValuedFields: of a field nginx takes one value of
+// (Expires, Content-Type, ETag, Location, ...), the first line reaches the
+// client and the others are dropped with a warning; list-valued fields
+// and Set-Cookie keep every line.
+func TestDuplicateSingleValuedFields(t *testing.T) {
+	a := newRawBackend(t, func(c net.Conn, _ *http.Request) bool {
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n"+
+			"Expires: Thu, 01 Jan 2037 00:00:00 GMT\r\n"+
+			"Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\n"+
+			"Content-Type: text/plain\r\n"+
+			"Content-Type: text/html\r\n"+
+			"ETag: \"one\"\r\n"+
+			"ETag: \"two\"\r\n"+
+			"Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n"+
+			"Last-Modified: Tue, 02 Jan 2024 00:00:00 GMT\r\n"+
+			"Location: /first\r\n"+
+			"Location: /second\r\n"+
+			"Cache-Control: no-cache\r\n"+
+			"Cache-Control: private\r\n"+
+			"Set-Cookie: a=1\r\n"+
+			"Set-Cookie: b=2\r\n"+
+			"Link: </a.css>\r\n"+
+			"Link: </b.css>\r\n"+
+			"Content-Length: 2\r\n\r\nok")
+		return true
+	})
+	lb := startLimpet(t, oneRawServer, "{{a}}", a.addr())
+	res, body := get(t, newClient(t), lb.url+"/")
+	if res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("status %d, body %q; want 200 ok", res.StatusCode, body)
+	}
+	for _, f := range []struct {
+		name string
+		want []string
+	}{
+		{"Expires", []string{"Thu, 01 Jan 2037 00:00:00 GMT"}},
+		{"Content-Type", []string{"text/plain"}},
+		{"Etag", []string{`"one"`}},
+		{"Last-Modified", []string{"Mon, 01 Jan 2024 00:00:00 GMT"}},
+		{"Location", []string{"/first"}},
+		{"Cache-Control", []string{"no-cache", "private"}},
+		{"Set-Cookie", []string{"a=1", "b=2"}},
+		{"Link", []string{"</a.css>", "</b.css>"}},
+	} {
+		if got := res.Header[f.name]; strings.Join(got, "|") != strings.Join(f.want, "|") {
+			t.Errorf("%s: %q, want %q", f.name, got, f.want)
+		}
+	}
+	if !logHas(lb.errLog.String(), "upstream sent duplicate header line, ignored", `header="Expires: Thu, 01 Jan 1970 00:00:00 GMT"`,
+		`previous="Expires: Thu, 01 Jan 2037 00:00:00 GMT"`) {
+		t.Errorf("no warning for the second Expires:\n%s", lb.errLog.String())
+	}
+}
