@@ -312,3 +312,88 @@ func TestDuplicateSingleValuedFields(t *testing.T) {
 		t.Errorf("no warning for the second Expires:\n%s", lb.errLog.String())
 	}
 }
+
+// TestBrokenChunkedUploadClosesUpstream: a client's chunked body that
+// breaks off in a malformed chunk, after limpet has streamed its first
+// chunk upstream, is answered 400, and the upstream connection that
+// carried the partial body is closed, never reused: the server reads the
+// body's end as the connection's, and the next request comes on a new
+// connection, whole.
+func TestBrokenChunkedUploadClosesUpstream(t *testing.T) {
+	firstChunk := make(chan struct{})
+	bodyErr := make(chan error, 1)
+	a := newRawBackend(t, func(c net.Conn, req *http.Request) bool {
+		if req.Method == http.MethodPut {
+			buf := make([]byte, 5)
+			if _, err := io.ReadFull(req.Body, buf); err != nil || string(buf) != "hello" {
+				bodyErr <- errors.New("first chunk: " + string(buf))
+				return false
+			}
+			close(firstChunk)
+			_, err := io.Copy(io.Discard, req.Body)
+			bodyErr <- err
+			return false
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+		return true
+	})
+	lb := startLimpet(t, oneRawServer, "{{a}}", a.addr())
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(lb.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "PUT /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-firstChunk:
+	case err := <-bodyErr:
+		t.Fatalf("the backend did not get the first chunk: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first chunk did not reach the backend")
+	}
+	if _, err := io.WriteString(conn, "ZZZ\r\nmore\r\n0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, want 400", res.StatusCode)
+	}
+	// The rest of the client's bytes cannot be told from a request: the
+	// client's connection ends too.
+	if !res.Close {
+		t.Errorf("the 400 does not close the client's connection")
+	}
+	if _, err := br.ReadByte(); !closedByPeer(err) {
+		t.Errorf("after the 400, the client's connection reads %v, want its end", err)
+	}
+
+	if err := <-bodyErr; !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("the backend read the partial body to %v, want io.ErrUnexpectedEOF (the connection closed mid-body)", err)
+	}
+	if err := a.waitEnded(t, 1); !closedByPeer(err) {
+		t.Errorf("the connection with the partial body: %v, want it closed by limpet", err)
+	}
+	res, body := get(t, newClient(t), lb.url+"/next")
+	if res.StatusCode != 200 || body != "next" {
+		t.Errorf("the next request: status %d, body %q; want 200 next", res.StatusCode, body)
+	}
+	if n := a.connCount(); n != 2 {
+		t.Errorf("%d connections to the backend, want 2: the next request on a new one", n)
+	}
+	if got := a.requests(); strings.Join(got, ", ") != "PUT /upload, GET /next" {
+		t.Errorf("the backend read the requests %q, want the upload and then the next request, whole", got)
+	}
+	if logHas(lb.errLog.String(), "upstream server temporarily disabled") {
+		t.Errorf("the server was blamed for the client's body:\n%s", lb.errLog.String())
+	}
+}
