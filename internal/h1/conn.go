@@ -72,6 +72,7 @@ type conn struct {
 
 	abortFn func() // c.abort, made once for context.AfterFunc
 	probe          // the liveness check of an idle connection
+	watch          // the close watcher's state (watch_linux.go)
 }
 
 func newConn(t *Transport, p *hostPool, nc net.Conn) *conn {
@@ -82,6 +83,9 @@ func newConn(t *Transport, p *hostPool, nc net.Conn) *conn {
 	c.w.timeout = t.opts.WriteTimeout
 	c.abortFn = c.abort
 	c.probe.init(nc)
+	if !t.noProbe {
+		c.startWatch()
+	}
 	return c
 }
 
@@ -97,11 +101,15 @@ func (c *conn) probeIdle(now time.Time) bool {
 
 // abort runs when the request's context ends: closing the connection
 // unblocks whatever the request is doing on it.
-func (c *conn) abort() { _ = c.nc.Close() }
+func (c *conn) abort() { c.closeNow() }
 
-// closeNow closes the connection. It does not touch the bufio.Reader, which
-// a body read in progress may be using.
-func (c *conn) closeNow() { _ = c.nc.Close() }
+// closeNow closes the connection, which every close of it goes through.
+// It does not touch the bufio.Reader, which a body read in progress may be
+// using.
+func (c *conn) closeNow() {
+	c.stopWatch()
+	_ = c.nc.Close()
+}
 
 // discard ends the request on c without reusing it; only the request's own
 // goroutine calls it.
@@ -109,7 +117,7 @@ func (c *conn) discard(stop func() bool) {
 	if stop != nil {
 		stop()
 	}
-	_ = c.nc.Close()
+	c.closeNow()
 	if c.br != nil {
 		c.br.Reset(nil)
 		readers.Put(c.br)
@@ -139,7 +147,7 @@ func (c *conn) finish(keep bool, stop func() bool) {
 	if keep {
 		c.pool.put(c)
 	} else {
-		_ = c.nc.Close()
+		c.closeNow()
 	}
 }
 
