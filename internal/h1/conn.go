@@ -2,7 +2,6 @@ package h1
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -278,10 +277,11 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, er
 // http.ReadResponse reads is checked after it.
 func (c *conn) readStd(req *http.Request) (*http.Response, error) {
 	buf, _ := c.br.Peek(c.br.Buffered())
-	if bytes.Contains(buf, crlfcrlf) || bytes.Contains(buf, lflf) {
-		if err := checkHead(buf); err != nil {
-			return nil, err
-		}
+	whole, err := checkHead(buf)
+	switch {
+	case err != nil:
+		return nil, err
+	case whole:
 		res, err := http.ReadResponse(c.br, req)
 		return res, readError(err)
 	}
@@ -290,7 +290,7 @@ func (c *conn) readStd(req *http.Request) (*http.Response, error) {
 	c.r.tee = raw
 	res, err := http.ReadResponse(c.br, req)
 	c.r.tee = nil
-	ferr := checkHead(*raw)
+	_, ferr := checkHead(*raw)
 	if cap(*raw) <= maxPooledRaw {
 		rawBuffers.Put(raw)
 	}
@@ -300,11 +300,6 @@ func (c *conn) readStd(req *http.Request) (*http.Response, error) {
 	}
 	return res, readError(err)
 }
-
-var (
-	crlfcrlf = []byte("\r\n\r\n")
-	lflf     = []byte("\n\n")
-)
 
 // rawBuffers hold the copies readStd checks of header blocks that were
 // not whole in the buffer; those grown beyond maxPooledRaw are not kept.

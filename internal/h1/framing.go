@@ -52,13 +52,14 @@ func IsInvalidHeader(err error) bool {
 
 // checkHead applies checkFraming to the header block at the start of
 // block, whose first line is the status line; the block may be followed by
-// anything (the scan ends at its empty line), or be cut short. A status
-// line that does not begin with "HTTP/1.0" is taken for HTTP/1.1's: what
-// is neither, http.ReadResponse refuses anyway.
-func checkHead(block []byte) error {
+// anything (the scan ends at its empty line), or be cut short: whole
+// reports whether its end was there. A status line that does not begin
+// with "HTTP/1.0" is taken for HTTP/1.1's: what is neither,
+// http.ReadResponse refuses anyway.
+func checkHead(block []byte) (whole bool, err error) {
 	i := bytes.IndexByte(block, '\n')
 	if i < 0 {
-		return nil
+		return false, nil
 	}
 	minor := 1
 	if bytes.HasPrefix(block, []byte("HTTP/1.0")) {
@@ -80,8 +81,9 @@ func checkHead(block []byte) error {
 //
 // Other malformations are http.ReadResponse's to find; a line folded onto
 // one of these two fields (obsolete line folding) is refused here, since
-// its value is then not the one the line shows.
-func checkFraming(minor int, fields []byte) error {
+// its value is then not the one the line shows. whole reports whether the
+// block's empty line was reached.
+func checkFraming(minor int, fields []byte) (whole bool, err error) {
 	var cl, te []byte // the first Content-Length and Transfer-Encoding lines
 	framing := false  // the line before was one of them
 	for len(fields) > 0 {
@@ -93,18 +95,19 @@ func checkFraming(minor int, fields []byte) error {
 		}
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
-			return nil // the end of the block
+			return true, nil // the end of the block
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if framing {
-				return &headerError{msg: fmt.Sprintf("upstream sent a folded header line: %q", line)}
+				return false, &headerError{msg: fmt.Sprintf("upstream sent a folded header line: %q", line)}
 			}
 			continue
 		}
 		framing = false
+		// Most lines are neither field: their names' lengths tell.
 		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
-			continue // http.ReadResponse refuses it
+		if colon != len(contentLength) && colon != len(transferEncoding) {
+			continue // or no field line: http.ReadResponse refuses it
 		}
 		name, value := line[:colon], textproto.TrimBytes(line[colon+1:])
 		switch {
@@ -112,32 +115,32 @@ func checkFraming(minor int, fields []byte) error {
 			framing = true
 			switch {
 			case cl != nil:
-				return duplicate(line, cl)
+				return false, duplicate(line, cl)
 			case te != nil:
-				return errCLAndTE
+				return false, errCLAndTE
 			}
 			cl = line
 			if !validLength(value) {
-				return &headerError{msg: fmt.Sprintf("upstream sent invalid \"Content-Length\" header: %q", fieldText(line))}
+				return false, &headerError{msg: fmt.Sprintf("upstream sent invalid \"Content-Length\" header: %q", fieldText(line))}
 			}
 		case bytes.EqualFold(name, transferEncoding):
 			framing = true
 			switch {
 			case te != nil:
-				return duplicate(line, te)
+				return false, duplicate(line, te)
 			case cl != nil:
-				return errCLAndTE
+				return false, errCLAndTE
 			}
 			te = line
 			if minor == 0 {
-				return &headerError{msg: fmt.Sprintf("upstream sent \"Transfer-Encoding\" in an HTTP/1.0 response: %q", value)}
+				return false, &headerError{msg: fmt.Sprintf("upstream sent \"Transfer-Encoding\" in an HTTP/1.0 response: %q", value)}
 			}
 			if !bytes.EqualFold(value, chunked) {
-				return &headerError{msg: fmt.Sprintf("upstream sent unknown \"Transfer-Encoding\": %q", value)}
+				return false, &headerError{msg: fmt.Sprintf("upstream sent unknown \"Transfer-Encoding\": %q", value)}
 			}
 		}
 	}
-	return nil
+	return false, nil
 }
 
 var (

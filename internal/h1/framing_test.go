@@ -190,7 +190,7 @@ func TestInvalidFraming(t *testing.T) {
 // chunked); what is not HTTP at all is http.ReadResponse's to refuse.
 func TestCheckHead(t *testing.T) {
 	for _, tt := range framingShapes {
-		err := checkHead([]byte(tt.response))
+		_, err := checkHead([]byte(tt.response))
 		switch {
 		case tt.wantErr == "":
 			if err != nil {

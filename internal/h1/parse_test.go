@@ -31,7 +31,7 @@ func parseBoth(t *testing.T, raw, method string) bool {
 	}
 	// The framing rules are applied to what parseBuffered declines
 	// only: it must decline whatever they refuse.
-	if err := checkHead([]byte(raw)); err != nil {
+	if _, err := checkHead([]byte(raw)); err != nil {
 		t.Fatalf("parseBuffered accepted %q (%s), which checkHead refuses: %v", raw, method, err)
 	}
 	std := bufio.NewReaderSize(strings.NewReader(raw), readBufferSize)
