@@ -22,7 +22,9 @@ const copyBufferSize = 32 << 10
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
 // respond sends the upstream response res to the client: its headers
-// without hop-by-hop ones, limpet's persistence cookie beside the
+// without hop-by-hop ones, and of a single-valued field the upstream
+// repeated only the first line (see singleValued), limpet's persistence
+// cookie beside the
 // application's own Set-Cookie headers when the user needs one, and the
 // body streamed as it arrives.
 func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
