@@ -82,7 +82,8 @@ func newConn(t *Transport, p *hostPool, nc net.Conn) *conn {
 	c.w.timeout = t.opts.WriteTimeout
 	c.abortFn = c.abort
 	c.probe.init(nc)
-	if !t.noProbe {
+	if !t.noProbe && p.max > 0 {
+		// A connection that is never pooled needs no watch.
 		c.startWatch()
 	}
 	return c
