@@ -207,16 +207,16 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 			c.discard(stop)
 			return nil, false, cerr
 		}
-		// Nothing came back on a connection that had been idle: the
-		// server most likely closed it as the request went out, and
-		// did not see the request. http.Transport retries then too,
-		// for requests that are safe to repeat.
 		if IsInvalidHeader(err) {
 			// Where one response ends is in doubt: the connection
 			// cannot carry another.
 			c.discard(stop)
 			return nil, false, err
 		}
+		// Nothing came back on a connection that had been idle: the
+		// server most likely closed it as the request went out, and
+		// did not see the request. http.Transport retries then too,
+		// for requests that are safe to repeat.
 		stale := c.reused && !got && connGone(err)
 		retry = stale && body == nil && replayable(req, o.header)
 		c.discard(stop)
