@@ -181,9 +181,9 @@ func openAdmin(locs []*Location) []Warning {
 		case l.Dashboard:
 			what = "dashboard"
 		}
-		if what != "" && isOpen(l.Access) {
+		if why := openness(l.Access); what != "" && why != "" {
 			open := ""
-			if le := l.LimitExcept; le != nil && !isOpen(le.Access) {
+			if le := l.LimitExcept; le != nil && openness(le.Access) == "" {
 				open = " for " + strings.Join(le.Methods, ", ")
 			}
 			name := l.Path
@@ -191,14 +191,25 @@ func openAdmin(locs []*Location) []Warning {
 				name = l.Modifier + " " + l.Path
 			}
 			ws = append(ws, Warning{Pos: l.Pos, Msg: fmt.Sprintf(
-				"%q is open to every address%s: no \"allow\", \"deny\" or \"auth_basic\" applies to location %q",
-				what, open, quoted(name))})
+				"%q is open to every address%s: %s location %q", what, open, why, quoted(name))})
 		}
 		ws = append(ws, openAdmin(l.Locations)...)
 	}
 	return ws
 }
 
-// isOpen reports whether a lets every client in: no allow or deny rule
-// and no auth_basic.
-func isOpen(a Access) bool { return len(a.Rules) == 0 && a.AuthBasic == "" }
+// openness says why a lets every client in, or "" when it does not: no
+// auth_basic, and no rule, or rules that do not end with "deny all" (a
+// client that no rule matches is let in, as in nginx). A last "allow
+// all" is taken as meant.
+func openness(a Access) string {
+	switch {
+	case a.AuthBasic != "":
+		return ""
+	case len(a.Rules) == 0:
+		return `no "allow", "deny" or "auth_basic" applies to`
+	case a.Rules[len(a.Rules)-1].All:
+		return ""
+	}
+	return `its "allow" and "deny" rules do not end with "deny all" in`
+}

@@ -97,6 +97,10 @@ func TestOpenAdminWarnings(t *testing.T) {
 			[]string{`"api" is open to every address for GET, HEAD: no "allow", "deny" or "auth_basic" applies to location "/api/" in FILE:2`}},
 		{"limit_except that guards nothing", "server {\n location /api/ {\n api write=on;\n limit_except GET { }\n }\n}",
 			[]string{`"api"` + open + `"/api/" in FILE:2`}},
+		{"an allow list without deny all", "server { location /api/ {\n api write=on;\n allow 10.0.0.0/8;\n} }",
+			[]string{`"api" is open to every address: its "allow" and "deny" rules do not end with "deny all" in location "/api/" in FILE:1`}},
+		{"a lone deny", "server {\n deny 10.0.0.1;\n location = /metrics { metrics; }\n}",
+			[]string{`"metrics" is open to every address: its "allow" and "deny" rules do not end with "deny all" in location "= /metrics" in FILE:3`}},
 		{"proxied locations are not checked", "server { location / { proxy_pass http://10.0.0.1; } }", nil},
 	}
 	for _, tt := range tests {

@@ -83,6 +83,9 @@ func (z *ConnZone) acquire(key []byte, max int) (e *entry[connState], full bool)
 		e.state.n++
 		return e, false
 	}
+	if !sh.canFit(len(key)) {
+		return nil, true
+	}
 	for !sh.fits(len(key)) {
 		idle := sh.oldest()
 		if idle == nil {

@@ -171,6 +171,9 @@ func (z *RequestZone) lookup(key []byte, now, burst int64, account bool) (lookup
 // the recency order puts them in front of every state freed. It reports
 // whether the key fits. The caller holds sh.mu.
 func (z *RequestZone) makeRoom(sh *shard[reqState], keyLen int, now int64) bool {
+	if !sh.canFit(keyLen) {
+		return false
+	}
 	z.expireIdle(sh, now)
 	for !sh.fits(keyLen) {
 		e := sh.oldest()

@@ -387,3 +387,32 @@ func TestRequestsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyLargerThanAShard: a key costlier than a shard's budget is
+// refused as a full zone refuses, without freeing the states of the
+// shard's other clients first (which would reset their limits).
+func TestKeyLargerThanAShard(t *testing.T) {
+	z := newZone(t, "one", "k", minSize(), 1000)
+	sh := &z.t.shards[0]
+	keys := keysInShard(z.t, 0, 20)
+	for i, k := range keys {
+		if res, _, _ := z.lookup([]byte(k), int64(i), 0, true); res != lookupOK {
+			t.Fatalf("key %d: %v", i, res)
+		}
+	}
+	var long []byte
+	for i := 0; long == nil; i++ {
+		k := []byte(fmt.Sprintf("%d%s", i, strings.Repeat("x", int(sh.budget))))
+		if z.t.shardOf(k) == sh {
+			long = k
+		}
+	}
+	if res, _, _ := z.lookup(long, 100, 0, true); res != lookupFull {
+		t.Errorf("a key over the shard's budget: %v, want refused as a full zone", res)
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.len() != len(keys) {
+		t.Errorf("the shard holds %d states after it, want its %d", sh.len(), len(keys))
+	}
+}

@@ -102,7 +102,14 @@ func (sh *shard[S]) oldest() *entry[S] {
 	return sh.head.prev
 }
 
-// fits reports whether a state for a key of keyLen bytes is within the
+// canFit reports whether a key of keyLen bytes could fit the shard at
+// all: a key costlier than a shard's budget never does, and freeing
+// every other state for it would only reset their limits.
+func (sh *shard[S]) canFit(keyLen int) bool {
+	return StateCost(keyLen) <= sh.budget
+}
+
+// fits reports whether a key of keyLen bytes fits the shard's remaining
 // budget.
 func (sh *shard[S]) fits(keyLen int) bool {
 	return sh.used+StateCost(keyLen) <= sh.budget
