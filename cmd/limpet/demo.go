@@ -129,6 +129,9 @@ func demoRun(ctx context.Context, o demoOptions, stdout io.Writer, ready func(lb
 		_ = controlLn.Close()
 		return err
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stdout, "limpet: [warn] %s\n", w)
+	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 	rt, err := runtime.New(cfg, runtime.Options{ErrorLog: logger, Stdout: stdout})
 	if err != nil {
@@ -195,7 +198,7 @@ stop the server your jar is pinned to (or use the control panel), then ask again
     curl -s -X POST %[3]sbackends/$S/start
 
 Drain a server: the users on it stay, new users go to the other one:
-    curl -s -X PATCH -d '{"drain":true}' %[4]sapi/9/http/upstreams/backend/servers/0
+    curl -s -X PATCH -H 'Content-Type: application/json' -d '{"drain":true}' %[4]sapi/9/http/upstreams/backend/servers/0
 
 Each request is logged below with its persistence decision ("sticky":"hit", "new/no_cookie", "reassigned/server_failed", ...).
 

@@ -106,8 +106,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	return 0, true
 }
 
-// load reads and builds a configuration, reporting ignored directives as
-// nginx reports its warnings.
+// load reads and builds a configuration, reporting ignored directives and
+// the configuration's warnings as nginx reports its warnings.
 func load(path string, stderr io.Writer) (*config.Config, *runtime.Runtime, error) {
 	cfg, err := config.Load(path, config.Options{})
 	if err != nil {
@@ -115,6 +115,9 @@ func load(path string, stderr io.Writer) (*config.Config, *runtime.Runtime, erro
 	}
 	for _, ig := range cfg.Ignored {
 		fmt.Fprintf(stderr, "limpet: [warn] the %q directive has no effect in limpet, ignored in %s\n", ig.Name, ig.Pos)
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "limpet: [warn] %s\n", w)
 	}
 	logger, err := errorLogger(cfg.ErrorLog, stderr)
 	if err != nil {

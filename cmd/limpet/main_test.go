@@ -37,6 +37,7 @@ upstream backend { server 127.0.0.1:9001; sticky cookie SERVERID expires=1h path
 server { listen 127.0.0.1:18080; access_log off; location / { proxy_pass http://backend; } }
 `)
 	bad := writeConf(t, "upstream backend {\n    server 127.0.0.1:9001;\n    foo bar;\n}\n")
+	openAPI := writeConf(t, "upstream backend { server 127.0.0.1:9001; }\nserver {\n    listen 127.0.0.1:18080;\n    location /api/ { api write=on; }\n}\n")
 	tests := []struct {
 		name     string
 		args     []string
@@ -47,6 +48,10 @@ server { listen 127.0.0.1:18080; access_log off; location / { proxy_pass http://
 			`limpet: [warn] the "worker_processes" directive has no effect in limpet, ignored in ` + good + ":2",
 			"limpet: the configuration file " + good + " syntax is ok",
 			"limpet: configuration file " + good + " test is successful",
+		}},
+		{"open runtime API", []string{"-t", "-c", openAPI}, 0, []string{
+			`limpet: [warn] "api" is open to every address: no "allow", "deny" or "auth_basic" applies to location "/api/" in ` + openAPI + ":4",
+			"limpet: configuration file " + openAPI + " test is successful",
 		}},
 		{"bad config", []string{"-t", "-c", bad}, 1, []string{
 			`limpet: [emerg] unknown directive "foo" in ` + bad + ":3",
@@ -255,9 +260,25 @@ func TestDemo(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), `"reassigned/server_failed":1`) {
 		t.Errorf("the demo's API: %d %s; want the reassignment counted", res.StatusCode, body)
 	}
+	// The drain command the demo prints works as printed.
+	req, _ := http.NewRequest(http.MethodPatch, "http://"+addrs[2]+"/api/9/http/upstreams/backend/servers/0", strings.NewReader(`{"drain":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("the demo's drain command: %d, want 200", res.StatusCode)
+	}
 	cancel()
 	if err := <-errc; err != nil {
 		t.Errorf("demo shutdown: %v", err)
+	}
+	if !strings.Contains(out.String(), `-H 'Content-Type: application/json' -d '{"drain":true}'`) {
+		t.Errorf("the demo's help lacks the drain command:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "[warn]") {
+		t.Errorf("the demo's configuration has warnings:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "reassigned/server_failed") {
 		t.Errorf("the demo's log does not show the reassignment:\n%s", out.String())

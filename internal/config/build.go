@@ -70,7 +70,7 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 			return net.DefaultResolver.LookupHost(ctx, host)
 		}
 	}
-	if err := b.walk(tree, &scope{where: inMain, proxy: &b.httpProxy, access: &b.httpAccess}); err != nil {
+	if err := b.walk(tree, &scope{where: inMain, proxy: &b.httpProxy, access: &b.httpAccess, limits: &b.httpLimits}); err != nil {
 		return nil, err
 	}
 	if err := b.finish(); err != nil {
@@ -89,6 +89,7 @@ type builder struct {
 
 	httpProxy   proxyConf  // settings at top level and in http {}
 	httpAccess  accessConf // access control at top level and in http {}
+	httpLimits  limitConf  // limit_req and limit_conn at top level and in http {}
 	httpSeen    bool
 	errorLogSet bool
 	connsSet    bool // worker_connections was seen
@@ -102,6 +103,13 @@ type builder struct {
 	// checks are health_check directives, resolved once every match
 	// block and proxy_pass is known.
 	checks []pendingCheck
+	// reqZones and connZones are the limit zones by name; zoneKinds
+	// every zone name defined or used, with its module; zoneUses the
+	// limit_req and limit_conn lines, resolved once every zone is known.
+	reqZones  map[string]*LimitReqZone
+	connZones map[string]*LimitConnZone
+	zoneKinds map[string]zoneKind
+	zoneUses  []zoneUse
 }
 
 // scope is the block a directive appears in, with the objects its
@@ -110,6 +118,7 @@ type scope struct {
 	where  where
 	proxy  *proxyConf    // this level's proxy settings (http, server or location)
 	access *accessConf   // this level's access control (also limit_except)
+	limits *limitConf    // this level's limit_req and limit_conn (http, server or location)
 	srv    *serverConf   // enclosing server, or nil
 	loc    *locationConf // enclosing location, or nil
 	ups    *upstreamConf // enclosing upstream, or nil
@@ -131,6 +140,7 @@ type serverConf struct {
 	srv     *Server
 	proxy   proxyConf
 	access  accessConf
+	limits  limitConf
 	locs    []*locationConf
 	listens []*Directive // parallel to srv.Listens, for errors found later
 }
@@ -139,6 +149,7 @@ type locationConf struct {
 	loc         *Location
 	proxy       proxyConf
 	access      accessConf
+	limits      limitConf
 	limitExcept *limitExceptConf // nil without limit_except
 	children    []*locationConf
 }
@@ -180,16 +191,23 @@ func (b *builder) finish() error {
 			return err
 		}
 	}
+	if err := b.resolveZones(); err != nil {
+		return err
+	}
 	defaults := make(map[string]bool) // listen addresses with a default server
 	for _, sc := range b.servers {
 		srv := sc.srv
 		sc.proxy.inherit(&b.httpProxy)
 		srv.Proxy = sc.proxy.effective()
+		srv.ClientHeaders = sc.proxy.clientHeaders()
 		sc.access.inherit(&b.httpAccess)
 		srv.Access = sc.access.effective()
+		sc.limits.inherit(&b.httpLimits)
+		srv.Limits = sc.limits.effective()
 		for _, lc := range sc.locs {
-			finishLocation(lc, &sc.proxy, &sc.access)
+			finishLocation(lc, &sc.proxy, &sc.access, &sc.limits)
 		}
+		b.cfg.Warnings = append(b.cfg.Warnings, openAdmin(srv.Locations)...)
 		if len(srv.Listens) == 0 {
 			// nginx's default is "listen *:80" (8000 when not root; limpet
 			// has no such distinction).
@@ -218,17 +236,19 @@ func (b *builder) finish() error {
 // are already merged, and recurses into nested locations. A limit_except
 // block merges with its location as nginx merges it: like a nested
 // location.
-func finishLocation(lc *locationConf, parent *proxyConf, parentAccess *accessConf) {
+func finishLocation(lc *locationConf, parent *proxyConf, parentAccess *accessConf, parentLimits *limitConf) {
 	lc.proxy.inherit(parent)
 	lc.loc.Proxy = lc.proxy.effective()
 	lc.access.inherit(parentAccess)
 	lc.loc.Access = lc.access.effective()
+	lc.limits.inherit(parentLimits)
+	lc.loc.Limits = lc.limits.effective()
 	if le := lc.limitExcept; le != nil {
 		le.access.inherit(&lc.access)
 		le.le.Access = le.access.effective()
 	}
 	for _, c := range lc.children {
-		finishLocation(c, &lc.proxy, &lc.access)
+		finishLocation(c, &lc.proxy, &lc.access, &lc.limits)
 	}
 }
 
@@ -256,7 +276,7 @@ func (b *builder) http(d *Directive, s *scope) error {
 		return d.duplicate()
 	}
 	b.httpSeen = true
-	return b.walk(d.Block, &scope{where: inHTTP, proxy: &b.httpProxy, access: &b.httpAccess})
+	return b.walk(d.Block, &scope{where: inHTTP, proxy: &b.httpProxy, access: &b.httpAccess, limits: &b.httpLimits})
 }
 
 // ignore records a directive that only tunes nginx. Its block, if any
@@ -612,7 +632,7 @@ func (b *builder) server(d *Directive, s *scope) error {
 	sc := &serverConf{srv: &Server{Pos: d.Pos()}}
 	b.servers = append(b.servers, sc)
 	b.cfg.Servers = append(b.cfg.Servers, sc.srv)
-	return b.walk(d.Block, &scope{where: inServer, proxy: &sc.proxy, access: &sc.access, srv: sc})
+	return b.walk(d.Block, &scope{where: inServer, proxy: &sc.proxy, access: &sc.access, limits: &sc.limits, srv: sc})
 }
 
 // listen handles `listen ADDRESS [params]`.
@@ -779,7 +799,7 @@ func (b *builder) location(d *Directive, s *scope) error {
 	} else {
 		s.srv.srv.Locations = append(s.srv.srv.Locations, loc)
 	}
-	return b.walk(d.Block, &scope{where: inLocation, proxy: &lc.proxy, access: &lc.access, srv: s.srv, loc: lc})
+	return b.walk(d.Block, &scope{where: inLocation, proxy: &lc.proxy, access: &lc.access, limits: &lc.limits, srv: s.srv, loc: lc})
 }
 
 // compileRegexp compiles expr, a regular expression of directive d, with

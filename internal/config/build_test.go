@@ -92,6 +92,41 @@ func defaultProxy() ProxySettings {
 	}
 }
 
+// defaultClientHeaders are nginx's defaults for reading a client's header.
+var defaultClientHeaders = ClientHeaders{
+	BufferSize: 1024, LargeBuffers: 4, LargeBufferSize: 8192, MaxHeaders: 1000, IgnoreInvalidHeaders: true,
+}
+
+// TestClientHeaders: the header-reading settings have nginx's defaults,
+// and a server inherits from http what it does not set.
+func TestClientHeaders(t *testing.T) {
+	cfg, _, err := load(t, `
+client_header_buffer_size 2k;
+large_client_header_buffers 8 16k;
+underscores_in_headers on;
+server { listen 1; }
+server {
+    listen 2;
+    large_client_header_buffers 2 1k;
+    max_headers 50;
+    underscores_in_headers off;
+    ignore_invalid_headers off;
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ClientHeaders{
+		{BufferSize: 2048, LargeBuffers: 8, LargeBufferSize: 16384, MaxHeaders: 1000, UnderscoresInHeaders: true, IgnoreInvalidHeaders: true},
+		{BufferSize: 2048, LargeBuffers: 2, LargeBufferSize: 1024, MaxHeaders: 50},
+	}
+	for i, w := range want {
+		if got := cfg.Servers[i].ClientHeaders; got != w {
+			t.Errorf("server %d: %+v, want %+v", i, got, w)
+		}
+	}
+}
+
 func TestDesignNotes(t *testing.T) {
 	cfg, path, err := load(t, designNotes)
 	if err != nil {
@@ -127,8 +162,11 @@ func TestDesignNotes(t *testing.T) {
 				Path:      "/",
 				ProxyPass: &ProxyPass{Pos: at(15), URL: "http://backend", Scheme: "http", Upstream: backend},
 				Proxy:     locProxy,
+				Limits:    defaultLimits(),
 			}},
-			Proxy: defaultProxy(),
+			Proxy:         defaultProxy(),
+			ClientHeaders: defaultClientHeaders,
+			Limits:        defaultLimits(),
 		}},
 		ErrorLog:          "stderr",
 		WorkerConnections: DefaultWorkerConnections,
@@ -813,7 +851,7 @@ http {
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
 		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "ssl_protocols", "ssl_ciphers",
 		"ssl_prefer_server_ciphers", "resolver", "resolver_timeout", "proxy_buffers", "proxy_buffer_size",
-		"proxy_busy_buffers_size", "client_body_buffer_size", "large_client_header_buffers", "proxy_redirect",
+		"proxy_busy_buffers_size", "client_body_buffer_size", "proxy_redirect",
 		"keepalive_timeout", "proxy_redirect", "proxy_redirect",
 	}
 	var got []string
@@ -1077,7 +1115,8 @@ func TestErrors(t *testing.T) {
 		// api, metrics, dashboard.
 		{"duplicate api", "server { location /api {\n api;\n api write=on;\n} }", `"api" directive is duplicate in FILE:3`},
 		{"api bad write", "server { location /api { api write=yes; } }", `invalid parameter "write=yes" in FILE:1`},
-		{"api two arguments", "server { location /api { api write=on write=off; } }", `invalid number of arguments in "api" directive in FILE:1`},
+		{"api write twice", "server { location /api { api write=on write=off; } }", `invalid parameter "write=off" in FILE:1`},
+		{"api unknown parameter", "server { location /api { api write=on status_zone=api; } }", `invalid parameter "status_zone=api" in FILE:1`},
 		{"api in server", "server {\n api;\n}", `"api" directive is not allowed here in FILE:2`},
 		{"api after proxy_pass", "server { location / {\n proxy_pass http://10.0.0.1;\n api;\n} }", `"proxy_pass" and "api" cannot be in the same location in FILE:3`},
 		{"proxy_pass after api", "server { location / {\n api;\n proxy_pass http://10.0.0.1;\n} }", `"proxy_pass" and "api" cannot be in the same location in FILE:3`},
@@ -1119,6 +1158,20 @@ func TestErrors(t *testing.T) {
 		{"bad sticky_debug_header", "sticky_debug_header yes;", `invalid value "yes" in "sticky_debug_header" directive, it must be "on" or "off" in FILE:1`},
 		{"duplicate sticky_debug_header", "server { location / {\n sticky_debug_header on;\n sticky_debug_header off;\n} }", `"sticky_debug_header" directive is duplicate in FILE:3`},
 		{"sticky_debug_header in upstream", "upstream u { server 10.0.0.1; sticky_debug_header on; }", `"sticky_debug_header" directive is not allowed here in FILE:1`},
+
+		// How a client's header is read.
+		{"large_client_header_buffers in location", "server { location / {\n large_client_header_buffers 4 8k;\n} }", `"large_client_header_buffers" directive is not allowed here in FILE:2`},
+		{"large_client_header_buffers with one argument", "large_client_header_buffers 4;", `invalid number of arguments in "large_client_header_buffers" directive in FILE:1`},
+		{"large_client_header_buffers of no buffers", "\nlarge_client_header_buffers 0 8k;", `"large_client_header_buffers" directive invalid value in FILE:2`},
+		{"large_client_header_buffers of a bad size", "large_client_header_buffers 4 8x;", `"large_client_header_buffers" directive invalid value in FILE:1`},
+		{"large_client_header_buffers too small", "large_client_header_buffers 4 100;", `the "large_client_header_buffers" size must be equal to or greater than "connection_pool_size" in FILE:1`},
+		{"duplicate large_client_header_buffers", "server {\n large_client_header_buffers 4 8k;\n large_client_header_buffers 2 8k;\n}", `"large_client_header_buffers" directive is duplicate in FILE:3`},
+		{"client_header_buffer_size 0", "client_header_buffer_size 0;", `"client_header_buffer_size" directive invalid value in FILE:1`},
+		{"client_header_buffer_size in location", "server { location / { client_header_buffer_size 1k; } }", `"client_header_buffer_size" directive is not allowed here in FILE:1`},
+		{"max_headers 0", "server {\n max_headers 0;\n}", `"max_headers" directive invalid number in FILE:2`},
+		{"max_headers not a number", "max_headers many;", `"max_headers" directive invalid number in FILE:1`},
+		{"bad underscores_in_headers", "underscores_in_headers yes;", `invalid value "yes" in "underscores_in_headers" directive, it must be "on" or "off" in FILE:1`},
+		{"ignore_invalid_headers in location", "server { location / { ignore_invalid_headers off; } }", `"ignore_invalid_headers" directive is not allowed here in FILE:1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,10 +51,19 @@ type Config struct {
 	// worker_processes or events {}): accepted, and reported so the operator
 	// knows they have no effect.
 	Ignored []Ignored
+	// Warnings are what `limpet -t` and the start report as nginx
+	// reports its warnings, without refusing the configuration: today,
+	// the locations of the runtime API, the metrics and the dashboard
+	// that every address may reach.
+	Warnings []Warning
 	// ErrorLog is where limpet writes its own log ("stderr" by default).
 	ErrorLog string
 	// Matches are the `match NAME { ... }` blocks (http level), by name.
 	Matches map[string]*Match
+	// LimitReqZones and LimitConnZones are the limit_req_zone and
+	// limit_conn_zone directives, in the order written.
+	LimitReqZones  []*LimitReqZone
+	LimitConnZones []*LimitConnZone
 	// WorkerConnections caps the client connections of the whole
 	// process, over all its listeners (`events { worker_connections N;
 	// }`); DefaultWorkerConnections when not set. Unlike nginx's, the
@@ -74,6 +83,17 @@ type Ignored struct {
 	Name string
 	Pos  Pos
 }
+
+// Warning is a doubtful but valid part of the configuration.
+type Warning struct {
+	Pos Pos
+	// Msg is the warning in nginx's words, without the position.
+	Msg string
+}
+
+// String returns Msg followed by " in file:line", as nginx ends a
+// warning.
+func (w Warning) String() string { return w.Msg + " in " + w.Pos.String() }
 
 // Upstream is an `upstream NAME { ... }` block.
 type Upstream struct {
@@ -186,9 +206,14 @@ type Server struct {
 	Locations []*Location
 	// Proxy holds the server-level settings, used by requests that match no location.
 	Proxy ProxySettings
+	// ClientHeaders bounds and filters the request headers clients send.
+	ClientHeaders ClientHeaders
 	// Access is the effective access control at server level (for
 	// requests that match no location).
 	Access Access
+	// Limits is the effective limiting at server level (for requests
+	// that match no location).
+	Limits Limits
 	// Return is a server-level `return`, or nil. nginx runs it in the
 	// server rewrite phase, before any location is chosen, so it answers
 	// every request of the server.
@@ -258,6 +283,9 @@ type Location struct {
 	// Access is the effective access control (allow/deny, auth_basic),
 	// inherited from http to server to location as nginx does.
 	Access Access
+	// Limits is the effective request and connection limiting
+	// (limit_req, limit_conn and their settings).
+	Limits Limits
 	// LimitExcept is the `limit_except METHOD ... { ... }` block, or nil:
 	// requests with other methods must also pass its access control.
 	LimitExcept *LimitExcept
@@ -336,11 +364,17 @@ type BodyMatch struct {
 	Regexp *regexp.Regexp
 }
 
-// API is `api [write=on|off]`.
+// API is `api [write=on|off] [origin=ORIGIN ...]`.
 type API struct {
 	Pos Pos
 	// Write allows POST, PATCH and DELETE (write=on); default off.
 	Write bool
+	// Origins are limpet's origin= parameters: origins, as browsers send
+	// them ("https://ops.example.com", default port left out), whose
+	// pages may write although they are not the API's own host. By
+	// default (none) a browser's write is accepted only from the API's
+	// own origin.
+	Origins []string
 }
 
 // Access is the access control of ngx_http_access_module and
@@ -489,4 +523,83 @@ type ProxySettings struct {
 	// argument: when non-zero, responses carry "Keep-Alive: timeout=N"
 	// (N in seconds). Default 0: no such header.
 	KeepaliveHeaderTimeout time.Duration
+}
+
+// LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`
+// (ngx_http_limit_req_module): the state of the request limit of every
+// value of KEY.
+type LimitReqZone struct {
+	Pos  Pos
+	Name string
+	// Key is the key as written, still holding variables (for example
+	// "$binary_remote_addr"). A request whose key is empty is not limited.
+	Key string
+	// Size bounds the zone's memory, in bytes (at least 32k).
+	Size int64
+	// Rate is in thousandths of a request per second, nginx's unit:
+	// "10r/s" is 10000, "1r/m" is 16.
+	Rate int64
+}
+
+// LimitConnZone is `limit_conn_zone KEY zone=NAME:SIZE`
+// (ngx_http_limit_conn_module): the count of requests in flight of every
+// value of KEY.
+type LimitConnZone struct {
+	Pos  Pos
+	Name string
+	// Key is the key as written, still holding variables. A request
+	// whose key is empty is not counted.
+	Key string
+	// Size bounds the zone's memory, in bytes (at least 32k).
+	Size int64
+}
+
+// LimitReq is one `limit_req zone=NAME [burst=N] [nodelay | delay=N]`.
+type LimitReq struct {
+	Pos  Pos
+	Zone *LimitReqZone
+	// Burst is the number of requests beyond the rate that may wait (or,
+	// with NoDelay or Delay, pass); default 0.
+	Burst int
+	// Delay is delay=N: the first N excess requests pass at once, the
+	// rest up to Burst are delayed; default 0 (all delayed).
+	Delay int
+	// NoDelay is `nodelay`: no excess request within Burst is delayed.
+	NoDelay bool
+}
+
+// LimitConn is one `limit_conn ZONE NUMBER`.
+type LimitConn struct {
+	Pos  Pos
+	Zone *LimitConnZone
+	// Conn is the number of requests of one key that may be in flight at
+	// once (1 to 65535).
+	Conn int
+}
+
+// Limits is the request and connection limiting effective at one level.
+// As in nginx, a level with any limit_req line inherits none of the
+// outer levels' (and the same for limit_conn); the other settings are
+// inherited one by one.
+type Limits struct {
+	// Req are the limit_req lines, in the order written; all apply.
+	Req []LimitReq
+	// ReqStatus is limit_req_status, the code of a rejected request
+	// (400 to 599); default 503.
+	ReqStatus int
+	// ReqLogLevel is limit_req_log_level: "info", "notice", "warn" or
+	// "error" (default). Delays are logged one level lower, as in nginx.
+	ReqLogLevel string
+	// ReqDryRun is limit_req_dry_run: requests are accounted and logged
+	// but neither delayed nor rejected; default off.
+	ReqDryRun bool
+
+	// Conn are the limit_conn lines, in the order written; all apply.
+	Conn []LimitConn
+	// ConnStatus is limit_conn_status; default 503.
+	ConnStatus int
+	// ConnLogLevel is limit_conn_log_level; default "error".
+	ConnLogLevel string
+	// ConnDryRun is limit_conn_dry_run; default off.
+	ConnDryRun bool
 }

@@ -126,8 +126,10 @@ var directiveList = []directive{
 	{"proxy_pass", inLocation, args1, (*builder).proxyPass},
 	// return CODE [TEXT]; return CODE URL; return URL;
 	{"return", inServer | inLocation, args12, (*builder).ret},
-	// api [write=on|off]; write=off by default (NGINX Plus).
-	{"api", inLocation, args01, (*builder).api},
+	// api [write=on|off] [origin=ORIGIN ...]; write=off by default
+	// (NGINX Plus); origin= is limpet's own, none by default: browsers
+	// may write from the API's own origin only.
+	{"api", inLocation, argsAny, (*builder).api},
 	// metrics; limpet's own: Prometheus metrics.
 	{"metrics", inLocation, args0, (*builder).metrics},
 	// dashboard; limpet's own: the live dashboard.
@@ -163,6 +165,32 @@ var directiveList = []directive{
 	// limit_except METHOD ... { allow/deny/auth_basic... }
 	{"limit_except", inLocation, args1More | argsBlock, (*builder).limitExcept},
 
+	// Request and connection limiting (ngx_http_limit_req_module,
+	// ngx_http_limit_conn_module); see limit.go.
+	// limit_req_zone KEY zone=NAME:SIZE rate=RATE; RATE Nr/s or Nr/m;
+	// NGINX Plus's sync parameter is refused.
+	{"limit_req_zone", inHTTPLevel, args3 | args4, (*builder).limitReqZone},
+	// limit_req zone=NAME [burst=N] [nodelay | delay=N]; burst=0, delay=0;
+	// several per level; a level with any inherits none.
+	{"limit_req", inHSL, args123, (*builder).limitReq},
+	// limit_req_status CODE; 400 to 599, default 503.
+	{"limit_req_status", inHSL, args1, (*builder).limitStatus},
+	// limit_req_log_level info|notice|warn|error; default error.
+	{"limit_req_log_level", inHSL, args1, (*builder).limitLogLevel},
+	// limit_req_dry_run on|off; default off.
+	{"limit_req_dry_run", inHSL, argsFlag, (*builder).limitDryRun},
+	// limit_conn_zone KEY zone=NAME:SIZE;
+	{"limit_conn_zone", inHTTPLevel, args2, (*builder).limitConnZone},
+	// limit_conn ZONE NUMBER; several per level; a level with any
+	// inherits none.
+	{"limit_conn", inHSL, args2, (*builder).limitConn},
+	// limit_conn_status CODE; 400 to 599, default 503.
+	{"limit_conn_status", inHSL, args1, (*builder).limitStatus},
+	// limit_conn_log_level info|notice|warn|error; default error.
+	{"limit_conn_log_level", inHSL, args1, (*builder).limitLogLevel},
+	// limit_conn_dry_run on|off; default off.
+	{"limit_conn_dry_run", inHSL, argsFlag, (*builder).limitDryRun},
+
 	// Proxy settings, merged from http to server to location.
 	// proxy_set_header FIELD VALUE; default Host $proxy_host.
 	{"proxy_set_header", inHSL, args2, (*builder).proxySetHeader},
@@ -186,6 +214,17 @@ var directiveList = []directive{
 	{"proxy_buffering", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.buffering })},
 	// access_log off | PATH [FORMAT [PARAMS...]]; default stdout.
 	{"access_log", inHSL, args1More, (*builder).accessLog},
+	// How a client's request header is read (http and server levels).
+	// client_header_buffer_size SIZE; default 1k.
+	{"client_header_buffer_size", inHS, args1, positiveSizeSlot(func(p *proxyConf) *setting[int64] { return &p.clientHeaderBuffer })},
+	// large_client_header_buffers NUMBER SIZE; default 4 8k.
+	{"large_client_header_buffers", inHS, args2, (*builder).largeClientHeaderBuffers},
+	// max_headers NUMBER; default 1000.
+	{"max_headers", inHS, args1, positiveNumSlot(func(p *proxyConf) *setting[int] { return &p.maxHeaders })},
+	// underscores_in_headers on|off; default off.
+	{"underscores_in_headers", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.underscoresInHeaders })},
+	// ignore_invalid_headers on|off; default on.
+	{"ignore_invalid_headers", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.ignoreInvalidHeaders })},
 	// sticky_debug_header on|off; limpet's own; default off.
 	{"sticky_debug_header", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.stickyDebug })},
 
@@ -248,7 +287,6 @@ var directiveList = []directive{
 	{"proxy_buffer_size", inHSL, args1, (*builder).ignore},
 	{"proxy_busy_buffers_size", inHSL, args1, (*builder).ignore},
 	{"client_body_buffer_size", inHSL, args1, (*builder).ignore},
-	{"large_client_header_buffers", inHS, args2, (*builder).ignore},
 	// proxy_redirect default|off matches what limpet does: it never
 	// rewrites the upstream's Location header. The two-argument form
 	// (proxy_redirect REDIRECT REPLACEMENT) asks for a rewrite limpet does

@@ -66,6 +66,13 @@ type proxyConf struct {
 	buffering        setting[bool]
 	accessLog        setting[AccessLog]
 	stickyDebug      setting[bool]
+
+	// How a client's header is read (client.go): http and server only.
+	clientHeaderBuffer   setting[int64]
+	largeHeaderBuffers   setting[largeBuffers]
+	maxHeaders           setting[int]
+	underscoresInHeaders setting[bool]
+	ignoreInvalidHeaders setting[bool]
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -87,6 +94,11 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.buffering.inherit(parent.buffering)
 	p.accessLog.inherit(parent.accessLog)
 	p.stickyDebug.inherit(parent.stickyDebug)
+	p.clientHeaderBuffer.inherit(parent.clientHeaderBuffer)
+	p.largeHeaderBuffers.inherit(parent.largeHeaderBuffers)
+	p.maxHeaders.inherit(parent.maxHeaders)
+	p.underscoresInHeaders.inherit(parent.underscoresInHeaders)
+	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
 }
 
 // effective returns the merged settings with defaults filled in.

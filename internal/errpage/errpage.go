@@ -12,14 +12,34 @@ import (
 // titles are nginx's wordings where they differ from Go's status texts.
 var titles = map[int]string{
 	http.StatusUnauthorized:          "Authorization Required",
+	http.StatusMethodNotAllowed:      "Not Allowed",
 	http.StatusRequestTimeout:        "Request Time-out",
 	http.StatusRequestEntityTooLarge: "Request Entity Too Large",
+	http.StatusRequestURITooLong:     "Request-URI Too Large",
 	http.StatusServiceUnavailable:    "Service Temporarily Unavailable",
 	http.StatusGatewayTimeout:        "Gateway Time-out",
 }
 
+// HeaderTooLarge is nginx's pseudo-status 494: a request whose header
+// field, or whole header, does not fit the client header buffers. It is
+// sent as 400 with a page of its own ("Request Header Or Cookie Too
+// Large"); Status maps it.
+const HeaderTooLarge = 494
+
+// Status returns the status code sent for code: 400 for HeaderTooLarge,
+// code itself otherwise.
+func Status(code int) int {
+	if code == HeaderTooLarge {
+		return http.StatusBadRequest
+	}
+	return code
+}
+
 // Title returns the page title of status, "502 Bad Gateway".
 func Title(status int) string {
+	if status == HeaderTooLarge {
+		return "400 Request Header Or Cookie Too Large"
+	}
 	text, ok := titles[status]
 	if !ok {
 		text = http.StatusText(status)
@@ -30,14 +50,25 @@ func Title(status int) string {
 	return strconv.Itoa(status) + " " + text
 }
 
+// Body returns the HTML page of status (or of HeaderTooLarge), as nginx
+// shapes its own.
+func Body(status int) string {
+	title := Title(status)
+	heading := "<center><h1>" + title + "</h1></center>\r\n"
+	if status == HeaderTooLarge {
+		// nginx's 494 page: the title says what, the heading is 400's.
+		heading = "<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n"
+	}
+	return "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n" + heading +
+		"<hr><center>limpet</center>\r\n</body>\r\n</html>\r\n"
+}
+
 // Write sends the error page of status.
 func Write(w http.ResponseWriter, status int) {
-	title := Title(status)
-	body := "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" +
-		title + "</h1></center>\r\n<hr><center>limpet</center>\r\n</body>\r\n</html>\r\n"
+	body := Body(status)
 	h := w.Header()
 	h.Set("Content-Type", "text/html")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
+	w.WriteHeader(Status(status))
 	_, _ = w.Write([]byte(body))
 }

@@ -38,8 +38,20 @@ func stdTransport() *http.Transport {
 	return &http.Transport{MaxIdleConnsPerHost: DefaultMaxIdlePerHost, DisableCompression: true, MaxResponseHeaderBytes: 1 << 20}
 }
 
-func benchGet(b *testing.B, tr http.RoundTripper) {
-	s := benchServer(b)
+// chunkedServer answers with a chunked body: h1 reads those with
+// http.ReadResponse, not its one-pass parser.
+func chunkedServer(b *testing.B) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello world")
+		w.(http.Flusher).Flush()
+	}))
+	b.Cleanup(s.Close)
+	return s
+}
+
+func benchGet(b *testing.B, tr http.RoundTripper) { benchGetFrom(b, tr, benchServer(b)) }
+
+func benchGetFrom(b *testing.B, tr http.RoundTripper, s *httptest.Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req := newRequest(b, ctx, "GET", s.URL+"/path?q=1", nil)
@@ -102,6 +114,8 @@ func benchPost(b *testing.B, tr http.RoundTripper) {
 
 func BenchmarkRoundTrip(b *testing.B)    { benchGet(b, New(Options{})) }
 func BenchmarkStdTransport(b *testing.B) { benchGet(b, stdTransport()) }
+
+func BenchmarkRoundTripChunked(b *testing.B) { benchGetFrom(b, New(Options{}), chunkedServer(b)) }
 
 func BenchmarkRoundTripParallel(b *testing.B)    { benchGetParallel(b, New(Options{})) }
 func BenchmarkStdTransportParallel(b *testing.B) { benchGetParallel(b, stdTransport()) }

@@ -71,6 +71,7 @@ type conn struct {
 
 	abortFn func() // c.abort, made once for context.AfterFunc
 	probe          // the liveness check of an idle connection
+	watch          // the close watcher's state (watch_linux.go)
 }
 
 func newConn(t *Transport, p *hostPool, nc net.Conn) *conn {
@@ -81,6 +82,10 @@ func newConn(t *Transport, p *hostPool, nc net.Conn) *conn {
 	c.w.timeout = t.opts.WriteTimeout
 	c.abortFn = c.abort
 	c.probe.init(nc)
+	if !t.noProbe && p.max > 0 {
+		// A connection that is never pooled needs no watch.
+		c.startWatch()
+	}
 	return c
 }
 
@@ -96,11 +101,15 @@ func (c *conn) probeIdle(now time.Time) bool {
 
 // abort runs when the request's context ends: closing the connection
 // unblocks whatever the request is doing on it.
-func (c *conn) abort() { _ = c.nc.Close() }
+func (c *conn) abort() { c.closeNow() }
 
-// closeNow closes the connection. It does not touch the bufio.Reader, which
-// a body read in progress may be using.
-func (c *conn) closeNow() { _ = c.nc.Close() }
+// closeNow closes the connection, which every close of it goes through.
+// It does not touch the bufio.Reader, which a body read in progress may be
+// using.
+func (c *conn) closeNow() {
+	c.stopWatch()
+	_ = c.nc.Close()
+}
 
 // discard ends the request on c without reusing it; only the request's own
 // goroutine calls it.
@@ -108,7 +117,7 @@ func (c *conn) discard(stop func() bool) {
 	if stop != nil {
 		stop()
 	}
-	_ = c.nc.Close()
+	c.closeNow()
 	if c.br != nil {
 		c.br.Reset(nil)
 		readers.Put(c.br)
@@ -138,7 +147,7 @@ func (c *conn) finish(keep bool, stop func() bool) {
 	if keep {
 		c.pool.put(c)
 	} else {
-		_ = c.nc.Close()
+		c.closeNow()
 	}
 }
 
@@ -198,6 +207,12 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 			c.discard(stop)
 			return nil, false, cerr
 		}
+		if IsInvalidHeader(err) {
+			// Where one response ends is in doubt: the connection
+			// cannot carry another.
+			c.discard(stop)
+			return nil, false, err
+		}
 		// Nothing came back on a connection that had been idle: the
 		// server most likely closed it as the request went out, and
 		// did not see the request. http.Transport retries then too,
@@ -217,15 +232,13 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 // readResponse reads the response headers, skipping informational
 // responses. got reports whether any byte of a response arrived. A header
 // block of the common shape that is whole in the buffer is parsed there
-// (parseBuffered); http.ReadResponse reads the others.
+// (parseBuffered); readStd reads the others.
 //
-// http.ReadResponse enforces RFC 9112's framing (section 6.3): it refuses a
-// response with several differing Content-Length values, or an invalid one,
-// or a Transfer-Encoding other than "chunked"; when Transfer-Encoding and
-// Content-Length come together, chunked wins and Content-Length is removed,
-// as an intermediary must do before forwarding. It also knows which
-// responses have no body (HEAD, 1xx, 204, 304) and which are delimited by
-// the connection's close.
+// Every response is held to nginx's rules for the fields that frame its
+// body (see checkFraming): parseBuffered accepts only the plain framing
+// (one valid Content-Length, or none, and no Transfer-Encoding), and
+// readStd checks the header blocks it reads. A refused response is a
+// headerError.
 func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, err error) {
 	c.r.limit = c.t.maxHeaderBytes()
 	defer func() { c.r.limit = -1 }()
@@ -235,7 +248,7 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, er
 	for range max1xx {
 		var ok bool
 		if res, ok = parseBuffered(c.br, req); !ok {
-			res, err = http.ReadResponse(c.br, req)
+			res, err = c.readStd(req)
 		}
 		if err != nil {
 			return nil, true, err
@@ -252,6 +265,48 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, er
 	}
 	return nil, true, errTooMany1xx
 }
+
+// readStd reads a response with http.ReadResponse, after checkHead has
+// found its framing sound. http.ReadResponse knows which responses have no
+// body (HEAD, 1xx, 204, 304), which are delimited by the connection's
+// close, and reads chunked bodies; it also refuses what is not HTTP, with
+// its own words. But it keeps one of several identical Content-Length
+// fields and drops Content-Length beside Transfer-Encoding, so its result
+// cannot tell what came: checkHead reads the header block as it arrived.
+// That block is most often whole in the buffer, and checked there; when it
+// is not (it is still arriving, or larger than the buffer), a copy of what
+// http.ReadResponse reads is checked after it.
+func (c *conn) readStd(req *http.Request) (*http.Response, error) {
+	buf, _ := c.br.Peek(c.br.Buffered())
+	whole, err := checkHead(buf)
+	switch {
+	case err != nil:
+		return nil, err
+	case whole:
+		res, err := http.ReadResponse(c.br, req)
+		return res, readError(err)
+	}
+	raw := rawBuffers.Get().(*[]byte)
+	*raw = append((*raw)[:0], buf...)
+	c.r.tee = raw
+	res, err := http.ReadResponse(c.br, req)
+	c.r.tee = nil
+	_, ferr := checkHead(*raw)
+	if cap(*raw) <= maxPooledRaw {
+		rawBuffers.Put(raw)
+	}
+	if ferr != nil {
+		// The caller closes the connection, and res with it.
+		return nil, ferr
+	}
+	return res, readError(err)
+}
+
+// rawBuffers hold the copies readStd checks of header blocks that were
+// not whole in the buffer; those grown beyond maxPooledRaw are not kept.
+var rawBuffers = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize); return &b }}
+
+const maxPooledRaw = 64 << 10
 
 // earlyResponse looks, briefly, for a response the server sent before
 // writing the request body failed. The connection is not reused.
@@ -279,10 +334,12 @@ func (c *conn) wrapBody(ctx context.Context, res *http.Response, stop func() boo
 }
 
 // connReader reads from the connection, limiting the bytes read while
-// limit is not negative: the response headers must fit in it.
+// limit is not negative: the response headers must fit in it. While tee is
+// set, what it reads is appended to *tee too (see readStd).
 type connReader struct {
 	nc    net.Conn
 	limit int64
+	tee   *[]byte
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -297,6 +354,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 	}
 	n, err := r.nc.Read(p)
 	r.limit -= int64(n)
+	if r.tee != nil {
+		*r.tee = append(*r.tee, p[:n]...)
+	}
 	return n, err
 }
 

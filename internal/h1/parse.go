@@ -15,7 +15,12 @@ import (
 // Pragma. The response is the one http.ReadResponse would return
 // (FuzzParseBuffered compares them). Otherwise ok is false and nothing is
 // consumed: the caller reads the response with http.ReadResponse, which
-// also words the errors.
+// also words the errors, after checkHead has held its framing to nginx's
+// rules. Every response whose framing those rules refuse (several
+// Content-Length fields, Transfer-Encoding with Content-Length, an invalid
+// Content-Length, a Transfer-Encoding other than chunked) is one this
+// declines, so the rules are applied in one place (FuzzParseBuffered
+// checks that too).
 func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok bool) {
 	line, fields, end, ok := h1parse.Head(br)
 	if !ok {

@@ -29,6 +29,11 @@ func parseBoth(t *testing.T, raw, method string) bool {
 		}
 		return false
 	}
+	// The framing rules are applied to what parseBuffered declines
+	// only: it must decline whatever they refuse.
+	if _, err := checkHead([]byte(raw)); err != nil {
+		t.Fatalf("parseBuffered accepted %q (%s), which checkHead refuses: %v", raw, method, err)
+	}
 	std := bufio.NewReaderSize(strings.NewReader(raw), readBufferSize)
 	want, err := http.ReadResponse(std, req)
 	if err != nil {
@@ -103,6 +108,12 @@ var parseSeeds = []struct {
 	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "GET", false},
 	{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", "GET", false},
 	{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nx", "GET", false},
+	{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\nx", "GET", false},
+	{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", "GET", false},
+	{"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", "GET", false},
+	{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nx", "GET", false},
+	{"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\nx", "GET", false},
+	{"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", "GET", false},
 	{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nPragma: no-cache\r\n\r\nx", "GET", false},
 	{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTrailer: X\r\n\r\nx", "GET", false},
 	{"HTTP/1.1  200 OK\r\nContent-Length: 1\r\n\r\nx", "GET", false},

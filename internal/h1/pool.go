@@ -64,12 +64,15 @@ func (p *hostPool) get(now time.Time) *conn {
 }
 
 // put makes c idle, or closes it when the pool keeps none or holds twice
-// its limit already: the surplus a burst leaves is bounded too, for
-// servers that spend a worker on each connection.
+// its limit already (the surplus a burst leaves is bounded too, for
+// servers that spend a worker on each connection), or when the server has
+// closed it.
 func (p *hostPool) put(c *conn) {
 	c.idleAt = time.Now()
 	p.mu.Lock()
-	if p.max <= 0 || len(p.idle) >= 2*p.max {
+	// Under the lock: the close watcher marks c before it looks for it
+	// here (see closeWatcher.closed).
+	if p.max <= 0 || len(p.idle) >= 2*p.max || c.peerClosed() {
 		p.mu.Unlock()
 		c.closeNow()
 		return
@@ -92,6 +95,19 @@ func (p *hostPool) put(c *conn) {
 		}
 	}
 	p.mu.Unlock()
+}
+
+// remove takes c out of the idle connections, keeping their order, and
+// reports whether it was there (whether c was idle).
+func (p *hostPool) remove(c *conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := slices.Index(p.idle, c)
+	if i < 0 {
+		return false
+	}
+	p.idle = slices.Delete(p.idle, i, i+1)
+	return true
 }
 
 // sweep closes the expired connections and sets the timer for the oldest

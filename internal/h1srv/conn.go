@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/deadline"
+	"github.com/limpet-lb/limpet/internal/errpage"
 	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
@@ -222,7 +224,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 func (c *conn) serve(resumed bool) {
 	s := c.srv
 	hdrTimeout := s.ReadHeaderTimeout
-	limit := s.maxHeaderBytes() + 4096 // net/http's slack
+	// The header read stops a buffer's worth past the block's limit: a
+	// read may take in the start of a body with the block's end.
+	limit := int64(s.limits().block + bufSize)
 	for ; ; c.served++ {
 		c.r.remain = limit
 		switch {
@@ -390,10 +394,35 @@ func (w connWriter) Write(p []byte) (int, error) {
 // bad request it answers it and returns false; on a network error it
 // returns false without answering.
 func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
+	s := c.srv
+	lim := s.limits()
+	// RFC 9112 section 2.2: empty lines before a request line are
+	// ignored (nginx skips them too), such as the CRLF some clients send
+	// after a body. They count toward the header's limit: the read
+	// counts every byte.
+	for {
+		b, err := c.br.Peek(1)
+		if err != nil || b[0] != '\r' && b[0] != '\n' {
+			break
+		}
+		_, _ = c.br.Discard(1)
+	}
+	if b, _ := c.br.Peek(c.br.Buffered()); len(b) > lim.quick {
+		// A block this long may break a limit: the fast path would
+		// not see it.
+		if sc := scanHeader(b); sc.complete {
+			if code := lim.tooLarge(sc, sc.counted(s.UnderscoresInHeaders, s.KeepInvalidHeaders)); code != 0 {
+				c.reject(code)
+				c.lingerClose()
+				return nil, false
+			}
+		}
+	}
 	if req, hosts, ok := parseBuffered(ctx, c.br); ok {
 		c.r.remain = math.MaxInt64
-		// It has no Transfer-Encoding: a Content-Length is no matter.
-		if !c.checkRequest(req, hosts, false) {
+		// It has one Content-Length at most, no Transfer-Encoding, no
+		// folded line.
+		if !c.checkRequest(req, headerScan{hosts: hosts, hostField: req.Host}) {
 			return nil, false
 		}
 		return req, true
@@ -408,68 +437,207 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 	c.teeing = false
 	hitLimit := c.r.remain <= 0
 	c.r.remain = math.MaxInt64
-	if cap(c.raw) > 64<<10 {
+	if cap(c.raw) > 2*bufSize {
+		// Not kept for the connection's next requests: a header this
+		// large is rare, and many connections might hold one each.
 		defer func() { c.raw = nil }()
+	}
+	// http.ReadRequest keeps one Host and drops the field, merges equal
+	// Content-Length fields, drops one beside Transfer-Encoding, ignores
+	// Transfer-Encoding in HTTP/1.0 and unfolds folded lines: the raw
+	// header block tells what the client sent.
+	sc := scanHeader(c.raw)
+	if code := lim.tooLarge(sc, sc.counted(s.UnderscoresInHeaders, s.KeepInvalidHeaders)); code != 0 || hitLimit && err != nil {
+		if code == 0 {
+			code = errpage.HeaderTooLarge
+		}
+		c.reject(code)
+		c.lingerClose()
+		return nil, false
 	}
 	if err != nil {
 		switch {
-		case hitLimit:
-			c.reject(http.StatusRequestHeaderFieldsTooLarge, "")
-			c.lingerClose()
 		case isNetReadError(err):
 			// The client left or timed out: nobody to answer.
 		case strings.HasPrefix(err.Error(), "unsupported transfer encoding"):
-			c.reject(http.StatusNotImplemented, "Unsupported transfer encoding")
+			c.reject(http.StatusNotImplemented) // unsupported transfer encoding
 		default:
-			c.reject(http.StatusBadRequest, "")
+			c.reject(http.StatusBadRequest)
 		}
 		return nil, false
 	}
 	if req.ProtoMajor != 1 {
-		c.reject(http.StatusHTTPVersionNotSupported, "unsupported protocol version")
+		c.reject(http.StatusHTTPVersionNotSupported) // unsupported protocol version
 		return nil, false
 	}
 	for k := range req.Header {
 		if !httpsyntax.ValidToken(k) {
-			c.reject(http.StatusBadRequest, "invalid header name")
+			c.reject(http.StatusBadRequest) // invalid header name
 			return nil, false
 		}
 	}
-	// http.ReadRequest keeps one Host and drops the field, and drops
-	// Content-Length beside Transfer-Encoding: the raw header block
-	// tells what the client sent.
-	hosts, hasCL := scanHeader(c.raw)
-	if !c.checkRequest(req, hosts, hasCL) {
+	if !c.checkRequest(req, sc) {
 		return nil, false
+	}
+	if strings.IndexByte(req.RequestURI, '#') >= 0 {
+		if !stripFragment(req) {
+			c.reject(http.StatusBadRequest)
+			return nil, false
+		}
 	}
 	return req.WithContext(ctx), true
 }
 
-// checkRequest makes RFC 9112's checks that http.ReadRequest does not, on
-// a request that had hosts Host fields, and a Content-Length field when
-// hasCL. It answers a bad request and returns false.
-func (c *conn) checkRequest(req *http.Request, hosts int, hasCL bool) bool {
+// checkRequest makes the checks of RFC 9112 and nginx that
+// http.ReadRequest does not, on a request whose raw header block showed
+// sc, and drops the fields nginx ignores. It answers a bad request and
+// returns false.
+func (c *conn) checkRequest(req *http.Request, sc headerScan) bool {
 	// RFC 9112 section 3.2: 400 for HTTP/1.1 without Host, for several
-	// Host lines, and for an invalid one.
-	if hosts == 0 && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect {
-		c.reject(http.StatusBadRequest, "missing required Host header")
+	// Host lines, and for an invalid one (ngx_http_validate_host's
+	// rule; an absolute-form target's host is req.Host too).
+	if sc.hosts == 0 && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect {
+		c.reject(http.StatusBadRequest) // missing required Host header
 		return false
 	}
-	if hosts > 1 {
-		c.reject(http.StatusBadRequest, "too many Host headers")
+	if sc.hosts > 1 {
+		c.reject(http.StatusBadRequest) // too many Host headers
 		return false
 	}
-	if !httpsyntax.ValidHost(req.Host) {
-		c.reject(http.StatusBadRequest, "malformed Host header")
+	if sc.hosts > 0 && !httpsyntax.ClientHost(sc.hostField) || req.Host != "" && !httpsyntax.ClientHost(req.Host) {
+		// Both the Host field and an absolute-form target's host,
+		// which takes precedence, are checked, as in nginx.
+		c.reject(http.StatusBadRequest) // malformed Host header
+		return false
+	}
+	// nginx's methods are of upper-case letters, '_' and '-': "trace"
+	// or "G.T" would pass a check for "TRACE" and reach a backend that
+	// reads methods without regard to case.
+	if !nginxMethod(req.Method) {
+		c.reject(http.StatusBadRequest) // invalid method
+		return false
+	}
+	if !targetForm(req.Method, req.RequestURI) {
+		c.reject(http.StatusBadRequest) // invalid request target
+		return false
+	}
+	// RFC 9112 section 6.1: a server that receives Transfer-Encoding in
+	// an HTTP/1.0 request "MUST treat the message as if the framing is
+	// faulty" and close the connection: an HTTP/1.0 peer along the way
+	// would read the body as the next request (smuggling).
+	if sc.transferEncoding && !req.ProtoAtLeast(1, 1) {
+		c.reject(http.StatusBadRequest) // HTTP/1.0 request with Transfer-Encoding
 		return false
 	}
 	// RFC 9112 section 6.3: a message with both Transfer-Encoding and
 	// Content-Length "ought to be handled as an error"; it is how
-	// request smuggling starts.
-	if hasCL && len(req.TransferEncoding) > 0 {
-		c.reject(http.StatusBadRequest, "both Transfer-Encoding and Content-Length")
+	// request smuggling starts. Two Content-Length fields, even equal
+	// ones, nginx refuses as a duplicate.
+	if sc.contentLengths > 0 && sc.transferEncoding {
+		c.reject(http.StatusBadRequest) // both Transfer-Encoding and Content-Length
 		return false
 	}
+	if sc.contentLengths > 1 {
+		c.reject(http.StatusBadRequest) // duplicate Content-Length
+		return false
+	}
+	// RFC 9112 section 5.2: a server must reject obsolete line folding
+	// or replace it; nginx rejects it.
+	if sc.folded {
+		c.reject(http.StatusBadRequest) // obsolete line folding
+		return false
+	}
+	switch req.Method {
+	case http.MethodTrace:
+		// nginx answers TRACE 405: echoing the request back would show
+		// a page's script the cookies it may not read.
+		c.reject(http.StatusMethodNotAllowed)
+		return false
+	case http.MethodConnect:
+		// nginx has no tunnels: 405, or 400 when the target is not the
+		// authority form CONNECT takes (RFC 9110 section 9.3.6).
+		if !authorityForm(req.RequestURI) {
+			c.reject(http.StatusBadRequest)
+		} else {
+			c.reject(http.StatusMethodNotAllowed)
+		}
+		return false
+	}
+	if !c.srv.KeepInvalidHeaders {
+		dropInvalidFields(req.Header, c.srv.UnderscoresInHeaders)
+	}
+	return true
+}
+
+// authorityForm reports whether target is host:port with a valid host
+// and a port.
+func authorityForm(target string) bool {
+	i := strings.LastIndexByte(target, ':')
+	return i > 0 && i < len(target)-1 && target[0] != '/' && httpsyntax.ClientHost(target)
+}
+
+// dropInvalidFields deletes the fields whose names nginx calls invalid:
+// bytes other than letters, digits, '-' and, when underscores, '_'.
+func dropInvalidFields(h http.Header, underscores bool) {
+	for k := range h {
+		if kind := nameKind(k); kind == nameInvalid || kind == nameUnderscore && !underscores {
+			delete(h, k)
+		}
+	}
+}
+
+// nginxMethod reports whether m is a method nginx reads: upper-case
+// letters, '_' and '-'.
+func nginxMethod(m string) bool {
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; (c < 'A' || c > 'Z') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return m != ""
+}
+
+// targetForm reports whether target is a request target of a form nginx
+// reads (RFC 9112 section 3.2): a path (origin form), an absolute URI
+// whose host nginx accepts, "*" for OPTIONS, and for CONNECT anything,
+// which checkRequest refuses on its own terms. "http:/a" or
+// "http://user@a/", which net/http reads, are not.
+func targetForm(method, target string) bool {
+	switch {
+	case target != "" && target[0] == '/', method == http.MethodConnect:
+		return true
+	case target == "*":
+		return method == http.MethodOptions
+	}
+	scheme, rest, ok := strings.Cut(target, "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	for i := 0; i < len(scheme); i++ {
+		if c := scheme[i] | 0x20; (c < 'a' || c > 'z') && (i == 0 || (c < '0' || c > '9') && c != '+' && c != '-' && c != '.') {
+			return false
+		}
+	}
+	host := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host = rest[:i]
+	}
+	return httpsyntax.ClientHost(host)
+}
+
+// stripFragment removes a "#fragment" from req's target, which clients
+// do not send (RFC 9110 section 4.2.5) and nginx cuts from $uri and
+// $args, so that it can neither hide a "/.." from normalisation nor
+// reach a location's match. The raw target (RequestURI, nginx's
+// $request_uri) keeps it. It reports false when what is left is no
+// request target.
+func stripFragment(req *http.Request) bool {
+	target, _, _ := strings.Cut(req.RequestURI, "#")
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return false
+	}
+	req.URL = u
 	return true
 }
 
@@ -489,7 +657,7 @@ func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) 
 		if req.ProtoAtLeast(1, 1) && len(ex) == 1 && strings.EqualFold(ex[0], "100-continue") {
 			expectContinue = req.ContentLength != 0
 		} else if req.ProtoAtLeast(1, 1) {
-			c.reject(http.StatusExpectationFailed, "")
+			c.reject(http.StatusExpectationFailed)
 			return false
 		}
 	}
@@ -664,23 +832,23 @@ func (c *conn) abort() {
 	_ = c.rwc.Close()
 }
 
-// reject answers a request that could not be read, as net/http does, and
-// leaves the connection to be closed.
-func (c *conn) reject(code int, detail string) {
-	text := statusText(code)
-	msg := text
-	if detail != "" {
-		msg = text + ": " + detail
-	}
+// reject answers a request that could not be read with nginx's error
+// page for code (errpage.HeaderTooLarge included), and leaves the
+// connection to be closed. As from nginx, the page says no more than the
+// status: why is for the error log at info level, which limpet does not
+// keep.
+func (c *conn) reject(code int) {
+	body := errpage.Body(code)
 	now := time.Now()
 	c.dlMu.Lock()
 	c.ownWD = true // a second, not the Server's WriteTimeout
 	_ = c.wd.SetAt(c.rwc.SetWriteDeadline, now, now.Add(time.Second))
 	c.dlMu.Unlock()
-	c.bw.WriteString("HTTP/1.1 " + msg + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ")
-	c.bw.WriteString(itoa(len(msg)))
+	c.bw.WriteString(statusLine(errpage.Status(code)))
+	c.bw.WriteString("Content-Type: text/html\r\nConnection: close\r\nContent-Length: ")
+	c.bw.WriteString(itoa(len(body)))
 	c.bw.WriteString("\r\n\r\n")
-	c.bw.WriteString(msg)
+	c.bw.WriteString(body)
 	_ = c.bw.Flush()
 }
 
@@ -737,42 +905,4 @@ func isNetReadError(err error) bool {
 	}
 	var oe *net.OpError
 	return errors.As(err, &oe) && oe.Op == "read" || errors.Is(err, net.ErrClosed)
-}
-
-// scanHeader counts the Host fields of the header block at the start of
-// raw and reports whether it has a Content-Length field.
-func scanHeader(raw []byte) (hosts int, contentLength bool) {
-	first := true
-	for len(raw) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(raw, '\n'); i < 0 {
-			line, raw = raw, nil
-		} else {
-			line, raw = raw[:i], raw[i+1:]
-		}
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if first {
-			if len(line) > 0 { // RFC 9112 section 2.2: empty lines may precede the request line
-				first = false
-			}
-			continue
-		}
-		if len(line) == 0 {
-			break // the end of the header block
-		}
-		switch line[0] | 0x20 {
-		case 'h':
-			if len(line) >= 5 && strings.EqualFold(string(line[:5]), "host:") {
-				hosts++
-			}
-		case 'c':
-			const name = "content-length:"
-			if len(line) >= len(name) && strings.EqualFold(string(line[:len(name)]), name) {
-				contentLength = true
-			}
-		}
-	}
-	return hosts, contentLength
 }

@@ -82,7 +82,8 @@ func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, ho
 // url.ParseRequestURI does, when it has nothing to unescape: a path of
 // bytes that need no escaping and the query, from the first '?', as it
 // is. It returns false for anything else (escapes, a fragment mark in the
-// path, an empty query, control bytes, an absolute or authority form).
+// path or query, an empty query, control bytes, an absolute or authority
+// form).
 func originForm(target string) (*url.URL, bool) {
 	path, query, hasQuery := strings.Cut(target, "?")
 	if path == "" || path[0] != '/' || hasQuery && query == "" {
@@ -94,7 +95,7 @@ func originForm(target string) (*url.URL, bool) {
 		}
 	}
 	for i := 0; i < len(query); i++ {
-		if c := query[i]; c <= ' ' || c == 0x7f {
+		if c := query[i]; c <= ' ' || c == 0x7f || c == '#' {
 			return nil, false
 		}
 	}

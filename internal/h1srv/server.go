@@ -15,10 +15,16 @@
 // buffer are parsed there in one pass (internal/h1parse, parseBuffered),
 // exactly as http.ReadRequest would parse them; the others by
 // http.ReadRequest. Framing is thus validated as in net/http, and more
-// strictly where RFC 9112 says a server ought to: a
-// request with both Content-Length and Transfer-Encoding, with several Host
-// fields, or HTTP/1.1 without one, is answered 400 and the connection
-// closed; a header block over MaxHeaderBytes gets 431.
+// strictly where RFC 9112 says a server ought to and nginx does (see
+// checkRequest): a request with both Content-Length and
+// Transfer-Encoding, with Transfer-Encoding in HTTP/1.0, with two
+// Content-Length fields, with a folded field line, with several Host
+// fields or an invalid one, or HTTP/1.1 without one, is answered 400 and
+// the connection closed, never handed to the handler. TRACE and CONNECT
+// are answered 405, as nginx answers them. The header block is bounded by
+// HeaderLimits (nginx's buffers: 414 for a long request line, 400
+// "Request Header Or Cookie Too Large" for the rest), and the read stops
+// once it is passed, so a client cannot make a connection hold more.
 //
 // # Noticing a client that leaves
 //
@@ -90,10 +96,22 @@ type Server struct {
 	// the response says "Connection: close", as nginx's
 	// keepalive_timeout 0 does.
 	IdleTimeout time.Duration
-	// MaxHeaderBytes bounds a request's header block, request line
-	// included; 0 means http.DefaultMaxHeaderBytes (1 MiB). A larger
-	// block is answered 431.
-	MaxHeaderBytes int
+	// Headers bounds a request's header block (nginx's
+	// client_header_buffer_size, large_client_header_buffers and
+	// max_headers); the zero value is nginx's defaults.
+	Headers HeaderLimits
+	// UnderscoresInHeaders keeps field names with underscores, as
+	// nginx's underscores_in_headers on; by default (off) they are
+	// invalid names.
+	UnderscoresInHeaders bool
+	// KeepInvalidHeaders passes on fields whose names are tokens but
+	// not of letters, digits and hyphens (underscores included unless
+	// UnderscoresInHeaders), as nginx's ignore_invalid_headers off; by
+	// default (on) such fields are dropped, so that "Transfer_Encoding"
+	// or "X.Real.IP" never reach a backend that might read them as
+	// another field. Names that are not tokens are refused (400) either
+	// way.
+	KeepInvalidHeaders bool
 	// ErrorLog receives handler panics and invalid responses; nil means
 	// the log package's standard logger.
 	ErrorLog *log.Logger
@@ -106,6 +124,9 @@ type Server struct {
 	Limit *ConnLimit
 
 	inShutdown atomic.Bool
+
+	limOnce sync.Once
+	lim     limits // Headers in effect, set once
 
 	// idle holds the parked connections; nil when parking is off or
 	// not available (not Linux, or epoll failed).
@@ -321,11 +342,11 @@ func (s *Server) logf(format string, args ...any) {
 	log.Printf(format, args...)
 }
 
-func (s *Server) maxHeaderBytes() int64 {
-	if s.MaxHeaderBytes > 0 {
-		return int64(s.MaxHeaderBytes)
-	}
-	return http.DefaultMaxHeaderBytes
+// limits returns the bounds of Headers, computed once: the fields are
+// not to change once the Server serves.
+func (s *Server) limits() *limits {
+	s.limOnce.Do(func() { s.lim = s.Headers.effective() })
+	return &s.lim
 }
 
 func (s *Server) handler() http.Handler {

@@ -31,6 +31,70 @@ func ValidHost(s string) bool {
 	return true
 }
 
+// ClientHost reports whether s is a Host that nginx accepts from a
+// client (ngx_http_validate_host): a reg-name or IPv4 address of
+// unreserved, sub-delim and pct-encoded bytes with no empty label (".."),
+// or a bracketed IP literal, then optionally ':' and a port of digits no
+// greater than 65535; not empty once a trailing dot is dropped. nginx
+// answers 400 to anything else ("client sent invalid host header"), which
+// keeps values such as "..example.com", "host:98777", "a:9000:80" and
+// "[::1" from becoming a $host or choosing a virtual server.
+func ClientHost(s string) bool {
+	const (
+		inHost = iota
+		inLiteral
+		afterLiteral
+		inPort
+	)
+	state := inHost
+	end := len(s) // where the host part ends
+	dot := -2     // position of the last '.'
+	port := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch state {
+		case inHost, inLiteral:
+			if i == 0 && c == '[' {
+				state = inLiteral
+				continue
+			}
+			switch {
+			case c == '.':
+				if dot == i-1 {
+					return false // an empty label
+				}
+				dot = i
+			case c == ':' && state == inHost:
+				end, state = i, inPort
+			case c == ']' && state == inLiteral:
+				end, state = i+1, afterLiteral
+			case c == ':' || c == '%' && state == inHost || hostNameByte[c]:
+			default:
+				return false
+			}
+		case afterLiteral:
+			if c != ':' {
+				return false
+			}
+			state = inPort
+		case inPort:
+			if c < '0' || c > '9' {
+				return false
+			}
+			if port = port*10 + int(c-'0'); port > 65535 {
+				return false
+			}
+		}
+	}
+	if state == inLiteral {
+		return false // "[::1" never closed
+	}
+	if dot == end-1 {
+		end-- // one trailing dot is dropped
+	}
+	return end > 0
+}
+
 // HasToken reports whether the comma-separated values contain token,
 // compared as net/http compares them (httpguts.HeaderValuesContainsToken):
 // spaces and tabs around each element trimmed, ASCII letters without
@@ -122,6 +186,10 @@ func HopByHop(name string) bool {
 var tokenByte = byteSet("!#$%&'*+-.^_`|~")
 
 var hostByte = byteSet("!$%&'()*+,-.:;=[]_~")
+
+// hostNameByte is what ngx_http_validate_host allows in a host name
+// besides '.', ':' and '%': letters, digits, unreserved and sub-delims.
+var hostNameByte = byteSet("-_~!$&'()*+,;=")
 
 // byteSet is the set of ASCII letters and digits and of the bytes in
 // extra.

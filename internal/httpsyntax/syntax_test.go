@@ -27,6 +27,49 @@ func TestValidHost(t *testing.T) {
 	}
 }
 
+func TestClientHost(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"example.com", true},
+		{"Example.COM:8080", true},
+		{"example.com.", true},
+		{".example.com", true}, // one leading dot is no empty label
+		{"host:", true},        // an empty port, as nginx reads it
+		{"host:65535", true},
+		{"127.0.0.1:80", true},
+		{"[::1]", true},
+		{"[::1]:8080", true},
+		{"[2001:DB8::1]", true},
+		{"a_b~c!$&'()*+,;=%41", true},
+		{"", false},
+		{".", false},
+		{"..example.com", false},
+		{"a..b", false},
+		{"host:98777", false},
+		{"host:65536", false},
+		{"a:9000:80", false},
+		{"host:8x", false},
+		{"[::1", false},
+		{"[::1]x", false},
+		{"[::1]:8x", false},
+		{"[%41]", false},
+		{"a[b", false},
+		{"a b", false},
+		{"a/b", false},
+		{"a@b", false},
+		{"a\x00b", false},
+		{"a\r\nb", false},
+		{"caf\xc3\xa9", false},
+	}
+	for _, tt := range tests {
+		if got := ClientHost(tt.host); got != tt.want {
+			t.Errorf("ClientHost(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
 func TestHasToken(t *testing.T) {
 	tests := []struct {
 		values []string

@@ -38,7 +38,9 @@ type failure struct {
 
 // classify maps a transport error to a failure, in one place, as oxy does:
 // a timeout is 504, the client going away is 499 and not the server's
-// fault, an oversized body is 413, anything else from upstream is 502.
+// fault, an oversized body is 413, anything else from upstream is 502: a
+// response refused for its header (h1.IsInvalidHeader) under
+// proxy_next_upstream's invalid_header, other failures under error.
 func classify(r *http.Request, err error) failure {
 	var maxBytes *http.MaxBytesError
 	switch {
@@ -50,6 +52,11 @@ func classify(r *http.Request, err error) failure {
 	sent := !isDialError(err)
 	if h1.IsStale(err) {
 		return failure{cond: config.NextError, status: http.StatusBadGateway, serverFault: true, sent: sent, stale: true}
+	}
+	if h1.IsInvalidHeader(err) {
+		// nginx's NGX_HTTP_UPSTREAM_FT_INVALID_HEADER: retried only
+		// under invalid_header, always counted against the server.
+		return failure{cond: config.NextInvalidHeader, status: http.StatusBadGateway, serverFault: true, sent: true}
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/limit"
 	"github.com/limpet-lb/limpet/internal/router"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
@@ -47,6 +48,9 @@ type Env struct {
 	// Access compiles a level's access control (allow/deny, auth_basic,
 	// limit_except); a nil Guard allows everything. Nil Access: none.
 	Access func(a config.Access, le *config.LimitExcept) (Guard, error)
+	// Limits compiles a level's limit_req and limit_conn; either is nil
+	// when the level has none. Nil Limits: no limiting.
+	Limits func(l config.Limits) (*limit.Requests, *limit.Conns, error)
 	// Content returns the handler of a location served by limpet itself
 	// (api, metrics, dashboard), or nil for other locations. It gets
 	// paths relative to the location.
@@ -127,6 +131,10 @@ type location struct {
 
 	// guard is the location's access control; nil allows everything.
 	guard Guard
+	// reqLimit and connLimit are the location's limit_req and
+	// limit_conn; nil when it has none.
+	reqLimit  *limit.Requests
+	connLimit *limit.Conns
 	// content serves locations limpet answers itself (api, metrics,
 	// dashboard); nil otherwise.
 	content http.Handler
@@ -171,8 +179,11 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if len(s.Names) > 0 {
 		vs.name = s.Names[0]
 	}
-	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy, Access: s.Access}}
+	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy, Access: s.Access, Limits: s.Limits}}
 	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
+		return nil, err
+	}
+	if err := vs.noLocation.compileLimits(env); err != nil {
 		return nil, err
 	}
 	if vs.noLocation.guard, err = compileGuard(env, s.Access, nil); err != nil {
@@ -239,6 +250,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
 		return nil, err
 	}
+	if err := cl.compileLimits(env); err != nil {
+		return nil, err
+	}
 	if env.Content != nil {
 		if cl.content, err = env.Content(l); err != nil {
 			return nil, err
@@ -270,6 +284,16 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl.maxBody = p.ClientMaxBodySize
 	cl.readTimeout = p.ReadTimeout
 	return cl, nil
+}
+
+// compileLimits compiles the location's limit_req and limit_conn.
+func (l *location) compileLimits(env *Env) error {
+	if env.Limits == nil {
+		return nil
+	}
+	var err error
+	l.reqLimit, l.connLimit, err = env.Limits(l.cfg.Limits)
+	return err
 }
 
 // ServeHTTP serves one request: virtual server, location, then the
@@ -319,6 +343,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if l != nil {
 			loc, prefix = vs.compiled[l], p
+		}
+	}
+	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
+		// A `return` runs before the limits, in nginx's rewrite phase.
+		var held limit.Held
+		defer held.Release()
+		if !loc.limits(rw, r, &vr, &held) {
+			return
 		}
 	}
 	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {

@@ -12,6 +12,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/h1"
+	"github.com/limpet-lb/limpet/internal/limit"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -59,14 +60,17 @@ func (w *benchWriter) SetReadDeadline(time.Time) error  { return nil }
 // cookie, the design notes' proxy_set_header lines, metrics off, access
 // log off) through the handler to a canned upstream: limpet's own cost
 // per request on the cookie-hit path.
-func BenchmarkStickyHitPath(b *testing.B) { benchmarkStickyHit(b, "off") }
+func BenchmarkStickyHitPath(b *testing.B) { benchmarkStickyHit(b, "off", "", nil) }
 
 // BenchmarkStickyHitPathLogged is the same with the access log on, to a
 // writer that discards: the cost of logging itself.
-func BenchmarkStickyHitPathLogged(b *testing.B) { benchmarkStickyHit(b, "/dev/null") }
+func BenchmarkStickyHitPathLogged(b *testing.B) { benchmarkStickyHit(b, "/dev/null", "", nil) }
 
-func benchmarkStickyHit(b *testing.B, accessLog string) {
-	cfg, err := config.LoadBytes("/bench/limpet.conf", []byte(`
+// benchmarkStickyHit runs the sticky-hit path with the access log to
+// accessLog; extra is written at http level (limit zones), and limits
+// compiles the limit directives (nil: none).
+func benchmarkStickyHit(b *testing.B, accessLog, extra string, limits func(config.Limits) (*limit.Requests, *limit.Conns, error)) {
+	cfg, err := config.LoadBytes("/bench/limpet.conf", []byte(extra+`
 upstream backend { server 127.0.0.1:9001; server 127.0.0.1:9002; sticky cookie SERVERID expires=1h path=/; }
 server { listen 127.0.0.1:8080; server_name lb; access_log `+accessLog+`;
     location / { proxy_pass http://backend;
@@ -91,6 +95,7 @@ server { listen 127.0.0.1:8080; server_name lb; access_log `+accessLog+`;
 		Upstream:  func(*config.ProxyPass) *Upstream { return up },
 		Transport: func(*Upstream, Timeouts) http.RoundTripper { return cannedTransport{} },
 		AccessLog: func(config.AccessLog) (*accesslog.Logger, error) { return logger, nil },
+		Limits:    limits,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -22,7 +22,9 @@ const copyBufferSize = 32 << 10
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
 // respond sends the upstream response res to the client: its headers
-// without hop-by-hop ones, limpet's persistence cookie beside the
+// without hop-by-hop ones, and of a single-valued field the upstream
+// repeated only the first line (see singleValued), limpet's persistence
+// cookie beside the
 // application's own Set-Cookie headers when the user needs one, and the
 // body streamed as it arrives.
 func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
@@ -34,6 +36,9 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 	removeHopHeaders(res.Header)
 	dst := w.Header()
 	for k, v := range res.Header {
+		if len(v) > 1 && singleValued(k) {
+			v = h.firstOnly(k, v, up, server)
+		}
 		dst[k] = v
 	}
 	if _, ok := res.Header["Content-Type"]; !ok {
@@ -76,6 +81,33 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 	for k, v := range res.Trailer {
 		dst[http.TrailerPrefix+k] = v
 	}
+}
+
+// singleValued reports the response fields of which nginx's upstream
+// module keeps only the first line and drops the others with a warning
+// (ngx_http_upstream_process_header_line and its kin for Last-Modified,
+// Expires and the X-Accel fields, in ngx_http_upstream_headers_in). Other
+// fields keep every line: the list-valued ones (Cache-Control, Link, Vary,
+// WWW-Authenticate), Set-Cookie, and those nginx does not interpret.
+// Content-Length and Transfer-Encoding never get here repeated: h1 refuses
+// such responses. Names are canonical, as both transports give them.
+func singleValued(name string) bool {
+	switch name {
+	case "Content-Type", "Date", "Etag", "Expires", "Last-Modified", "Location",
+		"Refresh", "Server", "Status", "X-Accel-Expires", "X-Accel-Limit-Rate", "X-Accel-Redirect":
+		return true
+	}
+	return false
+}
+
+// firstOnly returns the first of the values v of a single-valued field
+// the upstream sent several times, and logs the others as ignored, as
+// nginx does ("upstream sent duplicate header line: ..., ignored").
+func (h *Handler) firstOnly(name string, v []string, up *Upstream, server *upstream.Server) []string {
+	h.errorLog.Warn("upstream sent duplicate header line, ignored", slog.String("upstream", up.Name),
+		slog.String("server", server.Addr), slog.String("header", name+": "+v[1]),
+		slog.String("previous", name+": "+v[0]), slog.Int("ignored", len(v)-1))
+	return v[:1:1]
 }
 
 // errClientWrite marks a failure to write to the client.
@@ -172,6 +204,11 @@ func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response
 		return
 	}
 	removeHopHeaders(res.Header)
+	for k, v := range res.Header {
+		if len(v) > 1 && singleValued(k) {
+			res.Header[k] = h.firstOnly(k, v, up, server)
+		}
+	}
 	res.Header["Connection"] = []string{"Upgrade"}
 	res.Header["Upgrade"] = []string{got}
 	if dec.NeedsCookie(server) {

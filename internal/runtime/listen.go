@@ -102,8 +102,19 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 				handler = &localAddrMux{byLocal: byLocal, fallback: handlers[g]}
 			}
 		}
+		// As in nginx, the default server's settings read the header
+		// (nginx may switch once Host has named another server).
+		ch := g.servers[max(g.defaultIndex, 0)].ClientHeaders
 		srv := &h1srv.Server{
 			Handler: handler,
+			Headers: h1srv.HeaderLimits{
+				BufferSize:      ch.BufferSize,
+				LargeBuffers:    ch.LargeBuffers,
+				LargeBufferSize: ch.LargeBufferSize,
+				MaxFields:       ch.MaxHeaders,
+			},
+			UnderscoresInHeaders: ch.UnderscoresInHeaders,
+			KeepInvalidHeaders:   !ch.IgnoreInvalidHeaders,
 			// nginx's client_header_timeout default.
 			ReadHeaderTimeout: 60 * time.Second,
 			// nginx's send_timeout default.

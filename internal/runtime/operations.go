@@ -82,7 +82,7 @@ func (rt *Runtime) content(l *config.Location) (http.Handler, error) {
 	var h http.Handler
 	switch {
 	case l.API != nil:
-		h = api.New(rt, api.Options{Write: l.API.Write, Now: rt.opts.Now, Log: rt.log})
+		h = api.New(rt, api.Options{Write: l.API.Write, Origins: l.API.Origins, Now: rt.opts.Now, Log: rt.log})
 	case l.Metrics:
 		h = rt.metrics.Handler()
 	case l.Dashboard:

@@ -63,6 +63,8 @@ type Runtime struct {
 	// apiBase maps each location to the runtime API's path in its
 	// virtual server, for the dashboard.
 	apiBase map[*config.Location]string
+	// zones are the limit_req_zone and limit_conn_zone zones.
+	zones limitZones
 }
 
 type transportKey struct {
@@ -103,6 +105,10 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		}
 		rt.upstreams[cu] = u
 	}
+	if err := rt.newLimitZones(cfg); err != nil {
+		rt.closeLogs()
+		return nil, err
+	}
 	rt.apiBase = findAPIBases(cfg)
 	checks := rt.healthChecks()
 	for _, c := range checks {
@@ -123,6 +129,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		AccessLog: rt.accessLog,
 		ErrorLog:  rt.log,
 		Access:    rt.guard,
+		Limits:    rt.limits,
 		Observer:  observer,
 		Content:   rt.content,
 		Now:       opts.Now,

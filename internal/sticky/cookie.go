@@ -126,9 +126,8 @@ func (c *Cookie) lookup(r *http.Request, pool *upstream.Pool) (s *upstream.Serve
 			if !ok || name != c.name {
 				continue
 			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
+			// A quoted value stays quoted, as nginx's $cookie_NAME
+			// reads it: limpet never sets one, so it names no server.
 			if !present {
 				first, present = v, true
 			}

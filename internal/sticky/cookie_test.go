@@ -52,7 +52,7 @@ func TestDecide(t *testing.T) {
 		{"other cookies only", []string{"session=abc; theme=dark"}, pool, nil, "new/no_cookie"},
 		{"valid md5 value", []string{"SERVERID=" + a.ID}, pool, a, "hit"},
 		{"valid route value", []string{"x=1; SERVERID=blue; y=2"}, pool, b, "hit"},
-		{"quoted value", []string{`SERVERID="blue"`}, pool, b, "hit"},
+		{"quoted value", []string{`SERVERID="blue"`}, pool, nil, "new/invalid_cookie"},
 		{"second Cookie header", []string{"x=1", "SERVERID=blue"}, pool, b, "hit"},
 		{"unknown value", []string{"SERVERID=0123456789abcdef0123456789abcdef"}, pool, nil, "new/invalid_cookie"},
 		{"forged address", []string{"SERVERID=127.0.0.1:9001"}, pool, nil, "new/invalid_cookie"},

@@ -39,6 +39,24 @@ func appendVar(dst []byte, seg *segment, r *Request) []byte {
 			return ap.Addr().Unmap().AppendTo(dst)
 		}
 		return dst
+	case kBinaryRemoteAddr:
+		// ngx_http_variable_binary_remote_addr: the address in network
+		// order, 4 bytes for IPv4 and 16 for IPv6; unmapped as
+		// $remote_addr is, so a client has one key on every listener.
+		if ap := remote(r); ap.IsValid() {
+			a := ap.Addr().Unmap()
+			if a.Is4() {
+				b := a.As4()
+				return append(dst, b[:]...)
+			}
+			b := a.As16()
+			return append(dst, b[:]...)
+		}
+		return dst
+	case kLimitReqStatus:
+		return append(dst, r.LimitReqStatus...)
+	case kLimitConnStatus:
+		return append(dst, r.LimitConnStatus...)
 	case kRemotePort:
 		if ap := remote(r); ap.IsValid() {
 			return strconv.AppendUint(dst, uint64(ap.Port()), 10)

@@ -55,6 +55,12 @@ type Request struct {
 	// URI is the normalized current URI, without arguments ($uri,
 	// $document_uri). When empty, R.URL.Path is used.
 	URI string
+	// LimitReqStatus and LimitConnStatus are the outcomes of limit_req
+	// and limit_conn ($limit_req_status, $limit_conn_status): "PASSED",
+	// "DELAYED", "REJECTED", "DELAYED_DRY_RUN", "REJECTED_DRY_RUN", or ""
+	// when no limit applied (nginx's "not found").
+	LimitReqStatus  string
+	LimitConnStatus string
 }
 
 // kind is what a template segment evaluates to.
@@ -65,6 +71,7 @@ const (
 	kHost
 	kHTTPHost
 	kRemoteAddr
+	kBinaryRemoteAddr
 	kRemotePort
 	kProxyAddXFF
 	kScheme
@@ -83,6 +90,8 @@ const (
 	kContentLength
 	kHeader
 	kCookie
+	kLimitReqStatus
+	kLimitConnStatus
 )
 
 // simple maps the names of the variables that take no argument to their
@@ -92,6 +101,7 @@ var simple = map[string]kind{
 	"host":                      kHost,
 	"http_host":                 kHTTPHost,
 	"remote_addr":               kRemoteAddr,
+	"binary_remote_addr":        kBinaryRemoteAddr,
 	"remote_port":               kRemotePort,
 	"proxy_add_x_forwarded_for": kProxyAddXFF,
 	"scheme":                    kScheme,
@@ -109,6 +119,8 @@ var simple = map[string]kind{
 	"server_protocol":           kServerProtocol,
 	"content_type":              kContentType,
 	"content_length":            kContentLength,
+	"limit_req_status":          kLimitReqStatus,
+	"limit_conn_status":         kLimitConnStatus,
 }
 
 // segment is one piece of a template: a literal, or a variable with its

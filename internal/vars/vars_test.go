@@ -119,6 +119,12 @@ func TestExpandEdgeCases(t *testing.T) {
 		{"remote from RemoteAddr", "$remote_addr:$remote_port", func(r *Request) { r.Remote = netip.AddrPort{} }, "192.0.2.1:1234"},
 		{"remote IPv4-mapped is unmapped", "$remote_addr", func(r *Request) { r.Remote = netip.MustParseAddrPort("[::ffff:198.51.100.9]:1") }, "198.51.100.9"},
 		{"remote IPv6", "$remote_addr", func(r *Request) { r.Remote = netip.MustParseAddrPort("[2001:db8::2]:1") }, "2001:db8::2"},
+		{"binary remote IPv4 is 4 bytes", "$binary_remote_addr", nil, "\xcb\x00\x71\x07"},
+		{"binary remote IPv4-mapped is 4 bytes", "$binary_remote_addr", func(r *Request) { r.Remote = netip.MustParseAddrPort("[::ffff:198.51.100.9]:1") }, "\xc6\x33\x64\x09"},
+		{"binary remote IPv6 is 16 bytes", "$binary_remote_addr", func(r *Request) { r.Remote = netip.MustParseAddrPort("[2001:db8::2]:1") },
+			"\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02"},
+		{"limit statuses", "[$limit_req_status|$limit_conn_status]", func(r *Request) { r.LimitReqStatus, r.LimitConnStatus = "DELAYED", "PASSED" }, "[DELAYED|PASSED]"},
+		{"limit statuses not found", "[$limit_req_status|$limit_conn_status]", nil, "[|]"},
 		{"server addr from context", "$server_addr:$server_port", func(r *Request) {
 			r.Local = netip.AddrPort{}
 			ctx := context.WithValue(r.R.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP("127.0.0.2"), Port: 81})
@@ -146,7 +152,9 @@ func TestExpandEdgeCases(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRequest()
-			tt.setup(r)
+			if tt.setup != nil {
+				tt.setup(r)
+			}
 			if got := MustCompile(tt.src).Expand(r); got != tt.want {
 				t.Errorf("Expand(%q) = %q, want %q", tt.src, got, tt.want)
 			}

@@ -26,7 +26,9 @@
 // for the next request, requests in flight finish where they are, and the
 // other servers (and their users' cookies) are untouched. A request is
 // validated completely before anything changes, so a rejected request
-// changes nothing.
+// changes nothing. Before that, a write a browser page of another origin
+// could have sent is refused (checkWrite): the operator's browser would
+// have sent it with the operator's address and password.
 //
 // limpet adds its own data under a "limpet" key, where NGINX Plus clients
 // ignore it: each peer's stable ID (its sticky cookie value) and the
@@ -40,6 +42,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"sort"
@@ -79,6 +82,12 @@ type Options struct {
 	Now func() time.Time
 	// Log receives one line per change of the server set; nil discards.
 	Log *slog.Logger
+	// Origins are origins ("https://ops.example.com", as browsers send
+	// them) whose pages may write although they are not the API's own
+	// host: `api origin=...`. By default a browser may write from the
+	// API's own origin only. Each must be an origin config accepts
+	// (scheme, host, optional port, nothing else); New panics otherwise.
+	Origins []string
 }
 
 // resolveTimeout bounds the name resolution of a server being added.
@@ -93,6 +102,8 @@ type handler struct {
 	ups   Upstreams
 	o     Options
 	rates rates
+	// cross refuses the writes of browser pages from other origins.
+	cross *http.CrossOriginProtection
 }
 
 var _ http.Handler = (*handler)(nil)
@@ -112,7 +123,13 @@ func New(ups Upstreams, o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &handler{ups: ups, o: o, rates: rates{last: map[string]map[*upstream.Server]sample{}}}
+	cross := http.NewCrossOriginProtection()
+	for _, origin := range o.Origins {
+		if err := cross.AddTrustedOrigin(origin); err != nil {
+			panic("api: " + err.Error())
+		}
+	}
+	return &handler{ups: ups, o: o, rates: rates{last: map[string]map[*upstream.Server]sample{}}, cross: cross}
 }
 
 // op answers one method of one endpoint: the status and the object to
@@ -121,8 +138,11 @@ type op func(r *http.Request) (status int, body any, err *apiError)
 
 // ServeHTTP routes a request to its endpoint and method, refusing unknown
 // paths (404 PathNotFound), unknown versions (404 UnknownVersion), methods
-// the endpoint does not have (405 MethodNotSupported) and, without
-// write=on, methods that change something (405 MethodDisabled).
+// the endpoint does not have (405 MethodNotSupported, which is also the
+// answer to a CORS preflight: OPTIONS), without write=on methods that
+// change something (405 MethodDisabled), writes sent by a browser page of
+// another origin (403 CrossOriginForbidden) and bodies declared as
+// something else than JSON (415 UnsupportedMediaType); see checkWrite.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ops, err := h.route(r.URL.Path)
 	if err != nil {
@@ -144,9 +164,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, errMethodNotSupported)
 		return
 	}
-	if method != http.MethodGet && !h.o.Write {
-		h.writeError(w, errMethodDisabled)
-		return
+	if method != http.MethodGet {
+		if !h.o.Write {
+			h.writeError(w, errMethodDisabled)
+			return
+		}
+		if err := h.checkWrite(r); err != nil {
+			h.writeError(w, err)
+			return
+		}
 	}
 	status, body, err := fn(r)
 	if err != nil {
@@ -154,6 +180,48 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, status, body)
+}
+
+// checkWrite refuses a write (POST, PATCH, DELETE) that a browser page
+// may have sent without the operator meaning it: cross-site request
+// forgery, where a page elsewhere makes the operator's browser send a
+// request to the API with the credentials it holds (Basic, or its address
+// in an allow list).
+//
+// A browser sends a form, or a fetch it need not ask permission for (no
+// CORS preflight), only as POST and only with a Content-Type of
+// application/x-www-form-urlencoded, multipart/form-data or text/plain;
+// every other write needs a preflight, which the API refuses (OPTIONS is
+// 405, without any Access-Control-Allow-* header). Two checks follow:
+//
+//   - the request must not come from another origin: Sec-Fetch-Site, when
+//     the browser sends it, must be "same-origin" or "none", else the
+//     Origin header, when there is one, must name the request's Host
+//     (http.CrossOriginProtection's rules), unless it is one of the
+//     trusted Options.Origins. Requests with neither header come from
+//     programs (curl, nginx-plus-go-client) and pass;
+//   - a body (POST, PATCH) must be declared application/json, parameters
+//     such as charset allowed, or not declared at all: NGINX Plus's
+//     clients send JSON, nginx-plus-go-client's PATCH without a
+//     Content-Type. Browsers declare the type of every form and every
+//     fetch body but bytes, which they send with an Origin.
+func (h *handler) checkWrite(r *http.Request) *apiError {
+	if err := h.cross.Check(r); err != nil {
+		return errCrossOrigin(r)
+	}
+	if r.Method == http.MethodDelete {
+		return nil // nothing to read: NGINX Plus's DELETE has no body
+	}
+	types := r.Header.Values("Content-Type")
+	if len(types) == 0 {
+		return nil
+	}
+	if len(types) == 1 {
+		if mt, _, err := mime.ParseMediaType(types[0]); err == nil && mt == "application/json" {
+			return nil
+		}
+	}
+	return errUnsupportedMediaType(strings.Join(types, ", "))
 }
 
 // route returns the methods of the endpoint at path.
@@ -275,6 +343,40 @@ var (
 // errServerNotFound is NGINX Plus's error for an unknown server ID.
 func errServerNotFound(id int) *apiError {
 	return &apiError{http.StatusNotFound, `server with ID "` + strconv.Itoa(id) + `" does not exist`, "UpstreamServerNotFound"}
+}
+
+// errCrossOrigin is limpet's error for a write from a browser page of
+// another origin; NGINX Plus has none (it does not check).
+// The text names what decided, as http.CrossOriginProtection decides:
+// Sec-Fetch-Site when the browser sent it, else the Origin.
+func errCrossOrigin(r *http.Request) *apiError {
+	text := "cross-origin write refused: "
+	origin := r.Header.Get("Origin")
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		text += "Sec-Fetch-Site is " + strconv.Quote(clip(site))
+		if origin != "" {
+			text += " and origin " + strconv.Quote(clip(origin)) + " is not trusted"
+		}
+	} else {
+		text += "origin " + strconv.Quote(clip(origin)) + " is not this API's"
+	}
+	return &apiError{http.StatusForbidden, text, "CrossOriginForbidden"}
+}
+
+// errUnsupportedMediaType is limpet's error for a body declared as
+// something else than JSON; NGINX Plus reads any body as JSON.
+func errUnsupportedMediaType(ct string) *apiError {
+	return &apiError{http.StatusUnsupportedMediaType,
+		"unsupported media type " + strconv.Quote(clip(ct)) + `, send "Content-Type: application/json"`,
+		"UnsupportedMediaType"}
+}
+
+// clip shortens a header value quoted back to the client to 200 bytes.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
 }
 
 // badRequest is a 400 with an NGINX Plus code.

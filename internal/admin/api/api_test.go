@@ -87,6 +87,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, write bool) *fixture {
 	t.Helper()
+	return newFixtureOrigins(t, write, nil)
+}
+
+// newFixtureOrigins is newFixture with trusted origins (`api origin=`).
+func newFixtureOrigins(t *testing.T, write bool, origins []string) *fixture {
+	t.Helper()
 	a := server("app-01.internal:80", "10.0.0.1:80", 5)
 	b := server("10.0.0.2:8080", "10.0.0.2:8080", 1, func(s *upstream.Server) {
 		s.Route, s.MaxFails, s.FailTimeout, s.SlowStart = "b", 2, 30*time.Second, 20*time.Second
@@ -124,7 +130,8 @@ func newFixture(t *testing.T, write bool) *fixture {
 			}
 			return nil, errors.New("no such host")
 		},
-		Log: slog.New(slog.NewTextHandler(logWriter{f}, nil)),
+		Log:     slog.New(slog.NewTextHandler(logWriter{f}, nil)),
+		Origins: origins,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -158,6 +165,12 @@ type reply struct {
 // do sends a request to the API over TCP.
 func (f *fixture) do(method, path, body string) reply {
 	f.t.Helper()
+	return f.doHeader(method, path, body, nil)
+}
+
+// doHeader is do with request header fields; "Host" sets the Host.
+func (f *fixture) doHeader(method, path, body string, header map[string][]string) reply {
+	f.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -165,6 +178,13 @@ func (f *fixture) do(method, path, body string) reply {
 	req, err := http.NewRequest(method, f.url+path, rd)
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	for k, vs := range header {
+		if k == "Host" {
+			req.Host = vs[0]
+			continue
+		}
+		req.Header[k] = vs
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -93,6 +93,9 @@ type fakeAPI struct {
 	draining [2]bool
 	reads    int
 	patches  []string // "PATH BODY"
+	// sent are the header fields of the PATCHes that the API's write
+	// checks read, "Content-Type|Origin|Sec-Fetch-Site".
+	sent []string
 }
 
 func (a *fakeAPI) handler() http.Handler {
@@ -158,6 +161,7 @@ func (a *fakeAPI) patch(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.patches = append(a.patches, r.URL.Path+" "+string(body))
+	a.sent = append(a.sent, r.Header.Get("Content-Type")+"|"+r.Header.Get("Origin")+"|"+r.Header.Get("Sec-Fetch-Site"))
 	w.Header().Set("Content-Type", "application/json")
 	if a.readOnly {
 		w.WriteHeader(http.StatusMethodNotAllowed)
@@ -179,6 +183,12 @@ func (a *fakeAPI) patchesSeen() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.patches)
+}
+
+func (a *fakeAPI) headersSent() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.sent)
 }
 
 // serve serves the dashboard at /dashboard/ and the API at /api, as the
@@ -205,7 +215,8 @@ func TestDashboardInChromium(t *testing.T) {
 	t.Run("shows the servers and drains one", func(t *testing.T) {
 		api := &fakeAPI{}
 		ctx := tab(t, browser)
-		run(t, ctx, "load", chromedp.Navigate(serve(t, "/api", api)))
+		page := serve(t, "/api", api)
+		run(t, ctx, "load", chromedp.Navigate(page))
 		waitFor(t, ctx, `document.querySelectorAll('section[data-upstream="backend"] tr.server').length === 2`)
 
 		states := eval[[]string](t, ctx, `[...document.querySelectorAll('tr.server .state')].map(e => e.textContent)`)
@@ -232,6 +243,12 @@ func TestDashboardInChromium(t *testing.T) {
 		waitFor(t, ctx, state1+` === 'draining'`)
 		if got, want := api.patchesSeen(), []string{`/9/http/upstreams/backend/servers/1 {"drain":true}`}; !slices.Equal(got, want) {
 			t.Errorf("PATCHes: %q, want %q", got, want)
+		}
+		// What the API's write checks need: a JSON body, and the page's
+		// own origin, even to a browser without Sec-Fetch-Site (the page's
+		// no-referrer policy would make it "null").
+		if got, want := api.headersSent(), []string{"application/json|" + strings.TrimSuffix(page, "/dashboard/") + "|same-origin"}; !slices.Equal(got, want) {
+			t.Errorf("PATCH header fields (Content-Type|Origin|Sec-Fetch-Site): %q, want %q", got, want)
 		}
 		if got := eval[string](t, ctx, row1+`.querySelector('.pinned').textContent`); !strings.Contains(got, "2.5 req/s") || !strings.Contains(got, "last seen") {
 			t.Errorf("pinned users of the draining server: %q", got)
