@@ -867,9 +867,25 @@ type chaosCycle struct {
 	h       *chaosHarness
 	clients []*chaosClient
 	pinned  map[*chaosBackend][]*chaosClient // by the warm-up's cookie
+	// The users of the killed and of the frozen server when the fault
+	// began: the frozen server's include those moved to it off the
+	// killed one.
+	killUsers, stopUsers []*chaosClient
 
 	killIssued, killReaped, restarted time.Time
 	stopIssued, stopConfirmed, cont   time.Time
+}
+
+// usersOf returns the users whose cookie names b. The clients' jars are
+// safe to read while they run; between faults no user's cookie changes.
+func (cy *chaosCycle) usersOf(b *chaosBackend) []*chaosClient {
+	var users []*chaosClient
+	for _, c := range cy.clients {
+		if c.cookie() == b.id {
+			users = append(users, c)
+		}
+	}
+	return users
 }
 
 // cycle runs one round: fresh users, the load, the faults, the checks.
@@ -919,10 +935,11 @@ func (h *chaosHarness) cycle(t *testing.T, n int) chaosFigures {
 
 	// SIGKILL, then the same port again once its users have moved.
 	k := h.killed
+	cy.killUsers = cy.usersOf(k)
 	cy.killIssued = time.Now()
 	k.kill()
 	cy.killReaped = time.Now()
-	l.waitMoved(t, cy.pinned[k], k, cy.killReaped)
+	l.waitMoved(t, cy.killUsers, k, cy.killReaped)
 	h.waitState(t, 5*time.Second, k, "unavail")
 	l.waitRequests(t, 200)
 	k.start(t)
@@ -931,10 +948,11 @@ func (h *chaosHarness) cycle(t *testing.T, n int) chaosFigures {
 
 	// SIGSTOP until its users have moved, then SIGCONT.
 	s := h.stopped
+	cy.stopUsers = cy.usersOf(s)
 	cy.stopIssued = time.Now()
 	s.signal(t, syscall.SIGSTOP, true)
 	cy.stopConfirmed = time.Now()
-	l.waitMoved(t, cy.pinned[s], s, cy.stopConfirmed)
+	l.waitMoved(t, cy.stopUsers, s, cy.stopConfirmed)
 	h.waitState(t, 5*time.Second, s, "unavail")
 	l.waitRequests(t, 200)
 	cy.cont = time.Now()
@@ -981,7 +999,7 @@ func (h *chaosHarness) cycle(t *testing.T, n int) chaosFigures {
 		c := newChaosClient(t, fmt.Sprintf("c%d.new%02d", n, i), h.lbURL, 0)
 		r := c.do(http.MethodGet, "/")
 		c.tr.CloseIdleConnections()
-		if !r.ok || r.setCookie != h.byName[r.backend].id {
+		if b := h.byName[r.backend]; !r.ok || b == nil || r.setCookie != b.id {
 			t.Errorf("a new user after the faults: %v", &r)
 			continue
 		}
@@ -1093,7 +1111,7 @@ func (cy *chaosCycle) analyse(t *testing.T, recs []chaosRec) chaosFigures {
 	}
 
 	var fig chaosFigures
-	fig.killUsers, fig.stopUsers = len(cy.pinned[k]), len(cy.pinned[s])
+	fig.killUsers, fig.stopUsers = len(cy.killUsers), len(cy.stopUsers)
 	moved := map[*chaosClient]bool{}
 	for i := range recs {
 		r := &recs[i]
@@ -1181,9 +1199,10 @@ func (cy *chaosCycle) analyse(t *testing.T, recs []chaosRec) chaosFigures {
 	// that server.
 	for _, dead := range []struct {
 		b     *chaosBackend
+		users []*chaosClient
 		since time.Time
-	}{{k, cy.killIssued}, {s, cy.stopIssued}} {
-		for _, c := range cy.pinned[dead.b] {
+	}{{k, cy.killUsers, cy.killIssued}, {s, cy.stopUsers, cy.stopIssued}} {
+		for _, c := range dead.users {
 			var first *chaosRec
 			for i := range recs {
 				r := &recs[i]
@@ -1195,7 +1214,7 @@ func (cy *chaosCycle) analyse(t *testing.T, recs []chaosRec) chaosFigures {
 			switch {
 			case first == nil:
 				problem("user %s of %s never served elsewhere", c.name, dead.b.name)
-			case first.cookie != dead.b.id || first.setCookie != h.byName[first.backend].id:
+			case first.cookie != dead.b.id || h.byName[first.backend] == nil || first.setCookie != h.byName[first.backend].id:
 				problem("user %s of %s: its first answer from elsewhere did not move it there: %v", c.name, dead.b.name, first)
 			case !moved[c]:
 				problem("user %s of %s was not counted as moved", c.name, dead.b.name)
