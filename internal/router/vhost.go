@@ -110,7 +110,7 @@ func (v *VirtualHosts) add(srv *config.Server, name string) error {
 		}
 		name = h
 	}
-	name = strings.ToLower(name)
+	name = lowerASCII(name)
 	stars := strings.Count(name, "*")
 	switch {
 	case stars == 0 && strings.HasPrefix(name, "."):
@@ -188,11 +188,26 @@ func (v *VirtualHosts) Default() *config.Server { return v.def }
 // the lookup: port and one trailing dot removed, lowercased. It allocates
 // only when there is an upper-case letter to lower.
 func hostKey(h string) string {
-	h = vars.HostName(h)
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(h)
+	return lowerASCII(vars.HostName(h))
+}
+
+// lowerASCII lowers the ASCII letters of s and nothing else, as nginx's
+// ngx_strlow does for server names and hosts. strings.ToLower would not
+// do: it lowers non-ASCII letters too (the Kelvin sign "\u212a" becomes
+// "k") and turns every invalid UTF-8 byte into U+FFFD, so two different
+// names or a name and a host could collide. It allocates only when there
+// is an upper-case letter to lower.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
-	return h
+	return s
 }

@@ -123,6 +123,40 @@ func TestSelectDefaultAndConflicts(t *testing.T) {
 	}
 }
 
+// Names and hosts are lowered in ASCII only, as nginx does: a non-ASCII
+// letter or a byte that is not UTF-8 is compared as written, so it can
+// neither match a different ASCII host nor collide with another name.
+func TestSelectLowersASCIIOnly(t *testing.T) {
+	def := srv(1, "default.test")
+	kelvin := srv(2, "\u212a.test") // KELVIN SIGN, which Unicode lowers to "k"
+	latin1 := srv(3, "caf\xc9.test", "\xc9")
+	upper := srv(4, "\u00c9T\u00c9.TEST") // "ÉTÉ.TEST"
+	v, err := NewVirtualHosts([]*config.Server{def, kelvin, latin1, upper}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		host string
+		want *config.Server
+	}{
+		{"k.test", def},
+		{"K.test", def},
+		{"\u212a.test", kelvin},
+		{"caf\xc9.test", latin1},
+		{"CAF\xc9.test", latin1},
+		{"caf\xe9.test", def}, // another invalid byte is another name
+		{"CAF\xe9.test", def},
+		{"\xee", def},
+		{"\u00c9t\u00c9.test", upper},
+		{"\u00e9t\u00e9.test", def}, // "été": only the ASCII letters were lowered
+	}
+	for _, tt := range tests {
+		if got := v.Select(tt.host); got != tt.want {
+			t.Errorf("Select(%q) = line %d, want line %d", tt.host, got.Pos.Line, tt.want.Pos.Line)
+		}
+	}
+}
+
 func TestNewVirtualHostsErrors(t *testing.T) {
 	tests := []struct {
 		name    string
