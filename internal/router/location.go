@@ -56,8 +56,9 @@ type node struct {
 }
 
 // NewLocations compiles the locations of a server (Server.Locations), with
-// their nested locations. Named locations ("@name") are skipped: they are
-// reached only by internal redirects, never by the request path.
+// their nested locations. Named locations ("@name", without a modifier)
+// are skipped: they are reached only by internal redirects, never by the
+// request path. "~ @x" is a regex like any other, as in nginx.
 func NewLocations(locs []*config.Location) (*Locations, error) {
 	root, err := newLevel(locs)
 	if err != nil {
@@ -70,7 +71,7 @@ func newLevel(locs []*config.Location) (*level, error) {
 	lv := &level{exact: make(map[string]*node)}
 	var inclusive []*node // prefix locations, in configuration order
 	for _, loc := range locs {
-		if loc == nil || strings.HasPrefix(loc.Path, "@") {
+		if loc == nil || loc.Modifier == "" && strings.HasPrefix(loc.Path, "@") {
 			continue
 		}
 		n := &node{loc: loc}

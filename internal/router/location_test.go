@@ -72,6 +72,27 @@ func TestMatchNginxDocsExample(t *testing.T) {
 	})
 }
 
+// A regex may start with '@': only a location without a modifier is a
+// named one.
+func TestMatchRegexStartingWithAt(t *testing.T) {
+	named := map[string]*config.Location{
+		"ROOT": loc(1, "", "/"),
+		"AT":   loc(2, "~", "@me$"),
+		"ATI":  loc(3, "~*", "@ADMIN"),
+		"NM":   loc(4, "", "@fallback"),
+	}
+	l, err := NewLocations([]*config.Location{named["ROOT"], named["AT"], named["ATI"], named["NM"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMatches(t, l, named, []matchCase{
+		{"/user/@me", "AT", ""},
+		{"/@admin/x", "ATI", ""},
+		{"/@fallback", "ROOT", "/"},
+		{"/x", "ROOT", "/"},
+	})
+}
+
 func TestMatchNested(t *testing.T) {
 	named := map[string]*config.Location{
 		"AB":  loc(2, "", "/a/b/"),
