@@ -184,9 +184,15 @@ func (c *Cookie) stamped(v string, pool *upstream.Pool) (*upstream.Server, int64
 // server with the given ID, for a response sent at now.
 func (c *Cookie) SetCookie(id string, now time.Time) string {
 	if c.enforce {
-		exp := maxExpires
-		if !c.max {
-			exp = now.Add(c.expires)
+		exp := now.Add(c.expires)
+		if c.max {
+			// expires=max stamps NGINX Plus's date, and ten years on (the
+			// max-age sent) once that date is near or past: a fixed date
+			// would issue values already expired after 2037.
+			exp = maxExpires
+			if ten := now.Add(maxAgeMax * time.Second); ten.After(exp) {
+				exp = ten
+			}
 		}
 		id += "." + strconv.FormatInt(exp.Unix(), 36)
 	}

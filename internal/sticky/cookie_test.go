@@ -3,6 +3,7 @@ package sticky
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -287,6 +288,36 @@ func TestEnforceExpiry(t *testing.T) {
 		}
 		if tt.label == "new/expired" && (d.Server != nil || !d.NeedsCookie(a)) {
 			t.Errorf("an expired cookie must be balanced afresh and replaced")
+		}
+	}
+}
+
+// enforce_expiry with expires=max: the stamp is NGINX Plus's date while
+// that is at least ten years away, and ten years on after, so a value is
+// never issued already expired.
+func TestEnforceExpiryMax(t *testing.T) {
+	pool, a, _ := testPool()
+	c := NewCookie(config.StickyCookie{Name: "SERVERID", ExpiresMax: true, EnforceExpiry: true})
+	tests := []struct {
+		issued time.Time
+		stamp  time.Time
+	}{
+		{time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), maxExpires},
+		{time.Date(2027, 12, 31, 23, 55, 55, 0, time.UTC), maxExpires},
+		{time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(maxAgeMax * time.Second)},
+		{time.Date(2039, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2039, 6, 1, 0, 0, 0, 0, time.UTC).Add(maxAgeMax * time.Second)},
+	}
+	for _, tt := range tests {
+		value := strings.TrimPrefix(strings.Split(c.SetCookie(a.ID, tt.issued), ";")[0], "SERVERID=")
+		if want := a.ID + "." + strconv.FormatInt(tt.stamp.Unix(), 36); value != want {
+			t.Errorf("issued at %v: value %q, want %q (stamp %v)", tt.issued, value, want, tt.stamp)
+		}
+		for _, at := range []time.Time{tt.issued, tt.stamp} {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", "SERVERID="+value)
+			if d := c.Decide(r, pool, at); d.Label() != "hit" {
+				t.Errorf("issued at %v, decided at %v: %q, want hit", tt.issued, at, d.Label())
+			}
 		}
 	}
 }
