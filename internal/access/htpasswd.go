@@ -37,6 +37,23 @@ func readUsers(path string, pos config.Pos) (*userFile, error) {
 		return nil, &config.Error{Pos: pos, Msg: sysError("read", path, err)}
 	}
 
+	uf, cost, err := parseUsers(path, pos, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(uf.users) > 0 {
+		if uf.dummy, err = bcrypt.GenerateFromPassword([]byte(rand.Text()), cost); err != nil {
+			return nil, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s": %v`, path, err)}
+		}
+	}
+	return uf, nil
+}
+
+// parseUsers reads the content of the htpasswd file path (see readUsers)
+// and returns its users, without the dummy hash, and the highest bcrypt
+// cost among them. It is apart from readUsers so that it can be fuzzed
+// without files and without bcrypt's deliberate slowness.
+func parseUsers(path string, pos config.Pos, data []byte) (*userFile, int, error) {
 	uf := &userFile{users: map[string][]byte{}}
 	var firstBad string // the complaint about the first non-bcrypt entry
 	cost := 0
@@ -48,7 +65,7 @@ func readUsers(path string, pos config.Pos) (*userFile, error) {
 		where := fmt.Sprintf("line %d", n+1)
 		user, rest, ok := strings.Cut(line, ":")
 		if !ok {
-			return nil, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s": %s has no ":" after the user name`, path, where)}
+			return nil, 0, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s": %s has no ":" after the user name`, path, where)}
 		}
 		hash, _, _ := strings.Cut(rest, ":") // a third field is a comment
 		where = fmt.Sprintf("user %q on %s", user, where)
@@ -61,7 +78,7 @@ func readUsers(path string, pos config.Pos) (*userFile, error) {
 		}
 		c, err := bcrypt.Cost([]byte(hash))
 		if err != nil {
-			return nil, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s": %s has a malformed bcrypt hash`, path, where)}
+			return nil, 0, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s": %s has a malformed bcrypt hash`, path, where)}
 		}
 		cost = max(cost, c)
 		if _, dup := uf.users[user]; !dup {
@@ -70,16 +87,11 @@ func readUsers(path string, pos config.Pos) (*userFile, error) {
 	}
 	switch {
 	case firstBad != "" && len(uf.users) == 0:
-		return nil, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s" has no bcrypt passwords (%s); %s`, path, firstBad, bcryptOnly)}
+		return nil, 0, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s" has no bcrypt passwords (%s); %s`, path, firstBad, bcryptOnly)}
 	case firstBad != "":
-		return nil, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s": %s; %s`, path, firstBad, bcryptOnly)}
+		return nil, 0, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s": %s; %s`, path, firstBad, bcryptOnly)}
 	}
-	if len(uf.users) > 0 {
-		if uf.dummy, err = bcrypt.GenerateFromPassword([]byte(rand.Text()), cost); err != nil {
-			return nil, &config.Error{Pos: pos, Msg: fmt.Sprintf(`auth_basic_user_file "%s": %v`, path, err)}
-		}
-	}
-	return uf, nil
+	return uf, cost, nil
 }
 
 // hashFormat returns "" for a bcrypt hash, else the name of the format
