@@ -1348,8 +1348,11 @@ func FuzzBuild(f *testing.F) {
 		cfg, err := build("f.conf", withoutIncludes(tree), testOptions)
 		if err != nil {
 			var ce *Error
-			if !errors.As(err, &ce) || ce.Pos.File != "f.conf" || ce.Pos.Line < 1 {
-				t.Fatalf("error %v has no position", err)
+			if !errors.As(err, &ce) || ce.Pos.File != "f.conf" || ce.Pos.Line < 1 || ce.Pos.Line > strings.Count(src, "\n")+1 {
+				t.Fatalf("error %v has no position in the text", err)
+			}
+			if !strings.HasSuffix(err.Error(), " in "+ce.Pos.String()) {
+				t.Fatalf("error %q does not end with its position %s", err, ce.Pos)
 			}
 			return
 		}

@@ -352,8 +352,8 @@ func FuzzParse(f *testing.F) {
 		tree, err := Parse("f.conf", []byte(src))
 		if err != nil {
 			var ce *Error
-			if !errors.As(err, &ce) || ce.Pos.File != "f.conf" || ce.Pos.Line < 1 {
-				t.Fatalf("error %v has no position", err)
+			if !errors.As(err, &ce) || ce.Pos.File != "f.conf" || ce.Pos.Line < 1 || ce.Pos.Line > strings.Count(src, "\n")+1 {
+				t.Fatalf("error %v has no position in the text", err)
 			}
 			return
 		}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"math"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -138,6 +140,13 @@ func FuzzParseTime(f *testing.F) {
 		if sec && d%time.Second != 0 {
 			t.Fatalf("parseTime(%q, true) = %v, not whole seconds", s, d)
 		}
+		// A value in seconds reads the same in milliseconds mode, where
+		// it is not refused for using y or M.
+		if sec && !strings.ContainsAny(s, "yM") {
+			if d2, ok := parseTime(s, false); !ok || d2 != d {
+				t.Fatalf("parseTime(%q, true) = %v, but parseTime(%q, false) = %v, %t", s, d, s, d2, ok)
+			}
+		}
 	})
 }
 
@@ -152,6 +161,19 @@ func FuzzParseSize(f *testing.F) {
 		}
 		if want, err := strconv.ParseInt(s, 10, 64); err == nil && s[0] != '+' && s[0] != '-' && (!ok || n != want) {
 			t.Fatalf("parseSize(%q) = %d, %t; want %d", s, n, ok, want)
+		}
+		// A suffix multiplies the number by its power of 1024, or is
+		// refused on overflow.
+		if num, isNum := parseNumber(s); isNum {
+			for _, u := range []struct {
+				suffix string
+				scale  int64
+			}{{"k", 1 << 10}, {"M", 1 << 20}, {"g", 1 << 30}} {
+				got, ok := parseSize(s + u.suffix)
+				if fits := num <= math.MaxInt64/u.scale; ok != fits || fits && got != num*u.scale {
+					t.Fatalf("parseSize(%q) = %d, %t; %q is %d", s+u.suffix, got, ok, s, num)
+				}
+			}
 		}
 	})
 }
