@@ -1,7 +1,10 @@
 package router
 
 import (
+	"bufio"
 	"errors"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -312,6 +315,70 @@ func FuzzVirtualHostsSelect(f *testing.F) {
 		}
 		if want := refSelect(servers, servers[def], key); got != want {
 			t.Fatalf("Select(%q) = server at line %d, reference line %d", host, got.Pos.Line, want.Pos.Line)
+		}
+	})
+}
+
+// FuzzUpstreamURI sends what net/http parsed from an arbitrary
+// request-target through NormalizePath and UpstreamURI, and reads the
+// target sent upstream back with net/http:
+//   - with a proxy_pass URI, the prefix is replaced by it, the rest of
+//     the path is escaped to bytes a request-target may carry raw and
+//     decodes to the normalized rest, and the arguments follow as sent;
+//   - without one, the path and arguments net/http reads upstream are
+//     those it read from the client, in origin form.
+func FuzzUpstreamURI(f *testing.F) {
+	f.Add("/name/a%20b/../c?x=1", "/name/", "/remote/", true)
+	f.Add("http://h.test/name/%2e%2e/x?q", "/", "/", true)
+	f.Add("/a/%C3%A9%22%7B%7D", "/a/", "/b", true)
+	f.Add("http://h.test?q=1", "/", "/x/", false)
+	f.Add("//double//slash", "/", "/", false)
+	f.Add("/p;a,b:c@d/%3F%23", "/p", "/q", true)
+	f.Fuzz(func(t *testing.T, target, prefix, uri string, hasURI bool) {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n")))
+		if err != nil {
+			return
+		}
+		norm, err := NormalizePath(r.URL.EscapedPath())
+		if err != nil || !strings.HasPrefix(norm, prefix) {
+			return
+		}
+		// A proxy_pass URI as the configuration takes it: a path of bytes
+		// a request-target carries raw.
+		if !strings.HasPrefix(uri, "/") || strings.IndexFunc(uri, func(c rune) bool { return c > 0x7e || c != '%' && shouldEscape(byte(c)) }) >= 0 {
+			return
+		}
+		pp := &config.ProxyPass{HasURI: hasURI, URI: uri}
+		loc := &config.Location{Path: prefix}
+		out := UpstreamURI(pp, loc, prefix, norm, r.URL.RawQuery, r.RequestURI)
+
+		if !hasURI {
+			// Only origin and absolute form: net/http also takes "a:b",
+			// which is neither, and which the proxy never passes here.
+			if !strings.HasPrefix(r.RequestURI, "/") && !strings.Contains(r.RequestURI, "://") {
+				return
+			}
+			back, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + out + " HTTP/1.1\r\nHost: h\r\n\r\n")))
+			if err != nil {
+				t.Fatalf("%q sent upstream as %q, which net/http refuses: %v", target, out, err)
+			}
+			if !strings.HasPrefix(out, "/") || back.URL.RawQuery != r.URL.RawQuery ||
+				back.URL.Path != r.URL.Path && !(r.URL.Path == "" && back.URL.Path == "/") {
+				t.Fatalf("%q sent upstream as %q: path %q query %q, were %q %q", target, out, back.URL.Path, back.URL.RawQuery, r.URL.Path, r.URL.RawQuery)
+			}
+			return
+		}
+		rest, query, hasQuery := strings.Cut(strings.TrimPrefix(out, uri), "?")
+		if !strings.HasPrefix(out, uri) || hasQuery != (r.URL.RawQuery != "") || query != r.URL.RawQuery {
+			t.Fatalf("%q with prefix %q and URI %q sent upstream as %q", target, prefix, uri, out)
+		}
+		for i := 0; i < len(rest); i++ {
+			if c := rest[i]; c != '%' && shouldEscape(c) {
+				t.Fatalf("%q sent upstream as %q: raw byte %q", target, out, c)
+			}
+		}
+		if dec, err := url.PathUnescape(rest); err != nil || dec != norm[len(prefix):] {
+			t.Fatalf("%q sent upstream as %q: rest decodes to %q, %v; want %q", target, out, dec, err, norm[len(prefix):])
 		}
 	})
 }
