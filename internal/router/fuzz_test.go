@@ -353,9 +353,12 @@ func FuzzUpstreamURI(f *testing.F) {
 		out := UpstreamURI(pp, loc, prefix, norm, r.URL.RawQuery, r.RequestURI)
 
 		if !hasURI {
-			// Only origin and absolute form: net/http also takes "a:b",
-			// which is neither, and which the proxy never passes here.
-			if !strings.HasPrefix(r.RequestURI, "/") && !strings.Contains(r.RequestURI, "://") {
+			// Only origin and absolute form ("scheme://authority..."):
+			// net/http also takes "a:b", "a::///b" and "a:/://", which
+			// are neither and which the server refuses before they get
+			// here.
+			absolute := r.URL.Scheme != "" && strings.HasPrefix(strings.ToLower(r.RequestURI), r.URL.Scheme+"://")
+			if !strings.HasPrefix(r.RequestURI, "/") && !absolute {
 				return
 			}
 			back, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + out + " HTTP/1.1\r\nHost: h\r\n\r\n")))
