@@ -418,11 +418,11 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 			}
 		}
 	}
-	if req, hosts, ok := parseBuffered(ctx, c.br); ok {
+	if req, hosts, odd, ok := parseBuffered(ctx, c.br); ok {
 		c.r.remain = math.MaxInt64
 		// It has one Content-Length at most, no Transfer-Encoding, no
 		// folded line.
-		if !c.checkRequest(req, headerScan{hosts: hosts, hostField: req.Host}) {
+		if !c.checkRequest(req, headerScan{hosts: hosts, hostField: req.Host, oddNames: odd}) {
 			return nil, false
 		}
 		return req, true
@@ -563,7 +563,7 @@ func (c *conn) checkRequest(req *http.Request, sc headerScan) bool {
 		}
 		return false
 	}
-	if !c.srv.KeepInvalidHeaders {
+	if sc.oddNames && !c.srv.KeepInvalidHeaders {
 		dropInvalidFields(req.Header, c.srv.UnderscoresInHeaders)
 	}
 	return true

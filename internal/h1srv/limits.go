@@ -81,6 +81,7 @@ type headerScan struct {
 	fields           int    // field lines
 	underscoreNames  int    // of them, names valid to nginx but for an underscore
 	invalidNames     int    // names with other bytes than letters, digits, '-' and '_'
+	oddNames         bool   // either of the two above
 	requestLine      int    // length of the request line, CRLF included (0: not read whole)
 	longestField     int    // of the field lines, CRLF included
 	size             int    // of the block, through its empty line
@@ -130,8 +131,10 @@ func scanHeader(raw []byte) headerScan {
 		switch nameKind(name) {
 		case nameUnderscore:
 			sc.underscoreNames++
+			sc.oddNames = true
 		case nameInvalid:
 			sc.invalidNames++
+			sc.oddNames = true
 		}
 		switch line[0] | 0x20 {
 		case 'h':

@@ -19,38 +19,40 @@ import (
 // (FuzzParseBuffered compares them), and hosts is the number of Host
 // fields it had (ReadRequest deletes them). Otherwise ok is false and
 // nothing is consumed: the caller reads the request with
-// http.ReadRequest, which also words the errors.
-func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, hosts int, ok bool) {
+// http.ReadRequest, which also words the errors. odd says that a field
+// name has a byte nginx does not take in a name (see nameKind), for the
+// caller to drop such fields without looking at every name again.
+func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, hosts int, odd, ok bool) {
 	line, fields, end, ok := h1parse.Head(br)
 	if !ok {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	method, rest, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 || !httpsyntax.ValidToken(method) {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	minor, ok := h1parse.Version(proto)
 	if !ok {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	u, ok := originForm(target)
 	if !ok {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	h, ok := h1parse.Fields(fields)
 	if !ok {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	host := h["Host"]
 	cl := h["Content-Length"]
 	if len(host) > 1 || len(cl) > 1 || h["Transfer-Encoding"] != nil || h["Trailer"] != nil || h["Pragma"] != nil {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	length := int64(0)
 	if len(cl) == 1 {
 		if length, ok = h1parse.ContentLength(cl[0]); !ok {
-			return nil, 0, false
+			return nil, 0, false, false
 		}
 	}
 	r := http.Request{
@@ -75,7 +77,27 @@ func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, ho
 	_, _ = br.Discard(end)
 	// WithContext's copy is the request's one allocation: r stays on
 	// the stack.
-	return r.WithContext(ctx), len(host), true
+	return r.WithContext(ctx), len(host), oddNames(fields), true
+}
+
+// oddNames reports whether a field name of block, field lines that
+// h1parse.Fields accepted, is not of letters, digits and '-' alone. A
+// name ends at its line's first colon.
+func oddNames(block string) bool {
+	for {
+		colon := strings.IndexByte(block, ':')
+		if colon < 0 {
+			return false
+		}
+		if nameKind(block[:colon]) != nameValid {
+			return true
+		}
+		nl := strings.IndexByte(block[colon:], '\n')
+		if nl < 0 {
+			return false
+		}
+		block = block[colon+nl+1:]
+	}
 }
 
 // originForm returns the URL of an origin-form request target, as

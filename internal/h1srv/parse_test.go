@@ -18,7 +18,7 @@ func parseBoth(t *testing.T, raw string) bool {
 	t.Helper()
 	fast := bufio.NewReaderSize(strings.NewReader(raw), bufSize)
 	_, _ = fast.Peek(1)
-	got, hosts, ok := parseBuffered(context.Background(), fast)
+	got, hosts, odd, ok := parseBuffered(context.Background(), fast)
 	if !ok {
 		if fast.Buffered() != min(len(raw), bufSize) {
 			t.Fatalf("parseBuffered declined %q but consumed some of it", raw)
@@ -33,6 +33,13 @@ func parseBoth(t *testing.T, raw string) bool {
 	wantHosts := strings.Count(strings.ToLower(raw[:strings.Index(raw, "\r\n\r\n")]), "\nhost:")
 	if hosts != wantHosts {
 		t.Errorf("%q: hosts = %d, want %d", raw, hosts, wantHosts)
+	}
+	wantOdd := false
+	for k := range want.Header {
+		wantOdd = wantOdd || nameKind(k) != nameValid
+	}
+	if odd != wantOdd {
+		t.Errorf("%q: odd = %v, want %v", raw, odd, wantOdd)
 	}
 	for _, f := range []struct {
 		name      string

@@ -50,25 +50,28 @@ func ClientHost(s string) bool {
 	end := len(s) // where the host part ends
 	dot := -2     // position of the last '.'
 	port := 0
-	for i := 0; i < len(s); i++ {
+	i := 0
+	if s != "" && s[0] == '[' {
+		state, i = inLiteral, 1
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		switch state {
 		case inHost, inLiteral:
-			if i == 0 && c == '[' {
-				state = inLiteral
-				continue
-			}
 			switch {
+			case hostNameByte[c]: // the common case first
 			case c == '.':
 				if dot == i-1 {
 					return false // an empty label
 				}
 				dot = i
-			case c == ':' && state == inHost:
-				end, state = i, inPort
+			case c == ':':
+				if state == inHost {
+					end, state = i, inPort
+				}
 			case c == ']' && state == inLiteral:
 				end, state = i+1, afterLiteral
-			case c == ':' || c == '%' && state == inHost || hostNameByte[c]:
+			case c == '%' && state == inHost:
 			default:
 				return false
 			}
