@@ -3,10 +3,11 @@
 package h1
 
 import (
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/limpet-lb/limpet/internal/epoll"
 )
 
 // closeWatcher notices when servers close pooled connections. No goroutine
@@ -30,8 +31,7 @@ import (
 // refuses it when its request is done, and conn skips it should it be
 // taken in between.
 type closeWatcher struct {
-	epfd   int
-	file   *os.File // epfd, registered with Go's netpoller
+	set    *epoll.Set
 	gen    atomic.Uint32
 	failed atomic.Bool // the instance could not be read: watch no more
 
@@ -59,24 +59,15 @@ func theWatcher() *closeWatcher {
 }
 
 func newCloseWatcher() *closeWatcher {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	set, err := epoll.New("limpet-upstream-epoll")
 	if err != nil {
 		return nil
 	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		_ = syscall.Close(epfd)
-		return nil
-	}
-	w := &closeWatcher{epfd: epfd, file: os.NewFile(uintptr(epfd), "limpet-upstream-epoll")}
-	rc, err := w.file.SyscallConn()
-	if err != nil {
-		_ = w.file.Close()
-		return nil
-	}
+	w := &closeWatcher{set: set}
 	for i := range w.shards {
 		w.shards[i].conns = make(map[int32]*conn)
 	}
-	go w.run(rc)
+	go w.run()
 	return w
 }
 
@@ -109,7 +100,7 @@ func (c *conn) startWatch() {
 	sh.mu.Unlock()
 	// A close that came before the registration is reported by it.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: fd, Pad: int32(gen)}
-	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
+	if err := w.set.Ctl(syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		w.forget(c)
 		c.watch.gen = 0
 	}
@@ -139,26 +130,9 @@ func (w *closeWatcher) forget(c *conn) {
 // edge-triggered, so each wake-up drains it. Should reading it fail, the
 // watcher stops taking connections; those it had are left to the probe and
 // the idle timeout.
-func (w *closeWatcher) run(rc syscall.RawConn) {
-	var events [128]syscall.EpollEvent
+func (w *closeWatcher) run() {
 	defer w.failed.Store(true)
-	_ = rc.Read(func(fd uintptr) bool {
-		for {
-			n, err := syscall.EpollWait(int(fd), events[:], 0)
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == nil && n == 0 || err == syscall.EAGAIN {
-				return false // drained: wait for the next edge
-			}
-			if err != nil {
-				return true
-			}
-			for _, ev := range events[:n] {
-				w.closed(ev.Fd, uint32(ev.Pad))
-			}
-		}
-	})
+	w.set.Run(func(ev syscall.EpollEvent) { w.closed(ev.Fd, uint32(ev.Pad)) })
 }
 
 // closed handles the server's closing of the connection on fd, if it is

@@ -4,12 +4,12 @@ package h1srv
 
 import (
 	"errors"
-	"fmt"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/epoll"
 )
 
 // idlePoller holds the parked connections of a Server: client connections
@@ -27,9 +27,8 @@ import (
 // request's header timeout) are enforced by a sweep every sweepEvery,
 // so they end up to sweepEvery late, never early.
 type idlePoller struct {
-	srv  *Server
-	epfd int
-	file *os.File // epfd, registered with Go's netpoller
+	srv *Server
+	set *epoll.Set
 
 	mu     sync.Mutex
 	parked map[int32]*conn // by file descriptor
@@ -43,28 +42,18 @@ type idlePoller struct {
 // newIdlePoller starts the poller's two goroutines: one reads the epoll
 // instance, one sweeps timed-out connections.
 func newIdlePoller(s *Server) (*idlePoller, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	set, err := epoll.New("limpet-idle-epoll")
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
-	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		_ = syscall.Close(epfd)
-		return nil, fmt.Errorf("epoll instance: %w", err)
+		return nil, err
 	}
 	p := &idlePoller{
 		srv:        s,
-		epfd:       epfd,
-		file:       os.NewFile(uintptr(epfd), "limpet-idle-epoll"),
+		set:        set,
 		parked:     make(map[int32]*conn),
 		sweepEvery: sweepInterval(s),
 		stop:       make(chan struct{}),
 	}
-	rc, err := p.file.SyscallConn()
-	if err != nil {
-		_ = p.file.Close()
-		return nil, fmt.Errorf("epoll instance: %w", err)
-	}
-	go p.run(rc)
+	go p.run()
 	go p.sweep()
 	return p, nil
 }
@@ -105,9 +94,9 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	if !c.registered {
 		op = syscall.EPOLL_CTL_ADD
 	}
-	err := syscall.EpollCtl(p.epfd, op, int(c.fd), &ev)
+	err := p.set.Ctl(op, c.fd, &ev)
 	if err != nil && op == syscall.EPOLL_CTL_MOD && errors.Is(err, syscall.ENOENT) {
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(c.fd), &ev)
+		err = p.set.Ctl(syscall.EPOLL_CTL_ADD, c.fd, &ev)
 	}
 	if err != nil {
 		delete(p.parked, c.fd)
@@ -158,8 +147,7 @@ func (p *idlePoller) evict(c *conn) bool {
 // watches the instance edge-triggered, so each wake-up drains it. Should
 // reading it fail otherwise, the poller closes: its parked connections
 // are closed (their clients reconnect) and none parks from then on.
-func (p *idlePoller) run(rc syscall.RawConn) {
-	var events [128]syscall.EpollEvent
+func (p *idlePoller) run() {
 	defer func() {
 		p.mu.Lock()
 		closed := p.closed
@@ -169,23 +157,7 @@ func (p *idlePoller) run(rc syscall.RawConn) {
 			p.close()
 		}
 	}()
-	_ = rc.Read(func(fd uintptr) bool {
-		for {
-			n, err := syscall.EpollWait(int(fd), events[:], 0)
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == nil && n == 0 || err == syscall.EAGAIN {
-				return false // drained: wait for the next edge
-			}
-			if err != nil {
-				return true
-			}
-			for _, ev := range events[:n] {
-				p.wake(ev.Fd, ev.Pad)
-			}
-		}
-	})
+	p.set.Run(func(ev syscall.EpollEvent) { p.wake(ev.Fd, ev.Pad) })
 }
 
 // wake gives the connection parked on fd, if still the one of generation
@@ -260,7 +232,7 @@ func (p *idlePoller) close() {
 	p.mu.Unlock()
 	close(p.stop)
 	p.closeAll()
-	_ = p.file.Close()
+	_ = p.set.Close()
 }
 
 // connFD returns the descriptor of a TCP connection, or -1 when it has
