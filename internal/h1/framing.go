@@ -79,40 +79,45 @@ func checkHead(block []byte) (whole bool, err error) {
 // ends the block, or beyond it; lines may end in CRLF or LF, as
 // http.ReadResponse allows.
 //
-// Other malformations are http.ReadResponse's to find; a line folded onto
-// one of these two fields (obsolete line folding) is refused here, since
-// its value is then not the one the line shows. whole reports whether the
-// block's empty line was reached.
+// As nginx's ngx_http_parse_header_line, it also refuses a line folded
+// onto the one before (obsolete line folding, which net/http would join)
+// and a field name with a space or a control byte (which net/http would
+// keep as a name of its own, "Content-Length " beside "Content-Length").
+// Other malformations are http.ReadResponse's to find. whole reports
+// whether the block's empty line was reached. A last line not ended yet,
+// in a block still arriving, is not judged: the rest of it may make it
+// sound.
 func checkFraming(minor int, fields []byte) (whole bool, err error) {
 	var cl, te []byte // the first Content-Length and Transfer-Encoding lines
-	framing := false  // the line before was one of them
 	for len(fields) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(fields, '\n'); i < 0 {
-			line, fields = fields, nil
-		} else {
-			line, fields = fields[:i], fields[i+1:]
+		i := bytes.IndexByte(fields, '\n')
+		if i < 0 {
+			return false, nil // an unfinished line
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		line := bytes.TrimSuffix(fields[:i], []byte("\r"))
+		fields = fields[i+1:]
 		if len(line) == 0 {
 			return true, nil // the end of the block
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if framing {
-				return false, &headerError{msg: fmt.Sprintf("upstream sent a folded header line: %q", line)}
-			}
-			continue
+			return false, &headerError{msg: fmt.Sprintf("upstream sent a folded header line: %q", line)}
 		}
-		framing = false
-		// Most lines are neither field: their names' lengths tell.
 		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			continue // no field line: http.ReadResponse refuses it
+		}
+		for _, c := range line[:colon] {
+			if c <= ' ' || c == 0x7f {
+				return false, &headerError{msg: fmt.Sprintf("upstream sent invalid header: %q", fieldText(line))}
+			}
+		}
+		// Most lines are neither field: their names' lengths tell.
 		if colon != len(contentLength) && colon != len(transferEncoding) {
 			continue // or no field line: http.ReadResponse refuses it
 		}
 		name, value := line[:colon], textproto.TrimBytes(line[colon+1:])
 		switch {
 		case bytes.EqualFold(name, contentLength):
-			framing = true
 			switch {
 			case cl != nil:
 				return false, duplicate(line, cl)
@@ -124,7 +129,6 @@ func checkFraming(minor int, fields []byte) (whole bool, err error) {
 				return false, &headerError{msg: fmt.Sprintf("upstream sent invalid \"Content-Length\" header: %q", fieldText(line))}
 			}
 		case bytes.EqualFold(name, transferEncoding):
-			framing = true
 			switch {
 			case te != nil:
 				return false, duplicate(line, te)

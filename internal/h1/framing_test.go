@@ -99,6 +99,21 @@ var framingShapes = []struct {
 		wantErr:  `upstream sent a folded header line: " 0"`,
 	},
 	{
+		name:     "a folded line after another field",
+		response: "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 6\r\n\r\nSECRET",
+		wantErr:  `upstream sent a folded header line: " b"`,
+	},
+	{
+		name:     "a space before the colon",
+		response: "HTTP/1.1 200 OK\r\nContent-Length : 6\r\nContent-Length: 2\r\n\r\nSECRET",
+		wantErr:  `upstream sent invalid header: "Content-Length : 6"`,
+	},
+	{
+		name:     "a space inside a name",
+		response: "HTTP/1.1 200 OK\r\nX A: a\r\nContent-Length: 6\r\n\r\nSECRET",
+		wantErr:  `upstream sent invalid header: "X A: a"`,
+	},
+	{
 		name:     "duplicate Content-Length on a 204",
 		response: "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
 		wantErr:  `upstream sent duplicate header line: "Content-Length: 0", previous value: "Content-Length: 0"`,
@@ -181,6 +196,22 @@ func TestInvalidFraming(t *testing.T) {
 					t.Errorf("%d idle connections, want none", n)
 				}
 			})
+		}
+	}
+}
+
+// TestCheckHeadOfPrefixes: a sound response's header block cut anywhere,
+// as it may arrive in pieces, is never refused: the unfinished last line
+// is not judged.
+func TestCheckHeadOfPrefixes(t *testing.T) {
+	for _, tt := range framingShapes {
+		if tt.wantErr != "" {
+			continue
+		}
+		for n := range len(tt.response) {
+			if _, err := checkHead([]byte(tt.response[:n])); err != nil {
+				t.Errorf("%s cut after %d bytes (%q): %v", tt.name, n, tt.response[:n], err)
+			}
 		}
 	}
 }
