@@ -93,12 +93,14 @@ type conn struct {
 	// Parking (see idlePoller): the descriptor (-1 when the connection
 	// cannot be parked), whether it is registered with the poller's
 	// epoll instance, and, while parked, its generation, deadline and
-	// when it parked.
-	fd           int32
-	registered   bool
-	parkGen      int32
-	parkDeadline time.Time
-	parkedAt     time.Time
+	// when it parked, and its neighbours in the poller's list of parked
+	// connections, oldest first.
+	fd                 int32
+	registered         bool
+	parkGen            int32
+	parkDeadline       time.Time
+	parkedAt           time.Time
+	parkPrev, parkNext *conn
 
 	// The connection's read and write deadlines, moved lazily (see
 	// package deadline): every deadline set on rwc goes through them,

@@ -20,8 +20,10 @@ import (
 // When no slot is free, the accept loop that holds a new connection
 // waits, without reading it, until one is; until then it accepts nothing
 // more, so further connections wait in the kernel's listen backlog, their
-// handshake done, as with nginx when it disables accept events.
-// Established connections keep being served.
+// handshake done (nginx, at its worker_connections, accepts and closes
+// them; it stops accepting only when out of descriptors). Established
+// connections keep being served. Each accept loop so waiting holds one
+// connection beyond the limit, accepted and not yet counted.
 //
 // Idle connections are reused as nginx's ngx_drain_connections reuses
 // them: when at most a sixteenth of the slots are free, accepting a
@@ -224,15 +226,25 @@ func (l *ConnLimit) drain(s *Server) (closed int, next time.Time) {
 	}
 	l.mu.Unlock()
 
-	since := time.Now().Add(-reuseIdle)
-	var cands []idleConn
+	// nginx closes max(min(32, n/8), 1) of its n reusable connections,
+	// the longest idle first: here of those parked, taken from the front
+	// of each poller's list, so the work is that of the few closed, not
+	// of all that are parked.
+	var pollers []*idlePoller
+	parked := 0
 	for _, srv := range servers {
-		p := srv.idle.Load()
-		if p == nil {
-			continue
+		if p := srv.idle.Load(); p != nil {
+			pollers = append(pollers, p)
+			parked += p.parkedCount()
 		}
+	}
+	k := max(min(maxReuse, parked/8), 1)
+	since := time.Now().Add(-reuseIdle)
+	var buf [maxReuse]idleConn
+	cands := buf[:0]
+	for _, p := range pollers {
 		var n time.Time
-		cands, n = p.reusable(cands, since)
+		cands, n = p.reusable(cands, since, k)
 		if !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n
 		}
@@ -241,12 +253,11 @@ func (l *ConnLimit) drain(s *Server) (closed int, next time.Time) {
 		return 0, next
 	}
 	slices.SortFunc(cands, func(a, b idleConn) int { return a.parkedAt.Compare(b.parkedAt) })
-	k := max(min(maxReuse, len(cands)/8), 1)
 	for _, ic := range cands {
 		if closed == k {
 			break
 		}
-		if ic.p.evict(ic.c) {
+		if ic.p.evict(ic.c, ic.gen) {
 			closed++
 		}
 	}
@@ -261,6 +272,7 @@ func (l *ConnLimit) drain(s *Server) (closed int, next time.Time) {
 type idleConn struct {
 	p        *idlePoller
 	c        *conn
+	gen      int32 // c's parking generation when it was found
 	parkedAt time.Time
 }
 

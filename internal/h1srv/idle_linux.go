@@ -32,6 +32,10 @@ type idlePoller struct {
 
 	mu     sync.Mutex
 	parked map[int32]*conn // by file descriptor
+	// oldest and newest end the list of parked connections in the order
+	// they parked (linked through conn.parkPrev and parkNext), so the
+	// oldest are found without a look at the others.
+	oldest, newest *conn
 	gen    int32           // tells a connection from an earlier one on the same descriptor
 	closed bool
 
@@ -84,7 +88,7 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	c.parkGen = p.gen
 	c.parkDeadline = deadline
 	c.parkedAt = time.Now()
-	p.parked[c.fd] = c
+	p.add(c)
 	ev := syscall.EpollEvent{
 		Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
 		Fd:     c.fd,
@@ -99,7 +103,7 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 		err = p.set.Ctl(syscall.EPOLL_CTL_ADD, c.fd, &ev)
 	}
 	if err != nil {
-		delete(p.parked, c.fd)
+		p.drop(c)
 		c.state.Store(stateIdle)
 		return false
 	}
@@ -109,32 +113,70 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	return true
 }
 
-// reusable appends to cands the connections parked since before since,
-// for ConnLimit.drain, and returns when the next of the others parked
-// (zero if none).
-func (p *idlePoller) reusable(cands []idleConn, since time.Time) ([]idleConn, time.Time) {
-	var next time.Time
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.parked {
-		if c.parkedAt.After(since) {
-			if next.IsZero() || c.parkedAt.Before(next) {
-				next = c.parkedAt
-			}
-			continue
-		}
-		cands = append(cands, idleConn{p: p, c: c, parkedAt: c.parkedAt})
+// add records c as parked, the newest. The caller holds p.mu.
+func (p *idlePoller) add(c *conn) {
+	p.parked[c.fd] = c
+	c.parkPrev, c.parkNext = p.newest, nil
+	if p.newest != nil {
+		p.newest.parkNext = c
+	} else {
+		p.oldest = c
 	}
-	return cands, next
+	p.newest = c
 }
 
-// evict closes c if it is still parked, to free its slot, and reports
-// whether it did.
-func (p *idlePoller) evict(c *conn) bool {
+// drop forgets c, parked. The caller holds p.mu.
+func (p *idlePoller) drop(c *conn) {
+	delete(p.parked, c.fd)
+	if c.parkPrev != nil {
+		c.parkPrev.parkNext = c.parkNext
+	} else if p.oldest == c {
+		p.oldest = c.parkNext
+	}
+	if c.parkNext != nil {
+		c.parkNext.parkPrev = c.parkPrev
+	} else if p.newest == c {
+		p.newest = c.parkPrev
+	}
+	c.parkPrev, c.parkNext = nil, nil
+}
+
+// parkedCount returns how many connections are parked.
+func (p *idlePoller) parkedCount() int {
 	p.mu.Lock()
-	ok := p.parked[c.fd] == c && c.state.CompareAndSwap(stateParked, stateClosed)
+	defer p.mu.Unlock()
+	return len(p.parked)
+}
+
+// reusable appends to cands up to k of the oldest connections parked
+// since before since, for ConnLimit.drain, and returns when the next of
+// the others parked (zero if none). It looks at no more connections than
+// it returns, and one.
+func (p *idlePoller) reusable(cands []idleConn, since time.Time, k int) ([]idleConn, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.oldest
+	for ; c != nil && k > 0 && !c.parkedAt.After(since); c, k = c.parkNext, k-1 {
+		cands = append(cands, idleConn{p: p, c: c, gen: c.parkGen, parkedAt: c.parkedAt})
+	}
+	for ; c != nil && !c.parkedAt.After(since); c = c.parkNext {
+		// More than k are old enough: the next is one of them.
+		return cands, c.parkedAt
+	}
+	if c != nil {
+		return cands, c.parkedAt
+	}
+	return cands, time.Time{}
+}
+
+// evict closes c if it is still parked since it parked as generation
+// gen (not woken and parked again since), to free its slot, and reports
+// whether it did.
+func (p *idlePoller) evict(c *conn, gen int32) bool {
+	p.mu.Lock()
+	ok := p.parked[c.fd] == c && c.parkGen == gen && c.state.CompareAndSwap(stateParked, stateClosed)
 	if ok {
-		delete(p.parked, c.fd)
+		p.drop(c)
 	}
 	p.mu.Unlock()
 	if ok {
@@ -169,7 +211,7 @@ func (p *idlePoller) wake(fd, gen int32) {
 		p.mu.Unlock()
 		return
 	}
-	delete(p.parked, fd)
+	p.drop(c)
 	ok := c.state.CompareAndSwap(stateParked, stateActive)
 	p.mu.Unlock()
 	if ok {
@@ -188,10 +230,10 @@ func (p *idlePoller) sweep() {
 			return
 		case now := <-t.C:
 			p.mu.Lock()
-			for fd, c := range p.parked {
+			for _, c := range p.parked {
 				if !c.parkDeadline.IsZero() && now.After(c.parkDeadline) &&
 					c.state.CompareAndSwap(stateParked, stateClosed) {
-					delete(p.parked, fd)
+					p.drop(c)
 					expired = append(expired, c)
 				}
 			}
@@ -209,9 +251,9 @@ func (p *idlePoller) sweep() {
 func (p *idlePoller) closeAll() {
 	p.mu.Lock()
 	var all []*conn
-	for fd, c := range p.parked {
+	for _, c := range p.parked {
 		if c.state.CompareAndSwap(stateParked, stateClosed) {
-			delete(p.parked, fd)
+			p.drop(c)
 			all = append(all, c)
 		}
 	}

@@ -16,9 +16,10 @@ func (*idlePoller) park(*conn, time.Time) bool { return false }
 func (*idlePoller) closeAll()                  {}
 func (*idlePoller) close()                     {}
 
-func (*idlePoller) reusable(cands []idleConn, _ time.Time) ([]idleConn, time.Time) {
+func (*idlePoller) reusable(cands []idleConn, _ time.Time, _ int) ([]idleConn, time.Time) {
 	return cands, time.Time{}
 }
-func (*idlePoller) evict(*conn) bool { return false }
+func (*idlePoller) parkedCount() int        { return 0 }
+func (*idlePoller) evict(*conn, int32) bool { return false }
 
 func connFD(any) int32 { return -1 }

@@ -156,6 +156,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.idleOnce.Do(s.startIdlePoller)
 	if s.Limit != nil {
 		s.Limit.register(s, true)
+		if s.inShutdown.Load() {
+			// Shutdown or Close ran between trackListener and
+			// register, and withdrew s before it was added.
+			s.Limit.register(s, false)
+		}
 	}
 	var delay time.Duration
 	for {
