@@ -36,8 +36,8 @@ type idlePoller struct {
 	// they parked (linked through conn.parkPrev and parkNext), so the
 	// oldest are found without a look at the others.
 	oldest, newest *conn
-	gen    int32           // tells a connection from an earlier one on the same descriptor
-	closed bool
+	gen            int32 // tells a connection from an earlier one on the same descriptor
+	closed         bool
 
 	sweepEvery time.Duration
 	stop       chan struct{}
