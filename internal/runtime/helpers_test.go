@@ -125,6 +125,14 @@ func tryStartLimpet(t testing.TB, conf string) (*limpet, error) {
 // system (the conf's listen should be 127.0.0.1:0), and stops at cleanup.
 func startLimpet(t testing.TB, conf string, repl ...string) *limpet {
 	t.Helper()
+	errLog := &syncBuffer{}
+	return startLimpetLogging(t, conf, errLog, errLog, repl...)
+}
+
+// startLimpetLogging is startLimpet whose error log is written to w; buf
+// is what the limpet's errLog reads (w itself, or what w writes to).
+func startLimpetLogging(t testing.TB, conf string, w io.Writer, buf *syncBuffer, repl ...string) *limpet {
+	t.Helper()
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	repl = append(repl, "{{log}}", logPath)
@@ -137,8 +145,7 @@ func startLimpet(t testing.TB, conf string, repl ...string) *limpet {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	errLog := &syncBuffer{}
-	rt, err := New(cfg, Options{ErrorLog: slog.New(slog.NewTextHandler(errLog, nil))})
+	rt, err := New(cfg, Options{ErrorLog: slog.New(slog.NewTextHandler(w, nil))})
 	if err != nil {
 		t.Fatalf("runtime: %v", err)
 	}
@@ -152,7 +159,7 @@ func startLimpet(t testing.TB, conf string, repl ...string) *limpet {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &limpet{rt: rt, url: "http://" + rt.Addrs()[0].String(), logPath: logPath, errLog: errLog}
+	return &limpet{rt: rt, url: "http://" + rt.Addrs()[0].String(), logPath: logPath, errLog: buf}
 }
 
 // accessLog returns the access log's lines so far.

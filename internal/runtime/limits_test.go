@@ -37,33 +37,8 @@ func (s *lineSignal) Write(p []byte) (int, error) {
 // first line holding want.
 func startLimpetSignal(t *testing.T, conf, want string, repl ...string) (*limpet, *lineSignal) {
 	t.Helper()
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "access.log")
-	conf = strings.NewReplacer(append(repl, "{{log}}", logPath)...).Replace(conf)
-	path := filepath.Join(dir, "limpet.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path, config.Options{})
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
 	sig := &lineSignal{want: want, seen: make(chan struct{})}
-	rt, err := New(cfg, Options{ErrorLog: slog.New(slog.NewTextHandler(sig, nil))})
-	if err != nil {
-		t.Fatalf("runtime: %v", err)
-	}
-	if err := rt.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := rt.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return &limpet{rt: rt, url: "http://" + rt.Addrs()[0].String(), logPath: logPath, errLog: &sig.syncBuffer}, sig
+	return startLimpetLogging(t, conf, sig, &sig.syncBuffer, repl...), sig
 }
 
 const limitReqConf = `
