@@ -207,9 +207,9 @@ func TestDemo(t *testing.T) {
 	o := demoOptions{listen: "127.0.0.1:0", control: "127.0.0.1:0", admin: "127.0.0.2:0", app1: "127.0.0.1:0", app2: "127.0.0.1:0"}
 	ready := make(chan [3]string, 1)
 	errc := make(chan error, 1)
-	var out bytes.Buffer
+	out := &syncBuffer{}
 	go func() {
-		errc <- demoRun(ctx, o, &lockedWriter{w: &out}, func(lb, control, admin string) { ready <- [3]string{lb, control, admin} })
+		errc <- demoRun(ctx, o, out, func(lb, control, admin string) { ready <- [3]string{lb, control, admin} })
 	}()
 	var addrs [3]string
 	select {
@@ -285,14 +285,21 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// lockedWriter serialises writes from the demo's goroutines.
-type lockedWriter struct {
-	mu sync.Mutex // guards w
-	w  io.Writer
+// syncBuffer is output written by several goroutines (the demo's, a
+// process's stderr) and read while it is written.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
