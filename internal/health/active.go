@@ -40,7 +40,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -55,7 +55,7 @@ const (
 type Check struct {
 	// Upstream is the upstream whose servers are probed. Its server set
 	// may change at run time; every round reads the current Pool.
-	Upstream *proxy.Upstream
+	Upstream *live.Upstream
 	// Config is the parsed directive. Zero values get nginx's defaults:
 	// interval 5s, no jitter, fails 1, passes 1, uri "/".
 	Config *config.HealthCheck
@@ -180,7 +180,7 @@ func (c *Checker) Close() {
 // server to up at run time (the API) can then put it in "checking" before
 // publishing it, so it takes no traffic before its first check even in
 // the moments before the check's next round notices it.
-func (c *Checker) Mandatory(up *proxy.Upstream) bool {
+func (c *Checker) Mandatory(up *live.Upstream) bool {
 	for _, k := range c.checks {
 		if k.up == up && k.mandatory {
 			return true

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/balance"
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -21,13 +20,8 @@ func newServer(addr string) *upstream.Server {
 }
 
 // newUpstream returns a live upstream over servers, balanced round-robin.
-func newUpstream(name string, servers ...*upstream.Server) *proxy.Upstream {
-	return proxy.NewUpstream(name, servers, func(primary, backup []*upstream.Server) (balance.Balancer, balance.Balancer) {
-		if len(backup) == 0 {
-			return balance.NewRoundRobin(primary), nil
-		}
-		return balance.NewRoundRobin(primary), balance.NewRoundRobin(backup)
-	})
+func newUpstream(name string, servers ...*upstream.Server) *live.Upstream {
+	return live.New(name, live.Policy{}, servers)
 }
 
 // backend starts a real HTTP server running h and returns it with an

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -23,7 +23,7 @@ const maxBody = 256 << 10
 // check is the runtime form of a Check, with defaults applied.
 type check struct {
 	c  *Checker
-	up *proxy.Upstream
+	up *live.Upstream
 
 	pos        config.Pos
 	interval   time.Duration

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
+	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/h1"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 	"github.com/limpet-lb/limpet/internal/vars"
@@ -34,8 +36,8 @@ type exchange struct {
 	l   *location
 	r   *http.Request
 	vr  *vars.Request
-	up  *Upstream
-	st  *upstreamState
+	up  *live.Upstream
+	st  *live.Snapshot
 	dec sticky.Decision
 	key string // the evaluated hash key, for `hash`
 	out *http.Request
@@ -71,14 +73,14 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		writeError(w, http.StatusRequestEntityTooLarge)
 		return
 	}
-	x := &exchange{h: h, l: l, r: r, vr: vr, up: l.upstream, st: l.upstream.state.Load(), start: h.now(), safe: isIdempotent(r.Method)}
+	x := &exchange{h: h, l: l, r: r, vr: vr, up: l.upstream, st: l.upstream.Load(), start: h.now(), safe: isIdempotent(r.Method)}
 	x.a.now = x.start
-	if x.up.Sticky != nil {
-		x.dec = x.up.Sticky.Decide(r, x.st.pool, x.start)
+	if x.st.Sticky != nil {
+		x.dec = x.st.Sticky.Decide(r, x.st.Pool, x.start)
 		x.orig = x.dec
 	}
-	if x.up.HashKey != nil {
-		x.key = x.up.HashKey.Expand(vr)
+	if x.st.HashKey != nil {
+		x.key = x.st.HashKey.Expand(vr)
 	}
 	x.fwd.Omit, x.fwd.Fields = x.omit[:0], x.fields[:0]
 	x.out = outgoingRequest(r, l, vr, prefix, &x.fwd)
@@ -101,7 +103,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		}
 		if x.dec.Outcome != sticky.None {
 			entry.Sticky = x.dec.Label()
-			x.up.countOutcome(&x.dec)
+			x.up.CountOutcome(&x.dec)
 		}
 		if h.observer != nil {
 			status := w.status
@@ -176,7 +178,8 @@ func (x *exchange) run(w *responseWriter) {
 func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
 	server := x.dec.Server
 	if server == nil {
-		server = x.up.pick(x.st, &x.a, x.vr.Remote.Addr(), x.key)
+		req := balance.Request{ClientIP: x.vr.Remote.Addr(), Key: x.key}
+		server = x.st.Pick(&req, x.a.skip)
 	}
 	if server == nil {
 		return nil, nil
@@ -375,7 +378,7 @@ func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstre
 	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && !readTimeoutApplied(res.Body) {
 		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
 	}
-	x.h.respond(w, x.r, res, x.up, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader)
+	x.h.respond(w, x.r, res, x.st, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader)
 }
 
 // readTimeoutApplied reports a body whose reads the transport already
@@ -401,7 +404,7 @@ func (h *Handler) attemptFailed(x *exchange, server *upstream.Server, err error,
 
 // recordFailure counts a failed attempt against server and logs, once per
 // transition, that the server is now skipped.
-func (h *Handler) recordFailure(up *Upstream, server *upstream.Server, err error) {
+func (h *Handler) recordFailure(up *live.Upstream, server *upstream.Server, err error) {
 	if up.Pool().Lone() {
 		server.CountFailure()
 		return
@@ -419,12 +422,12 @@ func (h *Handler) recordFailure(up *Upstream, server *upstream.Server, err error
 // noLiveUpstreams handles a request for which no server is available at
 // all. As nginx does, the servers' failure state is forgotten so the next
 // request tries them again instead of failing for fail_timeout.
-func (h *Handler) noLiveUpstreams(up *Upstream, st *upstreamState) {
+func (h *Handler) noLiveUpstreams(up *live.Upstream, st *live.Snapshot) {
 	h.errorLog.Error("no live upstreams", slog.String("upstream", up.Name))
-	for _, s := range st.pool.Primary {
+	for _, s := range st.Pool.Primary {
 		s.ResetFailures()
 	}
-	for _, s := range st.pool.Backup {
+	for _, s := range st.Pool.Backup {
 		s.ResetFailures()
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/limit"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/router"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
@@ -35,10 +36,10 @@ import (
 type Env struct {
 	// Upstream returns the live upstream a proxy_pass sends to: the named
 	// upstream, or the implicit single-server one of an address.
-	Upstream func(pp *config.ProxyPass) *Upstream
+	Upstream func(pp *config.ProxyPass) *live.Upstream
 	// Transport returns the transport to use for an upstream with the
 	// given timeouts.
-	Transport func(u *Upstream, t Timeouts) http.RoundTripper
+	Transport func(u *live.Upstream, t Timeouts) http.RoundTripper
 	// AccessLog returns the logger of an access_log setting, nil for off.
 	AccessLog func(al config.AccessLog) (*accesslog.Logger, error)
 	// ErrorLog receives limpet's own messages (server state changes).
@@ -72,7 +73,7 @@ type Observer interface {
 	// answered last (nil if none could be tried), the status sent, the
 	// time the whole request took, the persistence decision, and how
 	// many attempts were made (more than one means retries).
-	ObserveRequest(up *Upstream, server *upstream.Server, status int, took time.Duration, dec sticky.Decision, attempts int)
+	ObserveRequest(up *live.Upstream, server *upstream.Server, status int, took time.Duration, dec sticky.Decision, attempts int)
 }
 
 // Handler serves the virtual servers that share one listen address.
@@ -115,7 +116,7 @@ type location struct {
 	ret *returnAction
 
 	// Proxying; upstream is nil when the location does not proxy.
-	upstream   *Upstream
+	upstream   *live.Upstream
 	transport  http.RoundTripper
 	proxyPass  *config.ProxyPass
 	proxyHost  string

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
-	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/h1"
 	"github.com/limpet-lb/limpet/internal/limit"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -85,15 +85,12 @@ server { listen 127.0.0.1:8080; server_name lb; access_log `+accessLog+`;
 	for _, cs := range cu.Servers {
 		servers = append(servers, &upstream.Server{ID: upstream.IDFor(cs.Addr, ""), Name: cs.Name, Addr: cs.Addr, Weight: 1, MaxFails: 1, FailTimeout: cs.FailTimeout})
 	}
-	up := NewUpstream("backend", servers, func(p, _ []*upstream.Server) (balance.Balancer, balance.Balancer) {
-		return balance.NewRoundRobin(p), nil
-	})
-	up.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
+	up := live.New("backend", live.Policy{Sticky: sticky.NewCookie(cu.Sticky.Cookie)}, servers)
 	logger := accesslog.New(io.Discard)
 	b.Cleanup(func() { _ = logger.Close() })
 	h, err := NewHandler(cfg.Servers, -1, &Env{
-		Upstream:  func(*config.ProxyPass) *Upstream { return up },
-		Transport: func(*Upstream, Timeouts) http.RoundTripper { return cannedTransport{} },
+		Upstream:  func(*config.ProxyPass) *live.Upstream { return up },
+		Transport: func(*live.Upstream, Timeouts) http.RoundTripper { return cannedTransport{} },
 		AccessLog: func(config.AccessLog) (*accesslog.Logger, error) { return logger, nil },
 		Limits:    limits,
 	})

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/benchcpu"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -45,14 +45,12 @@ server { listen 127.0.0.1:8080; server_name lb; access_log off;
 		b.Fatal(err)
 	}
 	servers := []*upstream.Server{{ID: upstream.IDFor(addr, ""), Name: addr, Addr: addr, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}}
-	up := NewUpstream("backend", servers, func(p, _ []*upstream.Server) (balance.Balancer, balance.Balancer) {
-		return balance.NewRoundRobin(p), nil
-	})
+	up := live.New("backend", live.Policy{}, servers)
 	tr := NewTransport(Timeouts{Connect: 60 * time.Second, Read: 60 * time.Second, Send: 60 * time.Second}, 0)
 	b.Cleanup(tr.CloseIdleConnections)
 	h, err := NewHandler(cfg.Servers, -1, &Env{
-		Upstream:  func(*config.ProxyPass) *Upstream { return up },
-		Transport: func(*Upstream, Timeouts) http.RoundTripper { return tr },
+		Upstream:  func(*config.ProxyPass) *live.Upstream { return up },
+		Transport: func(*live.Upstream, Timeouts) http.RoundTripper { return tr },
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/deadline"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -27,17 +28,17 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 // cookie beside the
 // application's own Set-Cookie headers when the user needs one, and the
 // body streamed as it arrives.
-func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
+func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		h.upgrade(w, r, res, up, dec, server, readTimeout, debugHeader)
+		h.upgrade(w, r, res, st, dec, server, readTimeout, debugHeader)
 		return
 	}
 	removeHopHeaders(res.Header)
 	dst := w.Header()
 	for k, v := range res.Header {
 		if len(v) > 1 && singleValued(k) {
-			v = h.firstOnly(k, v, up, server)
+			v = h.firstOnly(k, v, st.Pool.Name, server)
 		}
 		dst[k] = v
 	}
@@ -47,7 +48,7 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 		dst["Content-Type"] = nil
 	}
 	if dec.NeedsCookie(server) {
-		dst.Add("Set-Cookie", up.Sticky.SetCookie(server.ID, h.now()))
+		dst.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, h.now()))
 	}
 	if debugHeader && dec.Outcome != sticky.None {
 		dst["X-Limpet-Sticky"] = []string{dec.Label()}
@@ -71,7 +72,7 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 		// the only honest signal left is to abort the client's
 		// connection: the client then sees a truncated response, not a
 		// complete-looking one.
-		h.errorLog.Warn("upstream response body broken off", slog.String("upstream", up.Name),
+		h.errorLog.Warn("upstream response body broken off", slog.String("upstream", st.Pool.Name),
 			slog.String("server", server.Addr), slog.String("error", err.Error()))
 		// Send what was buffered, headers included, so the client sees
 		// the status and a short body rather than a bare EOF.
@@ -103,8 +104,8 @@ func singleValued(name string) bool {
 // firstOnly returns the first of the values v of a single-valued field
 // the upstream sent several times, and logs the others as ignored, as
 // nginx does ("upstream sent duplicate header line: ..., ignored").
-func (h *Handler) firstOnly(name string, v []string, up *Upstream, server *upstream.Server) []string {
-	h.errorLog.Warn("upstream sent duplicate header line, ignored", slog.String("upstream", up.Name),
+func (h *Handler) firstOnly(name string, v []string, upstreamName string, server *upstream.Server) []string {
+	h.errorLog.Warn("upstream sent duplicate header line, ignored", slog.String("upstream", upstreamName),
 		slog.String("server", server.Addr), slog.String("header", name+": "+v[1]),
 		slog.String("previous", name+": "+v[0]), slog.Int("ignored", len(v)-1))
 	return v[:1:1]
@@ -190,11 +191,11 @@ func (c *upgradedConn) close() {
 // response goes to the client, and from then on bytes are copied both ways
 // until either side closes. The persistence cookie rides on the 101
 // response, so a WebSocket's upgrade request is sticky like any other.
-func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response, up *Upstream, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
+func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
 	want, got := upgradeType(r.Header), upgradeType(res.Header)
 	if !strings.EqualFold(want, got) {
 		h.errorLog.Warn("upstream switched to a protocol the client did not ask for",
-			slog.String("upstream", up.Name), slog.String("asked", want), slog.String("got", got))
+			slog.String("upstream", st.Pool.Name), slog.String("asked", want), slog.String("got", got))
 		writeError(w, http.StatusBadGateway)
 		return
 	}
@@ -206,13 +207,13 @@ func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response
 	removeHopHeaders(res.Header)
 	for k, v := range res.Header {
 		if len(v) > 1 && singleValued(k) {
-			res.Header[k] = h.firstOnly(k, v, up, server)
+			res.Header[k] = h.firstOnly(k, v, st.Pool.Name, server)
 		}
 	}
 	res.Header["Connection"] = []string{"Upgrade"}
 	res.Header["Upgrade"] = []string{got}
 	if dec.NeedsCookie(server) {
-		res.Header.Add("Set-Cookie", up.Sticky.SetCookie(server.ID, h.now()))
+		res.Header.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, h.now()))
 	}
 	if debugHeader && dec.Outcome != sticky.None {
 		res.Header["X-Limpet-Sticky"] = []string{dec.Label()}

@@ -10,6 +10,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/admin/metrics"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/health"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/proxy"
 )
 
@@ -30,7 +31,7 @@ func (a allUpstreams) Names() []string {
 	return append(a.rt.Names(), a.rt.implicitOrder...)
 }
 
-func (a allUpstreams) Upstream(name string) *proxy.Upstream {
+func (a allUpstreams) Upstream(name string) *live.Upstream {
 	if u := a.rt.Upstream(name); u != nil {
 		return u
 	}
@@ -58,7 +59,7 @@ func (rt *Runtime) Names() []string {
 }
 
 // Upstream returns the live upstream of the given name, or nil.
-func (rt *Runtime) Upstream(name string) *proxy.Upstream {
+func (rt *Runtime) Upstream(name string) *live.Upstream {
 	for _, cu := range rt.cfg.Upstreams {
 		if cu.Name == name {
 			return rt.upstreams[cu]

@@ -21,6 +21,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/h1srv"
 	"github.com/limpet-lb/limpet/internal/health"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/proxy"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
@@ -47,8 +48,8 @@ type Runtime struct {
 	opts Options
 	log  *slog.Logger
 
-	upstreams map[*config.Upstream]*proxy.Upstream
-	implicit  map[string]*proxy.Upstream // proxy_pass to an address, by "host:port"
+	upstreams map[*config.Upstream]*live.Upstream
+	implicit  map[string]*live.Upstream // proxy_pass to an address, by "host:port"
 	// implicitOrder lists the implicit upstreams' names in creation order.
 	implicitOrder []string
 	transports    map[transportKey]proxy.Transport
@@ -68,7 +69,7 @@ type Runtime struct {
 }
 
 type transportKey struct {
-	up *proxy.Upstream
+	up *live.Upstream
 	t  proxy.Timeouts
 }
 
@@ -88,8 +89,8 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		cfg:        cfg,
 		opts:       opts,
 		log:        opts.ErrorLog,
-		upstreams:  make(map[*config.Upstream]*proxy.Upstream),
-		implicit:   make(map[string]*proxy.Upstream),
+		upstreams:  make(map[*config.Upstream]*live.Upstream),
+		implicit:   make(map[string]*live.Upstream),
 		transports: make(map[transportKey]proxy.Transport),
 		logs:       make(map[string]*accesslog.Logger),
 		conns:      h1srv.NewConnLimit(cfg.WorkerConnections),
@@ -142,7 +143,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 }
 
 // newUpstream builds the live form of an upstream block.
-func newUpstream(cu *config.Upstream, rnd func(int) int) (*proxy.Upstream, error) {
+func newUpstream(cu *config.Upstream, rnd func(int) int) (*live.Upstream, error) {
 	servers := make([]*upstream.Server, 0, len(cu.Servers))
 	for _, cs := range cu.Servers {
 		s := &upstream.Server{
@@ -160,27 +161,30 @@ func newUpstream(cu *config.Upstream, rnd func(int) int) (*proxy.Upstream, error
 		s.SetDraining(cs.Drain)
 		servers = append(servers, s)
 	}
-	u := proxy.NewUpstream(cu.Name, servers, func(primary, backup []*upstream.Server) (balance.Balancer, balance.Balancer) {
-		var b balance.Balancer
-		if len(backup) > 0 {
-			b = balance.NewRoundRobin(backup)
-		}
-		return newBalancer(cu.Method, primary, rnd), b
-	})
+	p := live.Policy{
+		Balancers: func(primary, backup []*upstream.Server) (balance.Balancer, balance.Balancer) {
+			var b balance.Balancer
+			if len(backup) > 0 {
+				b = balance.NewRoundRobin(backup)
+			}
+			return newBalancer(cu.Method, primary, rnd), b
+		},
+	}
 	if cu.Sticky != nil {
-		u.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
+		p.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
 	}
 	switch cu.Method.Kind {
 	case config.IPHash, config.Hash, config.Random:
-		u.NoBackup = true
+		p.NoBackup = true
 	}
 	if cu.Method.Kind == config.Hash {
 		key, err := vars.Compile(cu.Method.HashKey)
 		if err != nil {
 			return nil, &config.Error{Pos: cu.Method.Pos, Msg: err.Error()}
 		}
-		u.HashKey = key
+		p.HashKey = key
 	}
+	u := live.New(cu.Name, p, servers)
 	return u, nil
 }
 
@@ -201,7 +205,7 @@ func newBalancer(m config.Balance, servers []*upstream.Server, rnd func(int) int
 
 // upstreamFor returns the upstream a proxy_pass sends to, creating the
 // implicit single-server upstream of an address on first use.
-func (rt *Runtime) upstreamFor(pp *config.ProxyPass) *proxy.Upstream {
+func (rt *Runtime) upstreamFor(pp *config.ProxyPass) *live.Upstream {
 	if pp.Upstream != nil {
 		return rt.upstreams[pp.Upstream]
 	}
@@ -209,9 +213,7 @@ func (rt *Runtime) upstreamFor(pp *config.ProxyPass) *proxy.Upstream {
 		return u
 	}
 	s := &upstream.Server{ID: upstream.IDFor(pp.Addr, ""), Name: pp.Host, Addr: pp.Addr, Weight: 1}
-	u := proxy.NewUpstream(pp.Host, []*upstream.Server{s}, func(primary, _ []*upstream.Server) (balance.Balancer, balance.Balancer) {
-		return balance.NewRoundRobin(primary), nil
-	})
+	u := live.New(pp.Host, live.Policy{}, []*upstream.Server{s})
 	rt.implicit[pp.Host] = u
 	rt.implicitOrder = append(rt.implicitOrder, pp.Host)
 	return u
@@ -219,7 +221,7 @@ func (rt *Runtime) upstreamFor(pp *config.ProxyPass) *proxy.Upstream {
 
 // transportFor returns one transport per upstream and set of timeouts, so
 // locations that share both share idle connections too.
-func (rt *Runtime) transportFor(u *proxy.Upstream, t proxy.Timeouts) http.RoundTripper {
+func (rt *Runtime) transportFor(u *live.Upstream, t proxy.Timeouts) http.RoundTripper {
 	k := transportKey{u, t}
 	if tr, ok := rt.transports[k]; ok {
 		return tr

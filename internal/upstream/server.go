@@ -29,7 +29,7 @@ type Server struct {
 	Addr string
 	// Weight is the weight (at least 1). It is read when balancers are
 	// built and changed only by the owner of the server's upstream while
-	// it rebuilds them (see proxy.Upstream.Update), never on the request
+	// it rebuilds them (see live.Upstream.Update), never on the request
 	// path.
 	Weight int
 	// MaxFails is the number of failures within FailTimeout that make the
@@ -48,6 +48,9 @@ type Server struct {
 	// APIID is the server's number in the runtime API, unique within its
 	// upstream and never reused, as NGINX Plus numbers its peers.
 	APIID int
+
+	// inherited is set by Inherit, before the server is published.
+	inherited bool
 
 	down     atomic.Bool  // marked down by configuration or the API
 	draining atomic.Bool  // keeps pinned users, takes no new ones
@@ -307,3 +310,31 @@ func (s *Server) ResetFailures() {
 	s.windowFails = 0
 	s.stats.markUp(0, time.Now())
 }
+
+// Inherit gives s, a new Server built from a reloaded configuration, the
+// run-time state of old, the server of the same identity that it
+// replaces because a parameter limpet reads without a lock (max_fails,
+// fail_timeout, slow_start, backup) changed: its API number, down and
+// drain, health, failure window, slow start ramp and every counter, so a
+// reload is invisible to its users and a counter never goes backwards.
+// Requests in flight to old finish on old and are counted there. Call it
+// before s is published.
+func (s *Server) Inherit(old *Server) {
+	s.APIID = old.APIID
+	s.inherited = true
+	s.down.Store(old.down.Load())
+	s.draining.Store(old.draining.Load())
+	s.health.Store(old.health.Load())
+	s.requests.Store(old.requests.Load())
+	s.failures.Store(old.failures.Load())
+	s.unavailableUntil.Store(old.unavailableUntil.Load())
+	s.recoveredAt.Store(old.recoveredAt.Load())
+	s.stats.copyFrom(&old.stats)
+	old.failMu.Lock()
+	s.windowFails, s.windowStart = old.windowFails, old.windowStart
+	old.failMu.Unlock()
+}
+
+// Inherited reports whether s took over the state of a server it
+// replaced (Inherit), and so keeps its API number and health.
+func (s *Server) Inherited() bool { return s.inherited }

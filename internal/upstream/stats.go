@@ -146,3 +146,18 @@ func unixNano(n int64) time.Time {
 	}
 	return time.Unix(0, n)
 }
+
+// copyFrom copies every counter of old, for Server.Inherit.
+func (st *Stats) copyFrom(old *Stats) {
+	for i := range st.responses {
+		st.responses[i].Store(old.responses[i].Load())
+	}
+	for _, p := range [...][2]*atomic.Int64{
+		{&st.unavail, &old.unavail}, {&st.checks, &old.checks}, {&st.checkFails, &old.checkFails},
+		{&st.unhealthy, &old.unhealthy}, {&st.downStart, &old.downStart}, {&st.downtime, &old.downtime},
+		{&st.selected, &old.selected}, {&st.pinned, &old.pinned}, {&st.pinnedLast, &old.pinnedLast},
+	} {
+		p[0].Store(p[1].Load())
+	}
+	st.lastCheckResult.Store(old.lastCheckResult.Load())
+}

@@ -20,7 +20,7 @@
 //
 // Everything the status views print is read from the same atomics the
 // proxy writes (upstream.Server.Snapshot), so the API, the metrics and the
-// dashboard never disagree. Changes go through proxy.Upstream.Update,
+// dashboard never disagree. Changes go through live.Upstream.Update,
 // which swaps in a new immutable snapshot of servers and balancers, or
 // through the servers' atomic setters for down and drain: they take effect
 // for the next request, requests in flight finish where they are, and the
@@ -50,7 +50,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -66,7 +66,7 @@ type Upstreams interface {
 	// Names returns the upstreams' names in configuration order.
 	Names() []string
 	// Upstream returns the upstream called name, or nil if there is none.
-	Upstream(name string) *proxy.Upstream
+	Upstream(name string) *live.Upstream
 }
 
 // Options configure the API. The zero value serves a read-only API.
@@ -295,7 +295,7 @@ func list(names ...string) op {
 }
 
 // withUpstream resolves the upstream of the path before fn runs.
-func (h *handler) withUpstream(name string, fn func(*proxy.Upstream, *http.Request) (int, any, *apiError)) op {
+func (h *handler) withUpstream(name string, fn func(*live.Upstream, *http.Request) (int, any, *apiError)) op {
 	return func(r *http.Request) (int, any, *apiError) {
 		u := h.ups.Upstream(name)
 		if u == nil {
@@ -308,8 +308,8 @@ func (h *handler) withUpstream(name string, fn func(*proxy.Upstream, *http.Reque
 // withServer resolves the upstream and parses the server ID of the path
 // before fn runs; whether a server has that ID is fn's to check, under the
 // upstream's lock.
-func (h *handler) withServer(name, id string, fn func(*proxy.Upstream, int, *http.Request) (int, any, *apiError)) op {
-	return h.withUpstream(name, func(u *proxy.Upstream, r *http.Request) (int, any, *apiError) {
+func (h *handler) withServer(name, id string, fn func(*live.Upstream, int, *http.Request) (int, any, *apiError)) op {
+	return h.withUpstream(name, func(u *live.Upstream, r *http.Request) (int, any, *apiError) {
 		n, err := strconv.Atoi(id)
 		if err != nil || n < 0 || id != strconv.Itoa(n) {
 			return 0, nil, errBadServerID

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/balance"
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -45,11 +45,11 @@ func (c *clock) advance(d time.Duration) {
 // upstreams is the test's runtime: named upstreams in order.
 type upstreams struct {
 	names []string
-	m     map[string]*proxy.Upstream
+	m     map[string]*live.Upstream
 }
 
-func (u *upstreams) Names() []string                      { return u.names }
-func (u *upstreams) Upstream(name string) *proxy.Upstream { return u.m[name] }
+func (u *upstreams) Names() []string                     { return u.names }
+func (u *upstreams) Upstream(name string) *live.Upstream { return u.m[name] }
 
 // rrFactory builds round-robin balancers, with a backup one when there are
 // backup servers, as the runtime does for the default method.
@@ -77,7 +77,7 @@ type fixture struct {
 	t       *testing.T
 	clock   *clock
 	ups     *upstreams
-	backend *proxy.Upstream
+	backend *live.Upstream
 	a, b, c *upstream.Server
 	url     string
 
@@ -113,9 +113,9 @@ func newFixtureOrigins(t *testing.T, write bool, origins []string) *fixture {
 	c.RecordCheck(false)
 	c.SetHealth(upstream.HealthUnhealthy, t0)
 
-	backend := proxy.NewUpstream("backend", []*upstream.Server{a, b, c}, rrFactory)
-	static := proxy.NewUpstream("static", []*upstream.Server{server("10.0.1.1:80", "10.0.1.1:80", 1)}, rrFactory)
-	ups := &upstreams{names: []string{"static", "backend"}, m: map[string]*proxy.Upstream{"backend": backend, "static": static}}
+	backend := live.New("backend", live.Policy{}, []*upstream.Server{a, b, c})
+	static := live.New("static", live.Policy{}, []*upstream.Server{server("10.0.1.1:80", "10.0.1.1:80", 1)})
+	ups := &upstreams{names: []string{"static", "backend"}, m: map[string]*live.Upstream{"backend": backend, "static": static}}
 
 	f := &fixture{t: t, clock: &clock{now: t0.Add(5 * time.Second)}, ups: ups, backend: backend, a: a, b: b, c: c}
 	h := New(ups, Options{

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -165,7 +165,7 @@ func formatTime(t time.Time) string {
 }
 
 // status returns the status view of u at now.
-func (h *handler) status(u *proxy.Upstream, now time.Time) upstreamView {
+func (h *handler) status(u *live.Upstream, now time.Time) upstreamView {
 	// Weight and Backup are read under the upstream's lock, the counters
 	// (atomics) after it is released.
 	type fixed struct {
@@ -253,19 +253,19 @@ func (h *handler) getUpstreams(*http.Request) (int, any, *apiError) {
 }
 
 // getUpstream answers GET /9/http/upstreams/NAME.
-func (h *handler) getUpstream(u *proxy.Upstream, _ *http.Request) (int, any, *apiError) {
+func (h *handler) getUpstream(u *live.Upstream, _ *http.Request) (int, any, *apiError) {
 	return http.StatusOK, h.status(u, h.o.Now()), nil
 }
 
 // getServers answers GET /9/http/upstreams/NAME/servers.
-func (h *handler) getServers(u *proxy.Upstream, _ *http.Request) (int, any, *apiError) {
+func (h *handler) getServers(u *live.Upstream, _ *http.Request) (int, any, *apiError) {
 	var v []confView
 	u.View(func(all []*upstream.Server) { v = confs(all) })
 	return http.StatusOK, v, nil
 }
 
 // getServer answers GET /9/http/upstreams/NAME/servers/ID.
-func (h *handler) getServer(u *proxy.Upstream, id int, _ *http.Request) (int, any, *apiError) {
+func (h *handler) getServer(u *live.Upstream, id int, _ *http.Request) (int, any, *apiError) {
 	var v confView
 	found := false
 	u.View(func(all []*upstream.Server) {

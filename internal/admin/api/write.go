@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -25,7 +25,7 @@ const (
 // server (one per address when the host name resolves to several, as the
 // configuration does) and answers 201 with its configuration, or a list of
 // them when there are several.
-func (h *handler) addServer(u *proxy.Upstream, r *http.Request) (int, any, *apiError) {
+func (h *handler) addServer(u *live.Upstream, r *http.Request) (int, any, *apiError) {
 	p, e := readParams(r)
 	if e != nil {
 		return 0, nil, e
@@ -46,10 +46,10 @@ func (h *handler) addServer(u *proxy.Upstream, r *http.Request) (int, any, *apiE
 		return 0, nil, badRequest("UpstreamBadAddress", fmt.Sprintf(`host not found in upstream "%s"`, written))
 	}
 
-	if u.NoBackup && deref(p.backup, false) {
+	if u.Load().NoBackup && deref(p.backup, false) {
 		return 0, nil, badRequest("UpstreamNoBackup", "backup server is not allowed with the upstream's balancing method")
 	}
-	if u.NoBackup && deref(p.slowStart, 0) > 0 {
+	if u.Load().NoBackup && deref(p.slowStart, 0) > 0 {
 		return 0, nil, badRequest("UpstreamBadSlowStart", "slow_start is not allowed with the upstream's balancing method")
 	}
 	route := deref(p.route, "")
@@ -141,7 +141,7 @@ var errUnchanged = errors.New("unchanged")
 // down and drain change; the other parameters may be sent with the
 // server's current values (clients that PATCH the whole object do) but
 // not changed.
-func (h *handler) patchServer(u *proxy.Upstream, id int, r *http.Request) (int, any, *apiError) {
+func (h *handler) patchServer(u *live.Upstream, id int, r *http.Request) (int, any, *apiError) {
 	p, e := readParams(r)
 	if e != nil {
 		return 0, nil, e
@@ -232,7 +232,7 @@ func sameAddress(written string, s *upstream.Server) bool {
 // deleteServer answers DELETE /9/http/upstreams/NAME/servers/ID with the
 // servers that remain. Requests in flight to the server finish; its users'
 // cookies read "server_removed" from now on.
-func (h *handler) deleteServer(u *proxy.Upstream, id int, _ *http.Request) (int, any, *apiError) {
+func (h *handler) deleteServer(u *live.Upstream, id int, _ *http.Request) (int, any, *apiError) {
 	var removed *upstream.Server
 	var remaining []confView
 	err := u.Update(func(current []*upstream.Server) ([]*upstream.Server, error) {

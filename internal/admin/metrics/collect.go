@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -34,7 +34,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // serverView is one server as a scrape sees it; weight, backup and apiID
-// are read under the upstream's lock, as proxy.Upstream.View requires.
+// are read under the upstream's lock, as live.Upstream.View requires.
 type serverView struct {
 	s      *upstream.Server
 	label  string
@@ -44,7 +44,7 @@ type serverView struct {
 }
 
 type upstreamView struct {
-	up      *proxy.Upstream
+	up      *live.Upstream
 	servers []serverView
 }
 
@@ -65,7 +65,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, sv := range v.servers {
 			collectServer(ch, name, sv, now)
 		}
-		if v.up.Sticky == nil {
+		if v.up.Load().Sticky == nil {
 			continue
 		}
 		for label, n := range v.up.Outcomes() {
@@ -101,7 +101,7 @@ func (m *Metrics) view() []upstreamView {
 // and upstreams that are gone, so that they disappear from this scrape on.
 func (m *Metrics) prune(views []upstreamView) {
 	type owner struct {
-		up  *proxy.Upstream
+		up  *live.Upstream
 		key seriesKey
 	}
 	live := make(map[seriesKey]bool)

@@ -3,7 +3,7 @@
 // Most of what an operator wants to graph is already counted by the proxy
 // in atomics on each upstream.Server (requests, responses by class,
 // failures, health checks, downtime, requests in flight) and on each
-// proxy.Upstream (persistence decisions). Those are not counted twice:
+// live.Upstream (persistence decisions). Those are not counted twice:
 // a custom collector reads the same atomics at scrape time that the
 // runtime API reads, so the API, the dashboard and Prometheus never
 // disagree, and the request path pays nothing for them. Servers added or
@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/proxy"
 )
 
@@ -43,7 +44,7 @@ type Upstreams interface {
 	// Names returns the names of the current upstreams.
 	Names() []string
 	// Upstream returns the live upstream of that name, or nil.
-	Upstream(name string) *proxy.Upstream
+	Upstream(name string) *live.Upstream
 }
 
 // Metrics observes proxied requests and serves limpet's metrics. Create
@@ -62,7 +63,7 @@ type Metrics struct {
 	retries  *prometheus.CounterVec   // {upstream}
 
 	// cache maps a *upstream.Server (or, for requests no server could
-	// take, its *proxy.Upstream) to its *children, so ObserveRequest
+	// take, its *live.Upstream) to its *children, so ObserveRequest
 	// resolves no labels. Entries of servers that are gone are pruned
 	// at scrape time.
 	cache sync.Map

@@ -21,7 +21,7 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -37,11 +37,11 @@ func clock() time.Time { return t0 }
 // fakeUpstreams is the runtime's side of Upstreams.
 type fakeUpstreams struct {
 	mu  sync.Mutex // guards ups
-	ups map[string]*proxy.Upstream
+	ups map[string]*live.Upstream
 }
 
-func newFakeUpstreams(ups ...*proxy.Upstream) *fakeUpstreams {
-	f := &fakeUpstreams{ups: map[string]*proxy.Upstream{}}
+func newFakeUpstreams(ups ...*live.Upstream) *fakeUpstreams {
+	f := &fakeUpstreams{ups: map[string]*live.Upstream{}}
 	for _, u := range ups {
 		f.ups[u.Name] = u
 	}
@@ -54,7 +54,7 @@ func (f *fakeUpstreams) Names() []string {
 	return slices.Sorted(maps.Keys(f.ups))
 }
 
-func (f *fakeUpstreams) Upstream(name string) *proxy.Upstream {
+func (f *fakeUpstreams) Upstream(name string) *live.Upstream {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.ups[name]
@@ -78,8 +78,8 @@ func roundRobin(primary, backup []*upstream.Server) (balance.Balancer, balance.B
 	return balance.NewRoundRobin(primary), b
 }
 
-func newUpstream(name string, servers ...*upstream.Server) *proxy.Upstream {
-	return proxy.NewUpstream(name, servers, roundRobin)
+func newUpstream(name string, servers ...*upstream.Server) *live.Upstream {
+	return live.New(name, live.Policy{}, servers)
 }
 
 // scrape fetches the metrics over real TCP and parses them.
@@ -375,8 +375,7 @@ func TestObserveRequest(t *testing.T) {
 
 func TestLabelCardinalityIsBounded(t *testing.T) {
 	a, b := newServer("10.0.0.1:80"), newServer("10.0.0.2:80")
-	up := newUpstream("app", a, b)
-	up.Sticky = sticky.NewCookie(stickyConfig)
+	up := live.New("app", live.Policy{Sticky: sticky.NewCookie(stickyConfig)}, []*upstream.Server{a, b})
 	m := New(newFakeUpstreams(up), clock)
 	decisions := []sticky.Decision{
 		{}, {Outcome: sticky.Hit}, {Outcome: sticky.Hit, Reason: sticky.Draining},
@@ -471,7 +470,7 @@ func TestReloadKeepsCountersOfTheSameServers(t *testing.T) {
 	m.ObserveRequest(up, a, 200, time.Millisecond, sticky.Decision{}, 1)
 	scrape(t, m)
 
-	// A reload builds a new *proxy.Upstream of the same name and server.
+	// A reload builds a new *live.Upstream of the same name and server.
 	up2 := newUpstream("app", a)
 	ups.mu.Lock()
 	ups.ups["app"] = up2
@@ -501,8 +500,7 @@ func TestSameAddressTwiceGetsDistinctSeries(t *testing.T) {
 
 func TestCollectorIsConsistentAndLintClean(t *testing.T) {
 	a := newServer("10.0.0.1:80")
-	up := newUpstream("app", a)
-	up.Sticky = sticky.NewCookie(stickyConfig)
+	up := live.New("app", live.Policy{Sticky: sticky.NewCookie(stickyConfig)}, []*upstream.Server{a})
 	a.RecordCheck(true)
 	a.RecordPinned(t0)
 	a.RecordSelected(t0)

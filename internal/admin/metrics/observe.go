@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
@@ -19,8 +19,8 @@ type seriesKey struct{ upstream, server string }
 // resolved once so that observing a request builds no label values.
 type children struct {
 	// up is the upstream the children were made for: a server seen
-	// through another *proxy.Upstream (a reload) is resolved again.
-	up  *proxy.Upstream
+	// through another *live.Upstream (a reload) is resolved again.
+	up  *live.Upstream
 	key seriesKey
 
 	duration prometheus.Observer
@@ -34,7 +34,7 @@ type children struct {
 // could be tried), and its retries. The persistence decision is not
 // needed: the upstream counts decisions itself and the scrape reads them.
 // After a server's first request it takes no lock and allocates nothing.
-func (m *Metrics) ObserveRequest(up *proxy.Upstream, server *upstream.Server, status int, took time.Duration, _ sticky.Decision, attempts int) {
+func (m *Metrics) ObserveRequest(up *live.Upstream, server *upstream.Server, status int, took time.Duration, _ sticky.Decision, attempts int) {
 	if up == nil {
 		return
 	}
@@ -51,7 +51,7 @@ func (m *Metrics) ObserveRequest(up *proxy.Upstream, server *upstream.Server, st
 
 // children returns the metric children of server in up, creating them on
 // first use.
-func (m *Metrics) children(up *proxy.Upstream, server *upstream.Server) *children {
+func (m *Metrics) children(up *live.Upstream, server *upstream.Server) *children {
 	// Both keys are pointers, so storing them in an interface does not
 	// allocate; a *upstream.Server belongs to one upstream at a time.
 	var key any = up

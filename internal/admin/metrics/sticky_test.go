@@ -10,8 +10,10 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/proxy"
 	"github.com/limpet-lb/limpet/internal/sticky"
+	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
 // stubTransport answers every attempt at once with 200, as the server
@@ -42,7 +44,7 @@ server {
 
 // TestStickyDecisionsComeFromTheUpstreamsCounters drives persistence
 // decisions through the proxy's handler in process (the decisions are
-// counted by proxy.Upstream, which only the proxy writes) and checks that
+// counted by live.Upstream, which only the proxy writes) and checks that
 // the scrape shows exactly those counts, and that the handler reports
 // every request to the Observer.
 func TestStickyDecisionsComeFromTheUpstreamsCounters(t *testing.T) {
@@ -52,12 +54,11 @@ func TestStickyDecisionsComeFromTheUpstreamsCounters(t *testing.T) {
 	}
 	cu := cfg.Upstreams[0]
 	a, b := newServer(cu.Servers[0].Addr), newServer(cu.Servers[1].Addr)
-	up := newUpstream(cu.Name, a, b)
-	up.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
+	up := live.New(cu.Name, live.Policy{Sticky: sticky.NewCookie(cu.Sticky.Cookie)}, []*upstream.Server{a, b})
 	m := New(newFakeUpstreams(up), clock)
 	h, err := proxy.NewHandler(cfg.Servers, -1, &proxy.Env{
-		Upstream:  func(*config.ProxyPass) *proxy.Upstream { return up },
-		Transport: func(*proxy.Upstream, proxy.Timeouts) http.RoundTripper { return stubTransport{} },
+		Upstream:  func(*config.ProxyPass) *live.Upstream { return up },
+		Transport: func(*live.Upstream, proxy.Timeouts) http.RoundTripper { return stubTransport{} },
 		AccessLog: func(config.AccessLog) (*accesslog.Logger, error) { return nil, nil },
 		Observer:  m,
 		Now:       clock,
