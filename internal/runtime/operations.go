@@ -20,6 +20,7 @@ import (
 var (
 	_ api.Upstreams     = (*Runtime)(nil)
 	_ metrics.Upstreams = allUpstreams{}
+	_ proxy.Observer    = (*metrics.Metrics)(nil)
 )
 
 // allUpstreams is every live upstream, the implicit ones of

@@ -34,7 +34,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/limpet-lb/limpet/internal/live"
-	"github.com/limpet-lb/limpet/internal/proxy"
 )
 
 // Upstreams is what the metrics read: the live upstreams by name. The
@@ -74,8 +73,6 @@ type Metrics struct {
 	mu     sync.Mutex
 	series map[seriesKey]bool
 }
-
-var _ proxy.Observer = (*Metrics)(nil)
 
 // Label names.
 const (
