@@ -21,7 +21,7 @@ func BenchmarkServeKeepAlive(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Server{Handler: http.HandlerFunc(hello), IdleTimeout: time.Minute}
+	s := &Server{Settings: Settings{Handler: http.HandlerFunc(hello), IdleTimeout: time.Minute}}
 	go func() { _ = s.Serve(ln) }()
 	defer s.Close()
 	c, err := net.Dial("tcp", ln.Addr().String())

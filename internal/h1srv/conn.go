@@ -67,6 +67,7 @@ var (
 // conn is one client connection.
 type conn struct {
 	srv    *Server
+	set    *active // the Server's Settings for the current request
 	rwc    net.Conn
 	remote string
 	base   context.Context // carries http.LocalAddrContextKey
@@ -224,13 +225,13 @@ func (r *connReader) Read(p []byte) (int, error) {
 // resumed says that the idle poller handed over a parked connection that
 // has become readable.
 func (c *conn) serve(resumed bool) {
-	s := c.srv
-	hdrTimeout := s.ReadHeaderTimeout
-	// The header read stops a buffer's worth past the block's limit: a
-	// read may take in the start of a body with the block's end.
-	limit := int64(s.limits().block + bufSize)
 	for ; ; c.served++ {
-		c.r.remain = limit
+		// Settings are taken up afresh for each request, so a reload's
+		// reach keep-alive connections at their next request: once
+		// to wait for it, again when it has begun to arrive.
+		c.set = c.srv.current()
+		hdrTimeout := c.set.ReadHeaderTimeout
+		c.r.remain = int64(c.set.lim.block + bufSize)
 		switch {
 		case resumed:
 			resumed = false
@@ -244,6 +245,11 @@ func (c *conn) serve(resumed bool) {
 				return
 			}
 		}
+		c.set = c.srv.current()
+		// The header read stops a buffer's worth past the block's
+		// limit: a read may take in the start of a body with the
+		// block's end.
+		c.r.remain = int64(c.set.lim.block + bufSize)
 		c.headerDeadline(hdrTimeout)
 		ctx := newRequestContext(c.base)
 		req, ok := c.readRequest(ctx)
@@ -283,7 +289,7 @@ func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 	now := time.Now()
 	var deadline time.Time
 	if c.served > 0 {
-		deadline = now.Add(s.IdleTimeout)
+		deadline = now.Add(c.set.IdleTimeout)
 	} else if hdrTimeout > 0 {
 		deadline = c.start.Add(hdrTimeout)
 	}
@@ -384,7 +390,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 	// reading the body while the handler sets a deadline or hijacks.
 	c.dlMu.Lock()
 	if !c.rawWrites && !c.ownWD {
-		_ = c.wd.ExtendAt(c.rwc.SetWriteDeadline, time.Now(), c.srv.WriteTimeout)
+		_ = c.wd.ExtendAt(c.rwc.SetWriteDeadline, time.Now(), c.set.WriteTimeout)
 	}
 	c.dlMu.Unlock()
 	return c.rwc.Write(p)
@@ -396,8 +402,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 // bad request it answers it and returns false; on a network error it
 // returns false without answering.
 func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
-	s := c.srv
-	lim := s.limits()
+	lim := &c.set.lim
 	// RFC 9112 section 2.2: empty lines before a request line are
 	// ignored (nginx skips them too), such as the CRLF some clients send
 	// after a body. They count toward the header's limit: the read
@@ -413,7 +418,7 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 		// A block this long may break a limit: the fast path would
 		// not see it.
 		if sc := scanHeader(b); sc.complete {
-			if code := lim.tooLarge(sc, sc.counted(s.UnderscoresInHeaders, s.KeepInvalidHeaders)); code != 0 {
+			if code := lim.tooLarge(sc, sc.counted(c.set.UnderscoresInHeaders, c.set.KeepInvalidHeaders)); code != 0 {
 				c.reject(code)
 				c.lingerClose()
 				return nil, false
@@ -449,7 +454,7 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 	// Transfer-Encoding in HTTP/1.0 and unfolds folded lines: the raw
 	// header block tells what the client sent.
 	sc := scanHeader(c.raw)
-	if code := lim.tooLarge(sc, sc.counted(s.UnderscoresInHeaders, s.KeepInvalidHeaders)); code != 0 || hitLimit && err != nil {
+	if code := lim.tooLarge(sc, sc.counted(c.set.UnderscoresInHeaders, c.set.KeepInvalidHeaders)); code != 0 || hitLimit && err != nil {
 		if code == 0 {
 			code = errpage.HeaderTooLarge
 		}
@@ -565,8 +570,8 @@ func (c *conn) checkRequest(req *http.Request, sc headerScan) bool {
 		}
 		return false
 	}
-	if sc.oddNames && !c.srv.KeepInvalidHeaders {
-		dropInvalidFields(req.Header, c.srv.UnderscoresInHeaders)
+	if sc.oddNames && !c.set.KeepInvalidHeaders {
+		dropInvalidFields(req.Header, c.set.UnderscoresInHeaders)
 	}
 	return true
 }
@@ -708,7 +713,7 @@ func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) 
 		}
 		return false
 	}
-	if b != nil && !b.done() && !b.discardRest(s.ReadHeaderTimeout) {
+	if b != nil && !b.done() && !b.discardRest(c.set.ReadHeaderTimeout) {
 		c.lingerClose()
 		return false
 	}
@@ -728,7 +733,7 @@ func (c *conn) runHandler(w *response, req *http.Request) (panicked bool) {
 			}
 		}
 	}()
-	c.srv.handler().ServeHTTP(w, req)
+	c.set.handler().ServeHTTP(w, req)
 	return false
 }
 

@@ -223,7 +223,7 @@ func TestConnLimitSharedAndClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	two := &Server{Handler: g, Limit: l, ErrorLog: log.New(io.Discard, "", 0)}
+	two := &Server{Settings: Settings{Handler: g}, Limit: l, ErrorLog: log.New(io.Discard, "", 0)}
 	served := make(chan error, 1)
 	go func() { served <- two.Serve(ln) }()
 

@@ -66,7 +66,8 @@ func newIdlePoller(s *Server) (*idlePoller, error) {
 // connection can have, between 10ms and 1s.
 func sweepInterval(s *Server) time.Duration {
 	d := time.Second
-	for _, t := range []time.Duration{s.IdleTimeout, s.ReadHeaderTimeout} {
+	set := s.current()
+	for _, t := range []time.Duration{set.IdleTimeout, set.ReadHeaderTimeout} {
 		if t > 0 && t/20 < d {
 			d = t / 20
 		}

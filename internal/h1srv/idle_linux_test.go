@@ -189,7 +189,7 @@ func TestShutdownStopsThePoller(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &Server{Handler: http.HandlerFunc(hello)}
+		s := &Server{Settings: Settings{Handler: http.HandlerFunc(hello)}}
 		done := make(chan error, 1)
 		go func() { done <- s.Serve(ln) }()
 		for s.idle.Load() == nil {

@@ -76,9 +76,9 @@ import (
 	"time"
 )
 
-// Server serves HTTP/1.x on the connections of its listeners, with one
-// goroutine per connection. Its zero value, with a Handler, is ready to use.
-type Server struct {
+// Settings are the parts of a Server a reload may change while it serves
+// (Reconfigure): a connection reads them afresh for each request.
+type Settings struct {
 	// Handler answers requests; nil means http.DefaultServeMux.
 	Handler http.Handler
 	// ReadHeaderTimeout is the longest a client may take to send a
@@ -112,6 +112,14 @@ type Server struct {
 	// another field. Names that are not tokens are refused (400) either
 	// way.
 	KeepInvalidHeaders bool
+}
+
+// Server serves HTTP/1.x on the connections of its listeners, with one
+// goroutine per connection. Its zero value, with a Handler, is ready to use.
+type Server struct {
+	// Settings are what Reconfigure may change while the Server serves;
+	// the values here are the first ones.
+	Settings
 	// ErrorLog receives handler panics and invalid responses; nil means
 	// the log package's standard logger.
 	ErrorLog *log.Logger
@@ -125,8 +133,9 @@ type Server struct {
 
 	inShutdown atomic.Bool
 
-	limOnce sync.Once
-	lim     limits // Headers in effect, set once
+	// cur is the Settings in effect with their header bounds computed;
+	// nil until the first request or Reconfigure.
+	cur atomic.Pointer[active]
 
 	// idle holds the parked connections; nil when parking is off or
 	// not available (not Linux, or epoll failed).
@@ -347,16 +356,32 @@ func (s *Server) logf(format string, args ...any) {
 	log.Printf(format, args...)
 }
 
-// limits returns the bounds of Headers, computed once: the fields are
-// not to change once the Server serves.
-func (s *Server) limits() *limits {
-	s.limOnce.Do(func() { s.lim = s.Headers.effective() })
-	return &s.lim
+// active is a Server's Settings in effect, with the bounds of their
+// Headers computed once.
+type active struct {
+	Settings
+	lim limits
 }
 
-func (s *Server) handler() http.Handler {
-	if s.Handler != nil {
-		return s.Handler
+// current returns the Settings in effect.
+func (s *Server) current() *active {
+	if a := s.cur.Load(); a != nil {
+		return a
+	}
+	s.cur.CompareAndSwap(nil, &active{Settings: s.Settings, lim: s.Settings.Headers.effective()})
+	return s.cur.Load()
+}
+
+// Reconfigure replaces the Server's Settings while it serves: each
+// connection takes them up at its next request, so a request in flight
+// finishes with those it began with and no connection is closed.
+func (s *Server) Reconfigure(set Settings) {
+	s.cur.Store(&active{Settings: set, lim: set.Headers.effective()})
+}
+
+func (a *active) handler() http.Handler {
+	if a.Handler != nil {
+		return a.Handler
 	}
 	return http.DefaultServeMux
 }

@@ -49,7 +49,7 @@ func start(t *testing.T, h http.Handler, opts ...func(*Server)) *testServer {
 		t.Fatal(err)
 	}
 	lb := &syncBuffer{}
-	s := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second, ErrorLog: log.New(lb, "", 0)}
+	s := &Server{Settings: Settings{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}, ErrorLog: log.New(lb, "", 0)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -105,7 +105,7 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 		// As in nginx, the default server's settings read the header
 		// (nginx may switch once Host has named another server).
 		ch := g.servers[max(g.defaultIndex, 0)].ClientHeaders
-		srv := &h1srv.Server{
+		srv := &h1srv.Server{Settings: h1srv.Settings{
 			Handler: handler,
 			Headers: h1srv.HeaderLimits{
 				BufferSize:      ch.BufferSize,
@@ -121,6 +121,7 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 			WriteTimeout: 60 * time.Second,
 			// keepalive_timeout 0 disables client keep-alive.
 			IdleTimeout: g.idle,
+		},
 			// worker_connections, for all listeners together.
 			Limit:    rt.conns,
 			ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
