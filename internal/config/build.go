@@ -311,6 +311,16 @@ func (b *builder) workerConnections(d *Directive, s *scope) error {
 	return nil
 }
 
+// workerShutdownTimeout handles `worker_shutdown_timeout TIME;`.
+func (b *builder) workerShutdownTimeout(d *Directive, _ *scope) error {
+	t, ok := parseTime(d.Args[0], true)
+	if !ok {
+		return d.errorf("invalid value %q in %q directive", d.Args[0], d.Name)
+	}
+	b.cfg.WorkerShutdownTimeout = t
+	return nil
+}
+
 // logLevels are error_log's levels, checked for nginx compatibility.
 var logLevels = []string{"debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"}
 

@@ -69,6 +69,11 @@ type Config struct {
 	// }`); DefaultWorkerConnections when not set. Unlike nginx's, the
 	// figure counts no upstream connection and is not per worker.
 	WorkerConnections int
+	// WorkerShutdownTimeout bounds how long a graceful stop or a reload
+	// waits for the requests and upgraded connections of the
+	// configuration it ends; 0 (the default, as in nginx) waits as long
+	// as they last.
+	WorkerShutdownTimeout time.Duration
 }
 
 // DefaultWorkerConnections is limpet's worker_connections default. nginx's

@@ -235,6 +235,11 @@ var directiveList = []directive{
 	// client connections of the whole process.
 	{"worker_connections", inEvents, args1, (*builder).workerConnections},
 
+	// worker_shutdown_timeout TIME; no default (wait as long as
+	// requests last): how long a graceful stop or a reload waits for the
+	// requests and WebSockets of the configuration it ends.
+	{"worker_shutdown_timeout", inMain, args1, (*builder).workerShutdownTimeout},
+
 	// Directives that tune nginx itself. They are accepted, checked like
 	// any other (context and argument count), and listed in
 	// Config.Ignored; they change nothing in limpet.

@@ -33,6 +33,7 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -92,6 +93,22 @@ type Checker struct {
 	// never for a probe's result. Lock order: mu, then a member's mu.
 	mu      sync.Mutex
 	members map[*upstream.Server]*member
+
+	// seeds are the targets' states a reloaded configuration's checker
+	// takes over from the one it replaces (Inherit); read-only after
+	// Start.
+	seeds map[seedKey]seed
+}
+
+// seedKey names a target across reloads: its check's key and its
+// server's ID.
+type seedKey struct{ check, server string }
+
+// seed is what a target carries over a reload.
+type seed struct {
+	verdict       upstream.Health
+	passes, fails int
+	reason        string
 }
 
 // member is one server as all the checks probing it see it.
@@ -136,10 +153,37 @@ func New(checks []Check, log *slog.Logger) *Checker {
 		cancel:  cancel,
 		members: make(map[*upstream.Server]*member),
 	}
+	rank := make(map[*live.Upstream]int)
 	for _, ch := range checks {
-		c.checks = append(c.checks, newCheck(c, ch))
+		k := newCheck(c, ch)
+		k.key = fmt.Sprintf("%s#%d", ch.Upstream.Name, rank[ch.Upstream])
+		rank[ch.Upstream]++
+		c.checks = append(c.checks, k)
 	}
 	return c
+}
+
+// Inherit takes over, before Start, the consecutive passes and failures
+// and the verdicts of old, the checker of the configuration a reload
+// replaces, for the checks and servers both have: a server two failures
+// from unhealthy stays two failures from it. A check is the same when it
+// is the same rank among its upstream's checks. As NGINX Plus does, a
+// `mandatory` check without `persistent` starts over (its servers are
+// "checking" until their first check). Call Inherit after old is closed.
+func (c *Checker) Inherit(old *Checker) {
+	if old == nil {
+		return
+	}
+	c.seeds = make(map[seedKey]seed)
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	for _, m := range old.members {
+		m.mu.Lock()
+		for t := range m.targets {
+			c.seeds[seedKey{t.k.key, m.s.ID}] = seed{verdict: t.verdict, passes: t.passes, fails: t.fails, reason: t.reason}
+		}
+		m.mu.Unlock()
+	}
 }
 
 // Start begins probing. Before it returns, every server of a mandatory
@@ -267,6 +311,12 @@ func (c *Checker) attach(k *check, s *upstream.Server) *target {
 	t := &target{k: k, m: m}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if sd, ok := c.seeds[seedKey{k.key, s.ID}]; ok && (!k.mandatory || k.persistent) {
+		t.verdict, t.passes, t.fails, t.reason = sd.verdict, sd.passes, sd.fails, sd.reason
+		m.targets[t] = struct{}{}
+		c.apply(m, t)
+		return t
+	}
 	current := s.Health()
 	switch {
 	case k.mandatory && k.persistent && current == upstream.HealthHealthy:

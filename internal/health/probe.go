@@ -24,6 +24,9 @@ const maxBody = 256 << 10
 type check struct {
 	c  *Checker
 	up *live.Upstream
+	// key names the check across reloads: its upstream and its rank
+	// among that upstream's checks.
+	key string
 
 	pos        config.Pos
 	interval   time.Duration

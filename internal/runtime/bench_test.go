@@ -28,7 +28,7 @@ server { listen 127.0.0.1:0; access_log off;
     location / { proxy_pass http://backend; proxy_set_header Host $host; proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme; } }`
 	lb := startLimpet(b, conf, "{{app1}}", app1.addr(), "{{app2}}", app2.addr())
-	h := lb.rt.listeners[0].handlers[0]
+	h := lb.rt.cur.Load().handlers[0]
 	req := httptest.NewRequest(http.MethodGet, "http://lb/cart", nil)
 	req.RemoteAddr = "127.0.0.1:40000"
 	if returning {

@@ -165,7 +165,7 @@ func startLimpetLogging(t testing.TB, conf string, w io.Writer, buf *syncBuffer,
 // accessLog returns the access log's lines so far.
 func (l *limpet) accessLog(t *testing.T) []string {
 	t.Helper()
-	for _, lg := range l.rt.logs {
+	for _, lg := range l.rt.cur.Load().logs {
 		lg.Flush()
 	}
 	data, err := os.ReadFile(l.logPath)

@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"time"
-
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/limit"
 	"github.com/limpet-lb/limpet/internal/vars"
@@ -18,15 +16,22 @@ type limitZones struct {
 	conn map[*config.LimitConnZone]*limit.ConnZone
 }
 
-// newLimitZones builds every zone of cfg; a key that does not compile is
-// an error at its zone's directive.
-func (rt *Runtime) newLimitZones(cfg *config.Config) error {
+// newLimitZones builds every zone of the plan's configuration; a key that
+// does not compile is an error at its zone's directive. A zone prev has
+// with the same definition (name, key, size, rate) is taken over with
+// what it counts, as nginx keeps a shared zone across a reload.
+func (p *plan) newLimitZones(prev *plan) error {
+	cfg := p.cfg
 	z := limitZones{
 		req:  make(map[*config.LimitReqZone]*limit.RequestZone, len(cfg.LimitReqZones)),
 		conn: make(map[*config.LimitConnZone]*limit.ConnZone, len(cfg.LimitConnZones)),
 	}
-	epoch := rt.clock()()
+	epoch := p.rt.clock()()
 	for _, cz := range cfg.LimitReqZones {
+		if lz := prev.sameReqZone(cz); lz != nil {
+			z.req[cz] = lz
+			continue
+		}
 		key, err := vars.Compile(cz.Key)
 		if err != nil {
 			return &config.Error{Pos: cz.Pos, Msg: err.Error()}
@@ -38,30 +43,54 @@ func (rt *Runtime) newLimitZones(cfg *config.Config) error {
 		z.req[cz] = lz
 	}
 	for _, cz := range cfg.LimitConnZones {
+		if lz := prev.sameConnZone(cz); lz != nil {
+			z.conn[cz] = lz
+			continue
+		}
 		key, err := vars.Compile(cz.Key)
 		if err != nil {
 			return &config.Error{Pos: cz.Pos, Msg: err.Error()}
 		}
 		z.conn[cz] = limit.NewConnZone(cz.Name, key, cz.Size)
 	}
-	rt.zones = z
+	p.zones = z
 	return nil
 }
 
-// clock returns the runtime's clock.
-func (rt *Runtime) clock() func() time.Time {
-	if rt.opts.Now != nil {
-		return rt.opts.Now
+// sameReqZone returns p's limit_req zone defined as cz is, or nil; p may
+// be nil.
+func (p *plan) sameReqZone(cz *config.LimitReqZone) *limit.RequestZone {
+	if p == nil {
+		return nil
 	}
-	return time.Now
+	for old, lz := range p.zones.req {
+		if old.Name == cz.Name && old.Key == cz.Key && old.Size == cz.Size && old.Rate == cz.Rate {
+			return lz
+		}
+	}
+	return nil
+}
+
+// sameConnZone returns p's limit_conn zone defined as cz is, or nil; p
+// may be nil.
+func (p *plan) sameConnZone(cz *config.LimitConnZone) *limit.ConnZone {
+	if p == nil {
+		return nil
+	}
+	for old, lz := range p.zones.conn {
+		if old.Name == cz.Name && old.Key == cz.Key && old.Size == cz.Size {
+			return lz
+		}
+	}
+	return nil
 }
 
 // limits compiles a level's limit_req and limit_conn; either is nil when
 // the level has none, so the request path skips it.
-func (rt *Runtime) limits(l config.Limits) (*limit.Requests, *limit.Conns, error) {
+func (p *plan) limits(l config.Limits) (*limit.Requests, *limit.Conns, error) {
 	var reqs *limit.Requests
 	var conns *limit.Conns
-	opts := limit.Options{Log: rt.log, Now: rt.opts.Now}
+	opts := limit.Options{Log: p.rt.log, Now: p.rt.opts.Now}
 	if len(l.Req) > 0 {
 		rules := make([]limit.Rule, 0, len(l.Req))
 		for _, lr := range l.Req {
@@ -69,7 +98,7 @@ func (rt *Runtime) limits(l config.Limits) (*limit.Requests, *limit.Conns, error
 			if lr.NoDelay {
 				delay = limit.NoDelay
 			}
-			rules = append(rules, limit.Rule{Zone: rt.zones.req[lr.Zone], Burst: int64(lr.Burst), Delay: delay})
+			rules = append(rules, limit.Rule{Zone: p.zones.req[lr.Zone], Burst: int64(lr.Burst), Delay: delay})
 		}
 		level, err := limit.ParseLevel(l.ReqLogLevel)
 		if err != nil {
@@ -83,7 +112,7 @@ func (rt *Runtime) limits(l config.Limits) (*limit.Requests, *limit.Conns, error
 	if len(l.Conn) > 0 {
 		rules := make([]limit.ConnRule, 0, len(l.Conn))
 		for _, lc := range l.Conn {
-			rules = append(rules, limit.ConnRule{Zone: rt.zones.conn[lc.Zone], Max: lc.Conn})
+			rules = append(rules, limit.ConnRule{Zone: p.zones.conn[lc.Zone], Max: lc.Conn})
 		}
 		level, err := limit.ParseLevel(l.ConnLogLevel)
 		if err != nil {

@@ -168,12 +168,8 @@ func TestLimitReqDelayedClientLeaves(t *testing.T) {
 	// the rate would take a minute.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, l := range lb.rt.listeners {
-		for _, h := range l.handlers {
-			if err := h.WaitIdle(ctx); err != nil {
-				t.Fatalf("the delayed request still waits after its client left: %v", err)
-			}
-		}
+	if err := lb.rt.cur.Load().waitIdle(ctx); err != nil {
+		t.Fatalf("the delayed request still waits after its client left: %v", err)
 	}
 	e := parseLog(t, lb.accessLog(t))
 	if len(e) != 2 || e[1].Status != 499 {
@@ -244,12 +240,8 @@ func TestLimitConnConcurrent(t *testing.T) {
 	// just after its response: wait for the handler to be idle.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, l := range lb.rt.listeners {
-		for _, h := range l.handlers {
-			if err := h.WaitIdle(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := lb.rt.cur.Load().waitIdle(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if res, _ := get(t, newClient(t), lb.url+"/after"); res.StatusCode != 200 {
 		t.Errorf("after the first ended: %d, want 200", res.StatusCode)

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -46,15 +45,15 @@ func normalizeListen(addr string) (key string, ip netip.Addr, wildcard bool, por
 	return net.JoinHostPort(a.String(), port), a, false, port
 }
 
-// buildListeners groups the virtual servers by listen address and builds
+// buildListens groups the virtual servers by listen address and plans
 // one socket for each. As in nginx, when a port has a wildcard listen
 // (`listen 80`) beside specific ones (`listen 127.0.0.1:80`), only the
 // wildcard is bound, and a request is served by the servers of its local
 // address if it has any, else by the wildcard's.
-func (rt *Runtime) buildListeners(env *proxy.Env) error {
+func (p *plan) buildListens(env *proxy.Env) error {
 	groups := make(map[string]*listenGroup)
 	var order []*listenGroup
-	for _, s := range rt.cfg.Servers {
+	for _, s := range p.cfg.Servers {
 		for _, l := range s.Listens {
 			key, ip, wildcard, port := normalizeListen(l.Addr)
 			g, ok := groups[key]
@@ -83,13 +82,14 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 			return err
 		}
 		handlers[g] = h
+		p.handlers = append(p.handlers, h)
 	}
 	for _, g := range order {
 		if !g.wildcard && g.host.IsValid() && wildcards[g.port] != nil {
 			continue // served through the wildcard's socket
 		}
 		var handler http.Handler = handlers[g]
-		l := &listener{addr: g.addr, handlers: []*proxy.Handler{handlers[g]}}
+		l := &listenPlan{addr: g.addr, handlers: []*proxy.Handler{handlers[g]}}
 		if g.wildcard {
 			byLocal := make(map[netip.Addr]http.Handler)
 			for _, o := range order {
@@ -105,7 +105,7 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 		// As in nginx, the default server's settings read the header
 		// (nginx may switch once Host has named another server).
 		ch := g.servers[max(g.defaultIndex, 0)].ClientHeaders
-		srv := &h1srv.Server{Settings: h1srv.Settings{
+		l.settings = h1srv.Settings{
 			Handler: handler,
 			Headers: h1srv.HeaderLimits{
 				BufferSize:      ch.BufferSize,
@@ -121,13 +121,8 @@ func (rt *Runtime) buildListeners(env *proxy.Env) error {
 			WriteTimeout: 60 * time.Second,
 			// keepalive_timeout 0 disables client keep-alive.
 			IdleTimeout: g.idle,
-		},
-			// worker_connections, for all listeners together.
-			Limit:    rt.conns,
-			ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
 		}
-		l.server = srv
-		rt.listeners = append(rt.listeners, l)
+		p.listens = append(p.listens, l)
 	}
 	return nil
 }

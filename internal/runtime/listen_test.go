@@ -53,7 +53,7 @@ server { listen [0:0::0]:%[1]s; server_name other; access_log off; location / { 
 			t.Fatal(err)
 		}
 	}
-	if n := len(lb.rt.listeners); n != 1 {
+	if n := len(lb.rt.Addrs()); n != 1 {
 		t.Fatalf("%d sockets, want one", n)
 	}
 	for host, want := range map[string]string{"127.0.0.1": "wildcard", "127.0.0.2": "specific"} {

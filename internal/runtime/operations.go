@@ -29,14 +29,16 @@ var (
 type allUpstreams struct{ rt *Runtime }
 
 func (a allUpstreams) Names() []string {
-	return append(a.rt.Names(), a.rt.implicitOrder...)
+	p := a.rt.cur.Load()
+	return append(p.names[:len(p.names):len(p.names)], p.implicitOrder...)
 }
 
 func (a allUpstreams) Upstream(name string) *live.Upstream {
-	if u := a.rt.Upstream(name); u != nil {
+	p := a.rt.cur.Load()
+	if u := p.byName[name]; u != nil {
 		return u
 	}
-	return a.rt.implicit[name]
+	return p.implicit[name]
 }
 
 // hasMetrics reports whether any location serves the metrics: without
@@ -49,28 +51,8 @@ func hasMetrics(cfg *config.Config) bool {
 	return found
 }
 
-// Names returns the names of the configured upstreams, in configuration
-// order.
-func (rt *Runtime) Names() []string {
-	names := make([]string, 0, len(rt.cfg.Upstreams))
-	for _, cu := range rt.cfg.Upstreams {
-		names = append(names, cu.Name)
-	}
-	return names
-}
-
-// Upstream returns the live upstream of the given name, or nil.
-func (rt *Runtime) Upstream(name string) *live.Upstream {
-	for _, cu := range rt.cfg.Upstreams {
-		if cu.Name == name {
-			return rt.upstreams[cu]
-		}
-	}
-	return nil
-}
-
 // guard compiles the access control of a level.
-func (rt *Runtime) guard(a config.Access, le *config.LimitExcept) (proxy.Guard, error) {
+func guard(a config.Access, le *config.LimitExcept) (proxy.Guard, error) {
 	p, err := access.New(a, le)
 	if err != nil || p == nil {
 		return nil, err
@@ -80,7 +62,8 @@ func (rt *Runtime) guard(a config.Access, le *config.LimitExcept) (proxy.Guard, 
 
 // content returns the handler of a location limpet answers itself: the
 // runtime API, the metrics or the dashboard; nil for other locations.
-func (rt *Runtime) content(l *config.Location) (http.Handler, error) {
+func (p *plan) content(l *config.Location) (http.Handler, error) {
+	rt := p.rt
 	var h http.Handler
 	switch {
 	case l.API != nil:
@@ -88,7 +71,7 @@ func (rt *Runtime) content(l *config.Location) (http.Handler, error) {
 	case l.Metrics:
 		h = rt.metrics.Handler()
 	case l.Dashboard:
-		h = dashboard.New(rt.apiBase[l])
+		h = dashboard.New(p.apiBase[l])
 	default:
 		return nil, nil
 	}
@@ -141,14 +124,14 @@ func walkLocations(list []*config.Location, fn func(*config.Location)) {
 
 // healthChecks collects the health_check directives of every location
 // that proxies to an upstream.
-func (rt *Runtime) healthChecks() []health.Check {
+func (p *plan) healthChecks() []health.Check {
 	var checks []health.Check
-	for _, s := range rt.cfg.Servers {
+	for _, s := range p.cfg.Servers {
 		walkLocations(s.Locations, func(l *config.Location) {
 			if l.ProxyPass == nil || l.ProxyPass.Upstream == nil {
 				return
 			}
-			u := rt.upstreams[l.ProxyPass.Upstream]
+			u := p.upstreams[l.ProxyPass.Upstream]
 			for _, hc := range l.HealthChecks {
 				checks = append(checks, health.Check{
 					Upstream:       u,

@@ -1,7 +1,19 @@
-// Package runtime is the only place that turns a *config.Config into live
-// objects: upstreams with their servers, balancers and persistence,
-// transports, access logs, and one HTTP server per listen address. The
-// rest of limpet never reads the configuration tree itself.
+// Package runtime runs a configuration. It is the one place a
+// *config.Config becomes live objects, in one pass (plan.go): upstreams
+// with their servers, balancers and persistence, transports, access logs,
+// limit zones, health checks, and the handler and connection settings of
+// every listen address. That plan is immutable once built; the Runtime
+// swaps it in atomically, at Start and at every Reload, and retires the
+// plan it replaces once its requests are done.
+//
+// What outlives a plan belongs to the Runtime: the listening sockets (an
+// address in both configurations keeps its socket, so no connection is
+// refused during a reload), the worker_connections limit, the metrics, and
+// the live upstreams, which a reload reconfigures in place so their
+// servers keep their state by identity (see reconcile.go).
+//
+// The request path reads configuration only through the compiled plan;
+// the health checks, the API and the metrics read the live upstreams.
 package runtime
 
 import (
@@ -11,21 +23,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/admin/metrics"
-	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/h1srv"
-	"github.com/limpet-lb/limpet/internal/health"
 	"github.com/limpet-lb/limpet/internal/live"
-	"github.com/limpet-lb/limpet/internal/proxy"
-	"github.com/limpet-lb/limpet/internal/sticky"
-	"github.com/limpet-lb/limpet/internal/upstream"
-	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // Options tune a Runtime; the zero value is ready for production.
@@ -42,248 +47,166 @@ type Options struct {
 	Stdout io.Writer
 }
 
-// Runtime is a running configuration.
+// Runtime is a running configuration, and the process-wide state that
+// outlives each configuration it runs.
 type Runtime struct {
-	cfg  *config.Config
 	opts Options
 	log  *slog.Logger
 
-	upstreams map[*config.Upstream]*live.Upstream
-	implicit  map[string]*live.Upstream // proxy_pass to an address, by "host:port"
-	// implicitOrder lists the implicit upstreams' names in creation order.
-	implicitOrder []string
-	transports    map[transportKey]proxy.Transport
-	logs          map[string]*accesslog.Logger
+	// cur is the plan in effect; requests reach it through the sockets'
+	// handlers, the API and the metrics through cur.
+	cur atomic.Pointer[plan]
 
-	listeners []*listener
-	// conns caps the client connections of every listener together
+	// conns caps the client connections of every socket together
 	// (worker_connections).
 	conns   *h1srv.ConnLimit
-	checker *health.Checker
 	metrics *metrics.Metrics
-	// apiBase maps each location to the runtime API's path in its
-	// virtual server, for the dashboard.
-	apiBase map[*config.Location]string
-	// zones are the limit_req_zone and limit_conn_zone zones.
-	zones limitZones
-}
 
-type transportKey struct {
-	up *live.Upstream
-	t  proxy.Timeouts
-}
+	// mu serialises Start, Reload and Shutdown; the request path never
+	// takes it.
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	sockets  map[string]*socket // by normalised listen address
+	order    []*socket          // in the order they were opened
+	retiring sync.WaitGroup     // plans and sockets being retired
+	// stopping is cancelled when Shutdown has waited what it could: the
+	// plans still retiring then end their requests too.
+	stopping context.Context
+	stop     context.CancelFunc
 
-// listener is one socket with the virtual servers it serves: one
-// handler, or several chosen by local address (see listen.go).
-type listener struct {
-	addr     string
-	handlers []*proxy.Handler
-	server   *h1srv.Server
-	ln       net.Listener
+	info processInfo
 }
 
 // New builds every live object of cfg. It listens on nothing yet; Start
 // does. Errors name the file and line of the directive at fault.
 func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	rt := &Runtime{
-		cfg:        cfg,
-		opts:       opts,
-		log:        opts.ErrorLog,
-		upstreams:  make(map[*config.Upstream]*live.Upstream),
-		implicit:   make(map[string]*live.Upstream),
-		transports: make(map[transportKey]proxy.Transport),
-		logs:       make(map[string]*accesslog.Logger),
-		conns:      h1srv.NewConnLimit(cfg.WorkerConnections),
+		opts:    opts,
+		log:     opts.ErrorLog,
+		conns:   h1srv.NewConnLimit(cfg.WorkerConnections),
+		sockets: make(map[string]*socket),
 	}
 	if rt.log == nil {
 		rt.log = slog.Default()
 	}
-	for _, cu := range cfg.Upstreams {
-		u, err := newUpstream(cu, opts.Rand)
-		if err != nil {
-			rt.closeLogs()
-			return nil, err
-		}
-		rt.upstreams[cu] = u
-	}
-	if err := rt.newLimitZones(cfg); err != nil {
-		rt.closeLogs()
-		return nil, err
-	}
-	rt.apiBase = findAPIBases(cfg)
-	checks := rt.healthChecks()
-	for _, c := range checks {
-		if c.Config.Mandatory {
-			c.Upstream.SetMandatoryChecks(true)
-		}
-	}
-	rt.checker = health.New(checks, rt.log)
+	rt.stopping, rt.stop = context.WithCancel(context.Background())
 	rt.metrics = metrics.New(allUpstreams{rt}, opts.Now)
 	rt.metrics.ClientConnections(rt.conns.Active, rt.conns.Max)
-	var observer proxy.Observer
-	if hasMetrics(cfg) {
-		observer = rt.metrics
-	}
-	env := &proxy.Env{
-		Upstream:  rt.upstreamFor,
-		Transport: rt.transportFor,
-		AccessLog: rt.accessLog,
-		ErrorLog:  rt.log,
-		Access:    rt.guard,
-		Limits:    rt.limits,
-		Observer:  observer,
-		Content:   rt.content,
-		Now:       opts.Now,
-	}
-	if err := rt.buildListeners(env); err != nil {
-		rt.closeLogs()
-		return nil, err
-	}
-	return rt, nil
-}
-
-// newUpstream builds the live form of an upstream block.
-func newUpstream(cu *config.Upstream, rnd func(int) int) (*live.Upstream, error) {
-	servers := make([]*upstream.Server, 0, len(cu.Servers))
-	for _, cs := range cu.Servers {
-		s := &upstream.Server{
-			ID:          upstream.IDFor(cs.Addr, cs.Route),
-			Name:        cs.Name,
-			Addr:        cs.Addr,
-			Weight:      cs.Weight,
-			MaxFails:    cs.MaxFails,
-			FailTimeout: cs.FailTimeout,
-			Backup:      cs.Backup,
-			Route:       cs.Route,
-			SlowStart:   cs.SlowStart,
-		}
-		s.SetDown(cs.Down)
-		s.SetDraining(cs.Drain)
-		servers = append(servers, s)
-	}
-	p := live.Policy{
-		Balancers: func(primary, backup []*upstream.Server) (balance.Balancer, balance.Balancer) {
-			var b balance.Balancer
-			if len(backup) > 0 {
-				b = balance.NewRoundRobin(backup)
-			}
-			return newBalancer(cu.Method, primary, rnd), b
-		},
-	}
-	if cu.Sticky != nil {
-		p.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
-	}
-	switch cu.Method.Kind {
-	case config.IPHash, config.Hash, config.Random:
-		p.NoBackup = true
-	}
-	if cu.Method.Kind == config.Hash {
-		key, err := vars.Compile(cu.Method.HashKey)
-		if err != nil {
-			return nil, &config.Error{Pos: cu.Method.Pos, Msg: err.Error()}
-		}
-		p.HashKey = key
-	}
-	u := live.New(cu.Name, p, servers)
-	return u, nil
-}
-
-// newBalancer returns the balancer of a method over servers.
-func newBalancer(m config.Balance, servers []*upstream.Server, rnd func(int) int) balance.Balancer {
-	switch m.Kind {
-	case config.LeastConn:
-		return balance.NewLeastConn(servers)
-	case config.Random:
-		return balance.NewRandom(servers, m.Two, rnd)
-	case config.IPHash:
-		return balance.NewIPHash(servers)
-	case config.Hash:
-		return balance.NewHash(servers, m.Consistent)
-	}
-	return balance.NewRoundRobin(servers)
-}
-
-// upstreamFor returns the upstream a proxy_pass sends to, creating the
-// implicit single-server upstream of an address on first use.
-func (rt *Runtime) upstreamFor(pp *config.ProxyPass) *live.Upstream {
-	if pp.Upstream != nil {
-		return rt.upstreams[pp.Upstream]
-	}
-	if u, ok := rt.implicit[pp.Host]; ok {
-		return u
-	}
-	s := &upstream.Server{ID: upstream.IDFor(pp.Addr, ""), Name: pp.Host, Addr: pp.Addr, Weight: 1}
-	u := live.New(pp.Host, live.Policy{}, []*upstream.Server{s})
-	rt.implicit[pp.Host] = u
-	rt.implicitOrder = append(rt.implicitOrder, pp.Host)
-	return u
-}
-
-// transportFor returns one transport per upstream and set of timeouts, so
-// locations that share both share idle connections too.
-func (rt *Runtime) transportFor(u *live.Upstream, t proxy.Timeouts) http.RoundTripper {
-	k := transportKey{u, t}
-	if tr, ok := rt.transports[k]; ok {
-		return tr
-	}
-	keepalive := 0
-	for cu, lu := range rt.upstreams {
-		if lu == u {
-			keepalive = cu.Keepalive
-		}
-	}
-	tr := proxy.NewTransport(t, keepalive)
-	rt.transports[k] = tr
-	return tr
-}
-
-// accessLog returns the logger of a path, opening each path once.
-func (rt *Runtime) accessLog(al config.AccessLog) (*accesslog.Logger, error) {
-	if l, ok := rt.logs[al.Path]; ok {
-		return l, nil
-	}
-	if rt.opts.Stdout != nil && (al.Path == "stdout" || al.Path == "/dev/stdout") {
-		l := accesslog.New(rt.opts.Stdout)
-		rt.logs[al.Path] = l
-		return l, nil
-	}
-	l, err := accesslog.Open(al.Path)
+	rt.metrics.Reloads(rt.info.reloadCounts)
+	p, err := rt.newPlan(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	rt.logs[al.Path] = l
-	return l, nil
+	p.commit(nil)
+	rt.cur.Store(p)
+	rt.info.loaded(rt.clock()())
+	return rt, nil
 }
 
 // Start listens on every address and serves in the background; health
 // checks start first, so servers under a mandatory check take no traffic
 // before it passes. A taken port is an error in nginx's words.
 func (rt *Runtime) Start() error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.started || rt.stopped {
+		return errors.New("runtime: Start called twice or after Shutdown")
+	}
+	p := rt.cur.Load()
 	if limit, ok := fileLimit(); ok && uint64(rt.conns.Max()) > limit {
 		// ngx_event_module_init's warning: each connection needs a
 		// descriptor, and accepting beyond the limit fails.
 		rt.log.Warn(fmt.Sprintf("%d worker_connections exceed open file resource limit: %d", rt.conns.Max(), limit))
 	}
-	rt.checker.Start()
-	for i, l := range rt.listeners {
-		ln, err := net.Listen("tcp", l.addr)
-		if err != nil {
-			for _, prev := range rt.listeners[:i] {
-				_ = prev.ln.Close()
-			}
-			rt.checker.Close()
-			return fmt.Errorf("bind() to %s failed (%w)", l.addr, errors.Unwrap(err))
-		}
-		l.ln = ln
+	p.checker.Start()
+	opened, err := rt.openSockets(p)
+	if err != nil {
+		p.checker.Close()
+		return err
 	}
-	for _, l := range rt.listeners {
-		go func() {
-			if err := l.server.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				rt.log.Error("serving stopped", slog.String("listen", l.addr), slog.String("error", err.Error()))
-			}
-		}()
-	}
+	rt.serve(opened)
+	rt.started = true
 	return nil
+}
+
+// Reload replaces the running configuration with cfg, as nginx's SIGHUP
+// does but in one process. cfg is built completely first: if anything in
+// it is wrong (a file, a key, an address that cannot be bound), Reload
+// returns the error, nothing has changed and the old configuration goes
+// on serving. Otherwise, atomically for new requests:
+//
+//   - addresses in both configurations keep their sockets and their
+//     connections, which take up the new configuration at their next
+//     request; new addresses are bound; removed ones stop accepting and
+//     close once their connections are done;
+//   - upstreams of the same name keep their servers of the same identity
+//     (address, or route), with their health, failure windows, slow start,
+//     drain and down set through the API, and counters (reconcile.go);
+//   - requests and WebSockets in flight finish on the old configuration,
+//     bounded by worker_shutdown_timeout, after which the old plan's
+//     remaining upgraded connections are closed.
+func (rt *Runtime) Reload(cfg *config.Config) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.stopped {
+		return errors.New("reload: limpet is shutting down")
+	}
+	old := rt.cur.Load()
+	p, err := rt.newPlan(cfg, old)
+	if err == nil && rt.started {
+		var opened []*socket
+		if opened, err = rt.openSockets(p); err == nil {
+			defer rt.serve(opened)
+		}
+	}
+	if err != nil {
+		p.discard(old)
+		rt.info.reloadFailed()
+		return err
+	}
+	if cfg.WorkerConnections != rt.conns.Max() {
+		rt.log.Warn(fmt.Sprintf("worker_connections %d takes effect after a restart or a binary upgrade; %d still apply", cfg.WorkerConnections, rt.conns.Max()))
+	}
+	old.checker.Close()
+	p.commit(old)
+	rt.cur.Store(p)
+	for _, s := range rt.order {
+		if lp := p.listen(s.addr); lp != nil {
+			s.server.Reconfigure(lp.settings)
+		}
+	}
+	if rt.started {
+		p.checker.Start()
+	}
+	removed := rt.closeRemovedSockets(p)
+	rt.info.loaded(rt.clock()())
+	rt.retiring.Go(func() { rt.retire(old, p, removed) })
+	return nil
+}
+
+// retire waits for the requests old still serves, within
+// worker_shutdown_timeout, then closes its upgraded connections and
+// the resources next did not take over.
+func (rt *Runtime) retire(old, next *plan, removed []*socket) {
+	ctx, cancel := shutdownContext(rt.stopping, next.cfg)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range removed {
+		wg.Go(func() { rt.stopSocket(ctx, s) })
+	}
+	wg.Go(func() { old.drain(ctx) })
+	wg.Wait()
+	old.release(next)
+}
+
+// shutdownContext bounds a graceful end by worker_shutdown_timeout; as
+// in nginx, without one it waits as long as requests last.
+func shutdownContext(parent context.Context, cfg *config.Config) (context.Context, context.CancelFunc) {
+	if d := workerShutdownTimeout(cfg); d > 0 {
+		return context.WithTimeout(parent, d)
+	}
+	return context.WithCancel(parent)
 }
 
 // Connections returns the number of client connections open now, over
@@ -292,14 +215,14 @@ func (rt *Runtime) Connections() (active, max int) {
 	return rt.conns.Active(), rt.conns.Max()
 }
 
-// Addrs returns the addresses listened on, in configuration order; useful
-// when a listen port is 0.
+// Addrs returns the addresses listened on, in the order they were
+// opened; useful when a listen port is 0.
 func (rt *Runtime) Addrs() []net.Addr {
-	addrs := make([]net.Addr, 0, len(rt.listeners))
-	for _, l := range rt.listeners {
-		if l.ln != nil {
-			addrs = append(addrs, l.ln.Addr())
-		}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	addrs := make([]net.Addr, 0, len(rt.order))
+	for _, s := range rt.order {
+		addrs = append(addrs, s.ln.Addr())
 	}
 	return addrs
 }
@@ -308,40 +231,55 @@ func (rt *Runtime) Addrs() []net.Addr {
 // to finish until ctx is done; then it closes whatever is left, upgraded
 // (WebSocket) connections included, and flushes the access logs.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
+	rt.mu.Lock()
+	rt.stopped = true
+	socks := rt.order
+	rt.order, rt.sockets = nil, map[string]*socket{}
+	rt.mu.Unlock()
+	p := rt.cur.Load()
 	var wg sync.WaitGroup
-	errs := make([]error, len(rt.listeners))
-	for i, l := range rt.listeners {
+	errs := make([]error, len(socks))
+	for i, s := range socks {
 		wg.Go(func() {
-			err := l.server.Shutdown(ctx)
-			for _, h := range l.handlers {
-				if uerr := h.CloseUpgrades(ctx); err == nil {
-					err = uerr
-				}
-			}
-			if err != nil {
-				_ = l.server.Close()
-				// Closed connections end their handlers at once;
-				// give them a moment to write their log lines.
-				wctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				for _, h := range l.handlers {
-					_ = h.WaitIdle(wctx)
-				}
-				cancel()
-				errs[i] = fmt.Errorf("%s: %w", l.addr, err)
+			if err := s.server.Shutdown(ctx); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", s.addr, err)
 			}
 		})
 	}
 	wg.Wait()
-	rt.checker.Close()
-	for _, tr := range rt.transports {
-		tr.CloseIdleConnections()
+	// The plans' requests: upgraded connections are closed now, and
+	// whatever ctx leaves no time for is cut short.
+	if err := p.closeUpgrades(ctx); err != nil {
+		for _, s := range socks {
+			_ = s.server.Close()
+		}
+		// Closed connections end their handlers at once; give them a
+		// moment to write their log lines.
+		wctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = p.waitIdle(wctx)
+		cancel()
+		errs = append(errs, err)
 	}
-	rt.closeLogs()
+	// Plans being retired end now too.
+	rt.stop()
+	rt.retiring.Wait()
+	p.checker.Close()
+	p.release(nil)
 	return errors.Join(errs...)
 }
 
-func (rt *Runtime) closeLogs() {
-	for _, l := range rt.logs {
-		_ = l.Close()
+// clock returns the runtime's clock.
+func (rt *Runtime) clock() func() time.Time {
+	if rt.opts.Now != nil {
+		return rt.opts.Now
 	}
+	return time.Now
 }
+
+// Upstream returns the live upstream of the given name in the current
+// configuration, or nil.
+func (rt *Runtime) Upstream(name string) *live.Upstream { return rt.cur.Load().byName[name] }
+
+// Names returns the names of the configured upstreams, in configuration
+// order.
+func (rt *Runtime) Names() []string { return rt.cur.Load().names }

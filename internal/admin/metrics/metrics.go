@@ -209,6 +209,29 @@ func (m *Metrics) ClientConnections(active, max func() int) {
 	)
 }
 
+// Reloads exports the configuration reloads by result, read from counts
+// at scrape time: limpet_reloads_total{result="ok"|"failed"}, where a
+// failed reload is one whose configuration was refused (the old one went
+// on serving). Call it once.
+func (m *Metrics) Reloads(counts func() (ok, failed int64)) {
+	m.reg.MustRegister(reloadCollector(counts))
+}
+
+// reloadCollector collects the reload counters.
+type reloadCollector func() (ok, failed int64)
+
+var descReloads = prometheus.NewDesc("limpet_reloads_total",
+	"Configuration reloads, by result: ok, or failed (the configuration was refused and the old one kept serving).",
+	[]string{"result"}, nil)
+
+func (c reloadCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descReloads }
+
+func (c reloadCollector) Collect(ch chan<- prometheus.Metric) {
+	ok, failed := c()
+	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(ok), "ok")
+	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(failed), "failed")
+}
+
 // Handler returns the handler that serves the metrics in Prometheus's
 // text format (or OpenMetrics, when the scraper asks for it).
 func (m *Metrics) Handler() http.Handler { return m.handler }

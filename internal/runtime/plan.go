@@ -1,0 +1,286 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/accesslog"
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/h1srv"
+	"github.com/limpet-lb/limpet/internal/health"
+	"github.com/limpet-lb/limpet/internal/live"
+	"github.com/limpet-lb/limpet/internal/proxy"
+	"github.com/limpet-lb/limpet/internal/upstream"
+)
+
+// plan is one configuration compiled: everything a request, a health
+// check or the API needs from it, built in one pass by newPlan and not
+// changed after commit. A reload builds a new plan beside the running
+// one, taking over from it what can be kept (live upstreams, open log
+// files, transports and their idle connections, limit zones), and the
+// Runtime swaps it in.
+type plan struct {
+	rt  *Runtime
+	cfg *config.Config
+
+	upstreams map[*config.Upstream]*live.Upstream
+	byName    map[string]*live.Upstream
+	names     []string                  // of the upstream blocks, in configuration order
+	implicit  map[string]*live.Upstream // proxy_pass to an address, by "host:port"
+	// implicitOrder lists the implicit upstreams' names in creation order.
+	implicitOrder []string
+	// pending reconfigures the live upstreams taken over from the
+	// previous plan; commit runs them, so a plan that fails to build
+	// changes nothing.
+	pending []func()
+	// mandatory is set for the upstreams a mandatory health check
+	// covers.
+	mandatory map[*live.Upstream]bool
+	// keepalive is the `keepalive` of each upstream block's upstream.
+	keepalive map[*live.Upstream]int
+
+	transports map[transportKey]proxy.Transport
+	logs       map[string]*accesslog.Logger
+	checker    *health.Checker
+	zones      limitZones
+	// apiBase maps each location to the runtime API's path in its
+	// virtual server, for the dashboard.
+	apiBase map[*config.Location]string
+
+	listens  []*listenPlan
+	handlers []*proxy.Handler
+}
+
+// listenPlan is what one listening socket serves under a plan: its
+// connection settings and handler (h1srv.Settings) and the proxy
+// handlers behind it, whose requests a retiring plan waits for.
+type listenPlan struct {
+	addr     string
+	settings h1srv.Settings
+	handlers []*proxy.Handler
+}
+
+// transportKey identifies a transport: one per upstream, keepalive and
+// set of timeouts, so locations that share them share idle connections,
+// and a reload that keeps them keeps those connections too.
+type transportKey struct {
+	implicit  bool
+	upstream  string
+	keepalive int
+	t         proxy.Timeouts
+}
+
+// newPlan compiles cfg. prev is the plan it is to replace (nil at
+// start); what can be kept is taken from it, but nothing shared is
+// changed before commit. On error every resource the plan opened is
+// closed again.
+func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) {
+	p = &plan{
+		rt:         rt,
+		cfg:        cfg,
+		upstreams:  make(map[*config.Upstream]*live.Upstream),
+		byName:     make(map[string]*live.Upstream),
+		implicit:   make(map[string]*live.Upstream),
+		mandatory:  make(map[*live.Upstream]bool),
+		keepalive:  make(map[*live.Upstream]int),
+		transports: make(map[transportKey]proxy.Transport),
+		logs:       make(map[string]*accesslog.Logger),
+	}
+	defer func() {
+		if err != nil {
+			p.discard(prev)
+			p = nil
+		}
+	}()
+	for _, cu := range cfg.Upstreams {
+		if err := p.addUpstream(cu, prev); err != nil {
+			return p, err
+		}
+	}
+	if err := p.newLimitZones(prev); err != nil {
+		return p, err
+	}
+	p.apiBase = findAPIBases(cfg)
+	checks := p.healthChecks()
+	for _, c := range checks {
+		if c.Config.Mandatory {
+			p.mandatory[c.Upstream] = true
+		}
+	}
+	p.checker = health.New(checks, rt.log)
+	var observer proxy.Observer
+	if hasMetrics(cfg) {
+		observer = rt.metrics
+	}
+	env := &proxy.Env{
+		Upstream:  func(pp *config.ProxyPass) *live.Upstream { return p.upstreamFor(pp, prev) },
+		Transport: func(u *live.Upstream, t proxy.Timeouts) http.RoundTripper { return p.transportFor(u, t, prev) },
+		AccessLog: func(al config.AccessLog) (*accesslog.Logger, error) { return p.accessLog(al, prev) },
+		ErrorLog:  rt.log,
+		Access:    guard,
+		Limits:    p.limits,
+		Observer:  observer,
+		Content:   p.content,
+		Now:       rt.opts.Now,
+	}
+	if err := p.buildListens(env); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// commit makes p the configuration of its live upstreams: the servers
+// and policies of those taken over from prev change now, and the health
+// checker takes over prev's counters (prev's checker is closed).
+func (p *plan) commit(prev *plan) {
+	for _, f := range p.pending {
+		f()
+	}
+	p.pending = nil
+	for _, u := range p.byName {
+		u.SetMandatoryChecks(p.mandatory[u])
+	}
+	if prev != nil {
+		p.checker.Inherit(prev.checker)
+	}
+}
+
+// discard closes what a plan that will not run opened: the log files
+// and transports prev does not share.
+func (p *plan) discard(prev *plan) {
+	if p == nil {
+		return
+	}
+	if p.checker != nil {
+		p.checker.Close()
+	}
+	p.release(prev)
+}
+
+// release closes p's resources that next does not share (all of them
+// when next is nil): transports' idle connections and access logs.
+func (p *plan) release(next *plan) {
+	for k, tr := range p.transports {
+		if next == nil || next.transports[k] != tr {
+			tr.CloseIdleConnections()
+		}
+	}
+	for path, l := range p.logs {
+		if next == nil || next.logs[path] != l {
+			_ = l.Close()
+		}
+	}
+}
+
+// drain waits until p's requests are done or ctx is, then closes its
+// upgraded (WebSocket) connections and waits, briefly, for their log
+// lines.
+func (p *plan) drain(ctx context.Context) {
+	_ = p.waitIdle(ctx)
+	cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = p.closeUpgrades(cctx)
+}
+
+// waitIdle waits until no handler of p serves a request, or ctx is done.
+func (p *plan) waitIdle(ctx context.Context) error {
+	var errs []error
+	for _, h := range p.handlers {
+		errs = append(errs, h.WaitIdle(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// closeUpgrades closes p's upgraded connections and waits for every
+// request of p to end, or ctx.
+func (p *plan) closeUpgrades(ctx context.Context) error {
+	var errs []error
+	for _, h := range p.handlers {
+		errs = append(errs, h.CloseUpgrades(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// listen returns the plan of a listen address, or nil.
+func (p *plan) listen(addr string) *listenPlan {
+	for _, lp := range p.listens {
+		if lp.addr == addr {
+			return lp
+		}
+	}
+	return nil
+}
+
+// upstreamFor returns the upstream a proxy_pass sends to, creating the
+// implicit single-server upstream of an address on first use (or taking
+// prev's over).
+func (p *plan) upstreamFor(pp *config.ProxyPass, prev *plan) *live.Upstream {
+	if pp.Upstream != nil {
+		return p.upstreams[pp.Upstream]
+	}
+	if u, ok := p.implicit[pp.Host]; ok {
+		return u
+	}
+	var u *live.Upstream
+	if prev != nil {
+		if old := prev.implicit[pp.Host]; old != nil && old.Pool().All()[0].Addr == pp.Addr {
+			u = old
+		}
+	}
+	if u == nil {
+		u = live.New(pp.Host, live.Policy{}, []*upstream.Server{implicitServer(pp)})
+	}
+	p.implicit[pp.Host] = u
+	p.implicitOrder = append(p.implicitOrder, pp.Host)
+	return u
+}
+
+// transportFor returns one transport per upstream, keepalive and set of
+// timeouts, taking prev's over when it has the same.
+func (p *plan) transportFor(u *live.Upstream, t proxy.Timeouts, prev *plan) http.RoundTripper {
+	k := transportKey{upstream: u.Name, t: t}
+	if ka, named := p.keepalive[u]; named {
+		k.keepalive = ka
+	} else {
+		k.implicit = true
+	}
+	if tr, ok := p.transports[k]; ok {
+		return tr
+	}
+	tr := proxy.Transport(nil)
+	if prev != nil {
+		tr = prev.transports[k]
+	}
+	if tr == nil {
+		tr = proxy.NewTransport(t, k.keepalive)
+	}
+	p.transports[k] = tr
+	return tr
+}
+
+// accessLog returns the logger of a path, opening each path once, or
+// taking prev's open file over.
+func (p *plan) accessLog(al config.AccessLog, prev *plan) (*accesslog.Logger, error) {
+	if l, ok := p.logs[al.Path]; ok {
+		return l, nil
+	}
+	if prev != nil {
+		if l, ok := prev.logs[al.Path]; ok {
+			p.logs[al.Path] = l
+			return l, nil
+		}
+	}
+	if p.rt.opts.Stdout != nil && (al.Path == "stdout" || al.Path == "/dev/stdout") {
+		l := accesslog.New(p.rt.opts.Stdout)
+		p.logs[al.Path] = l
+		return l, nil
+	}
+	l, err := accesslog.Open(al.Path)
+	if err != nil {
+		return nil, err
+	}
+	p.logs[al.Path] = l
+	return l, nil
+}

@@ -1,0 +1,90 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/limpet-lb/limpet/internal/h1srv"
+)
+
+// socket is one listening address and the HTTP server on it. It belongs
+// to the Runtime, not to a plan: a reload that keeps the address keeps
+// the socket and its connections, and gives its server the new plan's
+// settings (h1srv.Server.Reconfigure).
+type socket struct {
+	addr   string
+	ln     net.Listener
+	server *h1srv.Server
+}
+
+// openSockets binds the addresses of p that have no socket yet. If one
+// cannot be bound, those bound here are closed again and the error says
+// which, in nginx's words. The sockets are registered but not served
+// (serve).
+func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
+	var opened []*socket
+	for _, lp := range p.listens {
+		if rt.sockets[lp.addr] != nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", lp.addr)
+		if err != nil {
+			for _, s := range opened {
+				_ = s.ln.Close()
+			}
+			return nil, fmt.Errorf("bind() to %s failed (%w)", lp.addr, errors.Unwrap(err))
+		}
+		opened = append(opened, &socket{addr: lp.addr, ln: ln, server: &h1srv.Server{
+			Settings: lp.settings,
+			// worker_connections, for all sockets together.
+			Limit:    rt.conns,
+			ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
+		}})
+	}
+	for _, s := range opened {
+		rt.sockets[s.addr] = s
+		rt.order = append(rt.order, s)
+	}
+	return opened, nil
+}
+
+// serve serves each socket in the background.
+func (rt *Runtime) serve(socks []*socket) {
+	for _, s := range socks {
+		go func() {
+			if err := s.server.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				rt.log.Error("serving stopped", slog.String("listen", s.addr), slog.String("error", err.Error()))
+			}
+		}()
+	}
+}
+
+// closeRemovedSockets takes the sockets of addresses p does not listen on
+// out of the Runtime and returns them, to be stopped (stopSocket).
+func (rt *Runtime) closeRemovedSockets(p *plan) []*socket {
+	var removed []*socket
+	kept := rt.order[:0]
+	for _, s := range rt.order {
+		if p.listen(s.addr) == nil {
+			removed = append(removed, s)
+			delete(rt.sockets, s.addr)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	rt.order = kept
+	return removed
+}
+
+// stopSocket stops accepting on a socket at once, closes its idle
+// connections, and waits for the others until ctx is done, then closes
+// them.
+func (rt *Runtime) stopSocket(ctx context.Context, s *socket) {
+	if err := s.server.Shutdown(ctx); err != nil {
+		_ = s.server.Close()
+	}
+}
