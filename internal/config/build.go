@@ -313,7 +313,7 @@ func (b *builder) workerConnections(d *Directive, s *scope) error {
 
 // workerShutdownTimeout handles `worker_shutdown_timeout TIME;`.
 func (b *builder) workerShutdownTimeout(d *Directive, _ *scope) error {
-	t, ok := parseTime(d.Args[0], true)
+	t, ok := parseTime(d.Args[0], false)
 	if !ok {
 		return d.errorf("invalid value %q in %q directive", d.Args[0], d.Name)
 	}
