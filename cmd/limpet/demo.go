@@ -133,7 +133,7 @@ func demoRun(ctx context.Context, o demoOptions, stdout io.Writer, ready func(lb
 		fmt.Fprintf(stdout, "limpet: [warn] %s\n", w)
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
-	rt, err := runtime.New(cfg, runtime.Options{ErrorLog: logger, Stdout: stdout})
+	rt, err := runtime.New(cfg, runtime.Options{ErrorLog: logger, Stdout: stdout, Version: version})
 	if err != nil {
 		_ = controlLn.Close()
 		return err

@@ -123,7 +123,7 @@ func load(path string, stderr io.Writer) (*config.Config, *runtime.Runtime, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := runtime.New(cfg, runtime.Options{ErrorLog: logger})
+	rt, err := runtime.New(cfg, runtime.Options{ErrorLog: logger, Version: version})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,11 +5,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/limpet-lb/limpet/internal/admin/api"
 	"github.com/limpet-lb/limpet/internal/config"
 )
 
-// processInfo is what the API's /nginx endpoint and the metrics say of the
-// process and its reloads.
+// processInfo is what the API's /nginx endpoint and the metrics say of
+// the process and its reloads.
 type processInfo struct {
 	generation atomic.Int64 // configurations loaded, the first included
 	loadedAt   atomic.Int64 // UnixMilli of the last successful load
@@ -34,21 +35,12 @@ func (pi *processInfo) reloadCounts() (ok, failed int64) {
 	return pi.reloadsOK.Load(), pi.reloadsBad.Load()
 }
 
-// Process describes the running limpet as NGINX Plus's /api/9/nginx
-// does.
-type Process struct {
-	// Generation counts the configurations loaded: 1 at start, one more
-	// per successful reload.
-	Generation int64
-	// LoadTime is when the configuration in effect was loaded.
-	LoadTime time.Time
-	// PID and PPID are the process's and its parent's.
-	PID, PPID int
-}
-
-// Process returns the state of the running process.
-func (rt *Runtime) Process() Process {
-	return Process{
+// Process returns the state of the running process, for the API's
+// /nginx endpoint.
+func (rt *Runtime) Process() api.Process {
+	return api.Process{
+		Version:    rt.opts.Version,
+		Build:      "limpet",
 		Generation: rt.info.generation.Load(),
 		LoadTime:   time.UnixMilli(rt.info.loadedAt.Load()),
 		PID:        os.Getpid(),

@@ -67,7 +67,7 @@ func (p *plan) content(l *config.Location) (http.Handler, error) {
 	var h http.Handler
 	switch {
 	case l.API != nil:
-		h = api.New(rt, api.Options{Write: l.API.Write, Origins: l.API.Origins, Now: rt.opts.Now, Log: rt.log})
+		h = api.New(rt, api.Options{Write: l.API.Write, Origins: l.API.Origins, Now: rt.opts.Now, Log: rt.log, Process: rt.Process})
 	case l.Metrics:
 		h = rt.metrics.Handler()
 	case l.Dashboard:

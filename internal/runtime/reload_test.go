@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -308,5 +309,62 @@ server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://back
 	}
 	if err := echo(newWS, newBR); err != nil {
 		t.Fatalf("the WebSocket opened after the reload: %v", err)
+	}
+}
+
+// GET /api/9/nginx answers as NGINX Plus does, its generation counting
+// the reloads, and the metrics count reloads by result.
+func TestReloadSeenByTheAPIAndMetrics(t *testing.T) {
+	conf := `
+server { listen 127.0.0.1:0; access_log off;
+    location /api/ { api; }
+    location = /metrics { metrics; }
+    location / { return 200 "%s"; } }`
+	lb := startLimpet(t, fmt.Sprintf(conf, "one"))
+	type nginxObject struct {
+		Version, Build, Address string
+		Generation              int64
+		Load                    string `json:"load_timestamp"`
+		PID, PPID               int
+	}
+	get := func() nginxObject {
+		res, err := http.Get(lb.url + "/api/9/nginx")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var v nginxObject
+		if err := json.NewDecoder(res.Body).Decode(&v); err != nil || res.StatusCode != 200 {
+			t.Fatalf("GET /api/9/nginx: %d %v", res.StatusCode, err)
+		}
+		return v
+	}
+	before := get()
+	if before.Generation != 1 || before.PID != os.Getpid() || before.PPID != os.Getppid() || before.Address != "127.0.0.1" || before.Build != "limpet" {
+		t.Fatalf("GET /api/9/nginx: %+v", before)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z", before.Load); err != nil {
+		t.Fatalf("load_timestamp %q: %v", before.Load, err)
+	}
+	if err := lb.reload(t, fmt.Sprintf(conf, "two")); err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.reload(t, "limit_conn_zone $nope zone=z:1m; server { listen 127.0.0.1:0; location / { return 200; } }"); err == nil {
+		t.Fatal("a reload with a zone keyed by an unknown variable succeeded")
+	}
+	after := get()
+	if after.Generation != 2 || after.Load < before.Load {
+		t.Errorf("after one reload: generation %d, load_timestamp %s (was %s); want 2 and later", after.Generation, after.Load, before.Load)
+	}
+	res, err := http.Get(lb.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`limpet_reloads_total{result="ok"} 1`, `limpet_reloads_total{result="failed"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

@@ -42,6 +42,8 @@ type Options struct {
 	// Rand returns a random int in [0, n) for the random balancer; nil
 	// means math/rand/v2.
 	Rand func(n int) int
+	// Version is limpet's version, for the API's /nginx endpoint.
+	Version string
 	// Stdout is where `access_log stdout` writes; nil means os.Stdout.
 	// The demo and tests point it elsewhere.
 	Stdout io.Writer
@@ -184,6 +186,10 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 	rt.retiring.Go(func() { rt.retire(old, p, removed) })
 	return nil
 }
+
+// ReloadFailed counts a reload whose configuration could not even be
+// read (Reload was not called): the old configuration goes on serving.
+func (rt *Runtime) ReloadFailed() { rt.info.reloadFailed() }
 
 // retire waits for the requests old still serves, within
 // worker_shutdown_timeout, then closes its upgraded connections and

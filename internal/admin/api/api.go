@@ -8,7 +8,8 @@
 // against limpet unchanged:
 //
 //	GET    /                                   API versions
-//	GET    /9/                                 root endpoints: ["http"]
+//	GET    /9/                                 root endpoints: ["nginx", "http"]
+//	GET    /9/nginx                            the process: version, generation, pids
 //	GET    /9/http/                            ["upstreams"]
 //	GET    /9/http/upstreams                   status of every upstream
 //	GET    /9/http/upstreams/NAME              status of one upstream
@@ -82,6 +83,9 @@ type Options struct {
 	Now func() time.Time
 	// Log receives one line per change of the server set; nil discards.
 	Log *slog.Logger
+	// Process describes the running limpet for GET /9/nginx; nil
+	// answers it 404, as a path this API does not serve.
+	Process func() Process
 	// Origins are origins ("https://ops.example.com", as browsers send
 	// them) whose pages may write although they are not the API's own
 	// host: `api origin=...`. By default a browser may write from the
@@ -244,7 +248,12 @@ func (h *handler) route(path string) (map[string]op, *apiError) {
 	segs = segs[1:]
 	switch {
 	case len(segs) == 0:
-		return map[string]op{http.MethodGet: list("http")}, nil
+		if h.o.Process == nil {
+			return map[string]op{http.MethodGet: list("http")}, nil
+		}
+		return map[string]op{http.MethodGet: list("nginx", "http")}, nil
+	case segs[0] == "nginx" && len(segs) == 1 && h.o.Process != nil:
+		return map[string]op{http.MethodGet: h.getNginx}, nil
 	case segs[0] != "http":
 		return nil, errPathNotFound
 	case len(segs) == 1:
