@@ -182,3 +182,53 @@ func TestMandatory(t *testing.T) {
 			c.Mandatory(plain), c.Mandatory(strict), c.Mandatory(other))
 	}
 }
+
+// TestInheritCarriesCountsOverAReload: a server two failures into
+// fails=3 stays two failures in after the checker is rebuilt (a reload),
+// so the next failure makes it unhealthy; a server that inherits another
+// (a new Server for the same identity) is matched by its ID; a mandatory
+// check without persistent starts over, as NGINX Plus's does.
+func TestInheritCarriesCountsOverAReload(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		cfg        config.HealthCheck
+		newServer  bool // the reload replaces the Server (max_fails changed)
+		after      upstream.Health
+		afterThird upstream.Health
+	}{
+		{"plain", config.HealthCheck{Fails: 3}, false, upstream.HealthUnknown, upstream.HealthUnhealthy},
+		{"replaced server", config.HealthCheck{Fails: 3}, true, upstream.HealthUnknown, upstream.HealthUnhealthy},
+		{"mandatory persistent", config.HealthCheck{Fails: 3, Mandatory: true, Persistent: true}, false, upstream.HealthHealthy, upstream.HealthUnhealthy},
+		{"mandatory starts over", config.HealthCheck{Fails: 3, Mandatory: true}, false, upstream.HealthChecking, upstream.HealthUnhealthy},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer("192.0.2.1:80")
+			up := newUpstream("backend", s)
+			old := New([]Check{{Upstream: up, Config: &tt.cfg}}, nil)
+			tg := old.attach(old.checks[0], s)
+			if tt.cfg.Mandatory {
+				old.observe(tg, true, "")
+			}
+			old.observe(tg, false, "status 500")
+			old.observe(tg, false, "status 500")
+			old.Close()
+
+			s2 := s
+			if tt.newServer {
+				s2 = newServer(s.Addr)
+				s2.Inherit(s)
+				_ = up.Update(func([]*upstream.Server) ([]*upstream.Server, error) { return []*upstream.Server{s2}, nil })
+			}
+			next := New([]Check{{Upstream: up, Config: &tt.cfg}}, nil)
+			next.Inherit(old)
+			tg2 := next.attach(next.checks[0], s2)
+			if got := s2.Health(); got != tt.after {
+				t.Fatalf("health after the reload %v, want %v", got, tt.after)
+			}
+			next.observe(tg2, false, "status 500")
+			if got := s2.Health(); got != tt.afterThird {
+				t.Errorf("health after one more failure %v, want %v", got, tt.afterThird)
+			}
+		})
+	}
+}
