@@ -12,6 +12,9 @@
 // same file: the test reads from it every request the server ever
 // received, which is how it proves that no POST reached the servers twice.
 //
+// A WebSocket upgrade of /ws is answered 101, and every line sent on the
+// connection then comes back prefixed with NAME.
+//
 // The answer is 200 with the header X-Backend: NAME and the body
 // "NAME ID\n", so the test can check that a response belongs to its own
 // request. With -reset, a request for /reset is recorded and then broken
@@ -76,6 +79,10 @@ type server struct {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/ws" && r.Header.Get("Upgrade") == "websocket" {
+		s.echo(w)
+		return
+	}
 	// The whole request first: a POST counts as received once its body
 	// is in, as an application would act on it.
 	if _, err := io.Copy(io.Discard, r.Body); err != nil {
@@ -96,6 +103,32 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = io.WriteString(w, s.name+" "+id+"\n")
+}
+
+// echo answers a WebSocket upgrade on /ws with 101 and then echoes each
+// line it reads back, prefixed with the server's name, until the
+// connection ends: enough of a WebSocket for a proxy, which only relays
+// the bytes.
+func (s *server) echo(w http.ResponseWriter) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	if brw.Flush() != nil {
+		return
+	}
+	for {
+		line, err := brw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		_, _ = brw.WriteString(s.name + " " + line)
+		if brw.Flush() != nil {
+			return
+		}
+	}
 }
 
 // breakOff sends the header and half the body, then resets the
