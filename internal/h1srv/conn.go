@@ -72,6 +72,9 @@ type conn struct {
 	remote string
 	base   context.Context // carries http.LocalAddrContextKey
 	state  atomic.Int32
+	// idleSince is the UnixNano time the connection last became idle,
+	// set before its state says so.
+	idleSince atomic.Int64
 
 	r  connReader
 	br *bufio.Reader
@@ -282,11 +285,12 @@ const (
 // parks the connection, when the Server has an idle poller.
 func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 	s := c.srv
+	now := time.Now()
+	c.idleSince.Store(now.UnixNano())
 	c.state.Store(stateIdle)
 	if s.inShutdown.Load() {
 		return waitGone
 	}
-	now := time.Now()
 	var deadline time.Time
 	if c.served > 0 {
 		deadline = now.Add(c.set.IdleTimeout)

@@ -269,8 +269,14 @@ func (s *Server) closeListeners() error {
 	return err
 }
 
-// closeIdle closes the idle connections and reports whether no other one
-// is left.
+// closeIdleGrace is how long a connection must have been idle before a
+// shutdown closes it under its client: about the longest a client on a
+// busy connection takes between reading a response and sending the next
+// request. (Parked connections have been idle for longer: hotIdle.)
+const closeIdleGrace = 20 * time.Millisecond
+
+// closeIdle closes the connections idle for closeIdleGrace and reports
+// whether no other one is left.
 func (s *Server) closeIdle() bool {
 	if p := s.idle.Load(); p != nil {
 		p.closeAll()
@@ -278,7 +284,17 @@ func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	quiet := true
+	now := time.Now().UnixNano()
 	for c := range s.conns {
+		if c.state.Load() == stateIdle && now-c.idleSince.Load() < int64(closeIdleGrace) {
+			// Its client may be sending the next request right now: a
+			// close would lose it (a POST is not sent again). Either
+			// that request comes and its response says
+			// "Connection: close", or a later round closes the
+			// connection.
+			quiet = false
+			continue
+		}
 		if c.state.CompareAndSwap(stateIdle, stateClosed) {
 			_ = c.rwc.Close()
 			continue
