@@ -64,6 +64,11 @@ const (
 	// Draining accompanies Hit: the user's server is draining and keeps
 	// its pinned users.
 	Draining
+	// ServerFull: the cookie's server is at its max_conns, so the request
+	// went to another server, as NGINX Plus does when "the designated
+	// server cannot process a request". The user's cookie then names the
+	// server that answered.
+	ServerFull
 )
 
 var reasonNames = [...]string{
@@ -77,6 +82,7 @@ var reasonNames = [...]string{
 	ServerFailed:      "server_failed",
 	ServerRemoved:     "server_removed",
 	Draining:          "draining",
+	ServerFull:        "server_full",
 }
 
 // Labels lists every label a decision can have, for metrics that must
@@ -85,7 +91,7 @@ var Labels = []string{
 	"hit", "hit/draining",
 	"new/no_cookie", "new/invalid_cookie", "new/expired",
 	"reassigned/server_down", "reassigned/server_unavailable", "reassigned/server_unhealthy",
-	"reassigned/server_failed", "reassigned/server_removed",
+	"reassigned/server_failed", "reassigned/server_removed", "reassigned/server_full",
 }
 
 // String returns the reason as it appears in logs, for example "no_cookie".

@@ -221,7 +221,7 @@ func indent(b []byte) string {
 
 const stickyZero = `{"hit":0,"hit/draining":0,"new/no_cookie":0,"new/invalid_cookie":0,"new/expired":0,
 	"reassigned/server_down":0,"reassigned/server_unavailable":0,"reassigned/server_unhealthy":0,
-	"reassigned/server_failed":0,"reassigned/server_removed":0}`
+	"reassigned/server_failed":0,"reassigned/server_removed":0,"reassigned/server_full":0}`
 
 // backendStatus is the status of the fixture's "backend" upstream at
 // t0+5s, as GET /9/http/upstreams/backend answers it.

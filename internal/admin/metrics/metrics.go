@@ -137,7 +137,7 @@ var (
 		"When a user pinned to the server last sent a request, in seconds since the Unix epoch; absent if never. Tells when a draining server can be stopped.", serverLabels, nil)
 
 	descSticky = prometheus.NewDesc("limpet_sticky_decisions_total",
-		`Persistence decisions of an upstream with sticky cookies. outcome is "hit", "new" or "reassigned"; reason says why a request was not a plain hit ("no_cookie", "invalid_cookie", "expired", "server_down", "server_unavailable", "server_unhealthy", "server_failed", "server_removed"), or "draining" for hits on a draining server, and is empty for plain hits.`,
+		`Persistence decisions of an upstream with sticky cookies. outcome is "hit", "new" or "reassigned"; reason says why a request was not a plain hit ("no_cookie", "invalid_cookie", "expired", "server_down", "server_unavailable", "server_unhealthy", "server_failed", "server_removed", "server_full"), or "draining" for hits on a draining server, and is empty for plain hits.`,
 		[]string{lUpstream, lOutcome, lReason}, nil)
 
 	scrapeDescs = []*prometheus.Desc{
