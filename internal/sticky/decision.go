@@ -159,6 +159,16 @@ func (d *Decision) Failed(server *upstream.Server) {
 	d.Server = nil
 }
 
+// Full records that server, chosen for the request, turned out to be at
+// its max_conns (another request took its last slot since Decide looked):
+// if it was the user's pinned server, the user is reassigned because of it.
+func (d *Decision) Full(server *upstream.Server) {
+	if d.Outcome == Hit && d.Server == server {
+		d.Outcome, d.Reason = Reassigned, ServerFull
+	}
+	d.Server = nil
+}
+
 // NeedsCookie reports whether the response must carry a new persistence
 // cookie naming the server that answered: the user had none, had a useless
 // one, or had one for another server.
