@@ -156,6 +156,7 @@ func newUpstream(cu *config.Upstream, rnd func(int) int) (*live.Upstream, error)
 			Backup:      cs.Backup,
 			Route:       cs.Route,
 			SlowStart:   cs.SlowStart,
+			MaxConns:    cs.MaxConns,
 		}
 		s.SetDown(cs.Down)
 		s.SetDraining(cs.Drain)
@@ -173,6 +174,7 @@ func newUpstream(cu *config.Upstream, rnd func(int) int) (*live.Upstream, error)
 	if cu.Sticky != nil {
 		p.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
 	}
+	setQueue(&p, cu)
 	switch cu.Method.Kind {
 	case config.IPHash, config.Hash, config.Random:
 		p.NoBackup = true
