@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -64,10 +63,11 @@ type exchange struct {
 	moreAttempts []attemptRecord
 	upTime       time.Duration
 
-	// queueErr is why the request left the upstream's queue without a
-	// server (full, timed out, client gone); nil if it never queued or
-	// found one.
-	queueErr error
+	// queued says how the request left the upstream's queue without a
+	// server (full, timed out, client gone); queueNone if it never
+	// queued or found one. A byte, not an error, so the exchange does
+	// not grow for requests that never queue.
+	queued queueOutcome
 }
 
 // proxy sends the request to the location's upstream: persistence
@@ -126,10 +126,10 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 func (x *exchange) run(w *responseWriter) {
 	server, body := x.next()
 	if server == nil {
-		switch {
-		case x.queueErr == nil:
+		switch x.queued {
+		case queueNone:
 			x.h.noLiveUpstreams(x.up, x.st)
-		case errors.Is(x.queueErr, context.Canceled):
+		case queueClientGone:
 			// The client left while queued: not the upstream's fault.
 			x.fail(w, StatusClientClosed)
 			return

@@ -1,11 +1,24 @@
 package proxy
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 
+	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
+)
+
+// queueOutcome is how a request left the upstream's queue without a
+// server.
+type queueOutcome uint8
+
+const (
+	queueNone       queueOutcome = iota // never queued, or got a server
+	queueFull                           // refused: the queue was full
+	queueTimedOut                       // its timeout passed
+	queueClientGone                     // the client left
 )
 
 // saturated reports whether a server the request could use is at its
@@ -37,7 +50,7 @@ func (x *exchange) queue() *upstream.Server {
 	timer := time.NewTimer(x.st.QueueTimeout)
 	defer timer.Stop()
 	var server *upstream.Server
-	x.queueErr = x.up.Queue().Await(x.r.Context(), x.st.QueueSize, timer.C, func() bool {
+	err := x.up.Queue().Await(x.r.Context(), x.st.QueueSize, timer.C, func() bool {
 		x.st = x.up.Load()
 		x.a.now = x.h.now()
 		x.dec = sticky.Decision{}
@@ -48,15 +61,26 @@ func (x *exchange) queue() *upstream.Server {
 		server = x.take()
 		return server != nil || !x.saturated()
 	})
-	if x.queueErr != nil {
-		return nil
+	switch {
+	case err == nil:
+		return server
+	case errors.Is(err, live.ErrQueueFull):
+		x.queued = queueFull
+	case errors.Is(err, live.ErrQueueTimeout):
+		x.queued = queueTimedOut
+	default:
+		x.queued = queueClientGone // the request's context ended
 	}
-	return server
+	return nil
 }
 
 // queueFailed logs a request that left the queue without a server
 // because the queue was full or its timeout passed.
 func (h *Handler) queueFailed(x *exchange) {
-	h.errorLog.Error(x.queueErr.Error(), slog.String("upstream", x.up.Name),
+	msg := live.ErrQueueTimeout.Error()
+	if x.queued == queueFull {
+		msg = live.ErrQueueFull.Error()
+	}
+	h.errorLog.Error(msg, slog.String("upstream", x.up.Name),
 		slog.String("client", x.vr.Remote.Addr().String()), slog.String("request", x.r.Method+" "+x.r.RequestURI))
 }
