@@ -1,7 +1,8 @@
 // Package live holds the live form of an `upstream` block: its servers, the
 // balancers built over them and the policy the configuration gave it
-// (persistence, hash key), as one immutable snapshot swapped atomically when
-// the servers change (the runtime API, DNS, a reload).
+// (persistence, hash key, queue), as one immutable snapshot swapped
+// atomically when the servers change (the runtime API, DNS, a reload), and
+// the queue of requests waiting for a server at its max_conns (queue.go).
 //
 // It sits below the request path: the proxy reads a snapshot per request,
 // and the health checks, the runtime API and the metrics read and change
