@@ -303,3 +303,41 @@ func TestMaxConnsAndQueue(t *testing.T) {
 		}
 	}
 }
+
+// A server brought up through the API takes a request waiting in the
+// queue at once: the change wakes the queue.
+func TestQueueWokenByAPI(t *testing.T) {
+	app1, app2 := newGatedBackend(t, "app-01"), newGatedBackend(t, "app-02")
+	conf := `
+upstream backend {
+    zone backend 64k;
+    server {{app1}} max_conns=1;
+    server {{app2}} down;
+    queue 1 timeout=1m;
+}
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / { proxy_pass http://backend; }
+    location /api/ { api write=on; }
+}`
+	lb := startLimpet(t, conf, "{{app1}}", app1.addr(), "{{app2}}", app2.addr())
+	held := send(lb.url+"/held", "")
+	arrival(t, "held", app1)
+	queued := send(lb.url+"/queued", "")
+	queueSize(t, lb, "backend", 1)
+
+	req, err := http.NewRequest(http.MethodPatch, lb.url+"/api/9/http/upstreams/backend/servers/1", strings.NewReader(`{"down":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if res, body := do(t, newClient(t), req); res.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", res.StatusCode, body)
+	}
+	arrival(t, "queued", app2)
+	app2.release <- struct{}{}
+	wantResult(t, "queued", queued, http.StatusOK, "app-02")
+	app1.release <- struct{}{}
+	wantResult(t, "held", held, http.StatusOK, "app-01")
+}

@@ -183,6 +183,9 @@ func (h *handler) patchServer(u *live.Upstream, id int, r *http.Request) (int, a
 	}
 	if len(changes) > 0 {
 		h.o.Log.Info("api: server changed", append([]any{"upstream", u.Name, "id", id, "server", view.Server}, changes...)...)
+		// A server back up (or out of draining) may take queued
+		// requests; a rebuild has woken them already, a flag flip not.
+		u.Queue().Broadcast()
 	}
 	return http.StatusOK, view, nil
 }
