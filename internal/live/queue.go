@@ -15,8 +15,9 @@ import (
 //
 // It is woken by events, never polled: a request that ends on a server
 // with max_conns signals one waiter (Signal), and a change of the
-// upstream's servers wakes them all (Broadcast), since a new server may
-// take them. A woken waiter looks for a server again and, if a newer
+// upstream's servers (or of a server's down, drain or health, by the API
+// and the health checks) wakes them all (Broadcast), since a server may
+// now take them. A woken waiter looks for a server again and, if a newer
 // request took the slot first, goes back to the head of the queue.
 //
 // The request path pays for the queue only when it has waiters: Signal
