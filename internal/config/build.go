@@ -129,6 +129,7 @@ type upstreamConf struct {
 	u         *Upstream
 	methodSet bool
 	zoneSet   bool
+	queue     *Directive // the `queue` line, for the zone check
 	backup    *Directive // first server line with `backup`, for the late check
 	// slowStart is the first server line with slow_start=, and
 	// slowStartParam that parameter as written, for the same check.
@@ -388,6 +389,12 @@ func (b *builder) upstream(d *Directive, s *scope) error {
 	if len(u.Servers) == 0 {
 		return d.errorf("no servers are inside upstream")
 	}
+	if uc.queue != nil && !uc.zoneSet {
+		// NGINX Plus keeps the queue with the upstream's state in its
+		// shared memory zone; limpet needs none but asks for it too,
+		// so a configuration moves between the two unchanged.
+		return uc.queue.errorf("\"queue\" requires \"zone\" in upstream %q", u.Name)
+	}
 	// Checked here, not on the server line, so the order of the method
 	// and the servers does not matter: these methods pick by key or at
 	// random and have no notion of a standby server.
@@ -479,6 +486,11 @@ func (b *builder) setMethod(d *Directive, s *scope, m Balance) error {
 		// method is surprising enough to refuse.
 		return d.errorf("load balancing method redefined")
 	}
+	if s.ups.queue != nil {
+		// In NGINX Plus a method after `queue` replaces the queue (with
+		// nginx's warning above): refused rather than silently lost.
+		return d.errorf("load balancing method must be set before \"queue\"")
+	}
 	s.ups.methodSet = true
 	m.Pos = d.Pos()
 	s.ups.u.Method = m
@@ -547,6 +559,30 @@ func (b *builder) zone(d *Directive, s *scope) error {
 	}
 	s.ups.zoneSet = true
 	s.ups.u.Zone = d.Args[0]
+	return nil
+}
+
+// queue handles NGINX Plus's `queue N [timeout=TIME]`.
+func (b *builder) queue(d *Directive, s *scope) error {
+	if s.ups.queue != nil {
+		return d.duplicate()
+	}
+	n, ok := parseInt(d.Args[0])
+	if !ok || n == 0 {
+		return d.invalidArg(d.Args[0])
+	}
+	q := &Queue{Pos: d.Pos(), Size: n, Timeout: 60 * time.Second}
+	if len(d.Args) > 1 {
+		val, ok := strings.CutPrefix(d.Args[1], "timeout=")
+		if ok {
+			q.Timeout, ok = parseTime(val, false)
+		}
+		if !ok || q.Timeout == 0 {
+			return d.invalidParam(d.Args[1])
+		}
+	}
+	s.ups.queue = d
+	s.ups.u.Queue = q
 	return nil
 }
 

@@ -303,6 +303,9 @@ func TestUpstreamOptions(t *testing.T) {
 		{"hash consistent", "hash $remote_addr$http_x consistent;", Upstream{Method: Balance{Kind: Hash, HashKey: "$remote_addr$http_x", Consistent: true, Pos: Pos{Line: 3}}}},
 		{"keepalive and zone", "keepalive 16;\nzone backend 64k;", Upstream{Method: Balance{Kind: RoundRobin}, Keepalive: 16, Zone: "backend"}},
 		{"zone without size", "zone backend;", Upstream{Method: Balance{Kind: RoundRobin}, Zone: "backend"}},
+		{"queue with the default timeout", "zone backend;\nqueue 10;", Upstream{Method: Balance{Kind: RoundRobin}, Zone: "backend", Queue: &Queue{Pos: Pos{Line: 4}, Size: 10, Timeout: time.Minute}}},
+		{"queue after the method, zone after it", "least_conn;\nqueue 1 timeout=250ms;\nzone z;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}, Zone: "z", Queue: &Queue{Pos: Pos{Line: 4}, Size: 1, Timeout: 250 * time.Millisecond}}},
+		{"queue timeout in minutes", "zone z;\nqueue 5 timeout=1m30s;", Upstream{Method: Balance{Kind: RoundRobin}, Zone: "z", Queue: &Queue{Pos: Pos{Line: 4}, Size: 5, Timeout: 90 * time.Second}}},
 		{"nginx tuning ignored", "keepalive_timeout 60s;\nkeepalive_requests 1000;", Upstream{Method: Balance{Kind: RoundRobin}}},
 		{
 			"sticky with defaults", "sticky cookie srv_id;",
@@ -340,8 +343,11 @@ func TestUpstreamOptions(t *testing.T) {
 			if got.Sticky != nil {
 				got.Sticky.Pos = noFile(got.Sticky.Pos)
 			}
+			if got.Queue != nil {
+				got.Queue.Pos = noFile(got.Queue.Pos)
+			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %+v %+v\nwant %+v %+v", got, got.Sticky, tt.want, tt.want.Sticky)
+				t.Errorf("got  %+v %+v %+v\nwant %+v %+v %+v", got, got.Sticky, got.Queue, tt.want, tt.want.Sticky, tt.want.Queue)
 			}
 		})
 	}
@@ -941,6 +947,20 @@ func TestErrors(t *testing.T) {
 		{"fail_timeout in ms", "upstream a { server 10.0.0.1 fail_timeout=500ms; }", `invalid parameter "fail_timeout=500ms" in FILE:1`},
 		{"bad fail_timeout", "upstream a { server 10.0.0.1 fail_timeout=soon; }", `invalid parameter "fail_timeout=soon" in FILE:1`},
 		{"bad max_conns", "upstream a { server 10.0.0.1 max_conns=many; }", `invalid parameter "max_conns=many" in FILE:1`},
+		{"negative max_conns", "upstream a { server 10.0.0.1 max_conns=-1; }", `invalid parameter "max_conns=-1" in FILE:1`},
+		{"empty max_conns", "upstream a { server 10.0.0.1 max_conns=; }", `invalid parameter "max_conns=" in FILE:1`},
+		{"queue without zone", "upstream a {\n server 10.0.0.1 max_conns=1;\n queue 10;\n}", `"queue" requires "zone" in upstream "a" in FILE:3`},
+		{"queue zero", "upstream a { zone a; server 10.0.0.1; queue 0; }", `invalid value "0" in "queue" directive in FILE:1`},
+		{"queue not a number", "upstream a { zone a; server 10.0.0.1; queue many; }", `invalid value "many" in "queue" directive in FILE:1`},
+		{"queue negative", "upstream a { zone a; server 10.0.0.1; queue -1; }", `invalid value "-1" in "queue" directive in FILE:1`},
+		{"queue bad timeout", "upstream a { zone a; server 10.0.0.1; queue 1 timeout=soon; }", `invalid parameter "timeout=soon" in FILE:1`},
+		{"queue zero timeout", "upstream a { zone a; server 10.0.0.1; queue 1 timeout=0; }", `invalid parameter "timeout=0" in FILE:1`},
+		{"queue other parameter", "upstream a { zone a; server 10.0.0.1; queue 1 wait=5s; }", `invalid parameter "wait=5s" in FILE:1`},
+		{"queue three arguments", "upstream a { zone a; server 10.0.0.1; queue 1 timeout=1s x; }", `invalid number of arguments in "queue" directive in FILE:1`},
+		{"queue without arguments", "upstream a { zone a; server 10.0.0.1; queue; }", `invalid number of arguments in "queue" directive in FILE:1`},
+		{"duplicate queue", "upstream a {\n zone a;\n server 10.0.0.1;\n queue 1;\n queue 2;\n}", `"queue" directive is duplicate in FILE:5`},
+		{"method after queue", "upstream a {\n zone a;\n server 10.0.0.1;\n queue 1;\n least_conn;\n}", `load balancing method must be set before "queue" in FILE:5`},
+		{"queue outside upstream", "server { queue 1; }", `"queue" directive is not allowed here in FILE:1`},
 		{"empty route", "upstream a { server 10.0.0.1 route=; }", `invalid parameter "route=" in FILE:1`},
 		{"backup with a value", "upstream a { server 10.0.0.1 backup=1; }", `invalid parameter "backup=1" in FILE:1`},
 		{"NGINX Plus parameter", "upstream a { server 10.0.0.1 resolve; }", `invalid parameter "resolve" in FILE:1`},

@@ -117,6 +117,18 @@ type Upstream struct {
 	// Zone is the `zone NAME [SIZE]` name, accepted for NGINX Plus
 	// compatibility; limpet needs no shared memory zone.
 	Zone string
+	// Queue is NGINX Plus's `queue N [timeout=TIME]`, or nil.
+	Queue *Queue
+}
+
+// Queue is NGINX Plus's `queue N [timeout=TIME]` of an upstream: up to
+// Size requests wait, each at most Timeout, for a server at its max_conns
+// to free a slot.
+type Queue struct {
+	Pos  Pos
+	Size int // at least 1
+	// Timeout is timeout=, default 60s.
+	Timeout time.Duration
 }
 
 // BalanceKind names a balancing method.

@@ -109,6 +109,9 @@ var directiveList = []directive{
 	{"keepalive", inUpstream, args1, (*builder).keepalive},
 	// zone NAME [SIZE]; accepted for NGINX Plus configurations.
 	{"zone", inUpstream, args12, (*builder).zone},
+	// queue N [timeout=TIME]; NGINX Plus's; timeout defaults to 60s;
+	// requires zone, and the balancing method must come before it.
+	{"queue", inUpstream, args12, (*builder).queue},
 	// sticky cookie NAME [expires=TIME|max] [domain=D] [path=P] [httponly]
 	// [secure] [samesite=strict|lax|none];
 	{"sticky", inUpstream, args1More, (*builder).sticky},

@@ -451,7 +451,9 @@ func (c *Checker) apply(m *member, cause *target) {
 		// The initial state of a mandatory check: nothing happened yet.
 	case old == upstream.HealthUnhealthy:
 		c.log.Info("upstream server is healthy again", attrs...)
+		cause.k.up.Queue().Broadcast() // it may take queued requests
 	case old == upstream.HealthChecking:
 		c.log.Info("upstream server passed its first health check", attrs...)
+		cause.k.up.Queue().Broadcast()
 	}
 }

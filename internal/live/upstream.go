@@ -1,7 +1,8 @@
 // Package live holds the live form of an `upstream` block: its servers, the
 // balancers built over them and the policy the configuration gave it
-// (persistence, hash key), as one immutable snapshot swapped atomically when
-// the servers change (the runtime API, DNS, a reload).
+// (persistence, hash key, queue), as one immutable snapshot swapped
+// atomically when the servers change (the runtime API, DNS, a reload), and
+// the queue of requests waiting for a server at its max_conns (queue.go).
 //
 // It sits below the request path: the proxy reads a snapshot per request,
 // and the health checks, the runtime API and the metrics read and change
@@ -43,6 +44,10 @@ type Upstream struct {
 	// servers added at run time then wait in "checking" for their first
 	// check, as NGINX Plus holds them.
 	mandatory atomic.Bool
+
+	// queue holds the requests waiting for a server at its max_conns
+	// (Policy.QueueSize); it outlives reloads, so its counters do too.
+	queue Queue
 }
 
 // Policy is what an upstream's configuration says beyond its servers:
@@ -60,6 +65,12 @@ type Policy struct {
 	// Balancers builds the balancers of the upstream's method; nil means
 	// round-robin over both lists.
 	Balancers BalancerFactory
+	// QueueSize is NGINX Plus's `queue N`: how many requests may wait
+	// (in Upstream.Queue) for a server at its max_conns; 0 means no queue,
+	// such a request gets 502 at once. QueueTimeout is how long one may
+	// wait (timeout=, default 60s).
+	QueueSize    int
+	QueueTimeout time.Duration
 }
 
 // BalancerFactory builds the balancers of an upstream's method over its
@@ -188,6 +199,9 @@ func (u *Upstream) change(p *Policy, fn func(current []*upstream.Server) ([]*ups
 	pool.Removed = removed
 	pb, bb := p.Balancers(pool.Primary, pool.Backup)
 	u.state.Store(&Snapshot{Pool: pool, Primary: pb, Backup: bb, Policy: p})
+	// Queued requests look again: a new server or a changed one may
+	// take them.
+	u.queue.Broadcast()
 	return nil
 }
 
@@ -201,6 +215,10 @@ func (u *Upstream) View(fn func(servers []*upstream.Server)) {
 	defer u.mu.Unlock()
 	fn(u.state.Load().Pool.All())
 }
+
+// Queue returns the upstream's request queue, which is empty unless the
+// policy has a QueueSize.
+func (u *Upstream) Queue() *Queue { return &u.queue }
 
 // Pool returns the current servers.
 func (u *Upstream) Pool() *upstream.Pool { return u.state.Load().Pool }

@@ -25,12 +25,17 @@ func (a *attempt) add(s *upstream.Server) {
 }
 
 // skip reports whether the balancer must pass over s: not taking new
-// users (down, failed, unhealthy, draining), or already tried by this
-// request.
+// users (down, failed, unhealthy, draining), at its max_conns, or already
+// tried by this request.
 func (a *attempt) skip(s *upstream.Server) bool {
-	if !s.AcceptsNew(a.now) {
+	if !s.AcceptsNew(a.now) || s.Full() {
 		return true
 	}
+	return a.triedAlready(s)
+}
+
+// triedAlready reports whether this request has tried s.
+func (a *attempt) triedAlready(s *upstream.Server) bool {
 	for _, t := range a.tried {
 		if t == s {
 			return true

@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"net/netip"
 	"testing"
+	"time"
 
+	"github.com/limpet-lb/limpet/internal/balance"
 	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
@@ -36,6 +39,50 @@ func TestFormatAttempts(t *testing.T) {
 			addrs, status := x.formatAttempts()
 			if addrs != tt.addrs || status != tt.status {
 				t.Errorf("formatAttempts() = %q, %q; want %q, %q", addrs, status, tt.addrs, tt.status)
+			}
+		})
+	}
+}
+
+// Every balancing method passes over a server at its max_conns, through
+// the one skip predicate, and takes it again once a slot frees.
+func TestSkipFullServer(t *testing.T) {
+	seq := 0
+	rnd := func(n int) int { seq++; return seq % n }
+	methods := []struct {
+		name string
+		new  func([]*upstream.Server) balance.Balancer
+	}{
+		{"round_robin", func(s []*upstream.Server) balance.Balancer { return balance.NewRoundRobin(s) }},
+		{"least_conn", func(s []*upstream.Server) balance.Balancer { return balance.NewLeastConn(s) }},
+		{"ip_hash", func(s []*upstream.Server) balance.Balancer { return balance.NewIPHash(s) }},
+		{"hash", func(s []*upstream.Server) balance.Balancer { return balance.NewHash(s, false) }},
+		{"hash consistent", func(s []*upstream.Server) balance.Balancer { return balance.NewHash(s, true) }},
+		{"random", func(s []*upstream.Server) balance.Balancer { return balance.NewRandom(s, false, rnd) }},
+		{"random two", func(s []*upstream.Server) balance.Balancer { return balance.NewRandom(s, true, rnd) }},
+	}
+	for _, m := range methods {
+		t.Run(m.name, func(t *testing.T) {
+			full := &upstream.Server{ID: "a", Addr: "10.0.0.1:80", Weight: 1, MaxConns: 2}
+			free := &upstream.Server{ID: "b", Addr: "10.0.0.2:80", Weight: 1, MaxConns: 2}
+			b := m.new([]*upstream.Server{full, free})
+			full.Begin()
+			full.Begin()
+			a := &attempt{now: time.Now()}
+			req := &balance.Request{ClientIP: netip.MustParseAddr("192.0.2.1"), Key: "/k"}
+			for i := range 20 {
+				if got := b.Pick(req, a.skip); got != free {
+					t.Fatalf("pick %d: %v, want the server below its max_conns", i, got)
+				}
+			}
+			free.Begin()
+			free.Begin()
+			if got := b.Pick(req, a.skip); got != nil {
+				t.Fatalf("both servers full: picked %v, want none", got)
+			}
+			full.End()
+			if got := b.Pick(req, a.skip); got != full {
+				t.Fatalf("a slot freed: picked %v, want it", got)
 			}
 		})
 	}

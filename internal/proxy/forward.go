@@ -62,6 +62,12 @@ type exchange struct {
 	attempts     [4]attemptRecord
 	moreAttempts []attemptRecord
 	upTime       time.Duration
+
+	// queued says how the request left the upstream's queue without a
+	// server (full, timed out, client gone); queueNone if it never
+	// queued or found one. A byte, not an error, so the exchange does
+	// not grow for requests that never queue.
+	queued queueOutcome
 }
 
 // proxy sends the request to the location's upstream: persistence
@@ -120,7 +126,16 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 func (x *exchange) run(w *responseWriter) {
 	server, body := x.next()
 	if server == nil {
-		x.h.noLiveUpstreams(x.up, x.st)
+		switch x.queued {
+		case queueNone:
+			x.h.noLiveUpstreams(x.up, x.st)
+		case queueClientGone:
+			// The client left while queued: not the upstream's fault.
+			x.fail(w, StatusClientClosed)
+			return
+		default:
+			x.h.queueFailed(x)
+		}
 		x.fail(w, http.StatusBadGateway)
 		return
 	}
@@ -165,21 +180,21 @@ func (x *exchange) run(w *responseWriter) {
 		// can be reused, then let it go.
 		_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
 		_ = res.Body.Close()
-		server.End()
+		x.end(server)
 		x.upTime += x.h.now().Sub(x.began)
 		server, body = next, nextBody
 	}
 }
 
-// next chooses the server and body of the next attempt: the user's own
-// server first, else the balancer's choice among servers not yet tried. It
-// returns nil when no server is left or the body can no longer be sent
-// again.
+// next chooses the server and body of the next attempt and takes one of
+// the server's slots (see take). A request that finds every server it
+// could use at its max_conns waits in the upstream's queue, if it has
+// one, before its first attempt. It returns nil when no server is left or
+// the body can no longer be sent again.
 func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
-	server := x.dec.Server
-	if server == nil {
-		req := balance.Request{ClientIP: x.vr.Remote.Addr(), Key: x.key}
-		server = x.st.Pick(&req, x.a.skip)
+	server := x.take()
+	if server == nil && x.tries == 0 && x.st.QueueSize > 0 && x.saturated() {
+		server = x.queue()
 	}
 	if server == nil {
 		return nil, nil
@@ -188,6 +203,7 @@ func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
 	case x.replay != nil:
 		view, ok := x.replay.attempt()
 		if !ok {
+			x.end(server)
 			return nil, nil
 		}
 		return server, view
@@ -195,6 +211,39 @@ func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
 		return server, x.client
 	}
 	return server, nil
+}
+
+// take chooses a server and takes one of its slots (Acquire): the user's
+// own server first, else the balancer's choice among servers not yet
+// tried. A server whose last slot another request took between the
+// choice and Acquire is passed over: skip sees it full the next time.
+func (x *exchange) take() *upstream.Server {
+	if s := x.dec.Server; s != nil {
+		if s.Acquire() {
+			return s
+		}
+		x.dec.Full(s)
+		if x.tries == 0 {
+			x.orig = x.dec
+		}
+	}
+	req := balance.Request{ClientIP: x.vr.Remote.Addr(), Key: x.key}
+	for {
+		s := x.st.Pick(&req, x.a.skip)
+		if s == nil || s.Acquire() {
+			return s
+		}
+	}
+}
+
+// end ends an attempt on server (or gives back a slot no attempt used)
+// and, when the server has max_conns, tells the upstream's queue that a
+// slot is free. Without max_conns it is End and one branch.
+func (x *exchange) end(server *upstream.Server) {
+	server.End()
+	if server.MaxConns > 0 {
+		x.up.Queue().Signal()
+	}
 }
 
 // fail ends a request that no upstream answered. The user was not moved
@@ -321,11 +370,11 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	req.Body = body
 
 	x.began = x.h.now()
-	server.Begin()
+	server.BeginAcquired() // next took the slot
 	server.RecordSelected(x.began)
 	res, err := x.roundTrip(req)
 	if err != nil {
-		server.End()
+		x.end(server)
 		x.upTime += x.h.now().Sub(x.began)
 		return nil, err
 	}
@@ -372,7 +421,7 @@ func (x *exchange) classify(err error) failure {
 // if the response is cut short by a panic (http.ErrAbortHandler).
 func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstream.Server) {
 	defer func() {
-		server.End()
+		x.end(server)
 		x.upTime += x.h.now().Sub(x.began)
 	}()
 	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && !readTimeoutApplied(res.Body) {

@@ -114,7 +114,7 @@ func reconcile(current []*upstream.Server, was, cu *config.Upstream) []*upstream
 // cannot change on a published Server.
 func sameFixed(s *upstream.Server, cs *config.UpstreamServer) bool {
 	return s.Name == cs.Name && s.MaxFails == cs.MaxFails && s.FailTimeout == cs.FailTimeout &&
-		s.Backup == cs.Backup && s.Route == cs.Route && s.SlowStart == cs.SlowStart
+		s.Backup == cs.Backup && s.Route == cs.Route && s.SlowStart == cs.SlowStart && s.MaxConns == cs.MaxConns
 }
 
 // newServer returns the live form of a server line.
@@ -129,6 +129,7 @@ func newServer(cs *config.UpstreamServer) *upstream.Server {
 		Backup:      cs.Backup,
 		Route:       cs.Route,
 		SlowStart:   cs.SlowStart,
+		MaxConns:    cs.MaxConns,
 	}
 	s.SetDown(cs.Down)
 	s.SetDraining(cs.Drain)
@@ -154,6 +155,7 @@ func policyOf(cu *config.Upstream, rnd func(int) int) (live.Policy, error) {
 	if cu.Sticky != nil {
 		p.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
 	}
+	setQueue(&p, cu)
 	switch cu.Method.Kind {
 	case config.IPHash, config.Hash, config.Random:
 		p.NoBackup = true

@@ -93,6 +93,11 @@ func (c *Cookie) Decide(r *http.Request, pool *upstream.Pool, now time.Time) Dec
 		return Decision{Outcome: New, Reason: InvalidCookie}
 	case !s.Available(now):
 		return Decision{Outcome: Reassigned, Reason: unavailableReason(s, now), CookieID: s.ID}
+	case s.Full():
+		// Not a hit: the request goes where the balancer sends it, and
+		// the cookie follows (NGINX Plus treats the full server as one
+		// that cannot process the request).
+		return Decision{Outcome: Reassigned, Reason: ServerFull, CookieID: s.ID}
 	}
 	s.RecordPinned(now)
 	if s.Draining() {

@@ -121,6 +121,10 @@ func TestDecideServerStates(t *testing.T) {
 		}, "hit", true},
 		{"down", func(s *upstream.Server) { s.SetDown(true) }, "reassigned/server_down", false},
 		{"down and draining", func(s *upstream.Server) { s.SetDown(true); s.SetDraining(true) }, "reassigned/server_down", false},
+		{"at max_conns", func(s *upstream.Server) { s.MaxConns = 1; s.Begin() }, "reassigned/server_full", false},
+		{"below max_conns", func(s *upstream.Server) { s.MaxConns = 2; s.Begin() }, "hit", true},
+		{"draining at max_conns", func(s *upstream.Server) { s.MaxConns = 1; s.Begin(); s.SetDraining(true) }, "reassigned/server_full", false},
+		{"down at max_conns", func(s *upstream.Server) { s.MaxConns = 1; s.Begin(); s.SetDown(true) }, "reassigned/server_down", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,6 +64,11 @@ const (
 	// Draining accompanies Hit: the user's server is draining and keeps
 	// its pinned users.
 	Draining
+	// ServerFull: the cookie's server is at its max_conns, so the request
+	// went to another server, as NGINX Plus does when "the designated
+	// server cannot process a request". The user's cookie then names the
+	// server that answered.
+	ServerFull
 )
 
 var reasonNames = [...]string{
@@ -77,6 +82,7 @@ var reasonNames = [...]string{
 	ServerFailed:      "server_failed",
 	ServerRemoved:     "server_removed",
 	Draining:          "draining",
+	ServerFull:        "server_full",
 }
 
 // Labels lists every label a decision can have, for metrics that must
@@ -85,7 +91,7 @@ var Labels = []string{
 	"hit", "hit/draining",
 	"new/no_cookie", "new/invalid_cookie", "new/expired",
 	"reassigned/server_down", "reassigned/server_unavailable", "reassigned/server_unhealthy",
-	"reassigned/server_failed", "reassigned/server_removed",
+	"reassigned/server_failed", "reassigned/server_removed", "reassigned/server_full",
 }
 
 // String returns the reason as it appears in logs, for example "no_cookie".
@@ -149,6 +155,16 @@ func (d Decision) Label() string { return labels[[2]uint8{uint8(d.Outcome), uint
 func (d *Decision) Failed(server *upstream.Server) {
 	if d.Outcome == Hit && d.Server == server {
 		d.Outcome, d.Reason = Reassigned, ServerFailed
+	}
+	d.Server = nil
+}
+
+// Full records that server, chosen for the request, turned out to be at
+// its max_conns (another request took its last slot since Decide looked):
+// if it was the user's pinned server, the user is reassigned because of it.
+func (d *Decision) Full(server *upstream.Server) {
+	if d.Outcome == Hit && d.Server == server {
+		d.Outcome, d.Reason = Reassigned, ServerFull
 	}
 	d.Server = nil
 }

@@ -48,6 +48,12 @@ type Server struct {
 	// APIID is the server's number in the runtime API, unique within its
 	// upstream and never reused, as NGINX Plus numbers its peers.
 	APIID int
+	// MaxConns is max_conns=: the most requests in flight to the server
+	// at once; a server at the bound takes no new request (Acquire). 0,
+	// the default, means no bound. Like MaxFails it is read on the
+	// request path without a lock, so it is set before the server is
+	// published and never changed after.
+	MaxConns int
 
 	// inherited is set by Inherit, before the server is published.
 	inherited bool
@@ -236,14 +242,46 @@ func (s *Server) Requests() int64 { return s.requests.Load() }
 // Failures returns the number of failed attempts to the server so far.
 func (s *Server) Failures() int64 { return s.failures.Load() }
 
-// Begin records the start of an attempt to the server. Every Begin is
-// paired with exactly one End.
+// Begin records the start of an attempt to the server, whatever its
+// max_conns. Every Begin is paired with exactly one End.
 func (s *Server) Begin() {
 	s.active.Add(1)
 	s.requests.Add(1)
 }
 
-// End records the end of an attempt started with Begin.
+// Full reports whether the server is at its max_conns: as many requests
+// in flight as it may take. Without max_conns it is one branch on an int.
+func (s *Server) Full() bool {
+	return s.MaxConns > 0 && s.active.Load() >= int64(s.MaxConns)
+}
+
+// Acquire takes one of the server's request slots, reporting false when
+// the server is Full. The check and the count are one compare-and-swap,
+// so concurrent requests never take more than MaxConns slots between
+// them; without max_conns it is the atomic add of Begin. An acquired slot
+// is given back by End, and the attempt sent on it is counted by
+// BeginAcquired.
+func (s *Server) Acquire() bool {
+	if s.MaxConns == 0 {
+		s.active.Add(1)
+		return true
+	}
+	for {
+		n := s.active.Load()
+		if n >= int64(s.MaxConns) {
+			return false
+		}
+		if s.active.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// BeginAcquired records the start of an attempt on a slot Acquire took.
+func (s *Server) BeginAcquired() { s.requests.Add(1) }
+
+// End records the end of an attempt started with Begin, or gives back a
+// slot taken by Acquire.
 func (s *Server) End() { s.active.Add(-1) }
 
 // RecordFailure counts a failed attempt at now, with nginx's semantics: the
@@ -314,7 +352,7 @@ func (s *Server) ResetFailures() {
 // Inherit gives s, a new Server built from a reloaded configuration, the
 // run-time state of old, the server of the same identity that it
 // replaces because a parameter limpet reads without a lock (max_fails,
-// fail_timeout, slow_start, backup) changed: its API number, down and
+// fail_timeout, slow_start, max_conns, backup) changed: its API number, down and
 // drain, health, failure window, slow start ramp and every counter, so a
 // reload is invisible to its users and a counter never goes backwards.
 // Requests in flight to old finish on old and are counted there. Call it

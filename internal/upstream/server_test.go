@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -153,5 +155,70 @@ func TestDowntimeAndLone(t *testing.T) {
 	}
 	if !NewPool("a", []*Server{{ID: "x"}}).Lone() || NewPool("a", []*Server{{ID: "x"}, {ID: "y"}}).Lone() {
 		t.Error("Lone is wrong")
+	}
+}
+
+func TestAcquireMaxConns(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxConns int
+		inFlight int  // slots taken before the call
+		want     bool // Acquire's answer
+		full     bool // Full before the call
+	}{
+		{"no bound", 0, 1000, true, false},
+		{"below the bound", 2, 1, true, false},
+		{"at the bound", 2, 2, false, true},
+		{"above the bound", 1, 3, false, true}, // Begin does not look at max_conns
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Server{MaxConns: tt.maxConns}
+			for range tt.inFlight {
+				s.Begin()
+			}
+			if got := s.Full(); got != tt.full {
+				t.Fatalf("Full() = %v, want %v", got, tt.full)
+			}
+			if got := s.Acquire(); got != tt.want {
+				t.Fatalf("Acquire() = %v, want %v", got, tt.want)
+			}
+			want := int64(tt.inFlight)
+			if tt.want {
+				want++
+			}
+			if s.Active() != want {
+				t.Fatalf("Active() = %d, want %d", s.Active(), want)
+			}
+		})
+	}
+}
+
+// TestAcquireConcurrent checks that racing requests never take more slots
+// than max_conns between them.
+func TestAcquireConcurrent(t *testing.T) {
+	const maxConns, racers = 3, 64
+	s := &Server{MaxConns: maxConns}
+	var won atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if s.Acquire() {
+				won.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if won.Load() != maxConns || s.Active() != maxConns {
+		t.Fatalf("%d acquired, %d active; want %d", won.Load(), s.Active(), maxConns)
+	}
+	s.End()
+	if !s.Acquire() || s.Acquire() {
+		t.Fatal("one slot given back must be taken once")
 	}
 }

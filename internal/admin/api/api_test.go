@@ -221,7 +221,7 @@ func indent(b []byte) string {
 
 const stickyZero = `{"hit":0,"hit/draining":0,"new/no_cookie":0,"new/invalid_cookie":0,"new/expired":0,
 	"reassigned/server_down":0,"reassigned/server_unavailable":0,"reassigned/server_unhealthy":0,
-	"reassigned/server_failed":0,"reassigned/server_removed":0}`
+	"reassigned/server_failed":0,"reassigned/server_removed":0,"reassigned/server_full":0}`
 
 // backendStatus is the status of the fixture's "backend" upstream at
 // t0+5s, as GET /9/http/upstreams/backend answers it.
@@ -411,7 +411,6 @@ func TestErrors(t *testing.T) {
 		{"zero weight", false, "POST", srv, `{"server":"10.0.0.9:80","weight":0}`, 400, "UpstreamBadWeight", `invalid "weight"`, ""},
 		{"negative weight", false, "PATCH", srv + "/0", `{"weight":-3}`, 400, "UpstreamBadWeight", `invalid "weight"`, ""},
 		{"negative max_fails", false, "POST", srv, `{"server":"10.0.0.9:80","max_fails":-1}`, 400, "UpstreamBadMaxFails", `invalid "max_fails"`, ""},
-		{"max_conns", false, "POST", srv, `{"server":"10.0.0.9:80","max_conns":10}`, 400, "UpstreamBadMaxConns", `invalid "max_conns": limpet does not limit connections per server`, ""},
 		{"negative max_conns", false, "POST", srv, `{"server":"10.0.0.9:80","max_conns":-1}`, 400, "UpstreamBadMaxConns", `invalid "max_conns"`, ""},
 		{"fail_timeout in ms", false, "POST", srv, `{"server":"10.0.0.9:80","fail_timeout":"500ms"}`, 400, "UpstreamBadFailTimeout", `invalid "fail_timeout"`, ""},
 		{"fail_timeout garbage", false, "POST", srv, `{"server":"10.0.0.9:80","fail_timeout":"soon"}`, 400, "UpstreamBadFailTimeout", `invalid "fail_timeout"`, ""},
@@ -432,6 +431,7 @@ func TestErrors(t *testing.T) {
 		{"change the address", false, "PATCH", srv + "/0", `{"server":"10.0.0.99:80"}`, 400, "UpstreamServerImmutable", `server "0" address is immutable`, ""},
 		{"change the route", false, "PATCH", srv + "/1", `{"route":"c"}`, 400, "UpstreamServerImmutable", `server "1" route is immutable`, ""},
 		{"change max_fails", false, "PATCH", srv + "/1", `{"max_fails":3}`, 400, "UpstreamServerImmutable", `server "1" max_fails is immutable`, ""},
+		{"change max_conns", false, "PATCH", srv + "/1", `{"max_conns":3}`, 400, "UpstreamServerImmutable", `server "1" max_conns is immutable`, ""},
 		{"change fail_timeout", false, "PATCH", srv + "/1", `{"fail_timeout":"1m"}`, 400, "UpstreamServerImmutable", `server "1" fail_timeout is immutable`, ""},
 		{"change slow_start", false, "PATCH", srv + "/1", `{"slow_start":"0s"}`, 400, "UpstreamServerImmutable", `server "1" slow_start is immutable`, ""},
 		{"change the id", false, "PATCH", srv + "/1", `{"id":2}`, 400, "UpstreamServerImmutable", `server "1" id is immutable`, ""},

@@ -98,8 +98,6 @@ func (p *params) set(key string, raw json.RawMessage) *apiError {
 	case "max_conns":
 		if p.maxConns, ok = asInt(raw); ok && *p.maxConns < 0 {
 			return badRequest("UpstreamBadMaxConns", `invalid "max_conns"`)
-		} else if ok && *p.maxConns != 0 {
-			return badRequest("UpstreamBadMaxConns", `invalid "max_conns": limpet does not limit connections per server`)
 		}
 	case "max_fails":
 		if p.maxFails, ok = asInt(raw); ok && *p.maxFails < 0 {

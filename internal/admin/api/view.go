@@ -23,8 +23,20 @@ type upstreamView struct {
 	// track removed servers: always 0.
 	Zombies int `json:"zombies"`
 	// Zone is the upstream's name: limpet needs no shared memory zone.
-	Zone   string        `json:"zone"`
+	Zone string `json:"zone"`
+	// Queue is present when the upstream has a `queue`, as in NGINX Plus.
+	Queue  *queueView    `json:"queue,omitempty"`
 	Limpet upstreamExtra `json:"limpet"`
+}
+
+// queueView is NGINX Plus's upstream "queue" object.
+type queueView struct {
+	// Size is the number of requests in the queue now.
+	Size int64 `json:"size"`
+	// MaxSize is the most requests the queue holds (`queue N`).
+	MaxSize int `json:"max_size"`
+	// Overflows counts requests refused because the queue was full.
+	Overflows int64 `json:"overflows"`
 }
 
 // upstreamExtra is limpet's data about an upstream.
@@ -43,6 +55,9 @@ type peerView struct {
 	Weight int    `json:"weight"`
 	State  string `json:"state"`
 	Active int64  `json:"active"`
+	// MaxConns is the server's max_conns, left out when it has none, as
+	// NGINX Plus does.
+	MaxConns int `json:"max_conns,omitempty"`
 	// Requests is the number of attempts sent to the server.
 	Requests  int64         `json:"requests"`
 	Responses responsesView `json:"responses"`
@@ -108,7 +123,7 @@ type confView struct {
 	ID     int    `json:"id"`
 	Server string `json:"server"`
 	Weight int    `json:"weight"`
-	// MaxConns is 0: limpet does not bound connections per server.
+	// MaxConns is max_conns, 0 for no bound.
 	MaxConns    int    `json:"max_conns"`
 	MaxFails    int    `json:"max_fails"`
 	FailTimeout string `json:"fail_timeout"`
@@ -127,6 +142,7 @@ func conf(s *upstream.Server) confView {
 		ID:          s.APIID,
 		Server:      s.Addr,
 		Weight:      s.Weight,
+		MaxConns:    s.MaxConns,
 		MaxFails:    s.MaxFails,
 		FailTimeout: formatSeconds(s.FailTimeout),
 		SlowStart:   formatSeconds(s.SlowStart),
@@ -180,6 +196,9 @@ func (h *handler) status(u *live.Upstream, now time.Time) upstreamView {
 		}
 	})
 	v := upstreamView{Peers: make([]peerView, 0, len(servers)), Zone: u.Name, Limpet: upstreamExtra{Sticky: u.Outcomes()}}
+	if n := u.Load().QueueSize; n > 0 {
+		v.Queue = &queueView{Size: u.Queue().Size(), MaxSize: n, Overflows: u.Queue().Overflows()}
+	}
 	snaps := make([]upstream.Snapshot, len(servers))
 	ptrs := make([]*upstream.Server, len(servers))
 	for i, f := range servers {
@@ -197,6 +216,7 @@ func (h *handler) status(u *live.Upstream, now time.Time) upstreamView {
 			Weight:   f.weight,
 			State:    s.State(now),
 			Active:   snap.Active,
+			MaxConns: s.MaxConns,
 			Requests: snap.Requests,
 			Responses: responsesView{
 				R1xx: snap.Responses[0], R2xx: snap.Responses[1], R3xx: snap.Responses[2],

@@ -61,6 +61,7 @@ func (h *handler) addServer(u *live.Upstream, r *http.Request) (int, any, *apiEr
 			Name:        written,
 			Addr:        addr,
 			Weight:      deref(p.weight, defaultWeight),
+			MaxConns:    deref(p.maxConns, 0),
 			MaxFails:    deref(p.maxFails, defaultMaxFails),
 			FailTimeout: deref(p.failTimeout, defaultFailTimeout),
 			SlowStart:   deref(p.slowStart, 0),
@@ -182,6 +183,9 @@ func (h *handler) patchServer(u *live.Upstream, id int, r *http.Request) (int, a
 	}
 	if len(changes) > 0 {
 		h.o.Log.Info("api: server changed", append([]any{"upstream", u.Name, "id", id, "server", view.Server}, changes...)...)
+		// A server back up (or out of draining) may take queued
+		// requests; a rebuild has woken them already, a flag flip not.
+		u.Queue().Broadcast()
 	}
 	return http.StatusOK, view, nil
 }
@@ -205,6 +209,8 @@ func (p *params) immutable(s *upstream.Server) *apiError {
 		return refuse("route")
 	case p.maxFails != nil && *p.maxFails != s.MaxFails:
 		return refuse("max_fails")
+	case p.maxConns != nil && *p.maxConns != s.MaxConns:
+		return refuse("max_conns")
 	case p.failTimeout != nil && *p.failTimeout != s.FailTimeout:
 		return refuse("fail_timeout")
 	case p.slowStart != nil && *p.slowStart != s.SlowStart:

@@ -65,6 +65,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, sv := range v.servers {
 			collectServer(ch, name, sv, now)
 		}
+		if st := v.up.Load(); st.QueueSize > 0 {
+			q := v.up.Queue()
+			ch <- prometheus.MustNewConstMetric(descQueueSize, prometheus.GaugeValue, float64(q.Size()), name)
+			ch <- prometheus.MustNewConstMetric(descQueueMax, prometheus.GaugeValue, float64(st.QueueSize), name)
+			ch <- prometheus.MustNewConstMetric(descQueueOverflows, prometheus.CounterValue, float64(q.Overflows()), name)
+		}
 		if v.up.Load().Sticky == nil {
 			continue
 		}
@@ -190,6 +196,9 @@ func collectServer(ch chan<- prometheus.Metric, upstreamName string, sv serverVi
 	counter(descDowntime, snap.Downtime.Seconds())
 	if !snap.Selected.IsZero() {
 		gauge(descSelected, unixSeconds(snap.Selected))
+	}
+	if s.MaxConns > 0 {
+		gauge(descMaxConns, float64(s.MaxConns))
 	}
 	counter(descPinned, float64(snap.Pinned))
 	if !snap.PinnedLast.IsZero() {

@@ -136,14 +136,25 @@ var (
 	descPinnedLast = prometheus.NewDesc("limpet_upstream_server_pinned_last_seen_timestamp_seconds",
 		"When a user pinned to the server last sent a request, in seconds since the Unix epoch; absent if never. Tells when a draining server can be stopped.", serverLabels, nil)
 
+	descMaxConns = prometheus.NewDesc("limpet_upstream_server_max_conns",
+		"The server's max_conns: the most requests in flight to it at once; absent when it has no bound.", serverLabels, nil)
+
+	descQueueSize = prometheus.NewDesc("limpet_upstream_queue_size",
+		"Requests waiting in the upstream's queue (queue N) for a server at its max_conns to free a slot; absent without a queue.", []string{lUpstream}, nil)
+	descQueueMax = prometheus.NewDesc("limpet_upstream_queue_max_size",
+		"The most requests the upstream's queue holds (queue N); absent without a queue.", []string{lUpstream}, nil)
+	descQueueOverflows = prometheus.NewDesc("limpet_upstream_queue_overflows_total",
+		"Requests answered 502 at once because the upstream's queue was full; absent without a queue.", []string{lUpstream}, nil)
+
 	descSticky = prometheus.NewDesc("limpet_sticky_decisions_total",
-		`Persistence decisions of an upstream with sticky cookies. outcome is "hit", "new" or "reassigned"; reason says why a request was not a plain hit ("no_cookie", "invalid_cookie", "expired", "server_down", "server_unavailable", "server_unhealthy", "server_failed", "server_removed"), or "draining" for hits on a draining server, and is empty for plain hits.`,
+		`Persistence decisions of an upstream with sticky cookies. outcome is "hit", "new" or "reassigned"; reason says why a request was not a plain hit ("no_cookie", "invalid_cookie", "expired", "server_down", "server_unavailable", "server_unhealthy", "server_failed", "server_removed", "server_full"), or "draining" for hits on a draining server, and is empty for plain hits.`,
 		[]string{lUpstream, lOutcome, lReason}, nil)
 
 	scrapeDescs = []*prometheus.Desc{
 		descInfo, descWeight, descState, descActive, descAttempts, descResponses, descFails,
 		descUnavail, descChecks, descCheckFails, descUnhealthy, descLastCheck, descDowntime,
-		descSelected, descPinned, descPinnedLast, descSticky,
+		descSelected, descPinned, descPinnedLast, descMaxConns, descQueueSize, descQueueMax,
+		descQueueOverflows, descSticky,
 	}
 )
 
