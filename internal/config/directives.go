@@ -109,6 +109,10 @@ var directiveList = []directive{
 	{"keepalive", inUpstream, args1, (*builder).keepalive},
 	// zone NAME [SIZE]; accepted for NGINX Plus configurations.
 	{"zone", inUpstream, args12, (*builder).zone},
+	// state FILE; NGINX Plus's: the group's servers, kept in FILE (read
+	// at load, rewritten on every API change); no `server` lines then,
+	// and a zone is required; relative to the main file's directory.
+	{"state", inUpstream, args1, (*builder).state},
 	// sticky cookie NAME [expires=TIME|max] [domain=D] [path=P] [httponly]
 	// [secure] [samesite=strict|lax|none];
 	{"sticky", inUpstream, args1More, (*builder).sticky},
