@@ -62,6 +62,7 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 		dir:        filepath.Dir(path),
 		lookupHost: opts.LookupHost,
 		upstreams:  make(map[string]*Upstream),
+		states:     make(map[string]*Upstream),
 	}
 	if b.lookupHost == nil {
 		b.lookupHost = func(ctx context.Context, host string) ([]string, error) {
@@ -96,7 +97,9 @@ type builder struct {
 	// upstreams indexes Config.Upstreams by lower-cased name: nginx
 	// compares upstream names without case.
 	upstreams map[string]*Upstream
-	servers   []*serverConf
+	// states maps each `state` file to the upstream that keeps it.
+	states  map[string]*Upstream
+	servers []*serverConf
 	// passes are proxy_pass directives, resolved once every upstream is
 	// known, since an upstream may be defined after its first use.
 	passes []pendingPass

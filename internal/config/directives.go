@@ -111,7 +111,8 @@ var directiveList = []directive{
 	{"zone", inUpstream, args12, (*builder).zone},
 	// state FILE; NGINX Plus's: the group's servers, kept in FILE (read
 	// at load, rewritten on every API change); no `server` lines then,
-	// and a zone is required; relative to the main file's directory.
+	// and a zone is required; relative to the main file's directory; one
+	// file per upstream.
 	{"state", inUpstream, args1, (*builder).state},
 	// sticky cookie NAME [expires=TIME|max] [domain=D] [path=P] [httponly]
 	// [secure] [samesite=strict|lax|none];

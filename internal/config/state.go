@@ -37,6 +37,12 @@ func (b *builder) state(d *Directive, s *scope) error {
 		// configuration prefix.
 		path = filepath.Join(b.dir, path)
 	}
+	if other := b.states[absPath(path)]; other != nil {
+		// Two groups writing one file would overwrite each other's
+		// servers.
+		return d.errorf("%q file %q is already kept by upstream %q", d.Name, path, other.Name)
+	}
+	b.states[absPath(path)] = uc.u
 	uc.state = d
 	uc.u.State = path
 	src, err := os.ReadFile(path)

@@ -34,6 +34,11 @@ func TestStateErrors(t *testing.T) {
 			want: `"state" directive is duplicate in DIR/limpet.conf:4`,
 		},
 		{
+			name: "one file for two upstreams",
+			conf: "upstream u {\n zone u 64k;\n state servers.state;\n}\nupstream v {\n zone v 64k;\n state ./servers.state;\n}",
+			want: `"state" file "DIR/servers.state" is already kept by upstream "u" in DIR/limpet.conf:7`,
+		},
+		{
 			name: "state without zone",
 			conf: "upstream u {\n state servers.state;\n}",
 			want: `"state" requires upstream "u" to be in shared memory in DIR/limpet.conf:2`,
