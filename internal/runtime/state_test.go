@@ -50,6 +50,10 @@ func TestStateKeepsAPIChanges(t *testing.T) {
 	if res, _ := get(t, client, lb.url+"/"); res.StatusCode != 502 {
 		t.Errorf("a request to the empty group: %d, want 502", res.StatusCode)
 	}
+	status, v := apiJSON(t, "GET", lb.url+"/api/9/http/upstreams/backend", "")
+	if peers, ok := v["peers"].([]any); status != 200 || !ok || len(peers) != 0 {
+		t.Errorf("the empty group through the API: %d %v, want 200 with no peers", status, v)
+	}
 	if _, err := os.Stat(statePath); !os.IsNotExist(err) {
 		t.Errorf("state file before any change: %v, want none yet", err)
 	}
