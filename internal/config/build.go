@@ -62,6 +62,7 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 		dir:        filepath.Dir(path),
 		lookupHost: opts.LookupHost,
 		upstreams:  make(map[string]*Upstream),
+		states:     make(map[string]*Upstream),
 	}
 	if b.lookupHost == nil {
 		b.lookupHost = func(ctx context.Context, host string) ([]string, error) {
@@ -96,7 +97,9 @@ type builder struct {
 	// upstreams indexes Config.Upstreams by lower-cased name: nginx
 	// compares upstream names without case.
 	upstreams map[string]*Upstream
-	servers   []*serverConf
+	// states maps each `state` file to the upstream that keeps it.
+	states  map[string]*Upstream
+	servers []*serverConf
 	// passes are proxy_pass directives, resolved once every upstream is
 	// known, since an upstream may be defined after its first use.
 	passes []pendingPass
@@ -135,6 +138,9 @@ type upstreamConf struct {
 	// slowStartParam that parameter as written, for the same check.
 	slowStart      *Directive
 	slowStartParam string
+	// state is the `state` directive, server the first `server` line
+	// written in the block: NGINX Plus allows one or the other.
+	state, server *Directive
 }
 
 type serverConf struct {
@@ -386,7 +392,14 @@ func (b *builder) upstream(d *Directive, s *scope) error {
 	if err := b.walk(d.Block, &scope{where: inUpstream, ups: uc}); err != nil {
 		return err
 	}
-	if len(u.Servers) == 0 {
+	if uc.state != nil && !uc.zoneSet {
+		// NGINX Plus keeps a dynamically configurable group in shared
+		// memory; its state cannot be kept without.
+		return uc.state.errorf("%q requires upstream %q to be in shared memory", "state", name)
+	}
+	if len(u.Servers) == 0 && uc.state == nil {
+		// With `state`, an empty group is one whose servers the API has
+		// yet to add.
 		return d.errorf("no servers are inside upstream")
 	}
 	if uc.queue != nil && !uc.zoneSet {
@@ -412,9 +425,21 @@ func (b *builder) upstream(d *Directive, s *scope) error {
 	return nil
 }
 
-// upstreamServer handles `server ADDRESS [params]` in an upstream. A name
-// resolving to several addresses gives one UpstreamServer per address.
+// upstreamServer handles `server ADDRESS [params]` in an upstream.
 func (b *builder) upstreamServer(d *Directive, s *scope) error {
+	if s.ups.state != nil {
+		return d.errorf("%q directive is incompatible with %q", d.Name, "state")
+	}
+	if s.ups.server == nil {
+		s.ups.server = d
+	}
+	return b.addServer(d, s)
+}
+
+// addServer adds the server of a `server` line, written in the block or
+// read from its state file. A name resolving to several addresses gives
+// one UpstreamServer per address.
+func (b *builder) addServer(d *Directive, s *scope) error {
 	written := d.Args[0]
 	if strings.HasPrefix(written, "unix:") {
 		return d.errorf("unix sockets are not supported")

@@ -117,6 +117,10 @@ type Upstream struct {
 	// Zone is the `zone NAME [SIZE]` name, accepted for NGINX Plus
 	// compatibility; limpet needs no shared memory zone.
 	Zone string
+	// State is the `state FILE` path (a relative one joined to the main
+	// file's directory), or "". Servers then holds the file's servers,
+	// and every change through the API rewrites the file.
+	State string
 	// Queue is NGINX Plus's `queue N [timeout=TIME]`, or nil.
 	Queue *Queue
 }

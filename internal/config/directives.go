@@ -112,6 +112,11 @@ var directiveList = []directive{
 	// queue N [timeout=TIME]; NGINX Plus's; timeout defaults to 60s;
 	// requires zone, and the balancing method must come before it.
 	{"queue", inUpstream, args12, (*builder).queue},
+	// state FILE; NGINX Plus's: the group's servers, kept in FILE (read
+	// at load, rewritten on every API change); no `server` lines then,
+	// and a zone is required; relative to the main file's directory; one
+	// file per upstream.
+	{"state", inUpstream, args1, (*builder).state},
 	// sticky cookie NAME [expires=TIME|max] [domain=D] [path=P] [httponly]
 	// [secure] [samesite=strict|lax|none];
 	{"sticky", inUpstream, args1More, (*builder).sticky},

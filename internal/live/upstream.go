@@ -10,6 +10,7 @@
 package live
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,8 @@ type Upstream struct {
 	// never takes it: it reads the current snapshot atomically.
 	mu     sync.Mutex
 	nextID int // the next APIID to give a new server
+	// onChange is told of every change Update makes (see OnChange).
+	onChange func(servers []*upstream.Server)
 
 	// mandatory is set when a mandatory health check covers the upstream:
 	// servers added at run time then wait in "checking" for their first
@@ -138,9 +141,29 @@ func (u *Upstream) SetMandatoryChecks(on bool) { u.mandatory.Store(on) }
 // IDs of dropped ones are remembered so their users' cookies read
 // "server_removed", and the balancers are rebuilt. Requests in flight are
 // not disturbed, and users of untouched servers stay where they are
-// (their IDs do not change). If fn fails nothing changes.
+// (their IDs do not change). If fn fails nothing changes; if it returns
+// ErrKept, the snapshot is kept and Update returns nil. Either way the
+// OnChange function is then called.
 func (u *Upstream) Update(fn func(current []*upstream.Server) ([]*upstream.Server, error)) error {
 	return u.change(nil, fn)
+}
+
+// ErrKept ends an Update function whose change needs no new snapshot: it
+// changed only what a server holds in atomics (down, drain), so the
+// balancers keep their state. The change is still one: OnChange is told.
+var ErrKept = errors.New("live: snapshot kept")
+
+// OnChange sets fn to be called after every change Update makes, with
+// the upstream's servers as the change left them (the `state` file is
+// rewritten from them). fn runs under the lock that orders Updates, so
+// its calls come in the order of the changes and see each server's
+// fields as that change set them; it must not call Update or View. nil
+// removes it. Reconfigure (a reload) does not call it: the new
+// configuration is where those servers came from.
+func (u *Upstream) OnChange(fn func(servers []*upstream.Server)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.onChange = fn
 }
 
 // Reconfigure is Update with a new policy too, as a reload gives: the
@@ -152,6 +175,7 @@ func (u *Upstream) Reconfigure(p Policy, fn func(current []*upstream.Server) ([]
 func (u *Upstream) change(p *Policy, fn func(current []*upstream.Server) ([]*upstream.Server, error)) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	reconfigure := p != nil
 	var current []*upstream.Server
 	removed := map[string]bool{}
 	old := u.state.Load()
@@ -168,6 +192,12 @@ func (u *Upstream) change(p *Policy, fn func(current []*upstream.Server) ([]*ups
 		p.Balancers = RoundRobin
 	}
 	next, err := fn(slices.Clone(current))
+	if errors.Is(err, ErrKept) && old != nil {
+		if u.onChange != nil && !reconfigure {
+			u.onChange(current)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -202,6 +232,9 @@ func (u *Upstream) change(p *Policy, fn func(current []*upstream.Server) ([]*ups
 	// Queued requests look again: a new server or a changed one may
 	// take them.
 	u.queue.Broadcast()
+	if u.onChange != nil && !reconfigure {
+		u.onChange(pool.All())
+	}
 	return nil
 }
 

@@ -132,13 +132,15 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 }
 
 // commit makes p the configuration of its live upstreams: the servers
-// and policies of those taken over from prev change now, and the health
-// checker takes over prev's counters (prev's checker is closed).
+// and policies of those taken over from prev change now, their `state`
+// files are kept from now on (state.go), and the health checker takes
+// over prev's counters (prev's checker is closed).
 func (p *plan) commit(prev *plan) {
 	for _, f := range p.pending {
 		f()
 	}
 	p.pending = nil
+	p.keepState()
 	for _, u := range p.byName {
 		u.SetMandatoryChecks(p.mandatory[u])
 	}

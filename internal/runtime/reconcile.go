@@ -66,7 +66,8 @@ func (p *plan) blocks() map[string]*config.Upstream {
 //
 // Servers added through the API and absent from cu are dropped, as NGINX
 // Plus drops them on a reload without a `state` file; their users'
-// cookies then read "server_removed".
+// cookies then read "server_removed". With one, cu holds them: the file
+// is read with the configuration (and rewritten on each change, state.go).
 func reconcile(current []*upstream.Server, was, cu *config.Upstream) []*upstream.Server {
 	byID := make(map[string]*upstream.Server, len(current))
 	for _, s := range current {

@@ -135,8 +135,9 @@ func (h *handler) resolve(ctx context.Context, host string) ([]string, error) {
 }
 
 // errUnchanged ends an Update whose change needs no new snapshot (only
-// the atomics down and drain changed), so the balancers keep their state.
-var errUnchanged = errors.New("unchanged")
+// the atomics down and drain changed), so the balancers keep their state;
+// Update still reports it, so a `state` file keeps down and drain.
+var errUnchanged = live.ErrKept
 
 // patchServer answers PATCH /9/http/upstreams/NAME/servers/ID. weight,
 // down and drain change; the other parameters may be sent with the
