@@ -35,6 +35,12 @@ func (p *plan) addUpstream(cu *config.Upstream, prev *plan) error {
 		was := prev.blocks()[cu.Name]
 		p.pending = append(p.pending, func() {
 			_ = u.Reconfigure(pol, func(current []*upstream.Server) ([]*upstream.Server, error) {
+				if was != nil && cu.State != "" && was.State == cu.State {
+					// The running servers are what the file says,
+					// and more recent: an API change made after the
+					// file was read for this reload is in them.
+					return current, nil
+				}
 				return reconcile(current, was, cu), nil
 			})
 		})

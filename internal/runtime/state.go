@@ -47,6 +47,7 @@ func writeState(path string, servers []*upstream.Server) error {
 			MaxFails:    s.MaxFails,
 			FailTimeout: s.FailTimeout,
 			SlowStart:   s.SlowStart,
+			MaxConns:    s.MaxConns,
 			Route:       s.Route,
 			Backup:      s.Backup,
 			Down:        s.Down(),

@@ -184,3 +184,30 @@ func writeConf(t *testing.T, conf string) string {
 	}
 	return path
 }
+
+// A server added through the API after a reload read the state file, and
+// before that reload took effect, is not lost: with the same state file
+// the running servers are the more recent record.
+func TestStateReloadKeepsAChangeMadeWhileItLoads(t *testing.T) {
+	a := newBackend(t, "a")
+	statePath := filepath.Join(t.TempDir(), "backend.state")
+	repl := []string{"{{state}}", statePath}
+	lb := startLimpet(t, stateConf, repl...)
+	path := filepath.Join(t.TempDir(), "limpet.conf")
+	if err := os.WriteFile(path, []byte(strings.NewReplacer(repl...).Replace(stateConf)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, config.Options{}) // reads the (missing) file: no servers
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, v := apiJSON(t, "POST", lb.url+"/api/9/http/upstreams/backend/servers", fmt.Sprintf(`{"server":%q}`, a.addr())); status != 201 {
+		t.Fatalf("POST: %d %v", status, v)
+	}
+	if err := lb.rt.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if serverOf(t, lb, a.addr()) == nil {
+		t.Error("the server added while the reload loaded is gone")
+	}
+}
