@@ -202,6 +202,7 @@ func (b *builder) finish() error {
 		return err
 	}
 	defaults := make(map[string]bool) // listen addresses with a default server
+	options := make(map[string]bool)  // listen addresses with socket options
 	for _, sc := range b.servers {
 		srv := sc.srv
 		sc.proxy.inherit(&b.httpProxy)
@@ -224,13 +225,22 @@ func (b *builder) finish() error {
 			srv.Names = []string{""}
 		}
 		for i, l := range srv.Listens {
+			key := listenKey(l.Addr)
+			if l.HasSocketOptions() {
+				// The socket is one: only one listen may shape it
+				// (ngx_http_add_addresses).
+				if options[key] {
+					return sc.listens[i].errorf("duplicate listen options for %s", l.Addr)
+				}
+				options[key] = true
+			}
 			if !l.DefaultServer {
 				continue
 			}
-			if defaults[l.Addr] {
+			if defaults[key] {
 				return sc.listens[i].errorf("a duplicate default server for %s", l.Addr)
 			}
-			defaults[l.Addr] = true
+			defaults[key] = true
 		}
 	}
 	if b.cfg.ErrorLog == "" {
@@ -742,7 +752,8 @@ func (b *builder) listen(d *Directive, s *scope) error {
 		case key == "backlog" && hasVal:
 			n, ok := parseInt(val)
 			if !ok || n == 0 {
-				return d.errorf("invalid backlog %q", val)
+				// nginx quotes the whole parameter here.
+				return d.errorf("invalid backlog %q", p)
 			}
 			l.Backlog = n
 		case key == "so_keepalive" && hasVal:
@@ -769,7 +780,8 @@ func (b *builder) listen(d *Directive, s *scope) error {
 }
 
 // parseSoKeepalive reads so_keepalive's value as nginx does: "on", "off"
-// or "[IDLE]:[INTVL]:[CNT]" with at least one part, times in seconds.
+// or "[IDLE]:[INTVL]:[CNT]", times in seconds. A part may be empty or 0
+// (the system's value is kept), but not all three.
 func parseSoKeepalive(v string) (*SoKeepalive, bool) {
 	switch v {
 	case "on":
@@ -781,17 +793,17 @@ func parseSoKeepalive(v string) (*SoKeepalive, bool) {
 	ka := &SoKeepalive{Enable: true}
 	var ok bool
 	if parts[0] != "" {
-		if ka.Idle, ok = parseTime(parts[0], true); !ok || ka.Idle == 0 {
+		if ka.Idle, ok = parseTime(parts[0], true); !ok {
 			return nil, false
 		}
 	}
 	if len(parts) > 1 && parts[1] != "" {
-		if ka.Interval, ok = parseTime(parts[1], true); !ok || ka.Interval == 0 {
+		if ka.Interval, ok = parseTime(parts[1], true); !ok {
 			return nil, false
 		}
 	}
 	if len(parts) > 2 && parts[2] != "" {
-		if ka.Count, ok = parseInt(parts[2]); !ok || ka.Count == 0 {
+		if ka.Count, ok = parseInt(parts[2]); !ok {
 			return nil, false
 		}
 	}
@@ -799,6 +811,25 @@ func parseSoKeepalive(v string) (*SoKeepalive, bool) {
 		return nil, false
 	}
 	return ka, true
+}
+
+// listenKey spells a listen address the way the runtime groups its
+// sockets: a wildcard (no host, 0.0.0.0 or [::]) as ":PORT", an IP
+// literal in its canonical form, a host name as written. Two listens
+// with one key share one socket.
+func listenKey(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return addr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return addr
+	}
+	if ip = ip.Unmap(); ip.IsUnspecified() {
+		return net.JoinHostPort("", port)
+	}
+	return net.JoinHostPort(ip.String(), port)
 }
 
 // serverName handles `server_name NAME ...`; several lines add up.

@@ -378,6 +378,12 @@ func TestServers(t *testing.T) {
 			},
 			[]string{""},
 		},
+		{
+			// nginx takes a 0 part as "the system's value", like an empty one.
+			"so_keepalive with zero parts", "listen 8086 so_keepalive=0:1m:0;",
+			[]Listen{{Pos: Pos{Line: 2}, Addr: ":8086", SoKeepalive: &SoKeepalive{Enable: true, Interval: time.Minute}}},
+			[]string{""},
+		},
 		{"server names add up", "server_name a.example.com *.example.com;\nserver_name _ \"\";", []Listen{{Pos: Pos{Line: 1}, Addr: ":80"}}, []string{"a.example.com", "*.example.com", "_", ""}},
 	}
 	for _, tt := range tests {
@@ -1002,7 +1008,14 @@ func TestErrors(t *testing.T) {
 		{"listen on unix socket", "server { listen unix:/tmp/l.sock; }", `unix sockets are not supported in FILE:1`},
 		{"listen port too big", "server { listen 70000; }", `invalid port in "70000" of the "listen" directive in FILE:1`},
 		{"listen bad port", "server { listen 10.0.0.1:x; }", `invalid port in "10.0.0.1:x" of the "listen" directive in FILE:1`},
-		{"bad backlog", "server { listen 80 backlog=0; }", `invalid backlog "0" in FILE:1`},
+		{"bad backlog", "server { listen 80 backlog=0; }", `invalid backlog "backlog=0" in FILE:1`},
+		{"negative backlog", "server { listen 80 backlog=-1; }", `invalid backlog "backlog=-1" in FILE:1`},
+		{"so_keepalive count not a number", "server { listen 80 so_keepalive=1:2:x; }", `invalid so_keepalive value: "1:2:x" in FILE:1`},
+		{"so_keepalive with four parts", "server { listen 80 so_keepalive=1:2:3:4; }", `invalid so_keepalive value: "1:2:3:4" in FILE:1`},
+		{"so_keepalive all zero", "server { listen 80 so_keepalive=0:0:0; }", `invalid so_keepalive value: "0:0:0" in FILE:1`},
+		{"duplicate listen options", "server {\n listen 8080 backlog=10;\n}\nserver {\n listen 8080 reuseport;\n}", `duplicate listen options for :8080 in FILE:5`},
+		{"duplicate listen options, spelled differently", "server {\n listen 127.0.0.1:8080 so_keepalive=on;\n}\nserver {\n listen [::ffff:127.0.0.1]:8080 so_keepalive=off;\n}", `duplicate listen options for [::ffff:127.0.0.1]:8080 in FILE:5`},
+		{"duplicate default server, spelled differently", "server {\n listen 0.0.0.0:8080 default_server;\n}\nserver {\n listen 8080 default_server;\n}", `a duplicate default server for :8080 in FILE:5`},
 		{"bad so_keepalive", "server { listen 80 so_keepalive=x; }", `invalid so_keepalive value: "x" in FILE:1`},
 		{"empty so_keepalive", "server { listen 80 so_keepalive=::; }", `invalid so_keepalive value: "::" in FILE:1`},
 		{"so_keepalive in ms", "server { listen 80 so_keepalive=500ms::; }", `invalid so_keepalive value: "500ms::" in FILE:1`},

@@ -242,29 +242,45 @@ type Server struct {
 }
 
 // Listen is one `listen` directive.
+//
+// ReusePort, Backlog and SoKeepalive shape the socket itself: as in
+// nginx, only one listen of an address may set them ("duplicate listen
+// options"), and a specific address that sets them gets a socket of its
+// own even beside a wildcard listen of its port (nginx's implied `bind`).
 type Listen struct {
 	Pos Pos
 	// Addr is "host:port"; a bare port listens on all addresses ("0.0.0.0:80"
 	// in nginx; limpet writes ":80").
 	Addr          string
 	DefaultServer bool
-	// ReusePort is the `reuseport` parameter (SO_REUSEPORT).
+	// ReusePort is the `reuseport` parameter: SO_REUSEPORT is set before
+	// bind, so other sockets (another limpet) may listen on the address
+	// too and the kernel spreads connections among them.
 	ReusePort bool
-	// Backlog is `backlog=N`, the listen queue length; 0 means the
-	// system default.
+	// Backlog is `backlog=N`, the length of the queue of connections
+	// the kernel has accepted and limpet not yet (listen(2)); 0 means
+	// nginx's default, 511 on Linux. The kernel caps it at
+	// net.core.somaxconn.
 	Backlog int
 	// SoKeepalive is `so_keepalive=`, or nil when not given (the
 	// system's setting is left alone).
 	SoKeepalive *SoKeepalive
 }
 
+// HasSocketOptions reports whether the listen sets any parameter that
+// shapes the socket (reuseport, backlog=, so_keepalive=).
+func (l *Listen) HasSocketOptions() bool {
+	return l.ReusePort || l.Backlog != 0 || l.SoKeepalive != nil
+}
+
 // SoKeepalive is the `so_keepalive=on|off|[IDLE]:[INTVL]:[CNT]` parameter
-// of listen: TCP keep-alive on accepted connections.
+// of listen: TCP keep-alive (SO_KEEPALIVE) on accepted client connections,
+// so that a client that vanished without a FIN is found out.
 type SoKeepalive struct {
 	// Enable is false for "off", true for "on" and for the IDLE:INTVL:CNT form.
 	Enable bool
 	// Idle (TCP_KEEPIDLE), Interval (TCP_KEEPINTVL) and Count
-	// (TCP_KEEPCNT); zero means the system default.
+	// (TCP_KEEPCNT); zero means the system's value (net.ipv4.tcp_keepalive_*).
 	Idle     time.Duration
 	Interval time.Duration
 	Count    int

@@ -20,6 +20,9 @@ type listenGroup struct {
 	servers      []*config.Server
 	defaultIndex int
 	idle         time.Duration // keepalive_timeout of the default server
+	// opts is the listen that sets the socket's options (reuseport,
+	// backlog=, so_keepalive=), zero when none does; see sockopt.go.
+	opts config.Listen
 }
 
 // normalizeListen spells a listen address one way, so that "[0:0::1]:80"
@@ -62,6 +65,9 @@ func (p *plan) buildListens(env *proxy.Env) error {
 				groups[key] = g
 				order = append(order, g)
 			}
+			if l.HasSocketOptions() {
+				g.opts = l
+			}
 			if l.DefaultServer {
 				g.defaultIndex = len(g.servers)
 				g.idle = s.Proxy.KeepaliveTimeout
@@ -85,15 +91,17 @@ func (p *plan) buildListens(env *proxy.Env) error {
 		p.handlers = append(p.handlers, h)
 	}
 	for _, g := range order {
-		if !g.wildcard && g.host.IsValid() && wildcards[g.port] != nil {
+		if !g.wildcard && g.host.IsValid() && wildcards[g.port] != nil && !g.opts.HasSocketOptions() {
 			continue // served through the wildcard's socket
 		}
 		var handler http.Handler = handlers[g]
-		l := &listenPlan{addr: g.addr, handlers: []*proxy.Handler{handlers[g]}}
+		l := &listenPlan{addr: g.addr, handlers: []*proxy.Handler{handlers[g]}, opts: g.opts}
 		if g.wildcard {
 			byLocal := make(map[netip.Addr]http.Handler)
 			for _, o := range order {
-				if !o.wildcard && o.host.IsValid() && o.port == g.port {
+				// Socket options imply nginx's `bind`: such an
+				// address has a socket of its own.
+				if !o.wildcard && o.host.IsValid() && o.port == g.port && !o.opts.HasSocketOptions() {
 					byLocal[o.host] = handlers[o]
 					l.handlers = append(l.handlers, handlers[o])
 				}

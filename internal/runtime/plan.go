@@ -60,6 +60,7 @@ type listenPlan struct {
 	addr     string
 	settings h1srv.Settings
 	handlers []*proxy.Handler
+	opts     config.Listen // the socket's options (sockopt.go)
 }
 
 // transportKey identifies a transport: one per upstream, keepalive and
