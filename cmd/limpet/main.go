@@ -119,7 +119,7 @@ func load(path string, stderr io.Writer) (*config.Config, *runtime.Runtime, erro
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "limpet: [warn] %s\n", w)
 	}
-	logger, err := errorLogger(cfg.ErrorLog, stderr)
+	logger, err := errorLogger(cfg.ErrorLog, cfg.ErrorLogLevel, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,9 +130,23 @@ func load(path string, stderr io.Writer) (*config.Config, *runtime.Runtime, erro
 	return cfg, rt, nil
 }
 
+// logLevels maps error_log's levels to slog's. nginx's notice, crit,
+// alert and emerg fall between or above slog's four; limpet writes
+// nothing above error, so "crit" and higher silence it.
+var logLevels = map[string]slog.Level{
+	"debug":  slog.LevelDebug,
+	"info":   slog.LevelInfo,
+	"notice": slog.LevelInfo + 2,
+	"warn":   slog.LevelWarn,
+	"error":  slog.LevelError,
+	"crit":   slog.LevelError + 4,
+	"alert":  slog.LevelError + 8,
+	"emerg":  slog.LevelError + 12,
+}
+
 // errorLogger returns limpet's own logger, writing to path ("stderr" or a
-// file).
-func errorLogger(path string, stderr io.Writer) (*slog.Logger, error) {
+// file) the messages from level on (error_log's word; "" for info).
+func errorLogger(path, level string, stderr io.Writer) (*slog.Logger, error) {
 	var w io.Writer = stderr
 	switch path {
 	case "", "stderr", "/dev/stderr":
@@ -145,7 +159,11 @@ func errorLogger(path string, stderr io.Writer) (*slog.Logger, error) {
 		}
 		w = f
 	}
-	return slog.New(slog.NewTextHandler(w, nil)), nil
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if l, ok := logLevels[level]; ok {
+		opts.Level = l
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
 // serve runs rt until SIGTERM or SIGINT, then shuts down gracefully.

@@ -181,6 +181,7 @@ func (b *builder) walk(ds []*Directive, s *scope) error {
 		if err := e.handle(b, d, s); err != nil {
 			return err
 		}
+		b.warnNoEffect(d)
 	}
 	return nil
 }
@@ -353,6 +354,9 @@ func (b *builder) errorLog(d *Directive, s *scope) error {
 	}
 	b.errorLogSet = true
 	b.cfg.ErrorLog = path
+	if len(d.Args) == 2 {
+		b.cfg.ErrorLogLevel = d.Args[1]
+	}
 	return nil
 }
 

@@ -85,8 +85,6 @@ func defaultProxy() ProxySettings {
 		SendTimeout:       60 * time.Second,
 		NextUpstream:      NextError | NextTimeout,
 		ClientMaxBodySize: 1 << 20,
-		HTTPVersion:       "1.0",
-		Buffering:         true,
 		AccessLog:         AccessLog{Path: "stdout"},
 		KeepaliveTimeout:  75 * time.Second,
 	}
@@ -621,19 +619,16 @@ func TestProxySettingsEveryDirective(t *testing.T) {
 	}
 	at := func(line int) Pos { return Pos{File: path, Line: line} }
 	want := ProxySettings{
-		SetHeaders:             []Header{{Pos: at(15), Name: "X-Empty"}, {Name: "Host", Value: "$proxy_host"}},
-		ConnectTimeout:         5 * time.Second,
-		ReadTimeout:            time.Minute,
-		SendTimeout:            500 * time.Millisecond,
-		KeepaliveTimeout:       30 * time.Second,
-		KeepaliveHeaderTimeout: 25 * time.Second,
-		NextUpstream:           NextError | NextHTTP502 | NextHTTP503 | NextHTTP504 | NextNonIdempotent,
-		NextUpstreamTries:      3,
-		NextUpstreamTimeout:    10 * time.Second,
-		ClientMaxBodySize:      10 << 20,
-		HTTPVersion:            "1.1",
-		Buffering:              false,
-		AccessLog:              AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
+		SetHeaders:          []Header{{Pos: at(15), Name: "X-Empty"}, {Name: "Host", Value: "$proxy_host"}},
+		ConnectTimeout:      5 * time.Second,
+		ReadTimeout:         time.Minute,
+		SendTimeout:         500 * time.Millisecond,
+		KeepaliveTimeout:    30 * time.Second,
+		NextUpstream:        NextError | NextHTTP502 | NextHTTP503 | NextHTTP504 | NextNonIdempotent,
+		NextUpstreamTries:   3,
+		NextUpstreamTimeout: 10 * time.Second,
+		ClientMaxBodySize:   10 << 20,
+		AccessLog:           AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
 	}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -927,6 +922,8 @@ func TestErrors(t *testing.T) {
 
 		// error_log.
 		{"bad log level", "error_log /tmp/e.log loud;", `invalid log level "loud" in FILE:1`},
+		{"unknown access_log parameter", "access_log /tmp/a.log main foo=1;", `invalid parameter "foo=1" in FILE:1`},
+		{"access_log buffer without a size", "access_log /tmp/a.log main buffer;", `invalid parameter "buffer" in FILE:1`},
 		{"duplicate error_log", "error_log a.log;\nhttp { error_log b.log; }", `"error_log" directive is duplicate in FILE:2`},
 		{"syslog error_log", "error_log syslog:server=10.0.0.1;", `syslog logging is not supported in FILE:1`},
 		{"memory error_log", "error_log memory:32m debug;", `memory logging is not supported in FILE:1`},
@@ -1434,5 +1431,19 @@ func TestWorkerConnections(t *testing.T) {
 				t.Errorf("WorkerConnections = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestErrorLogLevel: error_log's level is kept for the log to apply;
+// without one it is "".
+func TestErrorLogLevel(t *testing.T) {
+	for src, want := range map[string]string{
+		"error_log stderr warn;\nserver { }": "warn",
+		"error_log stderr;\nserver { }":      "",
+		"server { }":                         "",
+	} {
+		if got := mustLoad(t, src).ErrorLogLevel; got != want {
+			t.Errorf("%q: level %q, want %q", src, got, want)
+		}
 	}
 }

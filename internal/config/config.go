@@ -52,12 +52,19 @@ type Config struct {
 	// knows they have no effect.
 	Ignored []Ignored
 	// Warnings are what `limpet -t` and the start report as nginx
-	// reports its warnings, without refusing the configuration: today,
-	// the locations of the runtime API, the metrics and the dashboard
-	// that every address may reach.
+	// reports its warnings, without refusing the configuration: the
+	// locations of the runtime API, the metrics and the dashboard that
+	// every address may reach, and the values and parameters accepted
+	// for nginx's sake that have no effect in limpet (the noEffect table
+	// of directives.go).
 	Warnings []Warning
 	// ErrorLog is where limpet writes its own log ("stderr" by default).
 	ErrorLog string
+	// ErrorLogLevel is error_log's LEVEL ("debug", "info", "notice",
+	// "warn", "error", "crit", "alert" or "emerg"): messages below it are
+	// not written. "" when not given: limpet then writes from "info" on,
+	// where nginx's default is "error".
+	ErrorLogLevel string
 	// Matches are the `match NAME { ... }` blocks (http level), by name.
 	Matches map[string]*Match
 	// LimitReqZones and LimitConnZones are the limit_req_zone and
@@ -541,11 +548,6 @@ type ProxySettings struct {
 	NextUpstreamTimeout time.Duration
 	// ClientMaxBodySize in bytes; default 1m; 0 disables the check.
 	ClientMaxBodySize int64
-	// HTTPVersion is "1.0" (nginx default) or "1.1"; limpet always speaks
-	// HTTP/1.1 to upstreams and keeps connections alive (see README).
-	HTTPVersion string
-	// Buffering is proxy_buffering (default on); limpet streams either way.
-	Buffering bool
 	// AccessLog is the effective access_log; the default writes to stdout
 	// (nginx's default is logs/access.log, a path limpet has no prefix for).
 	AccessLog AccessLog
@@ -556,10 +558,6 @@ type ProxySettings struct {
 	StickyDebugHeader bool
 	// KeepaliveTimeout is the client keep-alive timeout (default 75s).
 	KeepaliveTimeout time.Duration
-	// KeepaliveHeaderTimeout is keepalive_timeout's optional second
-	// argument: when non-zero, responses carry "Keep-Alive: timeout=N"
-	// (N in seconds). Default 0: no such header.
-	KeepaliveHeaderTimeout time.Duration
 }
 
 // LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`

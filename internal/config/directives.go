@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -88,8 +89,8 @@ func init() {
 var directiveList = []directive{
 	// http { ... } — optional around everything else.
 	{"http", inMain, args0 | argsBlock, (*builder).http},
-	// error_log FILE [LEVEL]; default stderr. Level is checked, not used:
-	// limpet has one log, whose level is a flag of the command.
+	// error_log FILE [LEVEL]; default stderr, from level info on. limpet
+	// writes one log: in a server it is ignored.
 	{"error_log", inHTTPLevel, args12, (*builder).errorLog},
 	{"error_log", inServer, args12, (*builder).errorLogServer},
 
@@ -216,9 +217,11 @@ var directiveList = []directive{
 	{"proxy_next_upstream_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.nextTimeout })},
 	// client_max_body_size SIZE; default 1m; 0 disables the check.
 	{"client_max_body_size", inHSL, args1, sizeSlot(func(p *proxyConf) *setting[int64] { return &p.maxBodySize })},
-	// proxy_http_version 1.0|1.1; default 1.0.
+	// proxy_http_version 1.0|1.1; default 1.0. limpet speaks 1.1 (see
+	// noEffect).
 	{"proxy_http_version", inHSL, args1, enumSlot(func(p *proxyConf) *setting[string] { return &p.httpVersion }, "1.0", "1.1")},
-	// proxy_buffering on|off; default on.
+	// proxy_buffering on|off; default on. limpet streams, as with off
+	// (see noEffect).
 	{"proxy_buffering", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.buffering })},
 	// access_log off | PATH [FORMAT [PARAMS...]]; default stdout.
 	{"access_log", inHSL, args1More, (*builder).accessLog},
@@ -306,6 +309,71 @@ var directiveList = []directive{
 	// not do; it is accepted and listed as ignored too, so the operator
 	// sees it in Config.Ignored rather than getting a load failure.
 	{"proxy_redirect", inHSL, args12, (*builder).ignore},
+}
+
+// inert is a part of a directive that limpet accepts, checks and does
+// not apply: what names it, why says what limpet does instead.
+type inert struct{ what, why string }
+
+// noEffect lists, by directive name, the values and parameters that
+// limpet accepts for nginx's sake although they change nothing in it.
+// Each function returns what of d has no effect; walk turns every one
+// into a warning at d's file and line, which `-t` and the start print.
+// Together with the ignore handler (whole directives that only tune
+// nginx), it is the one place such warnings come from: an option that
+// is accepted and does nothing belongs here, or must be refused.
+var noEffect = map[string]func(d *Directive) []inert{
+	"proxy_http_version": func(d *Directive) []inert {
+		if d.Args[0] == "1.0" {
+			return []inert{{`"proxy_http_version 1.0"`, "limpet always speaks HTTP/1.1 to upstreams, with keep-alive"}}
+		}
+		return nil // 1.1 is what limpet does
+	},
+	"proxy_buffering": func(d *Directive) []inert {
+		if strings.EqualFold(d.Args[0], "on") {
+			return []inert{{`"proxy_buffering on"`, `limpet streams responses, as with "proxy_buffering off"`}}
+		}
+		return nil
+	},
+	"keepalive_timeout": func(d *Directive) []inert {
+		if len(d.Args) == 2 {
+			return []inert{{fmt.Sprintf("the header timeout %q of \"keepalive_timeout\"", d.Args[1]), `limpet sends no "Keep-Alive" header`}}
+		}
+		return nil
+	},
+	"access_log": func(d *Directive) []inert {
+		var out []inert
+		for i, a := range d.Args[1:] {
+			if i == 0 {
+				out = append(out, inert{fmt.Sprintf("the format %q of \"access_log\"", a), "limpet writes its own JSON lines"})
+				continue
+			}
+			key, _, _ := strings.Cut(a, "=")
+			why := accessLogParams[key]
+			out = append(out, inert{fmt.Sprintf("the %q parameter of \"access_log\"", a), why})
+		}
+		return out
+	},
+}
+
+// accessLogParams are the parameters of access_log after its format,
+// with what limpet does instead of each.
+var accessLogParams = map[string]string{
+	"buffer": "limpet buffers 32k of lines and writes them out every second",
+	"flush":  "limpet buffers 32k of lines and writes them out every second",
+	"gzip":   "limpet writes the log uncompressed",
+	"if":     "limpet logs every request",
+}
+
+// warnNoEffect records a warning for each part of d listed in noEffect.
+func (b *builder) warnNoEffect(d *Directive) {
+	f := noEffect[d.Name]
+	if f == nil {
+		return
+	}
+	for _, in := range f(d) {
+		b.cfg.Warnings = append(b.cfg.Warnings, Warning{Pos: d.Pos(), Msg: in.what + " has no effect in limpet (" + in.why + ")"})
+	}
 }
 
 // lookup finds the entry for d in context w, with nginx's errors for an

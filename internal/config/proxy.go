@@ -17,7 +17,6 @@ const (
 	defaultKeepaliveTimeout = 75 * time.Second
 	defaultMaxBodySize      = 1 << 20 // 1m
 	defaultNextUpstream     = NextError | NextTimeout
-	defaultHTTPVersion      = "1.0"
 	// defaultAccessLog is stdout: nginx's logs/access.log needs a prefix
 	// directory limpet does not have.
 	defaultAccessLog = "stdout"
@@ -57,15 +56,16 @@ type proxyConf struct {
 	readTimeout      setting[time.Duration]
 	sendTimeout      setting[time.Duration]
 	keepaliveTimeout setting[time.Duration]
-	keepaliveHeader  setting[time.Duration]
 	nextUpstream     setting[NextUpstream] // set with v 0 means "off"
 	nextTries        setting[int]
 	nextTimeout      setting[time.Duration]
 	maxBodySize      setting[int64]
-	httpVersion      setting[string]
-	buffering        setting[bool]
-	accessLog        setting[AccessLog]
-	stickyDebug      setting[bool]
+	// httpVersion and buffering are kept only to refuse a second line:
+	// limpet speaks HTTP/1.1 and streams, whatever they say (noEffect).
+	httpVersion setting[string]
+	buffering   setting[bool]
+	accessLog   setting[AccessLog]
+	stickyDebug setting[bool]
 
 	// How a client's header is read (client.go): http and server only.
 	clientHeaderBuffer   setting[int64]
@@ -85,13 +85,10 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.readTimeout.inherit(parent.readTimeout)
 	p.sendTimeout.inherit(parent.sendTimeout)
 	p.keepaliveTimeout.inherit(parent.keepaliveTimeout)
-	p.keepaliveHeader.inherit(parent.keepaliveHeader)
 	p.nextUpstream.inherit(parent.nextUpstream)
 	p.nextTries.inherit(parent.nextTries)
 	p.nextTimeout.inherit(parent.nextTimeout)
 	p.maxBodySize.inherit(parent.maxBodySize)
-	p.httpVersion.inherit(parent.httpVersion)
-	p.buffering.inherit(parent.buffering)
 	p.accessLog.inherit(parent.accessLog)
 	p.stickyDebug.inherit(parent.stickyDebug)
 	p.clientHeaderBuffer.inherit(parent.clientHeaderBuffer)
@@ -115,20 +112,17 @@ func (p *proxyConf) effective() ProxySettings {
 	// No "Connection close" default as in nginx: limpet manages the
 	// upstream Connection header itself (keep-alive pooling).
 	return ProxySettings{
-		SetHeaders:             headers,
-		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
-		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
-		SendTimeout:            p.sendTimeout.or(defaultProxyTimeout),
-		NextUpstream:           p.nextUpstream.or(defaultNextUpstream),
-		NextUpstreamTries:      p.nextTries.or(0),
-		NextUpstreamTimeout:    p.nextTimeout.or(0),
-		ClientMaxBodySize:      p.maxBodySize.or(defaultMaxBodySize),
-		HTTPVersion:            p.httpVersion.or(defaultHTTPVersion),
-		Buffering:              p.buffering.or(true),
-		AccessLog:              p.accessLog.or(AccessLog{Path: defaultAccessLog}),
-		StickyDebugHeader:      p.stickyDebug.or(false),
-		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
-		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
+		SetHeaders:          headers,
+		ConnectTimeout:      p.connectTimeout.or(defaultProxyTimeout),
+		ReadTimeout:         p.readTimeout.or(defaultProxyTimeout),
+		SendTimeout:         p.sendTimeout.or(defaultProxyTimeout),
+		NextUpstream:        p.nextUpstream.or(defaultNextUpstream),
+		NextUpstreamTries:   p.nextTries.or(0),
+		NextUpstreamTimeout: p.nextTimeout.or(0),
+		ClientMaxBodySize:   p.maxBodySize.or(defaultMaxBodySize),
+		AccessLog:           p.accessLog.or(AccessLog{Path: defaultAccessLog}),
+		StickyDebugHeader:   p.stickyDebug.or(false),
+		KeepaliveTimeout:    p.keepaliveTimeout.or(defaultKeepaliveTimeout),
 	}
 }
 
@@ -211,7 +205,8 @@ func (b *builder) proxySetHeader(d *Directive, s *scope) error {
 }
 
 // keepaliveTimeout handles `keepalive_timeout TIME [HEADER_TIME]`; the
-// header time is in seconds, as nginx reads it.
+// header time is in seconds, as nginx reads it, checked and reported as
+// having no effect (noEffect).
 func (b *builder) keepaliveTimeout(d *Directive, s *scope) error {
 	p := s.proxy
 	if p.keepaliveTimeout.set {
@@ -222,11 +217,9 @@ func (b *builder) keepaliveTimeout(d *Directive, s *scope) error {
 		return d.invalidValue()
 	}
 	if len(d.Args) == 2 {
-		h, ok := parseTime(d.Args[1], true)
-		if !ok {
+		if _, ok := parseTime(d.Args[1], true); !ok {
 			return d.invalidValue()
 		}
-		p.keepaliveHeader = setting[time.Duration]{v: h, set: true}
 	}
 	p.keepaliveTimeout = setting[time.Duration]{v: v, set: true}
 	return nil
@@ -277,8 +270,9 @@ func (b *builder) proxyNextUpstream(d *Directive, s *scope) error {
 }
 
 // accessLog handles `access_log off | PATH [FORMAT [PARAMS...]]`. The
-// format and buffer=, flush=, gzip=, if= parameters are accepted and not
-// used: limpet writes one structured format of its own.
+// format and the buffer=, flush=, gzip[=], if= parameters are checked,
+// accepted and reported as having no effect (noEffect): limpet writes
+// one structured format of its own.
 func (b *builder) accessLog(d *Directive, s *scope) error {
 	f := &s.proxy.accessLog
 	if f.set {
@@ -292,6 +286,14 @@ func (b *builder) accessLog(d *Directive, s *scope) error {
 		}
 		l.Off = true
 	} else {
+		// nginx's parameters after the format, which limpet accepts
+		// and warns about (noEffect); others are nginx's error too.
+		for _, p := range d.Args[min(2, len(d.Args)):] {
+			key, _, hasVal := strings.Cut(p, "=")
+			if _, ok := accessLogParams[key]; !ok || !hasVal && key != "gzip" {
+				return d.invalidParam(p)
+			}
+		}
 		path, err := b.logPath(d, true)
 		if err != nil {
 			return err

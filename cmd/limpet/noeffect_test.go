@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTestModeNoEffect: `limpet -t` names every option it accepts and
+// does not apply, with its file and line, and says nothing of the
+// options that limpet applies or that match what it does.
+func TestTestModeNoEffect(t *testing.T) {
+	tests := []struct {
+		name string
+		conf string // the option sits on line 3
+		want string // the warnings, a line each, FILE for the file; "" for none
+	}{
+		{"proxy_http_version 1.0", "proxy_http_version 1.0;",
+			`[warn] "proxy_http_version 1.0" has no effect in limpet (limpet always speaks HTTP/1.1 to upstreams, with keep-alive) in FILE:3`},
+		{"proxy_http_version 1.1", "proxy_http_version 1.1;", ""},
+		{"proxy_buffering on", "proxy_buffering on;",
+			`[warn] "proxy_buffering on" has no effect in limpet (limpet streams responses, as with "proxy_buffering off") in FILE:3`},
+		{"proxy_buffering ON", "proxy_buffering ON;",
+			`[warn] "proxy_buffering on" has no effect in limpet (limpet streams responses, as with "proxy_buffering off") in FILE:3`},
+		{"proxy_buffering off", "proxy_buffering off;", ""},
+		{"keepalive_timeout header time", "keepalive_timeout 30s 25;",
+			`[warn] the header timeout "25" of "keepalive_timeout" has no effect in limpet (limpet sends no "Keep-Alive" header) in FILE:3`},
+		{"keepalive_timeout", "keepalive_timeout 30s;", ""},
+		{"access_log format", "access_log stdout combined;",
+			`[warn] the format "combined" of "access_log" has no effect in limpet (limpet writes its own JSON lines) in FILE:3`},
+		{"access_log buffer", "access_log stdout main buffer=32k;",
+			`[warn] the format "main" of "access_log" has no effect in limpet (limpet writes its own JSON lines) in FILE:3` + "\n" +
+				`[warn] the "buffer=32k" parameter of "access_log" has no effect in limpet (limpet buffers 32k of lines and writes them out every second) in FILE:3`},
+		{"access_log flush", "access_log stdout main buffer=1m flush=5s;",
+			`[warn] the format "main" of "access_log" has no effect in limpet (limpet writes its own JSON lines) in FILE:3` + "\n" +
+				`[warn] the "buffer=1m" parameter of "access_log" has no effect in limpet (limpet buffers 32k of lines and writes them out every second) in FILE:3` + "\n" +
+				`[warn] the "flush=5s" parameter of "access_log" has no effect in limpet (limpet buffers 32k of lines and writes them out every second) in FILE:3`},
+		{"access_log gzip", "access_log stdout main gzip;",
+			`[warn] the format "main" of "access_log" has no effect in limpet (limpet writes its own JSON lines) in FILE:3` + "\n" +
+				`[warn] the "gzip" parameter of "access_log" has no effect in limpet (limpet writes the log uncompressed) in FILE:3`},
+		{"access_log if", "access_log stdout main if=$loggable;",
+			`[warn] the format "main" of "access_log" has no effect in limpet (limpet writes its own JSON lines) in FILE:3` + "\n" +
+				`[warn] the "if=$loggable" parameter of "access_log" has no effect in limpet (limpet logs every request) in FILE:3`},
+		{"access_log path only", "access_log stdout;", ""},
+		{"whole directive", "proxy_buffers 8 4k;",
+			`[warn] the "proxy_buffers" directive has no effect in limpet, ignored in FILE:3`},
+		{"listen options work", "listen 127.0.0.1:18081 reuseport backlog=100 so_keepalive=on;", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConf(t, "server {\n    listen 127.0.0.1:18080;\n    "+tt.conf+"\n    location / { return 200; }\n}\n")
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"-t", "-c", path}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit code %d\nstderr: %s", code, stderr.String())
+			}
+			var warns []string
+			for line := range strings.Lines(stderr.String()) {
+				if w, ok := strings.CutPrefix(strings.TrimSpace(line), "limpet: [warn] "); ok {
+					warns = append(warns, "[warn] "+w)
+				}
+			}
+			if got, want := strings.Join(warns, "\n"), strings.ReplaceAll(tt.want, "FILE", path); got != want {
+				t.Errorf("warnings:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestErrorLogLevel: error_log's level decides what limpet's log writes.
+func TestErrorLogLevel(t *testing.T) {
+	tests := []struct {
+		level         string
+		debug, info   bool
+		warn, errorOn bool
+	}{
+		{"", false, true, true, true},
+		{"debug", true, true, true, true},
+		{"info", false, true, true, true},
+		{"notice", false, false, true, true},
+		{"warn", false, false, true, true},
+		{"error", false, false, false, true},
+		{"crit", false, false, false, false},
+		{"emerg", false, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.level, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "error.log")
+			log, err := errorLogger(path, tt.level, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			got := []bool{log.Enabled(ctx, slog.LevelDebug), log.Enabled(ctx, slog.LevelInfo), log.Enabled(ctx, slog.LevelWarn), log.Enabled(ctx, slog.LevelError)}
+			want := []bool{tt.debug, tt.info, tt.warn, tt.errorOn}
+			for i, l := range []string{"debug", "info", "warn", "error"} {
+				if got[i] != want[i] {
+					t.Errorf("%s messages written: %v, want %v", l, got[i], want[i])
+				}
+			}
+		})
+	}
+}
