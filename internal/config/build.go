@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -836,10 +837,54 @@ func listenKey(addr string) string {
 	return net.JoinHostPort(ip.String(), port)
 }
 
-// serverName handles `server_name NAME ...`; several lines add up.
+// serverName handles `server_name NAME ...`; several lines add up. A
+// "~regex" name is compiled here, once, for the router.
 func (b *builder) serverName(d *Directive, s *scope) error {
-	s.srv.srv.Names = append(s.srv.srv.Names, d.Args...)
+	srv := s.srv.srv
+	for _, name := range d.Args {
+		pattern, isRegex := strings.CutPrefix(name, "~")
+		if !isRegex {
+			continue
+		}
+		if pattern == "" {
+			return d.errorf("empty regex in server name %q", name)
+		}
+		re, err := compileRegexp(d, pattern, serverNameCaseless(pattern))
+		if err != nil {
+			return err
+		}
+		if srv.NameRegexps == nil {
+			srv.NameRegexps = make(map[string]*regexp.Regexp)
+		}
+		srv.NameRegexps[name] = re
+	}
+	srv.Names = append(srv.Names, d.Args...)
 	return nil
+}
+
+// serverNameCaseless is nginx's rule for a server name regex: caseless
+// when it holds an upper-case letter, since it is matched against the
+// lower-cased host and could otherwise never match.
+func serverNameCaseless(pattern string) bool {
+	return strings.ContainsFunc(pattern, func(r rune) bool { return r >= 'A' && r <= 'Z' })
+}
+
+// ServerNameRegexp compiles a "~regex" server name as server_name does
+// (Server.NameRegexps), for code that builds a Server without a
+// configuration file: tests of the router.
+func ServerNameRegexp(name string) (*regexp.Regexp, error) {
+	pattern, ok := strings.CutPrefix(name, "~")
+	if !ok || pattern == "" {
+		return nil, fmt.Errorf("%q is not a regex server name", name)
+	}
+	return regexp.Compile(caselessPattern(pattern, serverNameCaseless(pattern)))
+}
+
+// LocationRegexp compiles the path of a "~" or "~*" (caseless)
+// location as location does (Location.Regexp), for code that builds a
+// Location without a configuration file: tests of the router.
+func LocationRegexp(path string, caseless bool) (*regexp.Regexp, error) {
+	return regexp.Compile(caselessPattern(path, caseless))
 }
 
 // ---- location ----
@@ -911,11 +956,7 @@ func (b *builder) location(d *Directive, s *scope) error {
 // compileRegexp compiles expr, a regular expression of directive d, with
 // (?i) in front when caseless, or returns nginx's error naming expr.
 func compileRegexp(d *Directive, expr string, caseless bool) (*regexp.Regexp, error) {
-	full := expr
-	if caseless {
-		full = "(?i)" + expr
-	}
-	re, err := regexp.Compile(full)
+	re, err := regexp.Compile(caselessPattern(expr, caseless))
 	if err != nil {
 		// Go's RE2 syntax lacks PCRE's lookaround and backreferences.
 		var se *syntax.Error
@@ -925,6 +966,14 @@ func compileRegexp(d *Directive, expr string, caseless bool) (*regexp.Regexp, er
 		return nil, d.errorf("invalid regular expression %q: %w", expr, err)
 	}
 	return re, nil
+}
+
+// caselessPattern is expr, made caseless with (?i) when asked.
+func caselessPattern(expr string, caseless bool) string {
+	if caseless {
+		return "(?i)" + expr
+	}
+	return expr
 }
 
 // locationKind groups modifiers that clash on the same path: "" and "^~"

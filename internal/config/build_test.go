@@ -1447,3 +1447,30 @@ func TestErrorLogLevel(t *testing.T) {
 		}
 	}
 }
+
+// TestServerNameRegexps: regex server names are compiled once, here,
+// with nginx's caseless rule and errors at the server_name line.
+func TestServerNameRegexps(t *testing.T) {
+	cfg := mustLoad(t, "server {\n server_name a.test ~^www\\d+\\. ~^API\\.;\n}")
+	res := cfg.Servers[0].NameRegexps
+	if len(res) != 2 {
+		t.Fatalf("%d regexes, want 2: %v", len(res), res)
+	}
+	for name, host := range map[string]string{`~^www\d+\.`: "www12.test", `~^API\.`: "api.test"} {
+		if re := res[name]; re == nil || !re.MatchString(host) {
+			t.Errorf("%s does not match %q (regexp %v)", name, host, re)
+		}
+	}
+	if res[`~^www\d+\.`].MatchString("WWW1.test") {
+		t.Errorf("a regex without upper-case letters is caseless")
+	}
+	for src, want := range map[string]string{
+		"server {\n server_name ~;\n}":     `empty regex in server name "~" in FILE:2`,
+		"server {\n server_name a ~(;\n}": `invalid regular expression "(": missing closing ) in FILE:2`,
+	} {
+		_, path, err := load(t, src)
+		if want = strings.ReplaceAll(want, "FILE", path); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %q", src, err, want)
+		}
+	}
+}

@@ -230,6 +230,10 @@ type Server struct {
 	// Names are the server_name values as written: exact names,
 	// "*.example.com", "example.*", ".example.com", "~regex", "" or "_".
 	Names []string
+	// NameRegexps holds the "~regex" names of Names compiled, keyed by
+	// the name as written ("~^www\d+\."); caseless when the regex holds
+	// an upper-case letter, as in nginx. nil without regex names.
+	NameRegexps map[string]*regexp.Regexp
 	// Locations in the order written; nested locations sit in Location.Locations.
 	Locations []*Location
 	// Proxy holds the server-level settings, used by requests that match no location.

@@ -166,6 +166,7 @@ func FuzzLocationsMatch(f *testing.F) {
 			default:
 				return
 			}
+			l.Regexp = re // what config compiled
 			locs = append(locs, l)
 			res = append(res, re)
 		}
@@ -295,7 +296,7 @@ func FuzzVirtualHostsSelect(f *testing.F) {
 					return // depends on the machine
 				}
 			}
-			servers = append(servers, &config.Server{Pos: config.Pos{File: "f.conf", Line: n + 1}, Names: names})
+			servers = append(servers, withRegexps(&config.Server{Pos: config.Pos{File: "f.conf", Line: n + 1}, Names: names}))
 		}
 		def := int(defIndex%uint8(len(servers)+1)) - 1
 		v, err := NewVirtualHosts(servers, def)

@@ -97,15 +97,11 @@ func newLevel(locs []*config.Location) (*level, error) {
 			n.noregex = loc.Modifier == "^~"
 			inclusive = append(inclusive, n)
 		case "~", "~*":
-			pattern := loc.Path
-			if loc.Modifier == "~*" {
-				pattern = "(?i)" + pattern
+			// config compiled it (one compile, with nginx's errors).
+			if loc.Regexp == nil {
+				return nil, fmt.Errorf("regex location %q is not compiled in %s", loc.Path, loc.Pos)
 			}
-			re, err := regexp.Compile(pattern)
-			if err != nil {
-				return nil, fmt.Errorf("invalid location regex %q in %s: %w", loc.Path, loc.Pos, err)
-			}
-			n.re = re
+			n.re = loc.Regexp
 			lv.regexes = append(lv.regexes, n)
 		default:
 			return nil, fmt.Errorf("invalid location modifier %q in %s", loc.Modifier, loc.Pos)

@@ -6,13 +6,19 @@ import (
 	"github.com/limpet-lb/limpet/internal/config"
 )
 
+// loc is a location as config builds it: a regex location's path is
+// compiled by config's own rule (left nil when it does not compile).
 func loc(line int, modifier, path string, nested ...*config.Location) *config.Location {
-	return &config.Location{
+	l := &config.Location{
 		Pos:       config.Pos{File: "limpet.conf", Line: line},
 		Modifier:  modifier,
 		Path:      path,
 		Locations: nested,
 	}
+	if modifier == "~" || modifier == "~*" {
+		l.Regexp, _ = config.LocationRegexp(path, modifier == "~*")
+	}
+	return l
 }
 
 type matchCase struct {
@@ -175,7 +181,9 @@ func TestNewLocationsErrors(t *testing.T) {
 		{"duplicate prefix", []*config.Location{loc(1, "", "/a"), loc(2, "^~", "/a")}, `duplicate location "/a" in limpet.conf:2`},
 		{"duplicate exact", []*config.Location{loc(1, "=", "/a"), loc(2, "=", "/a")}, `duplicate location "/a" in limpet.conf:2`},
 		{"nested duplicate", []*config.Location{loc(1, "", "/a/", loc(2, "", "/a/b"), loc(3, "", "/a/b"))}, `duplicate location "/a/b" in limpet.conf:3`},
-		{"bad regex", []*config.Location{loc(4, "~", "(")}, "invalid location regex \"(\" in limpet.conf:4: error parsing regexp: missing closing ): `(`"},
+		// config compiles regexes and reports bad ones; a Location
+		// built without is refused, not compiled again.
+		{"regex not compiled", []*config.Location{{Pos: config.Pos{File: "limpet.conf", Line: 4}, Modifier: "~", Path: "^/x"}}, `regex location "^/x" is not compiled in limpet.conf:4`},
 		{"bad modifier", []*config.Location{loc(5, "~~", "/")}, `invalid location modifier "~~" in limpet.conf:5`},
 	}
 	for _, tt := range tests {

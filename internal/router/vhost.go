@@ -86,19 +86,12 @@ func NewVirtualHosts(servers []*config.Server, defaultIndex int) (*VirtualHosts,
 
 // add files one server name under the right kind.
 func (v *VirtualHosts) add(srv *config.Server, name string) error {
-	if pattern, ok := strings.CutPrefix(name, "~"); ok {
-		if pattern == "" {
-			return fmt.Errorf("empty regex in server name %q", name)
-		}
-		// nginx compiles the regex caseless when it holds an upper-case
-		// letter: it is matched against the lowercased host, so an
-		// upper-case letter could otherwise never match.
-		if strings.ContainsFunc(pattern, func(r rune) bool { return r >= 'A' && r <= 'Z' }) {
-			pattern = "(?i)" + pattern
-		}
-		re, err := regexp.Compile(pattern)
-		if err != nil {
-			return fmt.Errorf("invalid server name regex %q: %w", name, err)
+	if strings.HasPrefix(name, "~") {
+		// config compiled it (one compile, with nginx's errors and
+		// its caseless rule).
+		re := srv.NameRegexps[name]
+		if re == nil {
+			return fmt.Errorf("regex server name %q is not compiled", name)
 		}
 		v.regexes = append(v.regexes, regexName{re: re, srv: srv})
 		return nil
