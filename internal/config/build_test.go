@@ -1465,7 +1465,7 @@ func TestServerNameRegexps(t *testing.T) {
 		t.Errorf("a regex without upper-case letters is caseless")
 	}
 	for src, want := range map[string]string{
-		"server {\n server_name ~;\n}":     `empty regex in server name "~" in FILE:2`,
+		"server {\n server_name ~;\n}":    `empty regex in server name "~" in FILE:2`,
 		"server {\n server_name a ~(;\n}": `invalid regular expression "(": missing closing ) in FILE:2`,
 	} {
 		_, path, err := load(t, src)
