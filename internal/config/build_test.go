@@ -619,16 +619,17 @@ func TestProxySettingsEveryDirective(t *testing.T) {
 	}
 	at := func(line int) Pos { return Pos{File: path, Line: line} }
 	want := ProxySettings{
-		SetHeaders:          []Header{{Pos: at(15), Name: "X-Empty"}, {Name: "Host", Value: "$proxy_host"}},
-		ConnectTimeout:      5 * time.Second,
-		ReadTimeout:         time.Minute,
-		SendTimeout:         500 * time.Millisecond,
-		KeepaliveTimeout:    30 * time.Second,
-		NextUpstream:        NextError | NextHTTP502 | NextHTTP503 | NextHTTP504 | NextNonIdempotent,
-		NextUpstreamTries:   3,
-		NextUpstreamTimeout: 10 * time.Second,
-		ClientMaxBodySize:   10 << 20,
-		AccessLog:           AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
+		SetHeaders:             []Header{{Pos: at(15), Name: "X-Empty"}, {Name: "Host", Value: "$proxy_host"}},
+		ConnectTimeout:         5 * time.Second,
+		ReadTimeout:            time.Minute,
+		SendTimeout:            500 * time.Millisecond,
+		KeepaliveTimeout:       30 * time.Second,
+		KeepaliveHeaderTimeout: 25 * time.Second,
+		NextUpstream:           NextError | NextHTTP502 | NextHTTP503 | NextHTTP504 | NextNonIdempotent,
+		NextUpstreamTries:      3,
+		NextUpstreamTimeout:    10 * time.Second,
+		ClientMaxBodySize:      10 << 20,
+		AccessLog:              AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
 	}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -1471,6 +1472,18 @@ func TestServerNameRegexps(t *testing.T) {
 		_, path, err := load(t, src)
 		if want = strings.ReplaceAll(want, "FILE", path); err == nil || err.Error() != want {
 			t.Errorf("%q: error %v, want %q", src, err, want)
+		}
+	}
+}
+
+// TestKeepaliveHeaderInherited: keepalive_timeout's two arguments are one
+// setting, inherited together: a level that writes only the timeout
+// sends no header.
+func TestKeepaliveHeaderInherited(t *testing.T) {
+	cfg := mustLoad(t, "keepalive_timeout 30 25;\nserver { listen 81; }\nserver { listen 82; keepalive_timeout 10; }")
+	for i, want := range []time.Duration{25 * time.Second, 0} {
+		if got := cfg.Servers[i].Proxy.KeepaliveHeaderTimeout; got != want {
+			t.Errorf("server %d: header timeout %v, want %v", i, got, want)
 		}
 	}
 }

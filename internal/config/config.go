@@ -562,6 +562,11 @@ type ProxySettings struct {
 	StickyDebugHeader bool
 	// KeepaliveTimeout is the client keep-alive timeout (default 75s).
 	KeepaliveTimeout time.Duration
+	// KeepaliveHeaderTimeout is keepalive_timeout's optional second
+	// argument: when at least a second, responses of connections kept
+	// open carry "Keep-Alive: timeout=N" (N in seconds). Default 0: no
+	// such header.
+	KeepaliveHeaderTimeout time.Duration
 }
 
 // LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`

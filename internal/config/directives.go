@@ -335,12 +335,6 @@ var noEffect = map[string]func(d *Directive) []inert{
 		}
 		return nil
 	},
-	"keepalive_timeout": func(d *Directive) []inert {
-		if len(d.Args) == 2 {
-			return []inert{{fmt.Sprintf("the header timeout %q of \"keepalive_timeout\"", d.Args[1]), `limpet sends no "Keep-Alive" header`}}
-		}
-		return nil
-	},
 	"access_log": func(d *Directive) []inert {
 		var out []inert
 		for i, a := range d.Args[1:] {

@@ -56,6 +56,7 @@ type proxyConf struct {
 	readTimeout      setting[time.Duration]
 	sendTimeout      setting[time.Duration]
 	keepaliveTimeout setting[time.Duration]
+	keepaliveHeader  setting[time.Duration]
 	nextUpstream     setting[NextUpstream] // set with v 0 means "off"
 	nextTries        setting[int]
 	nextTimeout      setting[time.Duration]
@@ -85,6 +86,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.readTimeout.inherit(parent.readTimeout)
 	p.sendTimeout.inherit(parent.sendTimeout)
 	p.keepaliveTimeout.inherit(parent.keepaliveTimeout)
+	p.keepaliveHeader.inherit(parent.keepaliveHeader)
 	p.nextUpstream.inherit(parent.nextUpstream)
 	p.nextTries.inherit(parent.nextTries)
 	p.nextTimeout.inherit(parent.nextTimeout)
@@ -112,17 +114,18 @@ func (p *proxyConf) effective() ProxySettings {
 	// No "Connection close" default as in nginx: limpet manages the
 	// upstream Connection header itself (keep-alive pooling).
 	return ProxySettings{
-		SetHeaders:          headers,
-		ConnectTimeout:      p.connectTimeout.or(defaultProxyTimeout),
-		ReadTimeout:         p.readTimeout.or(defaultProxyTimeout),
-		SendTimeout:         p.sendTimeout.or(defaultProxyTimeout),
-		NextUpstream:        p.nextUpstream.or(defaultNextUpstream),
-		NextUpstreamTries:   p.nextTries.or(0),
-		NextUpstreamTimeout: p.nextTimeout.or(0),
-		ClientMaxBodySize:   p.maxBodySize.or(defaultMaxBodySize),
-		AccessLog:           p.accessLog.or(AccessLog{Path: defaultAccessLog}),
-		StickyDebugHeader:   p.stickyDebug.or(false),
-		KeepaliveTimeout:    p.keepaliveTimeout.or(defaultKeepaliveTimeout),
+		SetHeaders:             headers,
+		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
+		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
+		SendTimeout:            p.sendTimeout.or(defaultProxyTimeout),
+		NextUpstream:           p.nextUpstream.or(defaultNextUpstream),
+		NextUpstreamTries:      p.nextTries.or(0),
+		NextUpstreamTimeout:    p.nextTimeout.or(0),
+		ClientMaxBodySize:      p.maxBodySize.or(defaultMaxBodySize),
+		AccessLog:              p.accessLog.or(AccessLog{Path: defaultAccessLog}),
+		StickyDebugHeader:      p.stickyDebug.or(false),
+		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
+		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
 	}
 }
 
@@ -205,8 +208,9 @@ func (b *builder) proxySetHeader(d *Directive, s *scope) error {
 }
 
 // keepaliveTimeout handles `keepalive_timeout TIME [HEADER_TIME]`; the
-// header time is in seconds, as nginx reads it, checked and reported as
-// having no effect (noEffect).
+// header time is in seconds, as nginx reads it. The two are one
+// setting: a level that sets the first without the second sends no
+// header, whatever its parent says.
 func (b *builder) keepaliveTimeout(d *Directive, s *scope) error {
 	p := s.proxy
 	if p.keepaliveTimeout.set {
@@ -217,11 +221,14 @@ func (b *builder) keepaliveTimeout(d *Directive, s *scope) error {
 		return d.invalidValue()
 	}
 	if len(d.Args) == 2 {
-		if _, ok := parseTime(d.Args[1], true); !ok {
+		h, ok := parseTime(d.Args[1], true)
+		if !ok {
 			return d.invalidValue()
 		}
+		p.keepaliveHeader = setting[time.Duration]{v: h}
 	}
 	p.keepaliveTimeout = setting[time.Duration]{v: v, set: true}
+	p.keepaliveHeader.set = true
 	return nil
 }
 

@@ -277,8 +277,15 @@ func (w *response) commit() {
 		if !httpsyntax.HasToken(h["Connection"], "close") {
 			bw.WriteString("Connection: close\r\n")
 		}
-	} else if !req.ProtoAtLeast(1, 1) && len(h["Connection"]) == 0 {
-		bw.WriteString("Connection: keep-alive\r\n")
+	} else {
+		if !req.ProtoAtLeast(1, 1) && len(h["Connection"]) == 0 {
+			bw.WriteString("Connection: keep-alive\r\n")
+		}
+		if n := int64(c.set.KeepAliveHeader / time.Second); n > 0 {
+			bw.WriteString("Keep-Alive: timeout=")
+			bw.Write(strconv.AppendInt(w.scratch[:0], n, 10))
+			bw.WriteString("\r\n")
+		}
 	}
 	_, err := bw.WriteString("\r\n")
 	w.flushErr(err)
@@ -321,6 +328,10 @@ func (w *response) writeFields(noBody bool) {
 		case "Connection":
 			if w.closeAfter && !httpsyntax.HasToken(h[k], "close") {
 				continue // "Connection: close" follows
+			}
+		case "Keep-Alive":
+			if w.c.set.KeepAliveHeader >= time.Second {
+				continue // the server's own follows, if the connection stays
 			}
 		}
 		if strings.HasPrefix(k, http.TrailerPrefix) || !httpsyntax.ValidToken(k) {

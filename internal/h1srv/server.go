@@ -96,6 +96,11 @@ type Settings struct {
 	// the response says "Connection: close", as nginx's
 	// keepalive_timeout 0 does.
 	IdleTimeout time.Duration
+	// KeepAliveHeader, when at least a second, is announced to clients
+	// in every response of a connection that stays open, as
+	// "Keep-Alive: timeout=N" with N in whole seconds: nginx's second
+	// argument of keepalive_timeout. 0, the default, sends no such field.
+	KeepAliveHeader time.Duration
 	// Headers bounds a request's header block (nginx's
 	// client_header_buffer_size, large_client_header_buffers and
 	// max_headers); the zero value is nginx's defaults.

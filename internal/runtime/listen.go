@@ -20,6 +20,7 @@ type listenGroup struct {
 	servers      []*config.Server
 	defaultIndex int
 	idle         time.Duration // keepalive_timeout of the default server
+	idleHeader   time.Duration // and its header time
 	// opts is the listen that sets the socket's options (reuseport,
 	// backlog=, so_keepalive=), zero when none does; see sockopt.go.
 	opts config.Listen
@@ -61,7 +62,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			key, ip, wildcard, port := normalizeListen(l.Addr)
 			g, ok := groups[key]
 			if !ok {
-				g = &listenGroup{addr: key, host: ip, wildcard: wildcard, port: port, defaultIndex: -1, idle: s.Proxy.KeepaliveTimeout}
+				g = &listenGroup{addr: key, host: ip, wildcard: wildcard, port: port, defaultIndex: -1, idle: s.Proxy.KeepaliveTimeout, idleHeader: s.Proxy.KeepaliveHeaderTimeout}
 				groups[key] = g
 				order = append(order, g)
 			}
@@ -71,6 +72,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			if l.DefaultServer {
 				g.defaultIndex = len(g.servers)
 				g.idle = s.Proxy.KeepaliveTimeout
+				g.idleHeader = s.Proxy.KeepaliveHeaderTimeout
 			}
 			g.servers = append(g.servers, s)
 		}
@@ -128,7 +130,8 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			// nginx's send_timeout default.
 			WriteTimeout: 60 * time.Second,
 			// keepalive_timeout 0 disables client keep-alive.
-			IdleTimeout: g.idle,
+			IdleTimeout:     g.idle,
+			KeepAliveHeader: g.idleHeader,
 		}
 		p.listens = append(p.listens, l)
 	}
