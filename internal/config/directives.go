@@ -125,7 +125,8 @@ var directiveList = []directive{
 	// server { ... }
 	{"server", inHTTPLevel, args0 | argsBlock, (*builder).server},
 	// listen ADDRESS[:PORT]|PORT [default_server] [reuseport] [backlog=N]
-	// [so_keepalive=on|off|IDLE:INTVL:CNT]; default "listen 80".
+	// [so_keepalive=on|off|IDLE:INTVL:CNT]; default "listen 80". The socket
+	// options are applied by internal/runtime/sockopt.go.
 	{"listen", inServer, args1More, (*builder).listen},
 	// server_name NAME ...; default "".
 	{"server_name", inServer, args1More, (*builder).serverName},
