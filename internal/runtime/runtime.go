@@ -176,6 +176,7 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 	for _, s := range rt.order {
 		if lp := p.listen(s.addr); lp != nil {
 			s.server.Reconfigure(lp.settings)
+			rt.reconfigureSocket(s, lp.opts)
 		}
 	}
 	if rt.started {

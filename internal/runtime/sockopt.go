@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
 	"syscall"
 
@@ -24,7 +26,7 @@ func listenSocket(addr string, o config.Listen) (net.Listener, error) {
 		// so_keepalive says otherwise, and so does limpet.
 		KeepAlive: -1,
 		Control: func(network, address string, c syscall.RawConn) error {
-			return beforeBind(c, o)
+			return setOptions(c, o)
 		},
 	}
 	setAcceptKeepalive(&lc, o.SoKeepalive)
@@ -37,4 +39,33 @@ func listenSocket(addr string, o config.Listen) (net.Listener, error) {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: ln.Addr(), Err: err}
 	}
 	return ln, nil
+}
+
+// reconfigureSocket gives a socket that a reload keeps the socket options
+// of the new configuration, as nginx does with the sockets it inherits:
+// the backlog is set again (nginx's 511 when backlog= is gone), and
+// SO_REUSEPORT and so_keepalive when given; an option the new
+// configuration leaves out keeps its value. A failure is logged, as
+// nginx logs it, and the socket serves on.
+func (rt *Runtime) reconfigureSocket(s *socket, o config.Listen) {
+	tl, ok := s.ln.(*net.TCPListener)
+	if !ok {
+		return
+	}
+	err := reapply(tl, o)
+	if err != nil {
+		rt.log.Warn(fmt.Sprintf("the socket options of %s are unchanged: %v", s.addr, err), slog.String("listen", s.addr))
+	}
+}
+
+// reapply sets o on a listening socket.
+func reapply(ln *net.TCPListener, o config.Listen) error {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if err := setOptions(rc, o); err != nil {
+		return err
+	}
+	return afterListen(ln, o)
 }

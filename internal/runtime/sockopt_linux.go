@@ -14,11 +14,12 @@ import (
 // queue without backlog=. Go would ask for net.core.somaxconn.
 const defaultBacklog = 511
 
-// beforeBind sets the options that must be on the socket before bind(2)
+// setOptions sets the options that must be on the socket before bind(2)
 // (SO_REUSEPORT) and those accepted connections inherit from it
 // (SO_KEEPALIVE and the TCP_KEEP* times), as nginx sets them on the
-// listening socket rather than on each connection.
-func beforeBind(c syscall.RawConn, o config.Listen) error {
+// listening socket rather than on each connection. It runs before bind
+// when the socket opens, and again on the bound socket at a reload.
+func setOptions(c syscall.RawConn, o config.Listen) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
 		s := int(fd)
@@ -59,7 +60,7 @@ func beforeBind(c syscall.RawConn, o config.Listen) error {
 }
 
 // setAcceptKeepalive has nothing to do on Linux: accepted connections
-// inherit the listening socket's keep-alive options (beforeBind).
+// inherit the listening socket's keep-alive options (setOptions).
 func setAcceptKeepalive(lc *net.ListenConfig, ka *config.SoKeepalive) {}
 
 // afterListen sets the listen queue's length. Go has called listen(2)

@@ -120,18 +120,6 @@ func TestListenBacklog(t *testing.T) {
 	}
 }
 
-// reservePort returns a loopback port free a moment ago.
-func reservePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
 // TestReusePort: with reuseport, a second limpet binds the address the
 // first listens on and serves it when the first is gone; without, the
 // bind fails in nginx's words.
@@ -166,7 +154,7 @@ func TestSocketOptionsImplyBind(t *testing.T) {
 	var lb *limpet
 	var port string
 	for attempt := 0; lb == nil; attempt++ {
-		port = reservePort(t)
+		port = freePort(t)
 		var err error
 		lb, err = tryStartLimpet(t, fmt.Sprintf(`
 server { listen %[1]s reuseport; access_log off; location / { return 200 "wildcard"; } }
@@ -298,5 +286,50 @@ func TestSoKeepalive(t *testing.T) {
 				t.Errorf("accepted connection: %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestReloadSocketOptions: a reload that keeps an address gives its
+// socket the new backlog (nginx's 511 once backlog= is gone) and
+// so_keepalive, as nginx does with the sockets it inherits.
+func TestReloadSocketOptions(t *testing.T) {
+	somaxconn := sysctl(t, "net.core.somaxconn")
+	conf := "server { listen 127.0.0.1:%s %s; access_log off; location / { return 200 ok; } }"
+	// The address must be written the same in every configuration, so
+	// a fixed port; another test may take the one picked, so pick again.
+	var lb *limpet
+	var port string
+	for attempt := 0; lb == nil; attempt++ {
+		port = freePort(t)
+		var err error
+		if lb, err = tryStartLimpet(t, fmt.Sprintf(conf, port, "backlog=7")); err != nil && attempt == 4 {
+			t.Fatal(err)
+		}
+	}
+	addr := lb.rt.Addrs()[0]
+	steps := []struct {
+		params    string
+		backlog   int
+		keepalive int // SO_KEEPALIVE
+		idle      int // TCP_KEEPIDLE
+	}{
+		{"backlog=9 so_keepalive=100::", 9, 1, 100},
+		{"so_keepalive=off", 511, 0, 100},
+		{"backlog=300", 300, 0, 100}, // so_keepalive left out: unchanged
+	}
+	for _, st := range steps {
+		if err := lb.reload(t, fmt.Sprintf(conf, port, st.params)); err != nil {
+			t.Fatalf("reload with %q: %v", st.params, err)
+		}
+		if got := lb.rt.Addrs()[0]; got.String() != addr.String() {
+			t.Fatalf("the socket moved to %s", got)
+		}
+		if got := listenBacklog(t, addr); got != min(st.backlog, somaxconn) {
+			t.Errorf("after %q: backlog %d, want %d", st.params, got, st.backlog)
+		}
+		k := readKeepalive(t, lb.rt.order[0].ln.(*net.TCPListener))
+		if k.on != st.keepalive || k.idle != st.idle {
+			t.Errorf("after %q: keep-alive %+v, want on=%d idle=%d", st.params, k, st.keepalive, st.idle)
+		}
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"github.com/limpet-lb/limpet/internal/config"
 )
 
-// beforeBind refuses what this system's build cannot set: limpet sets
-// SO_REUSEPORT and the listen backlog on Linux only.
-func beforeBind(c syscall.RawConn, o config.Listen) error {
+// setOptions refuses what this system's build cannot set: limpet sets
+// SO_REUSEPORT and the listen backlog on Linux only. (so_keepalive is
+// set on each accepted connection here, so a reload does not change it
+// on a socket it keeps.)
+func setOptions(c syscall.RawConn, o config.Listen) error {
 	if o.ReusePort {
 		return errors.New("reuseport is not supported on this platform")
 	}
