@@ -114,6 +114,14 @@ type builder struct {
 	connZones map[string]*LimitConnZone
 	zoneKinds map[string]zoneKind
 	zoneUses  []zoneUse
+	// httpResolver is resolver and resolver_timeout at top level and in
+	// http {}; otherResolvers those of servers and locations, by level,
+	// checked for duplicates and otherwise of no use to limpet.
+	httpResolver   resolverLevel
+	otherResolvers map[*proxyConf]*resolverLevel
+	// upstreamConfs are every upstream block, for the checks that need
+	// the whole tree.
+	upstreamConfs []*upstreamConf
 }
 
 // scope is the block a directive appears in, with the objects its
@@ -142,6 +150,8 @@ type upstreamConf struct {
 	// state is the `state` directive, server the first `server` line
 	// written in the block: NGINX Plus allows one or the other.
 	state, server *Directive
+	// resolver is the upstream's own resolver and resolver_timeout.
+	resolver resolverLevel
 }
 
 type serverConf struct {
@@ -203,6 +213,12 @@ func (b *builder) finish() error {
 	if err := b.resolveZones(); err != nil {
 		return err
 	}
+	for _, uc := range b.upstreamConfs {
+		if err := b.finishResolve(uc); err != nil {
+			return err
+		}
+	}
+	b.reportUnusedResolver()
 	defaults := make(map[string]bool) // listen addresses with a default server
 	options := make(map[string]bool)  // listen addresses with socket options
 	for _, sc := range b.servers {
@@ -404,6 +420,7 @@ func (b *builder) upstream(d *Directive, s *scope) error {
 	b.upstreams[key] = u
 	b.cfg.Upstreams = append(b.cfg.Upstreams, u)
 	uc := &upstreamConf{u: u}
+	b.upstreamConfs = append(b.upstreamConfs, uc)
 	if err := b.walk(d.Block, &scope{where: inUpstream, ups: uc}); err != nil {
 		return err
 	}
@@ -412,7 +429,7 @@ func (b *builder) upstream(d *Directive, s *scope) error {
 		// memory; its state cannot be kept without.
 		return uc.state.errorf("%q requires upstream %q to be in shared memory", "state", name)
 	}
-	if len(u.Servers) == 0 && uc.state == nil {
+	if len(u.Servers)+len(u.Resolve) == 0 && uc.state == nil {
 		// With `state`, an empty group is one whose servers the API has
 		// yet to add.
 		return d.errorf("no servers are inside upstream")
@@ -459,7 +476,7 @@ func (b *builder) addServer(d *Directive, s *scope) error {
 	if strings.HasPrefix(written, "unix:") {
 		return d.errorf("unix sockets are not supported")
 	}
-	host, port, _, msg := splitHostPort(written, 1)
+	host, port, hasPort, msg := splitHostPort(written, 1)
 	if msg != "" {
 		return d.errorf("%s in upstream %q", msg, written)
 	}
@@ -470,6 +487,7 @@ func (b *builder) addServer(d *Directive, s *scope) error {
 		MaxFails:    1,
 		FailTimeout: 10 * time.Second,
 	}
+	resolve := false
 	for _, p := range d.Args[1:] {
 		key, val, hasVal := strings.Cut(p, "=")
 		ok := true
@@ -499,6 +517,13 @@ func (b *builder) addServer(d *Directive, s *scope) error {
 			}
 		case p == "down":
 			srv.Down = true
+		case p == "resolve":
+			resolve = true
+		case key == "service" && hasVal:
+			if val == "" {
+				return d.errorf("service is empty")
+			}
+			srv.Service = val
 		default:
 			ok = false
 		}
@@ -506,11 +531,21 @@ func (b *builder) addServer(d *Directive, s *scope) error {
 			return d.invalidParam(p)
 		}
 	}
+	u := s.ups.u
+	atRunTime, err := checkService(d, &srv, resolve, host, hasPort)
+	if err != nil {
+		return err
+	}
+	if atRunTime {
+		srv.Host = host
+		srv.Port = mustAtoi(port)
+		u.Resolve = append(u.Resolve, &srv)
+		return nil
+	}
 	addrs, err := b.resolve(host)
 	if err != nil {
 		return d.errorf("host not found in upstream %q", written)
 	}
-	u := s.ups.u
 	for _, a := range addrs {
 		one := srv
 		one.Addr = net.JoinHostPort(a, port)

@@ -858,9 +858,11 @@ http {
 		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "log_format", "gzip",
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
 		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "ssl_protocols", "ssl_ciphers",
-		"ssl_prefer_server_ciphers", "resolver", "resolver_timeout", "proxy_buffers", "proxy_buffer_size",
+		"ssl_prefer_server_ciphers", "proxy_buffers", "proxy_buffer_size",
 		"proxy_busy_buffers_size", "client_body_buffer_size", "proxy_redirect",
 		"keepalive_timeout", "proxy_redirect", "proxy_redirect",
+		// An http-level resolver that no upstream uses changes nothing.
+		"resolver", "resolver_timeout",
 	}
 	var got []string
 	for _, ig := range cfg.Ignored {
@@ -967,7 +969,7 @@ func TestErrors(t *testing.T) {
 		{"queue outside upstream", "server { queue 1; }", `"queue" directive is not allowed here in FILE:1`},
 		{"empty route", "upstream a { server 10.0.0.1 route=; }", `invalid parameter "route=" in FILE:1`},
 		{"backup with a value", "upstream a { server 10.0.0.1 backup=1; }", `invalid parameter "backup=1" in FILE:1`},
-		{"NGINX Plus parameter", "upstream a { server 10.0.0.1 resolve; }", `invalid parameter "resolve" in FILE:1`},
+		{"NGINX Plus parameter", "upstream a { server 10.0.0.1 sticky_weight=2; }", `invalid parameter "sticky_weight=2" in FILE:1`},
 		{"backup with ip_hash after", "upstream a {\n server 10.0.0.1;\n server 10.0.0.2 backup;\n server 10.0.0.3 backup;\n ip_hash;\n}", `invalid parameter "backup" in FILE:3`},
 		{"backup with hash before", "upstream a {\n hash $uri;\n server 10.0.0.1;\n server 10.0.0.2 backup;\n}", `invalid parameter "backup" in FILE:4`},
 		{"backup with random", "upstream a {\n server 10.0.0.2 down backup;\n random two;\n}", `invalid parameter "backup" in FILE:2`},

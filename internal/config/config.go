@@ -114,6 +114,16 @@ type Upstream struct {
 	// Servers in the order written. A host name that resolved to several
 	// addresses yields one UpstreamServer per address, as in nginx.
 	Servers []*UpstreamServer
+	// Resolve are the `server NAME resolve [service=NAME]` lines, in the
+	// order written: names limpet resolves while it runs, each address
+	// found becoming a server (Addr is "" here).
+	Resolve []*UpstreamServer
+	// Resolver is the resolver of the Resolve lines: the upstream's own
+	// `resolver`, else the one of http; nil without Resolve lines.
+	Resolver *Resolver
+	// ResolverTimeout bounds each lookup of the Resolve lines: the
+	// upstream's resolver_timeout, else http's, else 30s.
+	ResolverTimeout time.Duration
 	// Method chooses the server of a request without persistence.
 	Method Balance
 	// Keepalive is the number of idle connections kept per upstream
@@ -192,6 +202,14 @@ type UpstreamServer struct {
 	// Drain is the `drain` parameter: the server starts draining (keeps
 	// users pinned to it, takes no new ones).
 	Drain bool
+	// Host and Port are, for a line of Upstream.Resolve, the name to
+	// resolve and the port of its addresses (80 unless written; the SRV
+	// records give the port with service=).
+	Host string
+	Port int
+	// Service is the `service=` parameter: SRV records are looked up
+	// instead of A and AAAA records (see discovery.ServiceName), or "".
+	Service string
 }
 
 // Sticky is NGINX Plus's `sticky cookie NAME ...` directive.

@@ -98,9 +98,18 @@ var directiveList = []directive{
 	{"upstream", inHTTPLevel, args1 | argsBlock, (*builder).upstream},
 	// server ADDRESS [weight=N] [max_fails=N] [fail_timeout=TIME]
 	// [max_conns=N] [backup] [down] [route=STRING] [slow_start=TIME]
-	// [drain]; slow_start and backup are refused with hash, ip_hash
-	// and random.
+	// [drain] [resolve [service=NAME]]; slow_start and backup are refused
+	// with hash, ip_hash and random; resolve needs a zone and a resolver
+	// (see resolver.go).
 	{"server", inUpstream, args1More, (*builder).upstreamServer},
+	// resolver ADDRESS ... [valid=TIME] [ipv4=on|off] [ipv6=on|off]
+	// [status_zone=NAME]; no default; port 53, both address families,
+	// the records' TTL. Used by the upstreams' resolve servers: the
+	// upstream's own, else http's; in server and location it has no use
+	// (no variables in proxy_pass) and is reported as ignored.
+	{"resolver", inHSL | inUpstream, args1More, (*builder).resolver},
+	// resolver_timeout TIME; default 30s.
+	{"resolver_timeout", inHSL | inUpstream, args1, (*builder).resolverTimeout},
 	// least_conn; random [two [least_conn]]; ip_hash; hash KEY [consistent];
 	{"least_conn", inUpstream, args0, (*builder).leastConn},
 	{"random", inUpstream, args012, (*builder).random},
@@ -298,8 +307,6 @@ var directiveList = []directive{
 	{"ssl_protocols", inHS, args1More, (*builder).ignore},
 	{"ssl_ciphers", inHS, args1, (*builder).ignore},
 	{"ssl_prefer_server_ciphers", inHS, argsFlag, (*builder).ignore},
-	{"resolver", inHSL, args1More, (*builder).ignore},
-	{"resolver_timeout", inHSL, args1, (*builder).ignore},
 	{"proxy_buffers", inHSL, args2, (*builder).ignore},
 	{"proxy_buffer_size", inHSL, args1, (*builder).ignore},
 	{"proxy_busy_buffers_size", inHSL, args1, (*builder).ignore},

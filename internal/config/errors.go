@@ -20,10 +20,20 @@ type Error struct {
 	// err is the wrapped cause, if any (an *fs.PathError for an include
 	// that cannot be read, for example), reachable through errors.Unwrap.
 	err error
+	// inline is set when Msg names the position itself, as a few of
+	// nginx's messages do ("... upstream "u" in f.conf:3 to be in shared
+	// memory"), so it is not repeated at the end.
+	inline bool
 }
 
-// Error returns Msg followed by " in file:line".
-func (e *Error) Error() string { return e.Msg + " in " + e.Pos.String() }
+// Error returns Msg followed by " in file:line", or Msg alone when it
+// already names the position.
+func (e *Error) Error() string {
+	if e.inline {
+		return e.Msg
+	}
+	return e.Msg + " in " + e.Pos.String()
+}
 
 // Unwrap returns the cause of the error, or nil.
 func (e *Error) Unwrap() error { return e.err }
@@ -42,6 +52,13 @@ func errorAt(pos Pos, format string, a ...any) error {
 	}
 	err := fmt.Errorf(format, args...)
 	return &Error{Pos: pos, Msg: err.Error(), err: errors.Unwrap(err)}
+}
+
+// errorInline is errorAt for a message that names pos within its text.
+func errorInline(pos Pos, format string, a ...any) error {
+	err := errorAt(pos, format, a...)
+	err.(*Error).inline = true
+	return err
 }
 
 // errorf builds an error located at the directive. Every error about a
