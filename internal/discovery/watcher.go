@@ -47,8 +47,9 @@ type Source struct {
 	Drain       bool
 }
 
-// Key identifies the source across reloads, for Known: the same name,
-// service, port and kind (primary or backup) find the same servers.
+// Key identifies the source across reloads: a line of the same name,
+// service, port and kind (primary or backup) takes over the servers the
+// previous configuration's line found.
 func (s *Source) Key() string {
 	k := s.Host + "|" + s.Service + "|" + strconv.Itoa(s.Port)
 	if s.Backup {
@@ -65,7 +66,7 @@ func (s *Source) queryName() string {
 	return s.Host
 }
 
-// Endpoint is one server a source found: what Known keeps of it.
+// Endpoint is one server a source found.
 type Endpoint struct {
 	// Addr is "ip:port", the server's identity.
 	Addr string
@@ -76,11 +77,6 @@ type Endpoint struct {
 	Weight int
 	Backup bool
 }
-
-// Known is what a Watcher knows: the endpoints of each source, by
-// Source.Key. A Watcher seeded with the Known of the one it replaces (a
-// reload) serves those servers from its start, without waiting for DNS.
-type Known map[string][]Endpoint
 
 // Event reports one lookup of a source and what it changed.
 type Event struct {
@@ -111,8 +107,10 @@ type Options struct {
 	// (hash, ip_hash, random): SRV records of a lower priority are then
 	// left out rather than made backup servers, as nginx does.
 	NoBackup bool
-	// Seed is the Known of the Watcher this one replaces, or nil.
-	Seed Known
+	// Previous is the Watcher this one replaces (a reload), or nil: the
+	// servers it found for sources this one has too are taken over (see
+	// TakeOver), so they serve without waiting for DNS.
+	Previous *Watcher
 	// Log receives the changes and the failures (once per transition);
 	// nil means slog.Default().
 	Log *slog.Logger
@@ -130,9 +128,13 @@ type Watcher struct {
 	o Options
 
 	// mu guards sources' endpoints and servers, which the sources'
-	// goroutines change and Known reads.
+	// goroutines change and TakeOver reads, and taken. It is taken before
+	// the upstream's lock, never under it while goroutines run.
 	mu      sync.Mutex
 	sources []*sourceState
+	// taken are the servers TakeOver returned; tookOver tells it ran.
+	taken    []*upstream.Server
+	tookOver bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -160,8 +162,7 @@ const (
 	stateFailed                      // the last lookup failed; servers kept
 )
 
-// New returns a Watcher of o's sources, holding the servers of o.Seed.
-// Nothing runs before Start.
+// New returns a Watcher of o's sources. Nothing runs before Start.
 func New(o Options) *Watcher {
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -171,54 +172,93 @@ func New(o Options) *Watcher {
 	}
 	w := &Watcher{o: o}
 	for i := range o.Sources {
-		st := &sourceState{src: o.Sources[i], servers: map[string]*upstream.Server{}}
-		for _, e := range o.Seed[st.src.Key()] {
-			if _, dup := st.servers[e.Addr]; dup {
-				continue
-			}
-			st.endpoints = append(st.endpoints, e)
-			st.servers[e.Addr] = st.newServer(e)
-		}
-		w.sources = append(w.sources, st)
+		w.sources = append(w.sources, &sourceState{src: o.Sources[i], servers: map[string]*upstream.Server{}})
 	}
 	return w
 }
 
-// Servers returns the servers made of the seed, in order. A caller that
-// builds the upstream's first server list includes them, so that they
-// serve from the first request; Start adds those it did not include.
-func (w *Watcher) Servers() []*upstream.Server {
+// TakeOver returns the servers the Watcher starts with: those Previous
+// found for sources this Watcher has too (same Key). A server is kept
+// itself when the parameters a live server cannot change (its name,
+// max_fails, fail_timeout, slow_start, route, backup) are the same,
+// with the line's new weight; otherwise a new server inherits its state.
+// `down` and `drain` follow the line when the line changed them, and keep
+// what the API set otherwise, as a reload treats other servers.
+//
+// Call it once Previous is closed and before Start, from inside the
+// function given to the upstream's Reconfigure that builds the new server
+// list, so that the reload keeps the servers without a gap and changes
+// their weights under the upstream's lock. Start calls it (under the
+// lock) if no one did. Later calls return the same servers.
+func (w *Watcher) TakeOver() []*upstream.Server {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []*upstream.Server
+	if w.tookOver {
+		return w.taken
+	}
+	w.tookOver = true
+	prev := w.o.Previous
+	if prev == nil {
+		return nil
+	}
+	prev.mu.Lock()
+	defer prev.mu.Unlock()
+	byKey := make(map[string][]*sourceState)
+	for _, ps := range prev.sources {
+		byKey[ps.src.Key()] = append(byKey[ps.src.Key()], ps)
+	}
 	for _, st := range w.sources {
-		for _, e := range st.endpoints {
-			out = append(out, st.servers[e.Addr])
+		olds := byKey[st.src.Key()]
+		if len(olds) == 0 {
+			continue
+		}
+		ps := olds[0]
+		byKey[st.src.Key()] = olds[1:] // a second identical line takes the second
+		for _, e := range ps.endpoints {
+			old := ps.servers[e.Addr]
+			if old == nil || e.Backup && (st.src.Backup || w.o.NoBackup) {
+				continue
+			}
+			s := old
+			switch fresh := st.newServer(e); {
+			case fresh.ID != old.ID:
+				// A new route= is a new identity: nothing to inherit.
+				s = fresh
+			case !sameFixed(old, fresh):
+				fresh.Inherit(old)
+				s = fresh
+			case ps.weight(e) != st.weight(e):
+				s.Weight = st.weight(e)
+			}
+			if ps.src.Down != st.src.Down {
+				s.SetDown(st.src.Down)
+			}
+			if ps.src.Drain != st.src.Drain {
+				s.SetDraining(st.src.Drain)
+			}
+			st.endpoints = append(st.endpoints, e)
+			st.servers[e.Addr] = s
+			w.taken = append(w.taken, s)
 		}
 	}
-	return out
+	return w.taken
 }
 
-// Known returns the endpoints each source has now.
-func (w *Watcher) Known() Known {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	k := make(Known, len(w.sources))
-	for _, st := range w.sources {
-		k[st.src.Key()] = slices.Clone(st.endpoints)
-	}
-	return k
+// sameFixed reports whether a live server has the parameters of fresh
+// that cannot change on a published server.
+func sameFixed(s, fresh *upstream.Server) bool {
+	return s.Name == fresh.Name && s.MaxFails == fresh.MaxFails && s.FailTimeout == fresh.FailTimeout &&
+		s.SlowStart == fresh.SlowStart && s.Route == fresh.Route && s.Backup == fresh.Backup
 }
 
-// Start adds the seeded servers the upstream lacks and starts resolving
-// every source at once, then again as each answer expires.
+// Start adds the servers taken over from Previous that the upstream
+// lacks and starts resolving every source at once, then again as each
+// answer expires.
 func (w *Watcher) Start() {
-	// Read before Update: apply takes w.mu and then the upstream's lock,
-	// so w.mu is never taken under the upstream's.
-	seeded := w.Servers()
 	if err := w.o.Upstream.Update(func(cur []*upstream.Server) ([]*upstream.Server, error) {
 		next := cur
-		for _, s := range seeded {
+		// Under the upstream's lock, but no goroutine of w runs yet.
+		for _, s := range w.TakeOver() {
 			if !slices.Contains(cur, s) {
 				next = append(next, s)
 			}
@@ -301,6 +341,9 @@ func (w *Watcher) resolve(ctx context.Context, st *sourceState) time.Duration {
 	if err != nil {
 		next = stateNotFound
 	}
+	// Applied before anything is logged, so a line read in the log
+	// describes servers already in place.
+	ev.Added, ev.Removed = w.apply(st, w.endpointsOf(src, ans))
 	switch {
 	case next == stateNotFound && st.state != stateNotFound:
 		log.Error(w.failure(src, err))
@@ -308,7 +351,6 @@ func (w *Watcher) resolve(ctx context.Context, st *sourceState) time.Duration {
 		log.Info(src.Host + " was resolved again")
 	}
 	st.state = next
-	ev.Added, ev.Removed = w.apply(st, w.endpointsOf(src, ans))
 	for _, a := range ev.Added {
 		log.Info("upstream server added", "server", a, "name", src.Host)
 	}
@@ -386,13 +428,18 @@ func (w *Watcher) endpointsOf(src *Source, ans Answer) []Endpoint {
 // Update: servers of addresses that stay are kept (a weight change is
 // made in place, a change between primary and backup by a new server that
 // inherits the old one's state), the others removed, and new addresses
-// added. Servers of other lines, or added by the API, are not touched.
+// added. A weight or state the API gave a server stays until DNS changes
+// it. Servers of other lines, or added by the API, are not touched.
 func (w *Watcher) apply(st *sourceState, want []Endpoint) (added, removed []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	wanted := make(map[string]Endpoint, len(want))
 	for _, e := range want {
 		wanted[e.Addr] = e
+	}
+	before := make(map[string]Endpoint, len(st.endpoints))
+	for _, e := range st.endpoints {
+		before[e.Addr] = e
 	}
 	servers := make(map[string]*upstream.Server, len(want))
 	err := w.o.Upstream.Update(func(cur []*upstream.Server) ([]*upstream.Server, error) {
@@ -418,8 +465,10 @@ func (w *Watcher) apply(st *sourceState, want []Endpoint) (added, removed []stri
 				ns.Inherit(s)
 				s = ns
 				changed = true
-			} else if weight := st.weight(e); weight != s.Weight {
-				s.Weight = weight
+			} else if prev, ok := before[e.Addr]; (!ok || st.weight(prev) != st.weight(e)) && st.weight(e) != s.Weight {
+				// Only a weight DNS changed is applied: one the API
+				// set stays until the records say otherwise.
+				s.Weight = st.weight(e)
 				changed = true
 			}
 			servers[s.Addr] = s

@@ -318,50 +318,85 @@ func TestWatcherSRVChanges(t *testing.T) {
 	}
 }
 
-// TestWatcherSeed: a Watcher seeded with what the previous one knew
-// serves those servers from its start, before any answer (here the DNS
-// server says nothing), and Known hands them on.
-func TestWatcherSeed(t *testing.T) {
+// TestWatcherTakeOver: a Watcher that replaces another (a reload) starts
+// with the servers the other found, before any answer (here the DNS
+// server says nothing): the same servers when their fixed parameters are
+// unchanged, with the new weight; new ones inheriting their state when a
+// fixed parameter changed; none for a line that is gone.
+func TestWatcherTakeOver(t *testing.T) {
 	src := Source{Written: "app.test", Host: "app.test", Port: 80, Weight: 2}
-	first := newHarness(t, Options{Sources: []Source{src}})
+	gone := Source{Written: "gone.test", Host: "gone.test", Port: 80, Weight: 1}
+	first := newHarness(t, Options{Sources: []Source{src, gone}})
 	first.dns.SetA("app.test", 0, "127.0.0.2", "127.0.0.3")
+	first.dns.SetA("gone.test", 0, "127.0.0.4")
 	first.w.Start()
 	first.waitAddrs(t, "app.test", "127.0.0.2:80", "127.0.0.3:80")
+	first.waitAddrs(t, "gone.test", "127.0.0.4:80")
 	first.w.Close()
-	known := first.w.Known()
-	if got := addrsOf(known[src.Key()]); !reflect.DeepEqual(sorted(got), []string{"127.0.0.2:80", "127.0.0.3:80"}) {
-		t.Fatalf("known %v", known)
+	old := first.servers()
+	old["127.0.0.3:80"].Begin()
+	old["127.0.0.3:80"].End()
+
+	tests := []struct {
+		name    string
+		change  func(*Source)
+		same    bool // the servers themselves are kept
+		weight  int
+		maxFail int
+	}{
+		{"weight changed", func(s *Source) { s.Weight = 5 }, true, 5, 0},
+		{"max_fails changed", func(s *Source) { s.MaxFails = 3 }, false, 2, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := src
+			tt.change(&next)
+			h := newHarness(t, Options{Sources: []Source{next}, Previous: first.w})
+			h.dns.Silence(true)
+			// The upstream is the old one, as a reload keeps it.
+			h.u = first.u
+			h.w.o.Upstream = first.u
+			var taken []*upstream.Server
+			if err := h.u.Update(func(cur []*upstream.Server) ([]*upstream.Server, error) {
+				taken = h.w.TakeOver()
+				return append([]*upstream.Server{first.static}, taken...), nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			h.w.Start()
+			got := h.servers()
+			if addrs := addrsIn(h.u.Pool()); !reflect.DeepEqual(addrs, []string{"127.0.0.2:80", "127.0.0.3:80", "127.0.0.9:80"}) {
+				t.Fatalf("servers %q", addrs)
+			}
+			s3 := got["127.0.0.3:80"]
+			if (s3 == old["127.0.0.3:80"]) != tt.same || s3.Weight != tt.weight || s3.MaxFails != tt.maxFail {
+				t.Errorf("server kept %v, weight %d, max_fails %d", s3 == old["127.0.0.3:80"], s3.Weight, s3.MaxFails)
+			}
+			if s3.Requests() != 1 || s3.APIID != old["127.0.0.3:80"].APIID {
+				t.Errorf("state not carried: requests %d, API id %d (was %d)", s3.Requests(), s3.APIID, old["127.0.0.3:80"].APIID)
+			}
+			if !h.u.Pool().WasRemoved(upstream.IDFor("127.0.0.4:80", "")) || h.u.Pool().WasRemoved(s3.ID) {
+				t.Errorf("removed %v", h.u.Pool().Removed)
+			}
+			if again := h.w.TakeOver(); len(again) != len(taken) {
+				t.Errorf("a second TakeOver gave %d servers, the first %d", len(again), len(taken))
+			}
+			h.w.Close()
+			// Put the old servers back for the next case.
+			if err := first.u.Update(func([]*upstream.Server) ([]*upstream.Server, error) {
+				return []*upstream.Server{first.static, old["127.0.0.2:80"], old["127.0.0.3:80"], old["127.0.0.4:80"]}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 
-	second := newHarness(t, Options{Sources: []Source{src}, Seed: known})
-	second.dns.Silence(true)
-	seeded := second.w.Servers()
-	if len(seeded) != 2 || seeded[0].Weight != 2 || seeded[0].ID != upstream.IDFor(seeded[0].Addr, "") {
-		t.Fatalf("seeded servers %+v", seeded)
-	}
-	second.w.Start()
-	if got := addrsIn(second.u.Pool()); !reflect.DeepEqual(got, []string{"127.0.0.2:80", "127.0.0.3:80", "127.0.0.9:80"}) {
-		t.Fatalf("servers at start %q", got)
-	}
-	// Seeded servers that the caller put in the upstream itself are not
-	// added twice.
-	third := newHarness(t, Options{Sources: []Source{src}, Seed: known})
-	third.dns.SetA("app.test", 0, "127.0.0.3")
-	third.dns.Silence(true) // until the servers at start are counted
-	third.w.o.Lookup = NewResolver(Config{Servers: []string{third.dns.Addr}, Timeout: 50 * time.Millisecond})
-	if err := third.u.Update(func(cur []*upstream.Server) ([]*upstream.Server, error) {
-		return append(cur, third.w.Servers()...), nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	third.w.Start()
-	if n := len(third.u.Pool().All()); n != 3 {
-		t.Errorf("%d servers after Start", n)
-	}
-	third.dns.Silence(false)
-	third.waitAddrs(t, "app.test", "127.0.0.3:80")
-	if got := addrsIn(third.u.Pool()); !reflect.DeepEqual(got, []string{"127.0.0.3:80", "127.0.0.9:80"}) {
-		t.Errorf("servers %q", got)
+	// Without a caller putting them in, Start adds the servers taken over.
+	h := newHarness(t, Options{Sources: []Source{src}, Previous: first.w})
+	h.dns.Silence(true)
+	h.w.Start()
+	if addrs := addrsIn(h.u.Pool()); !reflect.DeepEqual(addrs, []string{"127.0.0.2:80", "127.0.0.3:80", "127.0.0.9:80"}) {
+		t.Fatalf("servers at start %q", addrs)
 	}
 }
 
@@ -383,6 +418,41 @@ func TestWatcherClose(t *testing.T) {
 		t.Errorf("event after Close: %+v", ev)
 	default:
 	}
+}
+
+// TestWatcherKeepsAPIWeight: a weight the API gives a resolved server
+// is not undone by the next answer, only by a change of the records.
+func TestWatcherKeepsAPIWeight(t *testing.T) {
+	h := newHarness(t, Options{Sources: []Source{{Written: "svc.test", Host: "svc.test", Service: "http", Weight: 1}}})
+	h.dns.SetA("a.svc.test", 0, "127.0.0.5")
+	h.dns.SetSRV("_http._tcp.svc.test", 0, dnstest.SRV{Priority: 1, Weight: 4, Port: 8081, Target: "a.svc.test"})
+	h.w.Start()
+	h.waitAddrs(t, "svc.test", "127.0.0.5:8081")
+	a := h.servers()["127.0.0.5:8081"]
+	if err := h.u.Update(func(cur []*upstream.Server) ([]*upstream.Server, error) {
+		a.Weight = 10
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	snap := h.u.Load()
+	h.wait(t, "an unchanged answer", func(ev Event) bool { return ev.Err == nil && h.u.Load() == snap })
+	h.wait(t, "another unchanged answer", func(ev Event) bool { return ev.Err == nil })
+	if h.u.Load() != snap {
+		t.Fatalf("an unchanged answer made a new snapshot")
+	}
+	h.u.View(func([]*upstream.Server) {
+		if a.Weight != 10 {
+			t.Errorf("weight %d after unchanged answers, want the API's 10", a.Weight)
+		}
+	})
+	h.dns.SetSRV("_http._tcp.svc.test", 0, dnstest.SRV{Priority: 1, Weight: 6, Port: 8081, Target: "a.svc.test"})
+	h.wait(t, "the new weight", func(ev Event) bool { return h.u.Load() != snap })
+	h.u.View(func([]*upstream.Server) {
+		if a.Weight != 6 {
+			t.Errorf("weight %d after the records changed, want 6", a.Weight)
+		}
+	})
 }
 
 // TestWatcherAPIRemoval: a resolved server removed by the API comes back

@@ -44,6 +44,7 @@ type plan struct {
 	transports map[transportKey]proxy.Transport
 	logs       map[string]*accesslog.Logger
 	checker    *health.Checker
+	watchers   *watchers // DNS discovery of resolve lines (discovery.go)
 	zones      limitZones
 	// apiBase maps each location to the runtime API's path in its
 	// virtual server, for the dashboard.
@@ -100,6 +101,7 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 			return p, err
 		}
 	}
+	p.watchers = p.newWatchers(prev)
 	if err := p.newLimitZones(prev); err != nil {
 		return p, err
 	}

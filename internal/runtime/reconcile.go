@@ -41,7 +41,7 @@ func (p *plan) addUpstream(cu *config.Upstream, prev *plan) error {
 					// file was read for this reload is in them.
 					return current, nil
 				}
-				return reconcile(current, was, cu), nil
+				return p.withResolved(reconcile(current, was, cu), cu), nil
 			})
 		})
 	}

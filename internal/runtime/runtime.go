@@ -122,9 +122,11 @@ func (rt *Runtime) Start() error {
 		rt.log.Warn(fmt.Sprintf("%d worker_connections exceed open file resource limit: %d", rt.conns.Max(), limit))
 	}
 	p.checker.Start()
+	p.watchers.start()
 	opened, err := rt.openSockets(p)
 	if err != nil {
 		p.checker.Close()
+		p.watchers.close()
 		return err
 	}
 	rt.serve(opened)
@@ -171,6 +173,7 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 		rt.log.Warn(fmt.Sprintf("worker_connections %d takes effect after a restart or a binary upgrade; %d still apply", cfg.WorkerConnections, rt.conns.Max()))
 	}
 	old.checker.Close()
+	old.watchers.close()
 	p.commit(old)
 	rt.cur.Store(p)
 	for _, s := range rt.order {
@@ -181,6 +184,7 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 	}
 	if rt.started {
 		p.checker.Start()
+		p.watchers.start()
 	}
 	removed := rt.closeRemovedSockets(p)
 	rt.info.loaded(rt.clock()())
@@ -271,6 +275,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	rt.stop()
 	rt.retiring.Wait()
 	p.checker.Close()
+	p.watchers.close()
 	p.release(nil)
 	return errors.Join(errs...)
 }
