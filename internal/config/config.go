@@ -132,7 +132,8 @@ type Upstream struct {
 	// Sticky is the `sticky` directive, or nil.
 	Sticky *Sticky
 	// Zone is the `zone NAME [SIZE]` name, accepted for NGINX Plus
-	// compatibility; limpet needs no shared memory zone.
+	// compatibility; limpet needs no shared memory zone, but requires
+	// one for Resolve lines, as nginx does.
 	Zone string
 	// State is the `state FILE` path (a relative one joined to the main
 	// file's directory), or "". Servers then holds the file's servers,
