@@ -34,13 +34,13 @@ upstream u {
     zone u;
     resolver 127.0.0.1:5353 [::1] localhost valid=10s ipv6=off;
     resolver_timeout 250ms;
-    server app.example:8080 resolve weight=3 max_fails=2 fail_timeout=5s slow_start=30s route=a drain;
+    server app.example:8080 resolve weight=3 max_fails=2 fail_timeout=5s slow_start=30s max_conns=4 route=a drain;
     server 10.0.0.9 resolve;
 }`,
 			resolver: &Resolver{Addrs: []string{"127.0.0.1:5353", "[::1]:53", "127.0.0.1:53"}, Valid: 10 * time.Second, IPv4: true},
 			timeout:  250 * time.Millisecond,
 			resolve: []UpstreamServer{{Name: "app.example:8080", Host: "app.example", Port: 8080, Weight: 3, MaxFails: 2,
-				FailTimeout: 5 * time.Second, SlowStart: 30 * time.Second, Route: "a", Drain: true}},
+				FailTimeout: 5 * time.Second, SlowStart: 30 * time.Second, MaxConns: 4, Route: "a", Drain: true}},
 			// An address written as an IP literal is not resolved at run
 			// time, as in nginx.
 			servers: []string{"10.0.0.9:80"},

@@ -41,6 +41,7 @@ type Source struct {
 	MaxFails    int
 	FailTimeout time.Duration
 	SlowStart   time.Duration
+	MaxConns    int
 	Route       string
 	Backup      bool
 	Down        bool
@@ -180,7 +181,8 @@ func New(o Options) *Watcher {
 // TakeOver returns the servers the Watcher starts with: those Previous
 // found for sources this Watcher has too (same Key). A server is kept
 // itself when the parameters a live server cannot change (its name,
-// max_fails, fail_timeout, slow_start, route, backup) are the same,
+// max_fails, fail_timeout, slow_start, max_conns, route, backup) are the
+// same,
 // with the line's new weight; otherwise a new server inherits its state.
 // `down` and `drain` follow the line when the line changed them, and keep
 // what the API set otherwise, as a reload treats other servers.
@@ -248,7 +250,7 @@ func (w *Watcher) TakeOver() []*upstream.Server {
 // that cannot change on a published server.
 func sameFixed(s, fresh *upstream.Server) bool {
 	return s.Name == fresh.Name && s.MaxFails == fresh.MaxFails && s.FailTimeout == fresh.FailTimeout &&
-		s.SlowStart == fresh.SlowStart && s.Route == fresh.Route && s.Backup == fresh.Backup
+		s.SlowStart == fresh.SlowStart && s.Route == fresh.Route && s.Backup == fresh.Backup && s.MaxConns == fresh.MaxConns
 }
 
 // Start adds the servers taken over from Previous that the upstream
@@ -526,6 +528,7 @@ func (st *sourceState) newServer(e Endpoint) *upstream.Server {
 		Backup:      src.Backup || e.Backup,
 		Route:       src.Route,
 		SlowStart:   src.SlowStart,
+		MaxConns:    src.MaxConns,
 	}
 	s.SetDown(src.Down)
 	s.SetDraining(src.Drain)

@@ -116,7 +116,7 @@ func addrsIn(p *upstream.Pool) []string {
 func TestWatcherFollowsRecords(t *testing.T) {
 	h := newHarness(t, Options{Sources: []Source{{
 		Written: "app.test:8080", Host: "app.test", Port: 8080,
-		Weight: 3, MaxFails: 2, FailTimeout: 5 * time.Second, SlowStart: time.Second, Drain: true,
+		Weight: 3, MaxFails: 2, FailTimeout: 5 * time.Second, SlowStart: time.Second, MaxConns: 7, Drain: true,
 	}}})
 	h.dns.SetA("app.test", 0, "127.0.0.2", "127.0.0.3")
 	h.w.Start()
@@ -131,7 +131,7 @@ func TestWatcherFollowsRecords(t *testing.T) {
 	want := upstream.Server{ID: upstream.IDFor("127.0.0.2:8080", ""), Name: "app.test:8080", Addr: "127.0.0.2:8080",
 		Weight: 3, MaxFails: 2, FailTimeout: 5 * time.Second, SlowStart: time.Second}
 	if s2.ID != want.ID || s2.Name != want.Name || s2.Weight != want.Weight || s2.MaxFails != want.MaxFails ||
-		s2.FailTimeout != want.FailTimeout || s2.SlowStart != want.SlowStart || s2.Backup || !s2.Draining() || s2.Down() {
+		s2.FailTimeout != want.FailTimeout || s2.SlowStart != want.SlowStart || s2.MaxConns != 7 || s2.Backup || !s2.Draining() || s2.Down() {
 		t.Errorf("server %+v", s2)
 	}
 

@@ -71,6 +71,7 @@ func watcherOptions(cu *config.Upstream, u *live.Upstream, log *slog.Logger, pre
 			MaxFails:    cs.MaxFails,
 			FailTimeout: cs.FailTimeout,
 			SlowStart:   cs.SlowStart,
+			MaxConns:    cs.MaxConns,
 			Route:       cs.Route,
 			Backup:      cs.Backup,
 			Down:        cs.Down,
