@@ -29,7 +29,7 @@ var unreadOK = map[string]string{
 	"Config.Matches":   "match blocks by name, resolved into HealthCheck.Match while loading",
 	"ProxyPass.URL":    "the URL as written, for people; Upstream, Addr and URI are what is used",
 	"ProxyPass.Scheme": `always "http": https upstreams are refused`,
-	"Upstream.Zone":    "NGINX Plus's shared memory zone: limpet is one process, its upstreams' state is always shared (config requires it for queue and state)",
+	"Upstream.Zone":    "NGINX Plus's shared memory zone: limpet is one process, its upstreams' state is always shared (config requires it for queue, state and resolve)",
 }
 
 // TestConfigFieldsRead fails when a field of config.Config, or of a

@@ -343,6 +343,14 @@ var noEffect = map[string]func(d *Directive) []inert{
 		}
 		return nil
 	},
+	"resolver": func(d *Directive) []inert {
+		for _, a := range d.Args {
+			if strings.HasPrefix(a, "status_zone=") {
+				return []inert{{fmt.Sprintf("the %q parameter of \"resolver\"", a), "limpet keeps no statistics of its resolvers"}}
+			}
+		}
+		return nil
+	},
 	"access_log": func(d *Directive) []inert {
 		var out []inert
 		for i, a := range d.Args[1:] {

@@ -29,11 +29,10 @@ type Resolver struct {
 	// of its records; 0 (the default) means the records' TTL.
 	Valid time.Duration
 	// IPv4 and IPv6 tell which addresses are looked up (A and AAAA
-	// records); both are on by default, as in nginx.
+	// records); both are on by default, as in nginx. NGINX Plus's
+	// status_zone= is accepted and reported as having no effect
+	// (noEffect): limpet keeps no statistics of its resolvers.
 	IPv4, IPv6 bool
-	// StatusZone is NGINX Plus's `status_zone=`, or "". limpet keeps no
-	// statistics of its resolvers; a warning says so.
-	StatusZone string
 }
 
 // resolverLevel is the resolver settings of one block.
@@ -93,7 +92,7 @@ func (b *builder) resolver(d *Directive, s *scope) error {
 		case strings.HasPrefix(a, "ipv6="):
 			r.IPv6, ok = parseOnOff(val)
 		case strings.HasPrefix(a, "status_zone="):
-			r.StatusZone, ok = val, val != ""
+			ok = val != ""
 		default:
 			addrs, err := b.nameServer(d, a)
 			if err != nil {
@@ -115,10 +114,6 @@ func (b *builder) resolver(d *Directive, s *scope) error {
 	}
 	lv.resolver = r
 	lv.pos = d.Pos()
-	if r.StatusZone != "" {
-		b.cfg.Warnings = append(b.cfg.Warnings, Warning{Pos: d.Pos(),
-			Msg: "resolver statistics are not kept by limpet, \"status_zone=" + r.StatusZone + "\" is ignored"})
-	}
 	if !usedHere(s) {
 		return b.ignore(d, s)
 	}
