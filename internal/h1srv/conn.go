@@ -88,6 +88,10 @@ type conn struct {
 
 	start  time.Time  // when the connection was accepted
 	served int        // requests answered so far
+	// fresh is true until the first byte of the first request is read:
+	// Shutdown leaves such a connection open for freshGrace, since its
+	// client may have sent a request that has not been read yet.
+	fresh atomic.Bool
 	limit  *ConnLimit // whose slot the connection holds, until freeSlot
 
 	// Parking (see idlePoller): the descriptor (-1 when the connection
@@ -135,6 +139,7 @@ type conn struct {
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String(), start: time.Now(), fd: -1}
+	c.fresh.Store(true)
 	c.base = context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
 	c.r.c = c
 	c.r.remain = math.MaxInt64
@@ -213,8 +218,13 @@ func (r *connReader) Read(p []byte) (int, error) {
 		if c.teeing {
 			c.raw = append(c.raw, p[:n]...)
 		}
-		if c.state.Load() == stateIdle && !c.state.CompareAndSwap(stateIdle, stateActive) {
-			return 0, net.ErrClosed // Shutdown closed it meanwhile
+		if c.state.Load() == stateIdle {
+			if !c.state.CompareAndSwap(stateIdle, stateActive) {
+				return 0, net.ErrClosed // Shutdown closed it meanwhile
+			}
+			if c.served == 0 {
+				c.fresh.Store(false)
+			}
 		}
 	}
 	return n, err
@@ -277,7 +287,9 @@ const (
 func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 	s := c.srv
 	c.state.Store(stateIdle)
-	if s.inShutdown.Load() {
+	if s.inShutdown.Load() && !c.fresh.Load() {
+		// A fresh connection's first request may be on its way: it is
+		// read, and Shutdown closes the connection after freshGrace.
 		return waitGone
 	}
 	now := time.Now()

@@ -260,6 +260,14 @@ func (s *Server) closeListeners() error {
 	return err
 }
 
+// freshGrace is how long Shutdown leaves a connection that has not sent
+// the first byte of its first request: a connection accepted just before
+// the listener closed may have its request on the way, and closing it
+// would fail a client that cannot retry (net/http waits 5s too). Such a
+// connection silent for longer than hotIdle is parked, and parked ones
+// are closed at once, so the wait is rarely that long.
+const freshGrace = 5 * time.Second
+
 // closeIdle closes the idle connections and reports whether no other one
 // is left.
 func (s *Server) closeIdle() bool {
@@ -269,7 +277,12 @@ func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	quiet := true
+	now := time.Now()
 	for c := range s.conns {
+		if c.fresh.Load() && now.Sub(c.start) < freshGrace {
+			quiet = false
+			continue
+		}
 		if c.state.CompareAndSwap(stateIdle, stateClosed) {
 			_ = c.rwc.Close()
 			continue
