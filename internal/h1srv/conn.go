@@ -86,13 +86,13 @@ type conn struct {
 
 	hijacked bool // the handler took the connection over
 
-	start  time.Time  // when the connection was accepted
-	served int        // requests answered so far
+	start  time.Time // when the connection was accepted
+	served int       // requests answered so far
 	// fresh is true until the first byte of the first request is read:
 	// Shutdown leaves such a connection open for freshGrace, since its
 	// client may have sent a request that has not been read yet.
 	fresh atomic.Bool
-	limit  *ConnLimit // whose slot the connection holds, until freeSlot
+	limit *ConnLimit // whose slot the connection holds, until freeSlot
 
 	// Parking (see idlePoller): the descriptor (-1 when the connection
 	// cannot be parked), whether it is registered with the poller's
