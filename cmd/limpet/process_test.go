@@ -93,6 +93,12 @@ type limpetProc struct {
 // end of the test if it is still running.
 func startLimpet(t *testing.T, bin, dir string, args ...string) *limpetProc {
 	t.Helper()
+	return startLimpetEnv(t, bin, dir, nil, args...)
+}
+
+// startLimpetEnv is startLimpet with variables added to the environment.
+func startLimpetEnv(t *testing.T, bin, dir string, env []string, args ...string) *limpetProc {
+	t.Helper()
 	stderr := filepath.Join(t.TempDir(), "stderr")
 	f, err := os.Create(stderr)
 	if err != nil {
@@ -101,6 +107,7 @@ func startLimpet(t *testing.T, bin, dir string, args ...string) *limpetProc {
 	defer f.Close()
 	p := &limpetProc{cmd: exec.Command(bin, args...), exited: make(chan struct{}), stderr: stderr}
 	p.cmd.Dir = dir
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -370,6 +377,49 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 	}
 }
 
+// worker_shutdown_timeout bounds a graceful stop: a request that does not
+// end is cut when it runs out, and limpet exits.
+func TestQuitShutdownTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	started := make(chan struct{})
+	release := make(chan struct{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	}))
+	defer app.Close()
+	defer close(release) // before app.Close, which waits for the handler
+	dir := t.TempDir()
+	addr := freePort(t)
+	conf := filepath.Join(dir, "limpet.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`worker_shutdown_timeout 200ms;
+upstream backend { server %s; }
+server { listen %s; access_log off; location / { proxy_pass http://backend; } }
+`, app.Listener.Addr(), addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startLimpet(t, buildLimpet(t), dir, "-c", conf)
+	waitListening(t, addr)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := get(&http.Client{Timeout: 30 * time.Second}, "http://"+addr+"/forever")
+		done <- err
+	}()
+	<-started
+	if err := p.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t)
+	if err := <-done; err == nil {
+		t.Error("the request that never ends got a response")
+	}
+	if s := p.log(); !strings.Contains(s, "graceful shutdown cut short") {
+		t.Errorf("no word of the cut:\n%s", s)
+	}
+}
+
 // The binary upgrade: SIGUSR2 starts the new binary on the same sockets,
 // SIGQUIT to the old one ends it, and clients, with and without
 // keep-alive, see no failure throughout.
@@ -390,8 +440,41 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 `, app.Listener.Addr(), addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// systemd's notification socket, to see the new binary take the
+	// service over (Type=notify).
+	notifyPath := filepath.Join(dir, "notify")
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	notes := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := notify.Read(buf)
+			if err != nil {
+				close(notes)
+				return
+			}
+			notes <- string(buf[:n])
+		}
+	}()
+	nextNote := func() string {
+		t.Helper()
+		select {
+		case s := <-notes:
+			return s
+		case <-time.After(10 * time.Second):
+			t.Fatal("no notification to systemd")
+		}
+		return ""
+	}
 	bin := buildLimpet(t)
-	old := startLimpet(t, bin, dir, "-c", conf)
+	old := startLimpetEnv(t, bin, dir, []string{"NOTIFY_SOCKET=" + notifyPath}, "-c", conf)
+	if s := nextNote(); s != "READY=1" {
+		t.Errorf("first notification %q, want READY=1", s)
+	}
 	pidFile := filepath.Join(dir, "limpet.pid")
 	waitPIDFile(t, pidFile, 0)
 	waitListening(t, addr)
@@ -445,6 +528,9 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 			_ = syscall.Kill(newPID, syscall.SIGKILL)
 		}
 	})
+	if s, want := nextNote(), fmt.Sprintf("MAINPID=%d\nREADY=1", newPID); s != want {
+		t.Errorf("the new binary notified %q, want %q", s, want)
+	}
 	if got := readFile(pidFile + ".oldbin"); got != fmt.Sprintf("%d\n", old.cmd.Process.Pid) {
 		t.Fatalf("%s.oldbin: %q, want the old pid %d", pidFile, got, old.cmd.Process.Pid)
 	}
@@ -462,6 +548,9 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 		t.Fatal(err)
 	}
 	old.wait(t)
+	if s := nextNote(); s != "STOPPING=1" {
+		t.Errorf("the old binary notified %q, want STOPPING=1", s)
+	}
 	if _, err := os.Stat(pidFile + ".oldbin"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the old binary left %s.oldbin: %v", pidFile, err)
 	}
