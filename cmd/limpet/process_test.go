@@ -470,7 +470,20 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 		}
 		return ""
 	}
-	bin := buildLimpet(t)
+	// The binary runs from a path of its own, which the new build then
+	// replaces, as an operator's `mv` would.
+	bin := filepath.Join(dir, "limpet")
+	if err := os.Rename(buildLimpet(t), bin); err != nil {
+		t.Fatal(err)
+	}
+	newBin := filepath.Join(t.TempDir(), "limpet")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=upgraded", "-o", newBin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	newImage, err := os.ReadFile(newBin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	old := startLimpetEnv(t, bin, dir, []string{"NOTIFY_SOCKET=" + notifyPath}, "-c", conf)
 	if s := nextNote(); s != "READY=1" {
 		t.Errorf("first notification %q, want READY=1", s)
@@ -518,6 +531,9 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 	defer halt()
 	waitFor(t, "requests through the old binary", func() bool { return ok.Load() > 100 })
 
+	if err := os.Rename(newBin, bin); err != nil {
+		t.Fatal(err)
+	}
 	if err := old.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
@@ -528,6 +544,11 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 			_ = syscall.Kill(newPID, syscall.SIGKILL)
 		}
 	})
+	if image, err := os.ReadFile(fmt.Sprintf("/proc/%d/exe", newPID)); err != nil {
+		t.Errorf("the new process's executable: %v", err)
+	} else if !bytes.Equal(image, newImage) {
+		t.Error("the new process does not run the binary now at the old one's path")
+	}
 	if s, want := nextNote(), fmt.Sprintf("MAINPID=%d\nREADY=1", newPID); s != want {
 		t.Errorf("the new binary notified %q, want %q", s, want)
 	}
