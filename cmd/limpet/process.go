@@ -23,7 +23,7 @@ import (
 var signals = map[string]syscall.Signal{
 	"stop":   syscall.SIGTERM,
 	"quit":   syscall.SIGQUIT,
-	"reopen": syscall.SIGUSR1,
+	"reopen": sigReopen,
 	"reload": syscall.SIGHUP,
 }
 
@@ -33,8 +33,8 @@ var signalNames = map[os.Signal]string{
 	syscall.SIGINT:  "SIGINT",
 	syscall.SIGQUIT: "SIGQUIT",
 	syscall.SIGTERM: "SIGTERM",
-	syscall.SIGUSR1: "SIGUSR1",
-	syscall.SIGUSR2: "SIGUSR2",
+	sigReopen:       "SIGUSR1",
+	sigUpgrade:      "SIGUSR2",
 }
 
 // inheritEnv names the listening sockets a limpet hands to the new binary
@@ -134,7 +134,7 @@ func (p *instance) serve() int {
 	// send one as soon as it can connect, and the default action of most
 	// is to kill limpet (of SIGQUIT, with a dump of every goroutine).
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, sigReopen, sigUpgrade)
 	defer signal.Stop(sigs)
 	err := p.rt.Start()
 	closeListeners(p.left)
@@ -170,10 +170,10 @@ func (p *instance) serve() int {
 			case syscall.SIGHUP:
 				p.notice(s, ", reconfiguring")
 				p.reload()
-			case syscall.SIGUSR1:
+			case sigReopen:
 				p.notice(s, ", reopening logs")
 				p.reopen()
-			case syscall.SIGUSR2:
+			case sigUpgrade:
 				p.changeBinary(s)
 			}
 		case e := <-p.exited:
@@ -462,7 +462,7 @@ func signalProcess(confPath string, opts config.Options, name string, stderr io.
 		return 1
 	}
 	sig := signals[name]
-	if err := syscall.Kill(pid, sig); err != nil {
+	if err := kill(pid, sig); err != nil {
 		fmt.Fprintf(stderr, "limpet: [alert] kill(%d, %d) failed (%s)\n", pid, int(sig), errnoText(err))
 		return 1
 	}
