@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -86,11 +86,7 @@ func TestErrorLogLevel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.level, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "error.log")
-			log, err := errorLogger(path, tt.level, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: logLevel(tt.level)}))
 			ctx := context.Background()
 			got := []bool{log.Enabled(ctx, slog.LevelDebug), log.Enabled(ctx, slog.LevelInfo), log.Enabled(ctx, slog.LevelWarn), log.Enabled(ctx, slog.LevelError)}
 			want := []bool{tt.debug, tt.info, tt.warn, tt.errorOn}

@@ -52,6 +52,7 @@ type Logger struct {
 	w      *bufio.Writer
 	out    io.Writer
 	file   *os.File // non-nil when the Logger opened a file and must close it
+	path   string   // the file's path, for Reopen
 	closed bool
 
 	stop chan struct{}
@@ -74,7 +75,37 @@ func Open(path string) (*Logger, error) {
 	}
 	l := New(f)
 	l.file = f
+	l.path = path
 	return l, nil
+}
+
+// Reopen opens the Logger's file again by its path and writes there from
+// now on, after flushing what is buffered into the old one: what
+// logrotate needs after it has renamed the file (nginx's -s reopen,
+// SIGUSR1). A Logger writing to a stream, or closed, is left as it is.
+// When the file cannot be opened the Logger keeps the old one.
+func (l *Logger) Reopen() error {
+	if l.file == nil {
+		return nil
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return f.Close()
+	}
+	ferr := l.w.Flush()
+	old := l.file
+	l.file, l.out = f, f
+	l.w.Reset(f)
+	l.mu.Unlock()
+	if err := old.Close(); ferr == nil {
+		ferr = err
+	}
+	return ferr
 }
 
 // New returns a Logger writing to w, flushed every second.

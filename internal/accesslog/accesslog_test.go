@@ -129,3 +129,52 @@ func TestAppendTime(t *testing.T) {
 		}
 	}
 }
+
+// After logrotate renames the file, Reopen sends the buffered lines to the
+// renamed file and the new ones to a new file at the old path.
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Log(&Entry{URI: "/before"})
+	rotated := filepath.Join(dir, "access.log.1")
+	if err := os.Rename(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	l.Log(&Entry{URI: "/after"})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ path, want, not string }{
+		{rotated, `"uri":"/before"`, "/after"},
+		{path, `"uri":"/after"`, "/before"},
+	} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(b); !strings.Contains(got, f.want) || strings.Contains(got, f.not) || strings.Count(got, "\n") != 1 {
+			t.Errorf("%s: %q, want one line with %s", f.path, got, f.want)
+		}
+	}
+	// A stream has nothing to reopen; a closed Logger stays closed.
+	stream := New(&bytes.Buffer{})
+	defer stream.Close()
+	if err := stream.Reopen(); err != nil {
+		t.Errorf("Reopen of a stream: %v", err)
+	}
+	if err := l.Reopen(); err != nil {
+		t.Errorf("Reopen after Close: %v", err)
+	}
+	l.Log(&Entry{URI: "/closed"})
+	if b, _ := os.ReadFile(path); strings.Contains(string(b), "/closed") {
+		t.Error("a closed Logger wrote after Reopen")
+	}
+}

@@ -24,6 +24,12 @@ type Options struct {
 	// map so they never touch DNS. Addresses written as IP literals are
 	// never looked up.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
+	// Prefix is the directory that relative access_log, error_log and
+	// pid paths resolve against: nginx's -p. "" means the main file's
+	// directory. include and auth_basic_user_file resolve against the
+	// main file's directory whatever the prefix, as nginx's resolve
+	// against its configuration prefix.
+	Prefix string
 }
 
 // lookupTimeout bounds each name resolution of the default resolver, so a
@@ -61,9 +67,13 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 	b := &builder{
 		cfg:        &Config{File: path, WorkerConnections: DefaultWorkerConnections},
 		dir:        filepath.Dir(path),
+		prefix:     opts.Prefix,
 		lookupHost: opts.LookupHost,
 		upstreams:  make(map[string]*Upstream),
 		states:     make(map[string]*Upstream),
+	}
+	if b.prefix == "" {
+		b.prefix = b.dir
 	}
 	if b.lookupHost == nil {
 		b.lookupHost = func(ctx context.Context, host string) ([]string, error) {
@@ -86,7 +96,8 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 // after parsing: a server inherits an http-level setting written after it.
 type builder struct {
 	cfg        *Config
-	dir        string // directory of the main file, for relative paths
+	dir        string // directory of the main file, for include and auth_basic_user_file
+	prefix     string // Options.Prefix or dir, for relative log and pid paths
 	lookupHost func(ctx context.Context, host string) ([]string, error)
 
 	httpProxy   proxyConf  // settings at top level and in http {}
@@ -94,6 +105,8 @@ type builder struct {
 	httpLimits  limitConf  // limit_req and limit_conn at top level and in http {}
 	httpSeen    bool
 	errorLogSet bool
+	pidSet      bool
+	shutdownSet bool // worker_shutdown_timeout was seen
 	connsSet    bool // worker_connections was seen
 	// upstreams indexes Config.Upstreams by lower-cased name: nginx
 	// compares upstream names without case.
@@ -264,6 +277,9 @@ func (b *builder) finish() error {
 	if b.cfg.ErrorLog == "" {
 		b.cfg.ErrorLog = "stderr"
 	}
+	if b.cfg.PID == "" {
+		b.cfg.PID = filepath.Join(b.prefix, DefaultPID)
+	}
 	return nil
 }
 
@@ -346,13 +362,36 @@ func (b *builder) workerConnections(d *Directive, s *scope) error {
 	return nil
 }
 
-// workerShutdownTimeout handles `worker_shutdown_timeout TIME;`.
-func (b *builder) workerShutdownTimeout(d *Directive, _ *scope) error {
-	t, ok := parseTime(d.Args[0], false)
-	if !ok {
-		return d.errorf("invalid value %q in %q directive", d.Args[0], d.Name)
+// pid handles `pid FILE;`: the file limpet writes its process ID to,
+// relative to the prefix as nginx's is.
+func (b *builder) pid(d *Directive, s *scope) error {
+	if b.pidSet {
+		return d.duplicate()
 	}
-	b.cfg.WorkerShutdownTimeout = t
+	path := d.Args[0]
+	switch {
+	case path == "":
+		return d.invalidArg(path)
+	case !filepath.IsAbs(path):
+		path = filepath.Join(b.prefix, path)
+	}
+	b.pidSet = true
+	b.cfg.PID = path
+	return nil
+}
+
+// workerShutdownTimeout handles `worker_shutdown_timeout TIME;`: how long
+// a graceful stop waits for requests in flight.
+func (b *builder) workerShutdownTimeout(d *Directive, s *scope) error {
+	if b.shutdownSet {
+		return d.duplicate()
+	}
+	v, ok := parseTime(d.Args[0], false)
+	if !ok {
+		return d.invalidValue()
+	}
+	b.shutdownSet = true
+	b.cfg.WorkerShutdownTimeout = v
 	return nil
 }
 
@@ -387,8 +426,9 @@ func (b *builder) errorLogServer(d *Directive, s *scope) error {
 }
 
 // logPath checks a log directive's arguments and returns its path, made
-// absolute against the main file's directory as nginx does against its
-// prefix. "stdout" and "stderr" name the standard streams.
+// absolute against the prefix (Options.Prefix, else the main file's
+// directory) as nginx does against its prefix. "stdout" and "stderr"
+// name the standard streams.
 func (b *builder) logPath(d *Directive, access bool) (string, error) {
 	path := d.Args[0]
 	if !access && len(d.Args) == 2 && !slices.Contains(logLevels, d.Args[1]) {
@@ -404,7 +444,7 @@ func (b *builder) logPath(d *Directive, access bool) (string, error) {
 	case path == "stdout" || path == "stderr" || filepath.IsAbs(path):
 		return path, nil
 	}
-	return filepath.Join(b.dir, path), nil
+	return filepath.Join(b.prefix, path), nil
 }
 
 // ---- upstream ----

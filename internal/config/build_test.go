@@ -167,6 +167,7 @@ func TestDesignNotes(t *testing.T) {
 			Limits:        defaultLimits(),
 		}},
 		ErrorLog:          "stderr",
+		PID:               filepath.Join(filepath.Dir(path), DefaultPID),
 		WorkerConnections: DefaultWorkerConnections,
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -786,6 +787,57 @@ func TestLogs(t *testing.T) {
 	}
 }
 
+// pid and worker_shutdown_timeout, and where relative paths resolve
+// with and without a prefix (nginx's -p): logs and the pid file against
+// the prefix, the user file (like include) against the main file's
+// directory.
+func TestProcessSettings(t *testing.T) {
+	tests := []struct {
+		name, src, prefix string
+		pid, errorLog     string
+		accessLog         string
+		userFile          string
+		shutdown          time.Duration
+	}{
+		{"defaults", "server { }", "", "DIR/limpet.pid", "stderr", "stdout", "", 0},
+		{"absolute pid", "pid /run/limpet.pid;\nworker_shutdown_timeout 30s;\nserver { }", "", "/run/limpet.pid", "stderr", "stdout", "", 30 * time.Second},
+		{"relative paths, no prefix", "pid run/l.pid;\nerror_log logs/e.log;\naccess_log logs/a.log;\nserver { auth_basic x; auth_basic_user_file users; }", "", "DIR/run/l.pid", "DIR/logs/e.log", "DIR/logs/a.log", "DIR/users", 0},
+		{"relative paths, prefix", "pid run/l.pid;\nerror_log logs/e.log;\naccess_log logs/a.log;\nserver { auth_basic x; auth_basic_user_file users; }", "/srv/lb", "/srv/lb/run/l.pid", "/srv/lb/logs/e.log", "/srv/lb/logs/a.log", "DIR/users", 0},
+		{"default pid, prefix", "worker_shutdown_timeout 1500ms;\nserver { }", "/srv/lb", "/srv/lb/limpet.pid", "stderr", "stdout", "", 1500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "limpet.conf")
+			if err := os.WriteFile(path, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			opts := testOptions
+			opts.Prefix = tt.prefix
+			cfg, err := Load(path, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Dir(path)
+			fix := func(s string) string { return strings.ReplaceAll(s, "DIR", dir) }
+			if cfg.PID != fix(tt.pid) {
+				t.Errorf("PID = %q, want %q", cfg.PID, fix(tt.pid))
+			}
+			if cfg.ErrorLog != fix(tt.errorLog) {
+				t.Errorf("ErrorLog = %q, want %q", cfg.ErrorLog, fix(tt.errorLog))
+			}
+			if got := cfg.Servers[0].Proxy.AccessLog.Path; got != fix(tt.accessLog) {
+				t.Errorf("access log = %q, want %q", got, fix(tt.accessLog))
+			}
+			if got := cfg.Servers[0].Access.AuthBasicUserFile; got != fix(tt.userFile) {
+				t.Errorf("user file = %q, want %q", got, fix(tt.userFile))
+			}
+			if cfg.WorkerShutdownTimeout != tt.shutdown {
+				t.Errorf("WorkerShutdownTimeout = %v, want %v", cfg.WorkerShutdownTimeout, tt.shutdown)
+			}
+		})
+	}
+}
+
 func TestIgnored(t *testing.T) {
 	cfg := mustLoad(t, `user nginx;
 worker_processes auto;
@@ -852,7 +904,7 @@ http {
     }
 }`)
 	want := []string{
-		"user", "worker_processes", "worker_rlimit_nofile", "worker_cpu_affinity", "worker_priority", "pid", "daemon",
+		"user", "worker_processes", "worker_rlimit_nofile", "worker_cpu_affinity", "worker_priority", "daemon",
 		"master_process", "use", "multi_accept", "accept_mutex", "sendfile", "tcp_nopush",
 		"tcp_nodelay", "types", "default_type", "server_tokens", "types_hash_max_size", "types_hash_bucket_size",
 		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "log_format", "gzip",
@@ -871,7 +923,7 @@ http {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ignored\n got %q\nwant %q", got, want)
 	}
-	if p := cfg.Ignored[8].Pos; p.Line != 11 || p.File != cfg.File {
+	if p := cfg.Ignored[7].Pos; p.Line != 11 || p.File != cfg.File {
 		t.Errorf("use at %v", p)
 	}
 	// worker_connections is honoured, not ignored.
@@ -922,6 +974,15 @@ func TestErrors(t *testing.T) {
 		{"worker_connections twice", "events {\n worker_connections 10;\n worker_connections 20;\n}", `"worker_connections" directive is duplicate in FILE:3`},
 		{"worker_connections in two events blocks", "events { worker_connections 10; }\nevents { worker_connections 20; }", `"worker_connections" directive is duplicate in FILE:2`},
 		{"worker_connections outside events", "worker_connections 10;", `"worker_connections" directive is not allowed here in FILE:1`},
+
+		// pid and worker_shutdown_timeout.
+		{"duplicate pid", "pid a.pid;\npid b.pid;", `"pid" directive is duplicate in FILE:2`},
+		{"empty pid", "pid \"\";", `invalid value "" in "pid" directive in FILE:1`},
+		{"pid in http", "http {\n pid a.pid;\n}", `"pid" directive is not allowed here in FILE:2`},
+		{"pid without argument", "pid;", `invalid number of arguments in "pid" directive in FILE:1`},
+		{"bad worker_shutdown_timeout", "worker_shutdown_timeout soon;", `"worker_shutdown_timeout" directive invalid value in FILE:1`},
+		{"duplicate worker_shutdown_timeout", "worker_shutdown_timeout 1s;\nworker_shutdown_timeout 2s;", `"worker_shutdown_timeout" directive is duplicate in FILE:2`},
+		{"worker_shutdown_timeout in server", "server {\n worker_shutdown_timeout 1s;\n}", `"worker_shutdown_timeout" directive is not allowed here in FILE:2`},
 
 		// error_log.
 		{"bad log level", "error_log /tmp/e.log loud;", `invalid log level "loud" in FILE:1`},

@@ -65,6 +65,15 @@ type Config struct {
 	// not written. "" when not given: limpet then writes from "info" on,
 	// where nginx's default is "error".
 	ErrorLogLevel string
+	// PID is the absolute path of the file limpet writes its process ID
+	// to (`pid FILE`); by default DefaultPID under the prefix.
+	PID string
+	// WorkerShutdownTimeout bounds how long a graceful stop (SIGQUIT, and
+	// the old configuration's connections after a reload) waits for the
+	// requests in flight before closing them (`worker_shutdown_timeout
+	// TIME`); 0, the default, waits for as long as they last, as nginx
+	// does.
+	WorkerShutdownTimeout time.Duration
 	// Matches are the `match NAME { ... }` blocks (http level), by name.
 	Matches map[string]*Match
 	// LimitReqZones and LimitConnZones are the limit_req_zone and
@@ -76,11 +85,6 @@ type Config struct {
 	// }`); DefaultWorkerConnections when not set. Unlike nginx's, the
 	// figure counts no upstream connection and is not per worker.
 	WorkerConnections int
-	// WorkerShutdownTimeout bounds how long a graceful stop or a reload
-	// waits for the requests and upgraded connections of the
-	// configuration it ends; 0 (the default, as in nginx) waits as long
-	// as they last.
-	WorkerShutdownTimeout time.Duration
 }
 
 // DefaultWorkerConnections is limpet's worker_connections default. nginx's
@@ -89,6 +93,12 @@ type Config struct {
 // core, and an idle keep-alive connection costs it about 1.5 KiB, so its
 // default is larger (see the README's "Where limpet differs").
 const DefaultWorkerConnections = 10000
+
+// DefaultPID is the pid file's name when the configuration has no `pid`
+// directive, under the prefix (-p, else the main file's directory).
+// nginx's default is logs/nginx.pid under its prefix; limpet's prefix is
+// by default the configuration's own directory, which has no logs/.
+const DefaultPID = "limpet.pid"
 
 // Ignored is a directive accepted for compatibility that has no effect in limpet.
 type Ignored struct {

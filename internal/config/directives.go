@@ -256,9 +256,11 @@ var directiveList = []directive{
 	// client connections of the whole process.
 	{"worker_connections", inEvents, args1, (*builder).workerConnections},
 
-	// worker_shutdown_timeout TIME; no default (wait as long as
-	// requests last): how long a graceful stop or a reload waits for the
-	// requests and WebSockets of the configuration it ends.
+	// pid FILE; default limpet.pid under the prefix (-p, else the main
+	// file's directory): where limpet writes its process ID for -s.
+	{"pid", inMain, args1, (*builder).pid},
+	// worker_shutdown_timeout TIME; no default (a graceful stop waits
+	// for every request in flight).
 	{"worker_shutdown_timeout", inMain, args1, (*builder).workerShutdownTimeout},
 
 	// Directives that tune nginx itself. They are accepted, checked like
@@ -268,7 +270,6 @@ var directiveList = []directive{
 	{"worker_rlimit_nofile", inMain, args1, (*builder).ignore},
 	{"worker_cpu_affinity", inMain, args1More, (*builder).ignore},
 	{"worker_priority", inMain, args1, (*builder).ignore},
-	{"pid", inMain, args1, (*builder).ignore},
 	{"user", inMain, args12, (*builder).ignore},
 	{"daemon", inMain, argsFlag, (*builder).ignore},
 	{"master_process", inMain, argsFlag, (*builder).ignore},

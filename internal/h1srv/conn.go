@@ -90,9 +90,13 @@ type conn struct {
 
 	hijacked bool // the handler took the connection over
 
-	start  time.Time  // when the connection was accepted
-	served int        // requests answered so far
-	limit  *ConnLimit // whose slot the connection holds, until freeSlot
+	start  time.Time // when the connection was accepted
+	served int       // requests answered so far
+	// fresh is true until the first byte of the first request is read:
+	// Shutdown leaves such a connection open for freshGrace, since its
+	// client may have sent a request that has not been read yet.
+	fresh atomic.Bool
+	limit *ConnLimit // whose slot the connection holds, until freeSlot
 
 	// Parking (see idlePoller): the descriptor (-1 when the connection
 	// cannot be parked), whether it is registered with the poller's
@@ -139,6 +143,7 @@ type conn struct {
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String(), start: time.Now(), fd: -1}
+	c.fresh.Store(true)
 	c.base = context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
 	c.r.c = c
 	c.r.remain = math.MaxInt64
@@ -217,8 +222,13 @@ func (r *connReader) Read(p []byte) (int, error) {
 		if c.teeing {
 			c.raw = append(c.raw, p[:n]...)
 		}
-		if c.state.Load() == stateIdle && !c.state.CompareAndSwap(stateIdle, stateActive) {
-			return 0, net.ErrClosed // Shutdown closed it meanwhile
+		if c.state.Load() == stateIdle {
+			if !c.state.CompareAndSwap(stateIdle, stateActive) {
+				return 0, net.ErrClosed // Shutdown closed it meanwhile
+			}
+			if c.served == 0 {
+				c.fresh.Store(false)
+			}
 		}
 	}
 	return n, err
@@ -288,7 +298,9 @@ func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 	now := time.Now()
 	c.idleSince.Store(now.UnixNano())
 	c.state.Store(stateIdle)
-	if s.inShutdown.Load() {
+	if s.inShutdown.Load() && !c.fresh.Load() {
+		// A fresh connection's first request may be on its way: it is
+		// read, and Shutdown closes the connection after freshGrace.
 		return waitGone
 	}
 	var deadline time.Time

@@ -280,7 +280,16 @@ func (s *Server) closeListeners() error {
 // request. (Parked connections have been idle for longer: hotIdle.)
 const closeIdleGrace = 20 * time.Millisecond
 
-// closeIdle closes the connections idle for closeIdleGrace and reports
+// freshGrace is how long Shutdown leaves a connection that has not sent
+// the first byte of its first request: a connection accepted just before
+// the listener closed may have its request on the way, and closing it
+// would fail a client that cannot retry (net/http waits 5s too). Such a
+// connection silent for longer than hotIdle is parked, and parked ones
+// are closed at once, so the wait is rarely that long.
+const freshGrace = 5 * time.Second
+
+// closeIdle closes the idle connections, but those whose client may be
+// sending a request now (closeIdleGrace, freshGrace), and reports
 // whether no other one is left.
 func (s *Server) closeIdle() bool {
 	if p := s.idle.Load(); p != nil {
@@ -289,14 +298,16 @@ func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	quiet := true
-	now := time.Now().UnixNano()
+	now := time.Now()
 	for c := range s.conns {
-		if c.state.Load() == stateIdle && now-c.idleSince.Load() < int64(closeIdleGrace) {
-			// Its client may be sending the next request right now: a
-			// close would lose it (a POST is not sent again). Either
-			// that request comes and its response says
-			// "Connection: close", or a later round closes the
-			// connection.
+		fresh := c.fresh.Load() && now.Sub(c.start) < freshGrace
+		justIdle := c.state.Load() == stateIdle && now.UnixNano()-c.idleSince.Load() < int64(closeIdleGrace)
+		if fresh || justIdle {
+			// Its client may be sending a request right now: a close
+			// would lose it (a POST is not sent again; a first
+			// request not at all). Either that request comes and
+			// its response says "Connection: close", or a later
+			// round closes the connection.
 			quiet = false
 			continue
 		}

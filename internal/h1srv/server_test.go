@@ -649,6 +649,44 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// A connection accepted before Shutdown whose first request has not
+// been read yet is served, not closed: its client (a binary upgrade's, a
+// graceful stop's) may have sent the request already, and a request on a
+// new connection is not retried.
+func TestShutdownServesFreshConnection(t *testing.T) {
+	ts := start(t, http.HandlerFunc(hello), func(s *Server) { s.NoParking = true })
+	c := dial(t, ts.addr)
+	waitUntil(t, "the connection tracked", func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		return len(ts.conns) == 1
+	})
+	done := make(chan error, 1)
+	go func() { done <- ts.Shutdown(context.Background()) }()
+	waitUntil(t, "Shutdown under way", func() bool {
+		_, err := net.Dial("tcp", ts.addr)
+		return err != nil
+	})
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, body := c.read("GET")
+	if res.StatusCode != 200 || body != "hello" || !res.Close {
+		t.Errorf("fresh connection in Shutdown: %d %q close=%v", res.StatusCode, body, res.Close)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// waitUntil polls cond, for a server state no event announces.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+	}
+}
+
 func TestShutdownTimeoutThenClose(t *testing.T) {
 	ctxErr := make(chan error, 1)
 	entered := make(chan struct{})

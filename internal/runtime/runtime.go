@@ -47,6 +47,11 @@ type Options struct {
 	// Stdout is where `access_log stdout` writes; nil means os.Stdout.
 	// The demo and tests point it elsewhere.
 	Stdout io.Writer
+	// Inherited are listening sockets a previous limpet handed over (a
+	// binary upgrade), by listen address as ListenerFiles names them.
+	// Start listens on these instead of binding, and deletes from the
+	// map each one it uses; the caller closes those left.
+	Inherited map[string]net.Listener
 }
 
 // Runtime is a running configuration, and the process-wide state that

@@ -31,7 +31,7 @@ func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
 		if rt.sockets[lp.addr] != nil {
 			continue
 		}
-		ln, err := listenSocket(lp.addr, lp.opts)
+		ln, err := rt.listen(lp.addr, lp.opts)
 		if err != nil {
 			for _, s := range opened {
 				_ = s.ln.Close()
