@@ -249,7 +249,7 @@ func (p *instance) reload() {
 	p.log.Info("reconfiguring")
 	cfg, err := config.Load(p.confPath, p.opts)
 	if err != nil {
-		p.log.Error(err.Error())
+		p.log.Error(emerg(err))
 		p.rt.ReloadFailed()
 		return
 	}
@@ -257,7 +257,7 @@ func (p *instance) reload() {
 	var elog *errorLog
 	if cfg.ErrorLog != p.elog.Path() {
 		if elog, err = openErrorLog(cfg.ErrorLog, p.stderr); err != nil {
-			p.log.Error(err.Error())
+			p.log.Error(emerg(err))
 			p.rt.ReloadFailed()
 			return
 		}
@@ -265,7 +265,7 @@ func (p *instance) reload() {
 	sdNotify("RELOADING=1")
 	defer sdNotify("READY=1")
 	if err := p.rt.Reload(cfg); err != nil {
-		p.log.Error(err.Error())
+		p.log.Error(emerg(err))
 		if elog != nil {
 			_ = elog.Close()
 		}
@@ -287,6 +287,11 @@ func (p *instance) reload() {
 	}
 	p.cfg = cfg
 }
+
+// emerg is the error of a refused reload as nginx words it in its error
+// log, "[emerg] unexpected "}" in /etc/limpet/limpet.conf:4", so that the
+// line an operator greps for after nginx's reload is there too.
+func emerg(err error) string { return "[emerg] " + err.Error() }
 
 // reopen opens the error log and the access logs again by their paths,
 // for logrotate.
