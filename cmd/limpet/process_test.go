@@ -283,7 +283,7 @@ server {
 	}
 	waitFile(t, errorLog, "the reload's error", func(s string) bool {
 		return strings.Contains(s, `level=INFO msg="signal 1 (SIGHUP) received, reconfiguring"`) &&
-			strings.Contains(s, `level=ERROR msg="unknown directive \"foo\" in `+conf+`:9"`)
+			strings.Contains(s, `level=ERROR msg="[emerg] unknown directive \"foo\" in `+conf+`:9"`)
 	})
 	if code, body, err := get(client, url+"third"); err != nil || code != 200 || body != "app" {
 		t.Fatalf("GET after a failed reload: %d %q %v", code, body, err)

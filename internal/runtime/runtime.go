@@ -257,6 +257,10 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	errs := make([]error, len(socks))
 	for i, s := range socks {
 		wg.Go(func() {
+			// Closed here as well as by the server: its Serve may not
+			// have started yet, and the socket must be gone when
+			// Shutdown returns.
+			_ = s.ln.Close()
 			if err := s.server.Shutdown(ctx); err != nil {
 				errs[i] = fmt.Errorf("%s: %w", s.addr, err)
 			}

@@ -84,6 +84,7 @@ func (rt *Runtime) closeRemovedSockets(p *plan) []*socket {
 // connections, and waits for the others until ctx is done, then closes
 // them.
 func (rt *Runtime) stopSocket(ctx context.Context, s *socket) {
+	_ = s.ln.Close()
 	if err := s.server.Shutdown(ctx); err != nil {
 		_ = s.server.Close()
 	}
