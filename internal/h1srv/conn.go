@@ -239,10 +239,14 @@ func (r *connReader) Read(p []byte) (int, error) {
 // has become readable.
 func (c *conn) serve(resumed bool) {
 	for ; ; c.served++ {
-		// Settings are taken up afresh for each request, so a reload's
-		// reach keep-alive connections at their next request: once
-		// to wait for it, again when it has begun to arrive.
-		c.set = c.srv.current()
+		// Settings are taken up afresh for each request, when it has
+		// begun to arrive, so a reload's reach keep-alive connections
+		// at their next request. The wait for it keeps the Settings the
+		// last response was made under: that response promised (or
+		// not) to keep the connection open for their IdleTimeout.
+		if c.set == nil {
+			c.set = c.srv.current()
+		}
 		hdrTimeout := c.set.ReadHeaderTimeout
 		c.r.remain = int64(c.set.lim.block + bufSize)
 		switch {

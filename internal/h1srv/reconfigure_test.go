@@ -44,3 +44,31 @@ func TestReconfigureReachesKeepAliveConnections(t *testing.T) {
 		t.Fatalf("after keepalive_timeout 0: %q (close %v), want last with Connection: close", body, res.Close)
 	}
 }
+
+// TestReconfigureKeepsThePromiseOfTheLastResponse: a response sent under
+// Settings with keep-alive left the connection open; Settings without
+// keep-alive that arrive while it is being sent do not close the
+// connection under the client, whose next request is answered (with
+// Connection: close).
+func TestReconfigureKeepsThePromiseOfTheLastResponse(t *testing.T) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	var ts *testServer
+	reload := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts.Reconfigure(Settings{Handler: hello, ReadHeaderTimeout: 5 * time.Second}) // IdleTimeout 0
+		io.WriteString(w, "hello")
+	})
+	ts = start(t, reload)
+	c := dial(t, ts.addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res, body := c.read("GET"); body != "hello" || res.Close {
+		t.Fatalf("the request during the reload: %q (close %v), want hello on a kept connection", body, res.Close)
+	}
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatalf("the next request on the connection the response kept open: %v", err)
+	}
+	if body, _ := io.ReadAll(res.Body); string(body) != "hello" || !res.Close {
+		t.Fatalf("the request after the reload: %q (close %v), want hello with Connection: close", body, res.Close)
+	}
+}

@@ -91,7 +91,18 @@ type Handler struct {
 	// a shutdown can wait for their access log lines. (A WaitGroup would
 	// race: requests may still arrive while a shutdown waits.)
 	inflight atomic.Int64
+	// successor, once set by Retire, serves the requests that still
+	// reach this handler: those whose connection took up the Settings
+	// of a configuration a reload has replaced just before the swap.
+	successor atomic.Pointer[http.Handler]
 }
+
+// Retire hands the requests that still arrive to next, the handler of
+// the configuration that replaced this one; those being served finish
+// here (WaitIdle waits for them). A request either sees the successor or
+// is counted by inflight before WaitIdle looks: the two atomics make
+// sure no request begins here after a WaitIdle that saw none.
+func (h *Handler) Retire(next http.Handler) { h.successor.Store(&next) }
 
 // virtualServer is a compiled `server` block.
 type virtualServer struct {
@@ -301,6 +312,11 @@ func (l *location) compileLimits(env *Env) error {
 // location's action, and the access log line.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.inflight.Add(1)
+	if next := h.successor.Load(); next != nil {
+		h.inflight.Add(-1)
+		(*next).ServeHTTP(w, r)
+		return
+	}
 	defer h.inflight.Add(-1)
 	start := h.now()
 	rw := &responseWriter{ResponseWriter: w}
@@ -438,11 +454,17 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // runtime calls it during a graceful shutdown, once the HTTP server has no
 // ordinary requests left.
 func (h *Handler) CloseUpgrades(ctx context.Context) error {
+	h.EndUpgrades()
+	return h.WaitIdle(ctx)
+}
+
+// EndUpgrades closes every upgraded (WebSocket) connection; their
+// requests end soon after.
+func (h *Handler) EndUpgrades() {
 	h.upgrades.Range(func(k, _ any) bool {
 		k.(*upgradedConn).close()
 		return true
 	})
-	return h.WaitIdle(ctx)
 }
 
 // WaitIdle waits until no request is being served, or ctx is done.

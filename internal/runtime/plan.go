@@ -52,6 +52,11 @@ type plan struct {
 
 	listens  []*listenPlan
 	handlers []*proxy.Handler
+
+	// before is the plan this one replaced, until that one is retired;
+	// retired is closed once this one is (its resources released).
+	before  *plan
+	retired chan struct{}
 }
 
 // listenPlan is what one listening socket serves under a plan: its
@@ -89,6 +94,7 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		keepalive:  make(map[*live.Upstream]int),
 		transports: make(map[transportKey]proxy.Transport),
 		logs:       make(map[string]*accesslog.Logger),
+		retired:    make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {
@@ -187,6 +193,25 @@ func (p *plan) drain(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = p.closeUpgrades(cctx)
+}
+
+// handOver makes each of p's handlers on an address next also listens on
+// pass the requests that still reach it to next's handler there.
+func (p *plan) handOver(next *plan) {
+	for _, lp := range p.listens {
+		if np := next.listen(lp.addr); np != nil {
+			for _, h := range lp.handlers {
+				h.Retire(np.settings.Handler)
+			}
+		}
+	}
+}
+
+// endUpgrades closes p's upgraded connections.
+func (p *plan) endUpgrades() {
+	for _, h := range p.handlers {
+		h.EndUpgrades()
+	}
 }
 
 // waitIdle waits until no handler of p serves a request, or ctx is done.

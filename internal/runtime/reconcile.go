@@ -65,9 +65,9 @@ func (p *plan) blocks() map[string]*config.Upstream {
 // from current the servers of the same identity. A server whose
 // parameters read without a lock on the request path (max_fails,
 // fail_timeout, slow_start, backup, max_conns) changed is a new Server that
-// inherits the old one's state; otherwise the old Server itself is kept
-// with its new weight. `down` and `drain` set at run time (the API) are
-// kept, unless the configuration changed them: was is the block the
+// inherits the old one's state; otherwise the old Server itself is kept.
+// `weight`, `down` and `drain` set at run time (the API) are kept, unless
+// the configuration changed them for that server: was is the block the
 // running configuration had, nil if none.
 //
 // Servers added through the API and absent from cu are dropped, as NGINX
@@ -103,13 +103,19 @@ func reconcile(current []*upstream.Server, was, cu *config.Upstream) []*upstream
 		if !sameFixed(old, cs) {
 			s = newServer(cs)
 			s.Inherit(old)
-		} else {
-			s.Weight = cs.Weight
 		}
-		if prev, ok := before[id]; !ok || prev.Down != cs.Down {
+		// What the API set (weight, down, drain) stays, unless the
+		// configuration changed it for this server.
+		prev, known := before[id]
+		if !known || prev.Weight != cs.Weight {
+			s.Weight = cs.Weight
+		} else {
+			s.Weight = old.Weight
+		}
+		if !known || prev.Down != cs.Down {
 			s.SetDown(cs.Down)
 		}
-		if prev, ok := before[id]; !ok || prev.Drain != cs.Drain {
+		if !known || prev.Drain != cs.Drain {
 			s.SetDraining(cs.Drain)
 		}
 		next = append(next, s)

@@ -245,8 +245,9 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }`
 }
 
 // WebSockets opened under the old configuration keep working after a
-// reload, until worker_shutdown_timeout ends them; those opened after it
-// are the new configuration's.
+// reload, until the old configuration's worker_shutdown_timeout ends
+// them (nginx's old workers keep theirs); those opened after it are the
+// new configuration's.
 func TestReloadEndsOldWebSocketsAfterShutdownTimeout(t *testing.T) {
 	app := newBackend(t, "app")
 	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
@@ -270,7 +271,7 @@ func TestReloadEndsOldWebSocketsAfterShutdownTimeout(t *testing.T) {
 worker_shutdown_timeout %s;
 upstream backend { server {{app}}; }
 server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://backend; } }`
-	lb := startLimpet(t, fmt.Sprintf(conf, "1h"), "{{app}}", app.addr())
+	lb := startLimpet(t, fmt.Sprintf(conf, "200ms"), "{{app}}", app.addr())
 	dialWS := func() (net.Conn, *bufio.Reader) {
 		conn, err := net.Dial("tcp", strings.TrimPrefix(lb.url, "http://"))
 		if err != nil {
@@ -295,14 +296,14 @@ server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://back
 		return err
 	}
 	oldWS, oldBR := dialWS()
-	if err := lb.reload(t, fmt.Sprintf(conf, "200ms"), "{{app}}", app.addr()); err != nil {
+	if err := lb.reload(t, fmt.Sprintf(conf, "1h"), "{{app}}", app.addr()); err != nil {
 		t.Fatal(err)
 	}
 	if err := echo(oldWS, oldBR); err != nil {
 		t.Fatalf("old WebSocket right after the reload: %v", err)
 	}
 	newWS, newBR := dialWS()
-	// The old one ends once the new configuration's 200ms are out.
+	// The old one ends once its configuration's 200ms are out.
 	// (The read's own deadline is 20s: a timeout means it was not.)
 	if _, err := oldBR.ReadString('\n'); !errors.Is(err, io.EOF) {
 		t.Fatalf("old WebSocket after worker_shutdown_timeout: %v, want it closed (EOF)", err)
@@ -366,5 +367,32 @@ server { listen 127.0.0.1:0; access_log off;
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// A weight set through the API survives a reload that leaves the
+// server's weight alone in the configuration, as down and drain do; a
+// reload that changes it in the configuration applies the new one.
+func TestReloadKeepsAPIWeightUnlessTheConfigurationChangesIt(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	conf := `
+upstream backend { zone backend 64k; server {{a}} weight=%d; server {{b}}; }
+server { listen 127.0.0.1:0; access_log off; location /api/ { api write=on; } location / { proxy_pass http://backend; } }`
+	repl := []string{"{{a}}", a.addr(), "{{b}}", b.addr()}
+	lb := startLimpet(t, fmt.Sprintf(conf, 1), repl...)
+	if status, v := apiJSON(t, "PATCH", lb.url+"/api/9/http/upstreams/backend/servers/0", `{"weight":7}`); status != 200 {
+		t.Fatalf("PATCH weight: %d %v", status, v)
+	}
+	if err := lb.reload(t, fmt.Sprintf(conf, 1), repl...); err != nil {
+		t.Fatal(err)
+	}
+	if w := serverOf(t, lb, a.addr()).Weight; w != 7 {
+		t.Errorf("weight after a reload that kept weight=1: %d, want the API's 7", w)
+	}
+	if err := lb.reload(t, fmt.Sprintf(conf, 3), repl...); err != nil {
+		t.Fatal(err)
+	}
+	if w := serverOf(t, lb, a.addr()).Weight; w != 3 {
+		t.Errorf("weight after a reload to weight=3: %d, want 3", w)
 	}
 }

@@ -77,6 +77,7 @@ type Runtime struct {
 	sockets  map[string]*socket // by normalised listen address
 	order    []*socket          // in the order they were opened
 	retiring sync.WaitGroup     // plans and sockets being retired
+	old      map[*plan]bool     // the plans being retired
 	// stopping is cancelled when Shutdown has waited what it could: the
 	// plans still retiring then end their requests too.
 	stopping context.Context
@@ -93,6 +94,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		log:     opts.ErrorLog,
 		conns:   h1srv.NewConnLimit(cfg.WorkerConnections),
 		sockets: make(map[string]*socket),
+		old:     make(map[*plan]bool),
 	}
 	if rt.log == nil {
 		rt.log = slog.Default()
@@ -191,6 +193,13 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 		p.checker.Start()
 		p.watchers.start()
 	}
+	// Requests that took up the old configuration's settings just
+	// before the swap, and have not reached its handlers yet, go to the
+	// new handlers of their address (or, on a removed address, to the
+	// old ones, which retire waits for).
+	old.handOver(p)
+	p.before = old
+	rt.old[old] = true
 	removed := rt.closeRemovedSockets(p)
 	rt.info.loaded(rt.clock()())
 	rt.retiring.Go(func() { rt.retire(old, p, removed) })
@@ -201,11 +210,12 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 // read (Reload was not called): the old configuration goes on serving.
 func (rt *Runtime) ReloadFailed() { rt.info.reloadFailed() }
 
-// retire waits for the requests old still serves, within
-// worker_shutdown_timeout, then closes its upgraded connections and
-// the resources next did not take over.
+// retire waits for the requests old still serves, within old's
+// worker_shutdown_timeout (nginx's old workers keep their own), then
+// closes its upgraded connections and the resources next did not take
+// over.
 func (rt *Runtime) retire(old, next *plan, removed []*socket) {
-	ctx, cancel := shutdownContext(rt.stopping, next.cfg)
+	ctx, cancel := shutdownContext(rt.stopping, old.cfg)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, s := range removed {
@@ -213,7 +223,17 @@ func (rt *Runtime) retire(old, next *plan, removed []*socket) {
 	}
 	wg.Go(func() { old.drain(ctx) })
 	wg.Wait()
+	// The configuration before old may still have requests on
+	// resources old shares with it: old's go only after its own.
+	if old.before != nil {
+		<-old.before.retired
+		old.before = nil
+	}
 	old.release(next)
+	rt.mu.Lock()
+	delete(rt.old, old)
+	rt.mu.Unlock()
+	close(old.retired)
 }
 
 // shutdownContext bounds a graceful end by worker_shutdown_timeout; as
@@ -251,8 +271,14 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	rt.stopped = true
 	socks := rt.order
 	rt.order, rt.sockets = nil, map[string]*socket{}
+	old := make([]*plan, 0, len(rt.old))
+	for o := range rt.old {
+		old = append(old, o)
+	}
 	rt.mu.Unlock()
 	p := rt.cur.Load()
+	// The sockets stop accepting; their idle connections are closed and
+	// the others, whichever configuration serves them, have until ctx.
 	var wg sync.WaitGroup
 	errs := make([]error, len(socks))
 	for i, s := range socks {
@@ -267,22 +293,37 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	// The plans' requests: upgraded connections are closed now, and
-	// whatever ctx leaves no time for is cut short.
+	// Upgraded connections end now, those of configurations still
+	// retiring too; a retiring one's removed sockets get what is left
+	// of ctx for their requests.
+	for _, o := range old {
+		o.endUpgrades()
+	}
+	retired := make(chan struct{})
+	go func() { rt.retiring.Wait(); close(retired) }()
+	select {
+	case <-retired:
+	case <-ctx.Done():
+	}
+	cut := ctx.Err() != nil || errors.Join(errs...) != nil
 	if err := p.closeUpgrades(ctx); err != nil {
+		cut = true
+		errs = append(errs, err)
+	}
+	rt.stop() // what a retiring configuration still has is cut now
+	if cut {
+		// Whatever ctx left no time for, on any socket and of any
+		// configuration, is cut short; the closed connections end
+		// their handlers at once: give them a moment to write their
+		// log lines.
 		for _, s := range socks {
 			_ = s.server.Close()
 		}
-		// Closed connections end their handlers at once; give them a
-		// moment to write their log lines.
 		wctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = p.waitIdle(wctx)
 		cancel()
-		errs = append(errs, err)
 	}
-	// Plans being retired end now too.
-	rt.stop()
-	rt.retiring.Wait()
+	<-retired
 	p.checker.Close()
 	p.watchers.close()
 	p.release(nil)

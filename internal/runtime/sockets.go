@@ -36,7 +36,7 @@ func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
 			for _, s := range opened {
 				_ = s.ln.Close()
 			}
-			return nil, fmt.Errorf("bind() to %s failed (%w)", lp.addr, errors.Unwrap(err))
+			return nil, fmt.Errorf("bind() to %s failed (%w)", bindName(lp.addr), errors.Unwrap(err))
 		}
 		opened = append(opened, &socket{addr: lp.addr, ln: ln, server: &h1srv.Server{
 			Settings: lp.settings,
@@ -50,6 +50,15 @@ func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
 		rt.order = append(rt.order, s)
 	}
 	return opened, nil
+}
+
+// bindName spells a listen address as nginx's bind() error does: a
+// wildcard is 0.0.0.0.
+func bindName(addr string) string {
+	if host, port, err := net.SplitHostPort(addr); err == nil && host == "" {
+		return net.JoinHostPort("0.0.0.0", port)
+	}
+	return addr
 }
 
 // serve serves each socket in the background.

@@ -61,9 +61,10 @@ type Server struct {
 	down     atomic.Bool  // marked down by configuration or the API
 	draining atomic.Bool  // keeps pinned users, takes no new ones
 	health   atomic.Int32 // a Health, written by active health checks
-	active   atomic.Int64 // requests in flight to this server
-	requests atomic.Int64 // requests sent, all time
-	failures atomic.Int64 // failed attempts, all time
+	own      counts
+	// shared is the counts and stats of the server this one inherited
+	// from (Inherit), nil otherwise.
+	shared *shared
 
 	// unavailableUntil is the UnixNano time before which the server is
 	// skipped after reaching MaxFails; 0 when available.
@@ -73,7 +74,7 @@ type Server struct {
 	// its slow start ramp runs; 0 otherwise.
 	recoveredAt atomic.Int64
 
-	stats Stats
+	stats Stats // own; see shared
 
 	// failMu guards the failure window below; it is taken only when an
 	// attempt to this server has failed or when a server with failures
@@ -81,6 +82,38 @@ type Server struct {
 	failMu      sync.Mutex
 	windowFails int       // failures counted in the current window
 	windowStart time.Time // when the current window started
+}
+
+// counts are a server's attempts: in flight, sent, failed.
+type counts struct {
+	active   atomic.Int64 // requests in flight to this server
+	requests atomic.Int64 // requests sent, all time
+	failures atomic.Int64 // failed attempts, all time
+}
+
+// shared is what a Server that replaces another on a reload shares with
+// it: the requests still in flight on the old one end on the counter the
+// new one's max_conns and least_conn read, and their responses count
+// where the API and the metrics look.
+type shared struct {
+	counts *counts
+	stats  *Stats
+}
+
+// c returns the server's counts, its own or those it shares.
+func (s *Server) c() *counts {
+	if s.shared != nil {
+		return s.shared.counts
+	}
+	return &s.own
+}
+
+// st returns the server's stats, its own or those it shares.
+func (s *Server) st() *Stats {
+	if s.shared != nil {
+		return s.shared.stats
+	}
+	return &s.stats
 }
 
 // IDFor returns the stable identity of a server: its route if it has one,
@@ -161,7 +194,7 @@ func (s *Server) State(now time.Time) string {
 	case s.Failed(now):
 		return StateUnavail
 	}
-	s.stats.markUp(s.unavailableUntil.Load(), now)
+	s.st().markUp(s.unavailableUntil.Load(), now)
 	if s.draining.Load() {
 		return StateDraining
 	}
@@ -198,12 +231,12 @@ func (s *Server) SetHealth(h Health, now time.Time) (changed bool) {
 	}
 	switch {
 	case h == HealthUnhealthy || h == HealthChecking:
-		s.stats.markDown(now)
+		s.st().markDown(now)
 		if h == HealthUnhealthy {
-			s.stats.unhealthy.Add(1)
+			s.st().unhealthy.Add(1)
 		}
 	case old == HealthUnhealthy || old == HealthChecking:
-		s.stats.markUp(0, now)
+		s.st().markUp(0, now)
 		s.startSlowStart(now)
 	}
 	return true
@@ -234,25 +267,25 @@ func (s *Server) RampWeight(weight int64) int64 {
 }
 
 // Active returns the number of requests in flight to the server.
-func (s *Server) Active() int64 { return s.active.Load() }
+func (s *Server) Active() int64 { return s.c().active.Load() }
 
 // Requests returns the number of requests sent to the server so far.
-func (s *Server) Requests() int64 { return s.requests.Load() }
+func (s *Server) Requests() int64 { return s.c().requests.Load() }
 
 // Failures returns the number of failed attempts to the server so far.
-func (s *Server) Failures() int64 { return s.failures.Load() }
+func (s *Server) Failures() int64 { return s.c().failures.Load() }
 
 // Begin records the start of an attempt to the server, whatever its
 // max_conns. Every Begin is paired with exactly one End.
 func (s *Server) Begin() {
-	s.active.Add(1)
-	s.requests.Add(1)
+	s.c().active.Add(1)
+	s.c().requests.Add(1)
 }
 
 // Full reports whether the server is at its max_conns: as many requests
 // in flight as it may take. Without max_conns it is one branch on an int.
 func (s *Server) Full() bool {
-	return s.MaxConns > 0 && s.active.Load() >= int64(s.MaxConns)
+	return s.MaxConns > 0 && s.c().active.Load() >= int64(s.MaxConns)
 }
 
 // Acquire takes one of the server's request slots, reporting false when
@@ -263,26 +296,26 @@ func (s *Server) Full() bool {
 // BeginAcquired.
 func (s *Server) Acquire() bool {
 	if s.MaxConns == 0 {
-		s.active.Add(1)
+		s.c().active.Add(1)
 		return true
 	}
 	for {
-		n := s.active.Load()
+		n := s.c().active.Load()
 		if n >= int64(s.MaxConns) {
 			return false
 		}
-		if s.active.CompareAndSwap(n, n+1) {
+		if s.c().active.CompareAndSwap(n, n+1) {
 			return true
 		}
 	}
 }
 
 // BeginAcquired records the start of an attempt on a slot Acquire took.
-func (s *Server) BeginAcquired() { s.requests.Add(1) }
+func (s *Server) BeginAcquired() { s.c().requests.Add(1) }
 
 // End records the end of an attempt started with Begin, or gives back a
 // slot taken by Acquire.
-func (s *Server) End() { s.active.Add(-1) }
+func (s *Server) End() { s.c().active.Add(-1) }
 
 // RecordFailure counts a failed attempt at now, with nginx's semantics: the
 // failures of one fail_timeout window are counted, and reaching max_fails
@@ -290,7 +323,7 @@ func (s *Server) End() { s.active.Add(-1) }
 // failure made the server unavailable, so the caller can log the
 // transition once.
 func (s *Server) RecordFailure(now time.Time) (becameUnavailable bool) {
-	s.failures.Add(1)
+	s.c().failures.Add(1)
 	if s.MaxFails == 0 {
 		return false
 	}
@@ -307,15 +340,15 @@ func (s *Server) RecordFailure(now time.Time) (becameUnavailable bool) {
 	wasAvailable := !s.Failed(now)
 	s.unavailableUntil.Store(now.Add(s.FailTimeout).UnixNano())
 	if wasAvailable {
-		s.stats.unavail.Add(1)
-		s.stats.markDown(now)
+		s.st().unavail.Add(1)
+		s.st().markDown(now)
 	}
 	return wasAvailable
 }
 
 // CountFailure counts a failed attempt without failure accounting, for a
 // server that is never skipped (the lone server of an upstream).
-func (s *Server) CountFailure() { s.failures.Add(1) }
+func (s *Server) CountFailure() { s.c().failures.Add(1) }
 
 // RecordSuccess notes a successful attempt at now. A success after the
 // failure timeout has passed makes the server fully available again and
@@ -332,7 +365,7 @@ func (s *Server) RecordSuccess(now time.Time) {
 	if until := s.unavailableUntil.Load(); until != 0 && !s.Failed(now) {
 		s.unavailableUntil.Store(0)
 		s.windowFails = 0
-		s.stats.markUp(until, now)
+		s.st().markUp(until, now)
 		s.startSlowStart(now)
 	}
 }
@@ -346,7 +379,7 @@ func (s *Server) ResetFailures() {
 	defer s.failMu.Unlock()
 	s.unavailableUntil.Store(0)
 	s.windowFails = 0
-	s.stats.markUp(0, time.Now())
+	s.st().markUp(0, time.Now())
 }
 
 // Inherit gives s, a new Server built from a reloaded configuration, the
@@ -363,11 +396,9 @@ func (s *Server) Inherit(old *Server) {
 	s.down.Store(old.down.Load())
 	s.draining.Store(old.draining.Load())
 	s.health.Store(old.health.Load())
-	s.requests.Store(old.requests.Load())
-	s.failures.Store(old.failures.Load())
+	s.shared = &shared{counts: old.c(), stats: old.st()}
 	s.unavailableUntil.Store(old.unavailableUntil.Load())
 	s.recoveredAt.Store(old.recoveredAt.Load())
-	s.stats.copyFrom(&old.stats)
 	old.failMu.Lock()
 	s.windowFails, s.windowStart = old.windowFails, old.windowStart
 	old.failMu.Unlock()

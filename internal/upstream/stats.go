@@ -49,30 +49,31 @@ func (st *Stats) markUp(until int64, now time.Time) {
 
 // RecordResponse counts an upstream response by its status class.
 func (s *Server) RecordResponse(status int) {
-	if c := status/100 - 1; c >= 0 && c < len(s.stats.responses) {
-		s.stats.responses[c].Add(1)
+	st := s.st()
+	if c := status/100 - 1; c >= 0 && c < len(st.responses) {
+		st.responses[c].Add(1)
 	}
 }
 
 // RecordSelected notes that the server was chosen for a request at now.
-func (s *Server) RecordSelected(now time.Time) { s.stats.selected.Store(now.UnixNano()) }
+func (s *Server) RecordSelected(now time.Time) { s.st().selected.Store(now.UnixNano()) }
 
 // RecordPinned counts a request of a user pinned to the server, so an
 // operator draining it sees whether its users are still around.
 func (s *Server) RecordPinned(now time.Time) {
-	s.stats.pinned.Add(1)
-	s.stats.pinnedLast.Store(now.UnixNano())
+	s.st().pinned.Add(1)
+	s.st().pinnedLast.Store(now.UnixNano())
 }
 
 // RecordCheck counts an active health check and its result.
 func (s *Server) RecordCheck(passed bool) {
-	s.stats.checks.Add(1)
+	s.st().checks.Add(1)
 	if passed {
-		s.stats.lastCheckResult.Store(1)
+		s.st().lastCheckResult.Store(1)
 		return
 	}
-	s.stats.checkFails.Add(1)
-	s.stats.lastCheckResult.Store(2)
+	s.st().checkFails.Add(1)
+	s.st().lastCheckResult.Store(2)
 }
 
 // Snapshot is a copy of a server's counters at one moment.
@@ -110,12 +111,12 @@ func (s *Server) Snapshot(now time.Time) Snapshot {
 	// that ran out) is State's job; do it first so downtime never counts
 	// past the end of the period.
 	_ = s.State(now)
-	st := &s.stats
+	st := s.st()
 	snap := Snapshot{
-		Requests:   s.requests.Load(),
-		Fails:      s.failures.Load(),
+		Requests:   s.c().requests.Load(),
+		Fails:      s.c().failures.Load(),
 		Unavail:    st.unavail.Load(),
-		Active:     s.active.Load(),
+		Active:     s.c().active.Load(),
 		Checks:     st.checks.Load(),
 		CheckFails: st.checkFails.Load(),
 		Unhealthy:  st.unhealthy.Load(),
@@ -145,19 +146,4 @@ func unixNano(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
-}
-
-// copyFrom copies every counter of old, for Server.Inherit.
-func (st *Stats) copyFrom(old *Stats) {
-	for i := range st.responses {
-		st.responses[i].Store(old.responses[i].Load())
-	}
-	for _, p := range [...][2]*atomic.Int64{
-		{&st.unavail, &old.unavail}, {&st.checks, &old.checks}, {&st.checkFails, &old.checkFails},
-		{&st.unhealthy, &old.unhealthy}, {&st.downStart, &old.downStart}, {&st.downtime, &old.downtime},
-		{&st.selected, &old.selected}, {&st.pinned, &old.pinned}, {&st.pinnedLast, &old.pinnedLast},
-	} {
-		p[0].Store(p[1].Load())
-	}
-	st.lastCheckResult.Store(old.lastCheckResult.Load())
 }

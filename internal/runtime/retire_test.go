@@ -1,0 +1,211 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// slowApp is a backend whose /slow requests wait for release.
+func slowApp(t *testing.T) (app *backend, inFlight <-chan struct{}, release func()) {
+	t.Helper()
+	app = newBackend(t, "app")
+	started, done := make(chan struct{}, 8), make(chan struct{})
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			select {
+			case <-done:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "app")
+	})
+	var once bool
+	return app, started, func() {
+		if !once {
+			once = true
+			close(done)
+		}
+	}
+}
+
+// Shutdown ends what a retiring configuration still serves within its
+// ctx: a slow request of the old configuration is cut, Shutdown says so,
+// and the request's access log line is written.
+func TestShutdownCutsARetiringConfigurationsRequest(t *testing.T) {
+	app, inFlight, release := slowApp(t)
+	defer release()
+	conf := `
+upstream backend { server {{app}}; }
+server { listen 127.0.0.1:0; access_log {{log}};
+    location / { proxy_pass http://backend; proxy_read_timeout 1h; } }`
+	lb := startLimpet(t, conf, "{{app}}", app.addr())
+	result := make(chan error, 1)
+	go func() {
+		res, err := http.Get(lb.url + "/slow")
+		if err == nil {
+			_, err = io.ReadAll(res.Body)
+			res.Body.Close()
+		}
+		result <- err
+	}()
+	<-inFlight
+	if err := lb.reload(t, conf, "{{app}}", app.addr()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := lb.rt.Shutdown(ctx); err == nil {
+		t.Error("Shutdown cut a request short and returned nil")
+	}
+	select {
+	case err := <-result:
+		if err == nil {
+			t.Error("the cut request read a whole response")
+		}
+	default:
+		t.Fatal("the old configuration's request still runs after Shutdown returned")
+	}
+	if e := parseLog(t, lb.accessLog(t)); len(e) != 1 || e[0].URI != "/slow" {
+		t.Errorf("access log after Shutdown: %+v, want the /slow line", e)
+	}
+}
+
+// A configuration retiring while an older one still has a WebSocket on
+// the same access log does not close that log: the WebSocket's line is
+// written when it ends.
+func TestChainedRetiresKeepASharedLogOpen(t *testing.T) {
+	app := newBackend(t, "app")
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_ = brw.Flush()
+		_, _ = brw.ReadString('\n') // until the client closes
+	})
+	first := `
+upstream backend { server {{app}}; }
+server { listen 127.0.0.1:0; access_log {{log}}; location / { proxy_pass http://backend; } }`
+	lb := startLimpet(t, first, "{{app}}", app.addr())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(lb.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	if res, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || res.StatusCode != 101 {
+		t.Fatalf("upgrade: %v", err)
+	}
+	a := lb.rt.cur.Load()
+	if err := lb.reload(t, first, "{{app}}", app.addr()); err != nil { // B: the same log
+		t.Fatal(err)
+	}
+	b := lb.rt.cur.Load()
+	other := filepath.Join(t.TempDir(), "other.log")
+	second := strings.Replace(first, "{{log}}", other, 1)
+	if err := lb.reload(t, second, "{{app}}", app.addr()); err != nil { // C: another log
+		t.Fatal(err)
+	}
+	conn.Close() // the WebSocket ends: its line goes to A's log
+	<-a.retired
+	<-b.retired
+	e := parseLog(t, lb.accessLog(t))
+	if len(e) != 1 || e[0].Status != 101 {
+		t.Errorf("the first log after the WebSocket ended: %+v, want its 101 line", e)
+	}
+	if data, _ := os.ReadFile(other); len(data) != 0 {
+		t.Errorf("the WebSocket's line went to the new log: %s", data)
+	}
+}
+
+// A request whose headers were being read when a reload happened is
+// served by the new configuration, even when the old one has retired
+// before the headers are complete.
+func TestRequestReadAcrossAReloadIsServedByTheNewConfiguration(t *testing.T) {
+	conf := `server { listen 127.0.0.1:0; access_log off; location / { return 200 "%s"; } }`
+	lb := startLimpet(t, fmt.Sprintf(conf, "old"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(lb.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	// The first request makes the connection's next one a keep-alive
+	// request that takes up the Settings when its first byte arrives.
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 200 {
+		t.Fatalf("first request: %v", err)
+	} else {
+		_, _ = io.ReadAll(res.Body)
+	}
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\n") // half of the next request
+	// The half request is in limpet's buffer once it asks for more:
+	// wait for the connection to be reading, as seen by a second
+	// request on another connection being served (the server is not
+	// stuck), then reload.
+	if _, body := get(t, newClient(t), lb.url+"/"); body != "old" {
+		t.Fatalf("before the reload: %q", body)
+	}
+	old := lb.rt.cur.Load()
+	if err := lb.reload(t, fmt.Sprintf(conf, "new")); err != nil {
+		t.Fatal(err)
+	}
+	<-old.retired
+	fmt.Fprintf(conn, "Host: x\r\n\r\n")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if string(body) != "new" {
+		t.Errorf("a request completed after its old configuration retired: %q, want the new configuration's answer", body)
+	}
+}
+
+// A reload that replaces a server (max_fails changed) keeps counting the
+// requests still in flight on the old one against max_conns.
+func TestMaxConnsHoldsAcrossAReplacingReload(t *testing.T) {
+	app, inFlight, release := slowApp(t)
+	defer release()
+	conf := `
+upstream backend { server {{app}} max_conns=1 max_fails=%d; }
+server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://backend; } }`
+	lb := startLimpet(t, fmt.Sprintf(conf, 1), "{{app}}", app.addr())
+	first := make(chan error, 1)
+	go func() {
+		res, err := http.Get(lb.url + "/slow")
+		if err == nil {
+			res.Body.Close()
+		}
+		first <- err
+	}()
+	<-inFlight
+	if err := lb.reload(t, fmt.Sprintf(conf, 2), "{{app}}", app.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if s := serverOf(t, lb, app.addr()); s.MaxFails != 2 || s.Active() != 1 {
+		t.Fatalf("after the reload: max_fails %d, active %d; want 2 and the one in flight", s.MaxFails, s.Active())
+	}
+	res, _ := get(t, newClient(t), lb.url+"/")
+	if res.StatusCode != http.StatusBadGateway {
+		t.Errorf("a second request while the only server is at max_conns=1: %d, want 502", res.StatusCode)
+	}
+	release()
+	if err := <-first; err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+}
