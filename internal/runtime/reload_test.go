@@ -396,3 +396,37 @@ server { listen 127.0.0.1:0; access_log off; location /api/ { api write=on; } lo
 		t.Errorf("weight after a reload to weight=3: %d, want 3", w)
 	}
 }
+
+// A reload reads auth_basic_user_file again: the password changed in the
+// file is the one asked for afterwards.
+func TestReloadRereadsHtpasswd(t *testing.T) {
+	path := htpasswd(t, "ops", "first")
+	conf := `server { listen 127.0.0.1:0; access_log off;
+    location / { auth_basic "ops"; auth_basic_user_file {{htpasswd}}; return 200 "in"; } }`
+	lb := startLimpet(t, conf, "{{htpasswd}}", path)
+	status := func(password string) int {
+		req, _ := http.NewRequest(http.MethodGet, lb.url+"/", nil)
+		req.SetBasicAuth("ops", password)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := status("first"); got != 200 {
+		t.Fatalf("the first password before the reload: %d", got)
+	}
+	if err := os.Rename(htpasswd(t, "ops", "second"), path); err != nil {
+		t.Fatal(err)
+	}
+	if got := status("first"); got != 200 {
+		t.Errorf("the first password before the reload, the file changed: %d, want 200 (read at load)", got)
+	}
+	if err := lb.reload(t, conf, "{{htpasswd}}", path); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := status("first"), status("second"); a != 401 || b != 200 {
+		t.Errorf("after the reload: old password %d, new %d; want 401 and 200", a, b)
+	}
+}
