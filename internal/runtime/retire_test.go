@@ -68,16 +68,13 @@ server { listen 127.0.0.1:0; access_log {{log}};
 	if err := lb.rt.Shutdown(ctx); err == nil {
 		t.Error("Shutdown cut a request short and returned nil")
 	}
-	select {
-	case err := <-result:
-		if err == nil {
-			t.Error("the cut request read a whole response")
-		}
-	default:
-		t.Fatal("the old configuration's request still runs after Shutdown returned")
-	}
+	// The request ended before Shutdown returned: its line is in the
+	// log Shutdown closed (a line written after would be dropped).
 	if e := parseLog(t, lb.accessLog(t)); len(e) != 1 || e[0].URI != "/slow" {
 		t.Errorf("access log after Shutdown: %+v, want the /slow line", e)
+	}
+	if err := <-result; err == nil {
+		t.Error("the cut request read a whole response")
 	}
 }
 
