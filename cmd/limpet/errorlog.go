@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 )
 
@@ -97,7 +98,8 @@ func (e *errorLog) Close() error {
 
 // logLevels maps error_log's levels to slog's. nginx's notice, crit,
 // alert and emerg fall between or above slog's four; limpet writes
-// nothing above error, so "crit" and higher silence it.
+// only a refused reload above error (at emerg, as nginx does), so "crit"
+// and "alert" keep that line alone and "emerg" too.
 var logLevels = map[string]slog.Level{
 	"debug":  slog.LevelDebug,
 	"info":   slog.LevelInfo,
@@ -116,4 +118,25 @@ func logLevel(level string) slog.Level {
 		return l
 	}
 	return slog.LevelInfo
+}
+
+// levelEmerg is nginx's emerg: the level of a refused configuration.
+const levelEmerg = slog.LevelError + 12
+
+// levelNames writes the levels above slog's four by nginx's names
+// (NOTICE, CRIT, ALERT, EMERG) rather than as "ERROR+12".
+func levelNames(_ []string, a slog.Attr) slog.Attr {
+	if a.Key != slog.LevelKey {
+		return a
+	}
+	l, ok := a.Value.Any().(slog.Level)
+	if !ok {
+		return a
+	}
+	for name, v := range logLevels {
+		if v == l && l != slog.LevelDebug && l != slog.LevelInfo && l != slog.LevelWarn && l != slog.LevelError {
+			return slog.String(slog.LevelKey, strings.ToUpper(name))
+		}
+	}
+	return a
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,5 +68,18 @@ func TestErrorLog(t *testing.T) {
 	if _, err := openErrorLog(filepath.Join(dir, "none", "x.log"), &stderr); err == nil ||
 		!strings.Contains(err.Error(), `open() "`+filepath.Join(dir, "none", "x.log")+`" failed (2: No such file or directory)`) {
 		t.Errorf("opening under a missing directory: %v", err)
+	}
+}
+
+// A refused reload's line is logged at emerg, so error_log's crit, alert
+// and emerg keep it, and its level reads EMERG, not ERROR+12.
+func TestEmergLineAtEveryLevel(t *testing.T) {
+	for _, level := range []string{"", "error", "crit", "alert", "emerg"} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: logLevel(level), ReplaceAttr: levelNames}))
+		log.Log(context.Background(), levelEmerg, emerg(errors.New(`unknown directive "foo" in /etc/limpet/limpet.conf:9`)))
+		if got := buf.String(); !strings.Contains(got, `level=EMERG msg="[emerg] unknown directive \"foo\" in /etc/limpet/limpet.conf:9"`) {
+			t.Errorf("error_log level %q: %q", level, got)
+		}
 	}
 }

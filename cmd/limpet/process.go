@@ -97,7 +97,7 @@ func newInstance(confPath string, opts config.Options, inherited map[string]net.
 	}
 	level := new(slog.LevelVar)
 	level.Set(logLevel(cfg.ErrorLogLevel))
-	logger := slog.New(slog.NewTextHandler(elog, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(elog, &slog.HandlerOptions{Level: level, ReplaceAttr: levelNames}))
 	rt, err := runtime.New(cfg, runtime.Options{ErrorLog: logger, Inherited: inherited, Version: version})
 	if err != nil {
 		_ = elog.Close()
@@ -172,6 +172,16 @@ func (p *instance) serve() int {
 				p.notice(s, ", shutting down")
 				return p.stop(sigs, p.cfg.WorkerShutdownTimeout)
 			case syscall.SIGHUP:
+				if p.child != nil {
+					// nginx takes a HUP while its new binary runs for
+					// a rollback: it starts workers of the running
+					// configuration without reading the file again.
+					// limpet has no workers to start; it keeps what
+					// it runs, so SIGQUIT to the new binary is the
+					// whole of going back.
+					p.notice(s, ", keeping the configuration while a new binary runs")
+					continue
+				}
 				p.notice(s, ", reconfiguring")
 				p.reload()
 			case sigReopen:
@@ -249,7 +259,7 @@ func (p *instance) reload() {
 	p.log.Info("reconfiguring")
 	cfg, err := config.Load(p.confPath, p.opts)
 	if err != nil {
-		p.log.Error(emerg(err))
+		p.log.Log(context.Background(), levelEmerg, emerg(err))
 		p.rt.ReloadFailed()
 		return
 	}
@@ -257,7 +267,7 @@ func (p *instance) reload() {
 	var elog *errorLog
 	if cfg.ErrorLog != p.elog.Path() {
 		if elog, err = openErrorLog(cfg.ErrorLog, p.stderr); err != nil {
-			p.log.Error(emerg(err))
+			p.log.Log(context.Background(), levelEmerg, emerg(err))
 			p.rt.ReloadFailed()
 			return
 		}
@@ -265,7 +275,7 @@ func (p *instance) reload() {
 	sdNotify("RELOADING=1")
 	defer sdNotify("READY=1")
 	if err := p.rt.Reload(cfg); err != nil {
-		p.log.Error(emerg(err))
+		p.log.Log(context.Background(), levelEmerg, emerg(err))
 		if elog != nil {
 			_ = elog.Close()
 		}

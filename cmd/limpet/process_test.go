@@ -283,7 +283,7 @@ server {
 	}
 	waitFile(t, errorLog, "the reload's error", func(s string) bool {
 		return strings.Contains(s, `level=INFO msg="signal 1 (SIGHUP) received, reconfiguring"`) &&
-			strings.Contains(s, `level=ERROR msg="[emerg] unknown directive \"foo\" in `+conf+`:9"`)
+			strings.Contains(s, `level=EMERG msg="[emerg] unknown directive \"foo\" in `+conf+`:9"`)
 	})
 	if code, body, err := get(client, url+"third"); err != nil || code != 200 || body != "app" {
 		t.Fatalf("GET after a failed reload: %d %q %v", code, body, err)
@@ -564,6 +564,15 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }
 	waitFile(t, old.stderr, "the new binary listening", func(s string) bool {
 		return strings.Contains(s, fmt.Sprintf(`using inherited sockets from "%s=3;"`, addr)) &&
 			strings.Contains(s, "the changing binary signal is ignored")
+	})
+	// A SIGHUP to the old binary meanwhile is nginx's rollback request:
+	// it keeps its configuration rather than read the file again.
+	if err := old.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, old.stderr, "the old binary keeping its configuration", func(s string) bool {
+		return strings.Contains(s, "signal 1 (SIGHUP) received, keeping the configuration while a new binary runs") &&
+			!strings.Contains(s, "reconfiguring")
 	})
 
 	before := ok.Load()

@@ -149,6 +149,10 @@ type Upstream struct {
 	// file's directory), or "". Servers then holds the file's servers,
 	// and every change through the API rewrites the file.
 	State string
+	// StateDigest is the SHA-256 of the state file as it was read (zero
+	// when it was missing): the runtime tells its own file from one
+	// edited by hand.
+	StateDigest [32]byte
 	// Queue is NGINX Plus's `queue N [timeout=TIME]`, or nil.
 	Queue *Queue
 }

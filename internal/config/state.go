@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"io/fs"
 	"os"
@@ -52,6 +53,7 @@ func (b *builder) state(d *Directive, s *scope) error {
 	if err != nil {
 		return d.errorf("%w", openError(path, err))
 	}
+	uc.u.StateDigest = sha256.Sum256(src)
 	tree, err := Parse(path, src)
 	if err != nil {
 		return err

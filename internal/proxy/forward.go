@@ -237,13 +237,12 @@ func (x *exchange) take() *upstream.Server {
 }
 
 // end ends an attempt on server (or gives back a slot no attempt used)
-// and, when the server has max_conns, tells the upstream's queue that a
-// slot is free. Without max_conns it is End and one branch.
+// and tells the upstream's queue that a slot is free: one atomic load
+// when nobody waits. Whatever server's max_conns: the server ending may
+// be one a reload replaced by one with max_conns that shares its count.
 func (x *exchange) end(server *upstream.Server) {
 	server.End()
-	if server.MaxConns > 0 {
-		x.up.Queue().Signal()
-	}
+	x.up.Queue().Signal()
 }
 
 // fail ends a request that no upstream answered. The user was not moved

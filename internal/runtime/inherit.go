@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
 )
 
@@ -63,8 +64,18 @@ func closeFiles(files map[string]*os.File) {
 // SIGUSR1, after logrotate has renamed the files). A file that cannot be
 // opened keeps being written where it was; the errors are joined.
 func (rt *Runtime) ReopenLogs() error {
+	// Those of configurations still retiring too, as nginx signals its
+	// old workers: a path a reload dropped may still be written.
+	rt.mu.Lock()
+	logs := make(map[*accesslog.Logger]string)
+	for _, p := range append(rt.oldPlans(), rt.cur.Load()) {
+		for path, l := range p.logs {
+			logs[l] = path
+		}
+	}
+	rt.mu.Unlock()
 	var errs []error
-	for path, l := range rt.cur.Load().logs {
+	for l, path := range logs {
 		if err := l.Reopen(); err != nil {
 			if pe, ok := errors.AsType[*fs.PathError](err); ok {
 				err = pe.Err

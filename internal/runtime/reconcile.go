@@ -35,10 +35,12 @@ func (p *plan) addUpstream(cu *config.Upstream, prev *plan) error {
 		was := prev.blocks()[cu.Name]
 		p.pending = append(p.pending, func() {
 			_ = u.Reconfigure(pol, func(current []*upstream.Server) ([]*upstream.Server, error) {
-				if was != nil && cu.State != "" && was.State == cu.State {
-					// The running servers are what the file says,
-					// and more recent: an API change made after the
-					// file was read for this reload is in them.
+				if was != nil && cu.State != "" && was.State == cu.State && p.rt.states.own(cu.State, cu.StateDigest) {
+					// The file is one limpet wrote: the running
+					// servers are that version or later (an API
+					// change made after the file was read for this
+					// reload is in them). A file edited by hand is
+					// applied below, as a restart would.
 					return current, nil
 				}
 				return p.withResolved(reconcile(current, was, cu), cu), nil

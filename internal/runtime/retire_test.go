@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/config"
 )
 
 // slowApp is a backend whose /slow requests wait for release.
@@ -204,5 +207,148 @@ server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://back
 	release()
 	if err := <-first; err != nil && !errors.Is(err, io.EOF) {
 		t.Fatal(err)
+	}
+}
+
+// A request queued behind a server that a reload gave max_conns is
+// served when the request in flight from before the reload ends: the
+// end of a request on the replaced server wakes the queue.
+func TestQueueWokenAcrossAReloadThatAddsMaxConns(t *testing.T) {
+	app, inFlight, release := slowApp(t)
+	defer release()
+	conf := `
+upstream backend { zone backend 64k; server {{app}} %s; queue 4 timeout=10s; }
+server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://backend; proxy_read_timeout 1h; } }`
+	lb := startLimpet(t, fmt.Sprintf(conf, ""), "{{app}}", app.addr())
+	first := make(chan error, 1)
+	go func() {
+		res, err := http.Get(lb.url + "/slow")
+		if err == nil {
+			res.Body.Close()
+		}
+		first <- err
+	}()
+	<-inFlight
+	if err := lb.reload(t, fmt.Sprintf(conf, "max_conns=1"), "{{app}}", app.addr()); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan int, 1)
+	go func() {
+		res, err := http.Get(lb.url + "/")
+		if err != nil {
+			second <- 0
+			return
+		}
+		res.Body.Close()
+		second <- res.StatusCode
+	}()
+	u := lb.rt.Upstream("backend")
+	eventually(t, 10*time.Second, "the second request queued", func() bool { return u.Queue().Size() == 1 })
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if code := <-second; code != 200 {
+		t.Errorf("the queued request: %d, want 200 once the first ended", code)
+	}
+}
+
+// The sockets a binary upgrade handed over and the new configuration did
+// not take are the caller's to close; a later reload that adds the
+// address back binds it afresh.
+func TestReloadBindsAnAddressLeftFromTheInheritedOnes(t *testing.T) {
+	kept, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inherited := map[string]net.Listener{kept.Addr().String(): kept, left.Addr().String(): left}
+	conf := `server { listen %s; access_log off; location / { return 200 "up"; } }`
+	path := filepath.Join(t.TempDir(), "limpet.conf")
+	load := func(text string) *config.Config {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path, config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	rt, err := New(load(fmt.Sprintf(conf, kept.Addr())), Options{Inherited: inherited, ErrorLog: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	leftAddr := left.Addr().String()
+	left.Close() // what cmd/limpet does with the sockets Start did not take
+	both := fmt.Sprintf(`server { listen %s; listen %s; access_log off; location / { return 200 "up"; } }`, kept.Addr(), leftAddr)
+	if err := rt.Reload(load(both)); err != nil {
+		t.Fatalf("a reload that adds back an address left by the upgrade: %v", err)
+	}
+	if _, body := get(t, newClient(t), "http://"+leftAddr+"/"); body != "up" {
+		t.Errorf("the re-added address answers %q", body)
+	}
+}
+
+// Moving the listen address logs no error for the old socket, which the
+// runtime closed itself.
+func TestReloadRemovingAnAddressLogsNoError(t *testing.T) {
+	conf := `server { listen %s; access_log off; location / { return 200 "up"; } }`
+	lb := startLimpet(t, fmt.Sprintf(conf, "127.0.0.1:0"))
+	old := lb.rt.cur.Load()
+	if err := lb.reload(t, fmt.Sprintf(conf, "127.0.0.1:"+freePort(t))); err != nil {
+		t.Fatal(err)
+	}
+	<-old.retired
+	if log := lb.errLog.String(); strings.Contains(log, "serving stopped") {
+		t.Errorf("the error log after the old address closed:\n%s", log)
+	}
+}
+
+// SIGUSR1's reopen reaches the access log of a configuration still
+// retiring: its request's line goes to the file at the path, not to the
+// one logrotate renamed.
+func TestReopenReachesARetiringConfigurationsLog(t *testing.T) {
+	app, inFlight, release := slowApp(t)
+	defer release()
+	dir := t.TempDir()
+	one, two := filepath.Join(dir, "one.log"), filepath.Join(dir, "two.log")
+	conf := `
+upstream backend { server {{app}}; }
+server { listen 127.0.0.1:0; access_log %s; location / { proxy_pass http://backend; proxy_read_timeout 1h; } }`
+	lb := startLimpet(t, fmt.Sprintf(conf, one), "{{app}}", app.addr())
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.Get(lb.url + "/slow")
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	<-inFlight
+	old := lb.rt.cur.Load()
+	if err := lb.reload(t, fmt.Sprintf(conf, two), "{{app}}", app.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(one, one+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.rt.ReopenLogs(); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	<-old.retired // its log flushed and closed
+	if data, _ := os.ReadFile(one); !strings.Contains(string(data), `"/slow"`) {
+		t.Errorf("%s after the reopen: %q, want the retiring configuration's /slow line", one, data)
 	}
 }

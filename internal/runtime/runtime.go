@@ -84,6 +84,8 @@ type Runtime struct {
 	stop     context.CancelFunc
 
 	info processInfo
+	// states are the versions of the state files limpet read or wrote.
+	states stateVersions
 }
 
 // New builds every live object of cfg. It listens on nothing yet; Start
@@ -138,6 +140,9 @@ func (rt *Runtime) Start() error {
 	}
 	rt.serve(opened)
 	rt.started = true
+	// The inherited sockets not taken are the caller's to close; a
+	// later reload binds its addresses afresh.
+	rt.opts.Inherited = nil
 	return nil
 }
 
@@ -271,10 +276,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	rt.stopped = true
 	socks := rt.order
 	rt.order, rt.sockets = nil, map[string]*socket{}
-	old := make([]*plan, 0, len(rt.old))
-	for o := range rt.old {
-		old = append(old, o)
-	}
+	old := rt.oldPlans()
 	rt.mu.Unlock()
 	p := rt.cur.Load()
 	// The sockets stop accepting; their idle connections are closed and
@@ -328,6 +330,15 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	p.watchers.close()
 	p.release(nil)
 	return errors.Join(errs...)
+}
+
+// oldPlans returns the plans being retired; rt.mu must be held.
+func (rt *Runtime) oldPlans() []*plan {
+	old := make([]*plan, 0, len(rt.old))
+	for o := range rt.old {
+		old = append(old, o)
+	}
+	return old
 }
 
 // clock returns the runtime's clock.

@@ -65,7 +65,9 @@ func bindName(addr string) string {
 func (rt *Runtime) serve(socks []*socket) {
 	for _, s := range socks {
 		go func() {
-			if err := s.server.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			// The runtime alone closes its sockets (Shutdown, a
+			// removed address), sometimes before the server knows.
+			if err := s.server.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				rt.log.Error("serving stopped", slog.String("listen", s.addr), slog.String("error", err.Error()))
 			}
 		}()

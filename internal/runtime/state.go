@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/upstream"
@@ -24,21 +27,57 @@ func (p *plan) keepState() {
 			u.OnChange(nil)
 			continue
 		}
-		path, log := cu.State, p.rt.log
+		path, log, versions := cu.State, p.rt.log, &p.rt.states
+		versions.add(path, cu.StateDigest)
 		u.OnChange(func(servers []*upstream.Server) {
 			// The change is made and the API answers it: the servers
 			// run as changed whether or not the file could be written.
 			// NGINX Plus, too, changes the group in memory and logs a
 			// file it cannot write.
-			if err := writeState(path, servers); err != nil {
+			if err := writeState(path, servers, versions); err != nil {
 				log.Error("state file not written", "upstream", u.Name, "file", path, "error", err)
 			}
 		})
 	}
 }
 
-// writeState writes the state file of servers at path.
-func writeState(path string, servers []*upstream.Server) error {
+// stateVersions remembers, for each state file, the last versions limpet
+// itself read or wrote (their SHA-256). A reload that finds one of them
+// keeps the running servers, which are that version or later (an API
+// change made while the reload loaded); one that finds another version,
+// a file edited by hand, applies it, as a restart would.
+type stateVersions struct {
+	mu sync.Mutex
+	m  map[string][][32]byte // by path, the newest last
+}
+
+// keptVersions bounds the versions remembered per file.
+const keptVersions = 8
+
+// add remembers d as a version of path limpet knows.
+func (v *stateVersions) add(path string, d [32]byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = make(map[string][][32]byte)
+	}
+	vs := append(v.m[path], d)
+	if len(vs) > keptVersions {
+		vs = vs[len(vs)-keptVersions:]
+	}
+	v.m[path] = vs
+}
+
+// own reports whether d is a version of path limpet read or wrote.
+func (v *stateVersions) own(path string, d [32]byte) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Contains(v.m[path], d)
+}
+
+// writeState writes the state file of servers at path, and remembers its
+// version.
+func writeState(path string, servers []*upstream.Server, versions *stateVersions) error {
 	lines := make([]*config.UpstreamServer, 0, len(servers))
 	for _, s := range servers {
 		lines = append(lines, &config.UpstreamServer{
@@ -54,7 +93,12 @@ func writeState(path string, servers []*upstream.Server) error {
 			Drain:       s.Draining(),
 		})
 	}
-	return writeFileAtomic(path, config.FormatState(lines))
+	data := config.FormatState(lines)
+	if err := writeFileAtomic(path, data); err != nil {
+		return err
+	}
+	versions.add(path, sha256.Sum256(data))
+	return nil
 }
 
 // writeFileAtomic replaces path with data so that a crash at any moment

@@ -211,3 +211,32 @@ func TestStateReloadKeepsAChangeMadeWhileItLoads(t *testing.T) {
 		t.Error("the server added while the reload loaded is gone")
 	}
 }
+
+// A state file edited by hand is applied by a reload, as a restart would
+// apply it; one limpet wrote itself keeps the running servers.
+func TestStateEditedByHandIsAppliedOnReload(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	statePath := filepath.Join(t.TempDir(), "backend.state")
+	repl := []string{"{{state}}", statePath}
+	lb := startLimpet(t, stateConf, repl...)
+	if status, v := apiJSON(t, "POST", lb.url+"/api/9/http/upstreams/backend/servers", fmt.Sprintf(`{"server":%q}`, a.addr())); status != 201 {
+		t.Fatalf("POST: %d %v", status, v)
+	}
+	if err := lb.reload(t, stateConf, repl...); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(lb.rt.Upstream("backend").Pool().All()); n != 1 {
+		t.Fatalf("%d servers after a reload of limpet's own file, want 1", n)
+	}
+	edited := fmt.Sprintf("server %s weight=4;\nserver %s;\n", a.addr(), b.addr())
+	if err := os.WriteFile(statePath, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.reload(t, stateConf, repl...); err != nil {
+		t.Fatal(err)
+	}
+	sa, sb := serverOf(t, lb, a.addr()), serverOf(t, lb, b.addr())
+	if sa == nil || sb == nil || sa.Weight != 4 {
+		t.Fatalf("after a reload of a file edited by hand: a %v (weight %v), b %v; want both, a with weight 4", sa != nil, sa, sb != nil)
+	}
+}
