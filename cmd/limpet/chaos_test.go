@@ -392,18 +392,21 @@ func (h *chaosHarness) nameOf(id string) string {
 }
 
 // stopLimpet sends SIGTERM and expects a clean exit.
-func (h *chaosHarness) stopLimpet(t *testing.T) {
+func (h *chaosHarness) stopLimpet(t *testing.T) { h.signalExit(t, syscall.SIGTERM) }
+
+// signalExit sends sig to limpet and expects it to exit 0.
+func (h *chaosHarness) signalExit(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	if err := h.limpet.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := h.limpet.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-h.lbExited:
 		if h.lbErr != nil {
-			t.Errorf("limpet after the chaos: %v", h.lbErr)
+			t.Errorf("limpet after %v: %v", sig, h.lbErr)
 		}
-	case <-time.After(20 * time.Second):
-		t.Error("limpet did not exit after SIGTERM")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("limpet did not exit after %v", sig)
 	}
 }
 

@@ -250,17 +250,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	upgradeStart := time.Now()
 	newPID := h.upgrade(t)
 	l2.waitRequests(t, 200)
-	if err := h.limpet.Process.Signal(syscall.SIGQUIT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-h.lbExited:
-		if h.lbErr != nil {
-			t.Errorf("the old limpet after SIGQUIT: %v", h.lbErr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the old limpet did not exit after SIGQUIT")
-	}
+	h.signalExit(t, syscall.SIGQUIT) // the old limpet
 	l2.waitRequests(t, 300)
 	l2.halt()
 	for _, c := range clients {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -245,4 +246,25 @@ func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string
 		t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
 	}
 	return res, string(body)
+}
+
+// echoWebSocket answers an upgrade with 101 and then echoes each line
+// back as "echo LINE" until the client closes: enough of a WebSocket for
+// a proxy, which relays the bytes.
+func echoWebSocket(w http.ResponseWriter, r *http.Request) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	_ = brw.Flush()
+	for {
+		line, err := brw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(brw, "echo %s", line)
+		_ = brw.Flush()
+	}
 }

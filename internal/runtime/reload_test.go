@@ -250,23 +250,7 @@ server { listen %s; access_log off; location / { proxy_pass http://backend; } }`
 // new configuration's.
 func TestReloadEndsOldWebSocketsAfterShutdownTimeout(t *testing.T) {
 	app := newBackend(t, "app")
-	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		_ = brw.Flush()
-		for {
-			line, err := brw.ReadString('\n')
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(brw, "echo %s", line)
-			_ = brw.Flush()
-		}
-	})
+	app.setHandler(echoWebSocket)
 	conf := `
 worker_shutdown_timeout %s;
 upstream backend { server {{app}}; }

@@ -86,16 +86,7 @@ server { listen 127.0.0.1:0; access_log {{log}};
 // written when it ends.
 func TestChainedRetiresKeepASharedLogOpen(t *testing.T) {
 	app := newBackend(t, "app")
-	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		_ = brw.Flush()
-		_, _ = brw.ReadString('\n') // until the client closes
-	})
+	app.setHandler(echoWebSocket)
 	first := `
 upstream backend { server {{app}}; }
 server { listen 127.0.0.1:0; access_log {{log}}; location / { proxy_pass http://backend; } }`
