@@ -2,6 +2,7 @@ package vars
 
 import (
 	"bufio"
+	"net"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -88,7 +89,13 @@ func FuzzExpand(f *testing.F) {
 
 		host := MustCompile("$host").Expand(r)
 		if host != r.ServerName {
-			if strings.ContainsAny(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") || strings.HasSuffix(host, ".") && !strings.HasSuffix(r.R.Host, "..") {
+			// One trailing dot is stripped, after the port: a host
+			// that still ends in one had two ("..:0" gives ".").
+			name := r.R.Host
+			if h, _, err := net.SplitHostPort(name); err == nil {
+				name = h
+			}
+			if strings.ContainsAny(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") || strings.HasSuffix(host, ".") && !strings.HasSuffix(name, "..") {
 				t.Fatalf("$host = %q from Host %q", host, r.R.Host)
 			}
 			if !strings.HasPrefix(host, "[") && strings.Contains(host, ":") {
