@@ -38,7 +38,7 @@ import (
 // A connection that has sent part of a request is never closed for this.
 // Without parking (NoParking, or not Linux) no connection is reused.
 type ConnLimit struct {
-	max     int64
+	max     atomic.Int64 // set by NewConnLimit and SetMax
 	n       atomic.Int64 // slots held
 	waiting atomic.Int32 // accept loops waiting for a slot
 	// strained is set while an episode of shortage lasts: from the
@@ -62,11 +62,23 @@ type ConnLimit struct {
 // NewConnLimit returns a limit of n connections (at least 1), to share
 // between Servers through their Limit field.
 func NewConnLimit(n int) *ConnLimit {
-	return &ConnLimit{max: int64(max(n, 1)), servers: make(map[*Server]struct{})}
+	l := &ConnLimit{servers: make(map[*Server]struct{})}
+	l.max.Store(int64(max(n, 1)))
+	return l
 }
 
 // Max returns the number of connections allowed.
-func (l *ConnLimit) Max() int { return int(l.max) }
+func (l *ConnLimit) Max() int { return int(l.max.Load()) }
+
+// SetMax changes the number of connections allowed (at least 1), as a
+// reload's worker_connections does. A larger limit lets the accept loops
+// waiting for a slot take one at once; under a smaller one, the
+// connections open are not closed, and new ones wait until enough of
+// them have (the idle ones are reused first, as at the limit).
+func (l *ConnLimit) SetMax(n int) {
+	l.max.Store(int64(max(n, 1)))
+	l.notify()
+}
 
 // Active returns the number of connections open now, those waiting in an
 // accept loop not included.
@@ -74,7 +86,7 @@ func (l *ConnLimit) Active() int { return int(l.n.Load()) }
 
 // reserve is how few free slots make accepting reuse idle connections:
 // nginx's connection_n/16.
-func (l *ConnLimit) reserve() int64 { return l.max / 16 }
+func (l *ConnLimit) reserve() int64 { return l.max.Load() / 16 }
 
 // register makes s's idle connections candidates for reuse.
 func (l *ConnLimit) register(s *Server, add bool) {
@@ -91,7 +103,7 @@ func (l *ConnLimit) register(s *Server, add bool) {
 func (l *ConnLimit) tryTake() bool {
 	for {
 		n := l.n.Load()
-		if n >= l.max {
+		if n >= l.max.Load() {
 			return false
 		}
 		if l.n.CompareAndSwap(n, n+1) {
@@ -123,7 +135,7 @@ func (l *ConnLimit) notify() {
 // acquire takes a slot for a connection s has just accepted, waiting for
 // one when none is free. It returns false when s shuts down meanwhile.
 func (l *ConnLimit) acquire(s *Server) bool {
-	if l.max-l.n.Load() > l.reserve() && l.tryTake() {
+	if l.max.Load()-l.n.Load() > l.reserve() && l.tryTake() {
 		// Plenty of room: an episode of shortage, if any, is over.
 		if l.strained.Load() {
 			l.strained.Store(false)
@@ -162,7 +174,7 @@ func (l *ConnLimit) wait(s *Server) bool {
 	l.waiting.Add(1)
 	defer l.waiting.Add(-1)
 	if l.strained.CompareAndSwap(false, true) {
-		s.logf("%d worker_connections are not enough", l.max)
+		s.logf("%d worker_connections are not enough", l.max.Load())
 	}
 	if l.hook != nil {
 		l.hook("wait")
@@ -262,7 +274,7 @@ func (l *ConnLimit) drain(s *Server) (closed int, next time.Time) {
 		}
 	}
 	if closed > 0 && l.reusing.CompareAndSwap(false, true) {
-		s.logf("%d worker_connections are not enough, reusing connections", l.max)
+		s.logf("%d worker_connections are not enough, reusing connections", l.max.Load())
 	}
 	return closed, next
 }

@@ -91,3 +91,60 @@ server { listen 127.0.0.1:0; access_log off; location / { return 204; } }
 		t.Errorf("error log lacks %s:\n%s", want, lb.errLog.String())
 	}
 }
+
+// A reload that raises worker_connections lets a connection waiting for
+// a slot in, while the one holding the only slot of the old limit is
+// still served.
+func TestReloadRaisesWorkerConnections(t *testing.T) {
+	app := newBackend(t, "app")
+	entered, release := make(chan struct{}), make(chan struct{})
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(entered)
+			<-release
+		}
+		_, _ = io.WriteString(w, "app")
+	})
+	conf := `
+events { worker_connections %d; }
+upstream u { server {{app}}; }
+server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://u; } }
+`
+	lb := startLimpet(t, fmt.Sprintf(conf, 1), "{{app}}", app.addr())
+	slow := make(chan error, 1)
+	go func() {
+		res, err := http.Get(lb.url + "/slow")
+		if err == nil {
+			res.Body.Close()
+		}
+		slow <- err
+	}()
+	<-entered
+	waiting := make(chan string, 1)
+	go func() {
+		res, err := http.Get(lb.url + "/")
+		if err != nil {
+			waiting <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		waiting <- string(b)
+	}()
+	eventually(t, 5*time.Second, "the shortage logged", func() bool {
+		return strings.Contains(lb.errLog.String(), `msg="1 worker_connections are not enough"`)
+	})
+	if err := lb.reload(t, fmt.Sprintf(conf, 2), "{{app}}", app.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-waiting; got != "app" {
+		t.Errorf("the waiting connection after the reload to 2: %q", got)
+	}
+	if _, max := lb.rt.Connections(); max != 2 {
+		t.Errorf("worker_connections after the reload: %d, want 2", max)
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -125,11 +125,7 @@ func (rt *Runtime) Start() error {
 		return errors.New("runtime: Start called twice or after Shutdown")
 	}
 	p := rt.cur.Load()
-	if limit, ok := fileLimit(); ok && uint64(rt.conns.Max()) > limit {
-		// ngx_event_module_init's warning: each connection needs a
-		// descriptor, and accepting beyond the limit fails.
-		rt.log.Warn(fmt.Sprintf("%d worker_connections exceed open file resource limit: %d", rt.conns.Max(), limit))
-	}
+	rt.warnFileLimit()
 	p.checker.Start()
 	p.watchers.start()
 	opened, err := rt.openSockets(p)
@@ -181,13 +177,14 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 		rt.info.reloadFailed()
 		return err
 	}
-	if cfg.WorkerConnections != rt.conns.Max() {
-		rt.log.Warn(fmt.Sprintf("worker_connections %d takes effect after a restart or a binary upgrade; %d still apply", cfg.WorkerConnections, rt.conns.Max()))
-	}
 	old.checker.Close()
 	old.watchers.close()
 	p.commit(old)
 	rt.cur.Store(p)
+	if cfg.WorkerConnections != rt.conns.Max() {
+		rt.conns.SetMax(cfg.WorkerConnections)
+		rt.warnFileLimit()
+	}
 	for _, s := range rt.order {
 		if lp := p.listen(s.addr); lp != nil {
 			s.server.Reconfigure(lp.settings)
@@ -330,6 +327,14 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	p.watchers.close()
 	p.release(nil)
 	return errors.Join(errs...)
+}
+
+// warnFileLimit is ngx_event_module_init's warning: each connection
+// needs a descriptor, and accepting beyond the limit fails.
+func (rt *Runtime) warnFileLimit() {
+	if limit, ok := fileLimit(); ok && uint64(rt.conns.Max()) > limit {
+		rt.log.Warn(fmt.Sprintf("%d worker_connections exceed open file resource limit: %d", rt.conns.Max(), limit))
+	}
 }
 
 // oldPlans returns the plans being retired; rt.mu must be held.
