@@ -53,9 +53,11 @@ type plan struct {
 	listens  []*listenPlan
 	handlers []*proxy.Handler
 
-	// before is the plan this one replaced, until that one is retired;
-	// retired is closed once this one is (its resources released).
-	before  *plan
+	// before is closed once the plan this one replaced is retired (nil
+	// for the first plan); retired is closed once this one is (its
+	// resources released). A channel, not the plan: a retired plan is
+	// not kept alive by its successor.
+	before  <-chan struct{}
 	retired chan struct{}
 }
 

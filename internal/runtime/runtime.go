@@ -200,7 +200,7 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 	// new handlers of their address (or, on a removed address, to the
 	// old ones, which retire waits for).
 	old.handOver(p)
-	p.before = old
+	p.before = old.retired
 	rt.old[old] = true
 	removed := rt.closeRemovedSockets(p)
 	rt.info.loaded(rt.clock()())
@@ -228,8 +228,7 @@ func (rt *Runtime) retire(old, next *plan, removed []*socket) {
 	// The configuration before old may still have requests on
 	// resources old shares with it: old's go only after its own.
 	if old.before != nil {
-		<-old.before.retired
-		old.before = nil
+		<-old.before
 	}
 	old.release(next)
 	rt.mu.Lock()
