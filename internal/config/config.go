@@ -533,6 +533,18 @@ type Header struct {
 	Value string
 }
 
+// AddHeader is one `add_header NAME VALUE [always]`
+// (ngx_http_headers_module). Value may hold variables; a value that
+// expands to nothing adds nothing.
+type AddHeader struct {
+	Pos   Pos
+	Name  string
+	Value string
+	// Always adds the header to responses of every status, not only to
+	// 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308.
+	Always bool
+}
+
 // NextUpstream is a bit set of `proxy_next_upstream` conditions.
 type NextUpstream uint16
 
@@ -573,6 +585,10 @@ type ProxySettings struct {
 	// in nginx, a level that sets any proxy_set_header does not inherit
 	// the outer level's list.
 	SetHeaders []Header
+	// AddHeaders is the effective add_header list, in the order written.
+	// As in nginx, a level that has any add_header does not inherit the
+	// outer level's list.
+	AddHeaders []AddHeader
 	// Timeouts: nginx defaults connect 60s, read 60s, send 60s.
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration

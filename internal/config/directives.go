@@ -213,6 +213,9 @@ var directiveList = []directive{
 	// Proxy settings, merged from http to server to location.
 	// proxy_set_header FIELD VALUE; default Host $proxy_host.
 	{"proxy_set_header", inHSL, args2, (*builder).proxySetHeader},
+	// add_header NAME VALUE [always]; no default; several per level; a
+	// level with any inherits none.
+	{"add_header", inHSL, args2 | args3, (*builder).addHeader},
 	// proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout TIME; default 60s.
 	{"proxy_connect_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.connectTimeout })},
 	{"proxy_read_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.readTimeout })},

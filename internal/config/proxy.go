@@ -51,6 +51,9 @@ type proxyConf struct {
 	// does not inherit.
 	headers    []Header
 	headersSet bool
+	// addHeaders are this level's add_header lines; a level with any
+	// inherits none (ngx_http_headers_merge_conf).
+	addHeaders []AddHeader
 
 	connectTimeout   setting[time.Duration]
 	readTimeout      setting[time.Duration]
@@ -81,6 +84,9 @@ type proxyConf struct {
 func (p *proxyConf) inherit(parent *proxyConf) {
 	if !p.headersSet {
 		p.headers, p.headersSet = parent.headers, parent.headersSet
+	}
+	if len(p.addHeaders) == 0 {
+		p.addHeaders = parent.addHeaders
 	}
 	p.connectTimeout.inherit(parent.connectTimeout)
 	p.readTimeout.inherit(parent.readTimeout)
@@ -115,6 +121,7 @@ func (p *proxyConf) effective() ProxySettings {
 	// upstream Connection header itself (keep-alive pooling).
 	return ProxySettings{
 		SetHeaders:             headers,
+		AddHeaders:             slices.Clone(p.addHeaders),
 		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
 		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
 		SendTimeout:            p.sendTimeout.or(defaultProxyTimeout),
@@ -204,6 +211,25 @@ func (b *builder) proxySetHeader(d *Directive, s *scope) error {
 	p := s.proxy
 	p.headers = append(p.headers, Header{Pos: d.Pos(), Name: d.Args[0], Value: d.Args[1]})
 	p.headersSet = true
+	return nil
+}
+
+// addHeader handles `add_header NAME VALUE [always]`, adding to this
+// level's list (which then stops inheriting the outer one). nginx takes
+// any name; here it must be an HTTP token, since Go's server would drop
+// any other without a word.
+func (b *builder) addHeader(d *Directive, s *scope) error {
+	h := AddHeader{Pos: d.Pos(), Name: d.Args[0], Value: d.Args[1]}
+	if len(d.Args) == 3 {
+		if d.Args[2] != "always" {
+			return d.invalidParam(d.Args[2])
+		}
+		h.Always = true
+	}
+	if !isToken(h.Name) {
+		return d.errorf("invalid header name %q in %q directive", h.Name, d.Name)
+	}
+	s.proxy.addHeaders = append(s.proxy.addHeaders, h)
 	return nil
 }
 
