@@ -116,7 +116,7 @@ type virtualServer struct {
 	// slashRedirect holds the paths of prefix locations ending in "/"
 	// that proxy, without that slash: a request for exactly such a path
 	// is redirected to the slashed one, as nginx does.
-	slashRedirect map[string]bool
+	slashRedirect map[string]*location
 }
 
 // location is a compiled `location` block.
@@ -150,6 +150,8 @@ type location struct {
 	// content serves locations limpet answers itself (api, metrics,
 	// dashboard); nil otherwise.
 	content http.Handler
+	// addHeaders are the location's add_header lines; nil when it has none.
+	addHeaders []addHeader
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -187,12 +189,15 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs := &virtualServer{locations: locs, compiled: make(map[*config.Location]*location), slashRedirect: make(map[string]bool)}
+	vs := &virtualServer{locations: locs, compiled: make(map[*config.Location]*location), slashRedirect: make(map[string]*location)}
 	if len(s.Names) > 0 {
 		vs.name = s.Names[0]
 	}
 	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy, Access: s.Access, Limits: s.Limits}}
 	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
+		return nil, err
+	}
+	if vs.noLocation.addHeaders, err = compileAddHeaders(s.Proxy.AddHeaders); err != nil {
 		return nil, err
 	}
 	if err := vs.noLocation.compileLimits(env); err != nil {
@@ -215,7 +220,7 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 			}
 			vs.compiled[l] = cl
 			if l.ProxyPass != nil && l.Modifier != "~" && l.Modifier != "~*" && len(l.Path) > 1 && strings.HasSuffix(l.Path, "/") {
-				vs.slashRedirect[strings.TrimSuffix(l.Path, "/")] = true
+				vs.slashRedirect[strings.TrimSuffix(l.Path, "/")] = cl
 			}
 			if err := walk(l.Locations); err != nil {
 				return err
@@ -260,6 +265,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 		return nil, err
 	}
 	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
+		return nil, err
+	}
+	if cl.addHeaders, err = compileAddHeaders(l.Proxy.AddHeaders); err != nil {
 		return nil, err
 	}
 	if err := cl.compileLimits(env); err != nil {
@@ -334,6 +342,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	loc := vs.noLocation
+	rw.vr = &vr
+	rw.add = loc.addHeaders
 	// The line is written even when the response is cut short by a
 	// panic (http.ErrAbortHandler after an upstream broke off).
 	defer func() {
@@ -354,12 +364,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var prefix string
 	if loc.ret == nil { // a server-level return answers every request
 		l, p := vs.locations.Match(path)
-		if vs.slashRedirect[path] && (l == nil || l.Path != path) {
+		if sl := vs.slashRedirect[path]; sl != nil && (l == nil || l.Path != path) {
+			// nginx redirects from the location that asked for it, whose
+			// add_header lines apply.
+			rw.add = sl.addHeaders
 			redirectToSlash(rw, r, &vr, path)
 			return
 		}
 		if l != nil {
 			loc, prefix = vs.compiled[l], p
+			rw.add = loc.addHeaders
 		}
 	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
@@ -424,22 +438,35 @@ func redirectToSlash(w http.ResponseWriter, r *http.Request, vr *vars.Request, p
 // responseWriter records what was sent, for the access log and for the
 // rule that a request is retried only while nothing has reached the
 // client.
+// It is also where add_header applies, as nginx's header filter does:
+// every response of the request passes here, proxied or limpet's own.
 type responseWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// add is the add_header list of the location that serves the
+	// request, applied to the first final status written; vr is the
+	// request its values expand against.
+	add   []addHeader
+	vr    *vars.Request
+	added bool
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 || w.status < 200 {
 		w.status = code
 	}
+	if len(w.add) > 0 && !w.added && code >= 200 {
+		w.added = true
+		applyAddHeaders(w.add, w.ResponseWriter.Header(), code, w.vr)
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if w.status < 200 {
+		// An implicit 200, made explicit so that add_header sees it.
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)

@@ -1,0 +1,76 @@
+package proxy
+
+import (
+	"net/http"
+	"net/textproto"
+
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/vars"
+)
+
+// addHeader is one compiled `add_header` (ngx_http_headers_filter_module).
+type addHeader struct {
+	// name in canonical form, the key of http.Header.
+	name   string
+	value  *vars.Template
+	always bool
+	// replace marks ETag and Last-Modified, which nginx sets rather than
+	// adds (ngx_http_set_response_header): the value replaces the
+	// response's own field, and an empty value removes it.
+	replace bool
+}
+
+// compileAddHeaders compiles an add_header list, nil when it is empty so
+// that the request path can skip it; an unknown variable is an error
+// naming the directive's file and line.
+func compileAddHeaders(list []config.AddHeader) ([]addHeader, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make([]addHeader, 0, len(list))
+	for _, h := range list {
+		t, err := vars.Compile(h.Value)
+		if err != nil {
+			return nil, &config.Error{Pos: h.Pos, Msg: err.Error()}
+		}
+		name := textproto.CanonicalMIMEHeaderKey(h.Name)
+		out = append(out, addHeader{name: name, value: t, always: h.Always,
+			replace: name == "Etag" || name == "Last-Modified"})
+	}
+	return out, nil
+}
+
+// addHeaderStatus reports the statuses add_header applies to without
+// `always`: nginx's list in ngx_http_headers_filter.
+func addHeaderStatus(code int) bool {
+	switch code {
+	case http.StatusOK, http.StatusCreated, http.StatusNoContent, http.StatusPartialContent,
+		http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusNotModified,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// applyAddHeaders adds the headers of list to dst, the header of a
+// response with status code, expanding their values against vr. Like
+// nginx, it adds beside the fields already there (several lines of one
+// name all go out), and skips a header whose value expands to nothing.
+func applyAddHeaders(list []addHeader, dst http.Header, code int, vr *vars.Request) {
+	safe := addHeaderStatus(code)
+	for i := range list {
+		h := &list[i]
+		if !safe && !h.always {
+			continue
+		}
+		v := h.value.Expand(vr)
+		switch {
+		case h.replace && v == "":
+			delete(dst, h.name)
+		case h.replace:
+			dst[h.name] = []string{v}
+		case v != "":
+			dst[h.name] = append(dst[h.name], v)
+		}
+	}
+}
