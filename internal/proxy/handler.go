@@ -334,7 +334,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var entry accesslog.Entry
 
 	vs := h.servers[h.vhosts.Select(r.Host)]
-	vr := vars.Request{R: r, Scheme: "http", ServerName: vs.name}
+	// The variables live in the response writer, which add_header
+	// expands against: one allocation for both.
+	vr := &rw.vr
+	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name}
 	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := a.(*net.TCPAddr); ok {
@@ -342,7 +345,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	loc := vs.noLocation
-	rw.vr = &vr
 	rw.add = loc.addHeaders
 	// The line is written even when the response is cut short by a
 	// panic (http.ErrAbortHandler after an upstream broke off).
@@ -368,7 +370,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// nginx redirects from the location that asked for it, whose
 			// add_header lines apply.
 			rw.add = sl.addHeaders
-			redirectToSlash(rw, r, &vr, path)
+			redirectToSlash(rw, r, vr, path)
 			return
 		}
 		if l != nil {
@@ -380,7 +382,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A `return` runs before the limits, in nginx's rewrite phase.
 		var held limit.Held
 		defer held.Release()
-		if !loc.limits(rw, r, &vr, &held) {
+		if !loc.limits(rw, r, vr, &held) {
 			return
 		}
 	}
@@ -391,10 +393,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case loc.content != nil:
 		loc.content.ServeHTTP(rw, r)
 	case loc.ret != nil:
-		loc.ret.serve(rw, r, &vr)
+		loc.ret.serve(rw, r, vr)
 	case loc.upstream != nil:
 		vr.ProxyHost = loc.proxyHost
-		h.proxy(rw, r, loc, &vr, prefix, &entry)
+		h.proxy(rw, r, loc, vr, prefix, &entry)
 	default:
 		// limpet serves no files: a location that neither proxies nor
 		// returns answers 404, as nginx would for a missing file.
@@ -446,9 +448,9 @@ type responseWriter struct {
 	bytes  int64
 	// add is the add_header list of the location that serves the
 	// request, applied to the first final status written; vr is the
-	// request its values expand against.
+	// request's variables, which its values expand against.
 	add   []addHeader
-	vr    *vars.Request
+	vr    vars.Request
 	added bool
 }
 
@@ -458,7 +460,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	if len(w.add) > 0 && !w.added && code >= 200 {
 		w.added = true
-		applyAddHeaders(w.add, w.ResponseWriter.Header(), code, w.vr)
+		applyAddHeaders(w.add, w.ResponseWriter.Header(), code, &w.vr)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

@@ -220,7 +220,7 @@ func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response
 	}
 	// nginx's header filters run on the 101 too (the upstream module sends
 	// the header before it switches): add_header lines with `always` apply.
-	applyAddHeaders(w.add, res.Header, http.StatusSwitchingProtocols, w.vr)
+	applyAddHeaders(w.add, res.Header, http.StatusSwitchingProtocols, &w.vr)
 	// The 101 is written by hand on the hijacked connection, as
 	// httputil.ReverseProxy does: the server's own WriteHeader would treat
 	// it as the start of an ordinary response.

@@ -66,6 +66,7 @@ server {
     location /teapot { return 418 "short and stout"; }
     location /moved { return 301 /elsewhere; }
     location /nothing { add_header X-Nothing no; }
+    location /etag-twice { add_header ETag foo always; add_header ETag "" always; return 404; }
 }`, "{{app}}", app.addr(), "{{dead}}", refusedAddr(t))
 	c := newClient(t)
 
@@ -107,6 +108,9 @@ server {
 		}},
 		{"ETag replaced, Last-Modified removed by an empty value", "/etag", 200, map[string][]string{
 			"Etag": {`"limpet"`}, "Last-Modified": nil,
+		}},
+		{"a later empty ETag removes an earlier one", "/etag-twice", 404, map[string][]string{
+			"Etag": nil,
 		}},
 		{"limpet's own 404: not without always", "/nothing", 404, map[string][]string{
 			"X-Nothing": nil,
