@@ -14,6 +14,11 @@ type addHeader struct {
 	name   string
 	value  *vars.Template
 	always bool
+	// static is the one-line value of a header without variables,
+	// shared by every response that has no field of the name yet, so
+	// such a header costs no allocation. Its capacity is its length: an
+	// append to it copies, never writes into it.
+	static []string
 	// replace marks ETag and Last-Modified, which nginx sets rather than
 	// adds (ngx_http_set_response_header): the value replaces the
 	// response's own field, and an empty value removes it.
@@ -34,8 +39,12 @@ func compileAddHeaders(list []config.AddHeader) ([]addHeader, error) {
 			return nil, &config.Error{Pos: h.Pos, Msg: err.Error()}
 		}
 		name := textproto.CanonicalMIMEHeaderKey(h.Name)
-		out = append(out, addHeader{name: name, value: t, always: h.Always,
-			replace: name == "Etag" || name == "Last-Modified"})
+		ah := addHeader{name: name, value: t, always: h.Always,
+			replace: name == "Etag" || name == "Last-Modified"}
+		if v, ok := t.Static(); ok && v != "" {
+			ah.static = []string{v}
+		}
+		out = append(out, ah)
 	}
 	return out, nil
 }
@@ -61,6 +70,10 @@ func applyAddHeaders(list []addHeader, dst http.Header, code int, vr *vars.Reque
 	for i := range list {
 		h := &list[i]
 		if !safe && !h.always {
+			continue
+		}
+		if h.static != nil && (h.replace || len(dst[h.name]) == 0) {
+			dst[h.name] = h.static
 			continue
 		}
 		v := h.value.Expand(vr)
