@@ -3,12 +3,17 @@ package runtime
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/config"
 )
 
 // refusedAddr returns a loopback address nothing listens on: a port the
@@ -180,5 +185,28 @@ server {
 	}
 	if res.StatusCode != 101 || res.Header.Get("X-Always") != "yes" || res.Header.Get("X-Plain") != "" {
 		t.Errorf("status %d X-Always %q X-Plain %q, want 101, yes and none", res.StatusCode, res.Header.Get("X-Always"), res.Header.Get("X-Plain"))
+	}
+}
+
+// An add_header value naming an unknown variable is an error at its
+// line, at every level where add_header may stand.
+func TestAddHeaderUnknownVariable(t *testing.T) {
+	for _, conf := range []string{
+		"\nadd_header X-A $nope;\nserver { listen 127.0.0.1:0; }\n",
+		"server { listen 127.0.0.1:0;\nadd_header X-A \"a $nope\" always;\n}\n",
+		"server { listen 127.0.0.1:0; location / {\nadd_header X-A $nope; return 200; } }\n",
+	} {
+		path := filepath.Join(t.TempDir(), "limpet.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path, config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(cfg, Options{ErrorLog: slog.New(slog.DiscardHandler)})
+		if want := `unknown "nope" variable in ` + path + ":2"; err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %s", conf, err, want)
+		}
 	}
 }
