@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // Options adjust how a configuration is loaded. The zero value is ready
@@ -733,10 +735,27 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 				c.Expires, ok = parseTime(val, true)
 			}
 		case key == "domain" && hasVal:
+			// A complex value in nginx: variables are expanded per
+			// response (see sticky.Cookie).
 			c.Domain, ok = val, isCookieAttr(val)
+			if ok && strings.IndexByte(val, '$') >= 0 {
+				if _, err := vars.Compile(val); err != nil {
+					return d.errorf("%s", err)
+				}
+			}
 		case key == "path" && hasVal:
 			c.Path, ok = val, isCookieAttr(val)
 		case key == "samesite" && hasVal:
+			// A complex value in nginx too: with a variable it is
+			// checked per response ("strict" replaces a bad value), a
+			// literal here.
+			if strings.IndexByte(val, '$') >= 0 {
+				if _, err := vars.Compile(val); err != nil {
+					return d.errorf("%s", err)
+				}
+				c.SameSite = val
+				break
+			}
 			c.SameSite = strings.ToLower(val)
 			ok = c.SameSite == "strict" || c.SameSite == "lax" || c.SameSite == "none"
 		case p == "httponly":
@@ -747,6 +766,10 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 			// limpet's own: the value carries its expiry (see
 			// StickyCookie.EnforceExpiry).
 			c.EnforceExpiry = true
+		case p == "assign_only":
+			// limpet's own: the cookie only when a server is assigned,
+			// not on every response (see StickyCookie.AssignOnly).
+			c.AssignOnly = true
 		default:
 			ok = false
 		}

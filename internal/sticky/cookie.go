@@ -9,6 +9,7 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // maxExpires is what NGINX Plus writes for `expires=max`.
@@ -29,16 +30,26 @@ const maxAgeMax = 315360000
 type Cookie struct {
 	name string
 	// attrs is everything after the value except expires, which changes
-	// with time: "; max-age=3600; domain=example.com; path=/; ...".
-	attrs   string
+	// with time, and a domain or samesite holding variables: "; max-age=3600;
+	// domain=example.com; path=/; ...". With a variable domain it stops
+	// before the domain and tail follows it.
+	attrs string
+	// domain and sameSite are set when those attributes hold variables
+	// (nginx's complex values); they are expanded for every response.
+	domain, sameSite *vars.Template
+	// tail is the static attributes after a variable domain.
+	tail    string
 	expires time.Duration
 	max     bool
 	// enforce is enforce_expiry: values carry their expiry, "ID.EXPIRY"
 	// with EXPIRY in Unix seconds, base 36.
 	enforce bool
+	// assignOnly is assign_only: the cookie only when a server is
+	// assigned, not on every response.
+	assignOnly bool
 
 	// expiresCache holds the last formatted expires attribute, so that a
-	// busy second formats the date once instead of on every new session.
+	// busy second formats the date once instead of on every response.
 	expiresCache atomic.Pointer[formattedExpires]
 }
 
@@ -47,7 +58,10 @@ type formattedExpires struct {
 	attr   string
 }
 
-// NewCookie returns the persistence of a `sticky cookie` directive.
+// NewCookie returns the persistence of a `sticky cookie` directive. The
+// config package has compiled the variables of Domain and SameSite, so a
+// value it built cannot fail here; one built by hand with an unknown
+// variable panics.
 func NewCookie(c config.StickyCookie) *Cookie {
 	var b strings.Builder
 	switch {
@@ -56,8 +70,15 @@ func NewCookie(c config.StickyCookie) *Cookie {
 	case c.Expires > 0:
 		b.WriteString("; max-age=" + strconv.FormatInt(int64(c.Expires/time.Second), 10))
 	}
-	if c.Domain != "" {
-		b.WriteString("; domain=" + c.Domain)
+	k := &Cookie{name: c.Name, expires: c.Expires, max: c.ExpiresMax, enforce: c.EnforceExpiry, assignOnly: c.AssignOnly}
+	if t := vars.MustCompile(c.Domain); c.Domain != "" {
+		if d, ok := t.Static(); ok {
+			b.WriteString("; domain=" + d)
+		} else {
+			k.domain = t
+			k.attrs = b.String()
+			b.Reset()
+		}
 	}
 	if c.Path != "" {
 		b.WriteString("; path=" + c.Path)
@@ -68,10 +89,19 @@ func NewCookie(c config.StickyCookie) *Cookie {
 	if c.HTTPOnly {
 		b.WriteString("; httponly")
 	}
-	if c.SameSite != "" {
-		b.WriteString("; samesite=" + c.SameSite)
+	if t := vars.MustCompile(c.SameSite); c.SameSite != "" {
+		if v, ok := t.Static(); ok {
+			b.WriteString("; samesite=" + v)
+		} else {
+			k.sameSite = t
+		}
 	}
-	return &Cookie{name: c.Name, attrs: b.String(), expires: c.Expires, max: c.ExpiresMax, enforce: c.EnforceExpiry}
+	if k.domain != nil {
+		k.tail = b.String()
+	} else {
+		k.attrs = b.String()
+	}
+	return k
 }
 
 // Name returns the cookie's name.
@@ -185,9 +215,37 @@ func (c *Cookie) stamped(v string, pool *upstream.Pool) (*upstream.Server, int64
 	return s, exp
 }
 
+// Sends reports whether the response from answered to a request decided
+// by d carries the cookie. As in nginx, every response from a server of a
+// sticky upstream does, so that an expires= cookie slides while its user
+// is active (and an enforce_expiry stamp is renewed); with assign_only
+// only those whose user needs a new one (Decision.NeedsCookie).
+func (c *Cookie) Sends(d *Decision, answered *upstream.Server) bool {
+	if c.assignOnly {
+		return d.NeedsCookie(answered)
+	}
+	return d.Outcome != None && answered != nil
+}
+
 // SetCookie returns the Set-Cookie header value that pins a user to the
-// server with the given ID, for a response sent at now.
-func (c *Cookie) SetCookie(id string, now time.Time) string {
+// server with the given ID, for a response sent at now to the request r
+// (for the variables of domain= and samesite=; nil expands them empty).
+// With assign_only it is called only when Sends says so; it is also what
+// renews the cookie on every response otherwise.
+func (c *Cookie) SetCookie(id string, now time.Time, r *vars.Request) string {
+	if !c.enforce && c.domain == nil && c.sameSite == nil {
+		// The common case: one allocation, the concatenation.
+		return c.name + "=" + id + c.expiresAttr(now) + c.attrs
+	}
+	var buf [256]byte
+	return string(c.AppendSetCookie(buf[:0], id, now, r))
+}
+
+// AppendSetCookie appends what SetCookie returns to dst.
+func (c *Cookie) AppendSetCookie(dst []byte, id string, now time.Time, r *vars.Request) []byte {
+	dst = append(dst, c.name...)
+	dst = append(dst, '=')
+	dst = append(dst, id...)
 	if c.enforce {
 		exp := now.Add(c.expires)
 		if c.max {
@@ -199,9 +257,56 @@ func (c *Cookie) SetCookie(id string, now time.Time) string {
 				exp = ten
 			}
 		}
-		id += "." + strconv.FormatInt(exp.Unix(), 36)
+		dst = append(dst, '.')
+		dst = strconv.AppendInt(dst, exp.Unix(), 36)
 	}
-	return c.name + "=" + id + c.expiresAttr(now) + c.attrs
+	dst = append(dst, c.expiresAttr(now)...)
+	dst = append(dst, c.attrs...)
+	if c.domain != nil {
+		dst = appendAttr(dst, "; domain=", c.domain, r)
+		dst = append(dst, c.tail...)
+	}
+	if c.sameSite != nil {
+		n := len(dst)
+		dst = appendAttr(dst, "; samesite=", c.sameSite, r)
+		if v := dst[n:]; len(v) > len("; samesite=") && !validSameSite(v[len("; samesite="):]) {
+			// nginx's choice for a value that is none of the three.
+			dst = append(dst[:n], "; samesite=strict"...)
+		}
+	}
+	return dst
+}
+
+// appendAttr appends prefix and t's expansion for r, or nothing when the
+// expansion is empty (nginx leaves the attribute out) or would break the
+// Set-Cookie line (a ';' or control character, from a client's Host or
+// argument): the cookie is then sent without that attribute.
+func appendAttr(dst []byte, prefix string, t *vars.Template, r *vars.Request) []byte {
+	if r == nil {
+		r = &noRequest
+	}
+	n := len(dst)
+	dst = t.Append(append(dst, prefix...), r)
+	v := dst[n+len(prefix):]
+	if len(v) == 0 {
+		return dst[:n]
+	}
+	for _, c := range v {
+		if c < ' ' || c == 0x7f || c == ';' {
+			return dst[:n]
+		}
+	}
+	return dst
+}
+
+// noRequest expands variables empty, for SetCookie without a request.
+var noRequest vars.Request
+
+// validSameSite reports whether v is strict, lax or none, in any case, as
+// nginx compares it.
+func validSameSite(v []byte) bool {
+	s := string(v) // no allocation: the comparison does not keep it
+	return strings.EqualFold(s, "strict") || strings.EqualFold(s, "lax") || strings.EqualFold(s, "none")
 }
 
 // expiresAttr returns "; expires=DATE" for cookies with a lifetime, or ""
