@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,18 @@ type Cookie struct {
 	// expiresCache holds the last formatted expires attribute, so that a
 	// busy second formats the date once instead of on every response.
 	expiresCache atomic.Pointer[formattedExpires]
+	// sets holds, per server ID, the last Set-Cookie value of a cookie
+	// without variables (*atomic.Pointer[formattedSet]): the value
+	// changes at most once a second, and every response carries it, so a
+	// busy server's returning users share one string instead of one each.
+	// Its keys are the IDs of the servers that answered, which a
+	// configuration bounds (a reload makes a new Cookie).
+	sets sync.Map
+}
+
+type formattedSet struct {
+	second int64
+	value  string
 }
 
 type formattedExpires struct {
@@ -233,12 +246,24 @@ func (c *Cookie) Sends(d *Decision, answered *upstream.Server) bool {
 // With assign_only it is called only when Sends says so; it is also what
 // renews the cookie on every response otherwise.
 func (c *Cookie) SetCookie(id string, now time.Time, r *vars.Request) string {
-	if !c.enforce && c.domain == nil && c.sameSite == nil {
-		// The common case: one allocation, the concatenation.
-		return c.name + "=" + id + c.expiresAttr(now) + c.attrs
-	}
 	var buf [256]byte
-	return string(c.AppendSetCookie(buf[:0], id, now, r))
+	if c.domain != nil || c.sameSite != nil {
+		return string(c.AppendSetCookie(buf[:0], id, now, r))
+	}
+	// Without variables the value depends only on the server and the
+	// second: reuse the last one made.
+	sec := now.Unix()
+	v, ok := c.sets.Load(id)
+	if !ok {
+		v, _ = c.sets.LoadOrStore(id, new(atomic.Pointer[formattedSet]))
+	}
+	slot := v.(*atomic.Pointer[formattedSet])
+	if f := slot.Load(); f != nil && f.second == sec {
+		return f.value
+	}
+	f := &formattedSet{second: sec, value: string(c.AppendSetCookie(buf[:0], id, now, r))}
+	slot.Store(f)
+	return f.value
 }
 
 // AppendSetCookie appends what SetCookie returns to dst.
