@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // Options adjust how a configuration is loaded. The zero value is ready
@@ -736,13 +734,8 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 			}
 		case key == "domain" && hasVal:
 			// A complex value in nginx: variables are expanded per
-			// response (see sticky.Cookie).
+			// response, and compiled with the upstream (sticky.Compile).
 			c.Domain, ok = val, isCookieAttr(val)
-			if ok && strings.IndexByte(val, '$') >= 0 {
-				if _, err := vars.Compile(val); err != nil {
-					return d.errorf("%s", err)
-				}
-			}
 		case key == "path" && hasVal:
 			c.Path, ok = val, isCookieAttr(val)
 		case key == "samesite" && hasVal:
@@ -750,10 +743,7 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 			// checked per response ("strict" replaces a bad value), a
 			// literal here.
 			if strings.IndexByte(val, '$') >= 0 {
-				if _, err := vars.Compile(val); err != nil {
-					return d.errorf("%s", err)
-				}
-				c.SameSite = val
+				c.SameSite, ok = val, isCookieAttr(val)
 				break
 			}
 			c.SameSite = strings.ToLower(val)

@@ -50,7 +50,7 @@ func startLimpetAt(t *testing.T, conf, addr string, c *stickyClock) string {
 
 func stickyConf(params string) string {
 	return "upstream backend {\n server {{app}};\n sticky cookie SERVERID " + params + ";\n}\n" +
-		"server {\n listen 127.0.0.1:0;\n location / { proxy_pass http://backend; }\n}\n"
+		"server {\n listen 127.0.0.1:0;\n access_log off;\n location / { proxy_pass http://backend; }\n}\n"
 }
 
 // A returning user's response carries the cookie again, its expiry
@@ -141,6 +141,26 @@ func TestStickyCookieDomainVariable(t *testing.T) {
 		res, _ := do(t, &http.Client{}, req)
 		if got, want := res.Header.Values("Set-Cookie"), "SERVERID="+id+"; domain="+domain+"; path=/"; len(got) != 1 || got[0] != want {
 			t.Errorf("Host %q: Set-Cookie %q, want %q", host, got, want)
+		}
+	}
+}
+
+// A variable of domain= or samesite= that does not exist is an error at
+// the directive's line, in nginx's words.
+func TestStickyCookieBadVariable(t *testing.T) {
+	for _, tt := range []struct{ params, want string }{
+		{"domain=$hots", `unknown "hots" variable`},
+		{"samesite=$x", `unknown "x" variable`},
+		{`"domain=${host"`, `the closing bracket in "host" variable is missing`},
+		{"samesite=$", `invalid "samesite" parameter value`},
+	} {
+		cfg, err := config.LoadBytes("sticky.conf", []byte(strings.ReplaceAll(stickyConf(tt.params), "{{app}}", "127.0.0.1:1")), config.Options{})
+		if err != nil {
+			t.Fatalf("%s: load: %v", tt.params, err)
+		}
+		_, err = New(cfg, Options{ErrorLog: slog.New(slog.DiscardHandler)})
+		if want := tt.want + " in sticky.conf:3"; err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %s", tt.params, err, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package sticky
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,11 +72,30 @@ type formattedExpires struct {
 	attr   string
 }
 
-// NewCookie returns the persistence of a `sticky cookie` directive. The
-// config package has compiled the variables of Domain and SameSite, so a
-// value it built cannot fail here; one built by hand with an unknown
-// variable panics.
+// NewCookie is Compile for values known to be good, such as tests':
+// it panics on an error.
 func NewCookie(c config.StickyCookie) *Cookie {
+	k, err := Compile(c)
+	if err != nil {
+		panic("sticky: " + err.Error())
+	}
+	return k
+}
+
+// Compile returns the persistence of a `sticky cookie` directive,
+// compiling the variables of domain= and samesite= (nginx's complex
+// values). The errors are in nginx's words, for the caller to add the
+// directive's file and line: an unknown variable, or a samesite without
+// variables that is not strict, lax or none.
+func Compile(c config.StickyCookie) (*Cookie, error) {
+	domain, err := vars.Compile(c.Domain)
+	if err != nil {
+		return nil, err
+	}
+	sameSite, err := vars.Compile(c.SameSite)
+	if err != nil {
+		return nil, err
+	}
 	var b strings.Builder
 	switch {
 	case c.ExpiresMax:
@@ -84,7 +104,7 @@ func NewCookie(c config.StickyCookie) *Cookie {
 		b.WriteString("; max-age=" + strconv.FormatInt(int64(c.Expires/time.Second), 10))
 	}
 	k := &Cookie{name: c.Name, expires: c.Expires, max: c.ExpiresMax, enforce: c.EnforceExpiry, assignOnly: c.AssignOnly}
-	if t := vars.MustCompile(c.Domain); c.Domain != "" {
+	if t := domain; c.Domain != "" {
 		if d, ok := t.Static(); ok {
 			b.WriteString("; domain=" + d)
 		} else {
@@ -102,8 +122,11 @@ func NewCookie(c config.StickyCookie) *Cookie {
 	if c.HTTPOnly {
 		b.WriteString("; httponly")
 	}
-	if t := vars.MustCompile(c.SameSite); c.SameSite != "" {
+	if t := sameSite; c.SameSite != "" {
 		if v, ok := t.Static(); ok {
+			if !validSameSite([]byte(v)) {
+				return nil, errors.New("invalid \"samesite\" parameter value")
+			}
 			b.WriteString("; samesite=" + v)
 		} else {
 			k.sameSite = t
@@ -114,7 +137,7 @@ func NewCookie(c config.StickyCookie) *Cookie {
 	} else {
 		k.attrs = b.String()
 	}
-	return k
+	return k, nil
 }
 
 // Name returns the cookie's name.
