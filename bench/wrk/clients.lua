@@ -16,8 +16,9 @@
 -- "new": clients that never send a cookie; each request is a first visit.
 --
 -- Either way the script counts responses that carry a Set-Cookie (a sticky
--- balancer sets one on every new client's response and on no returning
--- client's), and done() prints one machine-readable line:
+-- balancer sets one on every new client's response; on a returning
+-- client's, limpet and nginx's sticky module re-send it, HAProxy's insert
+-- mode does not), and done() prints one machine-readable line:
 --   RESULT requests=N duration_us=N p50_us=N p90_us=N p99_us=N
 --          errors_connect=N errors_read=N errors_write=N errors_status=N
 --          errors_timeout=N set_cookie=N

@@ -733,10 +733,19 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 				c.Expires, ok = parseTime(val, true)
 			}
 		case key == "domain" && hasVal:
+			// A complex value in nginx: variables are expanded per
+			// response, and compiled with the upstream (sticky.Compile).
 			c.Domain, ok = val, isCookieAttr(val)
 		case key == "path" && hasVal:
 			c.Path, ok = val, isCookieAttr(val)
 		case key == "samesite" && hasVal:
+			// A complex value in nginx too: with a variable it is
+			// checked per response ("strict" replaces a bad value), a
+			// literal here.
+			if strings.IndexByte(val, '$') >= 0 {
+				c.SameSite, ok = val, isCookieAttr(val)
+				break
+			}
 			c.SameSite = strings.ToLower(val)
 			ok = c.SameSite == "strict" || c.SameSite == "lax" || c.SameSite == "none"
 		case p == "httponly":
@@ -747,6 +756,10 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 			// limpet's own: the value carries its expiry (see
 			// StickyCookie.EnforceExpiry).
 			c.EnforceExpiry = true
+		case p == "assign_only":
+			// limpet's own: the cookie only when a server is assigned,
+			// not on every response (see StickyCookie.AssignOnly).
+			c.AssignOnly = true
 		default:
 			ok = false
 		}

@@ -329,6 +329,16 @@ func TestUpstreamOptions(t *testing.T) {
 			"sticky enforce_expiry", "sticky cookie s expires=1h enforce_expiry;",
 			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "s", Expires: time.Hour, EnforceExpiry: true}}},
 		},
+		{
+			"sticky assign_only", "sticky cookie s expires=1h assign_only;",
+			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "s", Expires: time.Hour, AssignOnly: true}}},
+		},
+		{
+			// Complex values in nginx: kept as written, case included,
+			// for expansion per response.
+			"sticky domain and samesite with variables", "sticky cookie s domain=.$host samesite=$arg_SameSite;",
+			Upstream{Method: Balance{Kind: RoundRobin}, Sticky: &Sticky{Pos: Pos{Line: 3}, Cookie: StickyCookie{Name: "s", Domain: ".$host", SameSite: "$arg_SameSite"}}},
+		},
 		{"backup with least_conn", "least_conn;\nserver 10.0.0.9 backup;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}}},
 		{"slow_start with least_conn", "least_conn;\nserver 10.0.0.9 slow_start=10s;", Upstream{Method: Balance{Kind: LeastConn, Pos: Pos{Line: 3}}}},
 		{"drain with hash", "hash $uri consistent;\nserver 10.0.0.9 drain;", Upstream{Method: Balance{Kind: Hash, HashKey: "$uri", Consistent: true, Pos: Pos{Line: 3}}}},
@@ -1058,7 +1068,7 @@ func TestErrors(t *testing.T) {
 		{"expires in ms", "upstream a { server 10.0.0.1; sticky cookie s expires=500ms; }", `invalid parameter "expires=500ms" in FILE:1`},
 		{"bad samesite", "upstream a { server 10.0.0.1; sticky cookie s samesite=strictest; }", `invalid parameter "samesite=strictest" in FILE:1`},
 		{"enforce_expiry without expires", "upstream a { server 10.0.0.1; sticky cookie s enforce_expiry; }", `"enforce_expiry" requires "expires" in FILE:1`},
-		{"samesite variable", "upstream a { server 10.0.0.1; sticky cookie s samesite=$x; }", `invalid parameter "samesite=$x" in FILE:1`},
+		{"samesite variable with semicolon", "upstream a { server 10.0.0.1; sticky cookie s \"samesite=$x;y\"; }", `invalid parameter "samesite=$x;y" in FILE:1`},
 		{"path with semicolon", "upstream a { server 10.0.0.1; sticky cookie s \"path=/;x\"; }", `invalid parameter "path=/;x" in FILE:1`},
 		{"unknown sticky parameter", "upstream a { server 10.0.0.1; sticky cookie s HttpOnly; }", `invalid parameter "HttpOnly" in FILE:1`},
 

@@ -241,12 +241,23 @@ type StickyCookie struct {
 	// ExpiresMax is `expires=max`: Expires "Thu, 31 Dec 2037 23:55:55 GMT"
 	// and Max-Age 315360000, as nginx writes it.
 	ExpiresMax bool
-	Domain     string
-	Path       string
-	HTTPOnly   bool
-	Secure     bool
-	// SameSite is "", "strict", "lax" or "none".
+	// Domain may hold variables (nginx's complex value), expanded for
+	// each response; an empty expansion leaves the attribute out.
+	Domain   string
+	Path     string
+	HTTPOnly bool
+	Secure   bool
+	// SameSite is "", "strict", "lax" or "none", or a value with
+	// variables, expanded for each response as nginx does: an empty
+	// expansion leaves the attribute out, one that is none of the three
+	// gives "strict".
 	SameSite string
+	// AssignOnly is limpet's `assign_only` parameter: the cookie is sent
+	// only when the user is assigned a server (no cookie, a useless one,
+	// or one naming another server). Without it, as in nginx, every
+	// response from the upstream carries the cookie, so an expires= cookie
+	// slides while its user is active.
+	AssignOnly bool
 	// EnforceExpiry is limpet's `enforce_expiry` parameter: the cookie
 	// value carries its expiry time after the server ID ("ID.EXPIRY"),
 	// and a cookie that arrives after it (a client that ignores expiry, a

@@ -128,7 +128,8 @@ var directiveList = []directive{
 	// file per upstream.
 	{"state", inUpstream, args1, (*builder).state},
 	// sticky cookie NAME [expires=TIME|max] [domain=D] [path=P] [httponly]
-	// [secure] [samesite=strict|lax|none];
+	// [secure] [samesite=strict|lax|none] [enforce_expiry] [assign_only];
+	// domain= and samesite= take variables.
 	{"sticky", inUpstream, args1More, (*builder).sticky},
 
 	// server { ... }

@@ -14,6 +14,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // copyBufferSize is the size of the pooled buffers response bodies are
@@ -25,13 +26,13 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 // respond sends the upstream response res to the client: its headers
 // without hop-by-hop ones, and of a single-valued field the upstream
 // repeated only the first line (see singleValued), limpet's persistence
-// cookie beside the
-// application's own Set-Cookie headers when the user needs one, and the
+// cookie beside the application's own Set-Cookie headers (on every
+// response, as nginx; with assign_only when the user needs one), and the
 // body streamed as it arrives.
-func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
+func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		h.upgrade(w, r, res, st, dec, server, readTimeout, debugHeader)
+		h.upgrade(w, r, vr, res, st, dec, server, readTimeout, debugHeader)
 		return
 	}
 	removeHopHeaders(res.Header)
@@ -47,8 +48,8 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, res *http.Response
 		// a proxy passes the upstream's silence on.
 		dst["Content-Type"] = nil
 	}
-	if dec.NeedsCookie(server) {
-		dst.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, h.now()))
+	if st.Sticky != nil && st.Sticky.Sends(dec, server) {
+		dst.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, h.now(), vr))
 	}
 	if debugHeader && dec.Outcome != sticky.None {
 		dst["X-Limpet-Sticky"] = []string{dec.Label()}
@@ -191,7 +192,7 @@ func (c *upgradedConn) close() {
 // response goes to the client, and from then on bytes are copied both ways
 // until either side closes. The persistence cookie rides on the 101
 // response, so a WebSocket's upgrade request is sticky like any other.
-func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
+func (h *Handler) upgrade(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
 	want, got := upgradeType(r.Header), upgradeType(res.Header)
 	if !strings.EqualFold(want, got) {
 		h.errorLog.Warn("upstream switched to a protocol the client did not ask for",
@@ -212,8 +213,8 @@ func (h *Handler) upgrade(w *responseWriter, r *http.Request, res *http.Response
 	}
 	res.Header["Connection"] = []string{"Upgrade"}
 	res.Header["Upgrade"] = []string{got}
-	if dec.NeedsCookie(server) {
-		res.Header.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, h.now()))
+	if st.Sticky != nil && st.Sticky.Sends(dec, server) {
+		res.Header.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, h.now(), vr))
 	}
 	if debugHeader && dec.Outcome != sticky.None {
 		res.Header["X-Limpet-Sticky"] = []string{dec.Label()}

@@ -168,7 +168,11 @@ func policyOf(cu *config.Upstream, rnd func(int) int) (live.Policy, error) {
 		},
 	}
 	if cu.Sticky != nil {
-		p.Sticky = sticky.NewCookie(cu.Sticky.Cookie)
+		c, err := sticky.Compile(cu.Sticky.Cookie)
+		if err != nil {
+			return p, &config.Error{Pos: cu.Sticky.Pos, Msg: err.Error()}
+		}
+		p.Sticky = c
 	}
 	setQueue(&p, cu)
 	switch cu.Method.Kind {

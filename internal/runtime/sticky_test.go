@@ -91,14 +91,15 @@ func TestDesignNotes(t *testing.T) {
 		t.Errorf("cookie attributes: max-age %d path %q expires %v; want 3600, /, set", c.MaxAge, c.Path, c.Expires)
 	}
 
-	// 100 requests with the cookie all reach that server, without a new cookie.
+	// 100 requests with the cookie all reach that server, and each
+	// response carries the cookie again, as nginx sends it on every one.
 	for i := range 100 {
 		res, body := get(t, user, lb.url+"/")
 		if body != pinned {
 			t.Fatalf("request %d with the cookie went to %s, want %s", i, body, pinned)
 		}
-		if sc := res.Header.Values("Set-Cookie"); len(sc) != 0 {
-			t.Fatalf("request %d with a valid cookie got Set-Cookie %q", i, sc)
+		if sc := res.Header.Values("Set-Cookie"); len(sc) != 1 || serverIDCookie(res).Value != ids[pinned] {
+			t.Fatalf("request %d with a valid cookie got Set-Cookie %q, want SERVERID=%s once", i, sc, ids[pinned])
 		}
 	}
 

@@ -1,14 +1,17 @@
 package sticky
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // maxExpires is what NGINX Plus writes for `expires=max`.
@@ -29,17 +32,39 @@ const maxAgeMax = 315360000
 type Cookie struct {
 	name string
 	// attrs is everything after the value except expires, which changes
-	// with time: "; max-age=3600; domain=example.com; path=/; ...".
-	attrs   string
+	// with time, and a domain or samesite holding variables: "; max-age=3600;
+	// domain=example.com; path=/; ...". With a variable domain it stops
+	// before the domain and tail follows it.
+	attrs string
+	// domain and sameSite are set when those attributes hold variables
+	// (nginx's complex values); they are expanded for every response.
+	domain, sameSite *vars.Template
+	// tail is the static attributes after a variable domain.
+	tail    string
 	expires time.Duration
 	max     bool
 	// enforce is enforce_expiry: values carry their expiry, "ID.EXPIRY"
 	// with EXPIRY in Unix seconds, base 36.
 	enforce bool
+	// assignOnly is assign_only: the cookie only when a server is
+	// assigned, not on every response.
+	assignOnly bool
 
 	// expiresCache holds the last formatted expires attribute, so that a
-	// busy second formats the date once instead of on every new session.
+	// busy second formats the date once instead of on every response.
 	expiresCache atomic.Pointer[formattedExpires]
+	// sets holds, per server ID, the last Set-Cookie value of a cookie
+	// without variables (*atomic.Pointer[formattedSet]): the value
+	// changes at most once a second, and every response carries it, so a
+	// busy server's returning users share one string instead of one each.
+	// Its keys are the IDs of the servers that answered, which a
+	// configuration bounds (a reload makes a new Cookie).
+	sets sync.Map
+}
+
+type formattedSet struct {
+	second int64
+	value  string
 }
 
 type formattedExpires struct {
@@ -47,8 +72,30 @@ type formattedExpires struct {
 	attr   string
 }
 
-// NewCookie returns the persistence of a `sticky cookie` directive.
+// NewCookie is Compile for values known to be good, such as tests':
+// it panics on an error.
 func NewCookie(c config.StickyCookie) *Cookie {
+	k, err := Compile(c)
+	if err != nil {
+		panic("sticky: " + err.Error())
+	}
+	return k
+}
+
+// Compile returns the persistence of a `sticky cookie` directive,
+// compiling the variables of domain= and samesite= (nginx's complex
+// values). The errors are in nginx's words, for the caller to add the
+// directive's file and line: an unknown variable, or a samesite without
+// variables that is not strict, lax or none.
+func Compile(c config.StickyCookie) (*Cookie, error) {
+	domain, err := vars.Compile(c.Domain)
+	if err != nil {
+		return nil, err
+	}
+	sameSite, err := vars.Compile(c.SameSite)
+	if err != nil {
+		return nil, err
+	}
 	var b strings.Builder
 	switch {
 	case c.ExpiresMax:
@@ -56,8 +103,15 @@ func NewCookie(c config.StickyCookie) *Cookie {
 	case c.Expires > 0:
 		b.WriteString("; max-age=" + strconv.FormatInt(int64(c.Expires/time.Second), 10))
 	}
-	if c.Domain != "" {
-		b.WriteString("; domain=" + c.Domain)
+	k := &Cookie{name: c.Name, expires: c.Expires, max: c.ExpiresMax, enforce: c.EnforceExpiry, assignOnly: c.AssignOnly}
+	if t := domain; c.Domain != "" {
+		if d, ok := t.Static(); ok {
+			b.WriteString("; domain=" + d)
+		} else {
+			k.domain = t
+			k.attrs = b.String()
+			b.Reset()
+		}
 	}
 	if c.Path != "" {
 		b.WriteString("; path=" + c.Path)
@@ -68,10 +122,22 @@ func NewCookie(c config.StickyCookie) *Cookie {
 	if c.HTTPOnly {
 		b.WriteString("; httponly")
 	}
-	if c.SameSite != "" {
-		b.WriteString("; samesite=" + c.SameSite)
+	if t := sameSite; c.SameSite != "" {
+		if v, ok := t.Static(); ok {
+			if !validSameSite([]byte(v)) {
+				return nil, errors.New("invalid \"samesite\" parameter value")
+			}
+			b.WriteString("; samesite=" + v)
+		} else {
+			k.sameSite = t
+		}
 	}
-	return &Cookie{name: c.Name, attrs: b.String(), expires: c.Expires, max: c.ExpiresMax, enforce: c.EnforceExpiry}
+	if k.domain != nil {
+		k.tail = b.String()
+	} else {
+		k.attrs = b.String()
+	}
+	return k, nil
 }
 
 // Name returns the cookie's name.
@@ -185,9 +251,49 @@ func (c *Cookie) stamped(v string, pool *upstream.Pool) (*upstream.Server, int64
 	return s, exp
 }
 
+// Sends reports whether the response from answered to a request decided
+// by d carries the cookie. As in nginx, every response from a server of a
+// sticky upstream does, so that an expires= cookie slides while its user
+// is active (and an enforce_expiry stamp is renewed); with assign_only
+// only those whose user needs a new one (Decision.NeedsCookie).
+func (c *Cookie) Sends(d *Decision, answered *upstream.Server) bool {
+	if c.assignOnly {
+		return d.NeedsCookie(answered)
+	}
+	return d.Outcome != None && answered != nil
+}
+
 // SetCookie returns the Set-Cookie header value that pins a user to the
-// server with the given ID, for a response sent at now.
-func (c *Cookie) SetCookie(id string, now time.Time) string {
+// server with the given ID, for a response sent at now to the request r
+// (for the variables of domain= and samesite=; nil expands them empty).
+// With assign_only it is called only when Sends says so; it is also what
+// renews the cookie on every response otherwise.
+func (c *Cookie) SetCookie(id string, now time.Time, r *vars.Request) string {
+	var buf [256]byte
+	if c.domain != nil || c.sameSite != nil {
+		return string(c.AppendSetCookie(buf[:0], id, now, r))
+	}
+	// Without variables the value depends only on the server and the
+	// second: reuse the last one made.
+	sec := now.Unix()
+	v, ok := c.sets.Load(id)
+	if !ok {
+		v, _ = c.sets.LoadOrStore(id, new(atomic.Pointer[formattedSet]))
+	}
+	slot := v.(*atomic.Pointer[formattedSet])
+	if f := slot.Load(); f != nil && f.second == sec {
+		return f.value
+	}
+	f := &formattedSet{second: sec, value: string(c.AppendSetCookie(buf[:0], id, now, r))}
+	slot.Store(f)
+	return f.value
+}
+
+// AppendSetCookie appends what SetCookie returns to dst.
+func (c *Cookie) AppendSetCookie(dst []byte, id string, now time.Time, r *vars.Request) []byte {
+	dst = append(dst, c.name...)
+	dst = append(dst, '=')
+	dst = append(dst, id...)
 	if c.enforce {
 		exp := now.Add(c.expires)
 		if c.max {
@@ -199,9 +305,56 @@ func (c *Cookie) SetCookie(id string, now time.Time) string {
 				exp = ten
 			}
 		}
-		id += "." + strconv.FormatInt(exp.Unix(), 36)
+		dst = append(dst, '.')
+		dst = strconv.AppendInt(dst, exp.Unix(), 36)
 	}
-	return c.name + "=" + id + c.expiresAttr(now) + c.attrs
+	dst = append(dst, c.expiresAttr(now)...)
+	dst = append(dst, c.attrs...)
+	if c.domain != nil {
+		dst = appendAttr(dst, "; domain=", c.domain, r)
+		dst = append(dst, c.tail...)
+	}
+	if c.sameSite != nil {
+		n := len(dst)
+		dst = appendAttr(dst, "; samesite=", c.sameSite, r)
+		if v := dst[n:]; len(v) > len("; samesite=") && !validSameSite(v[len("; samesite="):]) {
+			// nginx's choice for a value that is none of the three.
+			dst = append(dst[:n], "; samesite=strict"...)
+		}
+	}
+	return dst
+}
+
+// appendAttr appends prefix and t's expansion for r, or nothing when the
+// expansion is empty (nginx leaves the attribute out) or would break the
+// Set-Cookie line (a ';' or control character, from a client's Host or
+// argument): the cookie is then sent without that attribute.
+func appendAttr(dst []byte, prefix string, t *vars.Template, r *vars.Request) []byte {
+	if r == nil {
+		r = &noRequest
+	}
+	n := len(dst)
+	dst = t.Append(append(dst, prefix...), r)
+	v := dst[n+len(prefix):]
+	if len(v) == 0 {
+		return dst[:n]
+	}
+	for _, c := range v {
+		if c < ' ' || c == 0x7f || c == ';' {
+			return dst[:n]
+		}
+	}
+	return dst
+}
+
+// noRequest expands variables empty, for SetCookie without a request.
+var noRequest vars.Request
+
+// validSameSite reports whether v is strict, lax or none, in any case, as
+// nginx compares it.
+func validSameSite(v []byte) bool {
+	s := string(v) // no allocation: the comparison does not keep it
+	return strings.EqualFold(s, "strict") || strings.EqualFold(s, "lax") || strings.EqualFold(s, "none")
 }
 
 // expiresAttr returns "; expires=DATE" for cookies with a lifetime, or ""

@@ -10,6 +10,7 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 func testPool() (*upstream.Pool, *upstream.Server, *upstream.Server) {
@@ -194,11 +195,11 @@ func TestSetCookie(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := NewCookie(tt.cfg)
-			if got := c.SetCookie("ID", now); got != tt.want {
+			if got := c.SetCookie("ID", now, nil); got != tt.want {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}
 			// The header must parse as a cookie a browser keeps.
-			h := http.Header{"Set-Cookie": {c.SetCookie("ID", now)}}
+			h := http.Header{"Set-Cookie": {c.SetCookie("ID", now, nil)}}
 			cookies := (&http.Response{Header: h}).Cookies()
 			if len(cookies) != 1 || cookies[0].Name != tt.cfg.Name || cookies[0].Value != "ID" {
 				t.Errorf("Set-Cookie does not parse back: %+v", cookies)
@@ -221,12 +222,99 @@ func BenchmarkDecideHit(b *testing.B) {
 	}
 }
 
+// domain= and samesite= are nginx complex values: expanded for each
+// response, left out when empty, and a samesite that is none of the three
+// becomes strict (upstream_sticky.t's domain_cv and samesite_var cases).
+func TestSetCookieVariables(t *testing.T) {
+	now := time.Date(2026, 11, 26, 19, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		cfg    config.StickyCookie
+		host   string
+		target string
+		want   string
+	}{
+		{"domain $host", config.StickyCookie{Name: "s", Domain: "$host", Path: "/", Secure: true},
+			"Shop.Example.com:8080", "/", "s=ID; domain=shop.example.com; path=/; secure"},
+		{"domain of two variables", config.StickyCookie{Name: "s", Domain: "$arg_v$arg_v2"},
+			"h", "/?v=bar&v2=baz", "s=ID; domain=barbaz"},
+		{"empty domain left out", config.StickyCookie{Name: "s", Domain: "$arg_v", Path: "/p"},
+			"h", "/", "s=ID; path=/p"},
+		{"domain that would break the line left out", config.StickyCookie{Name: "s", Domain: "$arg_v", HTTPOnly: true},
+			"h", "/?v=a;secure", "s=ID; httponly"},
+		{"domain with prefix and expires", config.StickyCookie{Name: "s", Domain: ".$host", Expires: time.Hour},
+			"a.example", "/", "s=ID; expires=Thu, 26 Nov 2026 20:00:00 GMT; max-age=3600; domain=.a.example"},
+		{"samesite variable", config.StickyCookie{Name: "s", SameSite: "$arg_a"},
+			"h", "/?a=Lax", "s=ID; samesite=Lax"},
+		{"samesite none of the three", config.StickyCookie{Name: "s", SameSite: "$arg_a"},
+			"h", "/?a=wrong", "s=ID; samesite=strict"},
+		{"samesite empty left out", config.StickyCookie{Name: "s", SameSite: "$arg_a", Secure: true},
+			"h", "/", "s=ID; secure"},
+		{"both variables", config.StickyCookie{Name: "s", Domain: "$host", Path: "/", SameSite: "$arg_a"},
+			"x.test", "/?a=none", "s=ID; domain=x.test; path=/; samesite=none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCookie(tt.cfg)
+			r := httptest.NewRequest("GET", tt.target, nil)
+			r.Host = tt.host
+			vr := &vars.Request{R: r}
+			if got := c.SetCookie("ID", now, vr); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Without assign_only, every response from a server carries the cookie
+// (nginx); with it, only those of a user who needs a new one.
+func TestSends(t *testing.T) {
+	_, a, b := testPool()
+	tests := []struct {
+		name       string
+		assignOnly bool
+		dec        Decision
+		answered   *upstream.Server
+		want       bool
+	}{
+		{"hit", false, Decision{Server: a, Outcome: Hit, CookieID: a.ID}, a, true},
+		{"hit, assign_only", true, Decision{Server: a, Outcome: Hit, CookieID: a.ID}, a, false},
+		{"new", false, Decision{Outcome: New, Reason: NoCookie}, a, true},
+		{"new, assign_only", true, Decision{Outcome: New, Reason: NoCookie}, a, true},
+		{"reassigned, assign_only", true, Decision{Outcome: Reassigned, Reason: ServerDown, CookieID: a.ID}, b, true},
+		{"no server answered", false, Decision{Outcome: New, Reason: NoCookie}, nil, false},
+		{"no persistence", false, Decision{}, a, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCookie(config.StickyCookie{Name: "s", AssignOnly: tt.assignOnly})
+			if got := c.Sends(&tt.dec, tt.answered); got != tt.want {
+				t.Errorf("Sends = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func BenchmarkSetCookie(b *testing.B) {
-	c := NewCookie(config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"})
-	now := time.Now()
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = c.SetCookie("5bb4b3a0c9e5d9e4bd4c5fa4b9b1d7e0", now)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Host = "shop.example.com"
+	vr := &vars.Request{R: r}
+	for _, bc := range []struct {
+		name string
+		cfg  config.StickyCookie
+	}{
+		{"static", config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"}},
+		{"domain=$host", config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/", Domain: "$host"}},
+		{"enforce_expiry", config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/", EnforceExpiry: true}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := NewCookie(bc.cfg)
+			now := time.Now()
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = c.SetCookie("5bb4b3a0c9e5d9e4bd4c5fa4b9b1d7e0", now, vr)
+			}
+		})
 	}
 }
 
@@ -266,7 +354,7 @@ func TestEnforceExpiry(t *testing.T) {
 	pool, a, _ := testPool()
 	c := NewCookie(config.StickyCookie{Name: "SERVERID", Expires: time.Hour, EnforceExpiry: true})
 	set := time.Unix(1_700_000_000, 0)
-	header := c.SetCookie(a.ID, set)
+	header := c.SetCookie(a.ID, set, nil)
 	value, _, _ := strings.Cut(strings.TrimPrefix(header, "SERVERID="), ";")
 	if !strings.HasPrefix(value, a.ID+".") {
 		t.Fatalf("value %q does not carry the server ID and a stamp", value)
@@ -312,7 +400,7 @@ func TestEnforceExpiryMax(t *testing.T) {
 		{time.Date(2039, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2039, 6, 1, 0, 0, 0, 0, time.UTC).Add(maxAgeMax * time.Second)},
 	}
 	for _, tt := range tests {
-		value := strings.TrimPrefix(strings.Split(c.SetCookie(a.ID, tt.issued), ";")[0], "SERVERID=")
+		value := strings.TrimPrefix(strings.Split(c.SetCookie(a.ID, tt.issued, nil), ";")[0], "SERVERID=")
 		if want := a.ID + "." + strconv.FormatInt(tt.stamp.Unix(), 36); value != want {
 			t.Errorf("issued at %v: value %q, want %q (stamp %v)", tt.issued, value, want, tt.stamp)
 		}
@@ -332,7 +420,7 @@ func TestEnforceExpiryRemoved(t *testing.T) {
 	pool, _, _ := testPool()
 	c := NewCookie(config.StickyCookie{Name: "SERVERID", Expires: time.Hour, EnforceExpiry: true})
 	now := time.Unix(1_700_000_000, 0)
-	value := strings.TrimPrefix(strings.Split(c.SetCookie("gone", now), ";")[0], "SERVERID=")
+	value := strings.TrimPrefix(strings.Split(c.SetCookie("gone", now, nil), ";")[0], "SERVERID=")
 	pool.Removed = map[string]bool{"gone": true}
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Cookie", "SERVERID="+value)

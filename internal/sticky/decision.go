@@ -171,7 +171,8 @@ func (d *Decision) Full(server *upstream.Server) {
 
 // NeedsCookie reports whether the response must carry a new persistence
 // cookie naming the server that answered: the user had none, had a useless
-// one, or had one for another server.
+// one, or had one for another server. It decides alone under assign_only;
+// otherwise every response carries the cookie (Cookie.Sends).
 func (d *Decision) NeedsCookie(answered *upstream.Server) bool {
 	return d.Outcome != None && answered != nil && answered.ID != d.CookieID
 }
