@@ -230,16 +230,26 @@ const (
 	roleCount
 )
 
-func newChaosHarness(t *testing.T) *chaosHarness {
+// newHarnessBase is what a process harness starts from: a directory, the
+// backend binary built into it, empty indexes of backends, and a client
+// for limpet's API without keep-alive.
+func newHarnessBase(t *testing.T) (h *chaosHarness, backendBin string) {
 	t.Helper()
 	dir := t.TempDir()
-	h := &chaosHarness{dir: dir, byName: map[string]*chaosBackend{}, byID: map[string]*chaosBackend{},
+	h = &chaosHarness{dir: dir, byName: map[string]*chaosBackend{}, byID: map[string]*chaosBackend{},
 		adminClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
-	limpetBin := buildLimpet(t)
-	backendBin := filepath.Join(dir, "testbackend")
+	backendBin = filepath.Join(dir, "testbackend")
 	if out, err := exec.Command("go", "build", "-o", backendBin, "github.com/limpet-lb/limpet/internal/testbackend").CombinedOutput(); err != nil {
 		t.Fatalf("go build testbackend: %v\n%s", err, out)
 	}
+	return h, backendBin
+}
+
+func newChaosHarness(t *testing.T) *chaosHarness {
+	t.Helper()
+	h, backendBin := newHarnessBase(t)
+	dir := h.dir
+	limpetBin := buildLimpet(t)
 	// Ports below the ephemeral range: the killed backend's port must
 	// still be free when it starts again, and no outgoing connection
 	// can have taken it meanwhile as its local port.

@@ -289,14 +289,10 @@ type absence struct {
 
 func newReloadHarness(t *testing.T) *reloadHarness {
 	t.Helper()
-	dir := t.TempDir()
-	h := &reloadHarness{chaosHarness: &chaosHarness{dir: dir, byName: map[string]*chaosBackend{}, byID: map[string]*chaosBackend{},
-		adminClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}}
+	base, backendBin := newHarnessBase(t)
+	dir := base.dir
+	h := &reloadHarness{chaosHarness: base}
 	h.bin = buildLimpet(t)
-	backendBin := filepath.Join(dir, "testbackend")
-	if out, err := exec.Command("go", "build", "-o", backendBin, "github.com/limpet-lb/limpet/internal/testbackend").CombinedOutput(); err != nil {
-		t.Fatalf("go build testbackend: %v\n%s", err, out)
-	}
 	ports := loopbackPorts(t, reloadBackends+2)
 	for i := range reloadBackends {
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[i])

@@ -111,14 +111,7 @@ upstream u { server {{app}}; }
 server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://u; } }
 `
 	lb := startLimpet(t, fmt.Sprintf(conf, 1), "{{app}}", app.addr())
-	slow := make(chan error, 1)
-	go func() {
-		res, err := http.Get(lb.url + "/slow")
-		if err == nil {
-			res.Body.Close()
-		}
-		slow <- err
-	}()
+	slow := getInBackground(lb.url + "/slow")
 	<-entered
 	waiting := make(chan string, 1)
 	go func() {

@@ -42,6 +42,21 @@ func slowApp(t *testing.T) (app *backend, inFlight <-chan struct{}, release func
 	}
 }
 
+// getInBackground sends GET url and reads the answer in the background;
+// the channel gets the error of the exchange, nil for a whole answer.
+func getInBackground(url string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.Get(url)
+		if err == nil {
+			_, err = io.ReadAll(res.Body)
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	return done
+}
+
 // Shutdown ends what a retiring configuration still serves within its
 // ctx: a slow request of the old configuration is cut, Shutdown says so,
 // and the request's access log line is written.
@@ -53,15 +68,7 @@ upstream backend { server {{app}}; }
 server { listen 127.0.0.1:0; access_log {{log}};
     location / { proxy_pass http://backend; proxy_read_timeout 1h; } }`
 	lb := startLimpet(t, conf, "{{app}}", app.addr())
-	result := make(chan error, 1)
-	go func() {
-		res, err := http.Get(lb.url + "/slow")
-		if err == nil {
-			_, err = io.ReadAll(res.Body)
-			res.Body.Close()
-		}
-		result <- err
-	}()
+	result := getInBackground(lb.url + "/slow")
 	<-inFlight
 	if err := lb.reload(t, conf, "{{app}}", app.addr()); err != nil {
 		t.Fatal(err)
@@ -176,14 +183,7 @@ func TestMaxConnsHoldsAcrossAReplacingReload(t *testing.T) {
 upstream backend { server {{app}} max_conns=1 max_fails=%d; }
 server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://backend; } }`
 	lb := startLimpet(t, fmt.Sprintf(conf, 1), "{{app}}", app.addr())
-	first := make(chan error, 1)
-	go func() {
-		res, err := http.Get(lb.url + "/slow")
-		if err == nil {
-			res.Body.Close()
-		}
-		first <- err
-	}()
+	first := getInBackground(lb.url + "/slow")
 	<-inFlight
 	if err := lb.reload(t, fmt.Sprintf(conf, 2), "{{app}}", app.addr()); err != nil {
 		t.Fatal(err)
@@ -211,14 +211,7 @@ func TestQueueWokenAcrossAReloadThatAddsMaxConns(t *testing.T) {
 upstream backend { zone backend 64k; server {{app}} %s; queue 4 timeout=10s; }
 server { listen 127.0.0.1:0; access_log off; location / { proxy_pass http://backend; proxy_read_timeout 1h; } }`
 	lb := startLimpet(t, fmt.Sprintf(conf, ""), "{{app}}", app.addr())
-	first := make(chan error, 1)
-	go func() {
-		res, err := http.Get(lb.url + "/slow")
-		if err == nil {
-			res.Body.Close()
-		}
-		first <- err
-	}()
+	first := getInBackground(lb.url + "/slow")
 	<-inFlight
 	if err := lb.reload(t, fmt.Sprintf(conf, "max_conns=1"), "{{app}}", app.addr()); err != nil {
 		t.Fatal(err)
@@ -315,14 +308,7 @@ func TestReopenReachesARetiringConfigurationsLog(t *testing.T) {
 upstream backend { server {{app}}; }
 server { listen 127.0.0.1:0; access_log %s; location / { proxy_pass http://backend; proxy_read_timeout 1h; } }`
 	lb := startLimpet(t, fmt.Sprintf(conf, one), "{{app}}", app.addr())
-	done := make(chan error, 1)
-	go func() {
-		res, err := http.Get(lb.url + "/slow")
-		if err == nil {
-			res.Body.Close()
-		}
-		done <- err
-	}()
+	done := getInBackground(lb.url + "/slow")
 	<-inFlight
 	old := lb.rt.cur.Load()
 	if err := lb.reload(t, fmt.Sprintf(conf, two), "{{app}}", app.addr()); err != nil {
