@@ -67,6 +67,7 @@ package h1srv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log"
 	"net"
@@ -117,6 +118,25 @@ type Settings struct {
 	// another field. Names that are not tokens are refused (400) either
 	// way.
 	KeepInvalidHeaders bool
+	// TLS, when set, makes every connection of the Server speak TLS:
+	// the handshake (bounded by ReadHeaderTimeout) comes before the
+	// first request, and its state is the request's r.TLS. Its
+	// NextProtos offer "h2" only when HTTP2 is set.
+	TLS *tls.Config
+	// HTTP2, when set, serves the connections that speak HTTP/2: those
+	// whose TLS handshake chose "h2" by ALPN, and on a plain listener
+	// those that open with the HTTP/2 connection preface (prior
+	// knowledge), as nginx's `http2 on` does. Nil: HTTP/1.x only.
+	HTTP2 HTTP2Server
+}
+
+// HTTP2Server serves one client connection that speaks HTTP/2, calling
+// h for each of its streams, and returns when the connection is done. c
+// is the *tls.Conn after its handshake, or, on a plain listener, a
+// connection whose reads start with the preface the Server has already
+// looked at.
+type HTTP2Server interface {
+	ServeConn(c net.Conn, h http.Handler)
 }
 
 // Server serves HTTP/1.x on the connections of its listeners, with one
