@@ -148,6 +148,8 @@ type scope struct {
 	loc    *locationConf // enclosing location, or nil
 	ups    *upstreamConf // enclosing upstream, or nil
 	match  *Match        // enclosing match block, or nil
+	// ifBody is the statement list of the enclosing if block, or nil.
+	ifBody *[]*Stmt
 }
 
 type upstreamConf struct {
@@ -299,6 +301,9 @@ func finishLocation(lc *locationConf, parent *proxyConf, parentAccess *accessCon
 		le.le.Access = le.access.effective()
 	}
 	for _, c := range lc.children {
+		if c.loc.InIf {
+			inheritIf(c.loc, lc.loc)
+		}
 		finishLocation(c, &lc.proxy, &lc.access, &lc.limits)
 	}
 }
@@ -1148,6 +1153,10 @@ func (b *builder) ret(d *Directive, s *scope) error {
 	if s.loc != nil {
 		target = &s.loc.loc.Return
 	}
+	if s.ifBody != nil {
+		// In an if block the return is only a statement of it.
+		target = new(*Return)
+	}
 	if *target != nil {
 		// nginx would keep going and never reach the second one.
 		return d.duplicate()
@@ -1173,6 +1182,8 @@ func (b *builder) ret(d *Directive, s *scope) error {
 		}
 	}
 	*target = r
+	sc := s.script()
+	*sc = append(*sc, &Stmt{Pos: r.Pos, Kind: StmtReturn, Return: r})
 	return nil
 }
 
