@@ -357,8 +357,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	vr := &rw.vr
 	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name}
 	if h.userVars {
-		rw.user.Init(h.vars)
-		vr.User = &rw.user
+		// Only a configuration with variables of its own pays for them.
+		vr.User = new(vars.Values)
+		vr.User.Init(h.vars)
 	}
 	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
@@ -480,9 +481,6 @@ type responseWriter struct {
 	add   []addHeader
 	vr    vars.Request
 	added bool
-	// user is the storage of vr.User, when the configuration has
-	// variables of its own.
-	user vars.Values
 }
 
 func (w *responseWriter) WriteHeader(code int) {

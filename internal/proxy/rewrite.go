@@ -458,6 +458,17 @@ func (rr *rewriteRun) run(script []stmt) outcome {
 // test evaluates an if condition.
 func (rr *rewriteRun) test(c *cond) bool {
 	vr := rr.vr
+	switch c.op {
+	case config.CondMatch:
+		// The value is kept as the subject of the captures.
+		s := c.v.Expand(vr)
+		if vr.User != nil {
+			return vr.User.Match(c.re, c.slots, s)
+		}
+		return c.re.MatchString(s)
+	case config.CondNotMatch:
+		return !c.re.MatchString(c.v.Expand(vr))
+	}
 	var buf [128]byte
 	v := c.v.Append(buf[:0], vr)
 	switch c.op {
@@ -467,14 +478,6 @@ func (rr *rewriteRun) test(c *cond) bool {
 		var buf2 [128]byte
 		eq := string(v) == string(c.value.Append(buf2[:0], vr))
 		return eq == (c.op == config.CondEq)
-	case config.CondMatch:
-		s := string(v)
-		if vr.User != nil {
-			return vr.User.Match(c.re, c.slots, s)
-		}
-		return c.re.MatchString(s)
-	case config.CondNotMatch:
-		return !c.re.Match(v)
 	}
 	return false
 }

@@ -75,16 +75,15 @@ func (m *Map) AddRegexp(re *regexp.Regexp, slots []int, v *Template) {
 // Getter returns the Getter that computes the map for a request.
 func (m *Map) Getter() Getter { return m.get }
 
-func (m *Map) get(dst []byte, r *Request) []byte {
-	var buf [128]byte
-	src := string(m.source.Append(buf[:0], r))
+func (m *Map) get(r *Request) string {
+	src := m.source.Expand(r)
 	if m.hostnames {
 		src = strings.TrimSuffix(src, ".")
 	}
 	if v := m.find(src, r); v != nil {
-		return v.Append(dst, r)
+		return v.Expand(r)
 	}
-	return dst
+	return ""
 }
 
 // find returns the value for src, the default when nothing matches.

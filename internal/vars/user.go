@@ -15,8 +15,10 @@ import (
 // compiled without a Registry (Compile) keep rejecting both, and cost
 // nothing more than before.
 
-// Getter appends the value of a computed variable (a map) to dst.
-type Getter func(dst []byte, r *Request) []byte
+// Getter computes the value of a variable (a map). It returns a string
+// rather than appending to the caller's buffer, so that the buffers of
+// the request path do not escape through the call of a function value.
+type Getter func(r *Request) string
 
 // userVar is one variable of a Registry.
 type userVar struct {
@@ -86,7 +88,7 @@ func (g *Registry) DefineComputed(name string) (int, error) {
 	}
 	// A placeholder until SetGetter: the values of maps may refer to
 	// other maps defined later, so all are declared first.
-	g.vars[slot].get = func(dst []byte, _ *Request) []byte { return dst }
+	g.vars[slot].get = func(*Request) string { return "" }
 	return slot, nil
 }
 
@@ -144,6 +146,9 @@ func (g *Registry) resolve(name string) (segment, error) {
 // the captures of the regex that matched last.
 type Values struct {
 	vals []value
+	// small holds vals when the configuration has few variables, so a
+	// request allocates one Values and no slice.
+	small [8]value
 	// subject and caps are the string the last regex matched and the
 	// submatch indexes (FindStringSubmatchIndex).
 	subject string
@@ -162,7 +167,10 @@ type value struct {
 // Init sizes v for g, reusing its storage; a request calls it once.
 func (v *Values) Init(g *Registry) {
 	n := g.Len()
-	if cap(v.vals) >= n {
+	if n <= len(v.small) {
+		v.small = [8]value{}
+		v.vals = v.small[:n]
+	} else if cap(v.vals) >= n {
 		v.vals = v.vals[:n]
 		clear(v.vals)
 	} else {
@@ -225,13 +233,12 @@ func appendUser(dst []byte, seg *segment, r *Request) []byte {
 		return dst // an uninitialized variable is empty, as in nginx
 	}
 	v.depth++
-	start := len(dst)
-	dst = uv.get(dst, r)
+	s := uv.get(r)
 	v.depth--
 	if !uv.volatile {
-		v.vals[seg.n] = value{s: string(dst[start:]), ok: true}
+		v.vals[seg.n] = value{s: s, ok: true}
 	}
-	return dst
+	return append(dst, s...)
 }
 
 func appendCapture(dst []byte, n int, r *Request) []byte {

@@ -73,13 +73,13 @@ func TestUserVariables(t *testing.T) {
 	s, _ := g.Define("s")
 	calls := 0
 	c, _ := g.DefineComputed("counted")
-	g.SetGetter(c, func(dst []byte, _ *Request) []byte { calls++; return append(dst, 'x') }, false)
+	g.SetGetter(c, func(*Request) string { calls++; return "x" }, false)
 	vol, _ := g.DefineComputed("vol")
 	volCalls := 0
-	g.SetGetter(vol, func(dst []byte, _ *Request) []byte { volCalls++; return append(dst, 'v') }, true)
+	g.SetGetter(vol, func(*Request) string { volCalls++; return "v" }, true)
 	self, _ := g.DefineComputed("self")
 	selfT := g.mustCompile(t, "a$self")
-	g.SetGetter(self, func(dst []byte, r *Request) []byte { return selfT.Append(dst, r) }, false)
+	g.SetGetter(self, func(r *Request) string { return selfT.Expand(r) }, false)
 
 	var vals Values
 	vals.Init(g)
