@@ -185,6 +185,9 @@ type locationConf struct {
 	limits      limitConf
 	limitExcept *limitExceptConf // nil without limit_except
 	children    []*locationConf
+	// inIf marks the configuration of an `if` block (Stmt.Location): a
+	// child for the merge of settings, not a location the router knows.
+	inIf bool
 }
 
 type pendingPass struct {
@@ -301,7 +304,7 @@ func finishLocation(lc *locationConf, parent *proxyConf, parentAccess *accessCon
 		le.le.Access = le.access.effective()
 	}
 	for _, c := range lc.children {
-		if c.loc.InIf {
+		if c.inIf {
 			inheritIf(c.loc, lc.loc)
 		}
 		finishLocation(c, &lc.proxy, &lc.access, &lc.limits)
@@ -1032,7 +1035,7 @@ func (b *builder) location(d *Directive, s *scope) error {
 	// repeated regex pass, though the second can never match, so limpet
 	// reports those too.
 	for _, other := range *siblings {
-		if other.loc.Path == path && locationKind(other.loc.Modifier) == locationKind(mod) {
+		if !other.inIf && other.loc.Path == path && locationKind(other.loc.Modifier) == locationKind(mod) {
 			return d.errorf("duplicate location %q", path)
 		}
 	}

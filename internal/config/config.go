@@ -391,10 +391,6 @@ type Location struct {
 	// and return in the order written, run once the location is chosen.
 	// Return is also its first top-level return.
 	Script []*Stmt
-	// InIf marks the configuration of an `if` block in a location
-	// (Stmt.Location): not a location the router matches, but the one a
-	// request takes on when the condition holds.
-	InIf bool
 }
 
 // HealthCheck is NGINX Plus's `health_check [interval=TIME] [jitter=TIME]

@@ -220,8 +220,8 @@ func (b *builder) ifBlock(d *Directive, s *scope) error {
 		return b.walk(d.Block, &scope{where: inServerIf, proxy: s.proxy, access: s.access, limits: s.limits, srv: s.srv, ifBody: &st.Body})
 	}
 	parent := s.loc
-	loc := &Location{Pos: d.Pos(), Modifier: parent.loc.Modifier, Path: parent.loc.Path, Regexp: parent.loc.Regexp, InIf: true}
-	lc := &locationConf{loc: loc}
+	loc := &Location{Pos: d.Pos(), Modifier: parent.loc.Modifier, Path: parent.loc.Path, Regexp: parent.loc.Regexp}
+	lc := &locationConf{loc: loc, inIf: true}
 	// A child for the merge of settings (finishLocation), not a location
 	// the router knows.
 	parent.children = append(parent.children, lc)

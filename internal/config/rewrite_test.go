@@ -103,7 +103,7 @@ server {
 		t.Errorf("if body %v, want %v", got, want)
 	}
 	il := first.Location
-	if il == nil || !il.InIf || il.ProxyPass == nil || il.ProxyPass != loc.ProxyPass {
+	if il == nil || il.ProxyPass == nil || il.ProxyPass != loc.ProxyPass {
 		t.Fatalf("if location %+v: want the enclosing proxy_pass", il)
 	}
 	if len(il.Proxy.AddHeaders) != 1 || il.Proxy.AddHeaders[0].Name != "X-If" {

@@ -181,7 +181,6 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 		observer: env.Observer,
 		now:      env.Now,
 		vars:     env.Vars,
-		userVars: env.Vars.Len() > 0 || env.Vars.UsesCaptures(),
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -196,6 +195,8 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 		}
 		h.servers[s] = vs
 	}
+	// Once every template is compiled: whether one uses a capture.
+	h.userVars = env.Vars.Len() > 0 || env.Vars.UsesCaptures()
 	return h, nil
 }
 

@@ -202,17 +202,23 @@ func compileMap(g *vars.Registry, m *config.Map) error {
 // vs.rewrites stays nil when the server needs no rewrite phase at all.
 func (vs *virtualServer) compileRewrites(s *config.Server, env *Env) error {
 	g := env.Vars
-	need := script(s.Script) != nil || g.Len() > 0 || g.UsesCaptures()
-	for l := range vs.compiled {
-		need = need || script(l.Script) != nil
-	}
-	if !need {
-		return nil
-	}
-	sr := &serverRewrites{captures: g.UsesCaptures(), locSlots: make(map[*config.Location][]int)}
+	sr := &serverRewrites{locSlots: make(map[*config.Location][]int)}
 	var err error
 	if sr.script, err = compileScript(script(s.Script), env); err != nil {
 		return err
+	}
+	need := len(sr.script) > 0
+	for l, cl := range vs.compiled {
+		if cl.script, err = compileScript(script(l.Script), env); err != nil {
+			return err
+		}
+		need = need || len(cl.script) > 0
+	}
+	// Every template of the server is compiled now, so the registry
+	// knows whether any uses a capture.
+	sr.captures = g.UsesCaptures()
+	if !need && g.Len() == 0 && !sr.captures {
+		return nil
 	}
 	for _, name := range s.Names {
 		if re := s.NameRegexps[name]; re != nil {
@@ -223,14 +229,11 @@ func (vs *virtualServer) compileRewrites(s *config.Server, env *Env) error {
 			sr.names = append(sr.names, nameRegexp{re: re, slots: slots})
 		}
 	}
-	for l, cl := range vs.compiled {
+	for l := range vs.compiled {
 		if l.Regexp != nil {
 			if sr.locSlots[l], err = g.CaptureSlots(l.Regexp); err != nil {
 				return &config.Error{Pos: l.Pos, Msg: err.Error()}
 			}
-		}
-		if cl.script, err = compileScript(script(l.Script), env); err != nil {
-			return err
 		}
 	}
 	vs.rewrites = sr

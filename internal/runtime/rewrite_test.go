@@ -101,6 +101,16 @@ server {
     location /brkdir/ { set $a one; break; return 200 "not reached"; }
     location /brkafter/ { set $a one; if ($a) { break; } return 200 "not reached"; }
     location /order/ { set $v first; return 200 $v; }
+    location /named/ { rewrite ^/named/(?<word>\w+)$ /kept/$word?w=$word last; }
+    location /ifhdr/ { if ($arg_deny) { add_header X-Denied yes always; return 403; } return 200 ok; }
+}
+server {
+    listen 127.0.0.1:0;
+    server_name serverif.test;
+    access_log off;
+    if ($http_x_block) { return 403 "blocked by the server"; }
+    if ($request_method = POST) { rewrite ^ /post last; }
+    location / { return 200 "uri $uri"; }
 }`, "{{app}}", app.addr(), "{{other}}", other.addr(), "{{dir}}", dir)
 	c := newClient(t)
 
@@ -153,6 +163,11 @@ server {
 		{name: "break stops the rewrite directives", path: "/brkdir/", status: 404},
 		{name: "break inside if", path: "/brkafter/", status: 404},
 		{name: "return runs in order with set", path: "/order/", status: 200, body: "first"},
+		{name: "named capture of a rewrite", path: "/named/abc?z=1", status: 200, body: "kept /kept/abc w=abc&z=1"},
+		{name: "the if block's add_header on its return", path: "/ifhdr/?deny=1", status: 403, hdr: map[string]string{"X-Denied": "yes"}},
+		{name: "without the if, no header", path: "/ifhdr/", status: 200, body: "ok", hdr: map[string]string{"X-Denied": ""}},
+		{name: "server-level if", host: "serverif.test", path: "/x", header: []string{"X-Block", "1"}, status: 403, body: "blocked by the server"},
+		{name: "server-level if not taken", host: "serverif.test", path: "/x", status: 200, body: "uri /x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,5 +236,28 @@ func TestRewriteConfigErrors(t *testing.T) {
 				t.Errorf("error %v, want %s", err, want)
 			}
 		})
+	}
+}
+
+// TestRegexCaptureOnly: a configuration whose only use of the new
+// machinery is a location's capture in a return or a header still
+// records the capture.
+func TestRegexCaptureOnly(t *testing.T) {
+	app := newBackend(t, "app")
+	lb := startLimpet(t, `
+upstream app { server {{app}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location ~ ^/u/(\d+)/(\w+)$ { return 200 "user $1 $2"; }
+    location ~ ^/p/(\d+)$ { proxy_set_header X-Id $1; proxy_pass http://app; }
+}`, "{{app}}", app.addr())
+	c := newClient(t)
+	if _, body := get(t, c, lb.url+"/u/42/x"); body != "user 42 x" {
+		t.Errorf("body %q, want %q", body, "user 42 x")
+	}
+	get(t, c, lb.url+"/p/7")
+	if r, _ := app.lastRequest(); r.Header.Get("X-Id") != "7" {
+		t.Errorf("X-Id %q, want 7", r.Header.Get("X-Id"))
 	}
 }
