@@ -273,8 +273,9 @@ func compileScript(list []*config.Stmt, env *Env) ([]stmt, error) {
 		case config.StmtRewrite:
 			c.re, c.flag, c.keepArgs = st.Regexp, st.Flag, st.KeepArgs
 			c.slots, _ = g.CaptureSlots(st.Regexp)
-			if c.value, err = tmpl(st.Pos, st.Value); err != nil {
-				return nil, err
+			redirect := st.Flag == config.RewriteRedirect || st.Flag == config.RewritePermanent
+			if c.value, err = g.CompileRewrite(st.Value, redirect); err != nil {
+				return nil, &config.Error{Pos: st.Pos, Msg: err.Error()}
 			}
 		case config.StmtReturn:
 			if c.ret, err = compileReturn(g, st.Return); err != nil {
@@ -348,6 +349,10 @@ type rewriteRun struct {
 func (h *Handler) rewritePhase(vs *virtualServer, w *responseWriter, r *http.Request, vr *vars.Request, path string) (*location, string, *http.Request, bool) {
 	sr := vs.rewrites
 	rr := &rewriteRun{h: h, w: w, r: r, vr: vr, loc: vs.noLocation, args: r.URL.RawQuery}
+	if vr.User != nil {
+		p, _, _ := strings.Cut(r.RequestURI, "?")
+		vr.User.Quoted = strings.ContainsAny(p, "%+")
+	}
 	if len(sr.names) > 0 && vr.User != nil {
 		host := strings.ToLower(vars.HostName(r.Host))
 		for _, n := range sr.names {
@@ -355,6 +360,11 @@ func (h *Handler) rewritePhase(vs *virtualServer, w *responseWriter, r *http.Req
 				break
 			}
 		}
+	}
+	if vs.noLocation.ret != nil {
+		// A server's lone return answers every request, after its
+		// access control, as without a rewrite phase (handler.go).
+		return vs.noLocation, "", r, false
 	}
 	if len(sr.script) > 0 {
 		switch rr.run(sr.script) {

@@ -102,6 +102,8 @@ server {
     location /brkafter/ { set $a one; if ($a) { break; } return 200 "not reached"; }
     location /order/ { set $v first; return 200 $v; }
     location /named/ { rewrite ^/named/(?<word>\w+)$ /kept/$word?w=$word last; }
+    location /esc/ { rewrite ^/esc/(.*)$ /kept/$1?q=$1 last; }
+    location /esc2/ { rewrite ^(.*)$ $1?from=$1; return 200 "uri:$uri args:$args"; }
     location /ifhdr/ { if ($arg_deny) { add_header X-Denied yes always; return 403; } return 200 ok; }
 }
 server {
@@ -111,6 +113,13 @@ server {
     if ($http_x_block) { return 403 "blocked by the server"; }
     if ($request_method = POST) { rewrite ^ /post last; }
     location / { return 200 "uri $uri"; }
+}
+server {
+    listen 127.0.0.1:0;
+    server_name lonereturn.test;
+    access_log off;
+    return 200 "lone $pool";
+    location / { return 404; }
 }`, "{{app}}", app.addr(), "{{other}}", other.addr(), "{{dir}}", dir)
 	c := newClient(t)
 
@@ -164,9 +173,13 @@ server {
 		{name: "break inside if", path: "/brkafter/", status: 404},
 		{name: "return runs in order with set", path: "/order/", status: 200, body: "first"},
 		{name: "named capture of a rewrite", path: "/named/abc?z=1", status: 200, body: "kept /kept/abc w=abc&z=1"},
+		{name: "a capture in the arguments is escaped when the URI was", path: "/esc/a%26b?z=1", status: 200, body: "kept /kept/a&b q=a%26b&z=1"},
+		{name: "a capture in the arguments as is when the URI was not", path: "/esc/ab?z=1", status: 200, body: "kept /kept/ab q=ab&z=1"},
+		{name: "rewrite without a flag, then return", path: "/esc2/%25?a=b", status: 200, body: "uri:/esc2/% args:from=/esc2/%25&a=b"},
 		{name: "the if block's add_header on its return", path: "/ifhdr/?deny=1", status: 403, hdr: map[string]string{"X-Denied": "yes"}},
 		{name: "without the if, no header", path: "/ifhdr/", status: 200, body: "ok", hdr: map[string]string{"X-Denied": ""}},
 		{name: "server-level if", host: "serverif.test", path: "/x", header: []string{"X-Block", "1"}, status: 403, body: "blocked by the server"},
+		{name: "a server's lone return answers every request", host: "lonereturn.test", path: "/x", status: 200, body: "lone app"},
 		{name: "server-level if not taken", host: "serverif.test", path: "/x", status: 200, body: "uri /x"},
 	}
 	for _, tt := range tests {

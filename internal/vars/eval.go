@@ -183,7 +183,7 @@ func appendVar(dst []byte, seg *segment, r *Request) []byte {
 	case kUser:
 		return appendUser(dst, seg, r)
 	case kCapture:
-		return appendCapture(dst, seg.n, r)
+		return appendCapture(dst, seg, r)
 	case kCookie:
 		if hr == nil {
 			return dst

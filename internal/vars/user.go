@@ -101,6 +101,32 @@ func (g *Registry) SetGetter(slot int, get Getter, volatile bool) {
 // of g and the regex captures $0 to $9 allowed too.
 func (g *Registry) Compile(s string) (*Template, error) { return compile(s, g) }
 
+// CompileRewrite compiles a rewrite's replacement: as Compile, except
+// that captures written after its first '?' (all of them, for a redirect)
+// are escaped as nginx escapes arguments when the request's URI was
+// itself escaped (Values.Quoted): a "%26" the client sent stays "%26" in
+// the new arguments instead of splitting them at '&'.
+func (g *Registry) CompileRewrite(s string, redirect bool) (*Template, error) {
+	t, err := compile(s, g)
+	if err != nil {
+		return nil, err
+	}
+	inArgs := redirect
+	for i := range t.segs {
+		seg := &t.segs[i]
+		switch {
+		case seg.kind == kLiteral && strings.Contains(seg.text, "?"):
+			inArgs = true
+		case seg.kind == kCapture && inArgs:
+			seg.text = escapeArgs
+		}
+	}
+	return t, nil
+}
+
+// escapeArgs marks a capture segment escaped as arguments.
+const escapeArgs = "args"
+
 // CaptureSlots defines a variable for every named group of re and
 // returns, by group number, its slot, or -1 for an unnamed group; nil when
 // re has no named group.
@@ -153,6 +179,10 @@ type Values struct {
 	// submatch indexes (FindStringSubmatchIndex).
 	subject string
 	caps    []int
+	// Quoted is nginx's quoted_uri or plus_in_uri: the request's path
+	// held a '%' escape or a '+', so captures in rewritten arguments are
+	// escaped (Registry.CompileRewrite).
+	Quoted bool
 	// depth bounds maps computed from maps, so a map defined by itself
 	// ends instead of recursing for ever (nginx reports "cycle while
 	// evaluating variable").
@@ -176,7 +206,7 @@ func (v *Values) Init(g *Registry) {
 	} else {
 		v.vals = make([]value, n)
 	}
-	v.subject, v.caps, v.depth = "", nil, 0
+	v.subject, v.caps, v.depth, v.Quoted = "", nil, 0, false
 }
 
 // Set stores the value of the variable in slot (set, a named capture).
@@ -241,6 +271,26 @@ func appendUser(dst []byte, seg *segment, r *Request) []byte {
 	return append(dst, s...)
 }
 
-func appendCapture(dst []byte, n int, r *Request) []byte {
-	return append(dst, r.User.Capture(n)...)
+func appendCapture(dst []byte, seg *segment, r *Request) []byte {
+	c := r.User.Capture(seg.n)
+	if seg.text == escapeArgs && r.User.Quoted {
+		return appendEscapedArgs(dst, c)
+	}
+	return append(dst, c...)
+}
+
+// appendEscapedArgs escapes s as ngx_escape_uri's NGX_ESCAPE_ARGS does:
+// controls, space, '"', '#', '%', '&', '+', ';', '<', '>', '?', '\',
+// '^', '`', '{', '|', '}', DEL and every byte above 0x7f.
+func appendEscapedArgs(dst []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"#%&+;<>?\\^`{|}", c) >= 0 {
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
