@@ -77,6 +77,10 @@ const (
 	CondNe                         // ($var != value)
 	CondMatch                      // ($var ~ regex), ~* caseless
 	CondNotMatch                   // ($var !~ regex), !~* caseless
+	CondFile                       // (-f path): a regular file
+	CondDir                        // (-d path): a directory
+	CondExists                     // (-e path): a file, directory or link
+	CondExec                       // (-x path): an executable file
 )
 
 // Condition is the condition of an `if`.
@@ -88,6 +92,9 @@ type Condition struct {
 	Value string
 	// Regexp is the pattern of ~, ~*, !~ and !~*.
 	Regexp *regexp.Regexp
+	// Negate is the '!' of the file tests (!-f, !-d, !-e, !-x), whose
+	// path, which may hold variables, is Value.
+	Negate bool
 }
 
 // Map is an http-level `map SOURCE $VAR { ... }` block.
@@ -291,12 +298,20 @@ func parseCondition(d *Directive) (*Condition, error) {
 		if len(args) != 2 {
 			return nil, d.errorf("invalid condition %q", first)
 		}
+		c := &Condition{Value: args[1], Negate: first[0] == '!'}
 		switch first[len(first)-1] {
-		case 'f', 'd', 'e', 'x':
-			// limpet serves no files of its own to test.
-			return nil, d.errorf("the %q condition is not supported by limpet", first)
+		case 'f':
+			c.Op = CondFile
+		case 'd':
+			c.Op = CondDir
+		case 'e':
+			c.Op = CondExists
+		case 'x':
+			c.Op = CondExec
+		default:
+			return nil, d.errorf("invalid condition %q", first)
 		}
-		return nil, d.errorf("invalid condition %q", first)
+		return c, nil
 	}
 	return nil, d.errorf("invalid condition %q", first)
 }

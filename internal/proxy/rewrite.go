@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 
@@ -68,6 +69,8 @@ type cond struct {
 	value *vars.Template
 	re    *regexp.Regexp
 	slots []int
+	// negate is the '!' of a file test.
+	negate bool
 }
 
 // CompileVariables builds the registry of the variables cfg defines:
@@ -283,11 +286,13 @@ func compileScript(list []*config.Stmt, env *Env) ([]stmt, error) {
 			}
 		case config.StmtIf:
 			cc := st.Cond
-			c.cond = cond{op: cc.Op, re: cc.Regexp}
-			if c.cond.v, err = tmpl(st.Pos, cc.Var); err != nil {
-				return nil, err
+			c.cond = cond{op: cc.Op, re: cc.Regexp, negate: cc.Negate}
+			if cc.Var != "" {
+				if c.cond.v, err = tmpl(st.Pos, cc.Var); err != nil {
+					return nil, err
+				}
 			}
-			if cc.Op == config.CondEq || cc.Op == config.CondNe {
+			if cc.Op != config.CondVar && cc.Regexp == nil {
 				if c.cond.value, err = tmpl(st.Pos, cc.Value); err != nil {
 					return nil, err
 				}
@@ -481,6 +486,8 @@ func (rr *rewriteRun) test(c *cond) bool {
 		return c.re.MatchString(s)
 	case config.CondNotMatch:
 		return !c.re.MatchString(c.v.Expand(vr))
+	case config.CondFile, config.CondDir, config.CondExists, config.CondExec:
+		return fileTest(c.op, c.value.Expand(vr)) != c.negate
 	}
 	var buf [128]byte
 	v := c.v.Append(buf[:0], vr)
@@ -561,4 +568,24 @@ func (rr *rewriteRun) setURI(uri string) {
 	r2.URL.ForceQuery = false
 	rr.vr.URI = uri
 	rr.changed, rr.changedHere = true, true
+}
+
+// fileTest is an if's -f, -d, -e or -x on path, following symbolic links
+// as nginx's open_file_cache lookup does: a regular file, a directory,
+// anything that exists, something its owner may execute.
+func fileTest(op config.CondOp, path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	switch op {
+	case config.CondFile:
+		return fi.Mode().IsRegular()
+	case config.CondDir:
+		return fi.IsDir()
+	case config.CondExec:
+		// ngx_is_exec: the owner's execute bit, whatever the type.
+		return fi.Mode().Perm()&0o100 != 0
+	}
+	return true
 }

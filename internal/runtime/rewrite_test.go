@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/limpet-lb/limpet/internal/config"
@@ -272,5 +273,63 @@ server {
 	get(t, c, lb.url+"/p/7")
 	if r, _ := app.lastRequest(); r.Header.Get("X-Id") != "7" {
 		t.Errorf("X-Id %q, want 7", r.Header.Get("X-Id"))
+	}
+}
+
+// TestIfFileTests: -f, -d, -e, -x and their negations on a path with
+// variables, against files the test makes.
+func TestIfFileTests(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"file": 0o644, "exec": 0o755} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "file"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	var locs strings.Builder
+	for _, op := range []string{"-f", "-d", "-e", "-x"} {
+		for _, neg := range []string{"", "!"} {
+			fmt.Fprintf(&locs, "    location = /%s%s { if (%s%s {{dir}}/$arg_c) { return 204; } return 200; }\n", neg, op[1:], neg, op)
+		}
+	}
+	lb := startLimpet(t, "server {\n    listen 127.0.0.1:0;\n    access_log off;\n"+locs.String()+"}", "{{dir}}", dir)
+	c := newClient(t)
+	tests := []struct {
+		loc  string
+		yes  []string // the names the test holds for
+		none []string
+	}{
+		{"f", []string{"file", "exec", "link"}, []string{"dir", "missing"}},
+		{"d", []string{"dir"}, []string{"file", "missing"}},
+		{"e", []string{"file", "dir", "link"}, []string{"missing"}},
+		{"x", []string{"exec", "dir"}, []string{"file", "missing"}},
+	}
+	for _, tt := range tests {
+		for _, neg := range []bool{false, true} {
+			for _, set := range []struct {
+				names []string
+				holds bool
+			}{{tt.yes, true}, {tt.none, false}} {
+				for _, name := range set.names {
+					holds := set.holds != neg
+					loc := tt.loc
+					if neg {
+						loc = "!" + loc
+					}
+					want := 200
+					if holds {
+						want = 204
+					}
+					if res, _ := get(t, c, lb.url+"/"+loc+"?c="+name); res.StatusCode != want {
+						t.Errorf("%s on %s: %d, want %d", loc, name, res.StatusCode, want)
+					}
+				}
+			}
+		}
 	}
 }
