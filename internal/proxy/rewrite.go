@@ -516,6 +516,7 @@ func (rr *rewriteRun) rewrite(st *stmt) (outcome, bool) {
 	}
 	repl := st.value.Expand(vr)
 	if st.flag == config.RewriteRedirect || st.flag == config.RewritePermanent {
+		repl = unescapeRedirect(repl)
 		if st.keepArgs && rr.args != "" {
 			if strings.Contains(repl, "?") {
 				repl += "&" + rr.args
@@ -588,4 +589,49 @@ func fileTest(op config.CondOp, path string) bool {
 		return fi.Mode().Perm()&0o100 != 0
 	}
 	return true
+}
+
+// unescapeRedirect decodes the %XX escapes of a redirect's target up to
+// its first '?', as ngx_unescape_uri with NGX_UNESCAPE_REDIRECT: an
+// escape decodes only to a printable character above '%', so "%0D%0A"
+// and "%25" stay as written and no header can be split.
+func unescapeRedirect(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '?' {
+			b = append(b, s[i:]...)
+			break
+		}
+		if c == '%' && i+2 < len(s) {
+			hi, ok1 := unhex(s[i+1])
+			lo, ok2 := unhex(s[i+2])
+			if ok1 && ok2 {
+				if d := hi<<4 | lo; d > '%' && d < 0x7f {
+					b = append(b, d)
+				} else {
+					b = append(b, s[i:i+3]...)
+				}
+				i += 2
+				continue
+			}
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

@@ -105,6 +105,7 @@ server {
     location /named/ { rewrite ^/named/(?<word>\w+)$ /kept/$word?w=$word last; }
     location /esc/ { rewrite ^/esc/(.*)$ /kept/$1?q=$1 last; }
     location /esc2/ { rewrite ^(.*)$ $1?from=$1; return 200 "uri:$uri args:$args"; }
+    location /to/ { rewrite ^ $arg_r? redirect; }
     location /ifhdr/ { if ($arg_deny) { add_header X-Denied yes always; return 403; } return 200 ok; }
 }
 server {
@@ -177,6 +178,8 @@ server {
 		{name: "a capture in the arguments is escaped when the URI was", path: "/esc/a%26b?z=1", status: 200, body: "kept /kept/a&b q=a%26b&z=1"},
 		{name: "a capture in the arguments as is when the URI was not", path: "/esc/ab?z=1", status: 200, body: "kept /kept/ab q=ab&z=1"},
 		{name: "rewrite without a flag, then return", path: "/esc2/%25?a=b", status: 200, body: "uri:/esc2/% args:from=/esc2/%25&a=b"},
+		{name: "a redirect's target is unescaped", path: "/to/?r=http%3A%2F%2Fapp.test%2F%3Fsrc", status: 302, location: "http://app.test/?src"},
+		{name: "a redirect keeps CR LF escaped", path: "/to/?r=http%3A%2F%2Fapp.test%2Fa%0D%0AX-Bad:%201", status: 302, location: "http://app.test/a%0D%0AX-Bad:%201"},
 		{name: "the if block's add_header on its return", path: "/ifhdr/?deny=1", status: 403, hdr: map[string]string{"X-Denied": "yes"}},
 		{name: "without the if, no header", path: "/ifhdr/", status: 200, body: "ok", hdr: map[string]string{"X-Denied": ""}},
 		{name: "server-level if", host: "serverif.test", path: "/x", header: []string{"X-Block", "1"}, status: 403, body: "blocked by the server"},
