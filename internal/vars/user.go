@@ -30,6 +30,10 @@ type userVar struct {
 	// volatile values are computed on every use instead of once per
 	// request (map's `volatile`).
 	volatile bool
+	// fallback is the builtin a `set` of a prefix variable ($http_x,
+	// $arg_x, $cookie_x) shadows: its value until the set runs, as in
+	// nginx.
+	fallback *segment
 }
 
 // Registry is the set of variables one configuration defines. It is
@@ -70,6 +74,9 @@ func (g *Registry) Define(name string) (int, error) {
 		return 0, fmt.Errorf("the duplicate %q variable", lower)
 	}
 	uv := &userVar{name: lower, slot: len(g.vars)}
+	if seg, err := resolve(lower); err == nil {
+		uv.fallback = &seg
+	}
 	g.index[lower] = uv
 	g.vars = append(g.vars, uv)
 	return uv.slot, nil
@@ -253,12 +260,18 @@ const maxDepth = 16
 func appendUser(dst []byte, seg *segment, r *Request) []byte {
 	v := r.User
 	if v == nil || seg.n >= len(v.vals) {
+		if seg.uv.fallback != nil {
+			return appendVar(dst, seg.uv.fallback, r)
+		}
 		return dst
 	}
 	if val := v.vals[seg.n]; val.ok {
 		return append(dst, val.s...)
 	}
 	uv := seg.uv
+	if uv.get == nil && uv.fallback != nil {
+		return appendVar(dst, uv.fallback, r)
+	}
 	if uv.get == nil || v.depth >= maxDepth {
 		return dst // an uninitialized variable is empty, as in nginx
 	}

@@ -116,6 +116,21 @@ func TestUserVariables(t *testing.T) {
 	if _, err := g.Compile("$nope"); err == nil || err.Error() != `unknown "nope" variable` {
 		t.Errorf("unknown: %v", err)
 	}
+	// A set of a prefix variable shadows the builtin only once it ran.
+	hs, _ := g.Define("http_x_set")
+	hdr := g.mustCompile(t, "<$http_x_set>")
+	hr := httptest.NewRequest("GET", "/", nil)
+	hr.Header.Set("X-Set", "from the header")
+	var hv Values
+	hv.Init(g)
+	req := &Request{R: hr, User: &hv}
+	if got := hdr.Expand(req); got != "<from the header>" {
+		t.Errorf("before the set: %q", got)
+	}
+	hv.Set(hs, "set")
+	if got := hdr.Expand(req); got != "<set>" {
+		t.Errorf("after the set: %q", got)
+	}
 	// Without a request's storage every user variable is empty.
 	if got := g.mustCompile(t, "<$s$1>").Expand(&Request{}); got != "<>" {
 		t.Errorf("no storage: %q", got)
