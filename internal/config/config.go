@@ -85,6 +85,8 @@ type Config struct {
 	// }`); DefaultWorkerConnections when not set. Unlike nginx's, the
 	// figure counts no upstream connection and is not per worker.
 	WorkerConnections int
+	// Maps are the `map SOURCE $VAR { ... }` blocks, in the order written.
+	Maps []*Map
 }
 
 // DefaultWorkerConnections is limpet's worker_connections default. nginx's
@@ -294,6 +296,10 @@ type Server struct {
 	// server rewrite phase, before any location is chosen, so it answers
 	// every request of the server.
 	Return *Return
+	// Script is the server's rewrite phase: its set, rewrite, if, break
+	// and return lines in the order written, run before the location is
+	// chosen. Return is also its first statement of that kind.
+	Script []*Stmt
 }
 
 // Listen is one `listen` directive.
@@ -381,6 +387,10 @@ type Location struct {
 	// LimitExcept is the `limit_except METHOD ... { ... }` block, or nil:
 	// requests with other methods must also pass its access control.
 	LimitExcept *LimitExcept
+	// Script is the location's rewrite phase: set, rewrite, if, break
+	// and return in the order written, run once the location is chosen.
+	// Return is also its first top-level return.
+	Script []*Stmt
 }
 
 // HealthCheck is NGINX Plus's `health_check [interval=TIME] [jitter=TIME]
