@@ -1006,7 +1006,6 @@ func TestErrors(t *testing.T) {
 		{"duplicate upstream", "upstream a { server 10.0.0.1; }\nupstream A { server 10.0.0.2; }", `duplicate upstream "A" in FILE:2`},
 		{"empty upstream", "\nupstream a {\n}", `no servers are inside upstream in FILE:2`},
 		{"upstream with only a method", "upstream a {\n least_conn;\n}", `no servers are inside upstream in FILE:1`},
-		{"unix socket", "upstream a {\n server unix:/tmp/app.sock;\n}", `unix sockets are not supported in FILE:2`},
 		{"host not found", "upstream a {\n server app-01.internal;\n server app-03.internal:80;\n}", `host not found in upstream "app-03.internal:80" in FILE:3`},
 		{"port zero", "upstream a { server 10.0.0.1:0; }", `invalid port in upstream "10.0.0.1:0" in FILE:1`},
 		{"port too big", "upstream a { server 10.0.0.1:65536; }", `invalid port in upstream "10.0.0.1:65536" in FILE:1`},
@@ -1123,7 +1122,6 @@ func TestErrors(t *testing.T) {
 		{"proxy_pass without host", "server { location / { proxy_pass http://; } }", `no host in upstream "" in FILE:1`},
 		{"proxy_pass without host, with URI", "server { location / { proxy_pass http:///x; } }", `no host in upstream "/x" in FILE:1`},
 		{"proxy_pass port zero", "server { location / { proxy_pass http://10.0.0.1:0/; } }", `invalid port in upstream "10.0.0.1:0/" in FILE:1`},
-		{"proxy_pass to a unix socket", "server { location / { proxy_pass http://unix:/tmp/s.sock:/; } }", `unix sockets are not supported in FILE:1`},
 
 		// return.
 		{"return code too big", "server { return 1000; }", `invalid return code "1000" in FILE:1`},
