@@ -36,6 +36,8 @@ func unixPath(addr string) (string, bool) {
 			addr = host
 		}
 	}
-	path, ok := strings.CutPrefix(addr, UnixPrefix)
-	return path, ok
+	if !IsUnix(addr) {
+		return "", false
+	}
+	return addr[len(UnixPrefix):], true
 }
