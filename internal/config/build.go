@@ -818,8 +818,8 @@ func (b *builder) server(d *Directive, s *scope) error {
 // listen handles `listen ADDRESS [params]`.
 func (b *builder) listen(d *Directive, s *scope) error {
 	written := d.Args[0]
-	if strings.HasPrefix(written, "unix:") {
-		return d.errorf("unix sockets are not supported")
+	if isUnixAddr(written) {
+		return listenUnix(d, written)
 	}
 	var host, port string
 	if _, isPort := parseNumber(written); isPort {

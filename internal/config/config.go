@@ -492,6 +492,11 @@ type AccessRule struct {
 	// ("10.0.0.0/8", "::1", "127.0.0.1/32").
 	All    bool
 	Prefix netip.Prefix
+	// Unix is nginx's `unix:` argument, which matches the clients of a
+	// unix-domain listener. limpet listens on TCP only, so such a rule
+	// matches no client, as it matches none in an nginx server with no
+	// `listen unix:`.
+	Unix bool
 }
 
 // LimitExcept is `limit_except METHOD ... { allow/deny/auth_basic }`.

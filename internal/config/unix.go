@@ -70,3 +70,14 @@ func (b *builder) proxyPassUnix(d *Directive, loc *Location, url, rest string) e
 	loc.ProxyPass = &ProxyPass{Pos: d.Pos(), URL: url, Scheme: "http", HasURI: uri != "", URI: uri, Host: addr, Addr: addr}
 	return nil
 }
+
+// listenUnix refuses `listen unix:/path`: limpet's clients come over TCP
+// only, since the proxy, the access rules, ip_hash, the limits and the
+// logs all key on the client's IP address. A bad address gets nginx's
+// complaint first.
+func listenUnix(d *Directive, written string) error {
+	if _, _, msg := parseUnixAddr(written, false); msg != "" {
+		return d.errorf("%s in %q of the \"listen\" directive", msg, written)
+	}
+	return d.errorf("listening on a unix domain socket (%q) is not supported by limpet", written)
+}

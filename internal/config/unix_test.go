@@ -129,3 +129,19 @@ func TestUnixErrors(t *testing.T) {
 		})
 	}
 }
+
+// `allow unix:` and `deny unix:` are kept as rules for unix-domain
+// clients; only the bare "unix:" is one, as in nginx.
+func TestUnixAccessRules(t *testing.T) {
+	cfg := mustLoad(t, "server {\n allow unix:;\n deny unix:;\n deny all;\n}")
+	rules := cfg.Servers[0].Access.Rules
+	want := []AccessRule{{Pos: Pos{Line: 2}, Allow: true, Unix: true}, {Pos: Pos{Line: 3}, Unix: true}, {Pos: Pos{Line: 4}, All: true}}
+	if len(rules) != len(want) {
+		t.Fatalf("rules %+v, want %+v", rules, want)
+	}
+	for i := range rules {
+		if r := rules[i]; noFile(r.Pos) != want[i].Pos || r.Allow != want[i].Allow || r.Unix != want[i].Unix || r.All != want[i].All || r.Prefix.IsValid() {
+			t.Errorf("rule %d: %+v, want %+v", i, r, want[i])
+		}
+	}
+}
