@@ -198,7 +198,8 @@ type UpstreamServer struct {
 	Pos Pos
 	// Name is the address as written, for example "app-01.internal:80".
 	Name string
-	// Addr is the resolved "ip:port" ("[ipv6]:port" for IPv6).
+	// Addr is the resolved "ip:port" ("[ipv6]:port" for IPv6), or
+	// "unix:/path" for a unix-domain socket, written as nginx names it.
 	Addr        string
 	Weight      int           // default 1
 	MaxFails    int           // default 1; 0 disables failure accounting
@@ -523,7 +524,9 @@ type ProxyPass struct {
 	// Host is the host of the URL, with its port when the URL writes
 	// one ("10.0.0.1", "app.internal:8080"), when the URL names an
 	// address and not an upstream: nginx's $proxy_host. The resolved
-	// "ip:port" is in Addr.
+	// "ip:port" is in Addr. For a unix-domain socket both are
+	// "unix:/path" (nginx's $proxy_host is then "localhost", which the
+	// proxy sends).
 	Host string
 	Addr string
 	// HasURI tells whether the URL has a URI part (even "/"): then the
