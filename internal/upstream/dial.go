@@ -23,6 +23,11 @@ func IsUnix(addr string) bool { return strings.HasPrefix(addr, UnixPrefix) }
 // *net.OpError with Op "dial", which tells the proxy nothing was sent.
 func Dial(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
 	if path, ok := unixPath(addr); ok {
+		if strings.HasPrefix(path, "@") {
+			// Go reads a leading '@' as Linux's abstract namespace;
+			// nginx means the file of that name, relative.
+			path = "./" + path
+		}
 		return d.DialContext(ctx, "unix", path)
 	}
 	return d.DialContext(ctx, network, addr)

@@ -56,8 +56,26 @@ func TestDialUnix(t *testing.T) {
 			c.Close()
 		}
 	}()
+	// A path starting with '@' is a file, as nginx reads it, not Linux's
+	// abstract namespace, as Go would: it is served from the directory.
+	at, err := net.Listen("unix", filepath.Join(dir, "@at.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Close()
+	go func() {
+		for {
+			c, err := at.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("x"))
+			c.Close()
+		}
+	}()
+	t.Chdir(dir)
 	d := &net.Dialer{}
-	for _, addr := range []string{"unix:" + path, "[unix:" + path + "]:80"} {
+	for _, addr := range []string{"unix:" + path, "[unix:" + path + "]:80", "unix:@at.sock"} {
 		c, err := Dial(context.Background(), d, "tcp", addr)
 		if err != nil {
 			t.Fatalf("Dial(%q): %v", addr, err)
