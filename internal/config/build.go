@@ -521,10 +521,13 @@ func (b *builder) upstreamServer(d *Directive, s *scope) error {
 // one UpstreamServer per address.
 func (b *builder) addServer(d *Directive, s *scope) error {
 	written := d.Args[0]
-	if strings.HasPrefix(written, "unix:") {
-		return d.errorf("unix sockets are not supported")
+	var host, port, unixAddr, msg string
+	var hasPort bool
+	if isUnixAddr(written) {
+		unixAddr, _, msg = parseUnixAddr(written, false)
+	} else {
+		host, port, hasPort, msg = splitHostPort(written, 1)
 	}
-	host, port, hasPort, msg := splitHostPort(written, 1)
 	if msg != "" {
 		return d.errorf("%s in upstream %q", msg, written)
 	}
@@ -580,6 +583,9 @@ func (b *builder) addServer(d *Directive, s *scope) error {
 		}
 	}
 	u := s.ups.u
+	if unixAddr != "" {
+		return addUnixServer(d, u, &srv, resolve, unixAddr)
+	}
 	atRunTime, err := checkService(d, &srv, resolve, host, hasPort)
 	if err != nil {
 		return err
@@ -820,8 +826,8 @@ func (b *builder) server(d *Directive, s *scope) error {
 // listen handles `listen ADDRESS [params]`.
 func (b *builder) listen(d *Directive, s *scope) error {
 	written := d.Args[0]
-	if strings.HasPrefix(written, "unix:") {
-		return d.errorf("unix sockets are not supported")
+	if isUnixAddr(written) {
+		return listenUnix(d, written)
 	}
 	var host, port string
 	if _, isPort := parseNumber(written); isPort {
@@ -1103,12 +1109,12 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	default:
 		return d.errorf("invalid URL prefix in %q", url)
 	}
+	if isUnixAddr(rest) {
+		return b.proxyPassUnix(d, loc, url, rest)
+	}
 	hostPort, uri := rest, ""
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
 		hostPort, uri = rest[:i], rest[i:]
-	}
-	if strings.HasPrefix(hostPort, "unix:") {
-		return d.errorf("unix sockets are not supported")
 	}
 	host, port, hasPort, msg := splitHostPort(hostPort, 1)
 	if msg != "" {

@@ -200,7 +200,8 @@ type UpstreamServer struct {
 	Pos Pos
 	// Name is the address as written, for example "app-01.internal:80".
 	Name string
-	// Addr is the resolved "ip:port" ("[ipv6]:port" for IPv6).
+	// Addr is the resolved "ip:port" ("[ipv6]:port" for IPv6), or
+	// "unix:/path" for a unix-domain socket, written as nginx names it.
 	Addr        string
 	Weight      int           // default 1
 	MaxFails    int           // default 1; 0 disables failure accounting
@@ -502,6 +503,11 @@ type AccessRule struct {
 	// ("10.0.0.0/8", "::1", "127.0.0.1/32").
 	All    bool
 	Prefix netip.Prefix
+	// Unix is nginx's `unix:` argument, which matches the clients of a
+	// unix-domain listener. limpet listens on TCP only, so such a rule
+	// matches no client, as it matches none in an nginx server with no
+	// `listen unix:`.
+	Unix bool
 }
 
 // LimitExcept is `limit_except METHOD ... { allow/deny/auth_basic }`.
@@ -528,7 +534,9 @@ type ProxyPass struct {
 	// Host is the host of the URL, with its port when the URL writes
 	// one ("10.0.0.1", "app.internal:8080"), when the URL names an
 	// address and not an upstream: nginx's $proxy_host. The resolved
-	// "ip:port" is in Addr.
+	// "ip:port" is in Addr. For a unix-domain socket both are
+	// "unix:/path" (nginx's $proxy_host is then "localhost", which the
+	// proxy sends).
 	Host string
 	Addr string
 	// HasURI tells whether the URL has a URI part (even "/"): then the

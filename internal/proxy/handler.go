@@ -313,6 +313,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl.proxyPass = l.ProxyPass
 	cl.upstream = env.Upstream(l.ProxyPass)
 	cl.proxyHost = cl.upstream.Name
+	if l.ProxyPass.Upstream == nil && upstream.IsUnix(cl.upstream.Name) {
+		cl.proxyHost = "localhost" // nginx's $proxy_host for a socket
+	}
 	cl.transport = env.Transport(cl.upstream, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout})
 	if cl.headers, err = compileHeaders(env.Vars, p.SetHeaders); err != nil {
 		return nil, err
