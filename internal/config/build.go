@@ -135,6 +135,10 @@ type builder struct {
 	// upstreamConfs are every upstream block, for the checks that need
 	// the whole tree.
 	upstreamConfs []*upstreamConf
+	// httpSSL is the ssl_* settings at top level and in http {},
+	// serverSSL those of each server that has any (tls.go).
+	httpSSL   sslLevel
+	serverSSL map[*serverConf]*sslLevel
 }
 
 // scope is the block a directive appears in, with the objects its
@@ -273,6 +277,9 @@ func (b *builder) finish() error {
 			}
 			defaults[key] = true
 		}
+	}
+	if err := b.finishSSL(); err != nil {
+		return err
 	}
 	if b.cfg.ErrorLog == "" {
 		b.cfg.ErrorLog = "stderr"
@@ -842,6 +849,8 @@ func (b *builder) listen(d *Directive, s *scope) error {
 			l.DefaultServer = true
 		case p == "reuseport":
 			l.ReusePort = true
+		case p == "ssl":
+			l.SSL = true
 		case key == "backlog" && hasVal:
 			n, ok := parseInt(val)
 			if !ok || n == 0 {

@@ -338,6 +338,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// expands against: one allocation for both.
 	vr := &rw.vr
 	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name}
+	if r.TLS != nil {
+		vr.Scheme = "https"
+	}
 	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := a.(*net.TCPAddr); ok {
@@ -433,7 +436,7 @@ func redirectToSlash(w http.ResponseWriter, r *http.Request, vr *vars.Request, p
 			host = vr.Local.String()
 		}
 	}
-	w.Header().Set("Location", "http://"+host+target)
+	w.Header().Set("Location", vr.Scheme+"://"+host+target)
 	writeError(w, http.StatusMovedPermanently)
 }
 

@@ -133,6 +133,9 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			IdleTimeout:     g.idle,
 			KeepAliveHeader: g.idleHeader,
 		}
+		if err := tlsListen(g, l); err != nil {
+			return err
+		}
 		p.listens = append(p.listens, l)
 	}
 	return nil

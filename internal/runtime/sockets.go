@@ -43,6 +43,7 @@ func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
 			// worker_connections, for all sockets together.
 			Limit:    rt.conns,
 			ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
+			InfoLog:  slog.NewLogLogger(rt.log.Handler(), slog.LevelInfo),
 		}})
 	}
 	for _, s := range opened {
