@@ -69,17 +69,14 @@ type SSL struct {
 
 // Certificate is one ssl_certificate with its ssl_certificate_key, loaded.
 type Certificate struct {
-	Pos      Pos // of ssl_certificate
-	CertFile string
-	KeyFile  string
+	Pos Pos // of ssl_certificate
 	// Cert is the chain from CertFile, leaf first, with its key.
 	Cert tls.Certificate
 }
 
 // TicketKey is one ssl_session_ticket_key file.
 type TicketKey struct {
-	Pos  Pos
-	File string
+	Pos Pos
 	// Key is the 32-byte key crypto/tls takes, derived (SHA-256) from
 	// the file's 48 or 80 bytes: every limpet that reads the same file
 	// encrypts and decrypts tickets alike.
@@ -481,7 +478,7 @@ func (b *builder) mergeSSL(lv, http *sslLevel, loaded map[string]*tls.Certificat
 			}
 			loaded[cf+"\x00"+kf] = c
 		}
-		out.Certificates = append(out.Certificates, Certificate{Pos: cd.Pos(), CertFile: cf, KeyFile: kf, Cert: *c})
+		out.Certificates = append(out.Certificates, Certificate{Pos: cd.Pos(), Cert: *c})
 	}
 	tks := lv.ticketKeys
 	if len(tks) == 0 {
@@ -497,7 +494,7 @@ func (b *builder) mergeSSL(lv, http *sslLevel, loaded map[string]*tls.Certificat
 			// ngx_ssl_session_ticket_keys' words.
 			return nil, d.errorf("%q must be 48 or 80 bytes", path)
 		}
-		out.TicketKeys = append(out.TicketKeys, TicketKey{Pos: d.Pos(), File: path, Key: sha256.Sum256(raw)})
+		out.TicketKeys = append(out.TicketKeys, TicketKey{Pos: d.Pos(), Key: sha256.Sum256(raw)})
 	}
 	lv.clientCA.inherit(http.clientCA)
 	lv.trustedCA.inherit(http.trustedCA)
