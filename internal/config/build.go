@@ -777,6 +777,11 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 	if c.EnforceExpiry && c.Expires == 0 && !c.ExpiresMax {
 		return d.errorf("\"enforce_expiry\" requires \"expires\"")
 	}
+	if c.SameSite == "none" && !c.Secure {
+		// Browsers drop a SameSite=None cookie without Secure: the
+		// client would never send it back.
+		b.cfg.Warnings = append(b.cfg.Warnings, Warning{Pos: d.Pos(), Msg: `the "samesite=none" parameter of "sticky" without "secure": browsers reject such a cookie`})
+	}
 	u.Sticky = &Sticky{Pos: d.Pos(), Cookie: c}
 	return nil
 }
