@@ -157,7 +157,11 @@ func (s *server) build(opts Options) *tls.Config {
 	}
 	if ssl.SessionTickets {
 		c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-			ss.Extra = append(ss.Extra, s.stamp(opts.Now()))
+			// A session resumed keeps the stamp of its first
+			// handshake: ssl_session_timeout counts from there.
+			if !hasStamp(ss.Extra) {
+				ss.Extra = append(ss.Extra, s.stamp(opts.Now()))
+			}
 			return c.EncryptTicket(cs, ss)
 		}
 		c.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
@@ -194,6 +198,16 @@ func (s *server) stamp(now time.Time) []byte {
 	b = append(b, stampTag...)
 	b = binary.BigEndian.AppendUint64(b, uint64(now.Unix()))
 	return binary.BigEndian.AppendUint32(b, s.id)
+}
+
+// hasStamp reports whether a ticket's Extra holds limpet's stamp.
+func hasStamp(extra [][]byte) bool {
+	for _, e := range extra {
+		if len(e) == len(stampTag)+12 && string(e[:len(stampTag)]) == stampTag {
+			return true
+		}
+	}
+	return false
 }
 
 // fresh reports whether a ticket's Extra says it was made by this server

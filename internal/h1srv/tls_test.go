@@ -1,0 +1,118 @@
+package h1srv
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/tlstest"
+)
+
+// tlsServer starts a Server speaking TLS with a certificate for a.test
+// and returns it with a client Config that trusts it.
+func tlsServer(t *testing.T, h http.Handler, opts ...func(*Server)) (*testServer, *tls.Config) {
+	t.Helper()
+	ca := tlstest.NewCA(t, "Test Root")
+	leaf := ca.Issue(t, "a.test", tlstest.Opts{ECDSA: true, DNS: []string{"a.test"}})
+	cert, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	ts := start(t, h, append([]func(*Server){func(s *Server) { s.TLS = srvCfg }}, opts...)...)
+	return ts, &tls.Config{RootCAs: ca.Pool(), ServerName: "a.test", NextProtos: []string{"http/1.1"}}
+}
+
+// TestTLSRequests: requests on a TLS connection carry its state in
+// r.TLS, and keep-alive works as on plain connections.
+func TestTLSRequests(t *testing.T) {
+	ts, cfg := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			io.WriteString(w, "plain")
+			return
+		}
+		io.WriteString(w, r.TLS.ServerName+" "+r.TLS.NegotiatedProtocol)
+	}))
+	c, err := tls.Dial("tcp", ts.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := 0; i < 3; i++ {
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != "a.test http/1.1" {
+			t.Fatalf("request %d: body %q", i, b)
+		}
+	}
+}
+
+// TestTLSHandshakeTimeout: a client that connects and never sends its
+// ClientHello is closed after ReadHeaderTimeout, and the failed
+// handshake is counted and logged at info.
+func TestTLSHandshakeTimeout(t *testing.T) {
+	info := &syncBuffer{}
+	ts, _ := tlsServer(t, http.HandlerFunc(hello), func(s *Server) {
+		s.ReadHeaderTimeout = 100 * time.Millisecond
+		s.InfoLog = log.New(info, "", 0)
+	})
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The server closes the connection; the read's own deadline only
+	// keeps a broken server from hanging the test.
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read: %v, want EOF", err)
+	}
+	if n := ts.HandshakeFailures(); n != 1 {
+		t.Errorf("%d handshake failures, want 1", n)
+	}
+	if !strings.Contains(info.String(), "client closed connection while SSL handshaking") {
+		t.Errorf("info log: %q", info.String())
+	}
+}
+
+// TestTLSClientGone: the watch that notices a client leaving works
+// through TLS: the request's context is cancelled.
+func TestTLSClientGone(t *testing.T) {
+	started := make(chan struct{})
+	cancelled := make(chan struct{})
+	ts, cfg := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		select {
+		case <-r.Context().Done():
+			close(cancelled)
+		case <-time.After(30 * time.Second):
+		}
+	}))
+	c, err := tls.Dial("tcp", ts.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	c.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request's context was not cancelled when its TLS client left")
+	}
+}
