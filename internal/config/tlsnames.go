@@ -266,7 +266,7 @@ func cipherMatcher(w string) (func(*suiteInfo) bool, bool) {
 // crypto/tls does not implement.
 func opensslName(w string) bool {
 	switch w {
-	case "ECDHE-ECDSA-AES256-SHA384", "ECDHE-RSA-AES256-SHA384", "AES256-SHA256",
+	case "ECDHE-ECDSA-AES256-SHA384", "ECDHE-RSA-AES256-SHA384", "AES256-SHA256", "ECDHE-ECDSA-DES-CBC3-SHA",
 		"ECDHE-ECDSA-AES128-CCM", "ECDHE-ECDSA-AES256-CCM", "RC4-MD5":
 		return true
 	}

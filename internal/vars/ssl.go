@@ -31,6 +31,8 @@ const (
 	kSSLClientCert
 	kSSLClientRawCert
 	kSSLClientEscapedCert
+	kSSLEarlyData
+	kSSLCurve
 )
 
 func init() {
@@ -49,6 +51,8 @@ func init() {
 		"ssl_client_cert":         kSSLClientCert,
 		"ssl_client_raw_cert":     kSSLClientRawCert,
 		"ssl_client_escaped_cert": kSSLClientEscapedCert,
+		"ssl_early_data":          kSSLEarlyData,
+		"ssl_curve":               kSSLCurve,
 	} {
 		simple[name] = k
 	}
@@ -119,6 +123,12 @@ func appendSSL(dst []byte, k kind, hr *http.Request) []byte {
 		return append(dst, '.')
 	case kSSLALPNProtocol:
 		return append(dst, cs.NegotiatedProtocol...)
+	case kSSLEarlyData:
+		// "1" in nginx for a request sent in 0-RTT data, which Go's
+		// TLS never accepts.
+		return dst
+	case kSSLCurve:
+		return append(dst, curveName(cs.CurveID)...)
 	case kSSLClientVerify:
 		v, ok := ClientVerifyOf(cs)
 		if !ok {
@@ -212,4 +222,24 @@ func protocolName(v uint16) string {
 		return "TLSv1.3"
 	}
 	return ""
+}
+
+// curveName returns OpenSSL's name of a key exchange group, as
+// $ssl_curve prints it.
+func curveName(id tls.CurveID) string {
+	switch id {
+	case 0:
+		return ""
+	case tls.CurveP256:
+		return "prime256v1"
+	case tls.CurveP384:
+		return "secp384r1"
+	case tls.CurveP521:
+		return "secp521r1"
+	case tls.X25519:
+		return "X25519"
+	case tls.X25519MLKEM768:
+		return "X25519MLKEM768"
+	}
+	return id.String()
 }

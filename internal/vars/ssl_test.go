@@ -37,7 +37,7 @@ func TestSSLVariables(t *testing.T) {
 	tlsReq := httptest.NewRequest("GET", "/", nil)
 	tlsReq.TLS = &tls.ConnectionState{
 		Version: tls.VersionTLS12, CipherSuite: tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-		ServerName: "a.test", DidResume: true, NegotiatedProtocol: "http/1.1",
+		ServerName: "a.test", DidResume: true, NegotiatedProtocol: "http/1.1", CurveID: tls.X25519,
 		PeerCertificates: []*x509.Certificate{leaf},
 	}
 	failed := httptest.NewRequest("GET", "/", nil)
@@ -50,8 +50,8 @@ func TestSSLVariables(t *testing.T) {
 		r    *Request
 		want string
 	}{
-		{"$https|$scheme|$ssl_protocol|$ssl_cipher|$ssl_server_name|$ssl_session_reused|$ssl_alpn_protocol", &Request{R: tlsReq},
-			"on|https|TLSv1.2|ECDHE-RSA-AES128-GCM-SHA256|a.test|r|http/1.1"},
+		{"$https|$scheme|$ssl_protocol|$ssl_cipher|$ssl_server_name|$ssl_session_reused|$ssl_alpn_protocol|$ssl_curve|$ssl_early_data", &Request{R: tlsReq},
+			"on|https|TLSv1.2|ECDHE-RSA-AES128-GCM-SHA256|a.test|r|http/1.1|X25519|"},
 		{"$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial|$ssl_client_fingerprint", &Request{R: tlsReq},
 			"SUCCESS|CN=alice,O=Org|CN=CA|ABC|a81ce1652f3f98225611b080bbf73325b67009b9"},
 		{"$ssl_client_verify", &Request{R: failed}, "FAILED:certificate has expired"},
