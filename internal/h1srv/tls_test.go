@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/limpet-lb/limpet/internal/benchcpu"
 	"github.com/limpet-lb/limpet/internal/tlstest"
 )
 
@@ -114,5 +115,51 @@ func TestTLSClientGone(t *testing.T) {
 	case <-cancelled:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the request's context was not cancelled when its TLS client left")
+	}
+}
+
+// BenchmarkServeKeepAliveTLS is BenchmarkServeKeepAlive over TLS 1.3
+// (ECDSA P-256, AES-128-GCM): the cost TLS adds to a keep-alive request.
+func BenchmarkServeKeepAliveTLS(b *testing.B) {
+	ca := tlstest.NewCA(b, "Test Root")
+	leaf := ca.Issue(b, "a.test", tlstest.Opts{ECDSA: true, DNS: []string{"a.test"}})
+	cert, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Server{Settings: Settings{Handler: http.HandlerFunc(hello), IdleTimeout: time.Minute,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}}
+	go func() { _ = s.Serve(ln) }()
+	defer s.Close()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "a.test"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	const request = "GET /cart/items?page=2 HTTP/1.1\r\nHost: shop.example.com\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
+		"Accept-Language: en-GB,en;q=0.9\r\nAccept-Encoding: gzip, deflate, br\r\n" +
+		"Cookie: SERVERID=0123456789abcdef0123456789abcdef; session=abc123\r\n\r\n"
+	br := bufio.NewReader(c)
+	req := &http.Request{Method: http.MethodGet}
+	b.ReportAllocs()
+	defer benchcpu.Report(b, benchcpu.Now())
+	for b.Loop() {
+		if _, err := io.WriteString(c, request); err != nil {
+			b.Fatal(err)
+		}
+		res, err := http.ReadResponse(br, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, res.Body); err != nil {
+			b.Fatal(err)
+		}
+		res.Body.Close()
 	}
 }

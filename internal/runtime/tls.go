@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"slices"
+
 	"github.com/limpet-lb/limpet/internal/tlsconf"
 )
 
@@ -12,12 +14,27 @@ import (
 // settings serve HTTP/2, so it must run after Settings.HTTP2 is set.
 // Certificates come with the configuration, so a reload's new plan has
 // the new ones and Reconfigure gives them to the kept sockets.
-func tlsListen(g *listenGroup, l *listenPlan) error {
+func tlsListen(g *listenGroup, merged []*listenGroup, l *listenPlan) error {
+	// The servers of specific addresses served through a wildcard
+	// socket share its TLS, the wildcard's default server staying the
+	// default: one tls.Config per socket, where nginx keeps one per
+	// address.
+	servers := g.servers
+	groups := append([]*listenGroup{g}, merged...)
+	for _, o := range merged {
+		for _, s := range o.servers {
+			if !slices.Contains(servers, s) {
+				servers = append(slices.Clip(servers), s)
+			}
+		}
+	}
 	ssl := false
-	for _, s := range g.servers {
-		for _, ln := range s.Listens {
-			if key, _, _, _ := normalizeListen(ln.Addr); key == g.addr && ln.SSL {
-				ssl = true
+	for _, o := range groups {
+		for _, s := range o.servers {
+			for _, ln := range s.Listens {
+				if key, _, _, _ := normalizeListen(ln.Addr); key == o.addr && ln.SSL {
+					ssl = true
+				}
 			}
 		}
 	}
@@ -28,7 +45,7 @@ func tlsListen(g *listenGroup, l *listenPlan) error {
 	if l.settings.HTTP2 != nil {
 		alpn = []string{"h2", "http/1.1"}
 	}
-	tl, err := tlsconf.New(g.servers, g.defaultIndex, tlsconf.Options{ALPN: alpn})
+	tl, err := tlsconf.New(servers, g.defaultIndex, tlsconf.Options{ALPN: alpn})
 	if err != nil {
 		return err
 	}
