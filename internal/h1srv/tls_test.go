@@ -163,3 +163,50 @@ func BenchmarkServeKeepAliveTLS(b *testing.B) {
 		res.Body.Close()
 	}
 }
+
+// connServer stands in for the HTTP/2 server at the HTTP2Server seam: it
+// writes "tls h2" to each *tls.Conn it is given ("h2" to another) and
+// returns, so the test sees which connections reach it.
+type connServer struct{}
+
+func (connServer) ServeConn(c net.Conn, h http.Handler) {
+	_, isTLS := c.(*tls.Conn)
+	rec := &strings.Builder{}
+	if isTLS {
+		rec.WriteString("tls ")
+	}
+	rec.WriteString("h2")
+	_, _ = io.WriteString(c, rec.String())
+}
+
+// TestTLSALPN: a handshake that chose "h2" goes to Settings.HTTP2 with
+// the *tls.Conn; one that chose http/1.1 is served here.
+func TestTLSALPN(t *testing.T) {
+	ts, cfg := tlsServer(t, http.HandlerFunc(hello), func(s *Server) {
+		s.HTTP2 = connServer{}
+		s.TLS.NextProtos = []string{"h2", "http/1.1"}
+	})
+	h2 := cfg.Clone()
+	h2.NextProtos = []string{"h2"}
+	c, err := tls.Dial("tcp", ts.addr, h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	c.Close()
+	if err != nil || string(b) != "tls h2" {
+		t.Fatalf("h2 connection: %q, %v", b, err)
+	}
+	c, err = tls.Dial("tcp", ts.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("http/1.1 connection: %v %v", resp, err)
+	}
+}

@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"sync"
 	"testing"
@@ -125,5 +126,45 @@ func TestSessionLifetime(t *testing.T) {
 				t.Errorf("version %x step %d (%s): resumed %v, want %v", version, i, st.sni, got, st.want)
 			}
 		}
+	}
+}
+
+// TestVerifyClientChain: ssl_verify_depth counts the certificates above
+// the client's, the CA included, and failures read as OpenSSL's.
+func TestVerifyClientChain(t *testing.T) {
+	root := tlstest.NewCA(t, "Root")
+	inter := root.Intermediate(t, "Intermediate")
+	direct := root.Issue(t, "direct", tlstest.Opts{ECDSA: true, Client: true})
+	below := inter.Issue(t, "below", tlstest.Opts{ECDSA: true, Client: true})
+	serverCert := root.Issue(t, "server", tlstest.Opts{ECDSA: true})
+	stranger := tlstest.NewCA(t, "Stranger").Issue(t, "stranger", tlstest.Opts{ECDSA: true, Client: true})
+	now := time.Now()
+	tests := []struct {
+		name     string
+		chain    []*tlstest.Leaf
+		withInt  bool
+		depth    int
+		want     string
+		optional bool
+	}{
+		{"issued by the CA, depth 1", []*tlstest.Leaf{direct}, false, 1, "SUCCESS", false},
+		{"below an intermediate, depth 1", []*tlstest.Leaf{below}, true, 1, "FAILED:certificate chain too long", false},
+		{"below an intermediate, depth 2", []*tlstest.Leaf{below}, true, 2, "SUCCESS", false},
+		{"intermediate not sent", []*tlstest.Leaf{below}, false, 2, "FAILED:unable to get local issuer certificate", true},
+		{"unknown CA", []*tlstest.Leaf{stranger}, false, 1, "FAILED:unable to get local issuer certificate", true},
+		{"a server certificate", []*tlstest.Leaf{serverCert}, false, 1, "FAILED:unsupported certificate purpose", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &server{ssl: &config.SSL{ClientCAs: root.Pool(), VerifyDepth: tt.depth}}
+			chain := []*x509.Certificate{tt.chain[0].Cert}
+			if tt.withInt {
+				chain = append(chain, inter.Cert)
+			}
+			got := s.verify(chain, now)
+			if got.Result != tt.want || got.Optional != tt.optional {
+				t.Errorf("got %+v, want %q (optional %v)", got, tt.want, tt.optional)
+			}
+		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"net/http"
-	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -158,7 +157,7 @@ func appendSSL(dst []byte, k kind, hr *http.Request) []byte {
 		p := strings.TrimSuffix(pemOf(leaf), "\n")
 		return append(dst, strings.ReplaceAll(p, "\n", "\n\t")...)
 	case kSSLClientEscapedCert:
-		return append(dst, url.QueryEscape(pemOf(leaf))...)
+		return appendEscaped(dst, pemOf(leaf))
 	}
 	return dst
 }
@@ -242,4 +241,20 @@ func curveName(id tls.CurveID) string {
 		return "X25519MLKEM768"
 	}
 	return id.String()
+}
+
+// appendEscaped appends s with every byte but letters, digits and "-._~"
+// percent-encoded in upper case, as nginx's ngx_escape_uri escapes a URI
+// component for $ssl_client_escaped_cert ("-----BEGIN%20CERTIFICATE...").
+func appendEscaped(dst []byte, s string) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			dst = append(dst, c)
+			continue
+		}
+		dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
+	}
+	return dst
 }

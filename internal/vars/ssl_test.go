@@ -55,6 +55,10 @@ func TestSSLVariables(t *testing.T) {
 		{"$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial|$ssl_client_fingerprint", &Request{R: tlsReq},
 			"SUCCESS|CN=alice,O=Org|CN=CA|ABC|a81ce1652f3f98225611b080bbf73325b67009b9"},
 		{"$ssl_client_verify", &Request{R: failed}, "FAILED:certificate has expired"},
+		// "der of the certificate" in base64 is ZGVyIG9mIHRoZSBjZXJ0aWZpY2F0ZQ==.
+		{"$ssl_client_raw_cert", &Request{R: tlsReq}, "-----BEGIN CERTIFICATE-----\nZGVyIG9mIHRoZSBjZXJ0aWZpY2F0ZQ==\n-----END CERTIFICATE-----\n"},
+		{"$ssl_client_cert", &Request{R: tlsReq}, "-----BEGIN CERTIFICATE-----\n\tZGVyIG9mIHRoZSBjZXJ0aWZpY2F0ZQ==\n\t-----END CERTIFICATE-----"},
+		{"$ssl_client_escaped_cert", &Request{R: tlsReq}, "-----BEGIN%20CERTIFICATE-----%0AZGVyIG9mIHRoZSBjZXJ0aWZpY2F0ZQ%3D%3D%0A-----END%20CERTIFICATE-----%0A"},
 		{"$ssl_client_verify|$ssl_client_s_dn|$ssl_session_reused|$ssl_cipher", &Request{R: noCert}, "NONE||.|TLS_AES_128_GCM_SHA256"},
 		{"[$https|$ssl_protocol|$ssl_client_verify]", &Request{R: plain}, "[||]"},
 	}
