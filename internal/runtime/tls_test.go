@@ -433,3 +433,57 @@ func TestTLSReload(t *testing.T) {
 		t.Fatalf("certificate %q after the reload, want second", got)
 	}
 }
+
+// TestTLSClientCertificateHost: the request's virtual server (by Host)
+// decides ssl_verify_client, and a request for a verifying server on a
+// connection whose SNI chose another gets 421, as in nginx.
+func TestTLSClientCertificateHost(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "Test Root")
+	clientCA := tlstest.NewCA(t, "Client CA")
+	pub, pubKey := ca.Issue(t, "public.test", tlstest.Opts{ECDSA: true, DNS: []string{"public.test"}}).Write(t, dir, "public")
+	priv, privKey := ca.Issue(t, "private.test", tlstest.Opts{ECDSA: true, DNS: []string{"private.test"}}).Write(t, dir, "private")
+	caFile := filepath.Join(dir, "clients.pem")
+	tlstest.WriteFile(t, caFile, clientCA.PEM())
+	l := startLimpet(t, `
+server {
+    listen 127.0.0.1:0 ssl;
+    server_name public.test;
+    ssl_certificate {{pub}};
+    ssl_certificate_key {{pubkey}};
+    return 200 "public";
+}
+server {
+    listen 127.0.0.1:0 ssl;
+    server_name private.test;
+    ssl_certificate {{priv}};
+    ssl_certificate_key {{privkey}};
+    ssl_client_certificate {{ca}};
+    ssl_verify_client on;
+    return 200 "private";
+}`, "{{pub}}", pub, "{{pubkey}}", pubKey, "{{priv}}", priv, "{{privkey}}", privKey, "{{ca}}", caFile)
+	addr := strings.TrimPrefix(l.url, "http://")
+	alice := clientCA.Issue(t, "alice", tlstest.Opts{ECDSA: true, Client: true})
+	withCert := &tls.Config{RootCAs: ca.Pool(), ServerName: "private.test", Certificates: []tls.Certificate{{Certificate: [][]byte{alice.Cert.Raw}, PrivateKey: alice.Key}}}
+	tests := []struct {
+		name   string
+		cfg    *tls.Config
+		host   string
+		status int
+		body   string
+	}{
+		{"SNI public, Host public", &tls.Config{RootCAs: ca.Pool(), ServerName: "public.test"}, "public.test", 200, "public"},
+		{"SNI public, Host private", &tls.Config{RootCAs: ca.Pool(), ServerName: "public.test"}, "private.test", 421, "421 Misdirected Request"},
+		{"SNI private without certificate", &tls.Config{RootCAs: ca.Pool(), ServerName: "private.test"}, "private.test", 400, "No required SSL certificate was sent"},
+		{"SNI private with certificate", withCert, "private.test", 200, "private"},
+		{"SNI private, Host public", withCert, "public.test", 200, "public"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := tlsDo(t, addr, tt.cfg, tt.host, "/")
+			if resp.StatusCode != tt.status || !strings.Contains(body, tt.body) {
+				t.Errorf("status %d body %q, want %d %q", resp.StatusCode, body, tt.status, tt.body)
+			}
+		})
+	}
+}

@@ -280,18 +280,23 @@ func (s *server) verify(chain []*x509.Certificate, now time.Time) vars.ClientVer
 
 // Guard returns h wrapped so that each request is refused as nginx's
 // ngx_http_process_request refuses it under the ssl_verify_client of the
-// server its connection's SNI chose: a certificate that failed
+// request's virtual server (chosen by Host): a certificate that failed
 // verification gets the 400 page "The SSL certificate error" (with
 // optional_no_ca, unless the failure is only an unknown issuer), and with
 // `on` a request without a certificate "No required SSL certificate was
-// sent". Without client verification on the socket it returns h itself.
+// sent". As in nginx, a request whose Host names another server than the
+// handshake's SNI did (when it sent one), if that server verifies
+// clients, gets 421
+// Misdirected Request: its certificate was checked by another server's
+// rules, if at all. Without client verification on the socket Guard
+// returns h itself.
 func (l *Listener) Guard(h http.Handler) http.Handler {
 	if !l.guarded {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil {
-			if code := l.refuse(r.TLS); code != 0 {
+			if code := l.refuse(r.TLS, r.Host); code != 0 {
 				// nginx closes the connection after these pages.
 				w.Header().Set("Connection", "close")
 				errpage.Write(w, code)
@@ -302,14 +307,19 @@ func (l *Listener) Guard(h http.Handler) http.Handler {
 	})
 }
 
-// refuse returns the nginx pseudo-status a request of a connection in
-// state cs is refused with, or 0.
-func (l *Listener) refuse(cs *tls.ConnectionState) int {
-	s := l.pick(cs.ServerName)
-	mode := s.ssl.VerifyClient
-	if mode == "off" {
+// refuse returns the status (or nginx pseudo-status) a request for host
+// on a connection in state cs is refused with, or 0.
+func (l *Listener) refuse(cs *tls.ConnectionState, host string) int {
+	target := l.vhosts.Select(host)
+	s := l.servers[target]
+	if s == nil || s.ssl.VerifyClient == "off" {
 		return 0
 	}
+	// Without SNI nothing was negotiated: nginx checks by Host alone.
+	if cs.ServerName != "" && l.vhosts.Select(cs.ServerName) != target {
+		return http.StatusMisdirectedRequest
+	}
+	mode := s.ssl.VerifyClient
 	v, ok := vars.ClientVerifyOf(cs)
 	switch {
 	case !ok:
