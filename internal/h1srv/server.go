@@ -151,6 +151,9 @@ type Server struct {
 	// InfoLog receives what nginx logs at info level: failed TLS
 	// handshakes. Nil: they are only counted (HandshakeFailures).
 	InfoLog *log.Logger
+	// SharedFailures, when set, counts the failed TLS handshakes too,
+	// beside HandshakeFailures: one counter for several Servers.
+	SharedFailures *atomic.Int64
 
 	// NoParking keeps every idle connection on its goroutine, with its
 	// buffers, as net/http does, instead of parking it (see idlePoller).

@@ -48,6 +48,9 @@ func (c *conn) startTLS(cfg *tls.Config) bool {
 	c.dlMu.Unlock()
 	if err != nil {
 		c.srv.handshakeFailures.Add(1)
+		if f := c.srv.SharedFailures; f != nil {
+			f.Add(1)
+		}
 		var rh tls.RecordHeaderError
 		if errors.As(err, &rh) && rh.Conn != nil && looksLikeHTTP(rh.RecordHeader) {
 			c.srv.infof("h1srv: client sent plain HTTP request to HTTPS port, client: %s, server: %s", c.remote, raw.LocalAddr())

@@ -44,6 +44,8 @@ func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
 			Limit:    rt.conns,
 			ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
 			InfoLog:  slog.NewLogLogger(rt.log.Handler(), slog.LevelInfo),
+			// Failed handshakes of all sockets, for the metrics.
+			SharedFailures: &rt.tlsFailures,
 		}})
 	}
 	for _, s := range opened {

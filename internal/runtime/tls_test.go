@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -386,12 +387,14 @@ func TestTLSPlainRequest(t *testing.T) {
 	if resp.StatusCode != 400 || !strings.Contains(string(b), "The plain HTTP request was sent to HTTPS port") {
 		t.Fatalf("status %d body %q", resp.StatusCode, b)
 	}
-	var failures int64
-	for _, s := range l.rt.order {
-		failures += s.server.HandshakeFailures()
+	if n := l.rt.tlsFailures.Load(); n != 1 {
+		t.Errorf("%d handshake failures counted, want 1", n)
 	}
-	if failures != 1 {
-		t.Errorf("%d handshake failures counted, want 1", failures)
+	// And the metrics say so.
+	rec := httptest.NewRecorder()
+	l.rt.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), "limpet_tls_handshake_failures_total 1") {
+		t.Errorf("metrics lack limpet_tls_handshake_failures_total 1")
 	}
 }
 
