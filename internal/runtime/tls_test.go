@@ -490,3 +490,33 @@ server {
 		})
 	}
 }
+
+// TestTLSRejectHandshake: a default server with ssl_reject_handshake on
+// needs no certificate and refuses the handshakes that reach it: those
+// without SNI or naming no other server.
+func TestTLSRejectHandshake(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "Test Root")
+	c, k := ca.Issue(t, "a.test", tlstest.Opts{ECDSA: true, DNS: []string{"a.test"}}).Write(t, dir, "a")
+	l := startLimpet(t, `
+server {
+    listen 127.0.0.1:0 ssl default_server;
+    ssl_reject_handshake on;
+}
+server {
+    listen 127.0.0.1:0 ssl;
+    server_name a.test;
+    ssl_certificate {{c}};
+    ssl_certificate_key {{k}};
+    return 200 ok;
+}`, "{{c}}", c, "{{k}}", k)
+	addr := strings.TrimPrefix(l.url, "http://")
+	if _, err := handshake(t, addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "a.test"}); err != nil {
+		t.Errorf("a.test: %v", err)
+	}
+	for _, sni := range []string{"b.test", ""} {
+		if _, err := handshake(t, addr, &tls.Config{InsecureSkipVerify: true, ServerName: sni}); err == nil {
+			t.Errorf("SNI %q: handshake succeeded, want it refused", sni)
+		}
+	}
+}
