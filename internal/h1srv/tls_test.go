@@ -210,3 +210,43 @@ func TestTLSALPN(t *testing.T) {
 		t.Fatalf("http/1.1 connection: %v %v", resp, err)
 	}
 }
+
+// BenchmarkTLSHandshake makes new connections, each a full TLS 1.3
+// handshake (ECDSA P-256, X25519, no resumption) and one request: the
+// cost of a new client, server and client together in this process.
+func BenchmarkTLSHandshake(b *testing.B) {
+	ca := tlstest.NewCA(b, "Test Root")
+	leaf := ca.Issue(b, "a.test", tlstest.Opts{ECDSA: true, DNS: []string{"a.test"}})
+	cert, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Server{Settings: Settings{Handler: http.HandlerFunc(hello), IdleTimeout: time.Minute,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, SessionTicketsDisabled: true}}}
+	go func() { _ = s.Serve(ln) }()
+	defer s.Close()
+	cfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "a.test", CurvePreferences: []tls.CurveID{tls.X25519}}
+	req := &http.Request{Method: http.MethodGet}
+	b.ReportAllocs()
+	defer benchcpu.Report(b, benchcpu.Now())
+	for b.Loop() {
+		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"); err != nil {
+			b.Fatal(err)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(c), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		c.Close()
+	}
+}
