@@ -135,6 +135,10 @@ type builder struct {
 	// upstreamConfs are every upstream block, for the checks that need
 	// the whole tree.
 	upstreamConfs []*upstreamConf
+	// httpSSL is the ssl_* settings at top level and in http {},
+	// serverSSL those of each server that has any (tls.go).
+	httpSSL   sslLevel
+	serverSSL map[*serverConf]*sslLevel
 }
 
 // scope is the block a directive appears in, with the objects its
@@ -278,6 +282,9 @@ func (b *builder) finish() error {
 			}
 			defaults[key] = true
 		}
+	}
+	if err := b.finishSSL(); err != nil {
+		return err
 	}
 	if b.cfg.ErrorLog == "" {
 		b.cfg.ErrorLog = "stderr"
@@ -784,6 +791,11 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 	if c.EnforceExpiry && c.Expires == 0 && !c.ExpiresMax {
 		return d.errorf("\"enforce_expiry\" requires \"expires\"")
 	}
+	if c.SameSite == "none" && !c.Secure {
+		// Browsers drop a SameSite=None cookie without Secure: the
+		// client would never send it back.
+		b.cfg.Warnings = append(b.cfg.Warnings, Warning{Pos: d.Pos(), Msg: `the "samesite=none" parameter of "sticky" without "secure": browsers reject such a cookie`})
+	}
 	u.Sticky = &Sticky{Pos: d.Pos(), Cookie: c}
 	return nil
 }
@@ -856,6 +868,8 @@ func (b *builder) listen(d *Directive, s *scope) error {
 			l.DefaultServer = true
 		case p == "reuseport":
 			l.ReusePort = true
+		case p == "ssl":
+			l.SSL = true
 		case key == "backlog" && hasVal:
 			n, ok := parseInt(val)
 			if !ok || n == 0 {

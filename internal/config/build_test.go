@@ -891,9 +891,6 @@ http {
     gzip_static on;
     keepalive_requests 100;
     charset utf-8;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers HIGH:!aNULL;
-    ssl_prefer_server_ciphers on;
     resolver 127.0.0.53 valid=30s;
     resolver_timeout 5s;
     proxy_buffers 8 16k;
@@ -919,8 +916,7 @@ http {
 		"tcp_nodelay", "types", "default_type", "server_tokens", "types_hash_max_size", "types_hash_bucket_size",
 		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "log_format", "gzip",
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
-		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "ssl_protocols", "ssl_ciphers",
-		"ssl_prefer_server_ciphers", "proxy_buffers", "proxy_buffer_size",
+		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "proxy_buffers", "proxy_buffer_size",
 		"proxy_busy_buffers_size", "client_body_buffer_size", "proxy_redirect",
 		"keepalive_timeout", "proxy_redirect", "proxy_redirect",
 		// An http-level resolver that no upstream uses changes nothing.
@@ -1072,7 +1068,7 @@ func TestErrors(t *testing.T) {
 		{"unknown sticky parameter", "upstream a { server 10.0.0.1; sticky cookie s HttpOnly; }", `invalid parameter "HttpOnly" in FILE:1`},
 
 		// server and listen.
-		{"ssl", "server {\n listen 443 ssl;\n}", `invalid parameter "ssl" in FILE:2`},
+		{"ssl without a certificate", "server {\n listen 443 ssl;\n}", `no "ssl_certificate" is defined for the "listen ... ssl" directive in FILE:1`},
 		{"http2", "server { listen 443 http2; }", `invalid parameter "http2" in FILE:1`},
 		{"proxy_protocol", "server { listen 80 proxy_protocol; }", `invalid parameter "proxy_protocol" in FILE:1`},
 		{"listen on unix socket", "server { listen unix:/tmp/l.sock; }", `listening on a unix domain socket ("unix:/tmp/l.sock") is not supported by limpet in FILE:1`},

@@ -301,6 +301,11 @@ type Server struct {
 	// and return lines in the order written, run before the location is
 	// chosen. Return is also its first statement of that kind.
 	Script []*Stmt
+	// SSL is the server's TLS settings (tls.go), merged from http; nil
+	// when the server has no certificate (nor ssl_reject_handshake on),
+	// in which case a TLS handshake for it uses its address's default
+	// server's, as in nginx. Used on the listens with SSL set.
+	SSL *SSL
 }
 
 // Listen is one `listen` directive.
@@ -327,6 +332,10 @@ type Listen struct {
 	// SoKeepalive is `so_keepalive=`, or nil when not given (the
 	// system's setting is left alone).
 	SoKeepalive *SoKeepalive
+	// SSL is the `ssl` parameter (or the server's obsolete `ssl on`):
+	// connections speak TLS. As in nginx, one listen of an address with
+	// it makes the address's socket speak TLS for all its servers.
+	SSL bool
 }
 
 // HasSocketOptions reports whether the listen sets any parameter that

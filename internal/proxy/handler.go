@@ -365,6 +365,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vr.User = new(vars.Values)
 		vr.User.Init(h.vars)
 	}
+	if r.TLS != nil {
+		vr.Scheme = "https"
+	}
 	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := a.(*net.TCPAddr); ok {
@@ -466,7 +469,7 @@ func redirectToSlash(w http.ResponseWriter, r *http.Request, vr *vars.Request, p
 			host = vr.Local.String()
 		}
 	}
-	w.Header().Set("Location", "http://"+host+target)
+	w.Header().Set("Location", vr.Scheme+"://"+host+target)
 	writeError(w, http.StatusMovedPermanently)
 }
 

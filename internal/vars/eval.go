@@ -191,6 +191,9 @@ func appendVar(dst []byte, seg *segment, r *Request) []byte {
 		v, _ := cookie(hr.Header["Cookie"], seg.text)
 		return append(dst, v...)
 	}
+	if seg.kind >= kHTTPS {
+		return appendSSL(dst, seg.kind, hr)
+	}
 	return dst
 }
 
