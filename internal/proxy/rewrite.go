@@ -387,7 +387,7 @@ func (h *Handler) rewritePhase(vs *virtualServer, w *responseWriter, r *http.Req
 		if first && !rr.rewritten {
 			if sl := vs.slashRedirect[uri]; sl != nil && (l == nil || l.Path != uri) {
 				w.add = sl.addHeaders
-				redirectToSlash(w, r, vr, uri)
+				redirectToSlash(w, r, vr, uri, sl.cfg.Proxy.Redirects)
 				return sl, "", r, true
 			}
 		}
@@ -447,7 +447,7 @@ func (rr *rewriteRun) run(script []stmt) outcome {
 			return outBreak
 		case config.StmtReturn:
 			rr.w.add = rr.loc.addHeaders
-			st.ret.serve(rr.w, vr.R, vr)
+			st.ret.serve(rr.w, vr.R, vr, rr.loc.cfg.Proxy.Redirects)
 			return outDone
 		case config.StmtRewrite:
 			if out, ok := rr.rewrite(st); ok {
@@ -529,7 +529,7 @@ func (rr *rewriteRun) rewrite(st *stmt) (outcome, bool) {
 			code = http.StatusMovedPermanently
 		}
 		rr.w.add = rr.loc.addHeaders
-		rr.w.Header().Set("Location", headerSafe(repl))
+		setRedirect(rr.w, vr, rr.loc.cfg.Proxy.Redirects, headerSafe(repl))
 		writeError(rr.w, code)
 		return outDone, true
 	}
