@@ -169,32 +169,45 @@ map $http_x_user $team {
 }
 map $host $cookie_domain { default ""; ~^www\.(?<base>.+)$ .$base; }
 upstream pool { hash $team consistent; server {{b1}}; server {{b2}}; server {{b3}}; }
+upstream bycapture { hash $1; server {{b1}}; server {{b2}}; server {{b3}}; }
 upstream sticky { server {{b1}}; sticky cookie srv domain=$cookie_domain; }
 server {
     listen 127.0.0.1:0;
     access_log off;
     location / { proxy_pass http://pool; }
     location /s/ { proxy_pass http://sticky; }
+    location ~ ^/t/([a-z]+)/ { proxy_pass http://bycapture; }
 }`, "{{b1}}", backends[0].addr(), "{{b2}}", backends[1].addr(), "{{b3}}", backends[2].addr())
 	c := newClient(t)
-	servedBy := func(user string) string {
-		t.Helper()
-		_, body := get(t, c, lb.url+"/", "X-User", user)
-		return body
-	}
 	teams := []string{"red", "green", "blue", "amber", "violet", "teal", "coral", "olive"}
-	seen := make(map[string]bool)
-	for _, team := range teams {
-		first := servedBy(team + "-1")
-		for i := 2; i <= 6; i++ {
-			if got := servedBy(fmt.Sprintf("%s-%d", team, i)); got != first {
-				t.Errorf("%s-%d went to %q, %s-1 to %q: one team, one server", team, i, got, team, first)
+	for _, by := range []struct {
+		name string
+		get  func(team string, i int) string
+	}{
+		{"a map's named capture", func(team string, i int) string {
+			_, body := get(t, c, lb.url+"/", "X-User", fmt.Sprintf("%s-%d", team, i))
+			return body
+		}},
+		{"a regex location's $1", func(team string, i int) string {
+			_, body := get(t, c, fmt.Sprintf("%s/t/%s/%d", lb.url, team, i))
+			return body
+		}},
+	} {
+		t.Run(by.name, func(t *testing.T) {
+			seen := make(map[string]bool)
+			for _, team := range teams {
+				first := by.get(team, 1)
+				for i := 2; i <= 6; i++ {
+					if got := by.get(team, i); got != first {
+						t.Errorf("%s %d went to %q, %s 1 to %q: one team, one server", team, i, got, team, first)
+					}
+				}
+				seen[first] = true
 			}
-		}
-		seen[first] = true
-	}
-	if len(seen) < 2 {
-		t.Errorf("%d teams all went to %v: the key does not spread", len(teams), seen)
+			if len(seen) < 2 {
+				t.Errorf("%d teams all went to %v: the key does not spread", len(teams), seen)
+			}
+		})
 	}
 
 	req, _ := http.NewRequest(http.MethodGet, lb.url+"/s/", nil)
