@@ -87,6 +87,7 @@ func defaultProxy() ProxySettings {
 		ClientMaxBodySize: 1 << 20,
 		AccessLog:         AccessLog{Path: "stdout"},
 		KeepaliveTimeout:  75 * time.Second,
+		Redirects:         Redirects{Absolute: true, Port: true},
 	}
 }
 
@@ -641,6 +642,7 @@ func TestProxySettingsEveryDirective(t *testing.T) {
 		NextUpstreamTimeout:    10 * time.Second,
 		ClientMaxBodySize:      10 << 20,
 		AccessLog:              AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
+		Redirects:              Redirects{Absolute: true, Port: true},
 	}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)

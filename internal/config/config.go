@@ -654,6 +654,9 @@ type ProxySettings struct {
 	// open carry "Keep-Alive: timeout=N" (N in seconds). Default 0: no
 	// such header.
 	KeepaliveHeaderTimeout time.Duration
+	// Redirects is absolute_redirect, server_name_in_redirect and
+	// port_in_redirect (redirect.go).
+	Redirects Redirects
 }
 
 // LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`

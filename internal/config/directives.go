@@ -276,6 +276,13 @@ var directiveList = []directive{
 	{"underscores_in_headers", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.underscoresInHeaders })},
 	// ignore_invalid_headers on|off; default on.
 	{"ignore_invalid_headers", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.ignoreInvalidHeaders })},
+	// How limpet's own redirects are made absolute (redirect.go).
+	// absolute_redirect on|off; default on.
+	{"absolute_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.absolute })},
+	// server_name_in_redirect on|off; default off.
+	{"server_name_in_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.serverName })},
+	// port_in_redirect on|off; default on.
+	{"port_in_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.port })},
 	// sticky_debug_header on|off; limpet's own; default off.
 	{"sticky_debug_header", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.stickyDebug })},
 

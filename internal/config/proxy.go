@@ -77,6 +77,9 @@ type proxyConf struct {
 	maxHeaders           setting[int]
 	underscoresInHeaders setting[bool]
 	ignoreInvalidHeaders setting[bool]
+
+	// redirects is absolute_redirect and its kin (redirect.go).
+	redirects redirectConf
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -104,6 +107,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.maxHeaders.inherit(parent.maxHeaders)
 	p.underscoresInHeaders.inherit(parent.underscoresInHeaders)
 	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
+	p.redirects.inherit(&parent.redirects)
 }
 
 // effective returns the merged settings with defaults filled in.
@@ -133,6 +137,7 @@ func (p *proxyConf) effective() ProxySettings {
 		StickyDebugHeader:      p.stickyDebug.or(false),
 		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
 		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
+		Redirects:              p.redirects.effective(),
 	}
 }
 

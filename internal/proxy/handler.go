@@ -406,7 +406,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// nginx redirects from the location that asked for it, whose
 			// add_header lines apply.
 			rw.add = sl.addHeaders
-			redirectToSlash(rw, r, vr, path)
+			redirectToSlash(rw, r, vr, path, sl.cfg.Proxy.Redirects)
 			return
 		}
 		if l != nil {
@@ -429,7 +429,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case loc.content != nil:
 		loc.content.ServeHTTP(rw, r)
 	case loc.ret != nil:
-		loc.ret.serve(rw, r, vr)
+		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
 	case loc.upstream != nil:
 		vr.ProxyHost = loc.proxyHost
 		h.proxy(rw, r, loc, vr, prefix, &entry)
@@ -457,19 +457,12 @@ func (l *location) logRequest(rw *responseWriter, e *accesslog.Entry, took time.
 // redirectToSlash answers a request for "/app" when "location /app/"
 // proxies: nginx sends a 301 to "/app/", keeping the query string, so
 // relative links of the application resolve under its prefix.
-func redirectToSlash(w http.ResponseWriter, r *http.Request, vr *vars.Request, path string) {
+func redirectToSlash(w http.ResponseWriter, r *http.Request, vr *vars.Request, path string, rs config.Redirects) {
 	target := path + "/"
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}
-	host := r.Host
-	if host == "" { // HTTP/1.0 without Host: nginx's $host falls back the same way
-		host = vr.ServerName
-		if host == "" || host == "_" {
-			host = vr.Local.String()
-		}
-	}
-	w.Header().Set("Location", vr.Scheme+"://"+host+target)
+	setRedirect(w, vr, rs, target)
 	writeError(w, http.StatusMovedPermanently)
 }
 
