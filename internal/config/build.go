@@ -274,6 +274,9 @@ func (b *builder) finish() error {
 			defaults[key] = true
 		}
 	}
+	if err := b.loadUpstreamSSL(); err != nil {
+		return err
+	}
 	if b.cfg.ErrorLog == "" {
 		b.cfg.ErrorLog = "stderr"
 	}
@@ -1073,7 +1076,8 @@ func locationKind(mod string) string {
 	return mod
 }
 
-// proxyPass handles `proxy_pass http://HOST[:PORT][URI]`.
+// proxyPass handles `proxy_pass http://HOST[:PORT][URI]` and its https://
+// form (default port 443).
 func (b *builder) proxyPass(d *Directive, s *scope) error {
 	loc := s.loc.loc
 	if loc.ProxyPass != nil {
@@ -1086,12 +1090,12 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	if strings.Contains(url, "$") {
 		return d.errorf("variables in proxy_pass are not supported yet")
 	}
-	var rest string
+	var rest, scheme string
 	switch lower := strings.ToLower(url); {
 	case strings.HasPrefix(lower, "http://"):
-		rest = url[len("http://"):]
+		rest, scheme = url[len("http://"):], "http"
 	case strings.HasPrefix(lower, "https://"):
-		return d.errorf("https upstreams are not supported yet")
+		rest, scheme = url[len("https://"):], "https"
 	default:
 		return d.errorf("invalid URL prefix in %q", url)
 	}
@@ -1106,11 +1110,14 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	if msg != "" {
 		return d.errorf("%s in upstream %q", msg, rest)
 	}
+	if !hasPort {
+		port = defaultPort(scheme)
+	}
 	if uri != "" && loc.Regexp != nil {
 		return d.errorf("\"proxy_pass\" cannot have URI part in location given by regular expression, " +
 			"or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}
-	pp := &ProxyPass{Pos: d.Pos(), URL: url, Scheme: "http", HasURI: uri != "", URI: uri}
+	pp := &ProxyPass{Pos: d.Pos(), URL: url, Scheme: scheme, HasURI: uri != "", URI: uri}
 	loc.ProxyPass = pp
 	b.passes = append(b.passes, pendingPass{d: d, pp: pp, host: host, port: port, hasPort: hasPort})
 	return nil

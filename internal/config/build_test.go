@@ -87,6 +87,7 @@ func defaultProxy() ProxySettings {
 		ClientMaxBodySize: 1 << 20,
 		AccessLog:         AccessLog{Path: "stdout"},
 		KeepaliveTimeout:  75 * time.Second,
+		SSL:               defaultUpstreamSSL(),
 	}
 }
 
@@ -641,6 +642,7 @@ func TestProxySettingsEveryDirective(t *testing.T) {
 		NextUpstreamTimeout:    10 * time.Second,
 		ClientMaxBodySize:      10 << 20,
 		AccessLog:              AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
+		SSL:                    defaultUpstreamSSL(),
 	}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -1111,7 +1113,6 @@ func TestErrors(t *testing.T) {
 
 		// proxy_pass.
 		{"duplicate proxy_pass", "server { location / {\n proxy_pass http://10.0.0.1;\n proxy_pass http://10.0.0.2;\n} }", `"proxy_pass" directive is duplicate in FILE:3`},
-		{"https", "server { location / { proxy_pass https://10.0.0.1; } }", `https upstreams are not supported yet in FILE:1`},
 		{"other scheme", "server { location / { proxy_pass ftp://10.0.0.1; } }", `invalid URL prefix in "ftp://10.0.0.1" in FILE:1`},
 		{"no scheme", "server { location / { proxy_pass backend; } }", `invalid URL prefix in "backend" in FILE:1`},
 		{"variables", "server { location / { proxy_pass http://$host$request_uri; } }", `variables in proxy_pass are not supported yet in FILE:1`},

@@ -510,7 +510,8 @@ type ProxyPass struct {
 	Pos Pos
 	// URL as written, for example "http://backend/app/".
 	URL string
-	// Scheme is "http" (https upstreams are not supported yet).
+	// Scheme is "http" or "https" (TLS to the servers, with the
+	// location's Proxy.SSL settings).
 	Scheme string
 	// Upstream is the named upstream the host part refers to, or nil when
 	// the host is an address (then Host holds it).
@@ -627,6 +628,9 @@ type ProxySettings struct {
 	// open carry "Keep-Alive: timeout=N" (N in seconds). Default 0: no
 	// such header.
 	KeepaliveHeaderTimeout time.Duration
+	// SSL is the proxy_ssl_* settings, used when proxy_pass is https;
+	// their files are read only for such locations.
+	SSL UpstreamSSL
 }
 
 // LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`

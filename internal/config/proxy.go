@@ -70,6 +70,8 @@ type proxyConf struct {
 	buffering   setting[bool]
 	accessLog   setting[AccessLog]
 	stickyDebug setting[bool]
+	// ssl is the proxy_ssl_* settings (upstreamssl.go).
+	ssl sslConf
 
 	// How a client's header is read (client.go): http and server only.
 	clientHeaderBuffer   setting[int64]
@@ -99,6 +101,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.maxBodySize.inherit(parent.maxBodySize)
 	p.accessLog.inherit(parent.accessLog)
 	p.stickyDebug.inherit(parent.stickyDebug)
+	p.ssl.inherit(&parent.ssl)
 	p.clientHeaderBuffer.inherit(parent.clientHeaderBuffer)
 	p.largeHeaderBuffers.inherit(parent.largeHeaderBuffers)
 	p.maxHeaders.inherit(parent.maxHeaders)
@@ -133,6 +136,7 @@ func (p *proxyConf) effective() ProxySettings {
 		StickyDebugHeader:      p.stickyDebug.or(false),
 		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
 		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
+		SSL:                    p.ssl.effective(),
 	}
 }
 
