@@ -28,9 +28,14 @@
 // chunked, an invalid Content-Length. The error is one IsInvalidHeader
 // reports (nginx's invalid_header), and the connection is closed.
 //
+// With Options.TLS, "https" requests take the fast path too: each new
+// connection is made a TLS connection before its first request (see
+// tls.go), and is pooled, probed and watched as a plain one is.
+//
 // What the fast path does not do goes to Options.Fallback: protocol upgrades
 // (a 101 response's body must be the connection itself), Expect:
-// 100-continue, CONNECT, and every scheme but "http", so TLS and HTTP/2.
+// 100-continue, CONNECT, and every scheme but "http" (and "https" with
+// Options.TLS).
 package h1
 
 import (
@@ -100,6 +105,14 @@ type Options struct {
 	// (upgrades, Expect: 100-continue, CONNECT, schemes other than "http").
 	// nil means an http.Transport configured from these options.
 	Fallback http.RoundTripper
+	// TLS, when set, makes "https" requests take the fast path: every
+	// connection of theirs is made by TLS.Handshake, bounded by
+	// ConnectTimeout as nginx bounds its handshake by
+	// proxy_connect_timeout. nil sends "https" requests to the fallback.
+	TLS TLSClient
+	// TLSName is the name TLS.Handshake is given for a request whose
+	// Forward names none (nginx's proxy_ssl_name).
+	TLSName string
 }
 
 // Transport is an http.RoundTripper for plain-HTTP/1.1 upstreams. It is safe
@@ -152,11 +165,14 @@ func (t *Transport) RoundTripContext(ctx context.Context, req *http.Request) (*h
 // there is one, req.Header otherwise.
 func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forward) (*http.Response, error) {
 	hdr := header{h: req.Header, fwd: fwd}
-	if !fastPath(req, hdr) {
+	if !t.fastPath(req, hdr) {
 		if req.Context() != ctx || fwd != nil {
 			req = req.WithContext(ctx)
 		}
 		if fwd != nil {
+			if fwd.TLSName != "" && t.opts.TLS != nil {
+				req = req.WithContext(context.WithValue(ctx, tlsNameKey{}, fwd.TLSName))
+			}
 			req.Header = fwd.Header()
 		}
 		return t.fallbackTransport().RoundTrip(req)
@@ -175,6 +191,9 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 		return nil, err
 	}
 	p := t.pool(o.addr)
+	if fwd != nil && fwd.TLSName != "" && o.tls {
+		p = t.namedPool(o.addr, fwd.TLSName)
+	}
 	fresh := false
 	for {
 		c, err := t.conn(ctx, p, fresh)
@@ -209,12 +228,16 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// fastPath reports whether req is one the fast path sends: plain HTTP,
-// without a protocol upgrade (the 101 response's body must be the
-// connection, as an io.ReadWriteCloser), without Expect: 100-continue (the
-// body must wait for the interim response) and not a CONNECT tunnel.
-func fastPath(req *http.Request, h header) bool {
-	if req.URL == nil || req.URL.Scheme != "http" || req.Method == http.MethodConnect {
+// fastPath reports whether req is one the fast path sends: plain HTTP
+// (or HTTPS with Options.TLS), without a protocol upgrade (the 101
+// response's body must be the connection, as an io.ReadWriteCloser),
+// without Expect: 100-continue (the body must wait for the interim
+// response) and not a CONNECT tunnel.
+func (t *Transport) fastPath(req *http.Request, h header) bool {
+	if req.URL == nil || req.Method == http.MethodConnect {
+		return false
+	}
+	if s := req.URL.Scheme; s != "http" && (s != "https" || t.opts.TLS == nil) {
 		return false
 	}
 	return !httpsyntax.HasToken(h.values("Connection"), "upgrade") && !httpsyntax.HasToken(h.values("Expect"), "100-continue")
@@ -257,21 +280,52 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 		// the proxy that nothing was sent.
 		return nil, err
 	}
-	return newConn(t, p, nc), nil
+	if p.tls {
+		tc, err := t.handshake(ctx, nc, p.name)
+		if err != nil {
+			return nil, err
+		}
+		return newConn(t, p, tc, nc), nil
+	}
+	return newConn(t, p, nc, nc), nil
 }
 
 // pool returns the idle-connection pool of addr, creating it on first use.
+// With Options.TLS its connections are TLS ones, made for Options.TLSName.
 func (t *Transport) pool(addr string) *hostPool {
 	if m := t.pools.Load(); m != nil {
 		if p := (*m)[addr]; p != nil {
 			return p
 		}
 	}
+	return t.newPool(addr, addr, t.opts.TLSName)
+}
+
+// namedPool returns the pool of TLS connections to addr made for name,
+// when a request names one of its own (a proxy_ssl_name with
+// variables): a connection verified for one name must not carry a
+// request for another.
+func (t *Transport) namedPool(addr, name string) *hostPool {
+	if name == t.opts.TLSName {
+		return t.pool(addr)
+	}
+	key := addr + "\x00" + name
+	if m := t.pools.Load(); m != nil {
+		if p := (*m)[key]; p != nil {
+			return p
+		}
+	}
+	return t.newPool(key, addr, name)
+}
+
+// newPool adds the pool of key, connecting to addr, unless another
+// caller did first.
+func (t *Transport) newPool(key, addr, name string) *hostPool {
 	t.poolsMu.Lock()
 	defer t.poolsMu.Unlock()
 	old := t.pools.Load()
 	if old != nil {
-		if p := (*old)[addr]; p != nil {
+		if p := (*old)[key]; p != nil {
 			return p
 		}
 	}
@@ -282,7 +336,10 @@ func (t *Transport) pool(addr string) *hostPool {
 		}
 	}
 	p := &hostPool{addr: addr, max: t.maxIdle(), timeout: t.idleTimeout(), grace: surplusGrace}
-	m[addr] = p
+	if t.opts.TLS != nil {
+		p.tls, p.name = true, name
+	}
+	m[key] = p
 	t.pools.Store(&m)
 	return p
 }
@@ -330,6 +387,7 @@ func (t *Transport) fallbackTransport() http.RoundTripper {
 				}
 				return NewWriteTimeoutConn(c, write), nil
 			},
+			DialTLSContext:         t.fallbackDialTLS(),
 			MaxIdleConnsPerHost:    t.maxIdle(),
 			IdleConnTimeout:        t.idleTimeout(),
 			ResponseHeaderTimeout:  t.opts.ResponseHeaderTimeout,
