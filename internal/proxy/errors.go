@@ -70,7 +70,7 @@ func classify(r *http.Request, err error) failure {
 // when it is not idempotent, as nginx does.
 func isDialError(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+	return errors.As(err, &op) && op.Op == "dial" || isHandshakeError(err)
 }
 
 // statusCondition returns the proxy_next_upstream condition of an upstream

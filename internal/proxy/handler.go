@@ -29,6 +29,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/router"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/uptls"
 	"github.com/limpet-lb/limpet/internal/vars"
 )
 
@@ -40,6 +41,10 @@ type Env struct {
 	// Transport returns the transport to use for an upstream with the
 	// given timeouts.
 	Transport func(u *live.Upstream, t Timeouts) http.RoundTripper
+	// TLSTransport returns the transport of an https upstream with the
+	// given timeouts, TLS client and proxy_ssl_name (the constant one;
+	// "" when it holds variables). Nil: https locations are refused.
+	TLSTransport func(u *live.Upstream, t Timeouts, c *uptls.Client, name string) http.RoundTripper
 	// AccessLog returns the logger of an access_log setting, nil for off.
 	AccessLog func(al config.AccessLog) (*accesslog.Logger, error)
 	// ErrorLog receives limpet's own messages (server state changes).
@@ -138,6 +143,11 @@ type location struct {
 	maxBody    int64
 	// readTimeout is proxy_read_timeout, for the response body.
 	readTimeout time.Duration
+	// scheme is the proxy_pass's, "http" or "https"; tlsName is
+	// proxy_ssl_name when it holds variables, evaluated per request,
+	// nil otherwise (upstreamtls.go).
+	scheme  string
+	tlsName *vars.Template
 
 	log *accesslog.Logger // nil when access_log is off
 
@@ -294,7 +304,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl.proxyPass = l.ProxyPass
 	cl.upstream = env.Upstream(l.ProxyPass)
 	cl.proxyHost = cl.upstream.Name
-	cl.transport = env.Transport(cl.upstream, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout})
+	if cl.transport, err = cl.compileTransport(env, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout}); err != nil {
+		return nil, err
+	}
 	if cl.headers, err = compileHeaders(p.SetHeaders); err != nil {
 		return nil, err
 	}

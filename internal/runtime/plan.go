@@ -13,6 +13,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/proxy"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/uptls"
 )
 
 // plan is one configuration compiled: everything a request, a health
@@ -79,6 +80,9 @@ type transportKey struct {
 	upstream  string
 	keepalive int
 	t         proxy.Timeouts
+	// tls is the uptls.Client's Key and name for an https upstream
+	// (upstreamtls.go), "" for http.
+	tls string
 }
 
 // newPlan compiles cfg. prev is the plan it is to replace (nil at
@@ -114,7 +118,10 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		return p, err
 	}
 	p.apiBase = findAPIBases(cfg)
-	checks := p.healthChecks()
+	checks, err := p.healthChecks()
+	if err != nil {
+		return p, err
+	}
 	for _, c := range checks {
 		if c.Config.Mandatory {
 			p.mandatory[c.Upstream] = true
@@ -128,6 +135,9 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 	env := &proxy.Env{
 		Upstream:  func(pp *config.ProxyPass) *live.Upstream { return p.upstreamFor(pp, prev) },
 		Transport: func(u *live.Upstream, t proxy.Timeouts) http.RoundTripper { return p.transportFor(u, t, prev) },
+		TLSTransport: func(u *live.Upstream, t proxy.Timeouts, c *uptls.Client, name string) http.RoundTripper {
+			return p.tlsTransportFor(u, t, c, name, prev)
+		},
 		AccessLog: func(al config.AccessLog) (*accesslog.Logger, error) { return p.accessLog(al, prev) },
 		ErrorLog:  rt.log,
 		Access:    guard,
