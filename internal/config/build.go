@@ -231,6 +231,7 @@ func (b *builder) finish() error {
 			return err
 		}
 	}
+	b.finishPassResolvers()
 	b.reportUnusedResolver()
 	defaults := make(map[string]bool) // listen addresses with a default server
 	options := make(map[string]bool)  // listen addresses with socket options
@@ -1087,9 +1088,6 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 		return err
 	}
 	url := d.Args[0]
-	if strings.Contains(url, "$") {
-		return d.errorf("variables in proxy_pass are not supported yet")
-	}
 	var rest, scheme string
 	switch lower := strings.ToLower(url); {
 	case strings.HasPrefix(lower, "http://"):
@@ -1098,6 +1096,9 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 		rest, scheme = url[len("https://"):], "https"
 	default:
 		return d.errorf("invalid URL prefix in %q", url)
+	}
+	if strings.Contains(url, "$") {
+		return b.proxyPassVars(d, loc, scheme, rest)
 	}
 	hostPort, uri := rest, ""
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {

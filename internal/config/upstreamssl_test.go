@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/limpet-lb/limpet/internal/uptls/certtest"
 )
@@ -179,5 +180,70 @@ proxy_ssl_trusted_certificate junk.pem;
 server { location / { proxy_pass http://10.0.0.1; } }`)
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestProxyPassVariablesConfig: a proxy_pass with variables keeps its
+// target for the request, and takes the resolver of its level, else the
+// nearest enclosing one; the resolvers it uses are no longer listed as
+// ignored, the others still are.
+func TestProxyPassVariablesConfig(t *testing.T) {
+	cfg := mustLoad(t, `resolver 10.0.0.53;
+server {
+    resolver 10.0.0.54 valid=5s;
+    resolver_timeout 3s;
+    location /a/ { proxy_pass http://$host:8080/x$request_uri; }
+    location /b/ {
+        resolver 10.0.0.55;
+        location /b/c/ { proxy_pass https://$arg_app; }
+    }
+}
+server {
+    location / { proxy_pass http://$http_x_app; }
+}
+server {
+    resolver 10.0.0.56;
+    location / { proxy_pass http://10.0.0.1; }
+}`)
+	find := func(srv int, paths ...string) *ProxyPass {
+		locs := cfg.Servers[srv].Locations
+		var l *Location
+		for _, p := range paths {
+			for _, c := range locs {
+				if c.Path == p {
+					l = c
+				}
+			}
+			locs = l.Locations
+		}
+		return l.ProxyPass
+	}
+	tests := []struct {
+		name    string
+		pp      *ProxyPass
+		target  string
+		ns      string
+		timeout time.Duration
+	}{
+		{"server's resolver", find(0, "/a/"), "$host:8080/x$request_uri", "10.0.0.54:53", 3 * time.Second},
+		{"location's resolver, server's timeout", find(0, "/b/", "/b/c/"), "$arg_app", "10.0.0.55:53", 3 * time.Second},
+		{"http's resolver", find(1, "/"), "$http_x_app", "10.0.0.53:53", DefaultResolverTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pp := tt.pp
+			if pp.Target != tt.target || pp.Resolver == nil || pp.Resolver.Addrs[0] != tt.ns || pp.ResolverTimeout != tt.timeout {
+				t.Errorf("target %q resolver %+v timeout %v", pp.Target, pp.Resolver, pp.ResolverTimeout)
+			}
+		})
+	}
+	var ignored []string
+	for _, ig := range cfg.Ignored {
+		if ig.Name == "resolver" || ig.Name == "resolver_timeout" {
+			ignored = append(ignored, ig.Pos.String()[strings.LastIndexByte(ig.Pos.String(), ':'):])
+		}
+	}
+	if strings.Join(ignored, " ") != ":15" {
+		t.Errorf("ignored resolvers at %v, want only the last server's (:15)", ignored)
 	}
 }

@@ -43,10 +43,13 @@ type plan struct {
 	keepalive map[*live.Upstream]int
 
 	transports map[transportKey]proxy.Transport
-	logs       map[string]*accesslog.Logger
-	checker    *health.Checker
-	watchers   *watchers // DNS discovery of resolve lines (discovery.go)
-	zones      limitZones
+	// dynamic are the targets of the proxy_pass lines with variables
+	// (dynamic.go), whose transports the plan closes when it ends.
+	dynamic  []*targets
+	logs     map[string]*accesslog.Logger
+	checker  *health.Checker
+	watchers *watchers // DNS discovery of resolve lines (discovery.go)
+	zones    limitZones
 	// apiBase maps each location to the runtime API's path in its
 	// virtual server, for the dashboard.
 	apiBase map[*config.Location]string
@@ -138,6 +141,9 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		TLSTransport: func(u *live.Upstream, t proxy.Timeouts, c *uptls.Client, name string) http.RoundTripper {
 			return p.tlsTransportFor(u, t, c, name, prev)
 		},
+		Dynamic: func(l *config.Location, t proxy.Timeouts, c *uptls.Client, name string) (proxy.Targets, error) {
+			return p.dynamicTargets(l, t, c, name, prev)
+		},
 		AccessLog: func(al config.AccessLog) (*accesslog.Logger, error) { return p.accessLog(al, prev) },
 		ErrorLog:  rt.log,
 		Access:    guard,
@@ -189,6 +195,9 @@ func (p *plan) release(next *plan) {
 		if next == nil || next.transports[k] != tr {
 			tr.CloseIdleConnections()
 		}
+	}
+	for _, ts := range p.dynamic {
+		ts.closeIdle()
 	}
 	for path, l := range p.logs {
 		if next == nil || next.logs[path] != l {

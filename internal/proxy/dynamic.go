@@ -1,0 +1,158 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/limpet-lb/limpet/internal/accesslog"
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/live"
+	"github.com/limpet-lb/limpet/internal/uptls"
+	"github.com/limpet-lb/limpet/internal/vars"
+)
+
+// Targets finds, per request, where a proxy_pass with variables sends
+// (the runtime builds them, see Env.Dynamic).
+type Targets interface {
+	// Target returns the upstream and transport of host, with port as
+	// the URL wrote it ("" for none): an upstream block of that name
+	// when no port is written, else an upstream made for host:port, its
+	// name resolved if it is not an address. The error is the one to
+	// log, in nginx's words ("no resolver defined to resolve HOST").
+	Target(ctx context.Context, host, port string) (*live.Upstream, http.RoundTripper, error)
+}
+
+// dynamicPass is a compiled proxy_pass with variables.
+type dynamicPass struct {
+	target  *vars.Template // the URL after its scheme
+	targets Targets
+}
+
+// compileDynamic compiles a proxy_pass with variables: its target, and
+// for https the TLS client, whose proxy_ssl_name $proxy_host (the
+// default) is each target's own host.
+func (l *location) compileDynamic(env *Env, t Timeouts) error {
+	pp := l.proxyPass
+	l.scheme = pp.Scheme
+	tpl, err := vars.Compile(pp.Target)
+	if err != nil {
+		return &config.Error{Pos: pp.Pos, Msg: err.Error()}
+	}
+	if env.Dynamic == nil {
+		return &config.Error{Pos: pp.Pos, Msg: "variables in proxy_pass are not supported here"}
+	}
+	var c *uptls.Client
+	name := ""
+	if pp.Scheme == "https" {
+		ssl := &l.cfg.Proxy.SSL
+		if c, err = uptls.New(ssl); err != nil {
+			return err
+		}
+		if ssl.Name != "$proxy_host" {
+			nt, err := vars.Compile(ssl.Name)
+			if err != nil {
+				return &config.Error{Pos: ssl.NamePos, Msg: err.Error()}
+			}
+			if s, ok := nt.Static(); ok {
+				name = s
+			} else {
+				l.tlsName = nt
+			}
+		}
+	}
+	targets, err := env.Dynamic(l.cfg, t, c, name)
+	if err != nil {
+		return err
+	}
+	l.dynamic = &dynamicPass{target: tpl, targets: targets}
+	return nil
+}
+
+// proxyDynamic serves a request of a location whose proxy_pass holds
+// variables: the URL is expanded, its host found (Targets), and the
+// request proxied as to a static proxy_pass of that URL, except that a
+// URI part, when the URL has one, replaces the whole request URI, as in
+// nginx; without one the client's URI is sent as it came.
+func (h *Handler) proxyDynamic(w *responseWriter, r *http.Request, l *location, vr *vars.Request, prefix string, entry *accesslog.Entry) {
+	s := l.dynamic.target.Expand(vr)
+	hostPort, uri := s, ""
+	if i := strings.IndexAny(s, "/?"); i >= 0 {
+		hostPort, uri = s[:i], s[i:]
+		if uri[0] == '?' {
+			uri = "/" + uri
+		}
+	}
+	host, port, ok := splitTarget(hostPort)
+	if !ok {
+		// ngx_http_proxy_eval's parse failure: a 500.
+		h.errorLog.Error("invalid host in upstream", slog.String("upstream", s), slog.String("request", r.Method+" "+r.RequestURI))
+		writeError(w, http.StatusInternalServerError)
+		return
+	}
+	u, tr, err := l.dynamic.targets.Target(r.Context(), host, port)
+	if err != nil {
+		if r.Context().Err() != nil {
+			writeError(w, StatusClientClosed)
+			return
+		}
+		h.errorLog.Error(err.Error(), slog.String("client", vr.Remote.Addr().String()), slog.String("request", r.Method+" "+r.RequestURI))
+		writeError(w, http.StatusBadGateway)
+		return
+	}
+	dl := *l
+	dl.upstream, dl.transport, dl.proxyHost, dl.dynURI = u, tr, hostPort, uri
+	vr.ProxyHost = hostPort
+	h.proxy(w, r, &dl, vr, prefix, entry)
+}
+
+// splitTarget splits "host[:port]" or "[v6][:port]"; port is "" when
+// none is written.
+func splitTarget(hp string) (host, port string, ok bool) {
+	if strings.HasPrefix(hp, "[") {
+		end := strings.IndexByte(hp, ']')
+		if end < 0 {
+			return "", "", false
+		}
+		host, rest := hp[1:end], hp[end+1:]
+		if rest == "" {
+			return host, "", true
+		}
+		if rest[0] != ':' || rest == ":" {
+			return "", "", false
+		}
+		return host, rest[1:], validPort(rest[1:])
+	}
+	host, port, found := strings.Cut(hp, ":")
+	if host == "" || strings.ContainsAny(host, " \t@#") || found && !validPort(port) {
+		return "", "", false
+	}
+	return host, port, true
+}
+
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	n := 0
+	for _, c := range []byte(p) {
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n > 0 && n < 65536
+}
+
+// dynamicURL parses the URI a proxy_pass with variables sends instead of
+// the request's, or returns nil when it does not parse.
+func dynamicURL(uri string) *url.URL {
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+

@@ -1,0 +1,155 @@
+package runtime
+
+import (
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/uptls/certtest"
+)
+
+// TestProxyPassVariables: the container pattern. The host of a
+// proxy_pass with variables is an upstream block when one has that name
+// (and no port is written), an IP address as it is, or a name the
+// location's resolver resolves (inherited from http); with no resolver
+// the request fails with nginx's 502 and words. A URI part replaces the
+// whole request URI; without one the client's is sent as it came.
+func TestProxyPassVariables(t *testing.T) {
+	blockApp := newBackend(t, "block")
+	named := newBackend(t, "named")
+	dns := startDNSServer(t)
+	_, namedPort, _ := net.SplitHostPort(named.addr())
+	dns.SetA("app.test", 60, "127.0.0.1")
+	lb := startLimpet(t, `
+resolver {{dns}} valid=30s;
+upstream app { server {{block}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / { proxy_pass http://$http_x_app; }
+    location /v2/ { proxy_pass http://$http_x_app/fixed/path?q=1; }
+    location /nodns/ {
+        resolver_timeout 5s;
+        proxy_pass http://$http_x_app;
+    }
+}`, "{{dns}}", dns.Addr, "{{block}}", blockApp.addr())
+	bare := startLimpet(t, `
+upstream app { server {{block}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / { proxy_pass http://$http_x_app; }
+}`, "{{block}}", blockApp.addr())
+	noResolver := bare.url
+	tests := []struct {
+		name, url, app string
+		status         int
+		backend        *backend
+		uri            string
+	}{
+		{name: "upstream block", url: lb.url + "/a?b=c", app: "app", status: 200, backend: blockApp, uri: "/a?b=c"},
+		{name: "upstream name in another case", url: lb.url + "/a", app: "APP", status: 200, backend: blockApp, uri: "/a"},
+		{name: "IP address", url: lb.url + "/ip/%2F?x", app: named.addr(), status: 200, backend: named, uri: "/ip/%2F?x"},
+		{name: "resolved name", url: lb.url + "/r", app: "app.test:" + namedPort, status: 200, backend: named, uri: "/r"},
+		{name: "URI part replaces the URI", url: lb.url + "/v2/anything?z=9", app: "app.test:" + namedPort, status: 200, backend: named, uri: "/fixed/path?q=1"},
+		{name: "unknown name", url: lb.url + "/u", app: "nope.test:" + namedPort, status: 502},
+		{name: "no resolver", url: noResolver + "/n", app: "app.test:" + namedPort, status: 502},
+		{name: "no resolver, IP address", url: noResolver + "/n", app: named.addr(), status: 200, backend: named, uri: "/n"},
+		{name: "no resolver, upstream block", url: noResolver + "/n", app: "app", status: 200, backend: blockApp, uri: "/n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := get(t, newClient(t), tt.url, "X-App", tt.app)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d body %q, want %d\n%s", res.StatusCode, body, tt.status, lb.errLog.String())
+			}
+			if tt.backend == nil {
+				return
+			}
+			if body != tt.backend.name {
+				t.Fatalf("served by %q, want %q", body, tt.backend.name)
+			}
+			last, _ := tt.backend.lastRequest()
+			if last.RequestURI != tt.uri {
+				t.Errorf("the backend got %q, want %q", last.RequestURI, tt.uri)
+			}
+			if want := strings.ToLower(tt.app); tt.backend == named && last.Host != want {
+				t.Errorf("Host %q, want %q ($proxy_host)", last.Host, want)
+			}
+		})
+	}
+	log := lb.errLog.String() + bare.errLog.String()
+	for _, want := range []string{"no resolver defined to resolve app.test", "nope.test could not be resolved (3: Host not found)"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("error log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+// TestProxyPassVariablesCache: a resolved name is asked again only when
+// its answer expires, not per request.
+func TestProxyPassVariablesCache(t *testing.T) {
+	app := newBackend(t, "app")
+	dns := startDNSServer(t)
+	_, port, _ := net.SplitHostPort(app.addr())
+	dns.SetA("app.test", 3600, "127.0.0.1")
+	lb := startLimpet(t, `
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    resolver {{dns}};
+    location / { proxy_pass http://app.test:$arg_port; }
+}`, "{{dns}}", dns.Addr)
+	c := newClient(t)
+	for i := range 5 {
+		if res, body := get(t, c, lb.url+"/?port="+port); res.StatusCode != 200 || body != "app" {
+			t.Fatalf("request %d: status %d body %q\n%s", i, res.StatusCode, body, lb.errLog.String())
+		}
+	}
+	// One lookup may ask for A and AAAA records.
+	if udp, tcp := dns.Queries(); udp+tcp > 2 {
+		t.Errorf("%d queries for 5 requests, want one lookup", udp+tcp)
+	}
+}
+
+// TestProxyPassVariablesHTTPS: https with variables: the name verified is
+// each target's $proxy_host unless proxy_ssl_name says otherwise.
+func TestProxyPassVariablesHTTPS(t *testing.T) {
+	f := newTLSFixture(t)
+	app := newTLSBackend(t, f, "app", []string{"127.0.0.1"}, nil)
+	lb := startLimpet(t, `
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    proxy_ssl_verify on;
+    proxy_ssl_trusted_certificate {{ca}};
+    location / { proxy_pass https://$arg_to; }
+    location /named/ {
+        proxy_ssl_name app.internal;
+        proxy_pass https://$arg_to;
+    }
+}`, "{{ca}}", f.caFile)
+	if res, body := get(t, newClient(t), lb.url+"/?to="+app.addr()); res.StatusCode != 200 || body != "app" {
+		t.Fatalf("status %d body %q\n%s", res.StatusCode, body, lb.errLog.String())
+	}
+	if res, _ := get(t, newClient(t), lb.url+"/named/?to="+app.addr()); res.StatusCode != 502 {
+		t.Fatalf("a certificate for 127.0.0.1 taken for app.internal: status %d", res.StatusCode)
+	}
+}
+
+// TestProxyPassVariablesErrors: an unknown variable is nginx's error at
+// the proxy_pass line.
+func TestProxyPassVariablesErrors(t *testing.T) {
+	conf := "server {\n    listen 127.0.0.1:0;\n    location / {\n        proxy_pass http://$nope;\n    }\n}\n"
+	path := certtest.Write(t, t.TempDir(), "limpet.conf", []byte(conf))
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg, Options{ErrorLog: slog.New(slog.DiscardHandler)})
+	if want := `unknown "nope" variable in ` + path + ":4"; err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %s", err, want)
+	}
+}
