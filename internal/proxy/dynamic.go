@@ -155,4 +155,3 @@ func dynamicURL(uri string) *url.URL {
 	}
 	return u
 }
-
