@@ -1088,6 +1088,11 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 		return err
 	}
 	url := d.Args[0]
+	if strings.Contains(url, "$") {
+		// nginx compiles such a URL whole, its scheme included, and
+		// reads it per request.
+		return b.proxyPassVars(d, loc, url)
+	}
 	var rest, scheme string
 	switch lower := strings.ToLower(url); {
 	case strings.HasPrefix(lower, "http://"):
@@ -1096,9 +1101,6 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 		rest, scheme = url[len("https://"):], "https"
 	default:
 		return d.errorf("invalid URL prefix in %q", url)
-	}
-	if strings.Contains(url, "$") {
-		return b.proxyPassVars(d, loc, scheme, rest)
 	}
 	hostPort, uri := rest, ""
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {

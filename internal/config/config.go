@@ -526,9 +526,10 @@ type ProxyPass struct {
 	// matched location prefix is replaced by URI, as nginx does.
 	HasURI bool
 	URI    string
-	// Target, when the URL holds variables, is the URL after its scheme
-	// ("$app", "$host:8080/app$request_uri"), expanded per request:
-	// Upstream, Host, Addr and URI are empty then. The host it names is
+	// Target, when the URL holds variables, is the whole URL
+	// ("http://$app", "$scheme://$host:8080/app$request_uri"), expanded
+	// per request: Upstream, Host, Addr and URI are empty then, and
+	// Scheme is "" when the scheme too comes from a variable. The host it names is
 	// an upstream block, an IP address, or a name Resolver resolves
 	// within ResolverTimeout (the location's resolver and
 	// resolver_timeout, inherited from server and http as nginx's are;

@@ -10,17 +10,26 @@ import (
 // request, so the location needs the resolver of its level, which nginx
 // inherits from server and http like any core setting.
 
-// proxyPassVars handles a proxy_pass whose URL after the scheme, rest,
-// holds variables. The variables are checked when the location is
-// compiled (an unknown one is nginx's `unknown "x" variable`).
-func (b *builder) proxyPassVars(d *Directive, loc *Location, scheme, rest string) error {
-	if strings.HasPrefix(rest, "unix:") {
-		return d.errorf("unix sockets are not supported")
+// proxyPassVars handles a proxy_pass whose URL holds variables. As in
+// nginx, the whole URL is read per request, its scheme too (a URL that
+// then starts with neither http:// nor https:// fails that request); only
+// what is certain now is refused. The variables are checked when the
+// location is compiled (an unknown one is nginx's `unknown "x" variable`).
+func (b *builder) proxyPassVars(d *Directive, loc *Location, url string) error {
+	pp := &ProxyPass{Pos: d.Pos(), URL: url, Target: url}
+	lower := strings.ToLower(url)
+	for _, scheme := range []string{"http", "https"} {
+		if rest, ok := strings.CutPrefix(lower, scheme+"://"); ok {
+			pp.Scheme = scheme
+			if strings.HasPrefix(rest, "unix:") {
+				return d.errorf("unix sockets are not supported")
+			}
+			if rest == "" || rest[0] == '/' || rest[0] == '?' {
+				return d.errorf("no host in upstream %q", url[len(scheme)+3:])
+			}
+		}
 	}
-	if rest == "" || rest[0] == '/' || rest[0] == '?' {
-		return d.errorf("no host in upstream %q", rest)
-	}
-	loc.ProxyPass = &ProxyPass{Pos: d.Pos(), URL: d.Args[0], Scheme: scheme, Target: rest}
+	loc.ProxyPass = pp
 	return nil
 }
 

@@ -233,7 +233,9 @@ func (b *builder) loadUpstreamSSL() error {
 	var walk func(lcs []*locationConf) error
 	walk = func(lcs []*locationConf) error {
 		for _, lc := range lcs {
-			if pp := lc.loc.ProxyPass; pp != nil && pp.Scheme == "https" {
+			// A URL with variables may turn out https: nginx reads the
+			// files for it too.
+			if pp := lc.loc.ProxyPass; pp != nil && (pp.Scheme == "https" || pp.Target != "") {
 				if err := b.loadLocationSSL(&lc.proxy.ssl, &lc.loc.Proxy.SSL, certs, pools); err != nil {
 					return err
 				}

@@ -199,7 +199,7 @@ server {
     }
 }
 server {
-    location / { proxy_pass http://$http_x_app; }
+    location / { proxy_pass $http_x_scheme://$http_x_app; }
 }
 server {
     resolver 10.0.0.56;
@@ -225,9 +225,9 @@ server {
 		ns      string
 		timeout time.Duration
 	}{
-		{"server's resolver", find(0, "/a/"), "$host:8080/x$request_uri", "10.0.0.54:53", 3 * time.Second},
-		{"location's resolver, server's timeout", find(0, "/b/", "/b/c/"), "$arg_app", "10.0.0.55:53", 3 * time.Second},
-		{"http's resolver", find(1, "/"), "$http_x_app", "10.0.0.53:53", DefaultResolverTimeout},
+		{"server's resolver", find(0, "/a/"), "http://$host:8080/x$request_uri", "10.0.0.54:53", 3 * time.Second},
+		{"location's resolver, server's timeout", find(0, "/b/", "/b/c/"), "https://$arg_app", "10.0.0.55:53", 3 * time.Second},
+		{"http's resolver", find(1, "/"), "$http_x_scheme://$http_x_app", "10.0.0.53:53", DefaultResolverTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

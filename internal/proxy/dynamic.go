@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,17 +18,18 @@ import (
 // Targets finds, per request, where a proxy_pass with variables sends
 // (the runtime builds them, see Env.Dynamic).
 type Targets interface {
-	// Target returns the upstream and transport of host, with port as
-	// the URL wrote it ("" for none): an upstream block of that name
-	// when no port is written, else an upstream made for host:port, its
-	// name resolved if it is not an address. The error is the one to
-	// log, in nginx's words ("no resolver defined to resolve HOST").
-	Target(ctx context.Context, host, port string) (*live.Upstream, http.RoundTripper, error)
+	// Target returns the upstream and transport of host for scheme
+	// ("http" or "https"), with port as the URL wrote it ("" for none):
+	// an upstream block of that name when no port is written, else an
+	// upstream made for host:port, its name resolved if it is not an
+	// address. The error is the one to log, in nginx's words ("no
+	// resolver defined to resolve HOST").
+	Target(ctx context.Context, scheme, host, port string) (*live.Upstream, http.RoundTripper, error)
 }
 
 // dynamicPass is a compiled proxy_pass with variables.
 type dynamicPass struct {
-	target  *vars.Template // the URL after its scheme
+	target  *vars.Template // the whole URL
 	targets Targets
 }
 
@@ -46,7 +48,8 @@ func (l *location) compileDynamic(env *Env, t Timeouts) error {
 	}
 	var c *uptls.Client
 	name := ""
-	if pp.Scheme == "https" {
+	if pp.Scheme != "http" {
+		// https, or a scheme read per request.
 		ssl := &l.cfg.Proxy.SSL
 		if c, err = uptls.New(ssl); err != nil {
 			return err
@@ -78,21 +81,32 @@ func (l *location) compileDynamic(env *Env, t Timeouts) error {
 // nginx; without one the client's URI is sent as it came.
 func (h *Handler) proxyDynamic(w *responseWriter, r *http.Request, l *location, vr *vars.Request, prefix string, entry *accesslog.Entry) {
 	s := l.dynamic.target.Expand(vr)
-	hostPort, uri := s, ""
-	if i := strings.IndexAny(s, "/?"); i >= 0 {
-		hostPort, uri = s[:i], s[i:]
+	var scheme, rest string
+	switch {
+	case len(s) > 7 && strings.EqualFold(s[:7], "http://"):
+		scheme, rest = "http", s[7:]
+	case len(s) > 8 && strings.EqualFold(s[:8], "https://"):
+		scheme, rest = "https", s[8:]
+	default:
+		// ngx_http_proxy_eval's failures are 500s.
+		h.errorLog.Error(fmt.Sprintf("invalid URL prefix in %q", s), slog.String("request", r.Method+" "+r.RequestURI))
+		writeError(w, http.StatusInternalServerError)
+		return
+	}
+	hostPort, uri := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		hostPort, uri = rest[:i], rest[i:]
 		if uri[0] == '?' {
 			uri = "/" + uri
 		}
 	}
 	host, port, ok := splitTarget(hostPort)
 	if !ok {
-		// ngx_http_proxy_eval's parse failure: a 500.
-		h.errorLog.Error("invalid host in upstream", slog.String("upstream", s), slog.String("request", r.Method+" "+r.RequestURI))
+		h.errorLog.Error(fmt.Sprintf("invalid host in upstream %q", rest), slog.String("request", r.Method+" "+r.RequestURI))
 		writeError(w, http.StatusInternalServerError)
 		return
 	}
-	u, tr, err := l.dynamic.targets.Target(r.Context(), host, port)
+	u, tr, err := l.dynamic.targets.Target(r.Context(), scheme, host, port)
 	if err != nil {
 		if r.Context().Err() != nil {
 			writeError(w, StatusClientClosed)
@@ -103,7 +117,7 @@ func (h *Handler) proxyDynamic(w *responseWriter, r *http.Request, l *location, 
 		return
 	}
 	dl := *l
-	dl.upstream, dl.transport, dl.proxyHost, dl.dynURI = u, tr, hostPort, uri
+	dl.upstream, dl.transport, dl.proxyHost, dl.dynURI, dl.scheme = u, tr, hostPort, uri, scheme
 	vr.ProxyHost = hostPort
 	h.proxy(w, r, &dl, vr, prefix, entry)
 }

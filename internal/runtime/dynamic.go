@@ -37,11 +37,12 @@ const ipTTL = 100 * 365 * 24 * time.Hour
 // kept for the answer's TTL (the resolver's valid= if set). Those
 // upstreams are not in the API: nginx's are not either.
 type targets struct {
-	named    map[string]namedTarget // upstream blocks by lower-cased name
-	res      *discovery.Resolver    // nil without a resolver
-	timeout  time.Duration          // resolver_timeout
-	port     string                 // the scheme's default port
-	newTrans func(host string) proxy.Transport
+	// named are the upstream blocks by scheme and lower-cased name
+	// ("http" and "https" when the URL's scheme is a variable).
+	named    map[[2]string]namedTarget
+	res      *discovery.Resolver // nil without a resolver
+	timeout  time.Duration       // resolver_timeout
+	newTrans func(scheme, host string) proxy.Transport
 	now      func() time.Time
 
 	// cache maps "host:port" to its *dynTarget: read without a lock.
@@ -69,28 +70,31 @@ var _ proxy.Targets = (*targets)(nil)
 // dynamicTargets builds the Targets of a location: env.Dynamic.
 func (p *plan) dynamicTargets(l *config.Location, t proxy.Timeouts, c *uptls.Client, name string, prev *plan) (proxy.Targets, error) {
 	pp := l.ProxyPass
-	ts := &targets{named: make(map[string]namedTarget, len(p.upstreams)), timeout: pp.ResolverTimeout, port: "80", now: time.Now}
+	ts := &targets{named: make(map[[2]string]namedTarget, 2*len(p.upstreams)), timeout: pp.ResolverTimeout, now: time.Now}
 	if p.rt.opts.Now != nil {
 		ts.now = p.rt.opts.Now
 	}
+	schemes := []string{"http", "https"}
+	if pp.Scheme != "" {
+		schemes = []string{pp.Scheme}
+	}
 	for cu, u := range p.upstreams {
-		var tr http.RoundTripper
-		if c != nil {
-			n := name
-			if n == "" {
-				n = u.Name
+		for _, scheme := range schemes {
+			var tr http.RoundTripper
+			if scheme == "https" {
+				n := name
+				if n == "" {
+					n = u.Name
+				}
+				tr = p.tlsTransportFor(u, t, c, n, prev)
+			} else {
+				tr = p.transportFor(u, t, prev)
 			}
-			tr = p.tlsTransportFor(u, t, c, n, prev)
-		} else {
-			tr = p.transportFor(u, t, prev)
+			ts.named[[2]string{scheme, strings.ToLower(cu.Name)}] = namedTarget{u: u, tr: tr}
 		}
-		ts.named[strings.ToLower(cu.Name)] = namedTarget{u: u, tr: tr}
 	}
-	if pp.Scheme == "https" {
-		ts.port = "443"
-	}
-	ts.newTrans = func(host string) proxy.Transport {
-		if c == nil {
+	ts.newTrans = func(scheme, host string) proxy.Transport {
+		if scheme == "http" {
 			return proxy.NewTransport(t, 0)
 		}
 		n := name
@@ -107,14 +111,17 @@ func (p *plan) dynamicTargets(l *config.Location, t proxy.Timeouts, c *uptls.Cli
 }
 
 // Target implements proxy.Targets.
-func (ts *targets) Target(ctx context.Context, host, port string) (*live.Upstream, http.RoundTripper, error) {
+func (ts *targets) Target(ctx context.Context, scheme, host, port string) (*live.Upstream, http.RoundTripper, error) {
 	if port == "" {
-		if nt, ok := ts.named[strings.ToLower(host)]; ok {
+		if nt, ok := ts.named[[2]string{scheme, strings.ToLower(host)}]; ok {
 			return nt.u, nt.tr, nil
 		}
-		port = ts.port
+		port = "80"
+		if scheme == "https" {
+			port = "443"
+		}
 	}
-	key := net.JoinHostPort(host, port)
+	key := scheme + "://" + net.JoinHostPort(host, port)
 	now := ts.now()
 	var old *dynTarget
 	if v, ok := ts.cache.Load(key); ok {
@@ -128,7 +135,7 @@ func (ts *targets) Target(ctx context.Context, host, port string) (*live.Upstrea
 	if err != nil {
 		return nil, nil, err
 	}
-	return ts.store(key, host, old, addrs, now.Add(ttl), now)
+	return ts.store(key, scheme, host, old, addrs, now.Add(ttl), now)
 }
 
 // resolve returns the addresses of host:port and how long they hold.
@@ -164,7 +171,7 @@ func (ts *targets) resolve(ctx context.Context, host, port string) ([]string, ti
 // servers' failure counts) when the addresses did not change, and its
 // transport in any case; it evicts the least recently used target when
 // the cache is full.
-func (ts *targets) store(key, host string, old *dynTarget, addrs []string, expires, now time.Time) (*live.Upstream, http.RoundTripper, error) {
+func (ts *targets) store(key, scheme, host string, old *dynTarget, addrs []string, expires, now time.Time) (*live.Upstream, http.RoundTripper, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if v, ok := ts.cache.Load(key); ok && v.(*dynTarget) != old {
@@ -180,15 +187,16 @@ func (ts *targets) store(key, host string, old *dynTarget, addrs []string, expir
 			t.u = old.u
 		}
 	} else {
-		t.tr = ts.newTrans(host)
+		t.tr = ts.newTrans(scheme, host)
 		ts.n++
 	}
 	if t.u == nil {
+		name := key[len(scheme)+3:] // host:port, as nginx names it
 		servers := make([]*upstream.Server, 0, len(addrs))
 		for _, a := range addrs {
-			servers = append(servers, &upstream.Server{ID: upstream.IDFor(a, ""), Name: key, Addr: a, Weight: 1})
+			servers = append(servers, &upstream.Server{ID: upstream.IDFor(a, ""), Name: name, Addr: a, Weight: 1})
 		}
-		t.u = live.New(key, live.Policy{}, servers)
+		t.u = live.New(name, live.Policy{}, servers)
 	}
 	ts.cache.Store(key, t)
 	if ts.n > maxDynamicTargets {

@@ -139,6 +139,38 @@ server {
 	}
 }
 
+// TestProxyPassVariableScheme: with the scheme from a variable too, the
+// whole URL is read per request, as nginx reads it: http and https
+// alike, and a URL that is neither fails with nginx's 500.
+func TestProxyPassVariableScheme(t *testing.T) {
+	f := newTLSFixture(t)
+	secure := newTLSBackend(t, f, "secure", []string{"app.internal"}, nil)
+	plain := newBackend(t, "plain")
+	lb := startLimpet(t, `
+upstream app { server {{plain}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / { proxy_pass $http_x_scheme://$http_x_app; }
+}`, "{{plain}}", plain.addr())
+	tests := []struct{ scheme, app, want string }{
+		{"https", secure.addr(), "secure"},
+		{"http", plain.addr(), "plain"},
+		{"HTTP", "app", "plain"},
+	}
+	for _, tt := range tests {
+		if res, body := get(t, newClient(t), lb.url+"/", "X-Scheme", tt.scheme, "X-App", tt.app); res.StatusCode != 200 || body != tt.want {
+			t.Errorf("%s://%s: status %d body %q, want %s\n%s", tt.scheme, tt.app, res.StatusCode, body, tt.want, lb.errLog.String())
+		}
+	}
+	if res, _ := get(t, newClient(t), lb.url+"/", "X-Scheme", "ftp", "X-App", "app"); res.StatusCode != 500 {
+		t.Errorf("ftp: status %d, want 500", res.StatusCode)
+	}
+	if want := `invalid URL prefix in \"ftp://app\"`; !strings.Contains(lb.errLog.String(), want) {
+		t.Errorf("error log lacks %s:\n%s", want, lb.errLog.String())
+	}
+}
+
 // TestProxyPassVariablesErrors: an unknown variable is nginx's error at
 // the proxy_pass line.
 func TestProxyPassVariablesErrors(t *testing.T) {
