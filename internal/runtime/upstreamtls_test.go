@@ -440,3 +440,44 @@ func TestUpstreamTLSConfigErrors(t *testing.T) {
 		t.Fatalf("error %v\nwant  %s", err, want)
 	}
 }
+
+// TestUpstreamTLSReload: a reload that changes no TLS setting keeps the
+// pooled TLS connections; one that changes a setting (here the name)
+// makes new ones, verified for the new settings.
+func TestUpstreamTLSReload(t *testing.T) {
+	f := newTLSFixture(t)
+	app := newTLSBackend(t, f, "app", []string{"app.internal", "other.internal"}, nil)
+	conf := `
+upstream backend { server {{app}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / {
+        proxy_ssl_verify on;
+        proxy_ssl_trusted_certificate {{ca}};
+        proxy_ssl_name {{name}};
+        proxy_pass https://backend;
+    }
+}`
+	repl := []string{"{{app}}", app.addr(), "{{ca}}", f.caFile}
+	lb := startLimpet(t, conf, append(repl, "{{name}}", "app.internal")...)
+	c := newClient(t)
+	check := func(step string, conns int64) {
+		t.Helper()
+		if res, body := get(t, c, lb.url+"/"); res.StatusCode != 200 || body != "app" {
+			t.Fatalf("%s: status %d body %q\n%s", step, res.StatusCode, body, lb.errLog.String())
+		}
+		if n := app.conns.Load(); n != conns {
+			t.Errorf("%s: %d connections, want %d", step, n, conns)
+		}
+	}
+	check("before", 1)
+	if err := lb.reload(t, conf, append(repl, "{{name}}", "app.internal")...); err != nil {
+		t.Fatal(err)
+	}
+	check("after a reload that changed nothing", 1)
+	if err := lb.reload(t, conf, append(repl, "{{name}}", "other.internal")...); err != nil {
+		t.Fatal(err)
+	}
+	check("after a reload that changed the name", 2)
+}
