@@ -271,20 +271,29 @@ func (p *plan) upstreamFor(pp *config.ProxyPass, prev *plan) *live.Upstream {
 	if pp.Upstream != nil {
 		return p.upstreams[pp.Upstream]
 	}
-	if u, ok := p.implicit[pp.Host]; ok {
-		return u
+	key := pp.Host
+	if u, ok := p.implicit[key]; ok {
+		if u.Pool().All()[0].Addr == pp.Addr {
+			return u
+		}
+		// http://h and https://h: one host, two ports, two upstreams,
+		// as in nginx; the second is named by its address.
+		key = pp.Addr
+		if u, ok := p.implicit[key]; ok {
+			return u
+		}
 	}
 	var u *live.Upstream
 	if prev != nil {
-		if old := prev.implicit[pp.Host]; old != nil && old.Pool().All()[0].Addr == pp.Addr {
+		if old := prev.implicit[key]; old != nil && old.Pool().All()[0].Addr == pp.Addr {
 			u = old
 		}
 	}
 	if u == nil {
-		u = live.New(pp.Host, live.Policy{}, []*upstream.Server{implicitServer(pp)})
+		u = live.New(key, live.Policy{}, []*upstream.Server{implicitServer(pp)})
 	}
-	p.implicit[pp.Host] = u
-	p.implicitOrder = append(p.implicitOrder, pp.Host)
+	p.implicit[key] = u
+	p.implicitOrder = append(p.implicitOrder, key)
 	return u
 }
 

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -480,4 +481,32 @@ server {
 		t.Fatal(err)
 	}
 	check("after a reload that changed the name", 2)
+}
+
+// TestImplicitUpstreamsBySchemePort: proxy_pass http://HOST and
+// https://HOST without ports are two servers (ports 80 and 443), not one.
+func TestImplicitUpstreamsBySchemePort(t *testing.T) {
+	dir := t.TempDir()
+	path := certtest.Write(t, dir, "limpet.conf", []byte(`server {
+    listen 127.0.0.1:0;
+    location /a/ { proxy_pass http://127.0.0.1; }
+    location /b/ { proxy_pass https://127.0.0.1; }
+}`))
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := New(cfg, Options{ErrorLog: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rt.Shutdown(context.Background()) }()
+	p := rt.cur.Load()
+	var addrs []string
+	for _, name := range p.implicitOrder {
+		addrs = append(addrs, p.implicit[name].Pool().All()[0].Addr)
+	}
+	if strings.Join(addrs, " ") != "127.0.0.1:80 127.0.0.1:443" {
+		t.Errorf("implicit servers %v, want 127.0.0.1:80 and 127.0.0.1:443", addrs)
+	}
 }
