@@ -510,3 +510,64 @@ func TestImplicitUpstreamsBySchemePort(t *testing.T) {
 		t.Errorf("implicit servers %v, want 127.0.0.1:80 and 127.0.0.1:443", addrs)
 	}
 }
+
+// TestUpstreamTLSHandshakeTimeout: a server that accepts the connection
+// but never answers the handshake times out within
+// proxy_connect_timeout, as nginx bounds its handshake: 504 when no other
+// server is left, and the next server under proxy_next_upstream timeout.
+func TestUpstreamTLSHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	stop := make(chan struct{})
+	held.Go(func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never answered
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	})
+	t.Cleanup(func() { close(stop); _ = ln.Close(); held.Wait() })
+	f := newTLSFixture(t)
+	good := newTLSBackend(t, f, "good", []string{"app.internal"}, nil)
+	conf := `
+upstream backend { server {{mute}}; %s }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / {
+        proxy_connect_timeout 200ms;
+        proxy_next_upstream error timeout;
+        proxy_pass https://backend;
+    }
+}`
+	lb := startLimpet(t, fmt.Sprintf(conf, ""), "{{mute}}", ln.Addr().String())
+	if res, _ := get(t, newClient(t), lb.url+"/"); res.StatusCode != 504 {
+		t.Fatalf("status %d, want 504\n%s", res.StatusCode, lb.errLog.String())
+	}
+	want := "upstream timed out (110: Connection timed out) while SSL handshaking to upstream"
+	if !strings.Contains(lb.errLog.String(), want) {
+		t.Errorf("error log lacks %q:\n%s", want, lb.errLog.String())
+	}
+	lb = startLimpet(t, fmt.Sprintf(conf, "server {{good}};"), "{{mute}}", ln.Addr().String(), "{{good}}", good.addr())
+	for i := range 3 {
+		if res, body := get(t, newClient(t), lb.url+"/"); res.StatusCode != 200 || body != "good" {
+			t.Fatalf("request %d: status %d body %q", i, res.StatusCode, body)
+		}
+	}
+}

@@ -222,8 +222,12 @@ type Error struct{ err error }
 
 func (e *Error) Error() string {
 	var ve *VerifyError
-	if errors.As(e.err, &ve) {
+	var ne net.Error
+	switch {
+	case errors.As(e.err, &ve):
 		return ve.msg + " while SSL handshaking to upstream"
+	case errors.As(e.err, &ne) && ne.Timeout(), errors.Is(e.err, context.DeadlineExceeded):
+		return "upstream timed out (110: Connection timed out) while SSL handshaking to upstream"
 	}
 	return "SSL_do_handshake() failed (" + e.err.Error() + ") while SSL handshaking to upstream"
 }
