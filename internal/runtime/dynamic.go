@@ -23,8 +23,13 @@ import (
 
 // maxDynamicTargets bounds the upstreams one location with variables in
 // proxy_pass makes on the fly: beyond it, the one least recently used
-// goes, its idle connections closed.
+// goes, its idle connections closed (and those unused for dynamicIdle go
+// as soon as another is made).
 const maxDynamicTargets = 64
+
+// dynamicIdle is how long a target made on the fly is kept unused: the
+// next one stored after that drops it, with its idle connections.
+const dynamicIdle = 10 * time.Minute
 
 // ipTTL is how long the target of an IP address holds: its address never
 // changes, so only eviction ends it.
@@ -199,10 +204,25 @@ func (ts *targets) store(key, scheme, host string, old *dynTarget, addrs []strin
 		t.u = live.New(name, live.Policy{}, servers)
 	}
 	ts.cache.Store(key, t)
+	ts.sweepLocked(key, now)
 	if ts.n > maxDynamicTargets {
 		ts.evictLocked(key)
 	}
 	return t.u, t.tr, nil
+}
+
+// sweepLocked drops the targets other than keep unused for dynamicIdle.
+func (ts *targets) sweepLocked(keep string, now time.Time) {
+	limit := now.Add(-dynamicIdle).UnixNano()
+	ts.cache.Range(func(k, v any) bool {
+		if k.(string) != keep && v.(*dynTarget).used.Load() < limit {
+			if _, ok := ts.cache.LoadAndDelete(k); ok {
+				v.(*dynTarget).tr.CloseIdleConnections()
+				ts.n--
+			}
+		}
+		return true
+	})
 }
 
 // evictLocked drops the least recently used target other than keep.

@@ -1,12 +1,19 @@
 package runtime
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/live"
+	"github.com/limpet-lb/limpet/internal/proxy"
 	"github.com/limpet-lb/limpet/internal/uptls/certtest"
 )
 
@@ -183,5 +190,65 @@ func TestProxyPassVariablesErrors(t *testing.T) {
 	_, err = New(cfg, Options{ErrorLog: slog.New(slog.DiscardHandler)})
 	if want := `unknown "nope" variable in ` + path + ":4"; err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %s", err, want)
+	}
+}
+
+// closeCounter is a transport that counts how often its idle
+// connections were closed.
+type closeCounter struct {
+	http.RoundTripper
+	closed atomic.Int32
+}
+
+func (c *closeCounter) CloseIdleConnections() { c.closed.Add(1) }
+
+// TestDynamicTargetsBounded: the upstreams made on the fly are at most
+// maxDynamicTargets, the least recently used dropped first, and those
+// unused for dynamicIdle are dropped when another is made; a dropped
+// one's idle connections are closed.
+func TestDynamicTargetsBounded(t *testing.T) {
+	now := time.Unix(1000, 0)
+	made := map[string]*closeCounter{}
+	ts := &targets{
+		named: map[[2]string]namedTarget{},
+		now:   func() time.Time { return now },
+		newTrans: func(scheme, host string) proxy.Transport {
+			c := &closeCounter{}
+			made[fmt.Sprint(len(made))] = c
+			return c
+		},
+	}
+	target := func(port int) *live.Upstream {
+		t.Helper()
+		u, _, err := ts.Target(context.Background(), "http", "127.0.0.1", fmt.Sprint(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	first := target(1)
+	for p := 2; p <= maxDynamicTargets; p++ {
+		now = now.Add(time.Second)
+		target(p)
+	}
+	now = now.Add(time.Second)
+	if target(1) != first {
+		t.Fatal("a cached target was made again")
+	}
+	now = now.Add(time.Second)
+	target(maxDynamicTargets + 1) // port 2 is now the least recently used
+	if ts.n != maxDynamicTargets {
+		t.Fatalf("%d targets, want %d", ts.n, maxDynamicTargets)
+	}
+	if _, ok := ts.cache.Load("http://127.0.0.1:2"); ok {
+		t.Error("the least recently used target was kept")
+	}
+	if made["1"].closed.Load() != 1 {
+		t.Error("the dropped target's idle connections were not closed")
+	}
+	now = now.Add(dynamicIdle + time.Second)
+	target(maxDynamicTargets + 2)
+	if ts.n != 1 {
+		t.Errorf("%d targets after %v unused, want 1", ts.n, dynamicIdle)
 	}
 }
