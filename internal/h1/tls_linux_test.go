@@ -64,7 +64,7 @@ func TestTLSFastPath(t *testing.T) {
 	tr := New(Options{IdleTimeout: time.Hour, Fallback: fb, TLSName: "app.internal",
 		TLS: tlsClient(t, config.UpstreamSSL{Verify: true, Trusted: ca.Pool()})})
 	addr := s.Listener.Addr().String()
-	p := tr.pool(addr)
+	p := tr.tlsPool(addr, "")
 	for i := range 10 {
 		if _, body, err := fetch(tr, newRequest(t, context.Background(), "GET", "https://"+addr+"/", nil)); err != nil || body != "ok" {
 			t.Fatalf("request %d: body %q, %v", i, body, err)
@@ -112,7 +112,22 @@ func TestTLSHandshakeErrors(t *testing.T) {
 	if got := conns.Load(); got != 2 {
 		t.Errorf("%d connections, want 2", got)
 	}
-	if tr.namedPool(addr, "app.internal").len() != 1 || tr.pool(addr).len() != 0 {
+	if tr.tlsPool(addr, "app.internal").len() != 1 || tr.tlsPool(addr, "").len() != 0 {
 		t.Error("the connection for app.internal is not in a pool of its own")
+	}
+}
+
+// TestTLSTransportPlainRequest: a Transport with Options.TLS still sends
+// "http" requests in plain TCP, on pools of their own.
+func TestTLSTransportPlainRequest(t *testing.T) {
+	ca := certtest.NewCA(t, "CA")
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "plain") })
+	tr := New(Options{TLS: tlsClient(t, config.UpstreamSSL{Verify: true, Trusted: ca.Pool()}), TLSName: "app.internal"})
+	if _, body, err := fetch(tr, newRequest(t, context.Background(), "GET", s.URL+"/", nil)); err != nil || body != "plain" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	addr := s.Listener.Addr().String()
+	if tr.pool(addr).len() != 1 || tr.tlsPool(addr, "").len() != 0 {
+		t.Error("the plain connection is not in the plain pool")
 	}
 }

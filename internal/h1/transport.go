@@ -124,8 +124,12 @@ type Transport struct {
 	// pools maps an address ("host:port") to its idle connections. The
 	// map is never changed once published: a new address copies it under
 	// poolsMu, so the request path looks it up with one atomic load.
-	pools   atomic.Pointer[map[string]*hostPool]
-	poolsMu sync.Mutex // serialises the copy-on-write updates of pools
+	pools atomic.Pointer[map[string]*hostPool]
+	// tlsPools is the same for TLS connections (Options.TLS), by address
+	// for Options.TLSName, by address, NUL and name for a Forward's own
+	// TLSName.
+	tlsPools atomic.Pointer[map[string]*hostPool]
+	poolsMu  sync.Mutex // serialises the copy-on-write updates of pools and tlsPools
 
 	fallbackOnce sync.Once
 	fallback     http.RoundTripper
@@ -190,9 +194,16 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 		closeBody(body)
 		return nil, err
 	}
-	p := t.pool(o.addr)
-	if fwd != nil && fwd.TLSName != "" && o.tls {
-		p = t.namedPool(o.addr, fwd.TLSName)
+	var p *hostPool
+	if o.tls {
+		// fastPath let "https" through: Options.TLS is set.
+		name := ""
+		if fwd != nil {
+			name = fwd.TLSName
+		}
+		p = t.tlsPool(o.addr, name)
+	} else {
+		p = t.pool(o.addr)
 	}
 	fresh := false
 	for {
@@ -218,9 +229,11 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 // those of the fallback if it has such a method. Connections in use are not
 // interrupted.
 func (t *Transport) CloseIdleConnections() {
-	if m := t.pools.Load(); m != nil {
-		for _, p := range *m {
-			p.closeIdle()
+	for _, pools := range []*atomic.Pointer[map[string]*hostPool]{&t.pools, &t.tlsPools} {
+		if m := pools.Load(); m != nil {
+			for _, p := range *m {
+				p.closeIdle()
+			}
 		}
 	}
 	if f, ok := t.fallbackTransport().(interface{ CloseIdleConnections() }); ok {
@@ -291,39 +304,40 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 }
 
 // pool returns the idle-connection pool of addr, creating it on first use.
-// With Options.TLS its connections are TLS ones, made for Options.TLSName.
 func (t *Transport) pool(addr string) *hostPool {
 	if m := t.pools.Load(); m != nil {
 		if p := (*m)[addr]; p != nil {
 			return p
 		}
 	}
-	return t.newPool(addr, addr, t.opts.TLSName)
+	return t.newPool(&t.pools, addr, addr, "", false)
 }
 
-// namedPool returns the pool of TLS connections to addr made for name,
-// when a request names one of its own (a proxy_ssl_name with
-// variables): a connection verified for one name must not carry a
-// request for another.
-func (t *Transport) namedPool(addr, name string) *hostPool {
-	if name == t.opts.TLSName {
-		return t.pool(addr)
+// tlsPool returns the pool of TLS connections to addr made for name, ""
+// meaning Options.TLSName. A request naming a name of its own (a
+// proxy_ssl_name with variables) gets a pool of that name: a connection
+// verified for one name must not carry a request for another.
+func (t *Transport) tlsPool(addr, name string) *hostPool {
+	key := addr
+	if name == "" || name == t.opts.TLSName {
+		name = t.opts.TLSName
+	} else {
+		key = addr + "\x00" + name
 	}
-	key := addr + "\x00" + name
-	if m := t.pools.Load(); m != nil {
+	if m := t.tlsPools.Load(); m != nil {
 		if p := (*m)[key]; p != nil {
 			return p
 		}
 	}
-	return t.newPool(key, addr, name)
+	return t.newPool(&t.tlsPools, key, addr, name, true)
 }
 
-// newPool adds the pool of key, connecting to addr, unless another
-// caller did first.
-func (t *Transport) newPool(key, addr, name string) *hostPool {
+// newPool adds the pool of key to pools, connecting to addr (over TLS
+// for name when tls is set), unless another caller did first.
+func (t *Transport) newPool(pools *atomic.Pointer[map[string]*hostPool], key, addr, name string, tls bool) *hostPool {
 	t.poolsMu.Lock()
 	defer t.poolsMu.Unlock()
-	old := t.pools.Load()
+	old := pools.Load()
 	if old != nil {
 		if p := (*old)[key]; p != nil {
 			return p
@@ -335,12 +349,9 @@ func (t *Transport) newPool(key, addr, name string) *hostPool {
 			m[k] = v
 		}
 	}
-	p := &hostPool{addr: addr, max: t.maxIdle(), timeout: t.idleTimeout(), grace: surplusGrace}
-	if t.opts.TLS != nil {
-		p.tls, p.name = true, name
-	}
+	p := &hostPool{addr: addr, max: t.maxIdle(), timeout: t.idleTimeout(), grace: surplusGrace, tls: tls, name: name}
 	m[key] = p
-	t.pools.Store(&m)
+	pools.Store(&m)
 	return p
 }
 
