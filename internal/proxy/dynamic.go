@@ -22,9 +22,11 @@ type Targets interface {
 	// ("http" or "https"), with port as the URL wrote it ("" for none):
 	// an upstream block of that name when no port is written, else an
 	// upstream made for host:port, its name resolved if it is not an
-	// address. The error is the one to log, in nginx's words ("no
-	// resolver defined to resolve HOST").
-	Target(ctx context.Context, scheme, host, port string) (*live.Upstream, http.RoundTripper, error)
+	// address. made reports the latter: an upstream not in the API nor
+	// in the metrics, whose names a client may choose. The error is the
+	// one to log, in nginx's words ("no resolver defined to resolve
+	// HOST").
+	Target(ctx context.Context, scheme, host, port string) (u *live.Upstream, tr http.RoundTripper, made bool, err error)
 }
 
 // dynamicPass is a compiled proxy_pass with variables.
@@ -106,7 +108,7 @@ func (h *Handler) proxyDynamic(w *responseWriter, r *http.Request, l *location, 
 		writeError(w, http.StatusInternalServerError)
 		return
 	}
-	u, tr, err := l.dynamic.targets.Target(r.Context(), scheme, host, port)
+	u, tr, made, err := l.dynamic.targets.Target(r.Context(), scheme, host, port)
 	if err != nil {
 		if r.Context().Err() != nil {
 			writeError(w, StatusClientClosed)
@@ -118,6 +120,9 @@ func (h *Handler) proxyDynamic(w *responseWriter, r *http.Request, l *location, 
 	}
 	dl := *l
 	dl.upstream, dl.transport, dl.proxyHost, dl.dynURI, dl.scheme = u, tr, hostPort, uri, scheme
+	// Upstreams made on the fly stay out of the metrics: their number is
+	// bounded here, their names are not.
+	dl.unobserved = made
 	vr.ProxyHost = hostPort
 	h.proxy(w, r, &dl, vr, prefix, entry)
 }

@@ -114,7 +114,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 			entry.Sticky = x.dec.Label()
 			x.up.CountOutcome(&x.dec)
 		}
-		if h.observer != nil {
+		if h.observer != nil && !l.unobserved {
 			status := w.status
 			if status == 0 {
 				status = StatusClientClosed

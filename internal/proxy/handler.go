@@ -156,8 +156,9 @@ type location struct {
 	// dynamic is a proxy_pass with variables (dynamic.go), nil
 	// otherwise; dynURI is the URI it sends instead of the request's,
 	// set on the per-request copy of the location.
-	dynamic *dynamicPass
-	dynURI  string
+	dynamic    *dynamicPass
+	dynURI     string
+	unobserved bool // the upstream was made on the fly: no metrics
 
 	log *accesslog.Logger // nil when access_log is off
 

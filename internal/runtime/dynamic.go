@@ -116,10 +116,10 @@ func (p *plan) dynamicTargets(l *config.Location, t proxy.Timeouts, c *uptls.Cli
 }
 
 // Target implements proxy.Targets.
-func (ts *targets) Target(ctx context.Context, scheme, host, port string) (*live.Upstream, http.RoundTripper, error) {
+func (ts *targets) Target(ctx context.Context, scheme, host, port string) (*live.Upstream, http.RoundTripper, bool, error) {
 	if port == "" {
 		if nt, ok := ts.named[[2]string{scheme, strings.ToLower(host)}]; ok {
-			return nt.u, nt.tr, nil
+			return nt.u, nt.tr, false, nil
 		}
 		port = "80"
 		if scheme == "https" {
@@ -133,14 +133,15 @@ func (ts *targets) Target(ctx context.Context, scheme, host, port string) (*live
 		old = v.(*dynTarget)
 		if now.Before(old.expires) {
 			old.used.Store(now.UnixNano())
-			return old.u, old.tr, nil
+			return old.u, old.tr, true, nil
 		}
 	}
 	addrs, ttl, err := ts.resolve(ctx, host, port)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, true, err
 	}
-	return ts.store(key, scheme, host, old, addrs, now.Add(ttl), now)
+	u, tr := ts.store(key, scheme, host, old, addrs, now.Add(ttl), now)
+	return u, tr, true, nil
 }
 
 // resolve returns the addresses of host:port and how long they hold.
@@ -176,13 +177,13 @@ func (ts *targets) resolve(ctx context.Context, host, port string) ([]string, ti
 // servers' failure counts) when the addresses did not change, and its
 // transport in any case; it evicts the least recently used target when
 // the cache is full.
-func (ts *targets) store(key, scheme, host string, old *dynTarget, addrs []string, expires, now time.Time) (*live.Upstream, http.RoundTripper, error) {
+func (ts *targets) store(key, scheme, host string, old *dynTarget, addrs []string, expires, now time.Time) (*live.Upstream, http.RoundTripper) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if v, ok := ts.cache.Load(key); ok && v.(*dynTarget) != old {
 		// Another request stored it meanwhile.
 		cur := v.(*dynTarget)
-		return cur.u, cur.tr, nil
+		return cur.u, cur.tr
 	}
 	t := &dynTarget{addrs: addrs, expires: expires}
 	t.used.Store(now.UnixNano())
@@ -208,7 +209,7 @@ func (ts *targets) store(key, scheme, host string, old *dynTarget, addrs []strin
 	if ts.n > maxDynamicTargets {
 		ts.evictLocked(key)
 	}
-	return t.u, t.tr, nil
+	return t.u, t.tr
 }
 
 // sweepLocked drops the targets other than keep unused for dynamicIdle.

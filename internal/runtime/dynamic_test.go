@@ -220,9 +220,9 @@ func TestDynamicTargetsBounded(t *testing.T) {
 	}
 	target := func(port int) *live.Upstream {
 		t.Helper()
-		u, _, err := ts.Target(context.Background(), "http", "127.0.0.1", fmt.Sprint(port))
-		if err != nil {
-			t.Fatal(err)
+		u, _, made, err := ts.Target(context.Background(), "http", "127.0.0.1", fmt.Sprint(port))
+		if err != nil || !made {
+			t.Fatal(made, err)
 		}
 		return u
 	}
@@ -250,5 +250,34 @@ func TestDynamicTargetsBounded(t *testing.T) {
 	target(maxDynamicTargets + 2)
 	if ts.n != 1 {
 		t.Errorf("%d targets after %v unused, want 1", ts.n, dynamicIdle)
+	}
+}
+
+// TestProxyPassVariablesMetrics: requests to an upstream block found by
+// a variable are in the metrics under its name; those to upstreams made
+// on the fly are not, since a client chooses their names.
+func TestProxyPassVariablesMetrics(t *testing.T) {
+	block := newBackend(t, "block")
+	other := newBackend(t, "other")
+	lb := startLimpet(t, `
+upstream app { server {{block}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / { proxy_pass http://$http_x_app; }
+    location = /metrics { metrics; }
+}`, "{{block}}", block.addr())
+	c := newClient(t)
+	for _, app := range []string{"app", other.addr()} {
+		if res, _ := get(t, c, lb.url+"/", "X-App", app); res.StatusCode != 200 {
+			t.Fatalf("%s: status %d", app, res.StatusCode)
+		}
+	}
+	_, body := get(t, c, lb.url+"/metrics")
+	if !strings.Contains(body, `limpet_upstream_requests_total{code_class="2xx",server="`+block.addr()+`",upstream="app"}`) {
+		t.Errorf("no series for the upstream block:\n%s", body)
+	}
+	if strings.Contains(body, other.addr()) {
+		t.Errorf("a series for an upstream made on the fly:\n%s", body)
 	}
 }
