@@ -118,6 +118,8 @@ func (h *Handler) proxyDynamic(w *responseWriter, r *http.Request, l *location, 
 		writeError(w, http.StatusBadGateway)
 		return
 	}
+	// A copy of the location for this request: one allocation, on
+	// this path only.
 	dl := *l
 	dl.upstream, dl.transport, dl.proxyHost, dl.dynURI, dl.scheme = u, tr, hostPort, uri, scheme
 	// Upstreams made on the fly stay out of the metrics: their number is

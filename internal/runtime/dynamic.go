@@ -117,8 +117,10 @@ func (p *plan) dynamicTargets(l *config.Location, t proxy.Timeouts, c *uptls.Cli
 
 // Target implements proxy.Targets.
 func (ts *targets) Target(ctx context.Context, scheme, host, port string) (*live.Upstream, http.RoundTripper, bool, error) {
+	// Host names are the same in any case: one cache entry for all.
+	host = strings.ToLower(host)
 	if port == "" {
-		if nt, ok := ts.named[[2]string{scheme, strings.ToLower(host)}]; ok {
+		if nt, ok := ts.named[[2]string{scheme, host}]; ok {
 			return nt.u, nt.tr, false, nil
 		}
 		port = "80"
