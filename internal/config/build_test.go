@@ -88,6 +88,7 @@ func defaultProxy() ProxySettings {
 		AccessLog:         AccessLog{Path: "stdout"},
 		KeepaliveTimeout:  75 * time.Second,
 		Redirects:         Redirects{Absolute: true, Port: true},
+		SSL:               defaultUpstreamSSL(),
 	}
 }
 
@@ -643,6 +644,7 @@ func TestProxySettingsEveryDirective(t *testing.T) {
 		ClientMaxBodySize:      10 << 20,
 		AccessLog:              AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
 		Redirects:              Redirects{Absolute: true, Port: true},
+		SSL:                    defaultUpstreamSSL(),
 	}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -1109,10 +1111,9 @@ func TestErrors(t *testing.T) {
 
 		// proxy_pass.
 		{"duplicate proxy_pass", "server { location / {\n proxy_pass http://10.0.0.1;\n proxy_pass http://10.0.0.2;\n} }", `"proxy_pass" directive is duplicate in FILE:3`},
-		{"https", "server { location / { proxy_pass https://10.0.0.1; } }", `https upstreams are not supported yet in FILE:1`},
 		{"other scheme", "server { location / { proxy_pass ftp://10.0.0.1; } }", `invalid URL prefix in "ftp://10.0.0.1" in FILE:1`},
 		{"no scheme", "server { location / { proxy_pass backend; } }", `invalid URL prefix in "backend" in FILE:1`},
-		{"variables", "server { location / { proxy_pass http://$host$request_uri; } }", `variables in proxy_pass are not supported yet in FILE:1`},
+		{"variables without a host", "server { location / {\n proxy_pass http:///$request_uri; } }", `no host in upstream "/$request_uri" in FILE:2`},
 		{"URI in regex location", "server {\n location ~ ^/api {\n  proxy_pass http://10.0.0.1/;\n }\n}",
 			`"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block in FILE:3`},
 		{"proxy_pass host not found", "server { location / {\n proxy_pass http://nowhere.internal:8080/;\n} }", `host not found in upstream "nowhere.internal" in FILE:2`},

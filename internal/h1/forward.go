@@ -28,6 +28,10 @@ type Forward struct {
 	// Fields are sent after Client's, and replace Client's fields of the
 	// same names. Names are canonical, each at most once.
 	Fields []Field
+	// TLSName, when not empty, is the name the TLS connection of an
+	// "https" request is made for, instead of Options.TLSName (nginx's
+	// proxy_ssl_name with variables).
+	TLSName string
 
 	omitSet map[string]struct{} // Omit as a set, once it is long
 }
