@@ -75,6 +75,9 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 	if b.prefix == "" {
 		b.prefix = b.dir
 	}
+	// root's default depends on the prefix: it sits in http's level,
+	// unset, so every level inherits it and may still set its own.
+	b.httpProxy.static.root.v = rootConf{path: filepath.Join(b.prefix, defaultRoot)}
 	if b.lookupHost == nil {
 		b.lookupHost = func(ctx context.Context, host string) ([]string, error) {
 			ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
@@ -995,7 +998,7 @@ func (b *builder) location(d *Directive, s *scope) error {
 		path = d.Args[0]
 		switch {
 		case strings.HasPrefix(path, "@"):
-			return d.errorf("named locations are not supported")
+			return b.namedLocation(d, s, path)
 		case strings.HasPrefix(path, "="):
 			mod, path = "=", path[1:]
 		case strings.HasPrefix(path, "~*"):
@@ -1015,6 +1018,9 @@ func (b *builder) location(d *Directive, s *scope) error {
 	siblings := &s.srv.locs
 	if parent := s.loc; parent != nil {
 		p := parent.loc
+		if isNamed(p) {
+			return d.errorf("location %q cannot be inside the named location %q", path, p.Path)
+		}
 		if p.Modifier == "=" {
 			return d.errorf("location %q cannot be inside the exact location %q", path, p.Path)
 		}
@@ -1106,7 +1112,7 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	if msg != "" {
 		return d.errorf("%s in upstream %q", msg, rest)
 	}
-	if uri != "" && loc.Regexp != nil {
+	if uri != "" && (loc.Regexp != nil || isNamed(loc)) {
 		return d.errorf("\"proxy_pass\" cannot have URI part in location given by regular expression, " +
 			"or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}

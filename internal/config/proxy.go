@@ -77,6 +77,10 @@ type proxyConf struct {
 	maxHeaders           setting[int]
 	underscoresInHeaders setting[bool]
 	ignoreInvalidHeaders setting[bool]
+
+	// static is root, index, error_page and the other settings of
+	// static files and error pages (static.go).
+	static staticConf
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -104,6 +108,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.maxHeaders.inherit(parent.maxHeaders)
 	p.underscoresInHeaders.inherit(parent.underscoresInHeaders)
 	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
+	p.static.inherit(&parent.static)
 }
 
 // effective returns the merged settings with defaults filled in.
@@ -133,6 +138,7 @@ func (p *proxyConf) effective() ProxySettings {
 		StickyDebugHeader:      p.stickyDebug.or(false),
 		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
 		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
+		Static:                 p.static.effective(),
 	}
 }
 
