@@ -27,6 +27,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/limit"
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/router"
+	"github.com/limpet-lb/limpet/internal/static"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 	"github.com/limpet-lb/limpet/internal/vars"
@@ -117,6 +118,8 @@ type virtualServer struct {
 	// that proxy, without that slash: a request for exactly such a path
 	// is redirected to the slashed one, as nginx does.
 	slashRedirect map[string]*location
+	// named are the named locations, by name ("@name").
+	named map[string]*location
 }
 
 // location is a compiled `location` block.
@@ -152,6 +155,15 @@ type location struct {
 	content http.Handler
 	// addHeaders are the location's add_header lines; nil when it has none.
 	addHeaders []addHeader
+
+	// files serves the location's static files and runs its try_files
+	// (internalredirect.go); errorPages are its error_page lines, and
+	// intercept and recursive proxy_intercept_errors and
+	// recursive_error_pages (errorpage.go).
+	files      *static.Files
+	errorPages []errorPage
+	intercept  bool
+	recursive  bool
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -210,6 +222,19 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 		if vs.noLocation.ret, err = compileReturn(s.Return); err != nil {
 			return nil, err
 		}
+	}
+	if err := vs.noLocation.compileFiles(&s.Proxy.Static); err != nil {
+		return nil, err
+	}
+	for name, l := range s.Named {
+		cl, err := compileLocation(l, env)
+		if err != nil {
+			return nil, err
+		}
+		if vs.named == nil {
+			vs.named = make(map[string]*location, len(s.Named))
+		}
+		vs.named[name] = cl
 	}
 	var walk func([]*config.Location) error
 	walk = func(list []*config.Location) error {
@@ -271,6 +296,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 		return nil, err
 	}
 	if err := cl.compileLimits(env); err != nil {
+		return nil, err
+	}
+	if err := cl.compileFiles(&l.Proxy.Static); err != nil {
 		return nil, err
 	}
 	if env.Content != nil {
@@ -386,22 +414,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
+	rw.fl = flow{h: h, vs: vs, entry: &entry, loc: loc}
+	if loc.cfg.Internal {
+		// Only internal redirects reach it; nginx answers 404.
+		writeError(rw, http.StatusNotFound)
 		return
 	}
-	switch {
-	case loc.content != nil:
-		loc.content.ServeHTTP(rw, r)
-	case loc.ret != nil:
-		loc.ret.serve(rw, r, vr)
-	case loc.upstream != nil:
-		vr.ProxyHost = loc.proxyHost
-		h.proxy(rw, r, loc, vr, prefix, &entry)
-	default:
-		// limpet serves no files: a location that neither proxies nor
-		// returns answers 404, as nginx would for a missing file.
-		writeError(rw, http.StatusNotFound)
-	}
+	h.run(rw, r, loc, prefix)
 }
 
 // logRequest writes the access log line of a request the location served.
@@ -452,9 +471,16 @@ type responseWriter struct {
 	add   []addHeader
 	vr    vars.Request
 	added bool
+	// fl is the request's state across internal redirects and error
+	// pages (internalredirect.go).
+	fl flow
 }
 
 func (w *responseWriter) WriteHeader(code int) {
+	if w.fl.force != 0 && code >= 200 {
+		// An error page keeps the status of the error (error_page).
+		code = w.fl.force
+	}
 	if w.status == 0 || w.status < 200 {
 		w.status = code
 	}

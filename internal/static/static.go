@@ -1,0 +1,318 @@
+// Package static serves a location's files as nginx's static, index and
+// try_files handlers do: a URI mapped to a path under root (or alias),
+// the index file of a directory, the first existing file of try_files,
+// and the file itself with its type, Last-Modified, ETag, ranges and
+// conditional requests.
+//
+// The package answers for the file system only. What becomes of an error
+// status (an error_page, an internal redirect) is the proxy's business: a
+// Result says what to do, and the proxy does it.
+package static
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/errpage"
+	"github.com/limpet-lb/limpet/internal/vars"
+)
+
+// Files serves the static files of one level (a location, or a server's
+// requests that match no location). It is immutable and shared by every
+// request.
+type Files struct {
+	root        string // without a trailing slash, except for alias "dir/"
+	inside      string // root cleaned, with a slash: every path must start with it
+	alias       bool
+	aliasPrefix string
+	index       []string
+	try         []tryFile
+	tryFallback *vars.Template
+	tryCode     int
+	types       map[string]string
+	defaultType string
+	etag        bool
+	ims         string
+}
+
+// tryFile is one FILE of try_files.
+type tryFile struct {
+	t *vars.Template
+}
+
+// New compiles the static settings of a level. The variables of
+// try_files are checked here: an unknown one is an error at its line.
+func New(s *config.Static) (*Files, error) {
+	f := &Files{
+		root:        s.Root,
+		alias:       s.Alias,
+		aliasPrefix: s.AliasPrefix,
+		index:       s.Index,
+		types:       s.Types,
+		defaultType: s.DefaultType,
+		etag:        s.ETag,
+		ims:         s.IfModifiedSince,
+	}
+	f.inside = filepath.Clean(s.Root)
+	if !strings.HasSuffix(f.inside, "/") {
+		f.inside += "/"
+	}
+	if !f.alias && len(f.root) > 1 {
+		f.root = strings.TrimSuffix(f.root, "/")
+	}
+	if tf := s.TryFiles; tf != nil {
+		for _, name := range tf.Files {
+			t, err := vars.Compile(name)
+			if err != nil {
+				return nil, &config.Error{Pos: tf.Pos, Msg: err.Error()}
+			}
+			f.try = append(f.try, tryFile{t: t})
+		}
+		f.tryCode = tf.Code
+		t, err := vars.Compile(tf.Fallback)
+		if err != nil {
+			return nil, &config.Error{Pos: tf.Pos, Msg: err.Error()}
+		}
+		f.tryFallback = t
+	}
+	return f, nil
+}
+
+// Path maps a URI to the file it names: root followed by the URI, or,
+// with alias, the alias in place of the location's prefix. ok is false
+// when the path would leave the root (alias "/srv/x/" in "location /x"
+// maps "/x../etc" outside it, which nginx serves and limpet refuses).
+func (f *Files) Path(uri string) (path string, ok bool) {
+	if f.alias {
+		rest := ""
+		if len(uri) > len(f.aliasPrefix) {
+			rest = uri[len(f.aliasPrefix):]
+		}
+		path = f.root + rest
+	} else if f.root == "/" {
+		path = uri
+	} else {
+		path = f.root + uri
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return "", false
+	}
+	clean := filepath.Clean(path)
+	if clean+"/" != f.inside && !strings.HasPrefix(clean, f.inside) {
+		return "", false
+	}
+	return path, true
+}
+
+// HasTryFiles reports whether the level has try_files.
+func (f *Files) HasTryFiles() bool { return f.try != nil }
+
+// Try runs try_files: the URI of the first FILE that exists (a name
+// ending in "/" must be a directory, any other a file that is not), or,
+// when none does, found false and the fallback: a URI or "@name" to
+// redirect to, or a code.
+func (f *Files) Try(vr *vars.Request) (uri string, found bool, fallback string, code int) {
+	for _, tf := range f.try {
+		name := tf.t.Expand(vr)
+		if name == "" {
+			continue
+		}
+		dir := strings.HasSuffix(name, "/")
+		p, ok := f.Path(name)
+		if !ok {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil || fi.IsDir() != dir {
+			continue
+		}
+		if name[0] != '/' {
+			name = "/" + name
+		}
+		return name, true, "", 0
+	}
+	if f.tryCode != 0 {
+		return "", false, "", f.tryCode
+	}
+	// The fallback may hold variables ($uri, $args).
+	return "", false, f.tryFallback.Expand(vr), 0
+}
+
+// Result is what Serve asks of its caller when it did not answer.
+type Result struct {
+	// Status is an error to answer: 404, 403, 405, 500, or 301 with
+	// Location set (a directory asked for without its slash).
+	Status int
+	// Location is the target of a 301, relative ("/dir/?a=b"); the
+	// caller makes it absolute as nginx does.
+	Location string
+	// Redirect is a URI to redirect to internally (an index file).
+	Redirect string
+}
+
+// Serve answers a request for uri (the current URI, normalized) from the
+// files, or returns what the caller must do instead.
+func (f *Files) Serve(w http.ResponseWriter, r *http.Request, uri string) Result {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
+		return Result{Status: http.StatusMethodNotAllowed}
+	}
+	if strings.HasSuffix(uri, "/") {
+		return f.serveIndex(uri)
+	}
+	path, ok := f.Path(uri)
+	if !ok {
+		return Result{Status: http.StatusNotFound}
+	}
+	fd, err := os.Open(path)
+	if err != nil {
+		return Result{Status: openStatus(err)}
+	}
+	defer fd.Close()
+	fi, err := fd.Stat()
+	if err != nil {
+		return Result{Status: http.StatusInternalServerError}
+	}
+	if fi.IsDir() {
+		loc := (&url.URL{Path: uri + "/"}).EscapedPath()
+		if r.URL.RawQuery != "" {
+			loc += "?" + r.URL.RawQuery
+		}
+		return Result{Status: http.StatusMovedPermanently, Location: loc}
+	}
+	if !fi.Mode().IsRegular() {
+		return Result{Status: http.StatusNotFound}
+	}
+	if r.Method == http.MethodPost {
+		return Result{Status: http.StatusMethodNotAllowed}
+	}
+	f.serveFile(w, r, uri, fd, fi)
+	return Result{}
+}
+
+// serveIndex answers a URI ending in "/": the first index file that
+// exists is redirected to internally; the last, when absolute, is
+// redirected to without a test, as nginx does. A directory without an
+// index file is 403, a missing one 404.
+func (f *Files) serveIndex(uri string) Result {
+	dir, ok := f.Path(uri)
+	if !ok {
+		return Result{Status: http.StatusNotFound}
+	}
+	for _, name := range f.index {
+		if name[0] == '/' {
+			return Result{Redirect: name}
+		}
+		fi, err := os.Stat(dir + name)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				continue
+			}
+			return Result{Status: openStatus(err)}
+		}
+		if fi.IsDir() {
+			continue
+		}
+		return Result{Redirect: uri + name}
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return Result{Status: openStatus(err)}
+	case !fi.IsDir():
+		return Result{Status: http.StatusNotFound}
+	}
+	return Result{Status: http.StatusForbidden} // "directory index ... is forbidden"
+}
+
+// openStatus maps an error opening a file to nginx's status.
+func openStatus(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENAMETOOLONG):
+		return http.StatusNotFound
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// ContentType returns the type of uri by its extension (what follows the
+// last "." of the last segment, without case), else default_type.
+func (f *Files) ContentType(uri string) string {
+	seg := uri[strings.LastIndexByte(uri, '/')+1:]
+	if i := strings.LastIndexByte(seg, '.'); i >= 0 {
+		if t, ok := f.types[strings.ToLower(seg[i+1:])]; ok {
+			return t
+		}
+	}
+	return f.defaultType
+}
+
+// ETag is nginx's entity tag of a file: its mtime in seconds and its
+// size, both in hex.
+func ETag(fi fs.FileInfo) string {
+	return `"` + strconv.FormatInt(fi.ModTime().Unix(), 16) + "-" + strconv.FormatInt(fi.Size(), 16) + `"`
+}
+
+// serveFile sends the file with nginx's headers. Ranges (one, or several
+// as multipart/byteranges), If-None-Match, If-Match, If-Unmodified-Since
+// and If-Range are net/http's ServeContent; If-Modified-Since follows
+// if_modified_since first.
+func (f *Files) serveFile(w http.ResponseWriter, r *http.Request, uri string, fd *os.File, fi fs.FileInfo) {
+	h := w.Header()
+	h.Set("Content-Type", f.ContentType(uri))
+	mtime := fi.ModTime().Truncate(time.Second)
+	if f.etag {
+		h.Set("Etag", ETag(fi))
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		keep := false
+		if t, err := http.ParseTime(ims); err == nil {
+			switch f.ims {
+			case "exact":
+				keep = t.Equal(mtime)
+			case "before":
+				keep = !mtime.After(t)
+			}
+		}
+		if !keep {
+			// net/http answers 304 for any date not before the file's;
+			// nginx's default asks for the exact one.
+			r.Header.Del("If-Modified-Since")
+		}
+	}
+	http.ServeContent(&rangeError{ResponseWriter: w}, r, "", mtime, fd)
+}
+
+// rangeError replaces the text net/http writes with a 416 (a Go error
+// message) by limpet's error page, keeping its Content-Range.
+type rangeError struct {
+	http.ResponseWriter
+	dropping bool
+}
+
+func (w *rangeError) WriteHeader(code int) {
+	if code != http.StatusRequestedRangeNotSatisfiable {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.dropping = true
+	h := w.Header()
+	h.Del("X-Content-Type-Options")
+	errpage.Write(w.ResponseWriter, code)
+}
+
+func (w *rangeError) Write(p []byte) (int, error) {
+	if w.dropping {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
