@@ -194,6 +194,8 @@ var directiveList = []directive{
 	{"error_page", inHSL, args2More, (*builder).errorPage},
 	// proxy_intercept_errors on|off; default off.
 	{"proxy_intercept_errors", inHSL, argsFlag, staticFlag(func(c *staticConf) *setting[bool] { return &c.intercept })},
+	// log_not_found on|off; default on.
+	{"log_not_found", inHSL, argsFlag, staticFlag(func(c *staticConf) *setting[bool] { return &c.logNotFound })},
 	// recursive_error_pages on|off; default off.
 	{"recursive_error_pages", inHSL, argsFlag, staticFlag(func(c *staticConf) *setting[bool] { return &c.recursive })},
 

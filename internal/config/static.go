@@ -50,8 +50,11 @@ type Static struct {
 	// instead of Root being put in front of the whole URI.
 	Alias       bool
 	AliasPrefix string
-	// Index is the index directive's files, default "index.html".
-	Index []string
+	// Index is the index directive's files, default "index.html"; they
+	// may hold variables. IndexPos is the line of the first index
+	// directive, for the errors of those variables.
+	Index    []string
+	IndexPos Pos
 	// TryFiles is the level's own try_files, or nil; nginx does not
 	// inherit it.
 	TryFiles *TryFiles
@@ -74,6 +77,9 @@ type Static struct {
 	// RecursiveErrorPages is recursive_error_pages (default off): an
 	// error while serving an error page may lead to another error page.
 	RecursiveErrorPages bool
+	// LogNotFound is log_not_found (default on): a file that is not
+	// found is written to the error log.
+	LogNotFound bool
 }
 
 // TryFiles is `try_files FILE ... URI|=CODE|@name`.
@@ -108,7 +114,7 @@ const ResponseOfTarget = -1
 // staticConf is the static settings of one level.
 type staticConf struct {
 	root        setting[rootConf]
-	index       setting[[]string]
+	index       setting[indexConf]
 	tryFiles    *TryFiles
 	defaultType setting[string]
 	types       setting[map[string]string]
@@ -117,9 +123,16 @@ type staticConf struct {
 	errorPages  []ErrorPage
 	intercept   setting[bool]
 	recursive   setting[bool]
+	logNotFound setting[bool]
 	// autoindex and symlinks are kept only to refuse a second line.
 	autoindex setting[bool]
 	symlinks  setting[bool]
+}
+
+// indexConf is the index files of a level and the line of the first.
+type indexConf struct {
+	files []string
+	pos   Pos
 }
 
 // rootConf is root or alias, which nginx keeps as one setting: a level
@@ -145,6 +158,7 @@ func (c *staticConf) inherit(parent *staticConf) {
 	}
 	c.intercept.inherit(parent.intercept)
 	c.recursive.inherit(parent.recursive)
+	c.logNotFound.inherit(parent.logNotFound)
 }
 
 // effective returns the merged settings. The default root is put in
@@ -155,7 +169,8 @@ func (c *staticConf) effective() Static {
 		Root:                r.path,
 		Alias:               r.alias,
 		AliasPrefix:         r.aliasPrefix,
-		Index:               c.index.or(defaultIndex),
+		Index:               c.index.or(indexConf{files: defaultIndex}).files,
+		IndexPos:            c.index.v.pos,
 		TryFiles:            c.tryFiles,
 		DefaultType:         c.defaultType.or(DefaultType),
 		Types:               c.types.or(defaultTypes),
@@ -164,6 +179,7 @@ func (c *staticConf) effective() Static {
 		ErrorPages:          c.errorPages,
 		InterceptErrors:     c.intercept.or(false),
 		RecursiveErrorPages: c.recursive.or(false),
+		LogNotFound:         c.logNotFound.or(true),
 	}
 }
 
@@ -210,7 +226,8 @@ func (b *builder) staticRoot(d *Directive, s *scope) error {
 }
 
 // staticIndex handles `index FILE ...`. Only the last file may be an
-// absolute path, as in nginx.
+// absolute path, as in nginx; files may hold variables
+// ("/index.php$request_uri").
 func (b *builder) staticIndex(d *Directive, s *scope) error {
 	f := &s.proxy.static.index
 	for i, a := range d.Args {
@@ -219,15 +236,13 @@ func (b *builder) staticIndex(d *Directive, s *scope) error {
 			return d.errorf("index %q in %q directive is invalid", a, d.Name)
 		case a[0] == '/' && i != len(d.Args)-1:
 			return d.errorf("only the last index in %q directive should be absolute", d.Name)
-		case strings.Contains(a, "$"):
-			return d.errorf("variables in %q are not supported by limpet", d.Name)
 		}
 	}
 	// Several index lines at one level add up, as in nginx.
 	if !f.set {
-		*f = setting[[]string]{set: true}
+		*f = setting[indexConf]{v: indexConf{pos: d.Pos()}, set: true}
 	}
-	f.v = append(f.v, d.Args...)
+	f.v.files = append(f.v.files, d.Args...)
 	return nil
 }
 
@@ -253,14 +268,16 @@ func (b *builder) tryFiles(d *Directive, s *scope) error {
 
 // types handles `types { MIME EXT ...; }`: the block's entries are a
 // table, not directives. A level with a types block does not inherit the
-// outer one. An extension given twice takes the last type, with nginx's
+// outer one; several blocks at one level make one table. An extension given twice takes the last type, with nginx's
 // warning.
 func (b *builder) types(d *Directive, s *scope) error {
 	f := &s.proxy.static.types
-	if f.set {
-		return d.duplicate()
+	// Several blocks at one level add up (`include mime.types;` then a
+	// block of one's own), as in nginx.
+	m := f.v
+	if !f.set {
+		m = make(map[string]string)
 	}
-	m := make(map[string]string)
 	for _, e := range d.Block {
 		if e.HasBlock {
 			return e.errorf("unexpected \"{\"")

@@ -17,6 +17,7 @@ func defaultStatic(dir string) Static {
 		Types:           map[string]string{"html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"},
 		ETag:            true,
 		IfModifiedSince: "exact",
+		LogNotFound:     true,
 	}
 }
 
@@ -85,7 +86,7 @@ server {
 	at := func(line int) Pos { return Pos{File: path, Line: line} }
 	base := defaultStatic(dir)
 	base.Root = filepath.Join(dir, "www")
-	base.Index = []string{"a.html", "b.html"}
+	base.Index, base.IndexPos = []string{"a.html", "b.html"}, at(3)
 	base.ErrorPages = []ErrorPage{{Pos: at(4), Codes: []int{404}, Target: "/404.html"}}
 	base.Types = map[string]string{"css": "text/css", "html": "text/html", "htm": "text/html"}
 	srv := base
@@ -95,7 +96,7 @@ server {
 	loc := srv
 	loc.TryFiles = nil // try_files is not inherited
 	img := loc
-	img.Root, img.Alias, img.AliasPrefix, img.Index = "/srv/images/", true, "/img/", []string{"x.html"}
+	img.Root, img.Alias, img.AliasPrefix, img.Index, img.IndexPos = "/srv/images/", true, "/img/", []string{"x.html"}, at(13)
 	own := loc
 	own.ErrorPages = []ErrorPage{
 		{Pos: at(17), Codes: []int{500, 502}, Response: 200, Target: "@fallback"},
@@ -155,6 +156,7 @@ func TestStaticErrors(t *testing.T) {
 		{"alias in named location", "server { location @n {\n alias /x;\n} }", `"alias" directive cannot be used inside the named location in FILE:2`},
 		{"alias in regex location", "server { location ~ ^/a/(.*) {\n alias /x/$1;\n} }", `"alias" in a location given by regular expression is not supported by limpet in FILE:2`},
 		{"root with variables", "root /srv/$host;", `variables in "root" are not supported by limpet in FILE:1`},
+		{"alias with variables", "server { location /a/ {\n alias /srv/$host;\n} }", `variables in "alias" are not supported by limpet in FILE:2`},
 		{"absolute index not last", "index /a.html b.html;", `only the last index in "index" directive should be absolute in FILE:1`},
 		{"try_files one argument", "server { try_files $uri; }", `invalid number of arguments in "try_files" directive in FILE:1`},
 		{"try_files bad code", "server {\n try_files $uri =x;\n}", `invalid code "=x" in FILE:2`},
@@ -189,14 +191,14 @@ func TestStaticErrors(t *testing.T) {
 
 // TestTypesDuplicateExtension: nginx warns and the last type wins.
 func TestTypesDuplicateExtension(t *testing.T) {
-	cfg, path, err := load(t, "types {\n text/html htm;\n text/plain HTM;\n}\nserver { }")
+	cfg, path, err := load(t, "types {\n text/html htm;\n}\ntypes {\n text/plain HTM;\n}\nserver { }")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := cfg.Servers[0].Proxy.Static.Types["htm"]; got != "text/plain" {
 		t.Errorf("htm is %q", got)
 	}
-	want := `duplicate extension "htm", content type: "text/plain", previous content type: "text/html" in ` + path + ":3"
+	want := `duplicate extension "htm", content type: "text/plain", previous content type: "text/html" in ` + path + ":5"
 	if len(cfg.Warnings) != 1 || cfg.Warnings[0].String() != want {
 		t.Errorf("warnings %v, want %s", cfg.Warnings, want)
 	}

@@ -164,6 +164,8 @@ type location struct {
 	errorPages []errorPage
 	intercept  bool
 	recursive  bool
+	// logNotFound is log_not_found: a missing file is logged.
+	logNotFound bool
 }
 
 // NewHandler compiles the virtual servers of one listen address. The

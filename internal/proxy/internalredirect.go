@@ -82,7 +82,10 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 // serveFiles serves the location's static files.
 func (h *Handler) serveFiles(rw *responseWriter, r *http.Request, loc *location) {
 	vr := &rw.vr
-	res := loc.files.Serve(rw, r, vr.URI)
+	res := loc.files.Serve(rw, r, vr)
+	if res.Log != "" && (res.Status != http.StatusNotFound || loc.logNotFound) {
+		h.errorLog.Error(res.Log, "client", vr.Remote.Addr().String(), "uri", vr.URI)
+	}
 	switch {
 	case res.Redirect != "":
 		h.internalRedirect(rw, r, res.Redirect, false)
@@ -198,5 +201,6 @@ func (l *location) compileFiles(s *config.Static) error {
 	l.errorPages, err = compileErrorPages(s.ErrorPages)
 	l.intercept = s.InterceptErrors
 	l.recursive = s.RecursiveErrorPages
+	l.logNotFound = s.LogNotFound
 	return err
 }

@@ -65,6 +65,7 @@ func TestStaticFiles(t *testing.T) {
 		"style.CSS":          "body{}",
 		"data.bin":           "\x00\x01",
 		"docs/index.htm":     "docs",
+		"docs/vi/index.htm":  "vi docs",
 		"empty/.keep":        "",
 		"spa/index.html":     "spa shell",
 		"photo.jpg":          "jpeg",
@@ -90,6 +91,8 @@ server {
     location /api/ { try_files $uri @app; }
     location @app { proxy_pass http://app; }
     location /hidden/ { internal; }
+    location /vi/ { index missing.html /docs$uri; }
+    location /quiet/ { log_not_found off; }
 }`, "{{app}}", app.addr(), "{{www}}", www, "{{img}}", img)
 
 	tests := []struct {
@@ -111,6 +114,8 @@ server {
 		{"missing", "GET", "/nope.txt", 404, "404 Not Found", "text/html", ""},
 		{"directory without slash", "GET", "/docs?x=1", 301, "301 Moved Permanently", "text/html", "http://static.test/docs/?x=1"},
 		{"second index name", "GET", "/docs/", 200, "docs", "", ""},
+		{"absolute index with a variable", "GET", "/vi/", 200, "vi docs", "", ""},
+		{"missing, not logged", "GET", "/quiet/nope.txt", 404, "404 Not Found", "text/html", ""},
 		{"directory without index", "GET", "/empty/", 403, "403 Forbidden", "text/html", ""},
 		{"missing directory", "GET", "/none/", 404, "404 Not Found", "text/html", ""},
 		{"alias", "GET", "/img/cat.gif", 200, "GIF89a", "image/gif", ""},
@@ -151,6 +156,16 @@ server {
 	}
 	if res, _ := rawGet(t, lb.url, "HEAD", "/robots.txt"); res.ContentLength != int64(len("User-agent: *")) {
 		t.Errorf("HEAD Content-Length %d", res.ContentLength)
+	}
+	errs := lb.errLog.String()
+	if want := `open() \"` + filepath.Join(www, "nope.txt") + `\" failed (no such file or directory)`; !strings.Contains(errs, want) {
+		t.Errorf("error log lacks %s:\n%s", want, errs)
+	}
+	if want := `directory index of \"` + filepath.Join(www, "empty") + `/\" is forbidden`; !strings.Contains(errs, want) {
+		t.Errorf("error log lacks %s:\n%s", want, errs)
+	}
+	if strings.Contains(errs, "quiet") {
+		t.Errorf("log_not_found off logged:\n%s", errs)
 	}
 }
 

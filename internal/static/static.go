@@ -34,7 +34,7 @@ type Files struct {
 	inside      string // root cleaned, with a slash: every path must start with it
 	alias       bool
 	aliasPrefix string
-	index       []string
+	index       []indexFile
 	try         []tryFile
 	tryFallback *vars.Template
 	tryCode     int
@@ -42,6 +42,13 @@ type Files struct {
 	defaultType string
 	etag        bool
 	ims         string
+}
+
+// indexFile is one FILE of index: its name, or its template when it
+// holds variables.
+type indexFile struct {
+	name string
+	t    *vars.Template
 }
 
 // tryFile is one FILE of try_files.
@@ -56,7 +63,6 @@ func New(s *config.Static) (*Files, error) {
 		root:        s.Root,
 		alias:       s.Alias,
 		aliasPrefix: s.AliasPrefix,
-		index:       s.Index,
 		types:       s.Types,
 		defaultType: s.DefaultType,
 		etag:        s.ETag,
@@ -68,6 +74,17 @@ func New(s *config.Static) (*Files, error) {
 	}
 	if !f.alias && len(f.root) > 1 {
 		f.root = strings.TrimSuffix(f.root, "/")
+	}
+	for _, name := range s.Index {
+		t, err := vars.Compile(name)
+		if err != nil {
+			return nil, &config.Error{Pos: s.IndexPos, Msg: err.Error()}
+		}
+		ix := indexFile{name: name}
+		if _, static := t.Static(); !static {
+			ix.t = t
+		}
+		f.index = append(f.index, ix)
 	}
 	if tf := s.TryFiles; tf != nil {
 		for _, name := range tf.Files {
@@ -157,16 +174,29 @@ type Result struct {
 	Location string
 	// Redirect is a URI to redirect to internally (an index file).
 	Redirect string
+	// Log is the error log message of Status in nginx's words
+	// (`open() "/srv/x" failed (...)`), or "".
+	Log string
 }
 
-// Serve answers a request for uri (the current URI, normalized) from the
-// files, or returns what the caller must do instead.
-func (f *Files) Serve(w http.ResponseWriter, r *http.Request, uri string) Result {
+// failed is the Result of a file that could not be opened.
+func failed(path string, err error) Result {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return Result{Status: openStatus(err), Log: `open() "` + path + `" failed (` + err.Error() + ")"}
+}
+
+// Serve answers a request for vr.URI (the current URI, normalized) from
+// the files, or returns what the caller must do instead.
+func (f *Files) Serve(w http.ResponseWriter, r *http.Request, vr *vars.Request) Result {
+	uri := vr.URI
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
 		return Result{Status: http.StatusMethodNotAllowed}
 	}
 	if strings.HasSuffix(uri, "/") {
-		return f.serveIndex(uri)
+		return f.serveIndex(uri, vr)
 	}
 	path, ok := f.Path(uri)
 	if !ok {
@@ -174,7 +204,7 @@ func (f *Files) Serve(w http.ResponseWriter, r *http.Request, uri string) Result
 	}
 	fd, err := os.Open(path)
 	if err != nil {
-		return Result{Status: openStatus(err)}
+		return failed(path, err)
 	}
 	defer fd.Close()
 	fi, err := fd.Stat()
@@ -202,12 +232,19 @@ func (f *Files) Serve(w http.ResponseWriter, r *http.Request, uri string) Result
 // exists is redirected to internally; the last, when absolute, is
 // redirected to without a test, as nginx does. A directory without an
 // index file is 403, a missing one 404.
-func (f *Files) serveIndex(uri string) Result {
+func (f *Files) serveIndex(uri string, vr *vars.Request) Result {
 	dir, ok := f.Path(uri)
 	if !ok {
 		return Result{Status: http.StatusNotFound}
 	}
-	for _, name := range f.index {
+	for _, ix := range f.index {
+		name := ix.name
+		if ix.t != nil {
+			name = ix.t.Expand(vr)
+		}
+		if name == "" {
+			continue
+		}
 		if name[0] == '/' {
 			return Result{Redirect: name}
 		}
@@ -216,7 +253,7 @@ func (f *Files) serveIndex(uri string) Result {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				continue
 			}
-			return Result{Status: openStatus(err)}
+			return failed(dir+name, err)
 		}
 		if fi.IsDir() {
 			continue
@@ -226,11 +263,11 @@ func (f *Files) serveIndex(uri string) Result {
 	fi, err := os.Stat(dir)
 	switch {
 	case err != nil:
-		return Result{Status: openStatus(err)}
+		return failed(dir, err)
 	case !fi.IsDir():
 		return Result{Status: http.StatusNotFound}
 	}
-	return Result{Status: http.StatusForbidden} // "directory index ... is forbidden"
+	return Result{Status: http.StatusForbidden, Log: `directory index of "` + dir + `" is forbidden`}
 }
 
 // openStatus maps an error opening a file to nginx's status.
