@@ -29,8 +29,8 @@ func TestErrorPages(t *testing.T) {
 	dir := t.TempDir()
 	www := filepath.Join(dir, "www")
 	writeTree(t, www, map[string]string{
-		"404.html":        "custom 404 page",
-		"50x.html":        "custom 50x page",
+		"404.html":         "custom 404 page",
+		"50x.html":         "custom 50x page",
 		"maintenance.html": "down for maintenance",
 	})
 	lb := startLimpet(t, `

@@ -60,17 +60,17 @@ func TestStaticFiles(t *testing.T) {
 	dir := t.TempDir()
 	www, img, outside := filepath.Join(dir, "www"), filepath.Join(dir, "images"), filepath.Join(dir, "secret")
 	writeTree(t, www, map[string]string{
-		"index.html":         "<h1>home</h1>",
-		"robots.txt":         "User-agent: *",
-		"style.CSS":          "body{}",
-		"data.bin":           "\x00\x01",
-		"docs/index.htm":     "docs",
-		"docs/vi/index.htm":  "vi docs",
-		"empty/.keep":        "",
-		"spa/index.html":     "spa shell",
-		"photo.jpg":          "jpeg",
+		"index.html":                        "<h1>home</h1>",
+		"robots.txt":                        "User-agent: *",
+		"style.CSS":                         "body{}",
+		"data.bin":                          "\x00\x01",
+		"docs/index.htm":                    "docs",
+		"docs/vi/index.htm":                 "vi docs",
+		"empty/.keep":                       "",
+		"spa/index.html":                    "spa shell",
+		"photo.jpg":                         "jpeg",
 		".well-known/acme-challenge/tok123": "tok123.key",
-		"a b.html":           "spaced",
+		"a b.html":                          "spaced",
 	})
 	writeTree(t, img, map[string]string{"cat.gif": "GIF89a"})
 	writeTree(t, outside, map[string]string{"passwd": "root:x:0:0"})
