@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -185,6 +186,26 @@ func (h *Handler) named(rw *responseWriter, r *http.Request, name string) {
 	}
 	h.run(rw, r, loc, "")
 }
+
+// ReadFrom lets a file body reach the connection's ReadFrom, which
+// sends it with sendfile(2) (h1srv); a writer without one gets a copy.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status < 200 {
+		w.WriteHeader(http.StatusOK)
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
+	}
+	w.bytes += n
+	return n, err
+}
+
+// writerOnly hides a ReadFrom, so io.Copy uses Write and a buffer.
+type writerOnly struct{ io.Writer }
 
 // writeDefault sends the built-in page of status, never an error_page.
 func writeDefault(rw *responseWriter, status int) {

@@ -11,6 +11,7 @@ package static
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -326,8 +327,17 @@ func (f *Files) serveFile(w http.ResponseWriter, r *http.Request, uri string, fd
 			r.Header.Del("If-Modified-Since")
 		}
 	}
+	// Bounded in time as a proxied body is by send_timeout: 60s, and a
+	// second more per 64 KiB, so a client that stops reading cannot
+	// hold the file and its goroutine for ever. (The kernel sends the
+	// file in one call, so the bound is on the whole body, not between
+	// two writes.)
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(sendTimeout + time.Duration(fi.Size()>>16)*time.Second))
 	http.ServeContent(&rangeError{ResponseWriter: w}, r, "", mtime, fd)
 }
+
+// sendTimeout is nginx's send_timeout default.
+const sendTimeout = 60 * time.Second
 
 // rangeError replaces the text net/http writes with a 416 (a Go error
 // message) by limpet's error page, keeping its Content-Range.
@@ -346,6 +356,17 @@ func (w *rangeError) WriteHeader(code int) {
 	h.Del("X-Content-Type-Options")
 	errpage.Write(w.ResponseWriter, code)
 }
+
+// ReadFrom passes a file on to the writer's ReadFrom (sendfile).
+func (w *rangeError) ReadFrom(src io.Reader) (int64, error) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && !w.dropping {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{w}, src)
+}
+
+// writerOnly hides a ReadFrom, so io.Copy uses Write and a buffer.
+type writerOnly struct{ io.Writer }
 
 func (w *rangeError) Write(p []byte) (int, error) {
 	if w.dropping {
