@@ -144,6 +144,9 @@ func (f *Files) Try(vr *vars.Request) (uri string, found bool, fallback string, 
 		if name == "" {
 			continue
 		}
+		if name[0] != '/' {
+			name = "/" + name
+		}
 		dir := strings.HasSuffix(name, "/")
 		p, ok := f.Path(name)
 		if !ok {
@@ -152,9 +155,6 @@ func (f *Files) Try(vr *vars.Request) (uri string, found bool, fallback string, 
 		fi, err := os.Stat(p)
 		if err != nil || fi.IsDir() != dir {
 			continue
-		}
-		if name[0] != '/' {
-			name = "/" + name
 		}
 		return name, true, "", 0
 	}
