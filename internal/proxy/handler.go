@@ -408,6 +408,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rw.add = loc.addHeaders
 		}
 	}
+	rw.fl = flow{h: h, vs: vs, entry: &entry, loc: loc}
+	if loc.cfg.Internal {
+		// Only internal redirects reach it; nginx answers 404.
+		writeError(rw, http.StatusNotFound)
+		return
+	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
 		// A `return` runs before the limits, in nginx's rewrite phase.
 		var held limit.Held
@@ -415,12 +421,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !loc.limits(rw, r, vr, &held) {
 			return
 		}
-	}
-	rw.fl = flow{h: h, vs: vs, entry: &entry, loc: loc}
-	if loc.cfg.Internal {
-		// Only internal redirects reach it; nginx answers 404.
-		writeError(rw, http.StatusNotFound)
-		return
 	}
 	h.run(rw, r, loc, prefix)
 }
