@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/errpage"
 	"github.com/limpet-lb/limpet/internal/vars"
 )
 
@@ -36,6 +37,22 @@ func (l *location) pageFor(status int) *errorPage {
 		}
 	}
 	return nil
+}
+
+var _ errpage.Pager = (*responseWriter)(nil)
+
+// ErrorPage answers status with the location's error_page, for
+// errpage.Write; without one, the built-in page goes out with its own
+// status, not the one an error page being served would force.
+func (w *responseWriter) ErrorPage(status int) bool {
+	if w.fl.builtin {
+		return false
+	}
+	if w.errorPage(status) {
+		return true
+	}
+	w.fl.force = 0
+	return false
 }
 
 // errorPage answers status with the location's error_page for it, if it

@@ -37,6 +37,9 @@ type flow struct {
 	// force is the status an error page is sent with instead of its
 	// target's (error_page's original code, or =RESPONSE); 0 for none.
 	force int
+	// builtin is set while writeDefault sends a built-in page, which no
+	// error_page may replace.
+	builtin bool
 }
 
 // run serves the request in loc: its access check, try_files, then its
@@ -210,7 +213,9 @@ type writerOnly struct{ io.Writer }
 // writeDefault sends the built-in page of status, never an error_page.
 func writeDefault(rw *responseWriter, status int) {
 	rw.fl.force = 0
+	rw.fl.builtin = true
 	errpage.Write(rw, status)
+	rw.fl.builtin = false
 }
 
 // compileFiles compiles the location's static settings and error pages.

@@ -36,6 +36,7 @@ func TestErrorPages(t *testing.T) {
 	lb := startLimpet(t, `
 upstream app { server {{app}}; }
 upstream dead { server {{dead}}; }
+limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;
 server {
     listen 127.0.0.1:0;
     access_log off;
@@ -55,6 +56,9 @@ server {
     location /rec/ { recursive_error_pages on; error_page 404 /rec/again; }
     location /loop/ { try_files $uri /loop/$uri; }
     location /missingpage/ { error_page 404 /nothere.html; }
+    location /deny/ { deny all; error_page 403 /404.html; }
+    location /limited/ { limit_req zone=one; error_page 503 /50x.html; }
+    location /ret/ { return 404; }
     location @app { proxy_pass http://app; }
 }`, "{{app}}", app.addr(), "{{dead}}", refusedAddr(t), "{{www}}", www)
 
@@ -82,6 +86,10 @@ server {
 		{"page missing: built-in page", "GET", "/missingpage/x", 404, "404 Not Found", ""},
 		{"recursive_error_pages: cycle ends in 500", "GET", "/rec/x", 500, "500 Internal Server Error", ""},
 		{"try_files cycle ends in 500", "GET", "/loop/x", 500, "500 Internal Server Error", ""},
+		{"403 of deny", "GET", "/deny/x", 403, "custom 404 page", ""},
+		{"return 404", "GET", "/ret/x", 404, "custom 404 page", ""},
+		{"first request under the limit: no page for 404 here", "GET", "/limited/x", 404, "404 Not Found", ""},
+		{"503 of limit_req", "GET", "/limited/x", 503, "custom 50x page", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
