@@ -361,7 +361,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The proxy fills the upstream fields of the entry; the rest is
 	// filled only when the line is written, so a location without an
 	// access log pays nothing for it.
-	var entry accesslog.Entry
+	// It lives in the response writer, which is allocated anyway, so
+	// internal redirects can reach it without a second allocation.
+	entry := &rw.fl.entry
 
 	vs := h.servers[h.vhosts.Select(r.Host)]
 	// The variables live in the response writer, which add_header
@@ -383,7 +385,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
 			entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
 			entry.Client = vr.Remote.Addr().String()
-			loc.logRequest(rw, &entry, h.now().Sub(start))
+			loc.logRequest(rw, entry, h.now().Sub(start))
 		}
 	}()
 
@@ -408,7 +410,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rw.add = loc.addHeaders
 		}
 	}
-	rw.fl = flow{h: h, vs: vs, entry: &entry, loc: loc}
+	rw.fl.h, rw.fl.vs, rw.fl.loc = h, vs, loc
 	if loc.cfg.Internal {
 		// Only internal redirects reach it; nginx answers 404.
 		writeError(rw, http.StatusNotFound)

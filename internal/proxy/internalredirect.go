@@ -24,7 +24,7 @@ import (
 type flow struct {
 	h     *Handler
 	vs    *virtualServer
-	entry *accesslog.Entry
+	entry accesslog.Entry // the access log line's, see ServeHTTP
 	// loc is the location serving the request now.
 	loc *location
 	// redirects counts internal redirects: past
@@ -77,7 +77,7 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 		loc.ret.serve(rw, r, vr)
 	case loc.upstream != nil:
 		vr.ProxyHost = loc.proxyHost
-		h.proxy(rw, r, loc, vr, prefix, fl.entry)
+		h.proxy(rw, r, loc, vr, prefix, &fl.entry)
 	default:
 		h.serveFiles(rw, r, loc)
 	}
