@@ -203,3 +203,38 @@ func TestTypesDuplicateExtension(t *testing.T) {
 		t.Errorf("warnings %v, want %s", cfg.Warnings, want)
 	}
 }
+
+// TestIncludeMimeTypes: `include mime.types;` reads the file beside the
+// main one when it is there, else limpet's built-in table; another
+// missing name is still an error.
+func TestIncludeMimeTypes(t *testing.T) {
+	cfg, _, err := load(t, "include mime.types;\nserver { }")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := cfg.Servers[0].Proxy.Static.Types
+	for ext, want := range map[string]string{"css": "text/css", "js": "text/javascript", "png": "image/png", "woff2": "font/woff2", "html": "text/html", "json": "application/json"} {
+		if types[ext] != want {
+			t.Errorf("%s: %q, want %q", ext, types[ext], want)
+		}
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings in the built-in table: %v", cfg.Warnings)
+	}
+
+	dir := writeFiles(t, map[string]string{
+		"mime.types":  "types { text/x-own own; }",
+		"limpet.conf": "include mime.types;\nserver { }",
+	})
+	cfg, err = Load(filepath.Join(dir, "limpet.conf"), testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Servers[0].Proxy.Static.Types; len(got) != 1 || got["own"] != "text/x-own" {
+		t.Errorf("types from the file: %v", got)
+	}
+
+	if _, _, err := load(t, "include other.types;"); err == nil || !strings.Contains(err.Error(), `open() "`) {
+		t.Errorf("a missing other file: %v", err)
+	}
+}
