@@ -186,6 +186,7 @@ type locationConf struct {
 	limits      limitConf
 	limitExcept *limitExceptConf // nil without limit_except
 	children    []*locationConf
+	internalSet bool // `internal;` was seen (static.go)
 }
 
 type pendingPass struct {
@@ -250,6 +251,7 @@ func (b *builder) finish() error {
 			finishLocation(lc, &sc.proxy, &sc.access, &sc.limits)
 		}
 		b.cfg.Warnings = append(b.cfg.Warnings, openAdmin(srv.Locations)...)
+		b.cfg.Warnings = append(b.cfg.Warnings, openAdmin(srv.NamedLocations())...)
 		if len(srv.Listens) == 0 {
 			// nginx's default is "listen *:80" (8000 when not root; limpet
 			// has no such distinction).

@@ -2,6 +2,7 @@ package config
 
 import (
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -338,11 +339,12 @@ func (b *builder) disableSymlinks(d *Directive, s *scope) error {
 // internal handles `internal;`: the location answers internal redirects
 // only; a client's request for it gets 404.
 func (b *builder) internal(d *Directive, s *scope) error {
-	loc := s.loc.loc
-	if loc.Internal {
+	if s.loc.internalSet {
 		return d.duplicate()
 	}
-	loc.Internal = true
+	// A named location is internal already; saying so is allowed.
+	s.loc.internalSet = true
+	s.loc.loc.Internal = true
 	return nil
 }
 
@@ -386,6 +388,22 @@ func (b *builder) errorPage(d *Directive, s *scope) error {
 
 // isNamed reports whether loc is a named location ("location @name").
 func isNamed(loc *Location) bool { return strings.HasPrefix(loc.Path, "@") && loc.Modifier == "" }
+
+// NamedLocations returns the server's named locations in the order of
+// their names, for those who walk every location (health checks, the
+// admin warnings): Locations does not hold them.
+func (s *Server) NamedLocations() []*Location {
+	names := make([]string, 0, len(s.Named))
+	for n := range s.Named {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := make([]*Location, len(names))
+	for i, n := range names {
+		out[i] = s.Named[n]
+	}
+	return out
+}
 
 // IsNamed reports whether the location is a named one, `location @name`:
 // it is reached only by error_page and try_files, never matched.

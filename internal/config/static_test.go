@@ -173,6 +173,8 @@ func TestStaticErrors(t *testing.T) {
 		{"bad if_modified_since", "if_modified_since always;", `invalid value "always" in "if_modified_since" directive in FILE:1`},
 		{"bad etag", "etag yes;", `invalid value "yes" in "etag" directive, it must be "on" or "off" in FILE:1`},
 		{"internal in server", "server {\n internal;\n}", `"internal" directive is not allowed here in FILE:2`},
+		{"duplicate internal", "server { location /a/ {\n internal;\n internal;\n} }", `"internal" directive is duplicate in FILE:3`},
+		{"duplicate internal in a named location", "server { location @a {\n internal;\n internal;\n} }", `"internal" directive is duplicate in FILE:3`},
 		{"types entry without extension", "types {\n text/html;\n}", `invalid number of arguments in "types" directive in FILE:2`},
 		{"duplicate named location", "server {\n location @a { }\n location @a { }\n}", `duplicate location "@a" in FILE:3`},
 		{"location inside named", "server { location @a {\n location /x { }\n} }", `location "/x" cannot be inside the named location "@a" in FILE:2`},

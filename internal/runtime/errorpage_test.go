@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestErrorPages runs error_page through a whole limpet: to a static
@@ -107,5 +108,42 @@ server {
 	}
 	if !strings.Contains(lb.errLog.String(), "rewrite or internal redirection cycle") {
 		t.Errorf("no cycle in the error log:\n%s", lb.errLog.String())
+	}
+}
+
+// TestHealthCheckInNamedLocation: NGINX Plus's pattern of a named
+// location that only holds a health_check (`location @hc { internal;
+// proxy_pass ...; health_check; }`) probes the upstream.
+func TestHealthCheckInNamedLocation(t *testing.T) {
+	probed := make(chan string, 1)
+	app := newBackend(t, "app")
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			select {
+			case probed <- r.URL.Path:
+			default:
+			}
+		}
+		fmt.Fprint(w, "ok")
+	})
+	lb := startLimpet(t, `
+upstream backend { zone backend 64k; server {{app}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / { proxy_pass http://backend; }
+    location @hc {
+        internal;
+        proxy_pass http://backend;
+        health_check interval=100ms uri=/healthz;
+    }
+}`, "{{app}}", app.addr())
+	select {
+	case <-probed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the named location's health_check never probed")
+	}
+	if res, body := rawGet(t, lb.url, "GET", "/x"); res.StatusCode != 200 || body != "ok" {
+		t.Errorf("proxied: %d %q", res.StatusCode, body)
 	}
 }
