@@ -187,6 +187,19 @@ var directiveList = []directive{
 	// sendfile on|off; default off. limpet's file bodies go through
 	// Go's copy, which uses sendfile(2) where the writer allows it.
 	{"sendfile", inHSL, argsFlag, (*builder).ignore},
+	// How nginx reads files, which limpet leaves to the kernel and Go:
+	// accepted, checked and listed in Config.Ignored. limpet opens each
+	// file per request (no open_file_cache) and sends it with
+	// sendfile(2) in one call.
+	{"open_file_cache", inHSL, args12, (*builder).ignore},
+	{"open_file_cache_valid", inHSL, args1, (*builder).ignore},
+	{"open_file_cache_min_uses", inHSL, args1, (*builder).ignore},
+	{"open_file_cache_errors", inHSL, argsFlag, (*builder).ignore},
+	{"sendfile_max_chunk", inHSL, args1, (*builder).ignore},
+	{"aio", inHSL, args1, (*builder).ignore},
+	{"directio", inHSL, args1, (*builder).ignore},
+	{"read_ahead", inHSL, args1, (*builder).ignore},
+	{"output_buffers", inHSL, args2, (*builder).ignore},
 	// internal; the location serves internal redirects only.
 	{"internal", inLocation, args0, (*builder).internal},
 	// error_page CODE ... [=[RESPONSE]] URI|@name; several per level; a
