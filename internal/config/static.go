@@ -51,6 +51,11 @@ type Static struct {
 	// instead of Root being put in front of the whole URI.
 	Alias       bool
 	AliasPrefix string
+	// RootPos is the line of root or alias (zero for the default), for
+	// the errors of its variables. Prefix is the prefix directory, which
+	// a root with variables that expands to a relative path is under.
+	RootPos Pos
+	Prefix  string
 	// Index is the index directive's files, default "index.html"; they
 	// may hold variables. IndexPos is the line of the first index
 	// directive, for the errors of those variables.
@@ -144,6 +149,7 @@ type rootConf struct {
 	aliasPrefix string
 	pos         Pos
 	name        string // "root" or "alias", for the duplicate error
+	prefix      string
 }
 
 // inherit fills what this level left unset from parent.
@@ -168,6 +174,8 @@ func (c *staticConf) effective() Static {
 	r := c.root.v
 	return Static{
 		Root:                r.path,
+		RootPos:             r.pos,
+		Prefix:              r.prefix,
 		Alias:               r.alias,
 		AliasPrefix:         r.aliasPrefix,
 		Index:               c.index.or(indexConf{files: defaultIndex}).files,
@@ -185,8 +193,8 @@ func (c *staticConf) effective() Static {
 }
 
 // staticRoot handles `root PATH` and `alias PATH`. A relative path is
-// joined to the prefix, as nginx does. Variables in the path are refused:
-// limpet maps URIs to files with a fixed root.
+// joined to the prefix, as nginx does; one with variables is expanded
+// for each request.
 func (b *builder) staticRoot(d *Directive, s *scope) error {
 	f := &s.proxy.static.root
 	if f.set {
@@ -196,7 +204,7 @@ func (b *builder) staticRoot(d *Directive, s *scope) error {
 		return d.errorf("%q directive is duplicate, %q directive was specified earlier", d.Name, f.v.name)
 	}
 	p := d.Args[0]
-	rc := rootConf{path: p, pos: d.Pos(), name: d.Name}
+	rc := rootConf{path: p, pos: d.Pos(), name: d.Name, prefix: b.prefix}
 	if d.Name == "alias" {
 		loc := s.loc.loc
 		switch {
@@ -210,7 +218,16 @@ func (b *builder) staticRoot(d *Directive, s *scope) error {
 		rc.alias, rc.aliasPrefix = true, loc.Path
 	}
 	if strings.Contains(p, "$") {
-		return d.errorf("variables in %q are not supported by limpet", d.Name)
+		// Expanded per request (internal/static); a relative result
+		// is joined to the prefix then, as nginx does.
+		if !strings.HasPrefix(p, "$") && !filepath.IsAbs(p) {
+			rc.path = filepath.Join(b.prefix, p)
+			if strings.HasSuffix(p, "/") {
+				rc.path += "/"
+			}
+		}
+		*f = setting[rootConf]{v: rc, set: true}
+		return nil
 	}
 	if !filepath.IsAbs(rc.path) {
 		rc.path = filepath.Join(b.prefix, rc.path)

@@ -12,6 +12,7 @@ import (
 func defaultStatic(dir string) Static {
 	return Static{
 		Root:            filepath.Join(dir, "html"),
+		Prefix:          dir,
 		Index:           []string{"index.html"},
 		DefaultType:     "text/plain",
 		Types:           map[string]string{"html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"},
@@ -85,7 +86,7 @@ server {
 	dir := filepath.Dir(path)
 	at := func(line int) Pos { return Pos{File: path, Line: line} }
 	base := defaultStatic(dir)
-	base.Root = filepath.Join(dir, "www")
+	base.Root, base.RootPos = filepath.Join(dir, "www"), at(2)
 	base.Index, base.IndexPos = []string{"a.html", "b.html"}, at(3)
 	base.ErrorPages = []ErrorPage{{Pos: at(4), Codes: []int{404}, Target: "/404.html"}}
 	base.Types = map[string]string{"css": "text/css", "html": "text/html", "htm": "text/html"}
@@ -96,7 +97,7 @@ server {
 	loc := srv
 	loc.TryFiles = nil // try_files is not inherited
 	img := loc
-	img.Root, img.Alias, img.AliasPrefix, img.Index, img.IndexPos = "/srv/images/", true, "/img/", []string{"x.html"}, at(13)
+	img.Root, img.RootPos, img.Alias, img.AliasPrefix, img.Index, img.IndexPos = "/srv/images/", at(12), true, "/img/", []string{"x.html"}, at(13)
 	own := loc
 	own.ErrorPages = []ErrorPage{
 		{Pos: at(17), Codes: []int{500, 502}, Response: 200, Target: "@fallback"},
@@ -106,7 +107,7 @@ server {
 	own.IfModifiedSince = "before"
 	own.InterceptErrors, own.RecursiveErrorPages = true, true
 	named := loc
-	named.Root = "/other"
+	named.Root, named.RootPos = "/other", at(25)
 	tests := []struct {
 		paths []string
 		want  Static
@@ -155,8 +156,6 @@ func TestStaticErrors(t *testing.T) {
 		{"alias in server", "server {\n alias /x;\n}", `"alias" directive is not allowed here in FILE:2`},
 		{"alias in named location", "server { location @n {\n alias /x;\n} }", `"alias" directive cannot be used inside the named location in FILE:2`},
 		{"alias in regex location", "server { location ~ ^/a/(.*) {\n alias /x/$1;\n} }", `"alias" in a location given by regular expression is not supported by limpet in FILE:2`},
-		{"root with variables", "root /srv/$host;", `variables in "root" are not supported by limpet in FILE:1`},
-		{"alias with variables", "server { location /a/ {\n alias /srv/$host;\n} }", `variables in "alias" are not supported by limpet in FILE:2`},
 		{"absolute index not last", "index /a.html b.html;", `only the last index in "index" directive should be absolute in FILE:1`},
 		{"try_files one argument", "server { try_files $uri; }", `invalid number of arguments in "try_files" directive in FILE:1`},
 		{"try_files bad code", "server {\n try_files $uri =x;\n}", `invalid code "=x" in FILE:2`},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/config"
 )
 
 // writeTree writes files (path relative to dir → content) under dir.
@@ -255,5 +258,60 @@ server {
 	}
 	if want := "bytes 0-1/20=01 bytes 5-6/20=56"; strings.Join(parts, " ") != want {
 		t.Errorf("parts %q, want %q", parts, want)
+	}
+}
+
+// TestStaticUnknownVariable: an unknown variable in root, alias, index,
+// try_files or error_page is an error at its line.
+func TestStaticUnknownVariable(t *testing.T) {
+	for _, conf := range []string{
+		"\nroot /srv/$nope;\nserver { listen 127.0.0.1:0; }\n",
+		"server { listen 127.0.0.1:0; location /a/ {\nalias /srv/$nope/; } }\n",
+		"server { listen 127.0.0.1:0;\nindex /x$nope;\n}\n",
+		"server { listen 127.0.0.1:0; location / {\ntry_files $uri $nope =404; } }\n",
+		"server { listen 127.0.0.1:0;\nerror_page 404 /e$nope;\n}\n",
+	} {
+		path := filepath.Join(t.TempDir(), "limpet.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path, config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(cfg, Options{ErrorLog: slog.New(slog.DiscardHandler)})
+		if want := `unknown "nope" variable in ` + path + ":2"; err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %s", conf, err, want)
+		}
+	}
+}
+
+// TestStaticRootVariables: a root with variables is expanded for each
+// request (one directory per Host here); a relative result is under the
+// prefix.
+func TestStaticRootVariables(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"sites/a.test/index.html": "site a",
+		"sites/b.test/index.html": "site b",
+	})
+	lb := startLimpet(t, `
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    root {{dir}}/sites/$host;
+}`, "{{dir}}", dir)
+	c := newClient(t)
+	for host, want := range map[string]string{"a.test": "site a", "b.test": "site b"} {
+		req, _ := http.NewRequest("GET", lb.url+"/", nil)
+		req.Host = host
+		if res, body := do(t, c, req); res.StatusCode != 200 || body != want {
+			t.Errorf("%s: %d %q, want %q", host, res.StatusCode, body, want)
+		}
+	}
+	req, _ := http.NewRequest("GET", lb.url+"/", nil)
+	req.Host = "c.test"
+	if res, _ := do(t, c, req); res.StatusCode != 404 {
+		t.Errorf("unknown site: %d", res.StatusCode)
 	}
 }

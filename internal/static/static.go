@@ -35,6 +35,11 @@ type Files struct {
 	inside      string // root cleaned, with a slash: every path must start with it
 	alias       bool
 	aliasPrefix string
+	// rootT is root (or alias) when it holds variables, expanded per
+	// request (then root and inside are unused); prefix is what a
+	// relative expansion is joined to.
+	rootT  *vars.Template
+	prefix string
 	index       []indexFile
 	try         []tryFile
 	tryFallback *vars.Template
@@ -69,12 +74,14 @@ func New(s *config.Static) (*Files, error) {
 		etag:        s.ETag,
 		ims:         s.IfModifiedSince,
 	}
-	f.inside = filepath.Clean(s.Root)
-	if !strings.HasSuffix(f.inside, "/") {
-		f.inside += "/"
+	t, err := vars.Compile(s.Root)
+	if err != nil {
+		return nil, &config.Error{Pos: s.RootPos, Msg: err.Error()}
 	}
-	if !f.alias && len(f.root) > 1 {
-		f.root = strings.TrimSuffix(f.root, "/")
+	if _, static := t.Static(); !static {
+		f.rootT, f.prefix = t, s.Prefix
+	} else {
+		f.root, f.inside = f.base(s.Root)
 	}
 	for _, name := range s.Index {
 		t, err := vars.Compile(name)
@@ -105,27 +112,58 @@ func New(s *config.Static) (*Files, error) {
 	return f, nil
 }
 
+// base returns the root to put before a URI and the directory every
+// path must stay in ("/srv/www/"), for root or alias as written or
+// expanded.
+func (f *Files) base(r string) (root, inside string) {
+	inside = filepath.Clean(r)
+	if !strings.HasSuffix(inside, "/") {
+		inside += "/"
+	}
+	if !f.alias && len(r) > 1 {
+		r = strings.TrimSuffix(r, "/")
+	}
+	return r, inside
+}
+
 // Path maps a URI to the file it names: root followed by the URI, or,
 // with alias, the alias in place of the location's prefix. ok is false
 // when the path would leave the root (alias "/srv/x/" in "location /x"
 // maps "/x../etc" outside it, which nginx serves and limpet refuses).
-func (f *Files) Path(uri string) (path string, ok bool) {
+// vr expands a root with variables (a relative result is under the
+// prefix); it may be nil otherwise.
+func (f *Files) Path(uri string, vr *vars.Request) (path string, ok bool) {
+	root, inside := f.root, f.inside
+	if f.rootT != nil {
+		r := f.rootT.Expand(vr)
+		if r == "" {
+			return "", false
+		}
+		if !filepath.IsAbs(r) {
+			slash := strings.HasSuffix(r, "/")
+			r = filepath.Join(f.prefix, r)
+			if slash {
+				r += "/"
+			}
+		}
+		root, inside = f.base(r)
+	}
 	if f.alias {
 		rest := ""
 		if len(uri) > len(f.aliasPrefix) {
 			rest = uri[len(f.aliasPrefix):]
 		}
-		path = f.root + rest
-	} else if f.root == "/" {
+		path = root + rest
+	} else if root == "/" {
 		path = uri
 	} else {
-		path = f.root + uri
+		path = root + uri
 	}
 	if strings.IndexByte(path, 0) >= 0 {
 		return "", false
 	}
 	clean := filepath.Clean(path)
-	if clean+"/" != f.inside && !strings.HasPrefix(clean, f.inside) {
+	if clean+"/" != inside && !strings.HasPrefix(clean, inside) {
 		return "", false
 	}
 	return path, true
@@ -148,7 +186,7 @@ func (f *Files) Try(vr *vars.Request) (uri string, found bool, fallback string, 
 			name = "/" + name
 		}
 		dir := strings.HasSuffix(name, "/")
-		p, ok := f.Path(name)
+		p, ok := f.Path(name, vr)
 		if !ok {
 			continue
 		}
@@ -199,7 +237,7 @@ func (f *Files) Serve(w http.ResponseWriter, r *http.Request, vr *vars.Request) 
 	if strings.HasSuffix(uri, "/") {
 		return f.serveIndex(uri, vr)
 	}
-	path, ok := f.Path(uri)
+	path, ok := f.Path(uri, vr)
 	if !ok {
 		return Result{Status: http.StatusNotFound}
 	}
@@ -234,7 +272,7 @@ func (f *Files) Serve(w http.ResponseWriter, r *http.Request, vr *vars.Request) 
 // redirected to without a test, as nginx does. A directory without an
 // index file is 403, a missing one 404.
 func (f *Files) serveIndex(uri string, vr *vars.Request) Result {
-	dir, ok := f.Path(uri)
+	dir, ok := f.Path(uri, vr)
 	if !ok {
 		return Result{Status: http.StatusNotFound}
 	}

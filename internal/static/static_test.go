@@ -52,7 +52,7 @@ func TestPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := newFiles(t, tt.st).Path(tt.uri)
+			got, ok := newFiles(t, tt.st).Path(tt.uri, nil)
 			if got != tt.want || ok != tt.inside {
 				t.Errorf("Path(%q) = %q, %v; want %q, %v", tt.uri, got, ok, tt.want, tt.inside)
 			}
