@@ -38,8 +38,8 @@ type Files struct {
 	// rootT is root (or alias) when it holds variables, expanded per
 	// request (then root and inside are unused); prefix is what a
 	// relative expansion is joined to.
-	rootT  *vars.Template
-	prefix string
+	rootT       *vars.Template
+	prefix      string
 	index       []indexFile
 	try         []tryFile
 	tryFallback *vars.Template
