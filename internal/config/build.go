@@ -982,9 +982,10 @@ func LocationRegexp(path string, caseless bool) (*regexp.Regexp, error) {
 
 // ---- location ----
 
-// location handles `location [=|~|~*|^~] PATH { ... }`. A location with
-// neither proxy_pass, return nor nested locations is valid: nginx would
-// serve static files there; limpet, which serves none, answers 404.
+// location handles `location [=|~|~*|^~] PATH { ... }`, and hands
+// `location @name` to namedLocation (static.go). A location with neither
+// proxy_pass, return nor nested locations is valid: it serves static
+// files, as in nginx.
 func (b *builder) location(d *Directive, s *scope) error {
 	var mod, path string
 	if len(d.Args) == 2 {

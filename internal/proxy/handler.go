@@ -1,8 +1,10 @@
 // Package proxy is limpet's request path. For every request it chooses the
 // virtual server (Host) and the location (URI), then either answers it
-// (`return`) or proxies it: the persistence decision, the server, the
-// forwarding, retries on another server, and the record of all of it in the
-// access log.
+// (`return`, static files) or proxies it: the persistence decision, the
+// server, the forwarding, retries on another server, and the record of all
+// of it in the access log. error_page, try_files and index redirect a
+// request internally: the location is chosen again (internalredirect.go,
+// errorpage.go).
 //
 // Everything a request needs is compiled when the configuration is loaded
 // (headers, variables, locations), and everything shared between requests
