@@ -483,9 +483,12 @@ type responseWriter struct {
 }
 
 func (w *responseWriter) WriteHeader(code int) {
-	if w.fl.force != 0 && code >= 200 {
-		// An error page keeps the status of the error (error_page).
-		code = w.fl.force
+	if f := w.fl.force; f != 0 && code >= 200 && (f != http.StatusOK || code != http.StatusPartialContent && code != http.StatusNotModified) {
+		// An error page keeps the status of the error (error_page);
+		// with =200 it may still be a range or a 304, as in nginx,
+		// whose range and not-modified filters run after the status
+		// is set.
+		code = f
 	}
 	if w.status == 0 || w.status < 200 {
 		w.status = code

@@ -92,6 +92,13 @@ server {
 		{"first request under the limit: no page for 404 here", "GET", "/limited/x", 404, "404 Not Found", ""},
 		{"503 of limit_req", "GET", "/limited/x", 503, "custom 50x page", ""},
 	}
+	c := newClient(t)
+	if res, body := get(t, c, lb.url+"/ok/x", "Range", "bytes=0-3"); res.StatusCode != 206 || body != "down" {
+		t.Errorf("=200 page with a range: %d %q, want 206 \"down\"", res.StatusCode, body)
+	}
+	if res, body := get(t, c, lb.url+"/nope", "Range", "bytes=0-3"); res.StatusCode != 404 || body != "custom 404 page" {
+		t.Errorf("404 page with a range: %d %q, want the whole page", res.StatusCode, body)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, body := rawGet(t, lb.url, tt.method, tt.path)
