@@ -86,6 +86,8 @@ type Static struct {
 	// LogNotFound is log_not_found (default on): a file that is not
 	// found is written to the error log.
 	LogNotFound bool
+	// Symlinks is disable_symlinks (default off: followed).
+	Symlinks Symlinks
 }
 
 // TryFiles is `try_files FILE ... URI|=CODE|@name`.
@@ -130,9 +132,9 @@ type staticConf struct {
 	intercept   setting[bool]
 	recursive   setting[bool]
 	logNotFound setting[bool]
-	// autoindex and symlinks are kept only to refuse a second line.
+	// autoindex is kept only to refuse a second line.
 	autoindex setting[bool]
-	symlinks  setting[bool]
+	symlinks  setting[Symlinks]
 }
 
 // indexConf is the index files of a level and the line of the first.
@@ -166,6 +168,7 @@ func (c *staticConf) inherit(parent *staticConf) {
 	c.intercept.inherit(parent.intercept)
 	c.recursive.inherit(parent.recursive)
 	c.logNotFound.inherit(parent.logNotFound)
+	c.symlinks.inherit(parent.symlinks)
 }
 
 // effective returns the merged settings. The default root is put in
@@ -189,6 +192,7 @@ func (c *staticConf) effective() Static {
 		InterceptErrors:     c.intercept.or(false),
 		RecursiveErrorPages: c.recursive.or(false),
 		LogNotFound:         c.logNotFound.or(true),
+		Symlinks:            c.symlinks.or(SymlinksFollow),
 	}
 }
 
@@ -338,20 +342,51 @@ func unsupportedOn(field func(*staticConf) *setting[bool], what string) handler 
 	})
 }
 
-// disableSymlinks handles `disable_symlinks off`: nginx's default.
-// limpet follows symlinks as nginx does with off; on and if_not_owner are
-// refused.
+// disableSymlinks handles `disable_symlinks off | on [from=$document_root]`:
+// off (the default) follows symlinks; on refuses a path with one in any
+// part (403), or, with from=$document_root, in the part under the root.
+// if_not_owner, and from= naming anything else, are refused.
 func (b *builder) disableSymlinks(d *Directive, s *scope) error {
 	f := &s.proxy.static.symlinks
 	if f.set {
 		return d.duplicate()
 	}
-	if d.Args[0] != "off" || len(d.Args) > 1 {
-		return d.errorf("\"disable_symlinks %s\" is not supported by limpet (symlinks are followed, as with \"off\")", d.Args[0])
+	v := SymlinksFollow
+	switch d.Args[0] {
+	case "off":
+		if len(d.Args) > 1 {
+			return d.invalidParam(d.Args[1])
+		}
+	case "on":
+		v = SymlinksRefuse
+		if len(d.Args) > 1 {
+			if d.Args[1] != "from=$document_root" {
+				if strings.HasPrefix(d.Args[1], "from=") {
+					return d.errorf("\"disable_symlinks\" with %q is not supported by limpet (only \"from=$document_root\")", d.Args[1])
+				}
+				return d.invalidParam(d.Args[1])
+			}
+			v = SymlinksRefuseUnderRoot
+		}
+	case "if_not_owner":
+		return d.errorf("\"disable_symlinks if_not_owner\" is not supported by limpet (use \"on\")")
+	default:
+		return d.invalidArg(d.Args[0])
 	}
-	*f = setting[bool]{set: true}
+	*f = setting[Symlinks]{v: v, set: true}
 	return nil
 }
+
+// Symlinks is disable_symlinks: whether symlinks in a file's path are
+// followed.
+type Symlinks uint8
+
+// The disable_symlinks settings.
+const (
+	SymlinksFollow          Symlinks = iota // off, the default
+	SymlinksRefuse                          // on: no part of the path may be one
+	SymlinksRefuseUnderRoot                 // on from=$document_root: no part under the root
+)
 
 // internal handles `internal;`: the location answers internal redirects
 // only; a client's request for it gets 404.

@@ -75,6 +75,7 @@ server {
         if_modified_since before;
         proxy_intercept_errors on;
         recursive_error_pages on;
+        disable_symlinks on from=$document_root;
         internal;
     }
     location @fallback { root /other; }
@@ -106,8 +107,9 @@ server {
 	own.Types = map[string]string{}
 	own.IfModifiedSince = "before"
 	own.InterceptErrors, own.RecursiveErrorPages = true, true
+	own.Symlinks = SymlinksRefuseUnderRoot
 	named := loc
-	named.Root, named.RootPos = "/other", at(25)
+	named.Root, named.RootPos = "/other", at(26)
 	tests := []struct {
 		paths []string
 		want  Static
@@ -168,7 +170,9 @@ func TestStaticErrors(t *testing.T) {
 		{"error_page without codes", "error_page =200 /x;", `invalid number of arguments in "error_page" directive in FILE:1`},
 		{"error_page one argument", "error_page 404;", `invalid number of arguments in "error_page" directive in FILE:1`},
 		{"autoindex on", "server {\n autoindex on;\n}", `"autoindex on" is not supported by limpet (it lists no directories) in FILE:2`},
-		{"disable_symlinks on", "disable_symlinks on;", `"disable_symlinks on" is not supported by limpet (symlinks are followed, as with "off") in FILE:1`},
+		{"disable_symlinks if_not_owner", "disable_symlinks if_not_owner;", `"disable_symlinks if_not_owner" is not supported by limpet (use "on") in FILE:1`},
+		{"disable_symlinks from a path", "disable_symlinks on from=/srv;", `"disable_symlinks" with "from=/srv" is not supported by limpet (only "from=$document_root") in FILE:1`},
+		{"disable_symlinks bad value", "disable_symlinks yes;", `invalid value "yes" in "disable_symlinks" directive in FILE:1`},
 		{"bad if_modified_since", "if_modified_since always;", `invalid value "always" in "if_modified_since" directive in FILE:1`},
 		{"bad etag", "etag yes;", `invalid value "yes" in "etag" directive, it must be "on" or "off" in FILE:1`},
 		{"internal in server", "server {\n internal;\n}", `"internal" directive is not allowed here in FILE:2`},

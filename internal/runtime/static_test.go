@@ -77,6 +77,12 @@ func TestStaticFiles(t *testing.T) {
 	})
 	writeTree(t, img, map[string]string{"cat.gif": "GIF89a"})
 	writeTree(t, outside, map[string]string{"passwd": "root:x:0:0"})
+	writeTree(t, www, map[string]string{"guarded/ok.txt": "guarded"})
+	for _, link := range []string{"guarded/out", "followed"} {
+		if err := os.Symlink(outside, filepath.Join(www, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	lb := startLimpet(t, `
 upstream app { server {{app}}; }
 server {
@@ -96,6 +102,7 @@ server {
     location /hidden/ { internal; }
     location /vi/ { index missing.html /docs$uri; }
     location /quiet/ { log_not_found off; }
+    location /guarded/ { disable_symlinks on from=$document_root; }
 }`, "{{app}}", app.addr(), "{{www}}", www, "{{img}}", img)
 
 	tests := []struct {
@@ -136,6 +143,8 @@ server {
 		{"alias without slash", "GET", "/pics/cat.gif", 200, "GIF89a", "image/gif", ""},
 		{"escaped slash climbing", "GET", "/..%2fsecret/passwd", 400, "400 Bad Request", "text/html", ""},
 		{"NUL", "GET", "/robots.txt%00.html", 400, "400 Bad Request", "text/html", ""},
+		{"disable_symlinks on: a plain file", "GET", "/guarded/ok.txt", 200, "guarded", "application/octet-stream", ""},
+		{"disable_symlinks on: a symlink out of the root", "GET", "/guarded/out/passwd", 403, "403 Forbidden", "text/html", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,6 +165,10 @@ server {
 				t.Errorf("a file outside the root was served")
 			}
 		})
+	}
+	// disable_symlinks off, nginx's default, follows a symlink anywhere.
+	if res, body := rawGet(t, lb.url, "GET", "/followed/passwd"); res.StatusCode != 200 || body != "root:x:0:0" {
+		t.Errorf("disable_symlinks off: %d %q", res.StatusCode, body)
 	}
 	if res, _ := rawGet(t, lb.url, "HEAD", "/robots.txt"); res.ContentLength != int64(len("User-agent: *")) {
 		t.Errorf("HEAD Content-Length %d", res.ContentLength)

@@ -48,6 +48,7 @@ type Files struct {
 	defaultType string
 	etag        bool
 	ims         string
+	symlinks    config.Symlinks
 }
 
 // indexFile is one FILE of index: its name, or its template when it
@@ -73,6 +74,10 @@ func New(s *config.Static) (*Files, error) {
 		defaultType: s.DefaultType,
 		etag:        s.ETag,
 		ims:         s.IfModifiedSince,
+		symlinks:    s.Symlinks,
+	}
+	if f.symlinks != config.SymlinksFollow && !canRefuseSymlinks {
+		return nil, errors.New(`"disable_symlinks on" is not supported by limpet on this system`)
 	}
 	t, err := vars.Compile(s.Root)
 	if err != nil {
@@ -133,11 +138,17 @@ func (f *Files) base(r string) (root, inside string) {
 // vr expands a root with variables (a relative result is under the
 // prefix); it may be nil otherwise.
 func (f *Files) Path(uri string, vr *vars.Request) (path string, ok bool) {
+	path, _, ok = f.resolve(uri, vr)
+	return path, ok
+}
+
+// resolve is Path, with the root (or alias) the path is under.
+func (f *Files) resolve(uri string, vr *vars.Request) (path, root string, ok bool) {
 	root, inside := f.root, f.inside
 	if f.rootT != nil {
 		r := f.rootT.Expand(vr)
 		if r == "" {
-			return "", false
+			return "", "", false
 		}
 		if !filepath.IsAbs(r) {
 			slash := strings.HasSuffix(r, "/")
@@ -160,13 +171,38 @@ func (f *Files) Path(uri string, vr *vars.Request) (path string, ok bool) {
 		path = root + uri
 	}
 	if strings.IndexByte(path, 0) >= 0 {
-		return "", false
+		return "", "", false
 	}
 	clean := filepath.Clean(path)
 	if clean+"/" != inside && !strings.HasPrefix(clean, inside) {
-		return "", false
+		return "", "", false
 	}
-	return path, true
+	return path, root, true
+}
+
+// open opens a file of the level, refusing symlinks as disable_symlinks
+// says; root is the level's root (or alias) for from=$document_root.
+func (f *Files) open(path, root string) (*os.File, error) {
+	switch f.symlinks {
+	case config.SymlinksRefuse:
+		return openNoFollow(path, "")
+	case config.SymlinksRefuseUnderRoot:
+		return openNoFollow(path, root)
+	}
+	return os.Open(path)
+}
+
+// stat is os.Stat through open, so that it refuses what open refuses.
+func (f *Files) stat(path, root string) (fs.FileInfo, error) {
+	if f.symlinks == config.SymlinksFollow {
+		return os.Stat(path)
+	}
+	fd, err := f.open(path, root)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	return fd.Stat()
 }
 
 // HasTryFiles reports whether the level has try_files.
@@ -186,11 +222,11 @@ func (f *Files) Try(vr *vars.Request) (uri string, found bool, fallback string, 
 			name = "/" + name
 		}
 		dir := strings.HasSuffix(name, "/")
-		p, ok := f.Path(name, vr)
+		p, root, ok := f.resolve(name, vr)
 		if !ok {
 			continue
 		}
-		fi, err := os.Stat(p)
+		fi, err := f.stat(p, root)
 		if err != nil || fi.IsDir() != dir {
 			continue
 		}
@@ -237,11 +273,11 @@ func (f *Files) Serve(w http.ResponseWriter, r *http.Request, vr *vars.Request) 
 	if strings.HasSuffix(uri, "/") {
 		return f.serveIndex(uri, vr)
 	}
-	path, ok := f.Path(uri, vr)
+	path, root, ok := f.resolve(uri, vr)
 	if !ok {
 		return Result{Status: http.StatusNotFound}
 	}
-	fd, err := os.Open(path)
+	fd, err := f.open(path, root)
 	if err != nil {
 		return failed(path, err)
 	}
@@ -272,7 +308,7 @@ func (f *Files) Serve(w http.ResponseWriter, r *http.Request, vr *vars.Request) 
 // redirected to without a test, as nginx does. A directory without an
 // index file is 403, a missing one 404.
 func (f *Files) serveIndex(uri string, vr *vars.Request) Result {
-	dir, ok := f.Path(uri, vr)
+	dir, root, ok := f.resolve(uri, vr)
 	if !ok {
 		return Result{Status: http.StatusNotFound}
 	}
@@ -287,7 +323,7 @@ func (f *Files) serveIndex(uri string, vr *vars.Request) Result {
 		if name[0] == '/' {
 			return Result{Redirect: name}
 		}
-		fi, err := os.Stat(dir + name)
+		fi, err := f.stat(dir+name, root)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				continue
@@ -299,7 +335,7 @@ func (f *Files) serveIndex(uri string, vr *vars.Request) Result {
 		}
 		return Result{Redirect: uri + name}
 	}
-	fi, err := os.Stat(dir)
+	fi, err := f.stat(dir, root)
 	switch {
 	case err != nil:
 		return failed(dir, err)
