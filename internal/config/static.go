@@ -51,6 +51,9 @@ type Static struct {
 	// instead of Root being put in front of the whole URI.
 	Alias       bool
 	AliasPrefix string
+	// AliasWhole is an alias in a regex location: it names the file
+	// itself, whatever the URI, as nginx maps it without captures.
+	AliasWhole bool
 	// RootPos is the line of root or alias (zero for the default), for
 	// the errors of its variables. Prefix is the prefix directory, which
 	// a root with variables that expands to a relative path is under.
@@ -152,6 +155,7 @@ type rootConf struct {
 	pos         Pos
 	name        string // "root" or "alias", for the duplicate error
 	prefix      string
+	aliasWhole  bool
 }
 
 // inherit fills what this level left unset from parent.
@@ -181,6 +185,7 @@ func (c *staticConf) effective() Static {
 		Prefix:              r.prefix,
 		Alias:               r.alias,
 		AliasPrefix:         r.aliasPrefix,
+		AliasWhole:          r.aliasWhole,
 		Index:               c.index.or(indexConf{files: defaultIndex}).files,
 		IndexPos:            c.index.v.pos,
 		TryFiles:            c.tryFiles,
@@ -214,12 +219,17 @@ func (b *builder) staticRoot(d *Directive, s *scope) error {
 		switch {
 		case isNamed(loc):
 			return d.errorf("\"alias\" directive cannot be used inside the named location")
-		case loc.Regexp != nil:
+		case loc.Regexp != nil && strings.Contains(p, "$"):
 			// nginx builds the path from the regex's captures; limpet's
 			// locations have none yet.
-			return d.errorf("\"alias\" in a location given by regular expression is not supported by limpet")
+			return d.errorf("\"alias\" with variables in a location given by regular expression is not supported by limpet")
 		}
 		rc.alias, rc.aliasPrefix = true, loc.Path
+		if loc.Regexp != nil {
+			// In a regex location the alias is the whole path, as in
+			// nginx: there is no prefix to replace.
+			rc.aliasPrefix, rc.aliasWhole = "", true
+		}
 	}
 	if strings.Contains(p, "$") {
 		// Expanded per request (internal/static); a relative result

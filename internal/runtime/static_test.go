@@ -95,6 +95,7 @@ server {
     location /docs/ { index index.html index.htm; }
     location /img/ { alias {{img}}/; }
     location /pics { alias {{img}}/; }
+    location ~ ^/favicon\.gif$ { alias {{img}}/cat.gif; }
     location /spa/ { try_files $uri $uri/ /spa/index.html; }
     location /strict/ { try_files $uri =404; }
     location /api/ { try_files $uri @app; }
@@ -141,6 +142,7 @@ server {
 		{"escaped slash is a slash", "GET", "/img%2fcat.gif", 200, "GIF89a", "image/gif", ""},
 		{"alias without slash climbing", "GET", "/pics../secret/passwd", 404, "404 Not Found", "text/html", ""},
 		{"alias without slash", "GET", "/pics/cat.gif", 200, "GIF89a", "image/gif", ""},
+		{"alias in a regex location names the file", "GET", "/favicon.gif", 200, "GIF89a", "image/gif", ""},
 		{"escaped slash climbing", "GET", "/..%2fsecret/passwd", 400, "400 Bad Request", "text/html", ""},
 		{"NUL", "GET", "/robots.txt%00.html", 400, "400 Bad Request", "text/html", ""},
 		{"disable_symlinks on: a plain file", "GET", "/guarded/ok.txt", 200, "guarded", "application/octet-stream", ""},

@@ -35,6 +35,7 @@ type Files struct {
 	inside      string // root cleaned, with a slash: every path must start with it
 	alias       bool
 	aliasPrefix string
+	aliasWhole  bool // an alias in a regex location: the file itself
 	// rootT is root (or alias) when it holds variables, expanded per
 	// request (then root and inside are unused); prefix is what a
 	// relative expansion is joined to.
@@ -58,9 +59,12 @@ type indexFile struct {
 	t    *vars.Template
 }
 
-// tryFile is one FILE of try_files.
+// tryFile is one FILE of try_files. dir is set for a FILE written with
+// a trailing "/" ("$uri/"): that slash is cut off, as nginx cuts it, and
+// the name must be a directory; any other must be a file.
 type tryFile struct {
-	t *vars.Template
+	t   *vars.Template
+	dir bool
 }
 
 // New compiles the static settings of a level. The variables of
@@ -70,6 +74,7 @@ func New(s *config.Static) (*Files, error) {
 		root:        s.Root,
 		alias:       s.Alias,
 		aliasPrefix: s.AliasPrefix,
+		aliasWhole:  s.AliasWhole,
 		types:       s.Types,
 		defaultType: s.DefaultType,
 		etag:        s.ETag,
@@ -101,11 +106,15 @@ func New(s *config.Static) (*Files, error) {
 	}
 	if tf := s.TryFiles; tf != nil {
 		for _, name := range tf.Files {
+			dir := strings.HasSuffix(name, "/")
+			if dir {
+				name = name[:len(name)-1]
+			}
 			t, err := vars.Compile(name)
 			if err != nil {
 				return nil, &config.Error{Pos: tf.Pos, Msg: err.Error()}
 			}
-			f.try = append(f.try, tryFile{t: t})
+			f.try = append(f.try, tryFile{t: t, dir: dir})
 		}
 		f.tryCode = tf.Code
 		t, err := vars.Compile(tf.Fallback)
@@ -159,6 +168,14 @@ func (f *Files) resolve(uri string, vr *vars.Request) (path, root string, ok boo
 		}
 		root, inside = f.base(r)
 	}
+	if f.aliasWhole {
+		// The alias names the file; its directory is what it may not
+		// leave, which it cannot.
+		if strings.IndexByte(root, 0) >= 0 {
+			return "", "", false
+		}
+		return root, filepath.Dir(filepath.Clean(root)), true
+	}
 	if f.alias {
 		rest := ""
 		if len(uri) > len(f.aliasPrefix) {
@@ -208,26 +225,23 @@ func (f *Files) stat(path, root string) (fs.FileInfo, error) {
 // HasTryFiles reports whether the level has try_files.
 func (f *Files) HasTryFiles() bool { return f.try != nil }
 
-// Try runs try_files: the URI of the first FILE that exists (a name
-// ending in "/" must be a directory, any other a file that is not), or,
-// when none does, found false and the fallback: a URI or "@name" to
-// redirect to, or a code.
+// Try runs try_files: the URI of the first FILE that exists (one
+// written with a trailing "/" must be a directory, any other a file; a
+// directory found becomes the URI without that slash, so the static
+// handler redirects to it with one, as nginx), or, when none does, found
+// false and the fallback: a URI or "@name" to redirect to, or a code.
 func (f *Files) Try(vr *vars.Request) (uri string, found bool, fallback string, code int) {
 	for _, tf := range f.try {
 		name := tf.t.Expand(vr)
-		if name == "" {
-			continue
-		}
-		if name[0] != '/' {
+		if name == "" || name[0] != '/' {
 			name = "/" + name
 		}
-		dir := strings.HasSuffix(name, "/")
 		p, root, ok := f.resolve(name, vr)
 		if !ok {
 			continue
 		}
 		fi, err := f.stat(p, root)
-		if err != nil || fi.IsDir() != dir {
+		if err != nil || fi.IsDir() != tf.dir {
 			continue
 		}
 		return name, true, "", 0

@@ -87,7 +87,10 @@ func TestTry(t *testing.T) {
 		wantCode  int
 	}{
 		{"file", []string{"$uri", "$uri/"}, "/index.php", 0, "/file.html", "", "/file.html", true, "", 0},
-		{"directory", []string{"$uri", "$uri/"}, "/index.php", 0, "/dir", "", "/dir/", true, "", 0},
+		{"directory: the URI without the slash, for the 301", []string{"$uri", "$uri/"}, "/index.php", 0, "/dir", "", "/dir", true, "", 0},
+		{"directory with its slash", []string{"$uri", "$uri/"}, "/index.php", 0, "/dir/", "", "/dir/", true, "", 0},
+		{"$uri is a file test, a directory fails it", []string{"$uri"}, "", 404, "/dir/", "", "", false, "", 404},
+		{"fixed directory", []string{"/dir/"}, "", 404, "/x", "", "/dir", true, "", 0},
 		{"a directory is not a file", []string{"$uri"}, "", 404, "/dir", "", "", false, "", 404},
 		{"a file is not a directory", []string{"$uri/"}, "", 404, "/file.html", "", "", false, "", 404},
 		{"fallback with args", []string{"$uri"}, "/index.php?$args", 0, "/missing", "a=1", "", false, "/index.php?a=1", 0},
