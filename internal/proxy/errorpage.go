@@ -70,6 +70,9 @@ func (w *responseWriter) errorPage(status int) bool {
 	}
 	fl.inErrorPage = true
 	target := ep.target.Expand(&w.vr)
+	// A redirect's Location (`return 302 URL` with an error_page 302) is
+	// not the error page's, as nginx clears it.
+	delete(w.Header(), "Location")
 	r := w.vr.R
 	switch {
 	case target != "" && target[0] == '/':

@@ -60,6 +60,9 @@ server {
     location /deny/ { deny all; error_page 403 /404.html; }
     location /limited/ { limit_req zone=one; error_page 503 /50x.html; }
     location /ret/ { return 404; }
+    location /e302url/ { error_page 302 http://example.test/new; return 302 "first"; }
+    location /e302uri/ { error_page 302 /r302/; return 302 "first"; }
+    location /r302/ { return 302 "http://example.test/r?$args"; }
     location @app { proxy_pass http://app; }
 }`, "{{app}}", app.addr(), "{{dead}}", refusedAddr(t), "{{www}}", www)
 
@@ -89,6 +92,8 @@ server {
 		{"try_files cycle ends in 500", "GET", "/loop/x", 500, "500 Internal Server Error", ""},
 		{"403 of deny", "GET", "/deny/x", 403, "custom 404 page", ""},
 		{"return 404", "GET", "/ret/x", 404, "custom 404 page", ""},
+		{"error_page 302 to a URL: the old Location is gone", "GET", "/e302url/", 302, "302 Found", "http://example.test/new"},
+		{"error_page 302 to a return 302", "GET", "/e302uri/?a=1", 302, "302 Found", "http://example.test/r?a=1"},
 		{"first request under the limit: no page for 404 here", "GET", "/limited/x", 404, "404 Not Found", ""},
 		{"503 of limit_req", "GET", "/limited/x", 503, "custom 50x page", ""},
 	}
