@@ -103,6 +103,8 @@ server {
     location /hidden/ { internal; }
     location /vi/ { index missing.html /docs$uri; }
     location /quiet/ { log_not_found off; }
+    location /loop/ { index /loop/; }
+    location /var/ { alias {{www}}/docs/; index ${server_name}.htm index.htm; }
     location /guarded/ { disable_symlinks on from=$document_root; }
 }`, "{{app}}", app.addr(), "{{www}}", www, "{{img}}", img)
 
@@ -127,6 +129,8 @@ server {
 		{"second index name", "GET", "/docs/", 200, "docs", "", ""},
 		{"absolute index with a variable", "GET", "/vi/", 200, "vi docs", "", ""},
 		{"missing, not logged", "GET", "/quiet/nope.txt", 404, "404 Not Found", "text/html", ""},
+		{"index redirecting to itself: 500", "GET", "/loop/", 500, "500 Internal Server Error", "text/html", ""},
+		{"index with ${var}", "GET", "/var/", 200, "docs", "", ""},
 		{"directory without index", "GET", "/empty/", 403, "403 Forbidden", "text/html", ""},
 		{"missing directory", "GET", "/none/", 404, "404 Not Found", "text/html", ""},
 		{"alias", "GET", "/img/cat.gif", 200, "GIF89a", "image/gif", ""},
