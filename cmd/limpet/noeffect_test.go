@@ -45,7 +45,7 @@ func TestTestModeNoEffect(t *testing.T) {
 				`[warn] the "if=$loggable" parameter of "access_log" has no effect in limpet (limpet logs every request) in FILE:3`},
 		{"access_log path only", "access_log stdout;", ""},
 		{"whole directive", "proxy_buffers 8 4k;",
-			`[warn] the "proxy_buffers" directive has no effect in limpet, ignored in FILE:3`},
+			`[warn] the "proxy_buffers" directive has no effect in limpet (limpet streams responses, as with "proxy_buffering off"), ignored in FILE:3`},
 		{"listen options work", "listen 127.0.0.1:18081 reuseport backlog=100 so_keepalive=on;", ""},
 	}
 	for _, tt := range tests {

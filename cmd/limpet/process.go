@@ -122,7 +122,7 @@ func newInstance(confPath string, opts config.Options, inherited map[string]net.
 // reportWarnings passes each ignored directive and warning of cfg to warn.
 func reportWarnings(cfg *config.Config, warn func(msg string)) {
 	for _, ig := range cfg.Ignored {
-		warn(fmt.Sprintf("the %q directive has no effect in limpet, ignored in %s", ig.Name, ig.Pos))
+		warn(ig.String())
 	}
 	for _, w := range cfg.Warnings {
 		warn(w.String())

@@ -111,6 +111,8 @@ type builder struct {
 	// upstreams indexes Config.Upstreams by lower-cased name: nginx
 	// compares upstream names without case.
 	upstreams map[string]*Upstream
+	// ignoredAt indexes Config.Ignored by directive name (addIgnored).
+	ignoredAt map[string]int
 	// states maps each `state` file to the upstream that keeps it.
 	states  map[string]*Upstream
 	servers []*serverConf
@@ -333,7 +335,7 @@ func (b *builder) http(d *Directive, s *scope) error {
 // ignore records a directive that only tunes nginx. Its block, if any
 // (`types`), is not read: its content is data, not directives.
 func (b *builder) ignore(d *Directive, s *scope) error {
-	b.cfg.Ignored = append(b.cfg.Ignored, Ignored{Name: d.Name, Pos: d.Pos()})
+	b.addIgnored(d.Name, d.Pos())
 	return nil
 }
 

@@ -922,7 +922,7 @@ http {
 		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "ssl_protocols", "ssl_ciphers",
 		"ssl_prefer_server_ciphers", "proxy_buffers", "proxy_buffer_size",
 		"proxy_busy_buffers_size", "client_body_buffer_size", "proxy_redirect",
-		"keepalive_timeout", "proxy_redirect", "proxy_redirect",
+		"keepalive_timeout",
 		// An http-level resolver that no upstream uses changes nothing.
 		"resolver", "resolver_timeout",
 	}
@@ -958,7 +958,7 @@ func TestErrors(t *testing.T) {
 		// Generic checks of the directive table.
 		{"unknown directive", "server {\n foo bar;\n}", `unknown directive "foo" in FILE:2`},
 		{"unknown directive at top level", "\n\nfoo;", `unknown directive "foo" in FILE:3`},
-		{"control characters escaped", "\"a\nb\tc\xff\\\"\";", `unknown directive "a\nb\tc\xff"" in FILE:1`},
+		{"control characters escaped", "\"a\nb\tc\xff\\\"\";", `unknown directive "a\nb\tc\xff"" in FILE:2`},
 		{"not allowed at top level", "proxy_pass http://x;", `"proxy_pass" directive is not allowed here in FILE:1`},
 		{"proxy_pass in server", "server {\n proxy_pass http://x;\n}", `"proxy_pass" directive is not allowed here in FILE:2`},
 		{"server inside server", "server {\n server { }\n}", `"server" directive is not allowed here in FILE:2`},
@@ -1176,7 +1176,7 @@ func TestErrors(t *testing.T) {
 		{"match without block", "match ok;", `directive "match" has no opening "{" in FILE:1`},
 		{"match in server", "server {\n match ok { }\n}", `"match" directive is not allowed here in FILE:2`},
 		{"require", "match ok {\n require $upstream_status;\n}", `"require" is not supported in FILE:2`},
-		{"status outside match", "server { status 200; }", `"status" directive is not allowed here in FILE:1`},
+		{"status outside match", "server { status 200; }", `the "status" directive is not supported by limpet in FILE:1`},
 		{"status word", "match ok {\n status ok;\n}", `invalid parameter "ok" in FILE:2`},
 		{"status too low", "match ok { status 99; }", `invalid parameter "99" in FILE:1`},
 		{"status too high", "match ok { status 200-600; }", `invalid parameter "200-600" in FILE:1`},

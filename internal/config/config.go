@@ -48,8 +48,9 @@ type Config struct {
 	// or at top level), in the order they were defined.
 	Servers []*Server
 	// Ignored lists directives that only tune nginx itself (for example
-	// worker_processes or events {}): accepted, and reported so the operator
-	// knows they have no effect.
+	// worker_processes or events {}) or whose work limpet does not do
+	// (proxy_cache*, gzip*, proxy_buffer*): accepted, and reported once
+	// per name so the operator knows they have no effect.
 	Ignored []Ignored
 	// Warnings are what `limpet -t` and the start report as nginx
 	// reports its warnings, without refusing the configuration: the
@@ -100,10 +101,17 @@ const DefaultWorkerConnections = 10000
 // by default the configuration's own directory, which has no logs/.
 const DefaultPID = "limpet.pid"
 
-// Ignored is a directive accepted for compatibility that has no effect in limpet.
+// Ignored is a directive accepted for compatibility that has no effect in
+// limpet, listed once per name: Pos is its first line, More counts the
+// lines after it.
 type Ignored struct {
 	Name string
 	Pos  Pos
+	// Why says what limpet does instead, "" for a directive that only
+	// tunes nginx's own processes, buffers and tables.
+	Why string
+	// More is how many more lines of the same directive were ignored.
+	More int
 }
 
 // Warning is a doubtful but valid part of the configuration.

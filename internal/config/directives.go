@@ -322,6 +322,54 @@ var directiveList = []directive{
 	// not do; it is accepted and listed as ignored too, so the operator
 	// sees it in Config.Ignored rather than getting a load failure.
 	{"proxy_redirect", inHSL, args12, (*builder).ignore},
+
+	// Response caching (ngx_http_proxy_module's proxy_cache*): limpet
+	// caches nothing, so every request reaches an upstream as with
+	// "proxy_cache off". Accepted with one warning per name (the issue
+	// asks for that rather than a refusal, so that real sites load).
+	{"proxy_cache", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_path", inHTTPLevel, args2More, (*builder).ignore},
+	{"proxy_cache_valid", inHSL, args1More, (*builder).ignore},
+	{"proxy_cache_use_stale", inHSL, args1More, (*builder).ignore},
+	{"proxy_cache_key", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_lock", inHSL, argsFlag, (*builder).ignore},
+	{"proxy_cache_lock_timeout", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_lock_age", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_revalidate", inHSL, argsFlag, (*builder).ignore},
+	{"proxy_cache_min_uses", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_background_update", inHSL, argsFlag, (*builder).ignore},
+	{"proxy_cache_methods", inHSL, args1More, (*builder).ignore},
+	{"proxy_cache_convert_head", inHSL, argsFlag, (*builder).ignore},
+	{"proxy_cache_max_range_offset", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_bypass", inHSL, args1More, (*builder).ignore},
+	{"proxy_cache_purge", inHSL, args1More, (*builder).ignore},
+	{"proxy_no_cache", inHSL, args1More, (*builder).ignore},
+	// proxy_ignore_headers FIELD ...: the fields it names (X-Accel-*,
+	// Expires, Cache-Control, Set-Cookie, Vary) steer nginx's cache and
+	// internal redirects, none of which limpet has.
+	{"proxy_ignore_headers", inHSL, args1More, (*builder).ignore},
+	// Buffers, temporary files and tables of nginx's own.
+	{"proxy_temp_path", inHSL, args1More, (*builder).ignore},
+	{"proxy_max_temp_file_size", inHSL, args1, (*builder).ignore},
+	{"proxy_temp_file_write_size", inHSL, args1, (*builder).ignore},
+	{"proxy_headers_hash_bucket_size", inHSL, args1, (*builder).ignore},
+	{"proxy_headers_hash_max_size", inHSL, args1, (*builder).ignore},
+	{"proxy_send_lowat", inHSL, args1, (*builder).ignore},
+	{"client_body_temp_path", inHSL, args1More, (*builder).ignore},
+	{"open_file_cache", inHSL, args12, (*builder).ignore},
+	{"open_file_cache_valid", inHSL, args1, (*builder).ignore},
+	{"open_file_cache_min_uses", inHSL, args1, (*builder).ignore},
+	{"open_file_cache_errors", inHSL, argsFlag, (*builder).ignore},
+	{"open_file_cache_events", inHSL, argsFlag, (*builder).ignore},
+	{"output_buffers", inHSL, args12, (*builder).ignore},
+	{"postpone_output", inHSL, args1, (*builder).ignore},
+	{"send_lowat", inHSL, args1, (*builder).ignore},
+	{"sendfile_max_chunk", inHSL, args1, (*builder).ignore},
+	{"aio", inHSL, args1, (*builder).ignore},
+	{"directio", inHSL, args1, (*builder).ignore},
+	{"reset_timedout_connection", inHSL, argsFlag, (*builder).ignore},
+	{"chunked_transfer_encoding", inHSL, argsFlag, (*builder).ignore},
+	{"pcre_jit", inMain, argsFlag, (*builder).ignore},
 }
 
 // inert is a part of a directive that limpet accepts, checks and does
@@ -392,16 +440,22 @@ func (b *builder) warnNoEffect(d *Directive) {
 }
 
 // lookup finds the entry for d in context w, with nginx's errors for an
-// unknown name or a known name in the wrong place.
+// unknown name or a known name in the wrong place, and limpet's for a
+// name of the Unsupported list.
 func lookup(d *Directive, w where) (*directive, error) {
 	entries, ok := table[d.Name]
-	if !ok {
-		return nil, d.errorf("unknown directive %q", d.Name)
-	}
 	for _, e := range entries {
 		if e.where&w != 0 {
 			return e, nil
 		}
+	}
+	// A name nginx knows and limpet does not do is said plainly, here
+	// or where limpet has its own use of the name (`status` in match).
+	if unsupported(d.Name) != nil {
+		return nil, d.notSupported()
+	}
+	if !ok {
+		return nil, d.errorf("unknown directive %q", d.Name)
 	}
 	return nil, d.errorf("%q directive is not allowed here", d.Name)
 }

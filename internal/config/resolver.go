@@ -217,10 +217,10 @@ func (b *builder) reportUnusedResolver() {
 		return
 	}
 	if lv.resolver != nil {
-		b.cfg.Ignored = append(b.cfg.Ignored, Ignored{Name: "resolver", Pos: lv.pos})
+		b.addIgnored("resolver", lv.pos)
 	}
 	if lv.timeoutSet {
-		b.cfg.Ignored = append(b.cfg.Ignored, Ignored{Name: "resolver_timeout", Pos: lv.timeoutPos})
+		b.addIgnored("resolver_timeout", lv.timeoutPos)
 	}
 }
 
