@@ -292,6 +292,10 @@ func (b *builder) finish() error {
 func finishLocation(lc *locationConf, parent *proxyConf, parentAccess *accessConf, parentLimits *limitConf) {
 	lc.proxy.inherit(parent)
 	lc.loc.Proxy = lc.proxy.effective()
+	if !lc.proxy.resp.redirects.set && lc.loc.ProxyPass != nil {
+		// nginx's proxy_redirect default where no level says otherwise.
+		lc.loc.Proxy.Response.Redirects = []Rewrite{defaultRedirect(lc.loc.ProxyPass, lc.loc.Path)}
+	}
 	lc.access.inherit(parentAccess)
 	lc.loc.Access = lc.access.effective()
 	lc.limits.inherit(parentLimits)

@@ -90,6 +90,12 @@ func defaultProxy() ProxySettings {
 	}
 }
 
+// defaultResponse is the effective response-header settings when nothing
+// is set.
+func defaultResponse() ResponseHeaders {
+	return ResponseHeaders{Hide: DefaultHiddenHeaders, Expires: Expires{Off: true}}
+}
+
 // defaultClientHeaders are nginx's defaults for reading a client's header.
 var defaultClientHeaders = ClientHeaders{
 	BufferSize: 1024, LargeBuffers: 4, LargeBufferSize: 8192, MaxHeaders: 1000, IgnoreInvalidHeaders: true,
@@ -148,6 +154,10 @@ func TestDesignNotes(t *testing.T) {
 		{Pos: at(18), Name: "X-Forwarded-For", Value: "$proxy_add_x_forwarded_for"},
 		{Pos: at(19), Name: "X-Forwarded-Proto", Value: "$scheme"},
 	}
+	locProxy.Response = defaultResponse()
+	locProxy.Response.Redirects = []Rewrite{{Pos: at(15), Pattern: "http://backend/", Replacement: "/"}}
+	srvProxy := defaultProxy()
+	srvProxy.Response = defaultResponse()
 	want := &Config{
 		File:      path,
 		Upstreams: []*Upstream{backend},
@@ -162,7 +172,7 @@ func TestDesignNotes(t *testing.T) {
 				Proxy:     locProxy,
 				Limits:    defaultLimits(),
 			}},
-			Proxy:         defaultProxy(),
+			Proxy:         srvProxy,
 			ClientHeaders: defaultClientHeaders,
 			Limits:        defaultLimits(),
 		}},
@@ -575,11 +585,15 @@ func TestReturn(t *testing.T) {
 
 // settingsOf returns the effective settings of the server (path "") or of
 // the location reached by following paths of nested locations.
+// The response-header settings are left out (respheaders_test.go tests
+// them).
 func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 	t.Helper()
 	srv := cfg.Servers[0]
 	if len(paths) == 0 {
-		return srv.Proxy
+		ps := srv.Proxy
+		ps.Response = ResponseHeaders{}
+		return ps
 	}
 	locs := srv.Locations
 	var l *Location
@@ -595,7 +609,9 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 		}
 		locs = l.Locations
 	}
-	return l.Proxy
+	ps := l.Proxy
+	ps.Response = ResponseHeaders{}
+	return ps
 }
 
 func TestProxySettingsDefaults(t *testing.T) {
@@ -901,15 +917,12 @@ http {
     proxy_busy_buffers_size 32k;
     client_body_buffer_size 128k;
     large_client_header_buffers 4 8k;
-    proxy_redirect off;
     upstream u {
         server 10.0.0.1;
         keepalive_timeout 60s;
     }
     server {
         location / {
-            proxy_redirect default;
-            proxy_redirect http://a/ /;
         }
     }
 }`)
@@ -921,7 +934,7 @@ http {
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
 		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "ssl_protocols", "ssl_ciphers",
 		"ssl_prefer_server_ciphers", "proxy_buffers", "proxy_buffer_size",
-		"proxy_busy_buffers_size", "client_body_buffer_size", "proxy_redirect",
+		"proxy_busy_buffers_size", "client_body_buffer_size",
 		"keepalive_timeout",
 		// An http-level resolver that no upstream uses changes nothing.
 		"resolver", "resolver_timeout",

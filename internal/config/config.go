@@ -608,6 +608,10 @@ type ProxySettings struct {
 	// As in nginx, a level that has any add_header does not inherit the
 	// outer level's list.
 	AddHeaders []AddHeader
+	// Response is what changes the upstream's response header on its
+	// way to the client (proxy_hide_header, proxy_redirect,
+	// proxy_cookie_*, expires), and the status_zone.
+	Response ResponseHeaders
 	// Timeouts: nginx defaults connect 60s, read 60s, send 60s.
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration

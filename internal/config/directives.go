@@ -316,12 +316,25 @@ var directiveList = []directive{
 	{"proxy_buffer_size", inHSL, args1, (*builder).ignore},
 	{"proxy_busy_buffers_size", inHSL, args1, (*builder).ignore},
 	{"client_body_buffer_size", inHSL, args1, (*builder).ignore},
-	// proxy_redirect default|off matches what limpet does: it never
-	// rewrites the upstream's Location header. The two-argument form
-	// (proxy_redirect REDIRECT REPLACEMENT) asks for a rewrite limpet does
-	// not do; it is accepted and listed as ignored too, so the operator
-	// sees it in Config.Ignored rather than getting a load failure.
-	{"proxy_redirect", inHSL, args12, (*builder).ignore},
+	// The upstream's response header on its way to the client
+	// (respheaders.go).
+	// proxy_hide_header FIELD; proxy_pass_header FIELD; several per level;
+	// Date, Server, X-Pad and X-Accel-* are hidden by default.
+	{"proxy_hide_header", inHSL, args1, (*builder).proxyHideHeader},
+	{"proxy_pass_header", inHSL, args1, (*builder).proxyPassHeader},
+	// proxy_redirect default | off | REDIRECT REPLACEMENT; default
+	// "default"; several per level; ~ and ~* regexes with captures.
+	{"proxy_redirect", inHSL, args12, (*builder).proxyRedirect},
+	// proxy_cookie_path off | PATH REPLACEMENT; proxy_cookie_domain off |
+	// DOMAIN REPLACEMENT; default off; several per level.
+	{"proxy_cookie_path", inHSL, args12, (*builder).proxyCookieRewrite},
+	{"proxy_cookie_domain", inHSL, args12, (*builder).proxyCookieRewrite},
+	// proxy_cookie_flags off | COOKIE [FLAG ...]; default off.
+	{"proxy_cookie_flags", inHSL, args1More, (*builder).proxyCookieFlags},
+	// expires [modified] TIME | epoch | max | off; default off.
+	{"expires", inHSL, args12, (*builder).expires},
+	// status_zone NAME; NGINX Plus's; no default; counted in the metrics.
+	{"status_zone", inServer | inLocation, args1, (*builder).statusZone},
 
 	// Response caching (ngx_http_proxy_module's proxy_cache*): limpet
 	// caches nothing, so every request reaches an upstream as with

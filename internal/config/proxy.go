@@ -54,6 +54,9 @@ type proxyConf struct {
 	// addHeaders are this level's add_header lines; a level with any
 	// inherits none (ngx_http_headers_merge_conf).
 	addHeaders []AddHeader
+	// resp is what changes the upstream's response header, and
+	// status_zone (respheaders.go).
+	resp headersConf
 
 	connectTimeout   setting[time.Duration]
 	readTimeout      setting[time.Duration]
@@ -88,6 +91,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	if len(p.addHeaders) == 0 {
 		p.addHeaders = parent.addHeaders
 	}
+	p.resp.inherit(&parent.resp)
 	p.connectTimeout.inherit(parent.connectTimeout)
 	p.readTimeout.inherit(parent.readTimeout)
 	p.sendTimeout.inherit(parent.sendTimeout)
@@ -122,6 +126,7 @@ func (p *proxyConf) effective() ProxySettings {
 	return ProxySettings{
 		SetHeaders:             headers,
 		AddHeaders:             slices.Clone(p.addHeaders),
+		Response:               p.resp.effective(),
 		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
 		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
 		SendTimeout:            p.sendTimeout.or(defaultProxyTimeout),

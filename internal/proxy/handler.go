@@ -152,6 +152,11 @@ type location struct {
 	content http.Handler
 	// addHeaders are the location's add_header lines; nil when it has none.
 	addHeaders []addHeader
+	// resp changes the upstream's response header (proxy_hide_header,
+	// proxy_redirect, proxy_cookie_*); expires is the location's
+	// `expires`, nil when off.
+	resp    *respRules
+	expires *expiresRule
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -198,6 +203,9 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 		return nil, err
 	}
 	if vs.noLocation.addHeaders, err = compileAddHeaders(s.Proxy.AddHeaders); err != nil {
+		return nil, err
+	}
+	if err := vs.noLocation.compileResponse(); err != nil {
 		return nil, err
 	}
 	if err := vs.noLocation.compileLimits(env); err != nil {
@@ -270,6 +278,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	if cl.addHeaders, err = compileAddHeaders(l.Proxy.AddHeaders); err != nil {
 		return nil, err
 	}
+	if err := cl.compileResponse(); err != nil {
+		return nil, err
+	}
 	if err := cl.compileLimits(env); err != nil {
 		return nil, err
 	}
@@ -304,6 +315,16 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl.maxBody = p.ClientMaxBodySize
 	cl.readTimeout = p.ReadTimeout
 	return cl, nil
+}
+
+// compileResponse compiles the location's response-header rules.
+func (l *location) compileResponse() error {
+	var err error
+	if l.resp, err = compileRespRules(l.cfg.Proxy); err != nil {
+		return err
+	}
+	l.expires, err = compileExpires(l.cfg.Proxy.Response.Expires)
+	return err
 }
 
 // compileLimits compiles the location's limit_req and limit_conn.
@@ -345,7 +366,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	loc := vs.noLocation
-	rw.add = loc.addHeaders
+	rw.add, rw.expires = loc.addHeaders, loc.expires
 	// The line is written even when the response is cut short by a
 	// panic (http.ErrAbortHandler after an upstream broke off).
 	defer func() {
@@ -369,13 +390,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if sl := vs.slashRedirect[path]; sl != nil && (l == nil || l.Path != path) {
 			// nginx redirects from the location that asked for it, whose
 			// add_header lines apply.
-			rw.add = sl.addHeaders
+			rw.add, rw.expires = sl.addHeaders, sl.expires
 			redirectToSlash(rw, r, vr, path)
 			return
 		}
 		if l != nil {
 			loc, prefix = vs.compiled[l], p
-			rw.add = loc.addHeaders
+			rw.add, rw.expires = loc.addHeaders, loc.expires
 		}
 	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
@@ -452,14 +473,21 @@ type responseWriter struct {
 	add   []addHeader
 	vr    vars.Request
 	added bool
+	// expires is the location's `expires`, applied with add_header.
+	expires *expiresRule
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 || w.status < 200 {
 		w.status = code
 	}
-	if len(w.add) > 0 && !w.added && code >= 200 {
+	if (len(w.add) > 0 || w.expires != nil) && !w.added && code >= 200 {
 		w.added = true
+		// nginx's headers filter sets expires before it adds the
+		// add_header lines, which may then add beside it.
+		if w.expires != nil {
+			w.expires.apply(w.ResponseWriter.Header(), code, time.Now(), &w.vr)
+		}
 		applyAddHeaders(w.add, w.ResponseWriter.Header(), code, &w.vr)
 	}
 	w.ResponseWriter.WriteHeader(code)
