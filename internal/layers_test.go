@@ -33,7 +33,7 @@ var layers = []struct {
 		"internal/config", "internal/upstream", "internal/vars", "internal/httpsyntax",
 		"internal/deadline", "internal/epoll", "internal/errpage", "internal/accesslog",
 		"internal/gctune", "internal/testbackend", "internal/benchcpu", "internal/browsertest",
-		"internal/discovery/dnstest",
+		"internal/discovery/dnstest", "internal/statuszone",
 	}},
 	{"the request path's building blocks", []string{
 		"internal/balance", "internal/sticky", "internal/h1parse",

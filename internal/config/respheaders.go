@@ -108,7 +108,8 @@ func (h *headersConf) inherit(parent *headersConf) {
 	h.cookieDomains.inherit(parent.cookieDomains)
 	h.cookieFlags.inherit(parent.cookieFlags)
 	h.expires.inherit(parent.expires)
-	h.statusZone.inherit(parent.statusZone)
+	// status_zone is not inherited: a server's zone counts the server's
+	// requests, a location's those of that location only.
 }
 
 // ResponseHeaders are the effective response-header settings of a

@@ -81,8 +81,13 @@ server {
 	if len(a.Redirects) != 1 || a.Redirects[0].Pattern != "http://127.0.0.1/b/" || a.Redirects[0].Replacement != "/a/" {
 		t.Errorf("default redirect %+v", a.Redirects)
 	}
-	if a.Expires.Off || a.Expires.Time != time.Hour || a.StatusZone != "site" || len(a.CookieFlags) != 1 {
+	if a.Expires.Off || a.Expires.Time != time.Hour || len(a.CookieFlags) != 1 {
 		t.Errorf("inherited %+v", a)
+	}
+	// The server's zone counts the server; a location is in a zone only
+	// by its own status_zone.
+	if srv.Proxy.Response.StatusZone != "site" || a.StatusZone != "" {
+		t.Errorf("zones %q %q", srv.Proxy.Response.StatusZone, a.StatusZone)
 	}
 	if off := at("/off/"); off.Redirects != nil || !off.Expires.Off {
 		t.Errorf("off %+v", off)

@@ -27,6 +27,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/limit"
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/router"
+	"github.com/limpet-lb/limpet/internal/statuszone"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 	"github.com/limpet-lb/limpet/internal/vars"
@@ -58,6 +59,9 @@ type Env struct {
 	Content func(l *config.Location) (http.Handler, error)
 	// Now is the clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
+	// StatusZone returns the zone a status_zone names, the same for the
+	// same kind and name; nil StatusZone: no zones are counted.
+	StatusZone func(kind statuszone.Kind, name string) *statuszone.Zone
 }
 
 // Guard decides whether a request may be served; when it refuses, it has
@@ -117,6 +121,8 @@ type virtualServer struct {
 	// that proxy, without that slash: a request for exactly such a path
 	// is redirected to the slashed one, as nginx does.
 	slashRedirect map[string]*location
+	// zone is the server's status_zone, nil for none.
+	zone *statuszone.Zone
 }
 
 // location is a compiled `location` block.
@@ -157,6 +163,8 @@ type location struct {
 	// `expires`, nil when off.
 	resp    *respRules
 	expires *expiresRule
+	// zone is the location's status_zone, nil for none.
+	zone *statuszone.Zone
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -198,6 +206,7 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if len(s.Names) > 0 {
 		vs.name = s.Names[0]
 	}
+	vs.zone = compileZone(env, statuszone.Server, s.Proxy.Response.StatusZone)
 	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy, Access: s.Access, Limits: s.Limits}}
 	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
 		return nil, err
@@ -281,6 +290,7 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	if err := cl.compileResponse(); err != nil {
 		return nil, err
 	}
+	cl.zone = compileZone(env, statuszone.Location, l.Proxy.Response.StatusZone)
 	if err := cl.compileLimits(env); err != nil {
 		return nil, err
 	}
@@ -367,9 +377,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	loc := vs.noLocation
 	rw.add, rw.expires = loc.addHeaders, loc.expires
+	zs := zones{server: vs.zone}
+	zs.begin(vs.zone, r)
 	// The line is written even when the response is cut short by a
 	// panic (http.ErrAbortHandler after an upstream broke off).
 	defer func() {
+		if zs.server != nil || zs.location != nil {
+			zs.end(rw)
+		}
 		if loc.log != nil {
 			entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
 			entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
@@ -397,6 +412,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if l != nil {
 			loc, prefix = vs.compiled[l], p
 			rw.add, rw.expires = loc.addHeaders, loc.expires
+			zs.location = loc.zone
+			zs.begin(loc.zone, r)
 		}
 	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {

@@ -46,6 +46,8 @@ type plan struct {
 	checker    *health.Checker
 	watchers   *watchers // DNS discovery of resolve lines (discovery.go)
 	zones      limitZones
+	// statusZones are the status_zone zones the configuration names.
+	statusZones statusZones
 	// apiBase maps each location to the runtime API's path in its
 	// virtual server, for the dashboard.
 	apiBase map[*config.Location]string
@@ -136,6 +138,7 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		Content:   p.content,
 		Now:       rt.opts.Now,
 	}
+	env.StatusZone = p.statusZone
 	if err := p.buildListens(env); err != nil {
 		return p, err
 	}
@@ -151,6 +154,7 @@ func (p *plan) commit(prev *plan) {
 		f()
 	}
 	p.pending = nil
+	p.commitZones()
 	p.keepState()
 	for _, u := range p.byName {
 		u.SetMandatoryChecks(p.mandatory[u])
