@@ -608,6 +608,10 @@ type ProxySettings struct {
 	// As in nginx, a level that has any add_header does not inherit the
 	// outer level's list.
 	AddHeaders []AddHeader
+	// AddTrailers is the effective add_trailer list, inherited as
+	// AddHeaders is; the fields go out as trailers of chunked responses
+	// only, as nginx sends them.
+	AddTrailers []AddHeader
 	// Response is what changes the upstream's response header on its
 	// way to the client (proxy_hide_header, proxy_redirect,
 	// proxy_cookie_*, expires), and the status_zone.

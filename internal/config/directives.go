@@ -217,6 +217,9 @@ var directiveList = []directive{
 	// add_header NAME VALUE [always]; no default; several per level; a
 	// level with any inherits none.
 	{"add_header", inHSL, args2 | args3, (*builder).addHeader},
+	// add_trailer NAME VALUE [always]; the same rules, sent at the end
+	// of a chunked response.
+	{"add_trailer", inHSL, args2 | args3, (*builder).addHeader},
 	// proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout TIME; default 60s.
 	{"proxy_connect_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.connectTimeout })},
 	{"proxy_read_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.readTimeout })},

@@ -54,6 +54,9 @@ type proxyConf struct {
 	// addHeaders are this level's add_header lines; a level with any
 	// inherits none (ngx_http_headers_merge_conf).
 	addHeaders []AddHeader
+	// addTrailers are this level's add_trailer lines, inherited as
+	// add_header's are.
+	addTrailers []AddHeader
 	// resp is what changes the upstream's response header, and
 	// status_zone (respheaders.go).
 	resp headersConf
@@ -91,6 +94,9 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	if len(p.addHeaders) == 0 {
 		p.addHeaders = parent.addHeaders
 	}
+	if len(p.addTrailers) == 0 {
+		p.addTrailers = parent.addTrailers
+	}
 	p.resp.inherit(&parent.resp)
 	p.connectTimeout.inherit(parent.connectTimeout)
 	p.readTimeout.inherit(parent.readTimeout)
@@ -126,6 +132,7 @@ func (p *proxyConf) effective() ProxySettings {
 	return ProxySettings{
 		SetHeaders:             headers,
 		AddHeaders:             slices.Clone(p.addHeaders),
+		AddTrailers:            slices.Clone(p.addTrailers),
 		Response:               p.resp.effective(),
 		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
 		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
@@ -219,7 +226,8 @@ func (b *builder) proxySetHeader(d *Directive, s *scope) error {
 	return nil
 }
 
-// addHeader handles `add_header NAME VALUE [always]`, adding to this
+// addHeader handles `add_header NAME VALUE [always]` and `add_trailer
+// NAME VALUE [always]`, adding to this
 // level's list (which then stops inheriting the outer one). nginx takes
 // any name; here it must be an HTTP token, since Go's server would drop
 // any other without a word.
@@ -233,6 +241,10 @@ func (b *builder) addHeader(d *Directive, s *scope) error {
 	}
 	if !isToken(h.Name) {
 		return d.errorf("invalid header name %q in %q directive", h.Name, d.Name)
+	}
+	if d.Name == "add_trailer" {
+		s.proxy.addTrailers = append(s.proxy.addTrailers, h)
+		return nil
 	}
 	s.proxy.addHeaders = append(s.proxy.addHeaders, h)
 	return nil

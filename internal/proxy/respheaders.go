@@ -27,6 +27,8 @@ type respRules struct {
 	// fields. nil when there are none, so the request path skips them.
 	redirects []rewriteRule
 	cookies   *cookieRules
+	// trailers are the add_trailer lines, nil for none.
+	trailers []addHeader
 }
 
 // cookieRules are the proxy_cookie_* rules of a location.
@@ -237,6 +239,9 @@ func compileRespRules(ps config.ProxySettings) (*respRules, error) {
 	}
 	var err error
 	if r.redirects, err = compileRewrites(rh.Redirects, false); err != nil {
+		return nil, err
+	}
+	if r.trailers, err = compileAddHeaders(ps.AddTrailers); err != nil {
 		return nil, err
 	}
 	if len(rh.CookiePaths)+len(rh.CookieDomains)+len(rh.CookieFlags) == 0 {
@@ -554,4 +559,22 @@ func nextTimeOfDay(now time.Time, tod time.Duration) time.Time {
 		t = time.Date(y, m, d+1, 0, 0, 0, 0, now.Location()).Add(tod)
 	}
 	return t
+}
+
+// addTrailers sets the add_trailer fields on h, the header of a response
+// with status code whose body has been sent: the server writes them
+// after the last chunk of a chunked response and drops them from one of
+// known length, which is when nginx sends them. Values expand now, at the
+// end of the response.
+func addTrailers(list []addHeader, h http.Header, code int, vr *vars.Request) {
+	safe := addHeaderStatus(code)
+	for i := range list {
+		t := &list[i]
+		if !safe && !t.always {
+			continue
+		}
+		if v := t.value.Expand(vr); v != "" {
+			h[http.TrailerPrefix+t.name] = append(h[http.TrailerPrefix+t.name], v)
+		}
+	}
 }

@@ -92,6 +92,9 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, 
 	for k, v := range res.Trailer {
 		dst[http.TrailerPrefix+k] = v
 	}
+	if rules.trailers != nil {
+		addTrailers(rules.trailers, dst, res.StatusCode, vr)
+	}
 }
 
 // singleValued reports the response fields of which nginx's upstream

@@ -223,3 +223,62 @@ func TestProxyCookieFlags(t *testing.T) {
 		t.Errorf("limpet's cookie %q was rewritten", lbCookie)
 	}
 }
+
+// TestAddTrailer: add_trailer fields follow the last chunk of a chunked
+// response, with `always` on any status, and are left off a response of
+// known length, as nginx sends them.
+func TestAddTrailer(t *testing.T) {
+	app := newBackend(t, "app")
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/sized":
+			w.Header().Set("Content-Length", "2")
+		case "/missing":
+			w.WriteHeader(http.StatusNotFound)
+		}
+		_, _ = w.Write([]byte("ok"))
+		// A flush before the handler ends makes the body chunked.
+		if r.URL.Path != "/sized" {
+			http.NewResponseController(w).Flush()
+		}
+	})
+	lb := startLimpet(t, `
+upstream app { server {{app}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    add_trailer X-Outer outer;
+    location / {
+        add_trailer X-Checksum "sum-$uri";
+        add_trailer X-Always yes always;
+        add_trailer X-Empty "$arg_none";
+        proxy_pass http://app;
+    }
+    location /inherit/ { proxy_pass http://app; }
+}`, "{{app}}", app.addr())
+	c := newClient(t)
+	tests := []struct {
+		path string
+		want http.Header // the trailers the client reads
+	}{
+		{"/chunked", http.Header{"X-Checksum": {"sum-/chunked"}, "X-Always": {"yes"}}},
+		{"/missing", http.Header{"X-Always": {"yes"}}},
+		{"/sized", nil},
+		{"/inherit/x", http.Header{"X-Outer": {"outer"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res, body := get(t, c, lb.url+tt.path)
+			if body != "ok" {
+				t.Fatalf("body %q", body)
+			}
+			got := res.Trailer
+			if len(got) == 0 {
+				got = nil
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("trailers %v, want %v (Transfer-Encoding %v)", got, tt.want, res.TransferEncoding)
+			}
+		})
+	}
+}
