@@ -156,8 +156,10 @@ func TestDesignNotes(t *testing.T) {
 	}
 	locProxy.Response = defaultResponse()
 	locProxy.Response.Redirects = []Rewrite{{Pos: at(15), Pattern: "http://backend/", Replacement: "/"}}
+	locProxy.RealIP = RealIP{Header: "X-Real-Ip"}
 	srvProxy := defaultProxy()
 	srvProxy.Response = defaultResponse()
+	srvProxy.RealIP = RealIP{Header: "X-Real-Ip"}
 	want := &Config{
 		File:      path,
 		Upstreams: []*Upstream{backend},
@@ -585,14 +587,14 @@ func TestReturn(t *testing.T) {
 
 // settingsOf returns the effective settings of the server (path "") or of
 // the location reached by following paths of nested locations.
-// The response-header settings are left out (respheaders_test.go tests
-// them).
+// The response-header and real-IP settings are left out
+// (respheaders_test.go and realip_test.go test them).
 func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 	t.Helper()
 	srv := cfg.Servers[0]
 	if len(paths) == 0 {
 		ps := srv.Proxy
-		ps.Response = ResponseHeaders{}
+		ps.Response, ps.RealIP = ResponseHeaders{}, RealIP{}
 		return ps
 	}
 	locs := srv.Locations
@@ -610,7 +612,7 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 		locs = l.Locations
 	}
 	ps := l.Proxy
-	ps.Response = ResponseHeaders{}
+	ps.Response, ps.RealIP = ResponseHeaders{}, RealIP{}
 	return ps
 }
 

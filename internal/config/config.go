@@ -616,6 +616,9 @@ type ProxySettings struct {
 	// way to the client (proxy_hide_header, proxy_redirect,
 	// proxy_cookie_*, expires), and the status_zone.
 	Response ResponseHeaders
+	// RealIP is where the client's address comes from
+	// (ngx_http_realip_module); off without set_real_ip_from.
+	RealIP RealIP
 	// Timeouts: nginx defaults connect 60s, read 60s, send 60s.
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration

@@ -336,6 +336,11 @@ var directiveList = []directive{
 	{"proxy_cookie_flags", inHSL, args1More, (*builder).proxyCookieFlags},
 	// expires [modified] TIME | epoch | max | off; default off.
 	{"expires", inHSL, args12, (*builder).expires},
+	// set_real_ip_from ADDRESS|CIDR|unix:; real_ip_header FIELD (default
+	// X-Real-IP); real_ip_recursive on|off (default off): realip.go.
+	{"set_real_ip_from", inHSL, args1, (*builder).setRealIPFrom},
+	{"real_ip_header", inHSL, args1, (*builder).realIPHeader},
+	{"real_ip_recursive", inHSL, argsFlag, (*builder).realIPRecursive},
 	// status_zone NAME; NGINX Plus's; no default; counted in the metrics.
 	{"status_zone", inServer | inLocation, args1, (*builder).statusZone},
 
@@ -409,6 +414,12 @@ var noEffect = map[string]func(d *Directive) []inert{
 	"proxy_buffering": func(d *Directive) []inert {
 		if strings.EqualFold(d.Args[0], "on") {
 			return []inert{{`"proxy_buffering on"`, `limpet streams responses, as with "proxy_buffering off"`}}
+		}
+		return nil
+	},
+	"set_real_ip_from": func(d *Directive) []inert {
+		if d.Args[0] == "unix:" {
+			return []inert{{`"set_real_ip_from unix:"`, "limpet listens on TCP only"}}
 		}
 		return nil
 	},

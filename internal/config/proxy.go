@@ -57,6 +57,8 @@ type proxyConf struct {
 	// addTrailers are this level's add_trailer lines, inherited as
 	// add_header's are.
 	addTrailers []AddHeader
+	// realIP is set_real_ip_from, real_ip_header, real_ip_recursive.
+	realIP realIPConf
 	// resp is what changes the upstream's response header, and
 	// status_zone (respheaders.go).
 	resp headersConf
@@ -98,6 +100,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 		p.addTrailers = parent.addTrailers
 	}
 	p.resp.inherit(&parent.resp)
+	p.realIP.inherit(&parent.realIP)
 	p.connectTimeout.inherit(parent.connectTimeout)
 	p.readTimeout.inherit(parent.readTimeout)
 	p.sendTimeout.inherit(parent.sendTimeout)
@@ -134,6 +137,7 @@ func (p *proxyConf) effective() ProxySettings {
 		AddHeaders:             slices.Clone(p.addHeaders),
 		AddTrailers:            slices.Clone(p.addTrailers),
 		Response:               p.resp.effective(),
+		RealIP:                 p.realIP.effective(),
 		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
 		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
 		SendTimeout:            p.sendTimeout.or(defaultProxyTimeout),

@@ -55,6 +55,7 @@ var Unsupported = []UnsupportedDirective{
 	{"geoip2", "limpet has no GeoIP database"},
 	{"keyval*", "limpet has no key-value store (NGINX Plus)"},
 	{"upstream_conf", "the old NGINX Plus upstream API: use `api` (API version 9)"},
+	{"least_time", "limpet does not measure response times (NGINX Plus): use least_conn"},
 	{"status", "the old NGINX Plus status module: use `api` or `metrics`"},
 	{"status_format", "the old NGINX Plus status module: use `api` or `metrics`"},
 	{"secure_link*", "limpet checks no signed links"},
@@ -72,9 +73,6 @@ var Unsupported = []UnsupportedDirective{
 	{"proxy_method", "limpet sends the client's method to the upstream"},
 	{"proxy_pass_request_body", "limpet always passes the client's body to the upstream"},
 	{"proxy_pass_request_headers", "limpet always passes the client's header fields to the upstream"},
-	{"set_real_ip_from", "limpet has no real-IP module: $remote_addr is always the connection's peer"},
-	{"real_ip_header", "limpet has no real-IP module: $remote_addr is always the connection's peer"},
-	{"real_ip_recursive", "limpet has no real-IP module: $remote_addr is always the connection's peer"},
 }
 
 // unsupported returns the entry of Unsupported that covers name, or nil.

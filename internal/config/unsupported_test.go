@@ -24,7 +24,7 @@ func TestNotSupported(t *testing.T) {
 		{"auth_request", "server { location / { auth_request /auth; } }", `the "auth_request" directive is not supported by limpet in FILE:1`},
 		{"split_clients spanning lines", "split_clients\n \"${remote_addr}\"\n $variant {\n 50% a;\n * b;\n}", `the "split_clients" directive is not supported by limpet in FILE:3`},
 		{"old status module in a location", "server { location /status { status; } }", `the "status" directive is not supported by limpet in FILE:1`},
-		{"real_ip", "set_real_ip_from 10.0.0.0/8;", `the "set_real_ip_from" directive is not supported by limpet in FILE:1`},
+		{"least_time", "upstream u { least_time header; server 127.0.0.1; }", `the "least_time" directive is not supported by limpet in FILE:1`},
 		{"typo stays unknown", "server { location / { proxy_passs http://x; } }", `unknown directive "proxy_passs" in FILE:1`},
 		{"prefix alone is no family", "server { fastcgi; }", `unknown directive "fastcgi" in FILE:1`},
 	}

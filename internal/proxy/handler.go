@@ -165,6 +165,9 @@ type location struct {
 	expires *expiresRule
 	// zone is the location's status_zone, nil for none.
 	zone *statuszone.Zone
+	// realIP takes the client's address from a trusted proxy's header;
+	// nil without set_real_ip_from.
+	realIP *realIP
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -329,6 +332,7 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 
 // compileResponse compiles the location's response-header rules.
 func (l *location) compileResponse() error {
+	l.realIP = compileRealIP(l.cfg.Proxy.RealIP)
 	var err error
 	if l.resp, err = compileRespRules(l.cfg.Proxy); err != nil {
 		return err
@@ -415,6 +419,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			zs.location = loc.zone
 			zs.begin(loc.zone, r)
 		}
+	}
+	if loc.realIP != nil {
+		// Before the limits, access rules and balancing, which all see
+		// the client's address, as nginx's realip handlers run first.
+		loc.realIP.apply(r, vr)
 	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
 		// A `return` runs before the limits, in nginx's rewrite phase.
