@@ -389,6 +389,9 @@ var directiveList = []directive{
 	{"aio", inHSL, args1, (*builder).ignore},
 	{"directio", inHSL, args1, (*builder).ignore},
 	{"reset_timedout_connection", inHSL, argsFlag, (*builder).ignore},
+	{"lingering_close", inHSL, args1, (*builder).ignore},
+	{"lingering_time", inHSL, args1, (*builder).ignore},
+	{"lingering_timeout", inHSL, args1, (*builder).ignore},
 	{"chunked_transfer_encoding", inHSL, argsFlag, (*builder).ignore},
 	{"pcre_jit", inMain, argsFlag, (*builder).ignore},
 }
