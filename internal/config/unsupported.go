@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -132,24 +131,4 @@ func (b *builder) addIgnored(name string, pos Pos) {
 	}
 	b.ignoredAt[name] = len(b.cfg.Ignored)
 	b.cfg.Ignored = append(b.cfg.Ignored, Ignored{Name: name, Pos: pos, Why: ignoreReason(name)})
-}
-
-// String renders the warning for an ignored directive as `-t` and the
-// start print it: nginx's "has no effect" wording, the reason, the first
-// position and how many more lines there are.
-func (ig Ignored) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "the %q directive has no effect in limpet", ig.Name)
-	if ig.Why != "" {
-		b.WriteString(" (" + ig.Why + ")")
-	}
-	b.WriteString(", ignored in " + ig.Pos.String())
-	switch ig.More {
-	case 0:
-	case 1:
-		b.WriteString(" and 1 more line")
-	default:
-		fmt.Fprintf(&b, " and %d more lines", ig.More)
-	}
-	return b.String()
 }
