@@ -220,6 +220,10 @@ var directiveList = []directive{
 	// add_trailer NAME VALUE [always]; the same rules, sent at the end
 	// of a chunked response.
 	{"add_trailer", inHSL, args2 | args3, (*builder).addHeader},
+	// add_header_inherit on|off|merge; add_trailer_inherit on|off|merge;
+	// default on (nginx 1.29.3).
+	{"add_header_inherit", inHSL, args1, enumSlot(func(p *proxyConf) *setting[string] { return &p.headersInherit }, "on", "off", "merge")},
+	{"add_trailer_inherit", inHSL, args1, enumSlot(func(p *proxyConf) *setting[string] { return &p.trailersInherit }, "on", "off", "merge")},
 	// proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout TIME; default 60s.
 	{"proxy_connect_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.connectTimeout })},
 	{"proxy_read_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.readTimeout })},

@@ -57,6 +57,11 @@ type proxyConf struct {
 	// addTrailers are this level's add_trailer lines, inherited as
 	// add_header's are.
 	addTrailers []AddHeader
+	// headersInherit and trailersInherit are add_header_inherit and
+	// add_trailer_inherit (nginx 1.29.3): "on" (the default), "off" or
+	// "merge".
+	headersInherit  setting[string]
+	trailersInherit setting[string]
 	// realIP is set_real_ip_from, real_ip_header, real_ip_recursive.
 	realIP realIPConf
 	// resp is what changes the upstream's response header, and
@@ -93,12 +98,10 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	if !p.headersSet {
 		p.headers, p.headersSet = parent.headers, parent.headersSet
 	}
-	if len(p.addHeaders) == 0 {
-		p.addHeaders = parent.addHeaders
-	}
-	if len(p.addTrailers) == 0 {
-		p.addTrailers = parent.addTrailers
-	}
+	p.headersInherit.inherit(parent.headersInherit)
+	p.trailersInherit.inherit(parent.trailersInherit)
+	p.addHeaders = inheritLines(p.addHeaders, parent.addHeaders, p.headersInherit.or("on"))
+	p.addTrailers = inheritLines(p.addTrailers, parent.addTrailers, p.trailersInherit.or("on"))
 	p.resp.inherit(&parent.resp)
 	p.realIP.inherit(&parent.realIP)
 	p.connectTimeout.inherit(parent.connectTimeout)
@@ -117,6 +120,21 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.maxHeaders.inherit(parent.maxHeaders)
 	p.underscoresInHeaders.inherit(parent.underscoresInHeaders)
 	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
+}
+
+// inheritLines is ngx_http_headers_merge_conf for one list: with "on" a
+// level without lines of its own takes the outer level's, with "off" it
+// never does, and with "merge" it takes them after its own.
+func inheritLines(own, parent []AddHeader, mode string) []AddHeader {
+	switch {
+	case mode == "off" || len(parent) == 0:
+		return own
+	case len(own) == 0:
+		return parent
+	case mode == "merge":
+		return append(slices.Clone(own), parent...)
+	}
+	return own
 }
 
 // effective returns the merged settings with defaults filled in.
