@@ -373,6 +373,11 @@ var directiveList = []directive{
 	// Expires, Cache-Control, Set-Cookie, Vary) steer nginx's cache and
 	// internal redirects, none of which limpet has.
 	{"proxy_ignore_headers", inHSL, args1More, (*builder).ignore},
+	// proxy_ignore_client_abort off is what limpet does (the upstream
+	// request ends when the client leaves); on is refused.
+	{"proxy_ignore_client_abort", inHSL, argsFlag, (*builder).proxyIgnoreClientAbort},
+	// proxy_socket_keepalive on|off tunes the upstream sockets only.
+	{"proxy_socket_keepalive", inHSL, argsFlag, (*builder).ignore},
 	// Buffers, temporary files and tables of nginx's own.
 	{"proxy_temp_path", inHSL, args1More, (*builder).ignore},
 	{"proxy_max_temp_file_size", inHSL, args1, (*builder).ignore},

@@ -443,3 +443,13 @@ func (e Expires) String() string {
 	}
 	return s
 }
+
+// proxyIgnoreClientAbort handles `proxy_ignore_client_abort on | off`:
+// off, the default, is what limpet does; on, which would let the
+// upstream request run on after the client left, is refused.
+func (b *builder) proxyIgnoreClientAbort(d *Directive, s *scope) error {
+	if strings.EqualFold(d.Args[0], "on") {
+		return d.errorf("\"proxy_ignore_client_abort on\" is not supported by limpet: the upstream request ends when the client leaves")
+	}
+	return nil
+}
