@@ -356,9 +356,9 @@ func (b *builder) expires(d *Directive, s *scope) error {
 	if strings.Contains(arg, "$") {
 		e.Kind, e.Value = ExpiresVariable, arg
 	} else {
-		var ok bool
-		if e, ok = ParseExpires(arg, e); !ok {
-			return d.invalidValue()
+		var why string
+		if e, why = ParseExpires(arg, e); why != "" {
+			return d.errorf("%q directive %s", d.Name, why)
 		}
 	}
 	*f = setting[Expires]{v: e, set: true}
@@ -366,25 +366,28 @@ func (b *builder) expires(d *Directive, s *scope) error {
 }
 
 // ParseExpires reads one value of `expires` into e, as nginx's
-// ngx_http_parse_expires does; ok is false for a value it refuses. The
-// proxy calls it for values with variables.
-func ParseExpires(v string, e Expires) (Expires, bool) {
-	switch v {
-	case "epoch":
-		e.Kind = ExpiresEpoch
-		return e, !e.Modified
-	case "max":
-		e.Kind = ExpiresMax
-		return e, !e.Modified
-	case "off":
-		e.Off = true
-		return e, !e.Modified
+// ngx_http_parse_expires does; why is nginx's reason for a value it
+// refuses, "" for a good one. The proxy calls it for values with
+// variables.
+func ParseExpires(v string, e Expires) (_ Expires, why string) {
+	if !e.Modified {
+		switch v {
+		case "epoch":
+			e.Kind = ExpiresEpoch
+			return e, ""
+		case "max":
+			e.Kind = ExpiresMax
+			return e, ""
+		case "off":
+			e.Off = true
+			return e, ""
+		}
 	}
 	neg := false
 	switch {
 	case strings.HasPrefix(v, "@"):
 		if e.Modified {
-			return e, false
+			return e, `daily time cannot be used with "modified" parameter`
 		}
 		e.Kind, v = ExpiresDaily, v[1:]
 	case strings.HasPrefix(v, "-"):
@@ -394,16 +397,16 @@ func ParseExpires(v string, e Expires) (Expires, bool) {
 	}
 	t, ok := parseTime(v, true)
 	if !ok {
-		return e, false
+		return e, "invalid value"
 	}
-	if e.Kind == ExpiresDaily && t >= 24*time.Hour {
-		return e, false
+	if e.Kind == ExpiresDaily && t > 24*time.Hour {
+		return e, "daily time value must be less than 24 hours"
 	}
 	if neg {
 		t = -t
 	}
 	e.Time = t
-	return e, true
+	return e, ""
 }
 
 // statusZone handles NGINX Plus's `status_zone NAME` in server and

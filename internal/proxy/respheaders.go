@@ -94,9 +94,13 @@ func compileReplacement(s string, re *regexp.Regexp) (replacement, error) {
 				continue // vars.Compile reports it
 			}
 			name, end = name[1:j], i+2+j
+		} else if name != "" && name[0] >= '0' && name[0] <= '9' {
+			// An unbraced capture is one digit, as in nginx: "$10" is
+			// $1 and a "0".
+			name, end = name[:1], i+2
 		} else {
 			j := 0
-			for j < len(name) && (isNameByte(name[j])) {
+			for j < len(name) && isNameByte(name[j]) {
 				j++
 			}
 			name, end = name[:j], i+1+j
@@ -501,8 +505,8 @@ func (r *expiresRule) apply(h http.Header, code int, now time.Time, vr *vars.Req
 	}
 	e := r.e
 	if r.tpl != nil {
-		var ok bool
-		if e, ok = config.ParseExpires(r.tpl.Expand(vr), config.Expires{Modified: e.Modified}); !ok || e.Off {
+		var why string
+		if e, why = config.ParseExpires(r.tpl.Expand(vr), config.Expires{Modified: e.Modified}); why != "" || e.Off {
 			return
 		}
 	}

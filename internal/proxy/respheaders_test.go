@@ -40,6 +40,7 @@ func TestRewriteRules(t *testing.T) {
 		{"regex replaces the rest", config.Rewrite{Regexp: regexp.MustCompile(`^http://([^/]+)/(.*)$`), Replacement: "https://$1.example/$2"}, false, "http://app/p?q", 0, "https://app.example/p?q", true},
 		{"regex braced and named captures", config.Rewrite{Regexp: regexp.MustCompile(`^/(?<dir>[a-z]+)/(\d+)`), Replacement: "/${dir}-${2}x"}, false, "/items/42/rest", 0, "/items-42x", true},
 		{"regex no match", config.Rewrite{Regexp: regexp.MustCompile(`^https://`), Replacement: "/"}, false, "http://a/", 0, "http://a/", false},
+		{"an unbraced capture is one digit", config.Rewrite{Regexp: regexp.MustCompile(`^/(a)`), Replacement: "/$10"}, false, "/a", 0, "/a0", true},
 		{"regex capture beyond the groups is empty", config.Rewrite{Regexp: regexp.MustCompile(`^/(a)`), Replacement: "/$1$2"}, false, "/ab", 0, "/a", true},
 		{"domain equal without case", config.Rewrite{Pattern: "App.Internal", Replacement: "example.com"}, true, "app.internal", 0, "example.com", true},
 		{"domain keeps a leading dot", config.Rewrite{Pattern: "app.internal", Replacement: "$host"}, true, ".app.internal", 0, ".www.example.com", true},
