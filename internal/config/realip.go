@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"net/textproto"
 	"strings"
 )
 
@@ -40,7 +41,7 @@ func (c *realIPConf) inherit(parent *realIPConf) {
 }
 
 func (c *realIPConf) effective() RealIP {
-	return RealIP{From: c.from, Header: canonicalHeader(c.header.or("X-Real-IP")), Recursive: c.recursive.or(false)}
+	return RealIP{From: c.from, Header: textproto.CanonicalMIMEHeaderKey(c.header.or("X-Real-IP")), Recursive: c.recursive.or(false)}
 }
 
 // setRealIPFrom handles `set_real_ip_from ADDRESS | CIDR | unix:`, a

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"net/textproto"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +87,6 @@ type headersConf struct {
 	hide, pass       []string
 	hideSet, passSet bool
 	redirects        setting[[]Rewrite] // set with v nil means "off"
-	redirectDefault  *Directive         // the `proxy_redirect default` line, for its late check
 	cookiePaths      setting[[]Rewrite]
 	cookieDomains    setting[[]Rewrite]
 	cookieFlags      setting[[]CookieFlags]
@@ -149,39 +150,17 @@ func (h *headersConf) effective() ResponseHeaders {
 	}
 	passed := make(map[string]bool, len(h.pass))
 	for _, p := range h.pass {
-		passed[canonicalHeader(p)] = true
+		passed[textproto.CanonicalMIMEHeaderKey(p)] = true
 	}
 	for _, list := range [][]string{DefaultHiddenHeaders, h.hide} {
 		for _, name := range list {
-			if c := canonicalHeader(name); !passed[c] && !contains(rh.Hide, c) {
+			if c := textproto.CanonicalMIMEHeaderKey(name); !passed[c] && !slices.Contains(rh.Hide, c) {
 				rh.Hide = append(rh.Hide, c)
 			}
 		}
 	}
 	rh.Redirects = h.redirects.v
 	return rh
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// canonicalHeader is name in http.Header's canonical form.
-func canonicalHeader(name string) string {
-	b := []byte(strings.ToLower(name))
-	upper := true
-	for i, c := range b {
-		if upper && c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-		upper = c == '-'
-	}
-	return string(b)
 }
 
 // defaultRedirect is nginx's `proxy_redirect default`: the proxy_pass
@@ -328,7 +307,7 @@ func (b *builder) proxyCookieFlags(d *Directive, s *scope) error {
 		cf.Name, cf.Regexp = "", re
 	}
 	for _, fl := range cf.Flags {
-		if !strings.Contains(fl, "$") && !contains(cookieFlagNames, strings.ToLower(fl)) {
+		if !strings.Contains(fl, "$") && !slices.Contains(cookieFlagNames, strings.ToLower(fl)) {
 			return d.invalidParam(fl)
 		}
 	}
