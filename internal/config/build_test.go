@@ -594,7 +594,7 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 	srv := cfg.Servers[0]
 	if len(paths) == 0 {
 		ps := srv.Proxy
-		ps.Response, ps.RealIP = ResponseHeaders{}, RealIP{}
+		ps.Response, ps.RealIP, ps.PassRequest = ResponseHeaders{}, RealIP{}, PassRequest{}
 		return ps
 	}
 	locs := srv.Locations
@@ -612,7 +612,7 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 		locs = l.Locations
 	}
 	ps := l.Proxy
-	ps.Response, ps.RealIP = ResponseHeaders{}, RealIP{}
+	ps.Response, ps.RealIP, ps.PassRequest = ResponseHeaders{}, RealIP{}, PassRequest{}
 	return ps
 }
 

@@ -619,6 +619,8 @@ type ProxySettings struct {
 	// RealIP is where the client's address comes from
 	// (ngx_http_realip_module); off without set_real_ip_from.
 	RealIP RealIP
+	// PassRequest is proxy_method and proxy_pass_request_headers|body.
+	PassRequest PassRequest
 	// Timeouts: nginx defaults connect 60s, read 60s, send 60s.
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration

@@ -373,6 +373,12 @@ var directiveList = []directive{
 	// Expires, Cache-Control, Set-Cookie, Vary) steer nginx's cache and
 	// internal redirects, none of which limpet has.
 	{"proxy_ignore_headers", inHSL, args1More, (*builder).ignore},
+	// proxy_method METHOD; proxy_pass_request_headers on|off;
+	// proxy_pass_request_body on|off; defaults: the client's method, on,
+	// on (passrequest.go).
+	{"proxy_method", inHSL, args1, (*builder).proxyMethod},
+	{"proxy_pass_request_headers", inHSL, argsFlag, (*builder).proxyPassRequest},
+	{"proxy_pass_request_body", inHSL, argsFlag, (*builder).proxyPassRequest},
 	// proxy_ignore_client_abort off is what limpet does (the upstream
 	// request ends when the client leaves); on is refused.
 	{"proxy_ignore_client_abort", inHSL, argsFlag, (*builder).proxyIgnoreClientAbort},

@@ -64,6 +64,8 @@ type proxyConf struct {
 	trailersInherit setting[string]
 	// realIP is set_real_ip_from, real_ip_header, real_ip_recursive.
 	realIP realIPConf
+	// pass is proxy_method and proxy_pass_request_* (passrequest.go).
+	pass passConf
 	// resp is what changes the upstream's response header, and
 	// status_zone (respheaders.go).
 	resp headersConf
@@ -104,6 +106,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.addTrailers = inheritLines(p.addTrailers, parent.addTrailers, p.trailersInherit.or("on"))
 	p.resp.inherit(&parent.resp)
 	p.realIP.inherit(&parent.realIP)
+	p.pass.inherit(&parent.pass)
 	p.connectTimeout.inherit(parent.connectTimeout)
 	p.readTimeout.inherit(parent.readTimeout)
 	p.sendTimeout.inherit(parent.sendTimeout)
@@ -156,6 +159,7 @@ func (p *proxyConf) effective() ProxySettings {
 		AddTrailers:            slices.Clone(p.addTrailers),
 		Response:               p.resp.effective(),
 		RealIP:                 p.realIP.effective(),
+		PassRequest:            p.pass.effective(),
 		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
 		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
 		SendTimeout:            p.sendTimeout.or(defaultProxyTimeout),

@@ -117,3 +117,26 @@ server {
 		t.Errorf("a location that does not proxy has redirects %+v", plain.Redirects)
 	}
 }
+
+// TestPassRequestConfig: proxy_method and proxy_pass_request_* inherit
+// as nginx merges them, with its errors.
+func TestPassRequestConfig(t *testing.T) {
+	cfg := mustLoad(t, "proxy_pass_request_body off;\nserver { location / { proxy_method GET; proxy_pass_request_headers off; return 200; } location /b/ { return 200; } }")
+	locs := cfg.Servers[0].Locations
+	if got, want := locs[0].Proxy.PassRequest, (PassRequest{Method: "GET", NoHeaders: true, NoBody: true}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got, want := locs[1].Proxy.PassRequest, (PassRequest{NoBody: true}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	for src, want := range map[string]string{
+		"proxy_method \"GET /\";":                                   "invalid value \"GET /\" in \"proxy_method\" directive in FILE:1",
+		"proxy_method GET;\nproxy_method POST;":                     "\"proxy_method\" directive is duplicate in FILE:2",
+		"proxy_pass_request_body off;\nproxy_pass_request_body on;": "\"proxy_pass_request_body\" directive is duplicate in FILE:2",
+	} {
+		_, path, err := load(t, src)
+		if want := strings.ReplaceAll(want, "FILE", path); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %s", src, err, want)
+		}
+	}
+}

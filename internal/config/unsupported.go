@@ -77,9 +77,6 @@ var Unsupported = []UnsupportedDirective{
 	{"zone_sync*", "limpet shares no state between instances (NGINX Plus)"},
 	{"ntlm", "limpet does not tie upstream connections to clients (NGINX Plus)"},
 	{"sticky_cookie_insert", "the old NGINX Plus form: use `sticky cookie`"},
-	{"proxy_method", "limpet sends the client's method to the upstream"},
-	{"proxy_pass_request_body", "limpet always passes the client's body to the upstream"},
-	{"proxy_pass_request_headers", "limpet always passes the client's header fields to the upstream"},
 }
 
 // unsupported returns the entry of Unsupported that covers name, or nil.

@@ -168,6 +168,9 @@ type location struct {
 	// realIP takes the client's address from a trusted proxy's header;
 	// nil without set_real_ip_from.
 	realIP *realIP
+	// pass is proxy_method and proxy_pass_request_headers|body; nil
+	// when they are the defaults (the client's method, headers and body).
+	pass *passRequest
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -320,6 +323,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl.proxyHost = cl.upstream.Name
 	cl.transport = env.Transport(cl.upstream, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout})
 	if cl.headers, err = compileHeaders(p.SetHeaders); err != nil {
+		return nil, err
+	}
+	if cl.pass, err = compilePassRequest(p.PassRequest, l.Pos); err != nil {
 		return nil, err
 	}
 	cl.next = p.NextUpstream
