@@ -47,6 +47,8 @@ func TestTestModeNoEffect(t *testing.T) {
 		{"whole directive", "proxy_buffers 8 4k;",
 			`[warn] the "proxy_buffers" directive has no effect in limpet (limpet streams responses, as with "proxy_buffering off"), ignored in FILE:3`},
 		{"listen options work", "listen 127.0.0.1:18081 reuseport backlog=100 so_keepalive=on;", ""},
+		{"a value once, counting the others", "proxy_buffering on;\n    location /a { proxy_buffering on; return 200; }\n    location /b { proxy_buffering on; return 200; }",
+			`[warn] "proxy_buffering on" has no effect in limpet (limpet streams responses, as with "proxy_buffering off") in FILE:3 and 2 more lines`},
 		{"once per name, counting the others", "gzip on; proxy_cache c;\n    gzip_types text/css; gzip on; proxy_cache c; gzip off;",
 			`[warn] the "gzip" directive has no effect in limpet (limpet does not compress responses: they go out as the upstream sent them), ignored in FILE:3 and 2 more lines` + "\n" +
 				`[warn] the "proxy_cache" directive has no effect in limpet (limpet caches no responses: every request goes to an upstream), ignored in FILE:3 and 1 more line` + "\n" +

@@ -111,8 +111,10 @@ type builder struct {
 	// upstreams indexes Config.Upstreams by lower-cased name: nginx
 	// compares upstream names without case.
 	upstreams map[string]*Upstream
-	// ignoredAt indexes Config.Ignored by directive name (addIgnored).
-	ignoredAt map[string]int
+	// ignoredAt indexes Config.Ignored by directive name (addIgnored),
+	// noEffectAt Config.Warnings by directive and value (warnNoEffect).
+	ignoredAt  map[string]int
+	noEffectAt map[string]int
 	// states maps each `state` file to the upstream that keeps it.
 	states  map[string]*Upstream
 	servers []*serverConf

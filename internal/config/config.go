@@ -119,11 +119,23 @@ type Warning struct {
 	Pos Pos
 	// Msg is the warning in nginx's words, without the position.
 	Msg string
+	// More counts the later lines the same warning is about, for those
+	// given once per directive and value (the noEffect table).
+	More int
 }
 
 // String returns Msg followed by " in file:line", as nginx ends a
-// warning.
-func (w Warning) String() string { return w.Msg + " in " + w.Pos.String() }
+// warning, and how many more lines it is about.
+func (w Warning) String() string {
+	s := w.Msg + " in " + w.Pos.String()
+	switch {
+	case w.More == 1:
+		s += " and 1 more line"
+	case w.More > 1:
+		s += " and " + strconv.Itoa(w.More) + " more lines"
+	}
+	return s
+}
 
 // Upstream is an `upstream NAME { ... }` block.
 type Upstream struct {

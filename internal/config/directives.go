@@ -480,6 +480,17 @@ func (b *builder) warnNoEffect(d *Directive) {
 		return
 	}
 	for _, in := range f(d) {
+		// One warning per value, at its first line, counting the others
+		// (forty "proxy_buffering on" lines are one thing to fix).
+		key := d.Name + "\x00" + in.what
+		if i, ok := b.noEffectAt[key]; ok {
+			b.cfg.Warnings[i].More++
+			continue
+		}
+		if b.noEffectAt == nil {
+			b.noEffectAt = make(map[string]int)
+		}
+		b.noEffectAt[key] = len(b.cfg.Warnings)
 		b.cfg.Warnings = append(b.cfg.Warnings, Warning{Pos: d.Pos(), Msg: in.what + " has no effect in limpet (" + in.why + ")"})
 	}
 }
