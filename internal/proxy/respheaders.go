@@ -294,6 +294,9 @@ func (r *respRules) rewrite(h http.Header, vr *vars.Request) {
 func (r *respRules) rewriteLocation(h http.Header, vr *vars.Request) {
 	if v := h["Location"]; len(v) > 0 {
 		if nv, ok := rewriteFirst(r.redirects, v[0], 0, vr); ok {
+			if strings.HasPrefix(nv, "/") {
+				nv = absoluteLocation(nv, vr)
+			}
 			h["Location"] = []string{nv}
 		}
 	}
@@ -304,6 +307,32 @@ func (r *respRules) rewriteLocation(h http.Header, vr *vars.Request) {
 			}
 		}
 	}
+}
+
+// absoluteLocation makes the path a rewritten Location became absolute,
+// as nginx's header filter does with absolute_redirect and
+// port_in_redirect on and server_name_in_redirect off, its defaults: the
+// client's host name, else the local address, and the local port unless
+// it is the scheme's default.
+func absoluteLocation(path string, vr *vars.Request) string {
+	host := ""
+	if vr.R != nil {
+		host = strings.ToLower(vars.HostName(vr.R.Host))
+	}
+	if host == "" {
+		host = vr.Local.Addr().String()
+		if vr.Local.Addr().Is6() {
+			host = "[" + host + "]"
+		}
+	}
+	scheme, def := "http", uint16(80)
+	if vr.Scheme == "https" {
+		scheme, def = "https", 443
+	}
+	if p := vr.Local.Port(); p != 0 && p != def {
+		host += ":" + strconv.Itoa(int(p))
+	}
+	return scheme + "://" + host + path
 }
 
 // indexFold is strings.Index without case, for an ASCII needle.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -181,5 +182,25 @@ func TestExpires(t *testing.T) {
 				t.Errorf("Cache-Control %q, want %q", got, tt.cacheCtrl)
 			}
 		})
+	}
+}
+
+// TestAbsoluteLocation: a Location rewritten to a path goes out absolute,
+// as nginx's header filter makes it with its defaults.
+func TestAbsoluteLocation(t *testing.T) {
+	tests := []struct {
+		host, local, scheme, want string
+	}{
+		{"www.example.com:8080", "127.0.0.1:8080", "http", "http://www.example.com:8080/p"},
+		{"www.example.com", "127.0.0.1:80", "http", "http://www.example.com/p"},
+		{"Example.COM.:9", "127.0.0.1:443", "https", "https://example.com/p"},
+		{"", "[::1]:8443", "https", "https://[::1]:8443/p"},
+		{"[2001:db8::1]:81", "[2001:db8::1]:81", "http", "http://[2001:db8::1]:81/p"},
+	}
+	for _, tt := range tests {
+		vr := &vars.Request{R: &http.Request{Host: tt.host}, Scheme: tt.scheme, Local: netip.MustParseAddrPort(tt.local)}
+		if got := absoluteLocation("/p", vr); got != tt.want {
+			t.Errorf("host %q local %s: %q, want %q", tt.host, tt.local, got, tt.want)
+		}
 	}
 }
