@@ -110,6 +110,10 @@ func TestCookieRewrite(t *testing.T) {
 			CookiePaths:   []config.Rewrite{{Pattern: "/one/", Replacement: "/"}},
 			CookieDomains: []config.Rewrite{{Pattern: "localhost", Replacement: "example.org"}}},
 			"a=b;  path=/one/two ; domain=localhost", "a=b; path=/two; domain=example.org", true},
+		{"a value holding =, flags reset", config.ResponseHeaders{CookieFlags: []config.CookieFlags{flags("a", "", "secure", "httponly", "samesite=none")}},
+			"a=path=domain=; Domain=example.org;Secure;HttpOnly;SameSite=Lax", "a=path=domain=; Domain=example.org; Secure; HttpOnly; SameSite=None", true},
+		{"no match keeps the spacing", config.ResponseHeaders{CookieFlags: []config.CookieFlags{flags("a", "", "secure")}},
+			"nx=path=domain=; Domain=example.org;samesite=none", "nx=path=domain=; Domain=example.org;samesite=none", false},
 		{"no value: not a cookie", config.ResponseHeaders{CookieFlags: []config.CookieFlags{flags("sid", "", "secure")}},
 			"sid", "sid", false},
 	}
