@@ -208,3 +208,40 @@ func TestAbsoluteLocation(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiresVariable: a value with variables is parsed per request; an
+// empty or bad one, or epoch with modified, sets nothing (headers.t).
+func TestExpiresVariable(t *testing.T) {
+	now := time.Date(2026, 3, 4, 10, 30, 15, 0, time.UTC)
+	tests := []struct {
+		modified bool
+		arg      string
+		cc       string // "" for no Cache-Control set
+	}{
+		{false, "2048", "max-age=2048"},
+		{false, "-2048", "no-cache"},
+		{false, "epoch", "no-cache"},
+		{false, "max", "max-age=315360000"},
+		{false, "off", ""},
+		{false, "", ""},
+		{false, "bad", ""},
+		{true, "epoch", ""},
+		{true, "2048", "max-age=2048"},
+	}
+	for _, tt := range tests {
+		r, err := compileExpires(config.Expires{Kind: config.ExpiresVariable, Modified: tt.modified, Value: "$arg_e"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vr := testVars()
+		vr.R.URL.RawQuery = "e=" + tt.arg
+		h := http.Header{}
+		r.apply(h, 200, now, vr)
+		if got := h.Get("Cache-Control"); got != tt.cc {
+			t.Errorf("modified=%v %q: Cache-Control %q, want %q", tt.modified, tt.arg, got, tt.cc)
+		}
+		if (h.Get("Expires") != "") != (tt.cc != "") {
+			t.Errorf("modified=%v %q: Expires %q", tt.modified, tt.arg, h.Get("Expires"))
+		}
+	}
+}
