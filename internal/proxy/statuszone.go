@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/limpet-lb/limpet/internal/statuszone"
 )
@@ -34,7 +35,7 @@ func (zs *zones) begin(z *statuszone.Zone, r *http.Request) {
 func (zs *zones) end(rw *responseWriter) {
 	var received int64
 	if zs.body != nil {
-		received = zs.body.n
+		received = zs.body.n.Load()
 	}
 	if zs.server != nil {
 		zs.server.End(rw.status, received, rw.bytes)
@@ -44,16 +45,17 @@ func (zs *zones) end(rw *responseWriter) {
 	}
 }
 
-// countingBody counts the bytes read through it. It is read by the one
-// goroutine serving the request, and n is read once that is done.
+// countingBody counts the bytes read through it. n is atomic: a
+// transport may read the body on a goroutine of its own, still going
+// when the request's end is counted.
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n atomic.Int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }
 
