@@ -26,6 +26,7 @@ import (
 // drop the field.
 var unreadOK = map[string]string{
 	"Warning.Msg":             "read through Warning.String",
+	"Warning.More":            "read through Warning.String",
 	"Config.Matches":          "match blocks by name, resolved into HealthCheck.Match while loading",
 	"ProxyPass.URL":           "the URL as written, for people; Upstream, Addr and URI are what is used",
 	"UpstreamSSL.TrustedFile": "the path as written, for people; Trusted and TrustedDigest are what is used",

@@ -45,8 +45,14 @@ func TestTestModeNoEffect(t *testing.T) {
 				`[warn] the "if=$loggable" parameter of "access_log" has no effect in limpet (limpet logs every request) in FILE:3`},
 		{"access_log path only", "access_log stdout;", ""},
 		{"whole directive", "proxy_buffers 8 4k;",
-			`[warn] the "proxy_buffers" directive has no effect in limpet, ignored in FILE:3`},
+			`[warn] the "proxy_buffers" directive has no effect in limpet (limpet streams responses, as with "proxy_buffering off"), ignored in FILE:3`},
 		{"listen options work", "listen 127.0.0.1:18081 reuseport backlog=100 so_keepalive=on;", ""},
+		{"a value once, counting the others", "proxy_buffering on;\n    location /a { proxy_buffering on; return 200; }\n    location /b { proxy_buffering on; return 200; }",
+			`[warn] "proxy_buffering on" has no effect in limpet (limpet streams responses, as with "proxy_buffering off") in FILE:3 and 2 more lines`},
+		{"once per name, counting the others", "gzip on; proxy_cache c;\n    gzip_types text/css; gzip on; proxy_cache c; gzip off;",
+			`[warn] the "gzip" directive has no effect in limpet (limpet does not compress responses: they go out as the upstream sent them), ignored in FILE:3 and 2 more lines` + "\n" +
+				`[warn] the "proxy_cache" directive has no effect in limpet (limpet caches no responses: every request goes to an upstream), ignored in FILE:3 and 1 more line` + "\n" +
+				`[warn] the "gzip_types" directive has no effect in limpet (limpet does not compress responses: they go out as the upstream sent them), ignored in FILE:4`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,5 +102,19 @@ func TestErrorLogLevel(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTestModeNotSupported: `limpet -t` refuses a directive nginx has and
+// limpet does not, in limpet's words, at the line of its ";" or "{".
+func TestTestModeNotSupported(t *testing.T) {
+	path := writeConf(t, "server {\n    listen 127.0.0.1:18080;\n    location ~ \\.php$ {\n        fastcgi_pass\n            127.0.0.1:9000;\n    }\n}\n")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-t", "-c", path}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit code %d, want 1\nstderr: %s", code, stderr.String())
+	}
+	want := `limpet: [emerg] the "fastcgi_pass" directive is not supported by limpet in ` + path + ":5"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr:\n%s\nwant a line %s", stderr.String(), want)
 	}
 }

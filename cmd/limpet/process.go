@@ -119,10 +119,28 @@ func newInstance(confPath string, opts config.Options, inherited map[string]net.
 	}, nil
 }
 
+// ignoredWarning is the warning for an ignored directive: nginx's "has no
+// effect" wording, the reason, its first line and how many more there
+// are (config lists each name once).
+func ignoredWarning(ig config.Ignored) string {
+	msg := fmt.Sprintf("the %q directive has no effect in limpet", ig.Name)
+	if ig.Why != "" {
+		msg += " (" + ig.Why + ")"
+	}
+	msg += ", ignored in " + ig.Pos.String()
+	switch {
+	case ig.More == 1:
+		msg += " and 1 more line"
+	case ig.More > 1:
+		msg += fmt.Sprintf(" and %d more lines", ig.More)
+	}
+	return msg
+}
+
 // reportWarnings passes each ignored directive and warning of cfg to warn.
 func reportWarnings(cfg *config.Config, warn func(msg string)) {
 	for _, ig := range cfg.Ignored {
-		warn(fmt.Sprintf("the %q directive has no effect in limpet, ignored in %s", ig.Name, ig.Pos))
+		warn(ignoredWarning(ig))
 	}
 	for _, w := range cfg.Warnings {
 		warn(w.String())

@@ -100,3 +100,56 @@ func TestAddHeaderListsAreNotShared(t *testing.T) {
 		t.Error("effective add_header lists share memory")
 	}
 }
+
+// TestAddHeaderInheritModes: add_header_inherit and add_trailer_inherit
+// (nginx 1.29.3) change the rule: off inherits nothing, merge appends the
+// outer lines after a level's own; the mode itself is inherited.
+func TestAddHeaderInheritModes(t *testing.T) {
+	cfg := mustLoad(t, `
+add_header X-Http http;
+add_trailer X-T http;
+server {
+    add_header X-Server server;
+    add_header_inherit merge;
+    location /merge/ {
+        add_header X-Loc loc;
+        location /merge/deeper/ { add_header X-Deep deep; }
+    }
+    location /off/ { add_header_inherit off; add_trailer_inherit off; }
+    location /on/ { add_header_inherit on; add_header X-Loc loc; }
+    location /plain/ { }
+}`)
+	names := func(list []AddHeader) string {
+		var out []string
+		for _, h := range list {
+			out = append(out, h.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	srv := cfg.Servers[0]
+	tests := []struct {
+		loc              *Location
+		headers, trailer string
+	}{
+		{srv.Locations[0], "X-Loc,X-Server,X-Http", "X-T"},
+		{srv.Locations[0].Locations[0], "X-Deep,X-Loc,X-Server,X-Http", "X-T"},
+		{srv.Locations[1], "", ""},
+		{srv.Locations[2], "X-Loc", "X-T"},
+		{srv.Locations[3], "X-Server,X-Http", "X-T"},
+	}
+	for _, tt := range tests {
+		if got := names(tt.loc.Proxy.AddHeaders); got != tt.headers {
+			t.Errorf("%s: add_header %q, want %q", tt.loc.Path, got, tt.headers)
+		}
+		if got := names(tt.loc.Proxy.AddTrailers); got != tt.trailer {
+			t.Errorf("%s: add_trailer %q, want %q", tt.loc.Path, got, tt.trailer)
+		}
+	}
+	if got := names(srv.Proxy.AddHeaders); got != "X-Server,X-Http" {
+		t.Errorf("server %q", got)
+	}
+	_, path, err := load(t, "add_header_inherit sometimes;")
+	if want := `invalid value "sometimes" in "add_header_inherit" directive in ` + path + ":1"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}

@@ -114,6 +114,10 @@ type builder struct {
 	// upstreams indexes Config.Upstreams by lower-cased name: nginx
 	// compares upstream names without case.
 	upstreams map[string]*Upstream
+	// ignoredAt indexes Config.Ignored by directive name (addIgnored),
+	// noEffectAt Config.Warnings by directive and value (warnNoEffect).
+	ignoredAt  map[string]int
+	noEffectAt map[string]int
 	// states maps each `state` file to the upstream that keeps it.
 	states  map[string]*Upstream
 	servers []*serverConf
@@ -135,6 +139,10 @@ type builder struct {
 	// checked for duplicates and otherwise of no use to limpet.
 	httpResolver   resolverLevel
 	otherResolvers map[*proxyConf]*resolverLevel
+	// levelResolvers are the resolver and resolver_timeout lines of
+	// servers and locations, in order: those no proxy_pass with
+	// variables uses are reported as ignored (finishPassResolvers).
+	levelResolvers []Ignored
 	// upstreamConfs are every upstream block, for the checks that need
 	// the whole tree.
 	upstreamConfs []*upstreamConf
@@ -311,6 +319,11 @@ func (b *builder) finish() error {
 func finishLocation(lc *locationConf, parent *proxyConf, parentAccess *accessConf, parentLimits *limitConf) {
 	lc.proxy.inherit(parent)
 	lc.loc.Proxy = lc.proxy.effective()
+	if !lc.proxy.resp.redirects.set && lc.loc.ProxyPass != nil && lc.loc.ProxyPass.Target == "" {
+		// nginx's proxy_redirect default where no level says otherwise;
+		// a proxy_pass with variables has none, as in nginx.
+		lc.loc.Proxy.Response.Redirects = []Rewrite{defaultRedirect(lc.loc.ProxyPass, lc.loc.Path)}
+	}
 	lc.access.inherit(parentAccess)
 	lc.loc.Access = lc.access.effective()
 	lc.limits.inherit(parentLimits)
@@ -357,7 +370,7 @@ func (b *builder) http(d *Directive, s *scope) error {
 // ignore records a directive that only tunes nginx. Its block, if any
 // (`types`), is not read: its content is data, not directives.
 func (b *builder) ignore(d *Directive, s *scope) error {
-	b.cfg.Ignored = append(b.cfg.Ignored, Ignored{Name: d.Name, Pos: d.Pos()})
+	b.addIgnored(d.Name, d.Pos())
 	return nil
 }
 

@@ -92,6 +92,12 @@ func defaultProxy() ProxySettings {
 	}
 }
 
+// defaultResponse is the effective response-header settings when nothing
+// is set.
+func defaultResponse() ResponseHeaders {
+	return ResponseHeaders{Hide: DefaultHiddenHeaders, Expires: Expires{Off: true}}
+}
+
 // defaultClientHeaders are nginx's defaults for reading a client's header.
 var defaultClientHeaders = ClientHeaders{
 	BufferSize: 1024, LargeBuffers: 4, LargeBufferSize: 8192, MaxHeaders: 1000, IgnoreInvalidHeaders: true,
@@ -153,6 +159,11 @@ func TestDesignNotes(t *testing.T) {
 		{Pos: at(18), Name: "X-Forwarded-For", Value: "$proxy_add_x_forwarded_for"},
 		{Pos: at(19), Name: "X-Forwarded-Proto", Value: "$scheme"},
 	}
+	locProxy.Response = defaultResponse()
+	locProxy.Response.Redirects = []Rewrite{{Pos: at(15), Pattern: "http://backend/", Replacement: "/"}}
+	locProxy.RealIP = RealIP{Header: "X-Real-Ip"}
+	srvProxy.Response = defaultResponse()
+	srvProxy.RealIP = RealIP{Header: "X-Real-Ip"}
 	want := &Config{
 		File:      path,
 		Upstreams: []*Upstream{backend},
@@ -580,12 +591,15 @@ func TestReturn(t *testing.T) {
 
 // settingsOf returns the effective settings of the server (path "") or of
 // the location reached by following paths of nested locations.
+// The response-header and real-IP settings are left out
+// (respheaders_test.go and realip_test.go test them).
 func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 	t.Helper()
 	srv := cfg.Servers[0]
 	if len(paths) == 0 {
 		ps := srv.Proxy
 		ps.Static = Static{} // static_test.go checks it
+		ps.Response, ps.RealIP, ps.PassRequest = ResponseHeaders{}, RealIP{}, PassRequest{}
 		return ps
 	}
 	locs := srv.Locations
@@ -604,6 +618,7 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 	}
 	ps := l.Proxy
 	ps.Static = Static{} // static_test.go checks it
+	ps.Response, ps.RealIP, ps.PassRequest = ResponseHeaders{}, RealIP{}, PassRequest{}
 	return ps
 }
 
@@ -909,15 +924,12 @@ http {
     proxy_busy_buffers_size 32k;
     client_body_buffer_size 128k;
     large_client_header_buffers 4 8k;
-    proxy_redirect off;
     upstream u {
         server 10.0.0.1;
         keepalive_timeout 60s;
     }
     server {
         location / {
-            proxy_redirect default;
-            proxy_redirect http://a/ /;
         }
     }
 }`)
@@ -928,8 +940,8 @@ http {
 		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "log_format", "gzip",
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
 		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "proxy_buffers", "proxy_buffer_size",
-		"proxy_busy_buffers_size", "client_body_buffer_size", "proxy_redirect",
-		"keepalive_timeout", "proxy_redirect", "proxy_redirect",
+		"proxy_busy_buffers_size", "client_body_buffer_size",
+		"keepalive_timeout",
 		// An http-level resolver that no upstream uses changes nothing.
 		"resolver", "resolver_timeout",
 	}
@@ -965,7 +977,7 @@ func TestErrors(t *testing.T) {
 		// Generic checks of the directive table.
 		{"unknown directive", "server {\n foo bar;\n}", `unknown directive "foo" in FILE:2`},
 		{"unknown directive at top level", "\n\nfoo;", `unknown directive "foo" in FILE:3`},
-		{"control characters escaped", "\"a\nb\tc\xff\\\"\";", `unknown directive "a\nb\tc\xff"" in FILE:1`},
+		{"control characters escaped", "\"a\nb\tc\xff\\\"\";", `unknown directive "a\nb\tc\xff"" in FILE:2`},
 		{"not allowed at top level", "proxy_pass http://x;", `"proxy_pass" directive is not allowed here in FILE:1`},
 		{"proxy_pass in server", "server {\n proxy_pass http://x;\n}", `"proxy_pass" directive is not allowed here in FILE:2`},
 		{"server inside server", "server {\n server { }\n}", `"server" directive is not allowed here in FILE:2`},
@@ -1181,7 +1193,7 @@ func TestErrors(t *testing.T) {
 		{"match without block", "match ok;", `directive "match" has no opening "{" in FILE:1`},
 		{"match in server", "server {\n match ok { }\n}", `"match" directive is not allowed here in FILE:2`},
 		{"require", "match ok {\n require $upstream_status;\n}", `"require" is not supported in FILE:2`},
-		{"status outside match", "server { status 200; }", `"status" directive is not allowed here in FILE:1`},
+		{"status outside match", "server { status 200; }", `the "status" directive is not supported by limpet in FILE:1`},
 		{"status word", "match ok {\n status ok;\n}", `invalid parameter "ok" in FILE:2`},
 		{"status too low", "match ok { status 99; }", `invalid parameter "99" in FILE:1`},
 		{"status too high", "match ok { status 200-600; }", `invalid parameter "200-600" in FILE:1`},

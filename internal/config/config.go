@@ -48,8 +48,9 @@ type Config struct {
 	// or at top level), in the order they were defined.
 	Servers []*Server
 	// Ignored lists directives that only tune nginx itself (for example
-	// worker_processes or events {}): accepted, and reported so the operator
-	// knows they have no effect.
+	// worker_processes or events {}) or whose work limpet does not do
+	// (proxy_cache*, gzip*, proxy_buffer*): accepted, and reported once
+	// per name so the operator knows they have no effect.
 	Ignored []Ignored
 	// Warnings are what `limpet -t` and the start report as nginx
 	// reports its warnings, without refusing the configuration: the
@@ -102,10 +103,17 @@ const DefaultWorkerConnections = 10000
 // by default the configuration's own directory, which has no logs/.
 const DefaultPID = "limpet.pid"
 
-// Ignored is a directive accepted for compatibility that has no effect in limpet.
+// Ignored is a directive accepted for compatibility that has no effect in
+// limpet, listed once per name: Pos is its first line, More counts the
+// lines after it.
 type Ignored struct {
 	Name string
 	Pos  Pos
+	// Why says what limpet does instead, "" for a directive that only
+	// tunes nginx's own processes, buffers and tables.
+	Why string
+	// More is how many more lines of the same directive were ignored.
+	More int
 }
 
 // Warning is a doubtful but valid part of the configuration.
@@ -113,11 +121,23 @@ type Warning struct {
 	Pos Pos
 	// Msg is the warning in nginx's words, without the position.
 	Msg string
+	// More counts the later lines the same warning is about, for those
+	// given once per directive and value (the noEffect table).
+	More int
 }
 
 // String returns Msg followed by " in file:line", as nginx ends a
-// warning.
-func (w Warning) String() string { return w.Msg + " in " + w.Pos.String() }
+// warning, and how many more lines it is about.
+func (w Warning) String() string {
+	s := w.Msg + " in " + w.Pos.String()
+	switch {
+	case w.More == 1:
+		s += " and 1 more line"
+	case w.More > 1:
+		s += " and " + strconv.Itoa(w.More) + " more lines"
+	}
+	return s
+}
 
 // Upstream is an `upstream NAME { ... }` block.
 type Upstream struct {
@@ -647,6 +667,19 @@ type ProxySettings struct {
 	// As in nginx, a level that has any add_header does not inherit the
 	// outer level's list.
 	AddHeaders []AddHeader
+	// AddTrailers is the effective add_trailer list, inherited as
+	// AddHeaders is; the fields go out as trailers of chunked responses
+	// only, as nginx sends them.
+	AddTrailers []AddHeader
+	// Response is what changes the upstream's response header on its
+	// way to the client (proxy_hide_header, proxy_redirect,
+	// proxy_cookie_*, expires), and the status_zone.
+	Response ResponseHeaders
+	// RealIP is where the client's address comes from
+	// (ngx_http_realip_module); off without set_real_ip_from.
+	RealIP RealIP
+	// PassRequest is proxy_method and proxy_pass_request_headers|body.
+	PassRequest PassRequest
 	// Timeouts: nginx defaults connect 60s, read 60s, send 60s.
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration

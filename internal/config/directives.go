@@ -217,15 +217,9 @@ var directiveList = []directive{
 	// accepted, checked and listed in Config.Ignored. limpet opens each
 	// file per request (no open_file_cache) and sends it with
 	// sendfile(2) in one call.
-	{"open_file_cache", inHSL, args12, (*builder).ignore},
-	{"open_file_cache_valid", inHSL, args1, (*builder).ignore},
-	{"open_file_cache_min_uses", inHSL, args1, (*builder).ignore},
-	{"open_file_cache_errors", inHSL, argsFlag, (*builder).ignore},
-	{"sendfile_max_chunk", inHSL, args1, (*builder).ignore},
-	{"aio", inHSL, args1, (*builder).ignore},
-	{"directio", inHSL, args1, (*builder).ignore},
+	// (open_file_cache*, sendfile_max_chunk, aio, directio and
+	// output_buffers are with the other ignored ones below.)
 	{"read_ahead", inHSL, args1, (*builder).ignore},
-	{"output_buffers", inHSL, args2, (*builder).ignore},
 	// internal; the location serves internal redirects only.
 	{"internal", inLocation, args0, (*builder).internal},
 	// error_page CODE ... [=[RESPONSE]] URI|@name; several per level; a
@@ -300,6 +294,13 @@ var directiveList = []directive{
 	// add_header NAME VALUE [always]; no default; several per level; a
 	// level with any inherits none.
 	{"add_header", inHSL | inLocationIf, args2 | args3, (*builder).addHeader},
+	// add_trailer NAME VALUE [always]; the same rules, sent at the end
+	// of a chunked response.
+	{"add_trailer", inHSL, args2 | args3, (*builder).addHeader},
+	// add_header_inherit on|off|merge; add_trailer_inherit on|off|merge;
+	// default on (nginx 1.29.3).
+	{"add_header_inherit", inHSL, args1, enumSlot(func(p *proxyConf) *setting[string] { return &p.headersInherit }, "on", "off", "merge")},
+	{"add_trailer_inherit", inHSL, args1, enumSlot(func(p *proxyConf) *setting[string] { return &p.trailersInherit }, "on", "off", "merge")},
 	// proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout TIME; default 60s.
 	{"proxy_connect_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.connectTimeout })},
 	{"proxy_read_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.readTimeout })},
@@ -471,12 +472,92 @@ var directiveList = []directive{
 	{"proxy_buffer_size", inHSL, args1, (*builder).ignore},
 	{"proxy_busy_buffers_size", inHSL, args1, (*builder).ignore},
 	{"client_body_buffer_size", inHSL, args1, (*builder).ignore},
-	// proxy_redirect default|off matches what limpet does: it never
-	// rewrites the upstream's Location header. The two-argument form
-	// (proxy_redirect REDIRECT REPLACEMENT) asks for a rewrite limpet does
-	// not do; it is accepted and listed as ignored too, so the operator
-	// sees it in Config.Ignored rather than getting a load failure.
-	{"proxy_redirect", inHSL, args12, (*builder).ignore},
+	// The upstream's response header on its way to the client
+	// (respheaders.go).
+	// proxy_hide_header FIELD; proxy_pass_header FIELD; several per level;
+	// Date, Server, X-Pad and X-Accel-* are hidden by default.
+	{"proxy_hide_header", inHSL, args1, (*builder).proxyHideHeader},
+	{"proxy_pass_header", inHSL, args1, (*builder).proxyPassHeader},
+	// proxy_redirect default | off | REDIRECT REPLACEMENT; default
+	// "default"; several per level; ~ and ~* regexes with captures.
+	{"proxy_redirect", inHSL, args12, (*builder).proxyRedirect},
+	// proxy_cookie_path off | PATH REPLACEMENT; proxy_cookie_domain off |
+	// DOMAIN REPLACEMENT; default off; several per level.
+	{"proxy_cookie_path", inHSL, args12, (*builder).proxyCookieRewrite},
+	{"proxy_cookie_domain", inHSL, args12, (*builder).proxyCookieRewrite},
+	// proxy_cookie_flags off | COOKIE [FLAG ...]; default off.
+	{"proxy_cookie_flags", inHSL, args1More, (*builder).proxyCookieFlags},
+	// expires [modified] TIME | epoch | max | off; default off.
+	{"expires", inHSL, args12, (*builder).expires},
+	// set_real_ip_from ADDRESS|CIDR|unix:; real_ip_header FIELD (default
+	// X-Real-IP); real_ip_recursive on|off (default off): realip.go.
+	{"set_real_ip_from", inHSL, args1, (*builder).setRealIPFrom},
+	{"real_ip_header", inHSL, args1, (*builder).realIPHeader},
+	{"real_ip_recursive", inHSL, argsFlag, (*builder).realIPRecursive},
+	// status_zone NAME; NGINX Plus's; no default; counted in the metrics.
+	{"status_zone", inServer | inLocation, args1, (*builder).statusZone},
+
+	// Response caching (ngx_http_proxy_module's proxy_cache*): limpet
+	// caches nothing, so every request reaches an upstream as with
+	// "proxy_cache off". Accepted with one warning per name (the issue
+	// asks for that rather than a refusal, so that real sites load).
+	{"proxy_cache", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_path", inHTTPLevel, args2More, (*builder).ignore},
+	{"proxy_cache_valid", inHSL, args1More, (*builder).ignore},
+	{"proxy_cache_use_stale", inHSL, args1More, (*builder).ignore},
+	{"proxy_cache_key", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_lock", inHSL, argsFlag, (*builder).ignore},
+	{"proxy_cache_lock_timeout", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_lock_age", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_revalidate", inHSL, argsFlag, (*builder).ignore},
+	{"proxy_cache_min_uses", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_background_update", inHSL, argsFlag, (*builder).ignore},
+	{"proxy_cache_methods", inHSL, args1More, (*builder).ignore},
+	{"proxy_cache_convert_head", inHSL, argsFlag, (*builder).ignore},
+	{"proxy_cache_max_range_offset", inHSL, args1, (*builder).ignore},
+	{"proxy_cache_bypass", inHSL, args1More, (*builder).ignore},
+	{"proxy_cache_purge", inHSL, args1More, (*builder).ignore},
+	{"proxy_no_cache", inHSL, args1More, (*builder).ignore},
+	// proxy_ignore_headers FIELD ...: the fields it names (X-Accel-*,
+	// Expires, Cache-Control, Set-Cookie, Vary) steer nginx's cache and
+	// internal redirects, none of which limpet has.
+	{"proxy_ignore_headers", inHSL, args1More, (*builder).ignore},
+	// proxy_method METHOD; proxy_pass_request_headers on|off;
+	// proxy_pass_request_body on|off; defaults: the client's method, on,
+	// on (passrequest.go).
+	{"proxy_method", inHSL, args1, (*builder).proxyMethod},
+	{"proxy_pass_request_headers", inHSL, argsFlag, (*builder).proxyPassRequest},
+	{"proxy_pass_request_body", inHSL, argsFlag, (*builder).proxyPassRequest},
+	// proxy_ignore_client_abort off is what limpet does (the upstream
+	// request ends when the client leaves); on is refused.
+	{"proxy_ignore_client_abort", inHSL, argsFlag, (*builder).proxyIgnoreClientAbort},
+	// proxy_socket_keepalive on|off tunes the upstream sockets only.
+	{"proxy_socket_keepalive", inHSL, argsFlag, (*builder).ignore},
+	// Buffers, temporary files and tables of nginx's own.
+	{"proxy_temp_path", inHSL, args1More, (*builder).ignore},
+	{"proxy_max_temp_file_size", inHSL, args1, (*builder).ignore},
+	{"proxy_temp_file_write_size", inHSL, args1, (*builder).ignore},
+	{"proxy_headers_hash_bucket_size", inHSL, args1, (*builder).ignore},
+	{"proxy_headers_hash_max_size", inHSL, args1, (*builder).ignore},
+	{"proxy_send_lowat", inHSL, args1, (*builder).ignore},
+	{"client_body_temp_path", inHSL, args1More, (*builder).ignore},
+	{"open_file_cache", inHSL, args12, (*builder).ignore},
+	{"open_file_cache_valid", inHSL, args1, (*builder).ignore},
+	{"open_file_cache_min_uses", inHSL, args1, (*builder).ignore},
+	{"open_file_cache_errors", inHSL, argsFlag, (*builder).ignore},
+	{"open_file_cache_events", inHSL, argsFlag, (*builder).ignore},
+	{"output_buffers", inHSL, args12, (*builder).ignore},
+	{"postpone_output", inHSL, args1, (*builder).ignore},
+	{"send_lowat", inHSL, args1, (*builder).ignore},
+	{"sendfile_max_chunk", inHSL, args1, (*builder).ignore},
+	{"aio", inHSL, args1, (*builder).ignore},
+	{"directio", inHSL, args1, (*builder).ignore},
+	{"reset_timedout_connection", inHSL, argsFlag, (*builder).ignore},
+	{"lingering_close", inHSL, args1, (*builder).ignore},
+	{"lingering_time", inHSL, args1, (*builder).ignore},
+	{"lingering_timeout", inHSL, args1, (*builder).ignore},
+	{"chunked_transfer_encoding", inHSL, argsFlag, (*builder).ignore},
+	{"pcre_jit", inMain, argsFlag, (*builder).ignore},
 }
 
 // inert is a part of a directive that limpet accepts, checks and does
@@ -500,6 +581,12 @@ var noEffect = map[string]func(d *Directive) []inert{
 	"proxy_buffering": func(d *Directive) []inert {
 		if strings.EqualFold(d.Args[0], "on") {
 			return []inert{{`"proxy_buffering on"`, `limpet streams responses, as with "proxy_buffering off"`}}
+		}
+		return nil
+	},
+	"set_real_ip_from": func(d *Directive) []inert {
+		if d.Args[0] == "unix:" {
+			return []inert{{`"set_real_ip_from unix:"`, "limpet listens on TCP only"}}
 		}
 		return nil
 	},
@@ -542,21 +629,38 @@ func (b *builder) warnNoEffect(d *Directive) {
 		return
 	}
 	for _, in := range f(d) {
+		// One warning per value, at its first line, counting the others
+		// (forty "proxy_buffering on" lines are one thing to fix).
+		key := d.Name + "\x00" + in.what
+		if i, ok := b.noEffectAt[key]; ok {
+			b.cfg.Warnings[i].More++
+			continue
+		}
+		if b.noEffectAt == nil {
+			b.noEffectAt = make(map[string]int)
+		}
+		b.noEffectAt[key] = len(b.cfg.Warnings)
 		b.cfg.Warnings = append(b.cfg.Warnings, Warning{Pos: d.Pos(), Msg: in.what + " has no effect in limpet (" + in.why + ")"})
 	}
 }
 
 // lookup finds the entry for d in context w, with nginx's errors for an
-// unknown name or a known name in the wrong place.
+// unknown name or a known name in the wrong place, and limpet's for a
+// name of the Unsupported list.
 func lookup(d *Directive, w where) (*directive, error) {
 	entries, ok := table[d.Name]
-	if !ok {
-		return nil, d.errorf("unknown directive %q", d.Name)
-	}
 	for _, e := range entries {
 		if e.where&w != 0 {
 			return e, nil
 		}
+	}
+	// A name nginx knows and limpet does not do is said plainly, here
+	// or where limpet has its own use of the name (`status` in match).
+	if unsupported(d.Name) != nil {
+		return nil, d.notSupported()
+	}
+	if !ok {
+		return nil, d.errorf("unknown directive %q", d.Name)
 	}
 	return nil, d.errorf("%q directive is not allowed here", d.Name)
 }

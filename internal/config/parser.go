@@ -24,7 +24,9 @@ type Directive struct {
 	Block []*Directive
 	// HasBlock tells `name {}` (an empty block) from `name;`.
 	HasBlock bool
-	// File and Line locate the directive's name in its source file.
+	// File and Line locate the directive in its source file: Line is
+	// the line of the ";" or "{" that ends it, the line nginx names in
+	// its messages about a statement written over several lines.
 	File string
 	Line int
 }
@@ -49,7 +51,6 @@ func Parse(filename string, src []byte) ([]*Directive, error) {
 	}
 	stack := []open{{}}
 	var args []string
-	var line int // line of the directive being read (its name)
 	for {
 		tok, err := lx.next()
 		if err != nil {
@@ -59,7 +60,6 @@ func Parse(filename string, src []byte) ([]*Directive, error) {
 		switch tok.kind {
 		case tokWord:
 			if args == nil {
-				line = tok.line
 				args = make([]string, 0, 4)
 			}
 			args = append(args, tok.text)
@@ -70,7 +70,9 @@ func Parse(filename string, src []byte) ([]*Directive, error) {
 				}
 				return nil, lx.errorf(`unexpected "{"`)
 			}
-			d := &Directive{Name: args[0], File: filename, Line: line}
+			// nginx names the line of the ";" or "{" that ends the
+			// statement, where its reader stood when it handled it.
+			d := &Directive{Name: args[0], File: filename, Line: tok.line}
 			if len(args) > 1 {
 				d.Args = args[1:]
 			}

@@ -43,7 +43,8 @@ func TestParse(t *testing.T) {
 		{"empty block", "events {}", "events[1]{}"},
 		{"nested", "http {\n server {\n  listen 80;\n }\n}", "http[1]{server[2]{listen[3](80)}}"},
 		{"siblings", "a; b 1 2;\nc {d;}", "a[1] b[1](1,2) c[2]{d[2]}"},
-		{"name line is where the name is", "a\n1\n2;", "a[1](1,2)"},
+		{"line is that of the semicolon, as nginx names it", "a\n1\n2;", "a[3](1,2)"},
+		{"line is that of the brace", "a\n1\n{\nb;}", "a[3](1){b[4]}"},
 		{"quoted name and args", `"a" 'b c' "";`, "a[1](b c,)"},
 		{"include kept unexpanded", "include x/*.conf;", "include[1](x/*.conf)"},
 	}

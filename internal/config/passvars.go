@@ -1,7 +1,6 @@
 package config
 
 import (
-	"slices"
 	"strings"
 )
 
@@ -69,9 +68,11 @@ func (b *builder) finishPassResolvers() {
 	if used[b.httpResolver.pos] && b.httpResolver.resolver != nil || used[b.httpResolver.timeoutPos] && b.httpResolver.timeoutSet {
 		b.httpResolver.used = true
 	}
-	b.cfg.Ignored = slices.DeleteFunc(b.cfg.Ignored, func(ig Ignored) bool {
-		return (ig.Name == "resolver" || ig.Name == "resolver_timeout") && used[ig.Pos]
-	})
+	for _, ig := range b.levelResolvers {
+		if !used[ig.Pos] {
+			b.addIgnored(ig.Name, ig.Pos)
+		}
+	}
 }
 
 // mergeResolver is a level's resolver settings with what it leaves unset

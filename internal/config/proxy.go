@@ -54,6 +54,21 @@ type proxyConf struct {
 	// addHeaders are this level's add_header lines; a level with any
 	// inherits none (ngx_http_headers_merge_conf).
 	addHeaders []AddHeader
+	// addTrailers are this level's add_trailer lines, inherited as
+	// add_header's are.
+	addTrailers []AddHeader
+	// headersInherit and trailersInherit are add_header_inherit and
+	// add_trailer_inherit (nginx 1.29.3): "on" (the default), "off" or
+	// "merge".
+	headersInherit  setting[string]
+	trailersInherit setting[string]
+	// realIP is set_real_ip_from, real_ip_header, real_ip_recursive.
+	realIP realIPConf
+	// pass is proxy_method and proxy_pass_request_* (passrequest.go).
+	pass passConf
+	// resp is what changes the upstream's response header, and
+	// status_zone (respheaders.go).
+	resp headersConf
 
 	connectTimeout   setting[time.Duration]
 	readTimeout      setting[time.Duration]
@@ -93,9 +108,13 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	if !p.headersSet {
 		p.headers, p.headersSet = parent.headers, parent.headersSet
 	}
-	if len(p.addHeaders) == 0 {
-		p.addHeaders = parent.addHeaders
-	}
+	p.headersInherit.inherit(parent.headersInherit)
+	p.trailersInherit.inherit(parent.trailersInherit)
+	p.addHeaders = inheritLines(p.addHeaders, parent.addHeaders, p.headersInherit.or("on"))
+	p.addTrailers = inheritLines(p.addTrailers, parent.addTrailers, p.trailersInherit.or("on"))
+	p.resp.inherit(&parent.resp)
+	p.realIP.inherit(&parent.realIP)
+	p.pass.inherit(&parent.pass)
 	p.connectTimeout.inherit(parent.connectTimeout)
 	p.readTimeout.inherit(parent.readTimeout)
 	p.sendTimeout.inherit(parent.sendTimeout)
@@ -117,6 +136,21 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.static.inherit(&parent.static)
 }
 
+// inheritLines is ngx_http_headers_merge_conf for one list: with "on" a
+// level without lines of its own takes the outer level's, with "off" it
+// never does, and with "merge" it takes them after its own.
+func inheritLines(own, parent []AddHeader, mode string) []AddHeader {
+	switch {
+	case mode == "off" || len(parent) == 0:
+		return own
+	case len(own) == 0:
+		return parent
+	case mode == "merge":
+		return append(slices.Clone(own), parent...)
+	}
+	return own
+}
+
 // effective returns the merged settings with defaults filled in.
 func (p *proxyConf) effective() ProxySettings {
 	headers := make([]Header, 0, len(p.headers)+1)
@@ -133,6 +167,10 @@ func (p *proxyConf) effective() ProxySettings {
 	return ProxySettings{
 		SetHeaders:             headers,
 		AddHeaders:             slices.Clone(p.addHeaders),
+		AddTrailers:            slices.Clone(p.addTrailers),
+		Response:               p.resp.effective(),
+		RealIP:                 p.realIP.effective(),
+		PassRequest:            p.pass.effective(),
 		ConnectTimeout:         p.connectTimeout.or(defaultProxyTimeout),
 		ReadTimeout:            p.readTimeout.or(defaultProxyTimeout),
 		SendTimeout:            p.sendTimeout.or(defaultProxyTimeout),
@@ -228,7 +266,8 @@ func (b *builder) proxySetHeader(d *Directive, s *scope) error {
 	return nil
 }
 
-// addHeader handles `add_header NAME VALUE [always]`, adding to this
+// addHeader handles `add_header NAME VALUE [always]` and `add_trailer
+// NAME VALUE [always]`, adding to this
 // level's list (which then stops inheriting the outer one). nginx takes
 // any name; here it must be an HTTP token, since Go's server would drop
 // any other without a word.
@@ -242,6 +281,10 @@ func (b *builder) addHeader(d *Directive, s *scope) error {
 	}
 	if !isToken(h.Name) {
 		return d.errorf("invalid header name %q in %q directive", h.Name, d.Name)
+	}
+	if d.Name == "add_trailer" {
+		s.proxy.addTrailers = append(s.proxy.addTrailers, h)
+		return nil
 	}
 	s.proxy.addHeaders = append(s.proxy.addHeaders, h)
 	return nil

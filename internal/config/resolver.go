@@ -115,7 +115,7 @@ func (b *builder) resolver(d *Directive, s *scope) error {
 	lv.resolver = r
 	lv.pos = d.Pos()
 	if !usedHere(s) {
-		return b.ignore(d, s)
+		b.levelResolvers = append(b.levelResolvers, Ignored{Name: d.Name, Pos: d.Pos()})
 	}
 	return nil
 }
@@ -169,7 +169,7 @@ func (b *builder) resolverTimeout(d *Directive, s *scope) error {
 	lv.timeout, lv.timeoutSet = t, true
 	lv.timeoutPos = d.Pos()
 	if !usedHere(s) {
-		return b.ignore(d, s)
+		b.levelResolvers = append(b.levelResolvers, Ignored{Name: d.Name, Pos: d.Pos()})
 	}
 	return nil
 }
@@ -217,10 +217,10 @@ func (b *builder) reportUnusedResolver() {
 		return
 	}
 	if lv.resolver != nil {
-		b.cfg.Ignored = append(b.cfg.Ignored, Ignored{Name: "resolver", Pos: lv.pos})
+		b.addIgnored("resolver", lv.pos)
 	}
 	if lv.timeoutSet {
-		b.cfg.Ignored = append(b.cfg.Ignored, Ignored{Name: "resolver_timeout", Pos: lv.timeoutPos})
+		b.addIgnored("resolver_timeout", lv.timeoutPos)
 	}
 }
 

@@ -429,7 +429,7 @@ func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstre
 	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && !readTimeoutApplied(res.Body) {
 		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
 	}
-	x.h.respond(w, x.r, x.vr, res, x.st, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader)
+	x.h.respond(w, x.r, x.vr, res, x.st, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader, x.l.resp)
 }
 
 // readTimeoutApplied reports a body whose reads the transport already

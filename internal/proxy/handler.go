@@ -30,6 +30,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/router"
 	"github.com/limpet-lb/limpet/internal/static"
+	"github.com/limpet-lb/limpet/internal/statuszone"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 	"github.com/limpet-lb/limpet/internal/uptls"
@@ -75,6 +76,9 @@ type Env struct {
 	// captures), which templates are compiled against; nil for none
 	// (see CompileVariables).
 	Vars *vars.Registry
+	// StatusZone returns the zone a status_zone names, the same for the
+	// same kind and name; nil StatusZone: no zones are counted.
+	StatusZone func(kind statuszone.Kind, name string) *statuszone.Zone
 }
 
 // Guard decides whether a request may be served; when it refuses, it has
@@ -143,6 +147,8 @@ type virtualServer struct {
 	rewrites *serverRewrites
 	// named are the named locations, by name ("@name").
 	named map[string]*location
+	// zone is the server's status_zone, nil for none.
+	zone *statuszone.Zone
 }
 
 // location is a compiled `location` block.
@@ -202,6 +208,19 @@ type location struct {
 	recursive  bool
 	// logNotFound is log_not_found: a missing file is logged.
 	logNotFound bool
+	// resp changes the upstream's response header (proxy_hide_header,
+	// proxy_redirect, proxy_cookie_*); expires is the location's
+	// `expires`, nil when off.
+	resp    *respRules
+	expires *expiresRule
+	// zone is the location's status_zone, nil for none.
+	zone *statuszone.Zone
+	// realIP takes the client's address from a trusted proxy's header;
+	// nil without set_real_ip_from.
+	realIP *realIP
+	// pass is proxy_method and proxy_pass_request_headers|body; nil
+	// when they are the defaults (the client's method, headers and body).
+	pass *passRequest
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -246,11 +265,15 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if len(s.Names) > 0 {
 		vs.name = s.Names[0]
 	}
+	vs.zone = compileZone(env, statuszone.Server, s.Proxy.Response.StatusZone)
 	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy, Access: s.Access, Limits: s.Limits}}
 	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
 		return nil, err
 	}
 	if vs.noLocation.addHeaders, err = compileAddHeaders(env.Vars, s.Proxy.AddHeaders); err != nil {
+		return nil, err
+	}
+	if err := vs.noLocation.compileResponse(env.Vars); err != nil {
 		return nil, err
 	}
 	if err := vs.noLocation.compileLimits(env); err != nil {
@@ -339,6 +362,10 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	if cl.addHeaders, err = compileAddHeaders(env.Vars, l.Proxy.AddHeaders); err != nil {
 		return nil, err
 	}
+	if err := cl.compileResponse(env.Vars); err != nil {
+		return nil, err
+	}
+	cl.zone = compileZone(env, statuszone.Location, l.Proxy.Response.StatusZone)
 	if err := cl.compileLimits(env); err != nil {
 		return nil, err
 	}
@@ -385,18 +412,37 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	if cl.headers, err = compileHeaders(env.Vars, p.SetHeaders); err != nil {
 		return nil, err
 	}
-	cl.compileProxySettings()
+	if err := cl.compileProxySettings(); err != nil {
+		return nil, err
+	}
 	return cl, nil
 }
 
-// compileProxySettings takes the location's retry and size settings.
-func (l *location) compileProxySettings() {
+// compileProxySettings takes the location's retry and size settings
+// and what of the client's request it passes on.
+func (l *location) compileProxySettings() error {
 	p := &l.cfg.Proxy
+	var err error
+	if l.pass, err = compilePassRequest(p.PassRequest, l.cfg.Pos); err != nil {
+		return err
+	}
 	l.next = p.NextUpstream
 	l.tries = p.NextUpstreamTries
 	l.tryTimeout = p.NextUpstreamTimeout
 	l.maxBody = p.ClientMaxBodySize
 	l.readTimeout = p.ReadTimeout
+	return nil
+}
+
+// compileResponse compiles the location's response-header rules.
+func (l *location) compileResponse(g *vars.Registry) error {
+	l.realIP = compileRealIP(l.cfg.Proxy.RealIP)
+	var err error
+	if l.resp, err = compileRespRules(g, l.cfg.Proxy); err != nil {
+		return err
+	}
+	l.expires, err = compileExpires(g, l.cfg.Proxy.Response.Expires)
+	return err
 }
 
 // compileLimits compiles the location's limit_req and limit_conn.
@@ -448,10 +494,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	loc := vs.noLocation
-	rw.add = loc.addHeaders
+	rw.add, rw.expires = loc.addHeaders, loc.expires
+	zs := zones{server: vs.zone}
+	zs.begin(vs.zone, r)
 	// The line is written even when the response is cut short by a
 	// panic (http.ErrAbortHandler after an upstream broke off).
 	defer func() {
+		if zs.server != nil || zs.location != nil {
+			zs.end(rw)
+		}
 		if loc.log != nil {
 			entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
 			entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
@@ -478,20 +529,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if sl := vs.slashRedirect[path]; sl != nil && (l == nil || l.Path != path) {
 			// nginx redirects from the location that asked for it, whose
 			// add_header lines apply.
-			rw.add = sl.addHeaders
+			rw.add, rw.expires = sl.addHeaders, sl.expires
 			redirectToSlash(rw, r, vr, path, sl.cfg.Proxy.Redirects)
 			return
 		}
 		if l != nil {
 			loc, prefix = vs.compiled[l], p
-			rw.add = loc.addHeaders
+			rw.add, rw.expires = loc.addHeaders, loc.expires
+			zs.location = loc.zone
+			zs.begin(loc.zone, r)
 		}
+	}
+	if vs.rewrites != nil && loc != vs.noLocation {
+		// The rewrite phase chose the location and its add_header.
+		rw.expires = loc.expires
+		zs.location = loc.zone
+		zs.begin(loc.zone, r)
 	}
 	rw.fl.h, rw.fl.vs, rw.fl.loc = h, vs, loc
 	if loc.cfg.Internal {
 		// Only internal redirects reach it; nginx answers 404.
 		writeError(rw, http.StatusNotFound)
 		return
+	}
+	if loc.realIP != nil {
+		// Before the limits, access rules and balancing, which all see
+		// the client's address, as nginx's realip handlers run first.
+		loc.realIP.apply(r, vr)
 	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
 		// A `return` runs before the limits, in nginx's rewrite phase.
@@ -548,6 +612,8 @@ type responseWriter struct {
 	// fl is the request's state across internal redirects and error
 	// pages (internalredirect.go).
 	fl flow
+	// expires is the location's `expires`, applied with add_header.
+	expires *expiresRule
 }
 
 func (w *responseWriter) WriteHeader(code int) {
@@ -561,8 +627,13 @@ func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 || w.status < 200 {
 		w.status = code
 	}
-	if len(w.add) > 0 && !w.added && code >= 200 {
+	if (len(w.add) > 0 || w.expires != nil) && !w.added && code >= 200 {
 		w.added = true
+		// nginx's headers filter sets expires before it adds the
+		// add_header lines, which may then add beside it.
+		if w.expires != nil {
+			w.expires.apply(w.ResponseWriter.Header(), code, time.Now(), &w.vr)
+		}
 		applyAddHeaders(w.add, w.ResponseWriter.Header(), code, &w.vr)
 	}
 	w.ResponseWriter.WriteHeader(code)

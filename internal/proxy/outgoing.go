@@ -113,6 +113,9 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		out.Body = r.Body
 	}
+	if l.pass != nil {
+		l.pass.apply(out, fwd, vr)
+	}
 	// No context: the transport gets the client's apart (see
 	// exchange.roundTrip), sparing the copy WithContext makes.
 	return out

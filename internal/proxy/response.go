@@ -29,23 +29,32 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 // cookie beside the application's own Set-Cookie headers (on every
 // response, as nginx; with assign_only when the user needs one), and the
 // body streamed as it arrives.
-func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
+//
+// The location's rules (respheaders.go) change the upstream's fields on
+// the way: the hidden ones stay behind, Location and Refresh go through
+// proxy_redirect, the application's Set-Cookie fields (not limpet's own)
+// through proxy_cookie_*.
+func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool, rules *respRules) {
 	defer res.Body.Close()
 	if w.interceptError(res.StatusCode) {
 		return // proxy_intercept_errors: the error page answered
 	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		h.upgrade(w, r, vr, res, st, dec, server, readTimeout, debugHeader)
+		h.upgrade(w, r, vr, res, st, dec, server, readTimeout, debugHeader, rules)
 		return
 	}
 	removeHopHeaders(res.Header)
 	dst := w.Header()
 	for k, v := range res.Header {
+		if _, hidden := rules.hide[k]; hidden {
+			continue
+		}
 		if len(v) > 1 && singleValued(k) {
 			v = h.firstOnly(k, v, st.Pool.Name, server)
 		}
 		dst[k] = v
 	}
+	rules.rewrite(dst, vr)
 	if _, ok := res.Header["Content-Type"]; !ok {
 		// Without this, Go's server would guess a type from the body:
 		// a proxy passes the upstream's silence on.
@@ -85,6 +94,9 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, 
 	}
 	for k, v := range res.Trailer {
 		dst[http.TrailerPrefix+k] = v
+	}
+	if rules.trailers != nil {
+		addTrailers(rules.trailers, dst, res.StatusCode, vr)
 	}
 }
 
@@ -195,7 +207,7 @@ func (c *upgradedConn) close() {
 // response goes to the client, and from then on bytes are copied both ways
 // until either side closes. The persistence cookie rides on the 101
 // response, so a WebSocket's upgrade request is sticky like any other.
-func (h *Handler) upgrade(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
+func (h *Handler) upgrade(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool, rules *respRules) {
 	want, got := upgradeType(r.Header), upgradeType(res.Header)
 	if !strings.EqualFold(want, got) {
 		h.errorLog.Warn("upstream switched to a protocol the client did not ask for",
@@ -210,10 +222,15 @@ func (h *Handler) upgrade(w *responseWriter, r *http.Request, vr *vars.Request, 
 	}
 	removeHopHeaders(res.Header)
 	for k, v := range res.Header {
+		if _, hidden := rules.hide[k]; hidden {
+			delete(res.Header, k)
+			continue
+		}
 		if len(v) > 1 && singleValued(k) {
 			res.Header[k] = h.firstOnly(k, v, st.Pool.Name, server)
 		}
 	}
+	rules.rewrite(res.Header, vr)
 	res.Header["Connection"] = []string{"Upgrade"}
 	res.Header["Upgrade"] = []string{got}
 	if st.Sticky != nil && st.Sticky.Sends(dec, server) {

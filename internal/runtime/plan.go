@@ -55,6 +55,8 @@ type plan struct {
 	// captures), compiled first: hash keys, sticky domains and zone keys
 	// are compiled against it as the locations' templates are.
 	vars *vars.Registry
+	// statusZones are the status_zone zones the configuration names.
+	statusZones statusZones
 	// apiBase maps each location to the runtime API's path in its
 	// virtual server, for the dashboard.
 	apiBase map[*config.Location]string
@@ -163,6 +165,7 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		Now:       rt.opts.Now,
 		Vars:      p.vars,
 	}
+	env.StatusZone = p.statusZone
 	if err := p.buildListens(env); err != nil {
 		return p, err
 	}
@@ -178,6 +181,7 @@ func (p *plan) commit(prev *plan) {
 		f()
 	}
 	p.pending = nil
+	p.commitZones()
 	p.keepState()
 	for _, u := range p.byName {
 		u.SetMandatoryChecks(p.mandatory[u])

@@ -31,6 +31,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/h1srv"
 	"github.com/limpet-lb/limpet/internal/live"
+	"github.com/limpet-lb/limpet/internal/statuszone"
 )
 
 // Options tune a Runtime; the zero value is ready for production.
@@ -68,6 +69,8 @@ type Runtime struct {
 	// (worker_connections).
 	conns   *h1srv.ConnLimit
 	metrics *metrics.Metrics
+	// zones are the status zones, kept across reloads.
+	zones *statuszone.Registry
 
 	// mu serialises Start, Reload and Shutdown; the request path never
 	// takes it.
@@ -109,6 +112,8 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	rt.metrics.ClientConnections(rt.conns.Active, rt.conns.Max)
 	rt.metrics.Reloads(rt.info.reloadCounts)
 	rt.metrics.TLSHandshakeFailures(rt.tlsFailures.Load)
+	rt.zones = statuszone.NewRegistry()
+	rt.metrics.StatusZones(rt.zones.Active)
 	p, err := rt.newPlan(cfg, nil)
 	if err != nil {
 		return nil, err
