@@ -164,6 +164,7 @@ func TestDesignNotes(t *testing.T) {
 			}},
 			Proxy:         defaultProxy(),
 			ClientHeaders: defaultClientHeaders,
+			HTTP2:         HTTP2{MaxConcurrentStreams: 128, RecvBufferSize: 256 << 10, BodyPrereadSize: 64 << 10},
 			Limits:        defaultLimits(),
 		}},
 		ErrorLog:          "stderr",
@@ -1074,7 +1075,7 @@ func TestErrors(t *testing.T) {
 
 		// server and listen.
 		{"ssl", "server {\n listen 443 ssl;\n}", `invalid parameter "ssl" in FILE:2`},
-		{"http2", "server { listen 443 http2; }", `invalid parameter "http2" in FILE:1`},
+		{"quic", "server { listen 443 quic; }", `invalid parameter "quic" in FILE:1`},
 		{"proxy_protocol", "server { listen 80 proxy_protocol; }", `invalid parameter "proxy_protocol" in FILE:1`},
 		{"listen on unix socket", "server { listen unix:/tmp/l.sock; }", `unix sockets are not supported in FILE:1`},
 		{"listen port too big", "server { listen 70000; }", `invalid port in "70000" of the "listen" directive in FILE:1`},

@@ -77,6 +77,9 @@ type proxyConf struct {
 	maxHeaders           setting[int]
 	underscoresInHeaders setting[bool]
 	ignoreInvalidHeaders setting[bool]
+
+	// HTTP/2 (http2.go): http and server only.
+	http2 http2Conf
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -104,6 +107,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.maxHeaders.inherit(parent.maxHeaders)
 	p.underscoresInHeaders.inherit(parent.underscoresInHeaders)
 	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
+	p.http2.inherit(&parent.http2)
 }
 
 // effective returns the merged settings with defaults filled in.
