@@ -61,6 +61,7 @@ type attacker struct {
 	// seen holds the outcome of the streams status has read past
 	// while waiting for another.
 	seen map[uint32]string
+	away *http2.GoAwayFrame // the GOAWAY status read past
 }
 
 // attack opens a connection, sends the preface and empty SETTINGS, and
@@ -138,6 +139,9 @@ func (a *attacker) request(id uint32, extra ...hpack.HeaderField) error {
 
 // goAway waits for the server's GOAWAY, or the connection's end (nil).
 func (a *attacker) goAway() *http2.GoAwayFrame {
+	if a.away != nil {
+		return a.away
+	}
 	for f := range a.frames {
 		if ga, ok := f.(*http2.GoAwayFrame); ok {
 			return ga
@@ -159,7 +163,8 @@ func (a *attacker) status(id uint32) string {
 		case *http2.RSTStreamFrame:
 			a.seen[f.StreamID] = "RST_STREAM " + f.ErrCode.String()
 		case *http2.GoAwayFrame:
-			return "GOAWAY " + f.ErrCode.String()
+			// Streams up to its LastStreamID may still be answered.
+			a.away = f
 		}
 		if st, ok := a.seen[id]; ok {
 			return st
@@ -492,5 +497,25 @@ func TestShutdown(t *testing.T) {
 		}
 	} else if !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "broken pipe") && !strings.Contains(err.Error(), "reset") {
 		t.Logf("write after GOAWAY: %v", err)
+	}
+}
+
+// TestMaxRequests: the stream that reaches keepalive_requests is served
+// and followed by GOAWAY NO_ERROR naming it as the last.
+func TestMaxRequests(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	addr := serve(t, New(Config{MaxRequests: 2}), h)
+	a := attack(t, addr)
+	for _, id := range []uint32{1, 3} {
+		if err := a.request(id); err != nil {
+			t.Fatal(err)
+		}
+		if st := a.status(id); st != "200" {
+			t.Fatalf("stream %d: %s", id, st)
+		}
+	}
+	ga := a.goAway()
+	if ga == nil || ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != 3 {
+		t.Fatalf("got %v, want GOAWAY NO_ERROR after stream 3", ga)
 	}
 }

@@ -26,7 +26,11 @@
 //     PingTimeout, 15s), so a dead peer does not hold its streams; x/net
 //     waits 10s for the client's preface;
 //   - send_timeout (60s): WriteByteTimeout, the longest a write may make
-//     no progress, as nginx's send_timeout is the time between two writes.
+//     no progress, as nginx's send_timeout is the time between two writes;
+//   - keepalive_requests (1000) and keepalive_time (1h): the stream that
+//     reaches either is the connection's last (GOAWAY), and
+//     keepalive_timeout 0 makes every connection serve one stream, as in
+//     nginx.
 //
 // # The HTTP/2 attacks
 //
@@ -47,11 +51,13 @@
 package h2srv
 
 import (
+	"cmp"
 	"context"
 	"log"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -70,6 +76,10 @@ const (
 	// DefaultMaxHeaderListSize is large_client_header_buffers' default,
 	// 4 buffers of 8k.
 	DefaultMaxHeaderListSize = 4 * 8 << 10
+	// DefaultMaxRequests is keepalive_requests' default.
+	DefaultMaxRequests = 1000
+	// DefaultMaxAge is keepalive_time's default.
+	DefaultMaxAge = time.Hour
 )
 
 // HTTP/2's bounds on SETTINGS_MAX_FRAME_SIZE (RFC 9113 section 6.5.2) and
@@ -103,6 +113,13 @@ type Config struct {
 	// WriteTimeout is send_timeout: the longest a write to the client
 	// may make no progress.
 	WriteTimeout time.Duration
+	// MaxRequests is keepalive_requests (1000): after this many streams
+	// the connection is sent GOAWAY, and serves no more; 1 is what
+	// keepalive_timeout 0 means on HTTP/2 in nginx.
+	MaxRequests int
+	// MaxAge is keepalive_time (1h): a stream that begins later than
+	// this after the connection's start is the connection's last.
+	MaxAge time.Duration
 	// ErrorLog receives x/net's connection errors; nil means the log
 	// package's standard logger.
 	ErrorLog *log.Logger
@@ -112,7 +129,9 @@ type Config struct {
 // concurrent use; a reload makes a new one (connections keep the Server
 // they began with, as nginx's old workers keep theirs).
 type Server struct {
-	h2 *http2.Server
+	h2          *http2.Server
+	maxRequests int64
+	maxAge      time.Duration
 	// base is the http.Server x/net reads its HTTP/1 settings from
 	// (MaxHeaderBytes, ErrorLog) and whose Shutdown makes x/net send
 	// GOAWAY on every connection of h2 (http2.ConfigureServer).
@@ -154,7 +173,11 @@ func New(c Config) *Server {
 	if err := http2.ConfigureServer(base, h2); err != nil {
 		panic("h2srv: " + err.Error()) // only for a nil server
 	}
-	return &Server{h2: h2, base: base, conns: make(map[net.Conn]struct{})}
+	return &Server{
+		h2: h2, base: base, conns: make(map[net.Conn]struct{}),
+		maxRequests: int64(orDefault(c.MaxRequests, DefaultMaxRequests)),
+		maxAge:      cmp.Or(c.MaxAge, DefaultMaxAge),
+	}
 }
 
 func orDefault(v, def int) int {
@@ -183,7 +206,7 @@ func (s *Server) ServeConn(c net.Conn, h http.Handler) {
 	s.h2.ServeConn(c, &http2.ServeConnOpts{
 		Context:    context.Background(),
 		BaseConfig: s.base,
-		Handler:    guard{h},
+		Handler:    &guard{h: h, s: s, start: time.Now()},
 	})
 }
 
@@ -207,13 +230,23 @@ func (s *Server) Close() {
 	}
 }
 
-// guard answers, before the handler sees them, the requests nginx refuses
-// on HTTP/2 as on HTTP/1: CONNECT and TRACE (405), and a request with
-// neither :authority nor Host (400, "client sent ... request without
-// Host header").
-type guard struct{ h http.Handler }
+// guard is one connection's handler. It answers, before the handler
+// sees them, the requests nginx refuses on HTTP/2 as on HTTP/1: CONNECT
+// and TRACE (405), and a request with neither :authority nor Host (400,
+// "client sent ... request without Host header"); and it makes the
+// connection's last stream, by keepalive_requests or keepalive_time, say
+// "Connection: close", which x/net turns into GOAWAY (and does not send).
+type guard struct {
+	h     http.Handler
+	s     *Server
+	start time.Time
+	n     atomic.Int64 // streams so far
+}
 
-func (g guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if n := g.n.Add(1); n >= g.s.maxRequests || time.Since(g.start) > g.s.maxAge {
+		w.Header()["Connection"] = []string{"close"}
+	}
 	switch {
 	case r.Method == http.MethodConnect || r.Method == http.MethodTrace:
 		errpage.Write(w, http.StatusMethodNotAllowed)

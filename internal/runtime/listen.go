@@ -98,6 +98,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 		}
 		var handler http.Handler = handlers[g]
 		l := &listenPlan{addr: g.addr, handlers: []*proxy.Handler{handlers[g]}, opts: g.opts}
+		var merged []*listenGroup // the specific addresses this socket serves too
 		if g.wildcard {
 			byLocal := make(map[netip.Addr]http.Handler)
 			for _, o := range order {
@@ -106,6 +107,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 				if !o.wildcard && o.host.IsValid() && o.port == g.port && !o.opts.HasSocketOptions() {
 					byLocal[o.host] = handlers[o]
 					l.handlers = append(l.handlers, handlers[o])
+					merged = append(merged, o)
 				}
 			}
 			if len(byLocal) > 0 {
@@ -133,6 +135,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			IdleTimeout:     g.idle,
 			KeepAliveHeader: g.idleHeader,
 		}
+		l.settings.HTTP2 = p.http2For(g, merged, &l.settings)
 		p.listens = append(p.listens, l)
 	}
 	return nil
