@@ -39,7 +39,7 @@ var layers = []struct {
 		"internal/balance", "internal/sticky", "internal/h1parse", "internal/uptls", "internal/static",
 	}},
 	{"the request path's parts: the live upstream, the upstream client, routing, limits", []string{
-		"internal/live", "internal/h1", "internal/router", "internal/limit",
+		"internal/live", "internal/h1", "internal/router", "internal/limit", "internal/h2srv",
 	}},
 	{"what the runtime wires: the proxy and the services beside it", []string{
 		"internal/proxy", "internal/h1srv", "internal/health", "internal/access",

@@ -261,6 +261,7 @@ func (b *builder) finish() error {
 		sc.proxy.inherit(&b.httpProxy)
 		srv.Proxy = sc.proxy.effective()
 		srv.ClientHeaders = sc.proxy.clientHeaders()
+		srv.HTTP2 = sc.proxy.http2Settings()
 		sc.access.inherit(&b.httpAccess)
 		srv.Access = sc.access.effective()
 		sc.limits.inherit(&b.httpLimits)
@@ -899,6 +900,8 @@ func (b *builder) listen(d *Directive, s *scope) error {
 				return d.errorf("invalid backlog %q", p)
 			}
 			l.Backlog = n
+		case p == "http2":
+			b.listenHTTP2(d, &l)
 		case key == "so_keepalive" && hasVal:
 			ka, ok := parseSoKeepalive(val)
 			if !ok {
@@ -906,7 +909,7 @@ func (b *builder) listen(d *Directive, s *scope) error {
 			}
 			l.SoKeepalive = ka
 		default:
-			// ssl, http2, proxy_protocol, bind, ... change what the
+			// ssl, proxy_protocol, bind, ... change what the
 			// listener does, so they are refused rather than ignored.
 			return d.invalidParam(p)
 		}

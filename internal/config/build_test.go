@@ -180,6 +180,7 @@ func TestDesignNotes(t *testing.T) {
 			}},
 			Proxy:         srvProxy,
 			ClientHeaders: defaultClientHeaders,
+			HTTP2:         HTTP2{MaxConcurrentStreams: 128, RecvBufferSize: 256 << 10, BodyPrereadSize: 64 << 10},
 			Limits:        defaultLimits(),
 		}},
 		ErrorLog:          "stderr",
@@ -1092,7 +1093,7 @@ func TestErrors(t *testing.T) {
 
 		// server and listen.
 		{"ssl without a certificate", "server {\n listen 443 ssl;\n}", `no "ssl_certificate" is defined for the "listen ... ssl" directive in FILE:1`},
-		{"http2", "server { listen 443 http2; }", `invalid parameter "http2" in FILE:1`},
+		{"quic", "server { listen 443 quic; }", `invalid parameter "quic" in FILE:1`},
 		{"proxy_protocol", "server { listen 80 proxy_protocol; }", `invalid parameter "proxy_protocol" in FILE:1`},
 		{"listen on unix socket", "server { listen unix:/tmp/l.sock; }", `listening on a unix domain socket ("unix:/tmp/l.sock") is not supported by limpet in FILE:1`},
 		{"listen on unix socket without a path", "server { listen unix:; }", `no path in the unix domain socket in "unix:" of the "listen" directive in FILE:1`},

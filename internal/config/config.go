@@ -311,6 +311,8 @@ type Server struct {
 	Proxy ProxySettings
 	// ClientHeaders bounds and filters the request headers clients send.
 	ClientHeaders ClientHeaders
+	// HTTP2 is the server's HTTP/2 settings (http2.go).
+	HTTP2 HTTP2
 	// Access is the effective access control at server level (for
 	// requests that match no location).
 	Access Access
@@ -360,6 +362,9 @@ type Listen struct {
 	// connections speak TLS. As in nginx, one listen of an address with
 	// it makes the address's socket speak TLS for all its servers.
 	SSL bool
+	// HTTP2 is the deprecated `http2` parameter: the address speaks
+	// HTTP/2 whatever its servers' `http2` says, as in nginx.
+	HTTP2 bool
 }
 
 // HasSocketOptions reports whether the listen sets any parameter that

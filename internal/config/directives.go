@@ -140,7 +140,8 @@ var directiveList = []directive{
 	// server { ... }
 	{"server", inHTTPLevel, args0 | argsBlock, (*builder).server},
 	// listen ADDRESS[:PORT]|PORT [default_server] [reuseport] [backlog=N]
-	// [so_keepalive=on|off|IDLE:INTVL:CNT]; default "listen 80". The socket
+	// [so_keepalive=on|off|IDLE:INTVL:CNT] [http2]; default "listen 80";
+	// http2 is deprecated (a warning, as in nginx 1.25.1+). The socket
 	// options are applied by internal/runtime/sockopt.go.
 	{"listen", inServer, args1More, (*builder).listen},
 	// server_name NAME ...; default "".
@@ -416,6 +417,30 @@ var directiveList = []directive{
 	{"ssl_early_data", inHS, argsFlag, (*builder).sslNoEffect},
 	{"ssl_conf_command", inHS, args2, (*builder).sslNoEffect},
 	{"ssl_certificate_compression", inHS, argsFlag, (*builder).sslNoEffect},
+	// HTTP/2 to clients (ngx_http_v2_module, nginx 1.25.1+); see http2.go.
+	// http2 on|off; default off.
+	{"http2", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.http2.enable })},
+	// http2_max_concurrent_streams NUMBER; default 128.
+	{"http2_max_concurrent_streams", inHS, args1, (*builder).http2Streams},
+	// http2_recv_buffer_size SIZE; default 256k; http only.
+	{"http2_recv_buffer_size", inHTTPLevel, args1, (*builder).http2RecvBufferSize},
+	// http2_body_preread_size SIZE; default 64k.
+	{"http2_body_preread_size", inHS, args1, (*builder).http2BodyPrereadSize},
+	// http2_chunk_size SIZE; default 8k; checked, then a warning.
+	{"http2_chunk_size", inHSL, args1, (*builder).http2ChunkSize},
+	// nginx's own memory tuning.
+	{"http2_pool_size", inHS, args1, (*builder).ignore},
+	{"http2_streams_index_size", inHS, args1, (*builder).ignore},
+	// Obsolete since nginx 1.19.7 (the replacement applies to HTTP/2
+	// too) and server push, removed in nginx 1.25.1: warnings.
+	{"http2_idle_timeout", inHS, args1, http2Obsolete("keepalive_timeout")},
+	{"http2_recv_timeout", inHS, args1, http2Obsolete("client_header_timeout")},
+	{"http2_max_requests", inHS, args1, http2Obsolete("keepalive_requests")},
+	{"http2_max_field_size", inHS, args1, http2Obsolete("large_client_header_buffers")},
+	{"http2_max_header_size", inHS, args1, http2Obsolete("large_client_header_buffers")},
+	{"http2_max_concurrent_pushes", inHS, args1, http2Obsolete("")},
+	{"http2_push", inHSL, args1, http2Obsolete("")},
+	{"http2_push_preload", inHSL, argsFlag, http2Obsolete("")},
 
 	// events { ... } holds worker_connections and event-loop settings
 	// that are ignored.

@@ -100,6 +100,8 @@ type proxyConf struct {
 	// static is root, index, error_page and the other settings of
 	// static files and error pages (static.go).
 	static staticConf
+	// HTTP/2 (http2.go): http and server only.
+	http2 http2Conf
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -134,6 +136,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
 	p.redirects.inherit(&parent.redirects)
 	p.static.inherit(&parent.static)
+	p.http2.inherit(&parent.http2)
 }
 
 // inheritLines is ngx_http_headers_merge_conf for one list: with "on" a

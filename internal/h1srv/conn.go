@@ -90,6 +90,9 @@ type conn struct {
 	teeing bool
 
 	hijacked bool // the handler took the connection over
+	// h2 is the HTTP2Server the connection was handed to (serveHTTP2),
+	// nil while it speaks HTTP/1; guarded by srv.mu.
+	h2 HTTP2Server
 
 	// tlsConfig is the TLS the connection is to start with (nil: plain),
 	// tlsState its state once the handshake is done, every request's
@@ -282,6 +285,10 @@ func (c *conn) serve(resumed bool) {
 		// block's end.
 		c.r.remain = int64(c.set.lim.block + bufSize)
 		c.headerDeadline(hdrTimeout)
+		if c.served == 0 && c.set.HTTP2 != nil && c.sawPreface() {
+			c.servePrefaced(c.set.HTTP2)
+			return
+		}
 		ctx := newRequestContext(c.base)
 		req, ok := c.readRequest(ctx)
 		if !ok {

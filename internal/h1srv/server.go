@@ -263,6 +263,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
+		// HTTP/2 connections are told to stop (GOAWAY) and end
+		// once their streams are done.
+		s.stopHTTP2()
 		if s.closeIdle() {
 			s.stopIdlePoller()
 			return nil

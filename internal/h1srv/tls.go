@@ -74,7 +74,9 @@ func (c *conn) startTLS(cfg *tls.Config) bool {
 		if set.HTTP2 == nil {
 			return false // offered by a Config made for another Settings
 		}
-		set.HTTP2.ServeConn(tc, set.handler())
+		// As a plain connection's preface does (h2c.go): the slot, the
+		// GOAWAY of a shutdown and each stream's current handler.
+		c.serveHTTP2(set.HTTP2, tc, nil)
 		return false
 	}
 	return true

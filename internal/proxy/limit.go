@@ -63,10 +63,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // closes the connection without an answer, as with `return 444`.
 func answerLimited(w *responseWriter, status int) {
 	if status == statusNoResponse {
-		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			w.status = statusNoResponse // for the access log
-			_ = c.Close()
-		}
+		closeWithoutResponse(w)
 		return
 	}
 	writeError(w, status)

@@ -45,10 +45,7 @@ func isRedirect(code int) bool {
 func (a *returnAction) serve(w *responseWriter, r *http.Request, vr *vars.Request, rs config.Redirects) {
 	switch {
 	case a.code == statusNoResponse:
-		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			w.status = statusNoResponse // for the access log
-			_ = c.Close()
-		}
+		closeWithoutResponse(w)
 		return
 	case isRedirect(a.code):
 		if a.text != nil {

@@ -135,6 +135,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			IdleTimeout:     g.idle,
 			KeepAliveHeader: g.idleHeader,
 		}
+		l.settings.HTTP2 = p.http2For(g, merged, &l.settings)
 		if err := tlsListen(g, merged, l); err != nil {
 			return err
 		}
