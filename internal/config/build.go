@@ -135,6 +135,10 @@ type builder struct {
 	// upstreamConfs are every upstream block, for the checks that need
 	// the whole tree.
 	upstreamConfs []*upstreamConf
+
+	// logBuffers holds the buffered access_log line of each path, whose
+	// other lines must ask for the same buffer (logformat.go).
+	logBuffers map[string]AccessLog
 }
 
 // scope is the block a directive appears in, with the objects its

@@ -61,6 +61,10 @@ type Request struct {
 	// when no limit applied (nginx's "not found").
 	LimitReqStatus  string
 	LimitConnStatus string
+	// Response is what is known of the response and the connection
+	// ($status, $upstream_addr, $request_id...: late.go); nil leaves
+	// those variables empty.
+	Response *Response
 }
 
 // kind is what a template segment evaluates to.
