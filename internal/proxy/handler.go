@@ -11,7 +11,6 @@ package proxy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -139,7 +138,7 @@ type location struct {
 	// readTimeout is proxy_read_timeout, for the response body.
 	readTimeout time.Duration
 
-	log *accesslog.Logger // nil when access_log is off
+	log *logSet // nil when access_log is off (logs.go)
 
 	// guard is the location's access control; nil allows everything.
 	guard Guard
@@ -152,6 +151,10 @@ type location struct {
 	content http.Handler
 	// addHeaders are the location's add_header lines; nil when it has none.
 	addHeaders []addHeader
+	// lastRequest, when set, reports a request after which the
+	// location's own keepalive_requests or keepalive_time ends the
+	// connection (client.go).
+	lastRequest func(r *http.Request) bool
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -179,6 +182,7 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 		if err != nil {
 			return nil, err
 		}
+		vs.setKeepalive(servers[max(defaultIndex, 0)].Proxy.Client)
 		h.servers[s] = vs
 	}
 	return h, nil
@@ -194,7 +198,7 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 		vs.name = s.Names[0]
 	}
 	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy, Access: s.Access, Limits: s.Limits}}
-	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
+	if vs.noLocation.log, err = openLogs(env, s.Proxy.AccessLogs); err != nil {
 		return nil, err
 	}
 	if vs.noLocation.addHeaders, err = compileAddHeaders(s.Proxy.AddHeaders); err != nil {
@@ -234,17 +238,6 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	return vs, nil
 }
 
-func openLog(env *Env, al config.AccessLog) (*accesslog.Logger, error) {
-	if al.Off || env.AccessLog == nil {
-		return nil, nil
-	}
-	l, err := env.AccessLog(al)
-	if err != nil {
-		return nil, &config.Error{Pos: al.Pos, Msg: fmt.Sprintf("open() %q failed (%v)", al.Path, err)}
-	}
-	return l, nil
-}
-
 // compileGuard compiles access control, keeping a nil Guard (not a typed
 // nil) when there is none, so the request path can skip it.
 func compileGuard(env *Env, a config.Access, le *config.LimitExcept) (Guard, error) {
@@ -261,7 +254,7 @@ func compileGuard(env *Env, a config.Access, le *config.LimitExcept) (Guard, err
 func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl := &location{cfg: l}
 	var err error
-	if cl.log, err = openLog(env, l.Proxy.AccessLog); err != nil {
+	if cl.log, err = openLogs(env, l.Proxy.AccessLogs); err != nil {
 		return nil, err
 	}
 	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
@@ -337,7 +330,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The variables live in the response writer, which add_header
 	// expands against: one allocation for both.
 	vr := &rw.vr
-	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name}
+	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name, Response: &rw.resp}
+	rw.resp.Start, rw.resp.Now = start, h.now
 	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := a.(*net.TCPAddr); ok {
@@ -350,9 +344,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// panic (http.ErrAbortHandler after an upstream broke off).
 	defer func() {
 		if loc.log != nil {
-			entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
-			entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
-			entry.Client = vr.Remote.Addr().String()
+			if loc.log.json {
+				entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
+				entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
+				entry.Client = vr.Remote.Addr().String()
+			}
 			loc.logRequest(rw, &entry, h.now().Sub(start))
 		}
 	}()
@@ -389,6 +385,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
 		return
 	}
+	rw.client = &loc.cfg.Proxy.Client
+	if loc.lastRequest != nil && loc.lastRequest(r) {
+		rw.Header().Set("Connection", "close")
+	}
 	switch {
 	case loc.content != nil:
 		loc.content.ServeHTTP(rw, r)
@@ -402,20 +402,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// returns answers 404, as nginx would for a missing file.
 		writeError(rw, http.StatusNotFound)
 	}
-}
-
-// logRequest writes the access log line of a request the location served.
-func (l *location) logRequest(rw *responseWriter, e *accesslog.Entry, took time.Duration) {
-	if l.log == nil {
-		return
-	}
-	e.Status = rw.status
-	if e.Status == 0 {
-		e.Status = StatusClientClosed
-	}
-	e.Bytes = rw.bytes
-	e.RequestTime = took
-	l.log.Log(e)
 }
 
 // redirectToSlash answers a request for "/app" when "location /app/"
@@ -452,11 +438,21 @@ type responseWriter struct {
 	add   []addHeader
 	vr    vars.Request
 	added bool
+	// resp is what the variables know of the response (vr.Response
+	// points here); broken is set when the response was cut short.
+	resp   vars.Response
+	broken bool
+	// client is the serving location's client settings (send_timeout,
+	// limit_rate: client.go); nil means nginx's defaults.
+	client *config.ClientSettings
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 || w.status < 200 {
 		w.status = code
+	}
+	if code >= 200 {
+		w.resp.Status = code // for $status in add_header
 	}
 	if len(w.add) > 0 && !w.added && code >= 200 {
 		w.added = true

@@ -115,6 +115,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 		// As in nginx, the default server's settings read the header
 		// (nginx may switch once Host has named another server).
 		ch := g.servers[max(g.defaultIndex, 0)].ClientHeaders
+		cs := g.servers[max(g.defaultIndex, 0)].Proxy.Client
 		l.settings = h1srv.Settings{
 			Handler: handler,
 			Headers: h1srv.HeaderLimits{
@@ -125,10 +126,14 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			},
 			UnderscoresInHeaders: ch.UnderscoresInHeaders,
 			KeepInvalidHeaders:   !ch.IgnoreInvalidHeaders,
-			// nginx's client_header_timeout default.
-			ReadHeaderTimeout: 60 * time.Second,
-			// nginx's send_timeout default.
-			WriteTimeout: 60 * time.Second,
+			// client_header_timeout, send_timeout, keepalive_requests
+			// and keepalive_time of the default server; a location's
+			// own send_timeout and keepalive_* are the proxy's
+			// (internal/proxy/client.go).
+			ReadHeaderTimeout: cs.HeaderTimeout,
+			WriteTimeout:      cs.SendTimeout,
+			MaxRequests:       cs.KeepaliveRequests,
+			MaxConnAge:        cs.KeepaliveTime,
 			// keepalive_timeout 0 disables client keep-alive.
 			IdleTimeout:     g.idle,
 			KeepAliveHeader: g.idleHeader,

@@ -1,0 +1,98 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/vars"
+)
+
+// This file applies the client-side settings a location may have of its
+// own (ngx_http_core_module): client_body_timeout, send_timeout,
+// limit_rate and limit_rate_after, and keepalive_requests and
+// keepalive_time where they are stricter than the listen address's
+// default server's, which the client server (h1srv) applies itself.
+
+// bodyTimeout is the location's client_body_timeout.
+func (w *responseWriter) bodyTimeout() time.Duration {
+	if w.client == nil || w.client.BodyTimeout <= 0 {
+		return clientBodyTimeout
+	}
+	return w.client.BodyTimeout
+}
+
+// sendTimeout is the location's send_timeout.
+func (w *responseWriter) sendTimeout() time.Duration {
+	if w.client == nil || w.client.SendTimeout <= 0 {
+		return sendTimeout
+	}
+	return w.client.SendTimeout
+}
+
+// setKeepalive gives the server's locations whose keepalive_requests or
+// keepalive_time is stricter than def (the default server's, which the
+// connection applies) a check that ends the connection after their
+// request.
+func (vs *virtualServer) setKeepalive(def config.ClientSettings) {
+	set := func(l *location) {
+		c := l.cfg.Proxy.Client
+		stricter := c.KeepaliveRequests > 0 && (def.KeepaliveRequests == 0 || c.KeepaliveRequests < def.KeepaliveRequests) ||
+			c.KeepaliveTime > 0 && (def.KeepaliveTime == 0 || c.KeepaliveTime < def.KeepaliveTime)
+		if !stricter {
+			return
+		}
+		maxReq, maxAge := c.KeepaliveRequests, c.KeepaliveTime
+		l.lastRequest = func(r *http.Request) bool {
+			conn, ok := r.Context().Value(vars.ConnContextKey).(vars.Conn)
+			if !ok {
+				return false
+			}
+			return maxReq > 0 && conn.Requests() >= maxReq || maxAge > 0 && time.Since(conn.Start()) >= maxAge
+		}
+	}
+	set(vs.noLocation)
+	for _, l := range vs.compiled {
+		set(l)
+	}
+}
+
+// rateLimit paces a response body at limit_rate bytes per second after
+// its first limit_rate_after bytes, as nginx's write filter does: the
+// body may run a second's worth ahead of the rate (nginx's "+ 1"), and
+// a write that would get further ahead waits.
+type rateLimit struct {
+	rate, after int64
+	start       time.Time
+	sent        int64 // bytes of the body sent so far
+}
+
+// grant returns how many of n bytes may be sent at now, and, when none
+// may, how long to wait before asking again.
+func (l *rateLimit) grant(n int, now time.Time) (int, time.Duration) {
+	if l.sent < l.after {
+		return int(min(int64(n), l.after-l.sent)), 0
+	}
+	if l.sent == l.after && l.start.IsZero() {
+		l.start = now // the limit counts from the first limited byte
+	}
+	allowed := l.rate*int64(now.Sub(l.start)+time.Second)/int64(time.Second) - (l.sent - l.after)
+	if allowed <= 0 {
+		wait := time.Duration((-allowed+1)*int64(time.Second)/l.rate) + time.Millisecond
+		return 0, wait
+	}
+	return int(min(int64(n), allowed)), 0
+}
+
+// wait sleeps for d, or until ctx ends (false).
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
