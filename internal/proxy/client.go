@@ -69,20 +69,24 @@ type rateLimit struct {
 }
 
 // grant returns how many of n bytes may be sent at now, and, when none
-// may, how long to wait before asking again.
+// may, how long to wait before asking again. A wait lasts until a tenth
+// of a second's worth may go (or all of n), so a paced body goes out in
+// about ten writes a second rather than in slivers.
 func (l *rateLimit) grant(n int, now time.Time) (int, time.Duration) {
 	if l.sent < l.after {
 		return int(min(int64(n), l.after-l.sent)), 0
 	}
-	if l.sent == l.after && l.start.IsZero() {
-		l.start = now // the limit counts from the first limited byte
+	if l.start.IsZero() {
+		l.start = now // the limit counts from the first paced byte
 	}
-	allowed := l.rate*int64(now.Sub(l.start)+time.Second)/int64(time.Second) - (l.sent - l.after)
-	if allowed <= 0 {
-		wait := time.Duration((-allowed+1)*int64(time.Second)/l.rate) + time.Millisecond
-		return 0, wait
+	allowed := int64(float64(l.rate)*(now.Sub(l.start).Seconds()+1)) - (l.sent - l.after)
+	want := min(int64(n), max(l.rate/10, 1))
+	if allowed >= want {
+		return int(min(int64(n), allowed)), 0
 	}
-	return int(min(int64(n), allowed)), 0
+	// Rounded up, so the next grant finds the bytes allowed.
+	need := want - allowed
+	return 0, time.Duration((need*int64(time.Second) + l.rate - 1) / l.rate)
 }
 
 // wait sleeps for d, or until ctx ends (false).
