@@ -335,3 +335,40 @@ server {
 		t.Errorf("under limit_rate_after: %d and %d bytes", res.StatusCode, len(got))
 	}
 }
+
+// send_timeout of a location: a client that stops reading a large
+// response is given up on once a write has waited that long, and the
+// request ends (its log line shows the part that was sent).
+func TestSendTimeout(t *testing.T) {
+	app := newBackend(t, "app")
+	const size = 64 << 20
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		chunk := make([]byte, 64<<10)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	lb := startLimpet(t, `
+log_format bytes '$status $body_bytes_sent $request_completion';
+server {
+    listen 127.0.0.1:0;
+    location / { proxy_pass http://{{app}}; send_timeout 200ms; access_log {{log}} bytes; }
+}`, "{{app}}", app.addr())
+	rc := dialRaw(t, lb)
+	if _, err := io.WriteString(rc.c, "GET / HTTP/1.1\r\nHost: lb\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing; readLog waits for the request to end.
+	lines := readLog(t, lb, lb.logPath)
+	var status, sent int
+	var completion string
+	if len(lines) != 1 {
+		t.Fatalf("log %q, want one line", lines)
+	}
+	if n, _ := fmt.Sscanf(lines[0], "%d %d %s", &status, &sent, &completion); n < 2 || status != 200 || sent >= size || completion == "OK" {
+		t.Errorf("log line %q: want 200, fewer than %d bytes sent, and no completion", lines[0], size)
+	}
+}
