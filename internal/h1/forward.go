@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
@@ -28,6 +29,11 @@ type Forward struct {
 	// Fields are sent after Client's, and replace Client's fields of the
 	// same names. Names are canonical, each at most once.
 	Fields []Field
+
+	// ConnectTime is set by the fast path of RoundTripForward to the
+	// time it took to connect to the server, 0 for a pooled connection
+	// ($upstream_connect_time); other paths leave it as it is.
+	ConnectTime time.Duration
 
 	omitSet map[string]struct{} // Omit as a set, once it is long
 }

@@ -182,6 +182,12 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 			closeBody(body)
 			return nil, err
 		}
+		if fwd != nil {
+			fwd.ConnectTime = c.dialed // 0 for a pooled connection
+			if c.reused {
+				fwd.ConnectTime = 0
+			}
+		}
 		res, retry, err := c.roundTrip(ctx, req, body, &o)
 		if err == nil {
 			return res, nil
@@ -251,13 +257,16 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 			c.closeNow()
 		}
 	}
+	began := time.Now()
 	nc, err := t.dialer.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		// Left as the dialer's *net.OpError with Op "dial", which tells
 		// the proxy that nothing was sent.
 		return nil, err
 	}
-	return newConn(t, p, nc), nil
+	c := newConn(t, p, nc)
+	c.dialed = time.Since(began)
+	return c, nil
 }
 
 // pool returns the idle-connection pool of addr, creating it on first use.

@@ -263,9 +263,10 @@ func (x *exchange) fail(w *responseWriter, status int) {
 type attemptRecord struct {
 	server *upstream.Server
 	status int
-	// header is the time until the response header arrived (-1: none
+	// connect is the time spent connecting (0 on a pooled connection,
+	// -1 unknown), header until the response header arrived (-1: none
 	// did), took until the attempt ended.
-	header, took time.Duration
+	connect, header, took time.Duration
 }
 
 // latest is the record of the latest attempt.
@@ -302,7 +303,7 @@ func (x *exchange) Attempt(i int) vars.UpstreamAttempt {
 	if took == 0 && i == x.tries-1 && !x.began.IsZero() {
 		took = x.h.now().Sub(x.began) // still going (add_header)
 	}
-	return vars.UpstreamAttempt{Addr: rec.server.Addr, Status: rec.status, HeaderTime: rec.header, ResponseTime: took}
+	return vars.UpstreamAttempt{Addr: rec.server.Addr, Status: rec.status, ConnectTime: rec.connect, HeaderTime: rec.header, ResponseTime: took}
 }
 
 var _ vars.Upstreams = (*exchange)(nil)
@@ -415,13 +416,16 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	x.began = x.h.now()
 	server.BeginAcquired() // next took the slot
 	server.RecordSelected(x.began)
+	x.fwd.ConnectTime = -1 // h1's transport tells
 	res, err := x.roundTrip(req)
+	rec := x.latest()
+	rec.connect = x.fwd.ConnectTime
 	if err != nil {
 		x.end(server)
 		x.ended(-1)
 		return nil, err
 	}
-	x.latest().header = x.h.now().Sub(x.began)
+	rec.header = x.h.now().Sub(x.began)
 	server.RecordResponse(res.StatusCode)
 	return res, nil
 }

@@ -48,7 +48,7 @@ func TestLogFormats(t *testing.T) {
 	combinedLog := filepath.Join(t.TempDir(), "combined.log")
 	lb := startLimpet(t, `
 log_format upstreams '$upstream_addr|$upstream_status|$status|$request_id|$sticky_reason|$connection_requests|$body_bytes_sent'
-                     ' "$http_x_note"';
+                     ' "$http_x_note"|$upstream_connect_time|$upstream_header_time|$upstream_response_time|$request_time';
 upstream backend { server {{bad}}; server {{good}}; }
 server {
     listen 127.0.0.1:0;
@@ -99,8 +99,20 @@ server {
 	retried := 0
 	for i, line := range lines {
 		f := strings.Split(line, "|")
-		if len(f) != 7 {
+		if len(f) != 11 {
 			t.Fatalf("line %q has %d fields", line, len(f))
+		}
+		times := `\d+\.\d{3}`
+		if len(strings.Split(f[0], ", ")) == 2 {
+			times += `, \d+\.\d{3}`
+		}
+		for _, v := range f[7:10] {
+			if !regexp.MustCompile(`^` + times + `$`).MatchString(v) {
+				t.Errorf("upstream times %q, want one per attempt", f[7:10])
+			}
+		}
+		if !regexp.MustCompile(`^\d+\.\d{3}$`).MatchString(f[10]) {
+			t.Errorf("$request_time %q", f[10])
 		}
 		switch f[0] {
 		case bad.addr() + ", " + good.addr():

@@ -79,10 +79,11 @@ type UpstreamAttempt struct {
 	Addr string
 	// Status is the status the server answered, 0 when it did not.
 	Status int
-	// HeaderTime is the time until the response header arrived and
-	// ResponseTime until the attempt ended; HeaderTime is negative when
-	// no header arrived.
-	HeaderTime, ResponseTime time.Duration
+	// ConnectTime is the time spent connecting (0 on a pooled
+	// connection), HeaderTime until the response header arrived and
+	// ResponseTime until the attempt ended; ConnectTime and HeaderTime
+	// are negative when unknown or when it did not happen.
+	ConnectTime, HeaderTime, ResponseTime time.Duration
 }
 
 // Kinds of the late variables, numbered apart from the others so that
@@ -110,6 +111,7 @@ const (
 	kRemoteUser
 	kRequest
 	kRequestLength
+	kUpstreamConnectTime
 )
 
 // NginxVersion is what $nginx_version says: the nginx release whose
@@ -151,6 +153,7 @@ func init() {
 		"remote_user":            kRemoteUser,
 		"request":                kRequest,
 		"request_length":         kRequestLength,
+		"upstream_connect_time":  kUpstreamConnectTime,
 	} {
 		simple[name] = k
 	}
@@ -298,11 +301,9 @@ func appendLate(dst []byte, k kind, r *Request) (out []byte, found bool) {
 		case kUpstreamResponseTime:
 			dst = AppendSeconds(dst, a.ResponseTime)
 		case kUpstreamHeaderTime:
-			if a.HeaderTime < 0 {
-				dst = append(dst, '-')
-			} else {
-				dst = AppendSeconds(dst, a.HeaderTime)
-			}
+			dst = appendKnownSeconds(dst, a.HeaderTime)
+		case kUpstreamConnectTime:
+			dst = appendKnownSeconds(dst, a.ConnectTime)
 		}
 	}
 	return dst, true
@@ -314,6 +315,14 @@ func appendStatus(dst []byte, code int) []byte {
 		return strconv.AppendInt(dst, int64(code), 10)
 	}
 	return append(dst, byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10))
+}
+
+// appendKnownSeconds is AppendSeconds, or "-" for a negative d.
+func appendKnownSeconds(dst []byte, d time.Duration) []byte {
+	if d < 0 {
+		return append(dst, '-')
+	}
+	return AppendSeconds(dst, d)
 }
 
 // AppendSeconds appends d in seconds with millisecond resolution

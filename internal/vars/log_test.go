@@ -40,12 +40,12 @@ func TestAppendLog(t *testing.T) {
 	}
 	retried := done()
 	retried.Upstream = fixedAttempts{
-		{Addr: "127.0.0.1:9001", Status: 502, HeaderTime: 2 * time.Millisecond, ResponseTime: 3 * time.Millisecond},
+		{Addr: "127.0.0.1:9001", Status: 502, ConnectTime: time.Millisecond, HeaderTime: 2 * time.Millisecond, ResponseTime: 3 * time.Millisecond},
 		{Addr: "127.0.0.1:9002", Status: 200, HeaderTime: 5 * time.Millisecond, ResponseTime: 1500 * time.Millisecond},
 	}
 	retried.Sticky = "reassigned/server_failed"
 	refused := done()
-	refused.Upstream = fixedAttempts{{Addr: "127.0.0.1:9003", HeaderTime: -1, ResponseTime: time.Millisecond}}
+	refused.Upstream = fixedAttempts{{Addr: "127.0.0.1:9003", ConnectTime: -1, HeaderTime: -1, ResponseTime: time.Millisecond}}
 	tests := []struct {
 		name   string
 		format string
@@ -69,10 +69,10 @@ func TestAppendLog(t *testing.T) {
 		{"no escaping", `$http_user_agent|$http_referer`, EscapeNone, "/", http.Header{"User-Agent": {`a"b\c`}}, done(),
 			`a"b\c|-`},
 		{"literal text is not escaped", `"\x" $status`, EscapeDefault, "/", nil, done(), `"\x" 200`},
-		{"after a retry", `$upstream_addr $upstream_status $upstream_response_time $upstream_header_time $sticky_reason`,
+		{"after a retry", `$upstream_addr $upstream_status $upstream_response_time $upstream_header_time $upstream_connect_time $sticky_reason`,
 			EscapeDefault, "/", nil, retried,
-			`127.0.0.1:9001, 127.0.0.1:9002 502, 200 0.003, 1.500 0.002, 0.005 reassigned/server_failed`},
-		{"a server that did not answer", `$upstream_status $upstream_header_time`, EscapeDefault, "/", nil, refused, `- -`},
+			`127.0.0.1:9001, 127.0.0.1:9002 502, 200 0.003, 1.500 0.002, 0.005 0.001, 0.000 reassigned/server_failed`},
+		{"a server that did not answer", `$upstream_status $upstream_header_time $upstream_connect_time`, EscapeDefault, "/", nil, refused, `- - -`},
 		{"not proxied", `$upstream_addr $upstream_status $sticky_reason`, EscapeDefault, "/", nil, done(), `- - -`},
 		{"times", `$request_time $msec $time_iso8601`, EscapeDefault, "/", nil, done(),
 			`1.234 ` + strconv.FormatInt(at.Unix(), 10) + `.678 2026-12-02T15:04:05+01:00`},
