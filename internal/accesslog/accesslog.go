@@ -1,6 +1,8 @@
 // Package accesslog writes limpet's access log: one JSON object per
 // request, with the persistence outcome and its reason beside the usual
-// fields, so "why did this user change server?" is one grep away.
+// fields, so "why did this user change server?" is one grep away. Lines
+// of nginx's log_format formats are built by the proxy (with
+// internal/vars) and written through the same buffered Logger.
 //
 // Lines are built by hand into a pooled buffer rather than through
 // log/slog, because the access log runs on every request and slog's JSON

@@ -39,8 +39,8 @@ type Response struct {
 	Sticky string
 	// Completed says the response was sent whole ($request_completion).
 	Completed bool
-	// id is $request_id, made on first use.
-	id    [32]byte
+	// id is $request_id's 16 random bytes, made on first use.
+	id    [16]byte
 	idSet bool
 }
 
@@ -175,15 +175,13 @@ func (p *Response) RequestID() string {
 
 func (p *Response) appendID(dst []byte) []byte {
 	if !p.idSet {
-		var raw [16]byte
 		a, b := rand.Uint64(), rand.Uint64()
 		for i := range 8 {
-			raw[i], raw[8+i] = byte(a>>(8*i)), byte(b>>(8*i))
+			p.id[i], p.id[8+i] = byte(a>>(8*i)), byte(b>>(8*i))
 		}
-		hex.Encode(p.id[:], raw[:])
 		p.idSet = true
 	}
-	return append(dst, p.id[:]...)
+	return hex.AppendEncode(dst, p.id[:])
 }
 
 // appendLate appends the value of a late variable; found is false where
