@@ -150,6 +150,10 @@ type clientConf struct {
 	// line: limpet streams request bodies (see noEffect).
 	requestBuffering setting[bool]
 	bodyBuffer       setting[int64]
+	bodyTempPath     setting[string]
+	// ignoreAbort is kept only to refuse a second line: limpet ends the
+	// upstream request when the client leaves (see noEffect).
+	ignoreAbort setting[bool]
 }
 
 func (c *clientConf) inherit(parent *clientConf) {
@@ -162,6 +166,8 @@ func (c *clientConf) inherit(parent *clientConf) {
 	c.limitRateAfter.inherit(parent.limitRateAfter)
 	c.requestBuffering.inherit(parent.requestBuffering)
 	c.bodyBuffer.inherit(parent.bodyBuffer)
+	c.bodyTempPath.inherit(parent.bodyTempPath)
+	c.ignoreAbort.inherit(parent.ignoreAbort)
 }
 
 func (c *clientConf) effective() ClientSettings {

@@ -276,6 +276,13 @@ var directiveList = []directive{
 	// client_body_buffer_size SIZE; default 16k; no effect while limpet
 	// streams request bodies (see noEffect).
 	{"client_body_buffer_size", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.bodyBuffer }))},
+	// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]; no effect
+	// while limpet streams request bodies (see noEffect).
+	{"client_body_temp_path", inHSL, args1 | args2 | args3 | args4, slot(clientSlot(func(c *clientConf) *setting[string] { return &c.bodyTempPath }),
+		func(d *Directive) (string, error) { return d.Args[0], nil })},
+	// proxy_ignore_client_abort on|off; default off, which is what
+	// limpet does (see noEffect).
+	{"proxy_ignore_client_abort", inHSL, argsFlag, flagSlot(clientSlot(func(c *clientConf) *setting[bool] { return &c.ignoreAbort }))},
 	// sticky_debug_header on|off; limpet's own; default off.
 	{"sticky_debug_header", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.stickyDebug })},
 
@@ -376,6 +383,15 @@ var noEffect = map[string]func(d *Directive) []inert{
 	"proxy_request_buffering": func(d *Directive) []inert {
 		if strings.EqualFold(d.Args[0], "on") {
 			return []inert{{`"proxy_request_buffering on"`, `limpet streams request bodies to the upstream, as with "proxy_request_buffering off"`}}
+		}
+		return nil
+	},
+	"client_body_temp_path": func(d *Directive) []inert {
+		return []inert{{`"client_body_temp_path"`, "limpet streams request bodies to the upstream and writes none to disk"}}
+	},
+	"proxy_ignore_client_abort": func(d *Directive) []inert {
+		if strings.EqualFold(d.Args[0], "on") {
+			return []inert{{`"proxy_ignore_client_abort on"`, "limpet ends the upstream request when the client closes its connection, as with \"off\""}}
 		}
 		return nil
 	},

@@ -70,7 +70,9 @@ keepalive_requests 100;
 keepalive_time 10m;
 client_body_buffer_size 128k;
 proxy_request_buffering on;
-server { proxy_request_buffering off; }`)
+client_body_temp_path /var/cache/limpet/body 1 2;
+proxy_ignore_client_abort on;
+server { proxy_request_buffering off; proxy_ignore_client_abort off; }`)
 	for _, ig := range cfg.Ignored {
 		if ig.Name == "log_format" || ig.Name == "keepalive_requests" {
 			t.Errorf("%s is listed as ignored", ig.Name)
@@ -83,6 +85,8 @@ server { proxy_request_buffering off; }`)
 	want := []string{
 		`"client_body_buffer_size" has no effect in limpet (limpet streams request bodies to the upstream and buffers none)`,
 		`"proxy_request_buffering on" has no effect in limpet (limpet streams request bodies to the upstream, as with "proxy_request_buffering off")`,
+		`"client_body_temp_path" has no effect in limpet (limpet streams request bodies to the upstream and writes none to disk)`,
+		`"proxy_ignore_client_abort on" has no effect in limpet (limpet ends the upstream request when the client closes its connection, as with "off")`,
 	}
 	if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))

@@ -475,6 +475,7 @@ func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstre
 	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && !readTimeoutApplied(res.Body) {
 		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
 	}
+	w.resp.UpstreamHeader = res.Header
 	x.h.respond(w, x.r, x.vr, res, x.st, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader)
 }
 

@@ -331,7 +331,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// expands against: one allocation for both.
 	vr := &rw.vr
 	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name, Response: &rw.resp}
-	rw.resp.Start, rw.resp.Now = start, h.now
+	rw.resp.Start, rw.resp.Now, rw.resp.Header = start, h.now, w.Header()
 	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := a.(*net.TCPAddr); ok {

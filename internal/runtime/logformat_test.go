@@ -149,7 +149,7 @@ func TestAccessLogIf(t *testing.T) {
 	app := newBackend(t, "app")
 	jsonLog := filepath.Join(t.TempDir(), "json.log")
 	lb := startLimpet(t, `
-log_format short '$request_method $uri $status';
+log_format short '$request_method $uri $status $upstream_http_x_served_by $sent_http_x_served_by';
 access_log {{json}};
 server {
     listen 127.0.0.1:0;
@@ -171,7 +171,7 @@ server {
 			t.Fatalf("%s: %d", url, res.StatusCode)
 		}
 	}
-	if got, want := strings.Join(readLog(t, lb, lb.logPath), "\n"), "GET /a 200\nGET /a 200"; got != want {
+	if got, want := strings.Join(readLog(t, lb, lb.logPath), "\n"), "GET /a 200 app app\nGET /a 200 app app"; got != want {
 		t.Errorf("log with if=:\n%s\nwant\n%s", got, want)
 	}
 	e := parseLog(t, readLog(t, lb, jsonLog))

@@ -13,7 +13,7 @@ import (
 // expanded outside a request (for example to log them).
 func appendVar(dst []byte, seg *segment, r *Request) []byte {
 	if seg.kind >= kStatus { // late.go's
-		dst, _ = appendLate(dst, seg.kind, r)
+		dst, _ = appendLate(dst, seg, r)
 		return dst
 	}
 	hr := r.R

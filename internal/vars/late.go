@@ -3,8 +3,11 @@ package vars
 import (
 	"encoding/hex"
 	"math/rand/v2"
+	"net/http"
+	"net/textproto"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,6 +37,10 @@ type Response struct {
 	// Upstream gives the attempts made to upstream servers ($upstream_*);
 	// nil when the request was not proxied.
 	Upstream Upstreams
+	// Header is the response's header as it goes to the client
+	// ($sent_http_NAME), and UpstreamHeader the header of the response
+	// the last attempt received ($upstream_http_NAME); nil when none.
+	Header, UpstreamHeader http.Header
 	// Sticky is the persistence decision's label ($sticky_reason), ""
 	// when the upstream has no persistence.
 	Sticky string
@@ -112,6 +119,9 @@ const (
 	kRequest
 	kRequestLength
 	kUpstreamConnectTime
+	kGzipRatio
+	kSentHTTP     // $sent_http_NAME; text is the canonical header key
+	kUpstreamHTTP // $upstream_http_NAME; text is the canonical header key
 )
 
 // NginxVersion is what $nginx_version says: the nginx release whose
@@ -154,9 +164,38 @@ func init() {
 		"request":                kRequest,
 		"request_length":         kRequestLength,
 		"upstream_connect_time":  kUpstreamConnectTime,
+		"gzip_ratio":             kGzipRatio,
 	} {
 		simple[name] = k
 	}
+}
+
+// resolveLate resolves the names of the header families of the response:
+// $sent_http_NAME and $upstream_http_NAME.
+func resolveLate(lower string) (segment, bool) {
+	for prefix, k := range map[string]kind{"sent_http_": kSentHTTP, "upstream_http_": kUpstreamHTTP} {
+		if arg, ok := strings.CutPrefix(lower, prefix); ok && arg != "" {
+			return segment{kind: k, text: textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(arg, "_", "-"))}, true
+		}
+	}
+	return segment{}, false
+}
+
+// appendHeader appends the lines of a header field joined with ", ", as
+// nginx's ngx_http_variable_unknown_header does; false when there are
+// none.
+func appendHeader(dst []byte, h http.Header, key string) ([]byte, bool) {
+	vals := h[key]
+	if len(vals) == 0 {
+		return dst, false
+	}
+	for i, v := range vals {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, v...)
+	}
+	return dst, true
 }
 
 // now is the response's clock.
@@ -186,7 +225,8 @@ func (p *Response) appendID(dst []byte) []byte {
 
 // appendLate appends the value of a late variable; found is false where
 // nginx's variable is "not found" (an access log writes "-" for it).
-func appendLate(dst []byte, k kind, r *Request) (out []byte, found bool) {
+func appendLate(dst []byte, seg *segment, r *Request) (out []byte, found bool) {
+	k := seg.kind
 	switch k {
 	case kPid:
 		return append(dst, pid...), true
@@ -277,6 +317,12 @@ func appendLate(dst []byte, k kind, r *Request) (out []byte, found bool) {
 			return append(dst, "OK"...), true
 		}
 		return dst, true
+	case kGzipRatio:
+		return dst, false // limpet compresses nothing
+	case kSentHTTP:
+		return appendHeader(dst, p.Header, seg.text)
+	case kUpstreamHTTP:
+		return appendHeader(dst, p.UpstreamHeader, seg.text)
 	}
 	u := p.Upstream
 	if u == nil || u.Attempts() == 0 {

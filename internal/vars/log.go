@@ -47,7 +47,7 @@ func (t *Template) AppendLog(dst []byte, r *Request, esc Escape) []byte {
 		var v []byte
 		found := true
 		if seg.kind >= kStatus {
-			v, found = appendLate(scratch[:0], seg.kind, r)
+			v, found = appendLate(scratch[:0], seg, r)
 		} else {
 			v = appendVar(scratch[:0], seg, r)
 			found = len(v) > 0 || seg.kind == kIsArgs

@@ -80,6 +80,8 @@ func TestAppendLog(t *testing.T) {
 		{"no status yet", `$status $request_completion.`, EscapeDefault, "/", nil, &Response{}, `000 .`},
 		{"arguments of any name", `$arg_Page_Size $arg_x-y $arg_none $args $is_args.`, EscapeDefault, "/?page_size=20&x=1", nil, done(), `20 1-y - page_size=20&x=1 ?.`},
 		{"empty arguments", `$args$is_args.`, EscapeDefault, "/", nil, done(), `-.`},
+		{"response headers", `$sent_http_content_type|$sent_http_set_cookie|$sent_http_x_none|$upstream_http_x_app_pool|$gzip_ratio`,
+			EscapeDefault, "/", nil, withHeaders(done()), `text/html|a=1, b=2|-|blue|-`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +95,12 @@ func TestAppendLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withHeaders(p *Response) *Response {
+	p.Header = http.Header{"Content-Type": {"text/html"}, "Set-Cookie": {"a=1", "b=2"}}
+	p.UpstreamHeader = http.Header{"X-App-Pool": {"blue"}}
+	return p
 }
 
 // $request_id is 32 hexadecimal digits, one value per request however

@@ -247,6 +247,9 @@ func resolve(name string) (segment, error) {
 	if arg, ok := strings.CutPrefix(lower, "cookie_"); ok && arg != "" {
 		return segment{kind: kCookie, text: arg}, nil
 	}
+	if seg, ok := resolveLate(lower); ok { // late.go's families
+		return seg, nil
+	}
 	return segment{}, fmt.Errorf("unknown %q variable", lower)
 }
 
