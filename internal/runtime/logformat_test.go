@@ -384,3 +384,31 @@ server {
 		t.Errorf("log line %q: want 200, fewer than %d bytes sent, and no completion", lines[0], size)
 	}
 }
+
+// The response's variables are known where add_header runs: $status is
+// the status being sent, $request_id the one the upstream was sent.
+func TestResponseVariablesInAddHeader(t *testing.T) {
+	app := newBackend(t, "app")
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
+	lb := startLimpet(t, `
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location / {
+        proxy_pass http://{{app}};
+        proxy_set_header X-Request-ID $request_id;
+        add_header X-Request-ID $request_id;
+        add_header X-Status $status;
+        add_header X-Upstream $upstream_addr;
+    }
+}`, "{{app}}", app.addr())
+	res, _ := get(t, newClient(t), lb.url+"/")
+	last, _ := app.lastRequest()
+	sent := last.Header.Get("X-Request-ID")
+	if res.StatusCode != 201 || res.Header.Get("X-Status") != "201" || res.Header.Get("X-Request-ID") != sent || len(sent) != 32 {
+		t.Errorf("status %d, X-Status %q, X-Request-ID %q (the upstream got %q)", res.StatusCode, res.Header.Get("X-Status"), res.Header.Get("X-Request-ID"), sent)
+	}
+	if got := res.Header.Get("X-Upstream"); got != app.addr() {
+		t.Errorf("X-Upstream %q, want %q", got, app.addr())
+	}
+}

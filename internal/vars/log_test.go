@@ -1,12 +1,15 @@
 package vars
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fixedAttempts is a retried request's two attempts.
@@ -148,4 +151,27 @@ func BenchmarkAppendLogCombined(b *testing.B) {
 	for b.Loop() {
 		buf = tpl.AppendLog(buf[:0], vr, EscapeDefault)
 	}
+}
+
+// Whatever a client sends, escape=default and escape=json keep a log
+// line one line, and json keeps it a valid JSON string's content.
+func FuzzAppendLogEscapes(f *testing.F) {
+	f.Add("curl/8", "/")
+	f.Add("a\"b\\c\n\r\x00\xff", "/\x7f?q=\"")
+	tpl := MustCompile(`{"ua":"$http_user_agent","uri":"$request_uri"}`)
+	f.Fuzz(func(t *testing.T, ua, uri string) {
+		r := &Request{R: &http.Request{Method: "GET", RequestURI: uri, Header: http.Header{"User-Agent": {ua}}}}
+		for _, esc := range []Escape{EscapeDefault, EscapeJSON} {
+			line := tpl.AppendLog(nil, r, esc)
+			if bytes.ContainsAny(line, "\n\r") {
+				t.Fatalf("escape %d: line break in %q", esc, line)
+			}
+			if esc == EscapeJSON {
+				var v map[string]string
+				if err := json.Unmarshal(line, &v); err != nil && utf8.Valid(line) {
+					t.Fatalf("escape=json: not JSON: %v\n%q", err, line)
+				}
+			}
+		}
+	})
 }
