@@ -85,11 +85,18 @@ func defaultProxy() ProxySettings {
 		SendTimeout:       60 * time.Second,
 		NextUpstream:      NextError | NextTimeout,
 		ClientMaxBodySize: 1 << 20,
-		AccessLog:         AccessLog{Path: "stdout"},
 		AccessLogs:        []AccessLog{{Path: "stdout"}},
 		KeepaliveTimeout:  75 * time.Second,
 		Client:            defaultClient,
 	}
+}
+
+// firstLog is a level's first access_log line, {Off: true} when off.
+func firstLog(ps ProxySettings) AccessLog {
+	if len(ps.AccessLogs) == 0 {
+		return AccessLog{Off: true}
+	}
+	return ps.AccessLogs[0]
 }
 
 // defaultClient is nginx's client-side defaults.
@@ -654,12 +661,12 @@ server {
 		NextUpstreamTries:      3,
 		NextUpstreamTimeout:    10 * time.Second,
 		ClientMaxBodySize:      10 << 20,
-		AccessLog: AccessLog{Pos: at(15), Path: filepath.Join(filepath.Dir(path), "logs/access.log"), Buffer: 32 << 10, Flush: 5 * time.Second,
+		AccessLogs: []AccessLog{{Pos: at(15), Path: filepath.Join(filepath.Dir(path), "logs/access.log"), Buffer: 32 << 10, Flush: 5 * time.Second,
 			Format: &LogFormat{Pos: at(1), Name: "main", Escape: "json", Format: "$remote_addr $status"}},
+			{Pos: at(17), Path: "stderr", Format: combined, If: "$arg_log"}},
 		Client: ClientSettings{HeaderTimeout: time.Minute, BodyTimeout: 5 * time.Second, SendTimeout: 7 * time.Second,
 			KeepaliveRequests: 10, KeepaliveTime: 10 * time.Minute, LimitRate: 100 << 10, LimitRateAfter: 1 << 20},
 	}
-	want.AccessLogs = []AccessLog{want.AccessLog, {Pos: at(17), Path: "stderr", Format: combined, If: "$arg_log"}}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
@@ -691,7 +698,6 @@ access_log off;
 	server.ClientMaxBodySize = 0
 	server.ConnectTimeout = 2 * time.Second
 	server.SendTimeout = 7 * time.Second
-	server.AccessLog = AccessLog{Off: true}
 	server.AccessLogs = nil
 	a := server
 	a.ReadTimeout = 20 * time.Second
@@ -709,7 +715,6 @@ access_log off;
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.paths, " "), func(t *testing.T) {
 			got := settingsOf(t, cfg, tt.paths...)
-			got.AccessLog.Pos = Pos{}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
@@ -805,7 +810,7 @@ func TestLogs(t *testing.T) {
 			if want := strings.Replace(tt.errorLog, "DIR", dir, 1); cfg.ErrorLog != want {
 				t.Errorf("ErrorLog = %q, want %q", cfg.ErrorLog, want)
 			}
-			got := cfg.Servers[0].Proxy.AccessLog
+			got := firstLog(cfg.Servers[0].Proxy)
 			got.Pos = Pos{}
 			want := tt.access
 			want.Path = strings.Replace(want.Path, "DIR", dir, 1)
@@ -854,7 +859,7 @@ func TestProcessSettings(t *testing.T) {
 			if cfg.ErrorLog != fix(tt.errorLog) {
 				t.Errorf("ErrorLog = %q, want %q", cfg.ErrorLog, fix(tt.errorLog))
 			}
-			if got := cfg.Servers[0].Proxy.AccessLog.Path; got != fix(tt.accessLog) {
+			if got := firstLog(cfg.Servers[0].Proxy).Path; got != fix(tt.accessLog) {
 				t.Errorf("access log = %q, want %q", got, fix(tt.accessLog))
 			}
 			if got := cfg.Servers[0].Access.AuthBasicUserFile; got != fix(tt.userFile) {
@@ -1404,7 +1409,7 @@ func TestLoadBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.File != path || len(cfg.Upstreams) != 1 || cfg.Servers[0].Proxy.AccessLog.Path != filepath.Join(dir, "x.log") {
+	if cfg.File != path || len(cfg.Upstreams) != 1 || firstLog(cfg.Servers[0].Proxy).Path != filepath.Join(dir, "x.log") {
 		t.Errorf("got %s", dumpConfig(cfg))
 	}
 }

@@ -626,12 +626,10 @@ type ProxySettings struct {
 	NextUpstreamTimeout time.Duration
 	// ClientMaxBodySize in bytes; default 1m; 0 disables the check.
 	ClientMaxBodySize int64
-	// AccessLog is the first of AccessLogs ({Off: true} when they are
-	// off); the default writes to stdout (nginx's default is
-	// logs/access.log, a path limpet has no prefix for).
-	AccessLog AccessLog
 	// AccessLogs are the effective access_log lines, all written; nil
-	// when `access_log off`.
+	// when `access_log off`. The default writes limpet's JSON line to
+	// stdout (nginx's default is logs/access.log, a path limpet has no
+	// prefix for).
 	AccessLogs []AccessLog
 	// StickyDebugHeader is `sticky_debug_header on|off` (default off):
 	// responses carry "X-Limpet-Sticky: <outcome/reason>" so an operator

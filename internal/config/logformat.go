@@ -161,11 +161,3 @@ func (a accessLogs) effective() []AccessLog {
 	}
 	return append([]AccessLog(nil), a.logs...)
 }
-
-// firstLog is ProxySettings.AccessLog: the first line, or off.
-func firstLog(logs []AccessLog) AccessLog {
-	if len(logs) == 0 {
-		return AccessLog{Off: true}
-	}
-	return logs[0]
-}

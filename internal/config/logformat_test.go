@@ -55,8 +55,8 @@ server {
 	if own := settingsOf(t, cfg, "/own/").AccessLogs[0]; own.If != "$arg_debug" || own.Format.Format != CombinedFormat {
 		t.Errorf("own line = %+v", own)
 	}
-	if off := settingsOf(t, cfg, "/off/").AccessLog; !off.Off {
-		t.Errorf("AccessLog of an off level = %+v, want Off", off)
+	if off := settingsOf(t, cfg, "/off/").AccessLogs; off != nil {
+		t.Errorf("AccessLogs of an off level = %+v, want nil", off)
 	}
 }
 

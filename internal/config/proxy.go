@@ -134,7 +134,6 @@ func (p *proxyConf) effective() ProxySettings {
 		NextUpstreamTries:      p.nextTries.or(0),
 		NextUpstreamTimeout:    p.nextTimeout.or(0),
 		ClientMaxBodySize:      p.maxBodySize.or(defaultMaxBodySize),
-		AccessLog:              firstLog(logs),
 		AccessLogs:             logs,
 		Client:                 p.client.effective(),
 		StickyDebugHeader:      p.stickyDebug.or(false),

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -354,7 +355,10 @@ server {
 func TestSendTimeout(t *testing.T) {
 	app := newBackend(t, "app")
 	const size = 64 << 20
+	started := make(chan struct{})
+	var once sync.Once
 	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 		chunk := make([]byte, 64<<10)
 		for sent := 0; sent < size; sent += len(chunk) {
@@ -373,7 +377,13 @@ server {
 	if _, err := io.WriteString(rc.c, "GET / HTTP/1.1\r\nHost: lb\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	// The client reads nothing; readLog waits for the request to end.
+	// The client reads nothing; once the request is in limpet, readLog
+	// waits for it to end.
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the backend")
+	}
 	lines := readLog(t, lb, lb.logPath)
 	var status, sent int
 	var completion string
