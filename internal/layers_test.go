@@ -48,6 +48,7 @@ var layers = []struct {
 	}},
 	{"the runtime", []string{"internal/runtime"}},
 	{"commands", []string{"cmd/limpet", "bench/limpet-pprof", "bench/backend", "bench/idleclients"}},
+	{"the TLS benchmark's tools", []string{"bench/tlscert", "bench/handshakes"}},
 }
 
 // pkg is what go list tells of one package.

@@ -152,6 +152,8 @@ type scope struct {
 	loc    *locationConf // enclosing location, or nil
 	ups    *upstreamConf // enclosing upstream, or nil
 	match  *Match        // enclosing match block, or nil
+	// ifBody is the statement list of the enclosing if block, or nil.
+	ifBody *[]*Stmt
 }
 
 type upstreamConf struct {
@@ -187,6 +189,9 @@ type locationConf struct {
 	limits      limitConf
 	limitExcept *limitExceptConf // nil without limit_except
 	children    []*locationConf
+	// inIf marks the configuration of an `if` block (Stmt.Location): a
+	// child for the merge of settings, not a location the router knows.
+	inIf bool
 }
 
 type pendingPass struct {
@@ -303,6 +308,9 @@ func finishLocation(lc *locationConf, parent *proxyConf, parentAccess *accessCon
 		le.le.Access = le.access.effective()
 	}
 	for _, c := range lc.children {
+		if c.inIf {
+			inheritIf(c.loc, lc.loc)
+		}
 		finishLocation(c, &lc.proxy, &lc.access, &lc.limits)
 	}
 }
@@ -1031,7 +1039,7 @@ func (b *builder) location(d *Directive, s *scope) error {
 	// repeated regex pass, though the second can never match, so limpet
 	// reports those too.
 	for _, other := range *siblings {
-		if other.loc.Path == path && locationKind(other.loc.Modifier) == locationKind(mod) {
+		if !other.inIf && other.loc.Path == path && locationKind(other.loc.Modifier) == locationKind(mod) {
 			return d.errorf("duplicate location %q", path)
 		}
 	}
@@ -1152,6 +1160,10 @@ func (b *builder) ret(d *Directive, s *scope) error {
 	if s.loc != nil {
 		target = &s.loc.loc.Return
 	}
+	if s.ifBody != nil {
+		// In an if block the return is only a statement of it.
+		target = new(*Return)
+	}
 	if *target != nil {
 		// nginx would keep going and never reach the second one.
 		return d.duplicate()
@@ -1177,6 +1189,8 @@ func (b *builder) ret(d *Directive, s *scope) error {
 		}
 	}
 	*target = r
+	sc := s.script()
+	*sc = append(*sc, &Stmt{Pos: r.Pos, Kind: StmtReturn, Return: r})
 	return nil
 }
 

@@ -88,6 +88,8 @@ type Config struct {
 	// LogFormats are the log_format directives by name; "combined" is
 	// predefined and not listed.
 	LogFormats map[string]*LogFormat
+	// Maps are the `map SOURCE $VAR { ... }` blocks, in the order written.
+	Maps []*Map
 }
 
 // DefaultWorkerConnections is limpet's worker_connections default. nginx's
@@ -297,6 +299,10 @@ type Server struct {
 	// server rewrite phase, before any location is chosen, so it answers
 	// every request of the server.
 	Return *Return
+	// Script is the server's rewrite phase: its set, rewrite, if, break
+	// and return lines in the order written, run before the location is
+	// chosen. Return is also its first statement of that kind.
+	Script []*Stmt
 }
 
 // Listen is one `listen` directive.
@@ -384,6 +390,10 @@ type Location struct {
 	// LimitExcept is the `limit_except METHOD ... { ... }` block, or nil:
 	// requests with other methods must also pass its access control.
 	LimitExcept *LimitExcept
+	// Script is the location's rewrite phase: set, rewrite, if, break
+	// and return in the order written, run once the location is chosen.
+	// Return is also its first top-level return.
+	Script []*Stmt
 }
 
 // HealthCheck is NGINX Plus's `health_check [interval=TIME] [jitter=TIME]

@@ -19,6 +19,8 @@ const (
 	inEvents                        // events { }
 	inMatch                         // match NAME { } of NGINX Plus health checks
 	inLimitExcept                   // limit_except METHOD ... { } of a location
+	inServerIf                      // if (...) { } of a server: nginx's NGX_HTTP_SIF_CONF
+	inLocationIf                    // if (...) { } of a location: nginx's NGX_HTTP_LIF_CONF
 
 	// inHTTPLevel is where http-level directives go: the design notes
 	// write upstream and server blocks at top level (a conf.d snippet),
@@ -31,6 +33,9 @@ const (
 	// inHSLL is nginx's NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|
 	// NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF: the access directives.
 	inHSLL = inHSL | inLimitExcept
+	// inRewrite is where the rewrite module's statements go: server,
+	// location and the if blocks of both.
+	inRewrite = inServer | inLocation | inServerIf | inLocationIf
 )
 
 // argRule is a bit set of accepted argument counts, like the
@@ -143,9 +148,30 @@ var directiveList = []directive{
 	// location [=|~|~*|^~] PATH { ... }
 	{"location", inServer | inLocation, args12 | argsBlock, (*builder).location},
 	// proxy_pass URL; no default.
-	{"proxy_pass", inLocation, args1, (*builder).proxyPass},
-	// return CODE [TEXT]; return CODE URL; return URL;
-	{"return", inServer | inLocation, args12, (*builder).ret},
+	{"proxy_pass", inLocation | inLocationIf, args1, (*builder).proxyPass},
+	// return CODE [TEXT]; return CODE URL; return URL; runs in order
+	// with set, rewrite and if (see rewrite.go).
+	{"return", inRewrite, args12, (*builder).ret},
+
+	// The rewrite and map modules (rewrite.go).
+	// set $VARIABLE VALUE; no default.
+	{"set", inRewrite, args2, (*builder).set},
+	// rewrite REGEX REPLACEMENT [last|break|redirect|permanent]; no default.
+	{"rewrite", inRewrite, args2 | args3, (*builder).rewrite},
+	// break; ends the rewrite directives of the level.
+	{"break", inRewrite, args0, (*builder).rewriteBreak},
+	// if (CONDITION) { ... } in server and location; the file tests
+	// (-f, -d, -e, -x and their negations) are refused.
+	{"if", inServer | inLocation, args1More | argsBlock, (*builder).ifBlock},
+	// rewrite_log on|off; default off. uninitialized_variable_warn
+	// on|off; default on. Both only shape nginx's error log.
+	{"rewrite_log", inHSL | inServerIf | inLocationIf, argsFlag, (*builder).rewriteFlag},
+	{"uninitialized_variable_warn", inHSL | inServerIf | inLocationIf, argsFlag, (*builder).rewriteFlag},
+	// map SOURCE $VARIABLE { [hostnames;] [volatile;] [default VALUE;]
+	// KEY VALUE; ... } in http; default value "".
+	{"map", inHTTPLevel, args2 | argsBlock, (*builder).mapBlock},
+	{"map_hash_max_size", inHTTPLevel, args1, (*builder).ignore},
+	{"map_hash_bucket_size", inHTTPLevel, args1, (*builder).ignore},
 	// api [write=on|off] [origin=ORIGIN ...]; write=off by default
 	// (NGINX Plus); origin= is limpet's own, none by default: browsers
 	// may write from the API's own origin only.
@@ -216,7 +242,7 @@ var directiveList = []directive{
 	{"proxy_set_header", inHSL, args2, (*builder).proxySetHeader},
 	// add_header NAME VALUE [always]; no default; several per level; a
 	// level with any inherits none.
-	{"add_header", inHSL, args2 | args3, (*builder).addHeader},
+	{"add_header", inHSL | inLocationIf, args2 | args3, (*builder).addHeader},
 	// proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout TIME; default 60s.
 	{"proxy_connect_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.connectTimeout })},
 	{"proxy_read_timeout", inHSL, args1, msecSlot(func(p *proxyConf) *setting[time.Duration] { return &p.readTimeout })},
@@ -240,7 +266,7 @@ var directiveList = []directive{
 	// access_log off | PATH [FORMAT [buffer=SIZE] [flush=TIME]
 	// [if=CONDITION]]; several per level; default stdout in limpet's
 	// JSON, also when FORMAT is left out (see logformat.go).
-	{"access_log", inHSL, args1More, (*builder).accessLog},
+	{"access_log", inHSL | inLocationIf, args1More, (*builder).accessLog},
 	// log_format NAME [escape=default|json|none] STRING ...; combined
 	// is predefined.
 	{"log_format", inHTTPLevel, args2More, (*builder).logFormat},

@@ -28,13 +28,13 @@ type addHeader struct {
 // compileAddHeaders compiles an add_header list, nil when it is empty so
 // that the request path can skip it; an unknown variable is an error
 // naming the directive's file and line.
-func compileAddHeaders(list []config.AddHeader) ([]addHeader, error) {
+func compileAddHeaders(g *vars.Registry, list []config.AddHeader) ([]addHeader, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
 	out := make([]addHeader, 0, len(list))
 	for _, h := range list {
-		t, err := vars.Compile(h.Value)
+		t, err := g.Compile(h.Value)
 		if err != nil {
 			return nil, &config.Error{Pos: h.Pos, Msg: err.Error()}
 		}

@@ -57,6 +57,10 @@ type Env struct {
 	Content func(l *config.Location) (http.Handler, error)
 	// Now is the clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
+	// Vars is the configuration's own variables (map, set, named
+	// captures), which templates are compiled against; nil for none
+	// (see CompileVariables).
+	Vars *vars.Registry
 }
 
 // Guard decides whether a request may be served; when it refuses, it has
@@ -82,6 +86,10 @@ type Handler struct {
 	errorLog *slog.Logger
 	observer Observer
 	now      func() time.Time
+	// vars is the configuration's variables; userVars says whether a
+	// request needs storage for them or for regex captures.
+	vars     *vars.Registry
+	userVars bool
 
 	// upgrades tracks hijacked (WebSocket) connections, which
 	// http.Server.Shutdown does not see, so CloseUpgrades can end them.
@@ -116,6 +124,9 @@ type virtualServer struct {
 	// that proxy, without that slash: a request for exactly such a path
 	// is redirected to the slashed one, as nginx does.
 	slashRedirect map[string]*location
+	// rewrites is the server's rewrite phase (rewrite.go); nil when its
+	// configuration uses no set, rewrite, if, map or capture.
+	rewrites *serverRewrites
 }
 
 // location is a compiled `location` block.
@@ -155,6 +166,8 @@ type location struct {
 	// location's own keepalive_requests or keepalive_time ends the
 	// connection (client.go).
 	lastRequest func(r *http.Request) bool
+	// script is the location's rewrite phase (rewrite.go).
+	script []stmt
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -170,6 +183,7 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 		errorLog: env.ErrorLog,
 		observer: env.Observer,
 		now:      env.Now,
+		vars:     env.Vars,
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -185,6 +199,8 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 		vs.setKeepalive(servers[max(defaultIndex, 0)].Proxy.Client)
 		h.servers[s] = vs
 	}
+	// Once every template is compiled: whether one uses a capture.
+	h.userVars = env.Vars.Len() > 0 || env.Vars.UsesCaptures()
 	return h, nil
 }
 
@@ -201,7 +217,7 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if vs.noLocation.log, err = openLogs(env, s.Proxy.AccessLogs); err != nil {
 		return nil, err
 	}
-	if vs.noLocation.addHeaders, err = compileAddHeaders(s.Proxy.AddHeaders); err != nil {
+	if vs.noLocation.addHeaders, err = compileAddHeaders(env.Vars, s.Proxy.AddHeaders); err != nil {
 		return nil, err
 	}
 	if err := vs.noLocation.compileLimits(env); err != nil {
@@ -210,8 +226,8 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if vs.noLocation.guard, err = compileGuard(env, s.Access, nil); err != nil {
 		return nil, err
 	}
-	if s.Return != nil {
-		if vs.noLocation.ret, err = compileReturn(s.Return); err != nil {
+	if s.Return != nil && script(s.Script) == nil {
+		if vs.noLocation.ret, err = compileReturn(env.Vars, s.Return); err != nil {
 			return nil, err
 		}
 	}
@@ -233,6 +249,9 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 		return nil
 	}
 	if err := walk(s.Locations); err != nil {
+		return nil, err
+	}
+	if err := vs.compileRewrites(s, env); err != nil {
 		return nil, err
 	}
 	return vs, nil
@@ -260,7 +279,7 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
 		return nil, err
 	}
-	if cl.addHeaders, err = compileAddHeaders(l.Proxy.AddHeaders); err != nil {
+	if cl.addHeaders, err = compileAddHeaders(env.Vars, l.Proxy.AddHeaders); err != nil {
 		return nil, err
 	}
 	if err := cl.compileLimits(env); err != nil {
@@ -274,8 +293,8 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 			return cl, nil
 		}
 	}
-	if l.Return != nil {
-		if cl.ret, err = compileReturn(l.Return); err != nil {
+	if l.Return != nil && script(l.Script) == nil {
+		if cl.ret, err = compileReturn(env.Vars, l.Return); err != nil {
 			return nil, err
 		}
 		return cl, nil
@@ -288,7 +307,7 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl.upstream = env.Upstream(l.ProxyPass)
 	cl.proxyHost = cl.upstream.Name
 	cl.transport = env.Transport(cl.upstream, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout})
-	if cl.headers, err = compileHeaders(p.SetHeaders); err != nil {
+	if cl.headers, err = compileHeaders(env.Vars, p.SetHeaders); err != nil {
 		return nil, err
 	}
 	cl.next = p.NextUpstream
@@ -332,6 +351,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	vr := &rw.vr
 	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name, Response: &rw.resp}
 	rw.resp.Start, rw.resp.Now, rw.resp.Header = start, h.now, w.Header()
+	if h.userVars {
+		// Only a configuration with variables of its own pays for them.
+		vr.User = new(vars.Values)
+		vr.User.Init(h.vars)
+	}
 	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := a.(*net.TCPAddr); ok {
@@ -360,7 +384,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	vr.URI = path
 	var prefix string
-	if loc.ret == nil { // a server-level return answers every request
+	if vs.rewrites != nil {
+		// The rewrite phase (rewrite.go) chooses the location itself.
+		var done bool
+		if loc, prefix, r, done = h.rewritePhase(vs, rw, r, vr, path); done {
+			return
+		}
+	} else if loc.ret == nil { // a server-level return answers every request
 		l, p := vs.locations.Match(path)
 		if sl := vs.slashRedirect[path]; sl != nil && (l == nil || l.Path != path) {
 			// nginx redirects from the location that asked for it, whose

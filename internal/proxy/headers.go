@@ -49,10 +49,10 @@ type setHeader struct {
 
 // compileHeaders compiles a proxy_set_header list; an unknown variable is
 // an error naming the directive's file and line.
-func compileHeaders(list []config.Header) ([]setHeader, error) {
+func compileHeaders(g *vars.Registry, list []config.Header) ([]setHeader, error) {
 	out := make([]setHeader, 0, len(list))
 	for _, h := range list {
-		t, err := vars.Compile(h.Value)
+		t, err := g.Compile(h.Value)
 		if err != nil {
 			return nil, &config.Error{Pos: h.Pos, Msg: err.Error()}
 		}

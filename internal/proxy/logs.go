@@ -54,7 +54,7 @@ func openLogs(env *Env, list []config.AccessLog) (*logSet, error) {
 		}
 		line := logLine{l: l}
 		if f := al.Format; f != nil {
-			if line.format, err = vars.Compile(f.Format); err != nil {
+			if line.format, err = env.Vars.Compile(f.Format); err != nil {
 				return nil, &config.Error{Pos: f.Pos, Msg: err.Error()}
 			}
 			line.escape, _ = vars.ParseEscape(f.Escape)
@@ -63,7 +63,7 @@ func openLogs(env *Env, list []config.AccessLog) (*logSet, error) {
 			set.json = true
 		}
 		if al.If != "" {
-			if line.cond, err = vars.Compile(al.If); err != nil {
+			if line.cond, err = env.Vars.Compile(al.If); err != nil {
 				return nil, &config.Error{Pos: al.Pos, Msg: err.Error()}
 			}
 		}

@@ -17,10 +17,10 @@ type returnAction struct {
 	text *vars.Template // body, or Location for redirects; nil when absent
 }
 
-func compileReturn(r *config.Return) (*returnAction, error) {
+func compileReturn(g *vars.Registry, r *config.Return) (*returnAction, error) {
 	a := &returnAction{code: r.Code}
 	if r.Text != "" {
-		t, err := vars.Compile(r.Text)
+		t, err := g.Compile(r.Text)
 		if err != nil {
 			return nil, &config.Error{Pos: r.Pos, Msg: err.Error()}
 		}

@@ -422,3 +422,28 @@ server {
 		t.Errorf("X-Upstream %q, want %q", got, app.addr())
 	}
 }
+
+// nginx's documented use of if=: a map of $status leaves the 2xx and 3xx
+// responses out of the log.
+func TestAccessLogIfMap(t *testing.T) {
+	lb := startLimpet(t, `
+map $status $loggable {
+    ~^[23]  0;
+    default 1;
+}
+log_format short '$status $uri';
+server {
+    listen 127.0.0.1:0;
+    access_log {{log}} short if=$loggable;
+    location / { return 200 ok; }
+    location /missing { return 404; }
+    location /moved { return 302 /; }
+}`)
+	c := newClient(t)
+	for _, p := range []string{"/", "/missing", "/moved", "/missing/again"} {
+		get(t, c, lb.url+p)
+	}
+	if got, want := strings.Join(readLog(t, lb, lb.logPath), "\n"), "404 /missing\n404 /missing/again"; got != want {
+		t.Errorf("log:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -121,6 +121,12 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		}
 	}
 	p.checker = health.New(checks, rt.log)
+	// The configuration's own variables (map, set, named captures),
+	// shared by every listen address's handler.
+	userVars, err := proxy.CompileVariables(cfg)
+	if err != nil {
+		return p, err
+	}
 	var observer proxy.Observer
 	if hasMetrics(cfg) {
 		observer = rt.metrics
@@ -135,6 +141,7 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		Observer:  observer,
 		Content:   p.content,
 		Now:       rt.opts.Now,
+		Vars:      userVars,
 	}
 	if err := p.buildListens(env); err != nil {
 		return p, err

@@ -184,6 +184,10 @@ func appendVar(dst []byte, seg *segment, r *Request) []byte {
 			dst = append(dst, v...)
 		}
 		return dst
+	case kUser:
+		return appendUser(dst, seg, r)
+	case kCapture:
+		return appendCapture(dst, seg, r)
 	case kCookie:
 		if hr == nil {
 			return dst

@@ -50,7 +50,9 @@ func (t *Template) AppendLog(dst []byte, r *Request, esc Escape) []byte {
 			v, found = appendLate(scratch[:0], seg, r)
 		} else {
 			v = appendVar(scratch[:0], seg, r)
-			found = len(v) > 0 || seg.kind == kIsArgs
+			// A variable of the configuration (set, map) is found even when
+			// empty, as in nginx.
+			found = len(v) > 0 || seg.kind == kIsArgs || seg.kind == kUser
 		}
 		if !found {
 			if esc != EscapeJSON {

@@ -65,6 +65,10 @@ type Request struct {
 	// ($status, $upstream_addr, $request_id...: late.go); nil leaves
 	// those variables empty.
 	Response *Response
+	// User holds the values of the configuration's own variables (set,
+	// map, named captures) and the last regex captures; nil when the
+	// configuration has none (user.go).
+	User *Values
 }
 
 // kind is what a template segment evaluates to.
@@ -96,6 +100,8 @@ const (
 	kCookie
 	kLimitReqStatus
 	kLimitConnStatus
+	kUser    // a variable of the configuration's Registry (user.go)
+	kCapture // a regex capture, $0 to $9 (user.go)
 )
 
 // simple maps the names of the variables that take no argument to their
@@ -132,6 +138,10 @@ var simple = map[string]kind{
 type segment struct {
 	kind kind
 	text string
+	// n and uv are a kUser segment's slot and variable, or a kCapture
+	// segment's capture number (user.go).
+	n  int
+	uv *userVar
 }
 
 // Template is a configuration value compiled for fast expansion. It is
@@ -144,7 +154,11 @@ type Template struct {
 // Compile parses s, resolving every variable it holds. The errors use
 // nginx's words, for example `unknown "foo" variable`, so that the config
 // package only has to add the file and line.
-func Compile(s string) (*Template, error) {
+func Compile(s string) (*Template, error) { return compile(s, nil) }
+
+// compile is Compile with the user variables and captures of g, when g
+// is not nil.
+func compile(s string, g *Registry) (*Template, error) {
 	t := &Template{src: s}
 	var lit strings.Builder
 	flush := func() {
@@ -197,8 +211,12 @@ func Compile(s string) (*Template, error) {
 			}
 			name = s[next:end]
 			next = end
+			if c := name[0]; g != nil && c >= '0' && c <= '9' {
+				// nginx reads one digit: "$10" is $1 then "0".
+				name, next = name[:1], next-len(name)+1
+			}
 		}
-		seg, err := resolve(name)
+		seg, err := g.resolve(name)
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +245,7 @@ func isNameByte(c byte) bool {
 // resolve turns a variable name into a segment. Names are lowercased first,
 // as ngx_http_get_variable_index does.
 func resolve(name string) (segment, error) {
-	if c := name[0]; c >= '1' && c <= '9' {
+	if c := name[0]; c >= '0' && c <= '9' {
 		return segment{}, fmt.Errorf("regex capture \"$%s\" is not supported", name)
 	}
 	lower := strings.ToLower(name)
