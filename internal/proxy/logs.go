@@ -29,10 +29,6 @@ type logLine struct {
 	cond *vars.Template
 }
 
-// formats caches the compiled log_format templates: every line naming
-// a format shares one.
-type formats map[*config.LogFormat]*vars.Template
-
 // openLogs compiles a level's access_log lines; nil when they are off.
 // An unknown variable in a format is an error at the log_format's line,
 // in an if= at the access_log's.
