@@ -31,30 +31,57 @@ func (w *responseWriter) sendTimeout() time.Duration {
 	return w.client.SendTimeout
 }
 
-// setKeepalive gives the server's locations whose keepalive_requests or
-// keepalive_time is stricter than def (the default server's, which the
-// connection applies) a check that ends the connection after their
-// request.
-func (vs *virtualServer) setKeepalive(def config.ClientSettings) {
-	set := func(l *location) {
-		c := l.cfg.Proxy.Client
-		stricter := c.KeepaliveRequests > 0 && (def.KeepaliveRequests == 0 || c.KeepaliveRequests < def.KeepaliveRequests) ||
-			c.KeepaliveTime > 0 && (def.KeepaliveTime == 0 || c.KeepaliveTime < def.KeepaliveTime)
-		if !stricter {
-			return
-		}
-		maxReq, maxAge := c.KeepaliveRequests, c.KeepaliveTime
-		l.lastRequest = func(r *http.Request) bool {
-			conn, ok := r.Context().Value(vars.ConnContextKey).(vars.Conn)
-			if !ok {
-				return false
-			}
-			return maxReq > 0 && conn.Requests() >= maxReq || maxAge > 0 && time.Since(conn.Start()) >= maxAge
-		}
+// keepaliveLimits returns a location's keepalive_requests and
+// keepalive_time as limits to apply: nginx's 0 ends keep-alive after the
+// request (requests >= 0, and any time elapsed > 0), which are 1 request
+// and 1ns here.
+func keepaliveLimits(c config.ClientSettings) (int, time.Duration) {
+	return max(c.KeepaliveRequests, 1), max(c.KeepaliveTime, time.Nanosecond)
+}
+
+// KeepaliveEnvelope returns the most lenient keepalive_requests and
+// keepalive_time of the handler's servers and locations: what the
+// connection itself must allow, since nginx applies the value of the
+// location that ends up serving each request.
+func (h *Handler) KeepaliveEnvelope() (requests int, age time.Duration) {
+	for _, vs := range h.servers {
+		vs.each(func(l *location) {
+			r, a := keepaliveLimits(l.cfg.Proxy.Client)
+			requests, age = max(requests, r), max(age, a)
+		})
 	}
-	set(vs.noLocation)
+	return requests, age
+}
+
+// LimitKeepalive is told the keepalive_requests and keepalive_time the
+// client connections apply (maxRequests, maxAge: at least the
+// envelope), and gives every location with stricter values of its own
+// the check that ends the connection after its request.
+func (h *Handler) LimitKeepalive(maxRequests int, maxAge time.Duration) {
+	for _, vs := range h.servers {
+		vs.each(func(l *location) {
+			reqs, age := keepaliveLimits(l.cfg.Proxy.Client)
+			l.lastRequest = nil
+			if reqs >= maxRequests && age >= maxAge {
+				return
+			}
+			l.lastRequest = func(r *http.Request) bool {
+				conn, ok := r.Context().Value(vars.ConnContextKey).(vars.Conn)
+				if !ok {
+					return false
+				}
+				return conn.Requests() >= reqs || time.Since(conn.Start()) >= age
+			}
+		})
+	}
+}
+
+// each calls f for every compiled location of the server, the one for
+// requests that match none included.
+func (vs *virtualServer) each(f func(*location)) {
+	f(vs.noLocation)
 	for _, l := range vs.compiled {
-		set(l)
+		f(l)
 	}
 }
 

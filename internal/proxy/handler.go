@@ -196,7 +196,6 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 		if err != nil {
 			return nil, err
 		}
-		vs.setKeepalive(servers[max(defaultIndex, 0)].Proxy.Client)
 		h.servers[s] = vs
 	}
 	// Once every template is compiled: whether one uses a capture.

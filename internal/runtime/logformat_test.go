@@ -222,8 +222,9 @@ func (rc *rawConn) closed() bool {
 }
 
 // keepalive_requests: the Nth response of a connection says "Connection:
-// close" and the connection ends; a location may be stricter than its
-// server.
+// close" and the connection ends; as in nginx, the location that serves
+// the request decides, whether it is stricter than its server or more
+// lenient, and 0 ends keep-alive after one request.
 func TestKeepaliveRequests(t *testing.T) {
 	lb := startLimpet(t, `
 server {
@@ -232,18 +233,25 @@ server {
     keepalive_requests 3;
     location / { return 200 ok; }
     location /strict { keepalive_requests 1; return 200 strict; }
+    location /lenient { keepalive_requests 5; return 200 lenient; }
+    location /none { keepalive_requests 0; return 200 none; }
 }`)
-	rc := dialRaw(t, lb)
-	for i := 1; i <= 3; i++ {
-		res := rc.get(t, "/")
-		if wantClose := i == 3; res.Close != wantClose {
-			t.Fatalf("response %d: Connection close %t, want %t", i, res.Close, wantClose)
+	for _, tt := range []struct {
+		path string
+		n    int
+	}{{"/", 3}, {"/lenient", 5}, {"/none", 1}} {
+		rc := dialRaw(t, lb)
+		for i := 1; i <= tt.n; i++ {
+			res := rc.get(t, tt.path)
+			if wantClose := i == tt.n; res.Close != wantClose {
+				t.Fatalf("%s, response %d: Connection close %t, want %t", tt.path, i, res.Close, wantClose)
+			}
+		}
+		if !rc.closed() {
+			t.Errorf("%s: the connection stayed open after keepalive_requests", tt.path)
 		}
 	}
-	if !rc.closed() {
-		t.Error("the connection stayed open after keepalive_requests")
-	}
-	rc = dialRaw(t, lb)
+	rc := dialRaw(t, lb)
 	if res := rc.get(t, "/"); res.Close {
 		t.Fatal("the first request closed the connection")
 	}

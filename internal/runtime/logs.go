@@ -5,6 +5,7 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/proxy"
 )
 
 // logBuffering returns the buffer size and flush interval of the access
@@ -35,4 +36,21 @@ func logBuffering(cfg *config.Config, path string) (int, time.Duration) {
 		return accesslog.DefaultBuffer, accesslog.DefaultFlush
 	}
 	return found.Buffer, found.Flush
+}
+
+// keepaliveEnvelope returns the most lenient keepalive_requests and
+// keepalive_time of the handlers that share a socket, which its
+// connections apply, and tells each handler, so that its stricter
+// locations end connections themselves.
+func keepaliveEnvelope(handlers []*proxy.Handler) (int, time.Duration) {
+	var requests int
+	var age time.Duration
+	for _, h := range handlers {
+		r, a := h.KeepaliveEnvelope()
+		requests, age = max(requests, r), max(age, a)
+	}
+	for _, h := range handlers {
+		h.LimitKeepalive(requests, age)
+	}
+	return requests, age
 }
