@@ -272,7 +272,7 @@ server {
     access_log off;
     keepalive_time 200ms;
     keepalive_requests 1000000;
-    location / { return 200 ok; }
+    location / { add_header X-Conn $connection_requests:$connection_time; return 200 ok; }
 }`)
 	start := time.Now()
 	rc := dialRaw(t, lb)
@@ -286,6 +286,10 @@ server {
 		// from before limpet accepted the connection).
 		if answered := time.Since(start); answered < 200*time.Millisecond {
 			t.Errorf("request %d closed the connection %v after it opened, before keepalive_time", n, answered)
+		}
+		// $connection_requests:$connection_time, as nginx's test has it.
+		if x := res.Header.Get("X-Conn"); !regexp.MustCompile(`^` + fmt.Sprint(n) + `:(0\.[2-9]\d\d|[1-9]\d*\.\d{3})$`).MatchString(x) {
+			t.Errorf("X-Conn %q of request %d, want %d:(at least 0.200)", x, n, n)
 		}
 		break
 	}

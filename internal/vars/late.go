@@ -120,6 +120,7 @@ const (
 	kRequestLength
 	kUpstreamConnectTime
 	kGzipRatio
+	kConnectionTime
 	kSentHTTP     // $sent_http_NAME; text is the canonical header key
 	kUpstreamHTTP // $upstream_http_NAME; text is the canonical header key
 )
@@ -165,6 +166,7 @@ func init() {
 		"request_length":         kRequestLength,
 		"upstream_connect_time":  kUpstreamConnectTime,
 		"gzip_ratio":             kGzipRatio,
+		"connection_time":        kConnectionTime,
 	} {
 		simple[name] = k
 	}
@@ -254,7 +256,7 @@ func appendLate(dst []byte, seg *segment, r *Request) (out []byte, found bool) {
 		dst = append(dst, requestURI(r.R)...)
 		dst = append(dst, ' ')
 		return append(dst, r.R.Proto...), true
-	case kConnection, kConnectionRequests:
+	case kConnection, kConnectionRequests, kConnectionTime:
 		if r.R == nil {
 			return dst, false
 		}
@@ -262,8 +264,11 @@ func appendLate(dst []byte, seg *segment, r *Request) (out []byte, found bool) {
 		if !ok {
 			return dst, false
 		}
-		if k == kConnection {
+		switch k {
+		case kConnection:
 			return strconv.AppendUint(dst, c.Serial(), 10), true
+		case kConnectionTime:
+			return AppendSeconds(dst, time.Since(c.Start())), true
 		}
 		return strconv.AppendInt(dst, int64(c.Requests()), 10), true
 	case kRequestLength:
