@@ -71,6 +71,12 @@ func TestAppendLog(t *testing.T) {
 			`{"ua":"a\"b\\c\n\t\u0001é","ref":""}`},
 		{"no escaping", `$http_user_agent|$http_referer`, EscapeNone, "/", http.Header{"User-Agent": {`a"b\c`}}, done(),
 			`a"b\c|-`},
+		// A decoded $uri with a quote, spaces and control bytes, an absent
+		// and a present argument, in the three escapings.
+		{"default escaping of a decoded uri", `$uri$arg_b$arg_c`, EscapeDefault, "/e/%22x%20%1B%1F%20%22?c=7", nil, done(), `/e/\x22x \x1B\x1F \x22-7`},
+		{"json escaping of a decoded uri", `$uri$arg_b$arg_c`, EscapeJSON, "/e/%22x%20%1B%1F%20%22?c=7", nil, done(), `/e/\"x \u001B\u001F \"7`},
+		{"no escaping of a decoded uri", `$uri$arg_b$arg_c`, EscapeNone, "/e/%22x%20%1B%1F%20%22?c=7", nil, done(), "/e/\"x \x1b\x1f \"-7"},
+		{"binary address", `$binary_remote_addr`, EscapeDefault, "/", nil, done(), `\xC0\x00\x02\x07`},
 		{"literal text is not escaped", `"\x" $status`, EscapeDefault, "/", nil, done(), `"\x" 200`},
 		{"after a retry", `$upstream_addr $upstream_status $upstream_response_time $upstream_header_time $upstream_connect_time $sticky_reason`,
 			EscapeDefault, "/", nil, retried,
