@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
@@ -83,6 +85,42 @@ func (vs *virtualServer) each(f func(*location)) {
 	for _, l := range vs.compiled {
 		f(l)
 	}
+}
+
+// rateOf returns the limit_rate of a response: the value a `set
+// $limit_rate` of the request gave, when it is a size (nginx's
+// ngx_http_variable_request_set_size), else the location's.
+func (h *Handler) rateOf(w *responseWriter) (rate, after int64) {
+	if c := w.client; c != nil {
+		rate, after = c.LimitRate, c.LimitRateAfter
+	}
+	if h.limitRateSlot >= 0 && w.vr.User != nil {
+		if v, ok := w.vr.User.Assigned(h.limitRateSlot); ok {
+			if n, ok := parseRate(v); ok {
+				rate = n
+			}
+		}
+	}
+	return rate, after
+}
+
+// parseRate reads a size as nginx's ngx_parse_size does: digits with an
+// optional k or m (either case).
+func parseRate(s string) (int64, bool) {
+	mult := int64(1)
+	switch {
+	case s == "":
+		return 0, false
+	case s[len(s)-1] == 'k' || s[len(s)-1] == 'K':
+		mult, s = 1<<10, s[:len(s)-1]
+	case s[len(s)-1] == 'm' || s[len(s)-1] == 'M':
+		mult, s = 1<<20, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult || s[0] == '+' {
+		return 0, false
+	}
+	return n * mult, true
 }
 
 // rateLimit paces a response body at limit_rate bytes per second after

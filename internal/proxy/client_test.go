@@ -55,3 +55,21 @@ func TestRateLimitGrant(t *testing.T) {
 		})
 	}
 }
+
+// A `set $limit_rate` value is read as nginx's ngx_parse_size reads it.
+func TestParseRate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"100", 100, true}, {"8k", 8 << 10, true}, {"8K", 8 << 10, true}, {"2m", 2 << 20, true}, {"0", 0, true},
+		{"", 0, false}, {"k", 0, false}, {"1g", 0, false}, {"-1", 0, false}, {"+5", 0, false}, {"1.5k", 0, false},
+		{"99999999999999999999", 0, false},
+	}
+	for _, tt := range tests {
+		if got, ok := parseRate(tt.in); got != tt.want || ok != tt.ok {
+			t.Errorf("parseRate(%q) = %d, %t; want %d, %t", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

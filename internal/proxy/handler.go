@@ -90,6 +90,8 @@ type Handler struct {
 	// request needs storage for them or for regex captures.
 	vars     *vars.Registry
 	userVars bool
+	// limitRateSlot is the slot of a `set $limit_rate`, -1 without one.
+	limitRateSlot int
 
 	// upgrades tracks hijacked (WebSocket) connections, which
 	// http.Server.Shutdown does not see, so CloseUpgrades can end them.
@@ -200,6 +202,10 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 	}
 	// Once every template is compiled: whether one uses a capture.
 	h.userVars = env.Vars.Len() > 0 || env.Vars.UsesCaptures()
+	h.limitRateSlot = -1
+	if slot, ok := env.Vars.Slot("limit_rate"); ok {
+		h.limitRateSlot = slot // `set $limit_rate` (client.go)
+	}
 	return h, nil
 }
 

@@ -134,8 +134,8 @@ func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 	var wd deadline.Lazy
 	timeout := w.sendTimeout()
 	var limit *rateLimit
-	if c := w.client; c != nil && c.LimitRate > 0 {
-		limit = &rateLimit{rate: c.LimitRate, after: c.LimitRateAfter}
+	if rate, after := h.rateOf(w); rate > 0 {
+		limit = &rateLimit{rate: rate, after: after}
 	}
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)

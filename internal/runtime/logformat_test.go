@@ -339,6 +339,7 @@ server {
     access_log off;
     location / { proxy_pass http://{{app}}; limit_rate 100k; }
     location /after/ { proxy_pass http://{{app}}; limit_rate 1k; limit_rate_after 200k; }
+    location /set/ { set $limit_rate 100k; proxy_pass http://{{app}}; }
 }`, "{{app}}", app.addr())
 	c := newClient(t)
 	start := time.Now()
@@ -350,6 +351,12 @@ server {
 	// 102400 bytes go at once, the other 47600 at 102400 a second.
 	if min := 450 * time.Millisecond; took < min {
 		t.Errorf("150000 bytes at limit_rate 100k took %v, want at least %v", took, min)
+	}
+	// The same rate from `set $limit_rate`, as nginx allows.
+	start = time.Now()
+	res, got = get(t, c, lb.url+"/set/")
+	if took := time.Since(start); res.StatusCode != 200 || got != body || took < 450*time.Millisecond {
+		t.Errorf("set $limit_rate 100k: %d, %d bytes in %v, want all of them in at least 450ms", res.StatusCode, len(got), took)
 	}
 	// Under limit_rate_after, 1k a second would take minutes: the test's
 	// own deadline would end it.

@@ -382,3 +382,26 @@ func AppendSeconds(dst []byte, d time.Duration) []byte {
 	ms %= 1000
 	return append(dst, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
 }
+
+// Slot returns the slot of the configuration's variable name, false
+// when the configuration does not define it: the proxy looks up the
+// variables nginx lets `set` change its behaviour with ($limit_rate).
+func (g *Registry) Slot(name string) (int, bool) {
+	if g == nil {
+		return 0, false
+	}
+	uv, ok := g.index[strings.ToLower(name)]
+	if !ok {
+		return 0, false
+	}
+	return uv.slot, true
+}
+
+// Assigned returns the value `set` gave the variable in slot, false
+// while it has none.
+func (v *Values) Assigned(slot int) (string, bool) {
+	if slot < 0 || slot >= len(v.vals) || !v.vals[slot].ok {
+		return "", false
+	}
+	return v.vals[slot].s, true
+}
