@@ -33,7 +33,7 @@ var layers = []struct {
 		"internal/config", "internal/upstream", "internal/vars", "internal/httpsyntax",
 		"internal/deadline", "internal/epoll", "internal/errpage", "internal/accesslog",
 		"internal/gctune", "internal/testbackend", "internal/benchcpu", "internal/browsertest",
-		"internal/discovery/dnstest",
+		"internal/discovery/dnstest", "internal/tlstest",
 	}},
 	{"the request path's building blocks", []string{
 		"internal/balance", "internal/sticky", "internal/h1parse",
@@ -44,7 +44,7 @@ var layers = []struct {
 	{"what the runtime wires: the proxy and the services beside it", []string{
 		"internal/proxy", "internal/h1srv", "internal/health", "internal/access",
 		"internal/admin/api", "internal/admin/metrics", "internal/admin/dashboard", "internal/demo",
-		"internal/discovery",
+		"internal/discovery", "internal/tlsconf",
 	}},
 	{"the runtime", []string{"internal/runtime"}},
 	{"commands", []string{"cmd/limpet", "bench/limpet-pprof", "bench/backend", "bench/idleclients"}},

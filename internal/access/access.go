@@ -150,6 +150,9 @@ func (lv *level) addressAllowed(client netip.Addr) bool {
 	// stack listener) against the IPv4 rules; a zone never takes part.
 	client = client.Unmap().WithZone("")
 	for _, rule := range lv.rules {
+		if rule.Unix {
+			continue // no client of limpet's comes over a unix socket
+		}
 		if rule.All || (client.IsValid() && rule.Prefix.Contains(client)) {
 			return rule.Allow
 		}

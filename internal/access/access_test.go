@@ -111,6 +111,13 @@ func TestAllow(t *testing.T) {
 		{"host bits in a rule are ignored", rules(rule(false, "10.1.2.3/8")), nil, []req{
 			{"GET", "10.200.0.1", "", 403},
 		}},
+		{"unix: rules match no TCP client", rules(config.AccessRule{Unix: true}, rule(true, "127.0.0.1/32"), rule(false, "all")), nil, []req{
+			{"GET", "127.0.0.1", "", 200},
+			{"GET", "10.0.0.1", "", 403},
+		}},
+		{"deny unix: alone denies no TCP client", rules(config.AccessRule{Unix: true}), nil, []req{
+			{"GET", "127.0.0.1", "", 200},
+		}},
 		{"auth_basic", auth("limpet admin"), nil, []req{
 			{"GET", "127.0.0.1", "", 401},
 			{"GET", "127.0.0.1", basic("alice", "wonderland"), 200},

@@ -52,15 +52,17 @@ func (a *accessConf) effective() Access {
 	}
 }
 
-// accessRule handles `allow ADDRESS|CIDR|all;` and `deny ...;`.
+// accessRule handles `allow ADDRESS|CIDR|unix:|all;` and `deny ...;`.
 func (b *builder) accessRule(d *Directive, s *scope) error {
 	r := AccessRule{Pos: d.Pos(), Allow: d.Name == "allow"}
 	v := d.Args[0]
 	switch {
 	case v == "all":
 		r.All = true
-	case strings.HasPrefix(v, "unix:"):
-		return d.errorf("unix sockets are not supported")
+	case v == "unix:":
+		// Exactly "unix:", as nginx: "unix:/path" is an invalid
+		// parameter below.
+		r.Unix = true
 	default:
 		p, ok := parseCIDR(v)
 		if !ok {

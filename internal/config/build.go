@@ -135,6 +135,10 @@ type builder struct {
 	// upstreamConfs are every upstream block, for the checks that need
 	// the whole tree.
 	upstreamConfs []*upstreamConf
+	// httpSSL is the ssl_* settings at top level and in http {},
+	// serverSSL those of each server that has any (tls.go).
+	httpSSL   sslLevel
+	serverSSL map[*serverConf]*sslLevel
 
 	// logBuffers holds the buffered access_log line of each path, whose
 	// other lines must ask for the same buffer (logformat.go).
@@ -282,6 +286,9 @@ func (b *builder) finish() error {
 			}
 			defaults[key] = true
 		}
+	}
+	if err := b.finishSSL(); err != nil {
+		return err
 	}
 	if b.cfg.ErrorLog == "" {
 		b.cfg.ErrorLog = "stderr"
@@ -525,10 +532,13 @@ func (b *builder) upstreamServer(d *Directive, s *scope) error {
 // one UpstreamServer per address.
 func (b *builder) addServer(d *Directive, s *scope) error {
 	written := d.Args[0]
-	if strings.HasPrefix(written, "unix:") {
-		return d.errorf("unix sockets are not supported")
+	var host, port, unixAddr, msg string
+	var hasPort bool
+	if isUnixAddr(written) {
+		unixAddr, _, msg = parseUnixAddr(written, false)
+	} else {
+		host, port, hasPort, msg = splitHostPort(written, 1)
 	}
-	host, port, hasPort, msg := splitHostPort(written, 1)
 	if msg != "" {
 		return d.errorf("%s in upstream %q", msg, written)
 	}
@@ -584,6 +594,9 @@ func (b *builder) addServer(d *Directive, s *scope) error {
 		}
 	}
 	u := s.ups.u
+	if unixAddr != "" {
+		return addUnixServer(d, u, &srv, resolve, unixAddr)
+	}
 	atRunTime, err := checkService(d, &srv, resolve, host, hasPort)
 	if err != nil {
 		return err
@@ -782,6 +795,11 @@ func (b *builder) sticky(d *Directive, s *scope) error {
 	if c.EnforceExpiry && c.Expires == 0 && !c.ExpiresMax {
 		return d.errorf("\"enforce_expiry\" requires \"expires\"")
 	}
+	if c.SameSite == "none" && !c.Secure {
+		// Browsers drop a SameSite=None cookie without Secure: the
+		// client would never send it back.
+		b.cfg.Warnings = append(b.cfg.Warnings, Warning{Pos: d.Pos(), Msg: `the "samesite=none" parameter of "sticky" without "secure": browsers reject such a cookie`})
+	}
 	u.Sticky = &Sticky{Pos: d.Pos(), Cookie: c}
 	return nil
 }
@@ -824,8 +842,8 @@ func (b *builder) server(d *Directive, s *scope) error {
 // listen handles `listen ADDRESS [params]`.
 func (b *builder) listen(d *Directive, s *scope) error {
 	written := d.Args[0]
-	if strings.HasPrefix(written, "unix:") {
-		return d.errorf("unix sockets are not supported")
+	if isUnixAddr(written) {
+		return listenUnix(d, written)
 	}
 	var host, port string
 	if _, isPort := parseNumber(written); isPort {
@@ -854,6 +872,8 @@ func (b *builder) listen(d *Directive, s *scope) error {
 			l.DefaultServer = true
 		case p == "reuseport":
 			l.ReusePort = true
+		case p == "ssl":
+			l.SSL = true
 		case key == "backlog" && hasVal:
 			n, ok := parseInt(val)
 			if !ok || n == 0 {
@@ -1107,12 +1127,12 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	default:
 		return d.errorf("invalid URL prefix in %q", url)
 	}
+	if isUnixAddr(rest) {
+		return b.proxyPassUnix(d, loc, url, rest)
+	}
 	hostPort, uri := rest, ""
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
 		hostPort, uri = rest[:i], rest[i:]
-	}
-	if strings.HasPrefix(hostPort, "unix:") {
-		return d.errorf("unix sockets are not supported")
 	}
 	host, port, hasPort, msg := splitHostPort(hostPort, 1)
 	if msg != "" {

@@ -88,6 +88,7 @@ func defaultProxy() ProxySettings {
 		AccessLogs:        []AccessLog{{Path: "stdout"}},
 		KeepaliveTimeout:  75 * time.Second,
 		Client:            defaultClient,
+		Redirects:         Redirects{Absolute: true, Port: true},
 	}
 }
 
@@ -666,6 +667,7 @@ server {
 			{Pos: at(17), Path: "stderr", Format: combined, If: "$arg_log"}},
 		Client: ClientSettings{HeaderTimeout: time.Minute, BodyTimeout: 5 * time.Second, SendTimeout: 7 * time.Second,
 			KeepaliveRequests: 10, KeepaliveTime: 10 * time.Minute, LimitRate: 100 << 10, LimitRateAfter: 1 << 20},
+		Redirects: Redirects{Absolute: true, Port: true},
 	}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -915,9 +917,6 @@ http {
     gzip_static on;
     keepalive_requests 100;
     charset utf-8;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers HIGH:!aNULL;
-    ssl_prefer_server_ciphers on;
     resolver 127.0.0.53 valid=30s;
     resolver_timeout 5s;
     proxy_buffers 8 16k;
@@ -943,8 +942,7 @@ http {
 		"tcp_nodelay", "types", "default_type", "server_tokens", "types_hash_max_size", "types_hash_bucket_size",
 		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "gzip",
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
-		"gzip_disable", "gzip_static", "charset", "ssl_protocols", "ssl_ciphers",
-		"ssl_prefer_server_ciphers", "proxy_buffers", "proxy_buffer_size",
+		"gzip_disable", "gzip_static", "charset", "proxy_buffers", "proxy_buffer_size",
 		"proxy_busy_buffers_size", "proxy_redirect",
 		"keepalive_timeout", "proxy_redirect", "proxy_redirect",
 		// An http-level resolver that no upstream uses changes nothing.
@@ -1045,7 +1043,6 @@ func TestErrors(t *testing.T) {
 		{"duplicate upstream", "upstream a { server 10.0.0.1; }\nupstream A { server 10.0.0.2; }", `duplicate upstream "A" in FILE:2`},
 		{"empty upstream", "\nupstream a {\n}", `no servers are inside upstream in FILE:2`},
 		{"upstream with only a method", "upstream a {\n least_conn;\n}", `no servers are inside upstream in FILE:1`},
-		{"unix socket", "upstream a {\n server unix:/tmp/app.sock;\n}", `unix sockets are not supported in FILE:2`},
 		{"host not found", "upstream a {\n server app-01.internal;\n server app-03.internal:80;\n}", `host not found in upstream "app-03.internal:80" in FILE:3`},
 		{"port zero", "upstream a { server 10.0.0.1:0; }", `invalid port in upstream "10.0.0.1:0" in FILE:1`},
 		{"port too big", "upstream a { server 10.0.0.1:65536; }", `invalid port in upstream "10.0.0.1:65536" in FILE:1`},
@@ -1112,10 +1109,11 @@ func TestErrors(t *testing.T) {
 		{"unknown sticky parameter", "upstream a { server 10.0.0.1; sticky cookie s HttpOnly; }", `invalid parameter "HttpOnly" in FILE:1`},
 
 		// server and listen.
-		{"ssl", "server {\n listen 443 ssl;\n}", `invalid parameter "ssl" in FILE:2`},
+		{"ssl without a certificate", "server {\n listen 443 ssl;\n}", `no "ssl_certificate" is defined for the "listen ... ssl" directive in FILE:1`},
 		{"http2", "server { listen 443 http2; }", `invalid parameter "http2" in FILE:1`},
 		{"proxy_protocol", "server { listen 80 proxy_protocol; }", `invalid parameter "proxy_protocol" in FILE:1`},
-		{"listen on unix socket", "server { listen unix:/tmp/l.sock; }", `unix sockets are not supported in FILE:1`},
+		{"listen on unix socket", "server { listen unix:/tmp/l.sock; }", `listening on a unix domain socket ("unix:/tmp/l.sock") is not supported by limpet in FILE:1`},
+		{"listen on unix socket without a path", "server { listen unix:; }", `no path in the unix domain socket in "unix:" of the "listen" directive in FILE:1`},
 		{"listen port too big", "server { listen 70000; }", `invalid port in "70000" of the "listen" directive in FILE:1`},
 		{"listen bad port", "server { listen 10.0.0.1:x; }", `invalid port in "10.0.0.1:x" of the "listen" directive in FILE:1`},
 		{"bad backlog", "server { listen 80 backlog=0; }", `invalid backlog "backlog=0" in FILE:1`},
@@ -1162,7 +1160,6 @@ func TestErrors(t *testing.T) {
 		{"proxy_pass without host", "server { location / { proxy_pass http://; } }", `no host in upstream "" in FILE:1`},
 		{"proxy_pass without host, with URI", "server { location / { proxy_pass http:///x; } }", `no host in upstream "/x" in FILE:1`},
 		{"proxy_pass port zero", "server { location / { proxy_pass http://10.0.0.1:0/; } }", `invalid port in upstream "10.0.0.1:0/" in FILE:1`},
-		{"proxy_pass to a unix socket", "server { location / { proxy_pass http://unix:/tmp/s.sock:/; } }", `unix sockets are not supported in FILE:1`},
 
 		// return.
 		{"return code too big", "server { return 1000; }", `invalid return code "1000" in FILE:1`},
@@ -1275,7 +1272,7 @@ func TestErrors(t *testing.T) {
 		{"deny host name", "server {\n deny example.com;\n}", `invalid parameter "example.com" in FILE:2`},
 		{"allow bad prefix length", "allow 10.0.0.0/33;", `invalid parameter "10.0.0.0/33" in FILE:1`},
 		{"allow IPv6 zone", "allow fe80::1%eth0;", `invalid parameter "fe80::1%eth0" in FILE:1`},
-		{"deny unix", "server { location / { deny unix:; } }", `unix sockets are not supported in FILE:1`},
+		{"deny a unix path", "server { location / { deny unix:/run/a.sock; } }", `invalid parameter "unix:/run/a.sock" in FILE:1`},
 		{"allow two arguments", "allow 10.0.0.1 10.0.0.2;", `invalid number of arguments in "allow" directive in FILE:1`},
 		{"allow in upstream", "upstream u { server 10.0.0.1; allow all; }", `"allow" directive is not allowed here in FILE:1`},
 		{"duplicate auth_basic", "server {\n auth_basic on;\n auth_basic off;\n}", `"auth_basic" directive is duplicate in FILE:3`},

@@ -203,7 +203,8 @@ type UpstreamServer struct {
 	Pos Pos
 	// Name is the address as written, for example "app-01.internal:80".
 	Name string
-	// Addr is the resolved "ip:port" ("[ipv6]:port" for IPv6).
+	// Addr is the resolved "ip:port" ("[ipv6]:port" for IPv6), or
+	// "unix:/path" for a unix-domain socket, written as nginx names it.
 	Addr        string
 	Weight      int           // default 1
 	MaxFails    int           // default 1; 0 disables failure accounting
@@ -303,6 +304,11 @@ type Server struct {
 	// and return lines in the order written, run before the location is
 	// chosen. Return is also its first statement of that kind.
 	Script []*Stmt
+	// SSL is the server's TLS settings (tls.go), merged from http; nil
+	// when the server has no certificate (nor ssl_reject_handshake on),
+	// in which case a TLS handshake for it uses its address's default
+	// server's, as in nginx. Used on the listens with SSL set.
+	SSL *SSL
 }
 
 // Listen is one `listen` directive.
@@ -329,6 +335,10 @@ type Listen struct {
 	// SoKeepalive is `so_keepalive=`, or nil when not given (the
 	// system's setting is left alone).
 	SoKeepalive *SoKeepalive
+	// SSL is the `ssl` parameter (or the server's obsolete `ssl on`):
+	// connections speak TLS. As in nginx, one listen of an address with
+	// it makes the address's socket speak TLS for all its servers.
+	SSL bool
 }
 
 // HasSocketOptions reports whether the listen sets any parameter that
@@ -505,6 +515,11 @@ type AccessRule struct {
 	// ("10.0.0.0/8", "::1", "127.0.0.1/32").
 	All    bool
 	Prefix netip.Prefix
+	// Unix is nginx's `unix:` argument, which matches the clients of a
+	// unix-domain listener. limpet listens on TCP only, so such a rule
+	// matches no client, as it matches none in an nginx server with no
+	// `listen unix:`.
+	Unix bool
 }
 
 // LimitExcept is `limit_except METHOD ... { allow/deny/auth_basic }`.
@@ -531,7 +546,9 @@ type ProxyPass struct {
 	// Host is the host of the URL, with its port when the URL writes
 	// one ("10.0.0.1", "app.internal:8080"), when the URL names an
 	// address and not an upstream: nginx's $proxy_host. The resolved
-	// "ip:port" is in Addr.
+	// "ip:port" is in Addr. For a unix-domain socket both are
+	// "unix:/path" (nginx's $proxy_host is then "localhost", which the
+	// proxy sends).
 	Host string
 	Addr string
 	// HasURI tells whether the URL has a URI part (even "/"): then the
@@ -655,6 +672,9 @@ type ProxySettings struct {
 	KeepaliveHeaderTimeout time.Duration
 	// Client is the client side's timeouts and limits.
 	Client ClientSettings
+	// Redirects is absolute_redirect, server_name_in_redirect and
+	// port_in_redirect (redirect.go).
+	Redirects Redirects
 }
 
 // LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`

@@ -309,8 +309,62 @@ var directiveList = []directive{
 	// proxy_ignore_client_abort on|off; default off, which is what
 	// limpet does (see noEffect).
 	{"proxy_ignore_client_abort", inHSL, argsFlag, flagSlot(clientSlot(func(c *clientConf) *setting[bool] { return &c.ignoreAbort }))},
+	// How limpet's own redirects are made absolute (redirect.go).
+	// absolute_redirect on|off; default on.
+	{"absolute_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.absolute })},
+	// server_name_in_redirect on|off; default off.
+	{"server_name_in_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.serverName })},
+	// port_in_redirect on|off; default on.
+	{"port_in_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.port })},
 	// sticky_debug_header on|off; limpet's own; default off.
 	{"sticky_debug_header", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.stickyDebug })},
+
+	// TLS (ngx_http_ssl_module), http and server levels; see tls.go.
+	// ssl_certificate FILE; ssl_certificate_key FILE; several per level,
+	// paired in order; no default.
+	{"ssl_certificate", inHS, args1, (*builder).sslCertificate},
+	{"ssl_certificate_key", inHS, args1, (*builder).sslCertificate},
+	// ssl_protocols [TLSv1] [TLSv1.1] [TLSv1.2] [TLSv1.3]; default
+	// TLSv1.2 TLSv1.3; SSLv2 and SSLv3 are warned of and left out.
+	{"ssl_protocols", inHS, args1More, (*builder).sslProtocols},
+	// ssl_ciphers CIPHERS; OpenSSL's syntax; default HIGH:!aNULL:!MD5
+	// (crypto/tls's defaults).
+	{"ssl_ciphers", inHS, args1, (*builder).sslCiphers},
+	// ssl_prefer_server_ciphers on|off; default off; no effect.
+	{"ssl_prefer_server_ciphers", inHS, argsFlag, (*builder).sslNoEffect},
+	// ssl_ecdh_curve auto|CURVE[:CURVE...]; default auto.
+	{"ssl_ecdh_curve", inHS, args1, (*builder).sslEcdhCurve},
+	// ssl_session_cache off|none|[builtin[:SIZE]] [shared:NAME:SIZE];
+	// default none; no effect (sessions resume from tickets).
+	{"ssl_session_cache", inHS, args12, (*builder).sslSessionCache},
+	// ssl_session_timeout TIME; default 5m.
+	{"ssl_session_timeout", inHS, args1, (*builder).sslSessionTimeout},
+	// ssl_session_tickets on|off; default on.
+	{"ssl_session_tickets", inHS, argsFlag, (*builder).sslFlag},
+	// ssl_session_ticket_key FILE; several; the first encrypts.
+	{"ssl_session_ticket_key", inHS, args1, (*builder).sslSessionTicketKey},
+	// ssl_client_certificate FILE; ssl_trusted_certificate FILE; no default.
+	{"ssl_client_certificate", inHS, args1, (*builder).sslCAFile},
+	{"ssl_trusted_certificate", inHS, args1, (*builder).sslCAFile},
+	// ssl_verify_client on|off|optional|optional_no_ca; default off.
+	{"ssl_verify_client", inHS, args1, (*builder).sslVerifyClient},
+	// ssl_verify_depth NUMBER; default 1.
+	{"ssl_verify_depth", inHS, args1, (*builder).sslVerifyDepth},
+	// ssl_reject_handshake on|off; default off.
+	{"ssl_reject_handshake", inHS, argsFlag, (*builder).sslFlag},
+	// ssl on|off; obsolete (removed in nginx 1.25.1): a warning, and
+	// `on` makes the server's listens speak TLS.
+	{"ssl", inHS, argsFlag, (*builder).sslFlag},
+	// Accepted with a warning (sslInert in tls.go says why).
+	{"ssl_dhparam", inHS, args1, (*builder).sslNoEffect},
+	{"ssl_stapling", inHS, argsFlag, (*builder).sslNoEffect},
+	{"ssl_stapling_file", inHS, args1, (*builder).sslNoEffect},
+	{"ssl_stapling_responder", inHS, args1, (*builder).sslNoEffect},
+	{"ssl_stapling_verify", inHS, argsFlag, (*builder).sslNoEffect},
+	{"ssl_buffer_size", inHS, args1, (*builder).sslNoEffect},
+	{"ssl_early_data", inHS, argsFlag, (*builder).sslNoEffect},
+	{"ssl_conf_command", inHS, args2, (*builder).sslNoEffect},
+	{"ssl_certificate_compression", inHS, argsFlag, (*builder).sslNoEffect},
 
 	// events { ... } holds worker_connections and event-loop settings
 	// that are ignored.
@@ -368,9 +422,6 @@ var directiveList = []directive{
 	// which limpet's pool manages itself.
 	{"keepalive_timeout", inUpstream, args1, (*builder).ignore},
 	{"charset", inHSL, args1, (*builder).ignore},
-	{"ssl_protocols", inHS, args1More, (*builder).ignore},
-	{"ssl_ciphers", inHS, args1, (*builder).ignore},
-	{"ssl_prefer_server_ciphers", inHS, argsFlag, (*builder).ignore},
 	{"proxy_buffers", inHSL, args2, (*builder).ignore},
 	{"proxy_buffer_size", inHSL, args1, (*builder).ignore},
 	{"proxy_busy_buffers_size", inHSL, args1, (*builder).ignore},

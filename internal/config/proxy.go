@@ -80,6 +80,8 @@ type proxyConf struct {
 
 	// client is the client side's timeouts and limits (client.go).
 	client clientConf
+	// redirects is absolute_redirect and its kin (redirect.go).
+	redirects redirectConf
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -108,6 +110,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.underscoresInHeaders.inherit(parent.underscoresInHeaders)
 	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
 	p.client.inherit(&parent.client)
+	p.redirects.inherit(&parent.redirects)
 }
 
 // effective returns the merged settings with defaults filled in.
@@ -139,6 +142,7 @@ func (p *proxyConf) effective() ProxySettings {
 		StickyDebugHeader:      p.stickyDebug.or(false),
 		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
 		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
+		Redirects:              p.redirects.effective(),
 	}
 }
 

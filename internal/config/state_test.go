@@ -211,12 +211,16 @@ func TestStateRoundTrip(t *testing.T) {
 		{Addr: "10.0.0.2:8080", Weight: 5, MaxFails: 3, FailTimeout: 90 * time.Second, SlowStart: 30 * time.Second, Backup: true, Down: true},
 		{Addr: "[::1]:8081", Weight: 1, MaxFails: 0, FailTimeout: 10 * time.Second, Route: "blue", Drain: true},
 		{Addr: "10.0.0.3:80", Weight: 2, MaxFails: 1, FailTimeout: time.Second, MaxConns: 7, Route: `a b;"c\d{e}`},
+		{Addr: "unix:/run/app.sock", Weight: 3, MaxFails: 1, FailTimeout: 10 * time.Second},
+		{Addr: "unix:/run/my app;1.sock", Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second, Backup: true},
 	}
 	text := string(FormatState(servers))
 	want := "server 10.0.0.1:8080;\n" +
 		"server 10.0.0.2:8080 weight=5 max_fails=3 fail_timeout=90s slow_start=30s backup down;\n" +
 		"server [::1]:8081 max_fails=0 route=blue drain;\n" +
-		`server 10.0.0.3:80 weight=2 max_conns=7 fail_timeout=1s "route=a b;\"c\\d{e}";` + "\n"
+		`server 10.0.0.3:80 weight=2 max_conns=7 fail_timeout=1s "route=a b;\"c\\d{e}";` + "\n" +
+		"server unix:/run/app.sock weight=3;\n" +
+		`server "unix:/run/my app;1.sock" backup;` + "\n"
 	if text != want {
 		t.Errorf("FormatState:\n%s\nwant\n%s", text, want)
 	}

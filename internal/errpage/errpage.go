@@ -26,10 +26,28 @@ var titles = map[int]string{
 // Large"); Status maps it.
 const HeaderTooLarge = 494
 
+// nginx's other pseudo-statuses, of TLS, each sent as 400 with a page of
+// its own: a client certificate that failed verification (495), none
+// when ssl_verify_client on asks for one (496), and a plain HTTP request
+// on a TLS socket (497).
+const (
+	CertError = 495
+	NoCert    = 496
+	PlainHTTP = 497
+)
+
+// pseudo are the pages' second lines, by pseudo-status.
+var pseudo = map[int]string{
+	HeaderTooLarge: "Request Header Or Cookie Too Large",
+	CertError:      "The SSL certificate error",
+	NoCert:         "No required SSL certificate was sent",
+	PlainHTTP:      "The plain HTTP request was sent to HTTPS port",
+}
+
 // Status returns the status code sent for code: 400 for HeaderTooLarge,
 // code itself otherwise.
 func Status(code int) int {
-	if code == HeaderTooLarge {
+	if _, ok := pseudo[code]; ok {
 		return http.StatusBadRequest
 	}
 	return code
@@ -37,8 +55,8 @@ func Status(code int) int {
 
 // Title returns the page title of status, "502 Bad Gateway".
 func Title(status int) string {
-	if status == HeaderTooLarge {
-		return "400 Request Header Or Cookie Too Large"
+	if text, ok := pseudo[status]; ok {
+		return "400 " + text
 	}
 	text, ok := titles[status]
 	if !ok {
@@ -55,9 +73,10 @@ func Title(status int) string {
 func Body(status int) string {
 	title := Title(status)
 	heading := "<center><h1>" + title + "</h1></center>\r\n"
-	if status == HeaderTooLarge {
-		// nginx's 494 page: the title says what, the heading is 400's.
-		heading = "<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n"
+	if text, ok := pseudo[status]; ok {
+		// nginx's 494 to 497 pages: the title says what, the heading
+		// is 400's.
+		heading = "<center><h1>400 Bad Request</h1></center>\r\n<center>" + text + "</center>\r\n"
 	}
 	return "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n" + heading +
 		"<hr><center>limpet</center>\r\n</body>\r\n</html>\r\n"

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/httpsyntax"
+	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
 // Defaults for the zero fields of Options.
@@ -258,7 +259,7 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 		}
 	}
 	began := time.Now()
-	nc, err := t.dialer.DialContext(ctx, "tcp", p.addr)
+	nc, err := upstream.Dial(ctx, &t.dialer, "tcp", p.addr)
 	if err != nil {
 		// Left as the dialer's *net.OpError with Op "dial", which tells
 		// the proxy that nothing was sent.
@@ -333,7 +334,7 @@ func (t *Transport) fallbackTransport() http.RoundTripper {
 		write := t.opts.WriteTimeout
 		t.fallback = &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				c, err := dialer.DialContext(ctx, network, addr)
+				c, err := upstream.Dial(ctx, dialer, network, addr)
 				if err != nil {
 					return nil, err
 				}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"math"
@@ -90,6 +91,12 @@ type conn struct {
 	teeing bool
 
 	hijacked bool // the handler took the connection over
+
+	// tlsConfig is the TLS the connection is to start with (nil: plain),
+	// tlsState its state once the handshake is done, every request's
+	// r.TLS (see tls.go).
+	tlsConfig *tls.Config
+	tlsState  *tls.ConnectionState
 
 	start  time.Time // when the connection was accepted
 	served int       // requests answered so far
@@ -242,6 +249,13 @@ func (r *connReader) Read(p []byte) (int, error) {
 // resumed says that the idle poller handed over a parked connection that
 // has become readable.
 func (c *conn) serve(resumed bool) {
+	if cfg := c.tlsConfig; cfg != nil && !resumed {
+		c.tlsConfig = nil
+		if !c.startTLS(cfg) {
+			c.close()
+			return
+		}
+	}
 	for ; ; c.served++ {
 		// Settings are taken up afresh for each request, when it has
 		// begun to arrive, so a reload's reach keep-alive connections
@@ -710,6 +724,7 @@ func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) 
 		c.arm(gen)
 	}
 	req.RemoteAddr = c.remote
+	req.TLS = c.tlsState
 	w.req = req
 
 	panicked := c.runHandler(w, req)

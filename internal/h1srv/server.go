@@ -156,6 +156,12 @@ type Server struct {
 	// ErrorLog receives handler panics and invalid responses; nil means
 	// the log package's standard logger.
 	ErrorLog *log.Logger
+	// InfoLog receives what nginx logs at info level: failed TLS
+	// handshakes. Nil: they are only counted (HandshakeFailures).
+	InfoLog *log.Logger
+	// SharedFailures, when set, counts the failed TLS handshakes too,
+	// beside HandshakeFailures: one counter for several Servers.
+	SharedFailures *atomic.Int64
 
 	// NoParking keeps every idle connection on its goroutine, with its
 	// buffers, as net/http does, instead of parking it (see idlePoller).
@@ -165,6 +171,9 @@ type Server struct {
 	Limit *ConnLimit
 
 	inShutdown atomic.Bool
+
+	// handshakeFailures counts the TLS handshakes that failed.
+	handshakeFailures atomic.Int64
 
 	// cur is the Settings in effect with their header bounds computed;
 	// nil until the first request or Reconfigure.
@@ -236,6 +245,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		c := newConn(s, rwc)
 		c.limit = s.Limit
+		// The handshake is the connection's goroutine's: the loop
+		// only notes which Config the connection starts with.
+		c.tlsConfig = s.current().TLS
 		if !s.trackConn(c, true) {
 			c.freeSlot()
 			_ = rwc.Close()

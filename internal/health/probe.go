@@ -89,9 +89,12 @@ func newCheck(c *Checker, ch Check) *check {
 	if k.readTimeout <= 0 {
 		k.readTimeout = defaultTimeout
 	}
+	dialer := &net.Dialer{Timeout: k.connectTimeout}
 	k.transport = &http.Transport{
-		Proxy:                 nil, // never HTTP_PROXY: probes go to the server itself
-		DialContext:           (&net.Dialer{Timeout: k.connectTimeout}).DialContext,
+		Proxy: nil, // never HTTP_PROXY: probes go to the server itself
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return upstream.Dial(ctx, dialer, network, addr)
+		},
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: k.readTimeout,
@@ -106,7 +109,9 @@ func newCheck(c *Checker, ch Check) *check {
 // answer passes, and if not, why. Connection errors and timeouts fail.
 func (k *check) probe(ctx context.Context, s *upstream.Server) (passed bool, reason string) {
 	addr := s.Addr
-	if k.port != 0 {
+	// A unix-domain server has no port to replace: port= applies to the
+	// TCP servers of the upstream, and a socket is probed on its path.
+	if k.port != 0 && !upstream.IsUnix(addr) {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			return false, fmt.Sprintf("server address %q: %v", addr, err)
@@ -117,10 +122,13 @@ func (k *check) probe(ctx context.Context, s *upstream.Server) (passed bool, rea
 	// timeout; the transport bounds each phase on its own too.
 	ctx, cancel := context.WithTimeout(ctx, k.connectTimeout+k.readTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+k.uri, nil)
+	// The address is set after parsing: "http://unix:/path/uri" would
+	// not parse as a host and a path.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://localhost"+k.uri, nil)
 	if err != nil {
 		return false, fmt.Sprintf("health check uri %q: %v", k.uri, err)
 	}
+	req.URL.Host = addr
 	req.Host = k.host
 	req.Header.Set("User-Agent", "") // present but empty: Go sends none, like nginx
 	// RoundTrip, not a Client: redirects are answers, never followed.

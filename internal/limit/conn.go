@@ -40,6 +40,14 @@ func NewConnZone(name string, key *vars.Template, size int64) *ConnZone {
 // Name returns the zone's name.
 func (z *ConnZone) Name() string { return z.name }
 
+// WithKey returns the zone with its states shared and its key replaced,
+// as RequestZone.WithKey.
+func (z *ConnZone) WithKey(key *vars.Template) *ConnZone {
+	nz := *z
+	nz.key = key
+	return &nz
+}
+
 // Count returns the requests in flight of key, for tests and metrics.
 func (z *ConnZone) Count(key string) int {
 	sh := z.t.shardOf([]byte(key))

@@ -199,3 +199,30 @@ func TestConnConcurrent(t *testing.T) {
 		t.Errorf("zone has %d busy keys after every release", z.Busy())
 	}
 }
+
+// TestConnZoneWithKey: a zone with its key replaced (a reload that keeps
+// the zone) counts in the same states as the original, with the new key:
+// requests held under the old key still count against the limit.
+func TestConnZoneWithKey(t *testing.T) {
+	buf := &logBuffer{}
+	old := NewConnZone("addr", vars.MustCompile("$remote_addr"), 1<<20)
+	renewed := old.WithKey(vars.MustCompile("${remote_addr}"))
+	lOld := newConns(t, buf, ConnOptions{Status: 503}, ConnRule{Zone: old, Max: 2})
+	lNew := newConns(t, buf, ConnOptions{Status: 503}, ConnRule{Zone: renewed, Max: 2})
+	vr := request("/", "192.0.2.1:1")
+	var h1, h2, h3 Held
+	if d := lOld.Acquire(vr, &h1); d.Outcome != Passed {
+		t.Fatalf("under the old key: %+v", d)
+	}
+	if d := lNew.Acquire(vr, &h2); d.Outcome != Passed {
+		t.Fatalf("under the new key: %+v", d)
+	}
+	if d := lNew.Acquire(vr, &h3); d.Outcome != Rejected {
+		t.Fatalf("third, new key: %+v, want rejected: the old key's request still counts", d)
+	}
+	h1.Release()
+	if n := renewed.Count("192.0.2.1"); n != 1 {
+		t.Errorf("count %d after the old request ended, want 1", n)
+	}
+	h2.Release()
+}

@@ -56,6 +56,15 @@ func NewRequestZone(name string, key *vars.Template, size, rate int64, epoch tim
 // Name returns the zone's name.
 func (z *RequestZone) Name() string { return z.name }
 
+// WithKey returns the zone with its states shared and its key replaced:
+// a reload keeps what a zone counts while compiling its key against the
+// new configuration's variables. Both zones count in the same states.
+func (z *RequestZone) WithKey(key *vars.Template) *RequestZone {
+	nz := *z
+	nz.key = key
+	return &nz
+}
+
 // Len returns the number of states the zone holds.
 func (z *RequestZone) Len() int {
 	n := 0

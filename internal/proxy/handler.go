@@ -311,6 +311,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl.proxyPass = l.ProxyPass
 	cl.upstream = env.Upstream(l.ProxyPass)
 	cl.proxyHost = cl.upstream.Name
+	if l.ProxyPass.Upstream == nil && upstream.IsUnix(cl.upstream.Name) {
+		cl.proxyHost = "localhost" // nginx's $proxy_host for a socket
+	}
 	cl.transport = env.Transport(cl.upstream, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout})
 	if cl.headers, err = compileHeaders(env.Vars, p.SetHeaders); err != nil {
 		return nil, err
@@ -361,6 +364,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vr.User = new(vars.Values)
 		vr.User.Init(h.vars)
 	}
+	if r.TLS != nil {
+		vr.Scheme = "https"
+	}
 	vr.Remote, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := a.(*net.TCPAddr); ok {
@@ -401,7 +407,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// nginx redirects from the location that asked for it, whose
 			// add_header lines apply.
 			rw.add = sl.addHeaders
-			redirectToSlash(rw, r, vr, path)
+			redirectToSlash(rw, r, vr, path, sl.cfg.Proxy.Redirects)
 			return
 		}
 		if l != nil {
@@ -428,7 +434,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case loc.content != nil:
 		loc.content.ServeHTTP(rw, r)
 	case loc.ret != nil:
-		loc.ret.serve(rw, r, vr)
+		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
 	case loc.upstream != nil:
 		vr.ProxyHost = loc.proxyHost
 		h.proxy(rw, r, loc, vr, prefix, &entry)
@@ -442,19 +448,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // redirectToSlash answers a request for "/app" when "location /app/"
 // proxies: nginx sends a 301 to "/app/", keeping the query string, so
 // relative links of the application resolve under its prefix.
-func redirectToSlash(w http.ResponseWriter, r *http.Request, vr *vars.Request, path string) {
+func redirectToSlash(w http.ResponseWriter, r *http.Request, vr *vars.Request, path string, rs config.Redirects) {
 	target := path + "/"
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}
-	host := r.Host
-	if host == "" { // HTTP/1.0 without Host: nginx's $host falls back the same way
-		host = vr.ServerName
-		if host == "" || host == "_" {
-			host = vr.Local.String()
-		}
-	}
-	w.Header().Set("Location", "http://"+host+target)
+	setRedirect(w, vr, rs, target)
 	writeError(w, http.StatusMovedPermanently)
 }
 

@@ -41,7 +41,8 @@ func isRedirect(code int) bool {
 // serve answers the request as nginx's `return` does: redirects carry a
 // Location and nginx's small page, other codes the given text or, without
 // one, the standard error page for error codes and an empty body otherwise.
-func (a *returnAction) serve(w *responseWriter, r *http.Request, vr *vars.Request) {
+// rs is the serving level's absolute_redirect and its kin.
+func (a *returnAction) serve(w *responseWriter, r *http.Request, vr *vars.Request, rs config.Redirects) {
 	switch {
 	case a.code == statusNoResponse:
 		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
@@ -51,7 +52,7 @@ func (a *returnAction) serve(w *responseWriter, r *http.Request, vr *vars.Reques
 		return
 	case isRedirect(a.code):
 		if a.text != nil {
-			w.Header().Set("Location", a.text.Expand(vr))
+			setRedirect(w, vr, rs, a.text.Expand(vr))
 		}
 		writeError(w, a.code)
 	case a.text != nil:

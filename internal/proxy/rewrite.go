@@ -47,7 +47,10 @@ type stmt struct {
 	kind config.StmtKind
 	pos  config.Pos
 	// set
-	slot  int
+	slot int
+	// args is set for `set $args`, which changes the request's
+	// arguments instead of a variable of the registry.
+	args  bool
 	value *vars.Template // set's value, rewrite's replacement
 	// rewrite
 	re       *regexp.Regexp
@@ -99,6 +102,9 @@ func CompileVariables(cfg *config.Config) (*vars.Registry, error) {
 		for _, st := range list {
 			switch st.Kind {
 			case config.StmtSet:
+				if setsArgs(st) {
+					continue // a builtin's set handler, not a variable of g
+				}
 				if _, err := g.Define(st.Var); err != nil {
 					return &config.Error{Pos: st.Pos, Msg: err.Error()}
 				}
@@ -269,7 +275,9 @@ func compileScript(list []*config.Stmt, env *Env) ([]stmt, error) {
 		var err error
 		switch st.Kind {
 		case config.StmtSet:
-			c.slot, _ = g.Define(st.Var) // defined by CompileVariables
+			if c.args = setsArgs(st); !c.args {
+				c.slot, _ = g.Define(st.Var) // defined by CompileVariables
+			}
 			if c.value, err = tmpl(st.Pos, st.Value); err != nil {
 				return nil, err
 			}
@@ -387,7 +395,7 @@ func (h *Handler) rewritePhase(vs *virtualServer, w *responseWriter, r *http.Req
 		if first && !rr.rewritten {
 			if sl := vs.slashRedirect[uri]; sl != nil && (l == nil || l.Path != uri) {
 				w.add = sl.addHeaders
-				redirectToSlash(w, r, vr, uri)
+				redirectToSlash(w, r, vr, uri, sl.cfg.Proxy.Redirects)
 				return sl, "", r, true
 			}
 		}
@@ -439,7 +447,10 @@ func (rr *rewriteRun) run(script []stmt) outcome {
 		st := &script[i]
 		switch st.kind {
 		case config.StmtSet:
-			if vr.User != nil {
+			switch {
+			case st.args:
+				rr.setArgs(st.value.Expand(vr))
+			case vr.User != nil:
 				vr.User.Set(st.slot, st.value.Expand(vr))
 			}
 		case config.StmtBreak:
@@ -447,7 +458,7 @@ func (rr *rewriteRun) run(script []stmt) outcome {
 			return outBreak
 		case config.StmtReturn:
 			rr.w.add = rr.loc.addHeaders
-			st.ret.serve(rr.w, vr.R, vr)
+			st.ret.serve(rr.w, vr.R, vr, rr.loc.cfg.Proxy.Redirects)
 			return outDone
 		case config.StmtRewrite:
 			if out, ok := rr.rewrite(st); ok {
@@ -529,7 +540,7 @@ func (rr *rewriteRun) rewrite(st *stmt) (outcome, bool) {
 			code = http.StatusMovedPermanently
 		}
 		rr.w.add = rr.loc.addHeaders
-		rr.w.Header().Set("Location", headerSafe(repl))
+		setRedirect(rr.w, vr, rr.loc.cfg.Proxy.Redirects, headerSafe(repl))
 		writeError(rr.w, code)
 		return outDone, true
 	}
@@ -553,17 +564,40 @@ func (rr *rewriteRun) rewrite(st *stmt) (outcome, bool) {
 	return outNext, true
 }
 
+// setsArgs reports whether a set assigns $args, one of the builtins
+// nginx gives a set handler (ngx_http_variable_set_args).
+func setsArgs(st *config.Stmt) bool { return strings.EqualFold(st.Var, "args") }
+
+// setArgs is `set $args VALUE`: as ngx_http_variable_set_args, the
+// request's arguments become value, which $args, $query_string, $is_args
+// and $arg_NAME read from then on and the proxy sends upstream;
+// $request_uri stays the request line the client sent. The location is
+// not searched again: the URI did not change.
+func (rr *rewriteRun) setArgs(value string) {
+	rr.args = value
+	rr.own()
+	u := rr.vr.R.URL
+	u.RawQuery, u.ForceQuery = value, false
+}
+
+// own copies the request the first time a rewrite changes it, so the
+// client's request is left as it came.
+func (rr *rewriteRun) own() {
+	if rr.rewritten {
+		return
+	}
+	r2 := new(http.Request)
+	*r2 = *rr.r
+	u := *rr.r.URL
+	r2.URL = &u
+	rr.vr.R = r2
+	rr.rewritten = true
+}
+
 // setURI makes uri and rr.args the request's: $uri, $args and what the
 // proxy sends. The request is copied once, the first time.
 func (rr *rewriteRun) setURI(uri string) {
-	if !rr.rewritten {
-		r2 := new(http.Request)
-		*r2 = *rr.r
-		u := *rr.r.URL
-		r2.URL = &u
-		rr.vr.R = r2
-		rr.rewritten = true
-	}
+	rr.own()
 	r2 := rr.vr.R
 	r2.URL.Path, r2.URL.RawPath, r2.URL.RawQuery = uri, "", rr.args
 	r2.URL.ForceQuery = false

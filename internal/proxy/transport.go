@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/h1"
+	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
 // Timeouts are nginx's three upstream timeouts.
@@ -65,7 +66,7 @@ func NewStdTransport(t Timeouts, idlePerServer int) *http.Transport {
 	dialer := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
+			c, err := upstream.Dial(ctx, dialer, network, addr)
 			if err != nil {
 				return nil, err
 			}

@@ -3,7 +3,6 @@ package runtime
 import (
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/limit"
-	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // This file turns limit_req_zone and limit_conn_zone into live zones,
@@ -19,7 +18,10 @@ type limitZones struct {
 // newLimitZones builds every zone of the plan's configuration; a key that
 // does not compile is an error at its zone's directive. A zone prev has
 // with the same definition (name, key, size, rate) is taken over with
-// what it counts, as nginx keeps a shared zone across a reload.
+// what it counts, as nginx keeps a shared zone across a reload. Its key is
+// compiled again all the same, against this configuration's variables:
+// the key's text may be the same while the variables it names moved to
+// other slots, or a map of that name now says something else.
 func (p *plan) newLimitZones(prev *plan) error {
 	cfg := p.cfg
 	z := limitZones{
@@ -28,13 +30,13 @@ func (p *plan) newLimitZones(prev *plan) error {
 	}
 	epoch := p.rt.clock()()
 	for _, cz := range cfg.LimitReqZones {
-		if lz := prev.sameReqZone(cz); lz != nil {
-			z.req[cz] = lz
-			continue
-		}
-		key, err := vars.Compile(cz.Key)
+		key, err := p.vars.Compile(cz.Key)
 		if err != nil {
 			return &config.Error{Pos: cz.Pos, Msg: err.Error()}
+		}
+		if lz := prev.sameReqZone(cz); lz != nil {
+			z.req[cz] = lz.WithKey(key)
+			continue
 		}
 		lz, err := limit.NewRequestZone(cz.Name, key, cz.Size, cz.Rate, epoch)
 		if err != nil {
@@ -43,13 +45,13 @@ func (p *plan) newLimitZones(prev *plan) error {
 		z.req[cz] = lz
 	}
 	for _, cz := range cfg.LimitConnZones {
-		if lz := prev.sameConnZone(cz); lz != nil {
-			z.conn[cz] = lz
-			continue
-		}
-		key, err := vars.Compile(cz.Key)
+		key, err := p.vars.Compile(cz.Key)
 		if err != nil {
 			return &config.Error{Pos: cz.Pos, Msg: err.Error()}
+		}
+		if lz := prev.sameConnZone(cz); lz != nil {
+			z.conn[cz] = lz.WithKey(key)
+			continue
 		}
 		z.conn[cz] = limit.NewConnZone(cz.Name, key, cz.Size)
 	}

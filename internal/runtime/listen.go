@@ -98,6 +98,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 		}
 		var handler http.Handler = handlers[g]
 		l := &listenPlan{addr: g.addr, handlers: []*proxy.Handler{handlers[g]}, opts: g.opts}
+		var merged []*listenGroup // specific addresses served through this socket
 		if g.wildcard {
 			byLocal := make(map[netip.Addr]http.Handler)
 			for _, o := range order {
@@ -106,6 +107,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 				if !o.wildcard && o.host.IsValid() && o.port == g.port && !o.opts.HasSocketOptions() {
 					byLocal[o.host] = handlers[o]
 					l.handlers = append(l.handlers, handlers[o])
+					merged = append(merged, o)
 				}
 			}
 			if len(byLocal) > 0 {
@@ -139,6 +141,9 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			// keepalive_timeout 0 disables client keep-alive.
 			IdleTimeout:     g.idle,
 			KeepAliveHeader: g.idleHeader,
+		}
+		if err := tlsListen(g, merged, l); err != nil {
+			return err
 		}
 		p.listens = append(p.listens, l)
 	}

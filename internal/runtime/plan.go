@@ -13,6 +13,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/proxy"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // plan is one configuration compiled: everything a request, a health
@@ -46,6 +47,10 @@ type plan struct {
 	checker    *health.Checker
 	watchers   *watchers // DNS discovery of resolve lines (discovery.go)
 	zones      limitZones
+	// vars is the configuration's own variables (map, set, named
+	// captures), compiled first: hash keys, sticky domains and zone keys
+	// are compiled against it as the locations' templates are.
+	vars *vars.Registry
 	// apiBase maps each location to the runtime API's path in its
 	// virtual server, for the dashboard.
 	apiBase map[*config.Location]string
@@ -104,6 +109,11 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 			p = nil
 		}
 	}()
+	// The configuration's own variables (map, set, named captures),
+	// shared by every template of the plan.
+	if p.vars, err = proxy.CompileVariables(cfg); err != nil {
+		return p, err
+	}
 	for _, cu := range cfg.Upstreams {
 		if err := p.addUpstream(cu, prev); err != nil {
 			return p, err
@@ -121,12 +131,6 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		}
 	}
 	p.checker = health.New(checks, rt.log)
-	// The configuration's own variables (map, set, named captures),
-	// shared by every listen address's handler.
-	userVars, err := proxy.CompileVariables(cfg)
-	if err != nil {
-		return p, err
-	}
 	var observer proxy.Observer
 	if hasMetrics(cfg) {
 		observer = rt.metrics
@@ -141,7 +145,7 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		Observer:  observer,
 		Content:   p.content,
 		Now:       rt.opts.Now,
-		Vars:      userVars,
+		Vars:      p.vars,
 	}
 	if err := p.buildListens(env); err != nil {
 		return p, err

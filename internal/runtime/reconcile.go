@@ -17,7 +17,7 @@ import (
 // addUpstream compiles an upstream block: a new live upstream, or, when
 // prev has one of the same name, that one, to be reconfigured at commit.
 func (p *plan) addUpstream(cu *config.Upstream, prev *plan) error {
-	pol, err := policyOf(cu, p.rt.opts.Rand)
+	pol, err := policyOf(cu, p.rt.opts.Rand, p.vars)
 	if err != nil {
 		return err
 	}
@@ -156,8 +156,12 @@ func implicitServer(pp *config.ProxyPass) *upstream.Server {
 	return &upstream.Server{ID: upstream.IDFor(pp.Addr, ""), Name: pp.Host, Addr: pp.Addr, Weight: 1}
 }
 
-// policyOf compiles what an upstream block says beyond its servers.
-func policyOf(cu *config.Upstream, rnd func(int) int) (live.Policy, error) {
+// policyOf compiles what an upstream block says beyond its servers; the
+// hash key and the sticky cookie's domain= and samesite= may use the
+// variables of g. The policy is compiled anew on every reload, against
+// that configuration's registry; a request still served by the previous
+// configuration reads those variables by name (vars.Values).
+func policyOf(cu *config.Upstream, rnd func(int) int, g *vars.Registry) (live.Policy, error) {
 	p := live.Policy{
 		Balancers: func(primary, backup []*upstream.Server) (balance.Balancer, balance.Balancer) {
 			var b balance.Balancer
@@ -168,7 +172,7 @@ func policyOf(cu *config.Upstream, rnd func(int) int) (live.Policy, error) {
 		},
 	}
 	if cu.Sticky != nil {
-		c, err := sticky.Compile(cu.Sticky.Cookie)
+		c, err := sticky.CompileWith(cu.Sticky.Cookie, g)
 		if err != nil {
 			return p, &config.Error{Pos: cu.Sticky.Pos, Msg: err.Error()}
 		}
@@ -180,7 +184,7 @@ func policyOf(cu *config.Upstream, rnd func(int) int) (live.Policy, error) {
 		p.NoBackup = true
 	}
 	if cu.Method.Kind == config.Hash {
-		key, err := vars.Compile(cu.Method.HashKey)
+		key, err := g.Compile(cu.Method.HashKey)
 		if err != nil {
 			return p, &config.Error{Pos: cu.Method.Pos, Msg: err.Error()}
 		}

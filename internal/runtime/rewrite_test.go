@@ -125,6 +125,9 @@ server {
 }`, "{{app}}", app.addr(), "{{other}}", other.addr(), "{{dir}}", dir)
 	c := newClient(t)
 
+	// limpet's own relative redirects are made absolute, with the port
+	// limpet listens on (absolute_redirect and port_in_redirect, on).
+	port := lb.url[strings.LastIndexByte(lb.url, ':'):]
 	tests := []struct {
 		name     string
 		host     string
@@ -151,8 +154,8 @@ server {
 		{name: "rewrite last keeps the arguments", path: "/keep/k?z=1", status: 200, body: "kept /kept/k z=1"},
 		{name: "rewrite ... ? drops the arguments", path: "/drop/k?z=1", status: 200, body: "kept /kept/k "},
 		{name: "rewrite break: the whole new URI is proxied", path: "/brk/x?q=1", status: 200, body: "app /inner/x?q=1"},
-		{name: "rewrite redirect", path: "/red/x?q=1", status: 302, location: "/target/x?q=1"},
-		{name: "rewrite permanent", path: "/perm/x", status: 301, location: "/target/x"},
+		{name: "rewrite redirect", path: "/red/x?q=1", status: 302, location: "http://main.test" + port + "/target/x?q=1"},
+		{name: "rewrite permanent", path: "/perm/x", status: 301, location: "http://main.test" + port + "/target/x"},
 		{name: "rewrite to http:// redirects", path: "/abs/", status: 302, location: "http://elsewhere.test/x"},
 		{name: "the cycle limit", path: "/loop/x", status: 500},
 		{name: "regex location capture", path: "/u/42", status: 200, body: "user 42"},
@@ -234,7 +237,8 @@ func TestRewriteConfigErrors(t *testing.T) {
 		{"unknown variable in if", "server { listen 127.0.0.1:0;\nif ($nope) { return 403; } }", `unknown "nope" variable in %s:2`},
 		{"unknown variable in a map value", "map $host $m {\ndefault $nope; }\nserver { listen 127.0.0.1:0; }", `unknown "nope" variable in %s:2`},
 		{"unknown variable in rewrite", "server { listen 127.0.0.1:0; location / {\nrewrite ^ /$nope; } }", `unknown "nope" variable in %s:2`},
-		{"a capture without a registry (hash key)", "upstream u { hash $1; server 127.0.0.1:1; }\nserver { listen 127.0.0.1:0; }", `regex capture "$1" is not supported in %s:1`},
+		{"unknown variable in a hash key", "upstream u { hash $nope; server 127.0.0.1:1; }\nserver { listen 127.0.0.1:0; }", `unknown "nope" variable in %s:1`},
+		{"unknown variable in a limit_req_zone key", "limit_req_zone $nope zone=z:1m rate=1r/s;\nserver { listen 127.0.0.1:0; }", `unknown "nope" variable in %s:1`},
 		{"set of a builtin", "server { listen 127.0.0.1:0;\nset $host x; }", `the duplicate "host" variable in %s:2`},
 		{"two maps of one variable", "map $host $m { }\nmap $uri $m { }\nserver { listen 127.0.0.1:0; }", `the duplicate "m" variable in %s:2`},
 	}

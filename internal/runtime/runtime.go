@@ -78,6 +78,9 @@ type Runtime struct {
 	order    []*socket          // in the order they were opened
 	retiring sync.WaitGroup     // plans and sockets being retired
 	old      map[*plan]bool     // the plans being retired
+	// tlsFailures counts the failed TLS handshakes of every socket's
+	// connections (h1srv.Server.SharedFailures), for the metrics.
+	tlsFailures atomic.Int64
 	// stopping is cancelled when Shutdown has waited what it could: the
 	// plans still retiring then end their requests too.
 	stopping context.Context
@@ -105,6 +108,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	rt.metrics = metrics.New(allUpstreams{rt}, opts.Now)
 	rt.metrics.ClientConnections(rt.conns.Active, rt.conns.Max)
 	rt.metrics.Reloads(rt.info.reloadCounts)
+	rt.metrics.TLSHandshakeFailures(rt.tlsFailures.Load)
 	p, err := rt.newPlan(cfg, nil)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,9 @@ func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
 			// worker_connections, for all sockets together.
 			Limit:    rt.conns,
 			ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelWarn),
+			InfoLog:  slog.NewLogLogger(rt.log.Handler(), slog.LevelInfo),
+			// Failed handshakes of all sockets, for the metrics.
+			SharedFailures: &rt.tlsFailures,
 		}})
 	}
 	for _, s := range opened {

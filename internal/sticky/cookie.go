@@ -87,12 +87,17 @@ func NewCookie(c config.StickyCookie) *Cookie {
 // values). The errors are in nginx's words, for the caller to add the
 // directive's file and line: an unknown variable, or a samesite without
 // variables that is not strict, lax or none.
-func Compile(c config.StickyCookie) (*Cookie, error) {
-	domain, err := vars.Compile(c.Domain)
+func Compile(c config.StickyCookie) (*Cookie, error) { return CompileWith(c, nil) }
+
+// CompileWith is Compile with the configuration's own variables (set,
+// map, named captures) of g allowed in domain= and samesite=, as nginx
+// allows them; a nil g allows only the builtin ones.
+func CompileWith(c config.StickyCookie, g *vars.Registry) (*Cookie, error) {
+	domain, err := g.Compile(c.Domain)
 	if err != nil {
 		return nil, err
 	}
-	sameSite, err := vars.Compile(c.SameSite)
+	sameSite, err := g.Compile(c.SameSite)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 // R yields empty values for everything taken from it, so templates can be
 // expanded outside a request (for example to log them).
 func appendVar(dst []byte, seg *segment, r *Request) []byte {
-	if seg.kind >= kStatus { // late.go's
+	if isLate(seg.kind) { // late.go's
 		dst, _ = appendLate(dst, seg, r)
 		return dst
 	}
@@ -194,6 +194,9 @@ func appendVar(dst []byte, seg *segment, r *Request) []byte {
 		}
 		v, _ := cookie(hr.Header["Cookie"], seg.text)
 		return append(dst, v...)
+	}
+	if seg.kind >= kHTTPS {
+		return appendSSL(dst, seg.kind, hr)
 	}
 	return dst
 }

@@ -123,7 +123,12 @@ const (
 	kConnectionTime
 	kSentHTTP     // $sent_http_NAME; text is the canonical header key
 	kUpstreamHTTP // $upstream_http_NAME; text is the canonical header key
+
+	kLateEnd // the first kind after this file's (ssl.go's start at 200)
 )
+
+// isLate reports a kind of this file's.
+func isLate(k kind) bool { return k >= kStatus && k < kLateEnd }
 
 // NginxVersion is what $nginx_version says: the nginx release whose
 // behaviour limpet follows for the directives it shares.

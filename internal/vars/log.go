@@ -46,7 +46,7 @@ func (t *Template) AppendLog(dst []byte, r *Request, esc Escape) []byte {
 		}
 		var v []byte
 		found := true
-		if seg.kind >= kStatus {
+		if isLate(seg.kind) {
 			v, found = appendLate(scratch[:0], seg, r)
 		} else {
 			v = appendVar(scratch[:0], seg, r)
@@ -60,16 +60,16 @@ func (t *Template) AppendLog(dst []byte, r *Request, esc Escape) []byte {
 			}
 			continue
 		}
-		dst = appendEscaped(dst, v, esc)
+		dst = appendLogEscaped(dst, v, esc)
 	}
 	return dst
 }
 
 const upperHex = "0123456789ABCDEF"
 
-// appendEscaped appends v escaped as esc says (ngx_http_log_escape,
+// appendLogEscaped appends v escaped as esc says (ngx_http_log_escape,
 // ngx_escape_json).
-func appendEscaped(dst, v []byte, esc Escape) []byte {
+func appendLogEscaped(dst, v []byte, esc Escape) []byte {
 	switch esc {
 	case EscapeNone:
 		return append(dst, v...)

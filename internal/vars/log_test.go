@@ -181,3 +181,14 @@ func FuzzAppendLogEscapes(f *testing.F) {
 		}
 	})
 }
+
+// The late variables' kinds stay below the TLS ones, which appendVar
+// tells apart by range.
+func TestLateKindsBelowTLS(t *testing.T) {
+	if kLateEnd > kHTTPS {
+		t.Fatalf("late kinds end at %d, past the TLS kinds' start %d", kLateEnd, kHTTPS)
+	}
+	if v := MustCompile("$https|$status").Expand(&Request{R: &http.Request{}, Response: &Response{Status: 204}}); v != "|204" {
+		t.Errorf("$https|$status = %q, want \"|204\"", v)
+	}
+}

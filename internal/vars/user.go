@@ -24,6 +24,9 @@ type Getter func(r *Request) string
 type userVar struct {
 	name string
 	slot int
+	// reg is the registry that defined the variable, so a value is read
+	// only from a Values sized for that registry (appendUser).
+	reg *Registry
 	// get computes the value (a map); nil for set and named captures,
 	// whose value is what was last stored, empty before.
 	get Getter
@@ -73,7 +76,7 @@ func (g *Registry) Define(name string) (int, error) {
 	if _, builtin := simple[lower]; builtin {
 		return 0, fmt.Errorf("the duplicate %q variable", lower)
 	}
-	uv := &userVar{name: lower, slot: len(g.vars)}
+	uv := &userVar{name: lower, slot: len(g.vars), reg: g}
 	if seg, err := resolve(lower); err == nil {
 		uv.fallback = &seg
 	}
@@ -179,6 +182,11 @@ func (g *Registry) resolve(name string) (segment, error) {
 // the captures of the regex that matched last.
 type Values struct {
 	vals []value
+	// reg is the registry Init sized vals for. A template compiled
+	// against another one (a policy or zone of the configuration that a
+	// reload put in place while this request runs on the previous one)
+	// finds its variables here by name instead of by slot.
+	reg *Registry
 	// small holds vals when the configuration has few variables, so a
 	// request allocates one Values and no slice.
 	small [8]value
@@ -213,6 +221,7 @@ func (v *Values) Init(g *Registry) {
 	} else {
 		v.vals = make([]value, n)
 	}
+	v.reg = g
 	v.subject, v.caps, v.depth, v.Quoted = "", nil, 0, false
 }
 
@@ -259,16 +268,22 @@ const maxDepth = 16
 
 func appendUser(dst []byte, seg *segment, r *Request) []byte {
 	v := r.User
-	if v == nil || seg.n >= len(v.vals) {
-		if seg.uv.fallback != nil {
-			return appendVar(dst, seg.uv.fallback, r)
+	uv := seg.uv
+	if v != nil && uv.reg != v.reg {
+		// Across a reload the slots of two registries differ: the
+		// request's own registry says what the name is for it (empty,
+		// or the builtin a set shadows, when it does not define it).
+		uv = v.reg.lookup(uv)
+	}
+	if v == nil || uv.reg != v.reg || uv.slot >= len(v.vals) {
+		if uv.fallback != nil {
+			return appendVar(dst, uv.fallback, r)
 		}
 		return dst
 	}
-	if val := v.vals[seg.n]; val.ok {
+	if val := v.vals[uv.slot]; val.ok {
 		return append(dst, val.s...)
 	}
-	uv := seg.uv
 	if uv.get == nil && uv.fallback != nil {
 		return appendVar(dst, uv.fallback, r)
 	}
@@ -279,9 +294,20 @@ func appendUser(dst []byte, seg *segment, r *Request) []byte {
 	s := uv.get(r)
 	v.depth--
 	if !uv.volatile {
-		v.vals[seg.n] = value{s: s, ok: true}
+		v.vals[uv.slot] = value{s: s, ok: true}
 	}
 	return append(dst, s...)
+}
+
+// lookup returns g's variable of uv's name, or uv itself when g (which
+// may be nil) does not define it.
+func (g *Registry) lookup(uv *userVar) *userVar {
+	if g != nil {
+		if own, ok := g.index[uv.name]; ok {
+			return own
+		}
+	}
+	return uv
 }
 
 func appendCapture(dst []byte, seg *segment, r *Request) []byte {

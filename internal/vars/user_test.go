@@ -145,3 +145,65 @@ func (g *Registry) mustCompile(t *testing.T, s string) *Template {
 	}
 	return tmpl
 }
+
+// TestValuesOfAnotherRegistry checks that a template compiled against
+// one registry reads, in a request whose values belong to another (a
+// reload's policy or zone used by a request of the previous
+// configuration), the variable of the same name in the request's own
+// registry, whatever its slot, and nothing when that registry does not
+// define the name.
+func TestValuesOfAnotherRegistry(t *testing.T) {
+	constMap := func(g *Registry, name, value string) {
+		slot, err := g.DefineComputed(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := NewMap(g.mustCompile(t, "$uri"), false)
+		m.SetDefault(g.mustCompile(t, value))
+		g.SetGetter(slot, m.Getter(), false)
+	}
+	older := NewRegistry()
+	constMap(older, "a", "old a")
+	constMap(older, "b", "old b")
+	if _, err := older.Define("only_old"); err != nil {
+		t.Fatal(err)
+	}
+	newer := NewRegistry()
+	constMap(newer, "b", "new b") // slot 0 here, 1 in older
+	constMap(newer, "a", "new a")
+	if _, err := newer.Define("arg_x"); err != nil { // shadows $arg_x until set
+		t.Fatal(err)
+	}
+	tmpl := newer.mustCompile(t, "$a,$b,$arg_x")
+
+	tests := []struct {
+		name string
+		reg  *Registry
+		want string
+	}{
+		{"own registry", newer, "new a,new b,1"},
+		{"the registry before the reload", older, "old a,old b,1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var vals Values
+			vals.Init(tt.reg)
+			r := &Request{R: httptest.NewRequest("GET", "/p?x=1", nil), User: &vals}
+			if got := tmpl.Expand(r); got != tt.want {
+				t.Errorf("Expand = %q, want %q", got, tt.want)
+			}
+			// Twice: the cached values stay in their own slots.
+			if got := tmpl.Expand(r); got != tt.want {
+				t.Errorf("second Expand = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// A name the request's registry lacks is empty, not another slot.
+	gone := older.mustCompile(t, "[$only_old]")
+	var vals Values
+	vals.Init(newer)
+	r := &Request{R: httptest.NewRequest("GET", "/", nil), User: &vals}
+	if got := gone.Expand(r); got != "[]" {
+		t.Errorf("a variable the request's registry lacks = %q, want %q", got, "[]")
+	}
+}

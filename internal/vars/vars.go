@@ -15,8 +15,8 @@
 // case-insensitively. Two deliberate differences: a '$' followed by neither
 // a name nor '{' is kept literally (nginx rejects it with "invalid variable
 // name" and offers no way to write a dollar sign), and regex captures ($1 to
-// $9) are rejected, because no limpet directive provides a regex to capture
-// from.
+// $9) are rejected by Compile: they, and the configuration's own variables,
+// need a Registry (user.go).
 //
 // Variable semantics follow ngx_http_variables.c; the differences forced by
 // net/http are noted where each variable is evaluated.

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/upstream"
 )
 
 // params are the server parameters of a POST or PATCH body; nil means
@@ -225,10 +227,11 @@ func parseTime(s string) (time.Duration, bool) {
 
 // splitHostPort splits a server address, "host", "host:port", "[v6]" or
 // "[v6]:port", with port 80 when none is written, as the configuration's
-// `server` does. msg is nginx's complaint, or "".
+// `server` does. A unix-domain address, "unix:/path", is its own host,
+// with no port. msg is nginx's complaint, or "".
 func splitHostPort(s string) (host, port, msg string) {
-	if strings.HasPrefix(s, "unix:") {
-		return "", "", "unix sockets are not supported"
+	if upstream.IsUnix(s) {
+		return s, "", checkUnixPath(s[len(upstream.UnixPrefix):])
 	}
 	rest := ""
 	if strings.HasPrefix(s, "[") {

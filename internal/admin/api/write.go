@@ -41,7 +41,10 @@ func (h *handler) addServer(u *live.Upstream, r *http.Request) (int, any, *apiEr
 	if msg != "" {
 		return 0, nil, badRequest("UpstreamBadAddress", fmt.Sprintf(`%s in upstream "%s"`, msg, written))
 	}
-	addrs, err := h.resolve(r.Context(), host)
+	addrs, err := []string{host}, error(nil)
+	if !upstream.IsUnix(host) {
+		addrs, err = h.resolve(r.Context(), host)
+	}
 	if err != nil {
 		return 0, nil, badRequest("UpstreamBadAddress", fmt.Sprintf(`host not found in upstream "%s"`, written))
 	}
@@ -55,7 +58,10 @@ func (h *handler) addServer(u *live.Upstream, r *http.Request) (int, any, *apiEr
 	route := deref(p.route, "")
 	added := make([]*upstream.Server, 0, len(addrs))
 	for _, a := range addrs {
-		addr := net.JoinHostPort(a, port)
+		addr := a
+		if port != "" {
+			addr = net.JoinHostPort(a, port)
+		}
 		s := &upstream.Server{
 			ID:          upstream.IDFor(addr, route),
 			Name:        written,
@@ -227,8 +233,8 @@ func sameAddress(written string, s *upstream.Server) bool {
 		return true
 	}
 	host, port, msg := splitHostPort(written)
-	if msg != "" {
-		return false
+	if msg != "" || port == "" {
+		return false // a unix address is only ever written as itself
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		host = ip.String()

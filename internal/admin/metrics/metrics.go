@@ -220,6 +220,15 @@ func (m *Metrics) ClientConnections(active, max func() int) {
 	)
 }
 
+// TLSHandshakeFailures exports the failed TLS handshakes of client
+// connections, read from count at scrape time. Call it once.
+func (m *Metrics) TLSHandshakeFailures(count func() int64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "limpet_tls_handshake_failures_total",
+		Help: "TLS handshakes of client connections that failed (plain HTTP on a TLS port, timeouts, protocol or cipher mismatches, clients that left).",
+	}, func() float64 { return float64(count()) }))
+}
+
 // Reloads exports the configuration reloads by result, read from counts
 // at scrape time: limpet_reloads_total{result="ok"|"failed"}, where a
 // failed reload is one whose configuration was refused (the old one went
