@@ -33,10 +33,10 @@ var layers = []struct {
 		"internal/config", "internal/upstream", "internal/vars", "internal/httpsyntax",
 		"internal/deadline", "internal/epoll", "internal/errpage", "internal/accesslog",
 		"internal/gctune", "internal/testbackend", "internal/benchcpu", "internal/browsertest",
-		"internal/discovery/dnstest", "internal/tlstest",
+		"internal/discovery/dnstest", "internal/tlstest", "internal/uptls/certtest",
 	}},
 	{"the request path's building blocks", []string{
-		"internal/balance", "internal/sticky", "internal/h1parse",
+		"internal/balance", "internal/sticky", "internal/h1parse", "internal/uptls",
 	}},
 	{"the request path's parts: the live upstream, the upstream client, routing, limits", []string{
 		"internal/live", "internal/h1", "internal/router", "internal/limit",

@@ -244,6 +244,7 @@ func (b *builder) finish() error {
 			return err
 		}
 	}
+	b.finishPassResolvers()
 	b.reportUnusedResolver()
 	defaults := make(map[string]bool) // listen addresses with a default server
 	options := make(map[string]bool)  // listen addresses with socket options
@@ -288,6 +289,9 @@ func (b *builder) finish() error {
 		}
 	}
 	if err := b.finishSSL(); err != nil {
+		return err
+	}
+	if err := b.loadUpstreamSSL(); err != nil {
 		return err
 	}
 	if b.cfg.ErrorLog == "" {
@@ -1105,7 +1109,8 @@ func locationKind(mod string) string {
 	return mod
 }
 
-// proxyPass handles `proxy_pass http://HOST[:PORT][URI]`.
+// proxyPass handles `proxy_pass http://HOST[:PORT][URI]` and its https://
+// form (default port 443).
 func (b *builder) proxyPass(d *Directive, s *scope) error {
 	loc := s.loc.loc
 	if loc.ProxyPass != nil {
@@ -1116,14 +1121,16 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	}
 	url := d.Args[0]
 	if strings.Contains(url, "$") {
-		return d.errorf("variables in proxy_pass are not supported yet")
+		// nginx compiles such a URL whole, its scheme included, and
+		// reads it per request.
+		return b.proxyPassVars(d, loc, url)
 	}
-	var rest string
+	var rest, scheme string
 	switch lower := strings.ToLower(url); {
 	case strings.HasPrefix(lower, "http://"):
-		rest = url[len("http://"):]
+		rest, scheme = url[len("http://"):], "http"
 	case strings.HasPrefix(lower, "https://"):
-		return d.errorf("https upstreams are not supported yet")
+		rest, scheme = url[len("https://"):], "https"
 	default:
 		return d.errorf("invalid URL prefix in %q", url)
 	}
@@ -1138,11 +1145,14 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	if msg != "" {
 		return d.errorf("%s in upstream %q", msg, rest)
 	}
+	if !hasPort {
+		port = defaultPort(scheme)
+	}
 	if uri != "" && loc.Regexp != nil {
 		return d.errorf("\"proxy_pass\" cannot have URI part in location given by regular expression, " +
 			"or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}
-	pp := &ProxyPass{Pos: d.Pos(), URL: url, Scheme: "http", HasURI: uri != "", URI: uri}
+	pp := &ProxyPass{Pos: d.Pos(), URL: url, Scheme: scheme, HasURI: uri != "", URI: uri}
 	loc.ProxyPass = pp
 	b.passes = append(b.passes, pendingPass{d: d, pp: pp, host: host, port: port, hasPort: hasPort})
 	return nil

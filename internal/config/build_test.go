@@ -89,6 +89,7 @@ func defaultProxy() ProxySettings {
 		KeepaliveTimeout:  75 * time.Second,
 		Client:            defaultClient,
 		Redirects:         Redirects{Absolute: true, Port: true},
+		SSL:               defaultUpstreamSSL(),
 	}
 }
 
@@ -668,6 +669,7 @@ server {
 		Client: ClientSettings{HeaderTimeout: time.Minute, BodyTimeout: 5 * time.Second, SendTimeout: 7 * time.Second,
 			KeepaliveRequests: 10, KeepaliveTime: 10 * time.Minute, LimitRate: 100 << 10, LimitRateAfter: 1 << 20},
 		Redirects: Redirects{Absolute: true, Port: true},
+		SSL:       defaultUpstreamSSL(),
 	}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -1148,10 +1150,9 @@ func TestErrors(t *testing.T) {
 
 		// proxy_pass.
 		{"duplicate proxy_pass", "server { location / {\n proxy_pass http://10.0.0.1;\n proxy_pass http://10.0.0.2;\n} }", `"proxy_pass" directive is duplicate in FILE:3`},
-		{"https", "server { location / { proxy_pass https://10.0.0.1; } }", `https upstreams are not supported yet in FILE:1`},
 		{"other scheme", "server { location / { proxy_pass ftp://10.0.0.1; } }", `invalid URL prefix in "ftp://10.0.0.1" in FILE:1`},
 		{"no scheme", "server { location / { proxy_pass backend; } }", `invalid URL prefix in "backend" in FILE:1`},
-		{"variables", "server { location / { proxy_pass http://$host$request_uri; } }", `variables in proxy_pass are not supported yet in FILE:1`},
+		{"variables without a host", "server { location / {\n proxy_pass http:///$request_uri; } }", `no host in upstream "/$request_uri" in FILE:2`},
 		{"URI in regex location", "server {\n location ~ ^/api {\n  proxy_pass http://10.0.0.1/;\n }\n}",
 			`"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block in FILE:3`},
 		{"proxy_pass host not found", "server { location / {\n proxy_pass http://nowhere.internal:8080/;\n} }", `host not found in upstream "nowhere.internal" in FILE:2`},

@@ -538,7 +538,8 @@ type ProxyPass struct {
 	Pos Pos
 	// URL as written, for example "http://backend/app/".
 	URL string
-	// Scheme is "http" (https upstreams are not supported yet).
+	// Scheme is "http" or "https" (TLS to the servers, with the
+	// location's Proxy.SSL settings).
 	Scheme string
 	// Upstream is the named upstream the host part refers to, or nil when
 	// the host is an address (then Host holds it).
@@ -555,6 +556,17 @@ type ProxyPass struct {
 	// matched location prefix is replaced by URI, as nginx does.
 	HasURI bool
 	URI    string
+	// Target, when the URL holds variables, is the whole URL
+	// ("http://$app", "$scheme://$host:8080/app$request_uri"), expanded
+	// per request: Upstream, Host, Addr and URI are empty then, and
+	// Scheme is "" when the scheme too comes from a variable. The host it names is
+	// an upstream block, an IP address, or a name Resolver resolves
+	// within ResolverTimeout (the location's resolver and
+	// resolver_timeout, inherited from server and http as nginx's are;
+	// Resolver is nil when none is defined).
+	Target          string
+	Resolver        *Resolver
+	ResolverTimeout time.Duration
 }
 
 // Return is `return CODE [TEXT|URL]` or `return URL`.
@@ -675,6 +687,9 @@ type ProxySettings struct {
 	// Redirects is absolute_redirect, server_name_in_redirect and
 	// port_in_redirect (redirect.go).
 	Redirects Redirects
+	// SSL is the proxy_ssl_* settings, used when proxy_pass is https;
+	// their files are read only for such locations.
+	SSL UpstreamSSL
 }
 
 // LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`

@@ -316,6 +316,32 @@ var directiveList = []directive{
 	{"server_name_in_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.serverName })},
 	// port_in_redirect on|off; default on.
 	{"port_in_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.port })},
+	// TLS to upstreams (upstreamssl.go), for proxy_pass https://.
+	// proxy_ssl_verify on|off; default off.
+	{"proxy_ssl_verify", inHSL, argsFlag, (*builder).proxySSLVerify},
+	// proxy_ssl_verify_depth NUMBER; default 1.
+	{"proxy_ssl_verify_depth", inHSL, args1, (*builder).proxySSLVerifyDepth},
+	// proxy_ssl_trusted_certificate FILE; no default; needed by proxy_ssl_verify on.
+	{"proxy_ssl_trusted_certificate", inHSL, args1, sslString(func(c *sslConf) (*setting[string], *Pos) { return &c.trusted, &c.trustedPos })},
+	// proxy_ssl_server_name on|off; default off (no SNI).
+	{"proxy_ssl_server_name", inHSL, argsFlag, sslFlag(func(c *sslConf) *setting[bool] { return &c.serverName })},
+	// proxy_ssl_name NAME; default $proxy_host; variables allowed.
+	{"proxy_ssl_name", inHSL, args1, sslString(func(c *sslConf) (*setting[string], *Pos) { return &c.name, &c.namePos })},
+	// proxy_ssl_certificate FILE; proxy_ssl_certificate_key FILE; no
+	// default: the client certificate sent to the servers.
+	{"proxy_ssl_certificate", inHSL, args1, sslString(func(c *sslConf) (*setting[string], *Pos) { return &c.cert, &c.certPos })},
+	{"proxy_ssl_certificate_key", inHSL, args1, sslString(func(c *sslConf) (*setting[string], *Pos) { return &c.certKey, &c.certKeyPos })},
+	// proxy_ssl_protocols [TLSv1] [TLSv1.1] [TLSv1.2] [TLSv1.3]; default TLSv1.2 TLSv1.3.
+	{"proxy_ssl_protocols", inHSL, args1More, (*builder).proxySSLProtocols},
+	// proxy_ssl_ciphers CIPHERS; default DEFAULT; OpenSSL's names.
+	{"proxy_ssl_ciphers", inHSL, args1, sslString(func(c *sslConf) (*setting[string], *Pos) { return &c.ciphers, &c.ciphersPos })},
+	// proxy_ssl_session_reuse on|off; default on.
+	{"proxy_ssl_session_reuse", inHSL, argsFlag, sslFlag(func(c *sslConf) *setting[bool] { return &c.sessionReuse })},
+	// Refused with the reason (proxySSLUnsupported).
+	{"proxy_ssl_crl", inHSL, args1, (*builder).proxySSLUnsupported},
+	{"proxy_ssl_password_file", inHSL, args1, (*builder).proxySSLUnsupported},
+	{"proxy_ssl_conf_command", inHSL, args2, (*builder).proxySSLUnsupported},
+	{"proxy_ssl_certificate_cache", inHSL, args123, (*builder).proxySSLUnsupported},
 	// sticky_debug_header on|off; limpet's own; default off.
 	{"sticky_debug_header", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.stickyDebug })},
 

@@ -70,6 +70,8 @@ type proxyConf struct {
 	buffering   setting[bool]
 	accessLog   accessLogs
 	stickyDebug setting[bool]
+	// ssl is the proxy_ssl_* settings (upstreamssl.go).
+	ssl sslConf
 
 	// How a client's header is read (client.go): http and server only.
 	clientHeaderBuffer   setting[int64]
@@ -104,6 +106,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.maxBodySize.inherit(parent.maxBodySize)
 	p.accessLog.inherit(parent.accessLog)
 	p.stickyDebug.inherit(parent.stickyDebug)
+	p.ssl.inherit(&parent.ssl)
 	p.clientHeaderBuffer.inherit(parent.clientHeaderBuffer)
 	p.largeHeaderBuffers.inherit(parent.largeHeaderBuffers)
 	p.maxHeaders.inherit(parent.maxHeaders)
@@ -143,6 +146,7 @@ func (p *proxyConf) effective() ProxySettings {
 		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
 		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
 		Redirects:              p.redirects.effective(),
+		SSL:                    p.ssl.effective(),
 	}
 }
 

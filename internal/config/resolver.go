@@ -66,11 +66,11 @@ func (b *builder) resolverAt(s *scope) *resolverLevel {
 	return lv
 }
 
-// usedHere reports whether a resolver directive in scope s can change
-// what limpet does: in http and upstream, where it resolves upstream
-// servers. In server and location nginx uses it for proxy_pass with
-// variables, which limpet refuses, so there it is checked and reported as
-// having no effect.
+// usedHere reports whether a resolver directive in scope s always
+// changes what limpet does: in http and upstream, where it resolves
+// upstream servers. In server and location only a proxy_pass with
+// variables uses it, so it is listed as ignored until
+// finishPassResolvers (passvars.go) finds one that does.
 func usedHere(s *scope) bool { return s.ups != nil || s.where&inHTTPLevel != 0 }
 
 // resolver handles `resolver ADDRESS ... [valid=TIME] [ipv4=on|off]
@@ -209,8 +209,8 @@ func (b *builder) finishResolve(uc *upstreamConf) error {
 }
 
 // reportUnusedResolver lists the http-level resolver directives as
-// ignored when no upstream resolves names with them: they then change
-// nothing in limpet, which has no variables in proxy_pass.
+// ignored when no upstream and no proxy_pass with variables resolves
+// names with them: they then change nothing.
 func (b *builder) reportUnusedResolver() {
 	lv := &b.httpResolver
 	if lv.used {

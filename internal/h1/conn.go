@@ -77,14 +77,18 @@ type conn struct {
 	watch          // the close watcher's state (watch_linux.go)
 }
 
-func newConn(t *Transport, p *hostPool, nc net.Conn) *conn {
+// newConn makes nc, just dialed, a conn of pool p. raw is the TCP
+// connection under nc (nc itself unless it is a TLS one): the probe and
+// the close watcher look at its socket, whose EOF or reset is the
+// server's close whatever TLS does above it.
+func newConn(t *Transport, p *hostPool, nc, raw net.Conn) *conn {
 	c := &conn{t: t, pool: p, nc: nc}
 	c.r.nc = nc
 	c.r.limit = -1
 	c.w.nc = nc
 	c.w.timeout = t.opts.WriteTimeout
 	c.abortFn = c.abort
-	c.probe.init(nc)
+	c.probe.init(raw)
 	if !t.noProbe && p.max > 0 {
 		// A connection that is never pooled needs no watch.
 		c.startWatch()

@@ -29,6 +29,10 @@ type Forward struct {
 	// Fields are sent after Client's, and replace Client's fields of the
 	// same names. Names are canonical, each at most once.
 	Fields []Field
+	// TLSName, when not empty, is the name the TLS connection of an
+	// "https" request is made for, instead of Options.TLSName (nginx's
+	// proxy_ssl_name with variables).
+	TLSName string
 
 	// ConnectTime is set by the fast path of RoundTripForward to the
 	// time it took to connect to the server, 0 for a pooled connection

@@ -25,6 +25,8 @@ const surplusGrace = time.Second
 // beyond twice max, at once.
 type hostPool struct {
 	addr    string
+	tls     bool          // its connections are TLS ones (Options.TLS)
+	name    string        // the name they were made for (Options.TLSName or a Forward's)
 	max     int           // idle connections kept at most, beyond a moment
 	timeout time.Duration // idle connections older than this are closed
 	grace   time.Duration // how long connections beyond max are kept

@@ -28,9 +28,14 @@
 // chunked, an invalid Content-Length. The error is one IsInvalidHeader
 // reports (nginx's invalid_header), and the connection is closed.
 //
+// With Options.TLS, "https" requests take the fast path too: each new
+// connection is made a TLS connection before its first request (see
+// tls.go), and is pooled, probed and watched as a plain one is.
+//
 // What the fast path does not do goes to Options.Fallback: protocol upgrades
 // (a 101 response's body must be the connection itself), Expect:
-// 100-continue, CONNECT, and every scheme but "http", so TLS and HTTP/2.
+// 100-continue, CONNECT, and every scheme but "http" (and "https" with
+// Options.TLS).
 package h1
 
 import (
@@ -101,6 +106,14 @@ type Options struct {
 	// (upgrades, Expect: 100-continue, CONNECT, schemes other than "http").
 	// nil means an http.Transport configured from these options.
 	Fallback http.RoundTripper
+	// TLS, when set, makes "https" requests take the fast path: every
+	// connection of theirs is made by TLS.Handshake, bounded by
+	// ConnectTimeout as nginx bounds its handshake by
+	// proxy_connect_timeout. nil sends "https" requests to the fallback.
+	TLS TLSClient
+	// TLSName is the name TLS.Handshake is given for a request whose
+	// Forward names none (nginx's proxy_ssl_name).
+	TLSName string
 }
 
 // Transport is an http.RoundTripper for plain-HTTP/1.1 upstreams. It is safe
@@ -112,8 +125,12 @@ type Transport struct {
 	// pools maps an address ("host:port") to its idle connections. The
 	// map is never changed once published: a new address copies it under
 	// poolsMu, so the request path looks it up with one atomic load.
-	pools   atomic.Pointer[map[string]*hostPool]
-	poolsMu sync.Mutex // serialises the copy-on-write updates of pools
+	pools atomic.Pointer[map[string]*hostPool]
+	// tlsPools is the same for TLS connections (Options.TLS), by address
+	// for Options.TLSName, by address, NUL and name for a Forward's own
+	// TLSName.
+	tlsPools atomic.Pointer[map[string]*hostPool]
+	poolsMu  sync.Mutex // serialises the copy-on-write updates of pools and tlsPools
 
 	fallbackOnce sync.Once
 	fallback     http.RoundTripper
@@ -153,11 +170,14 @@ func (t *Transport) RoundTripContext(ctx context.Context, req *http.Request) (*h
 // there is one, req.Header otherwise.
 func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forward) (*http.Response, error) {
 	hdr := header{h: req.Header, fwd: fwd}
-	if !fastPath(req, hdr) {
+	if !t.fastPath(req, hdr) {
 		if req.Context() != ctx || fwd != nil {
 			req = req.WithContext(ctx)
 		}
 		if fwd != nil {
+			if fwd.TLSName != "" && t.opts.TLS != nil {
+				req = req.WithContext(context.WithValue(ctx, tlsNameKey{}, fwd.TLSName))
+			}
 			req.Header = fwd.Header()
 		}
 		return t.fallbackTransport().RoundTrip(req)
@@ -175,7 +195,17 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 		closeBody(body)
 		return nil, err
 	}
-	p := t.pool(o.addr)
+	var p *hostPool
+	if o.tls {
+		// fastPath let "https" through: Options.TLS is set.
+		name := ""
+		if fwd != nil {
+			name = fwd.TLSName
+		}
+		p = t.tlsPool(o.addr, name)
+	} else {
+		p = t.pool(o.addr)
+	}
 	fresh := false
 	for {
 		c, err := t.conn(ctx, p, fresh)
@@ -206,9 +236,11 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 // those of the fallback if it has such a method. Connections in use are not
 // interrupted.
 func (t *Transport) CloseIdleConnections() {
-	if m := t.pools.Load(); m != nil {
-		for _, p := range *m {
-			p.closeIdle()
+	for _, pools := range []*atomic.Pointer[map[string]*hostPool]{&t.pools, &t.tlsPools} {
+		if m := pools.Load(); m != nil {
+			for _, p := range *m {
+				p.closeIdle()
+			}
 		}
 	}
 	if f, ok := t.fallbackTransport().(interface{ CloseIdleConnections() }); ok {
@@ -216,12 +248,16 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// fastPath reports whether req is one the fast path sends: plain HTTP,
-// without a protocol upgrade (the 101 response's body must be the
-// connection, as an io.ReadWriteCloser), without Expect: 100-continue (the
-// body must wait for the interim response) and not a CONNECT tunnel.
-func fastPath(req *http.Request, h header) bool {
-	if req.URL == nil || req.URL.Scheme != "http" || req.Method == http.MethodConnect {
+// fastPath reports whether req is one the fast path sends: plain HTTP
+// (or HTTPS with Options.TLS), without a protocol upgrade (the 101
+// response's body must be the connection, as an io.ReadWriteCloser),
+// without Expect: 100-continue (the body must wait for the interim
+// response) and not a CONNECT tunnel.
+func (t *Transport) fastPath(req *http.Request, h header) bool {
+	if req.URL == nil || req.Method == http.MethodConnect {
+		return false
+	}
+	if s := req.URL.Scheme; s != "http" && (s != "https" || t.opts.TLS == nil) {
 		return false
 	}
 	return !httpsyntax.HasToken(h.values("Connection"), "upgrade") && !httpsyntax.HasToken(h.values("Expect"), "100-continue")
@@ -265,7 +301,17 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 		// the proxy that nothing was sent.
 		return nil, err
 	}
-	c := newConn(t, p, nc)
+	if p.tls {
+		tc, err := t.handshake(ctx, nc, p.name)
+		if err != nil {
+			return nil, err
+		}
+		// $upstream_connect_time includes the handshake, as nginx's.
+		c := newConn(t, p, tc, nc)
+		c.dialed = time.Since(began)
+		return c, nil
+	}
+	c := newConn(t, p, nc, nc)
 	c.dialed = time.Since(began)
 	return c, nil
 }
@@ -277,11 +323,36 @@ func (t *Transport) pool(addr string) *hostPool {
 			return p
 		}
 	}
+	return t.newPool(&t.pools, addr, addr, "", false)
+}
+
+// tlsPool returns the pool of TLS connections to addr made for name, ""
+// meaning Options.TLSName. A request naming a name of its own (a
+// proxy_ssl_name with variables) gets a pool of that name: a connection
+// verified for one name must not carry a request for another.
+func (t *Transport) tlsPool(addr, name string) *hostPool {
+	key := addr
+	if name == "" || name == t.opts.TLSName {
+		name = t.opts.TLSName
+	} else {
+		key = addr + "\x00" + name
+	}
+	if m := t.tlsPools.Load(); m != nil {
+		if p := (*m)[key]; p != nil {
+			return p
+		}
+	}
+	return t.newPool(&t.tlsPools, key, addr, name, true)
+}
+
+// newPool adds the pool of key to pools, connecting to addr (over TLS
+// for name when tls is set), unless another caller did first.
+func (t *Transport) newPool(pools *atomic.Pointer[map[string]*hostPool], key, addr, name string, tls bool) *hostPool {
 	t.poolsMu.Lock()
 	defer t.poolsMu.Unlock()
-	old := t.pools.Load()
+	old := pools.Load()
 	if old != nil {
-		if p := (*old)[addr]; p != nil {
+		if p := (*old)[key]; p != nil {
 			return p
 		}
 	}
@@ -291,9 +362,9 @@ func (t *Transport) pool(addr string) *hostPool {
 			m[k] = v
 		}
 	}
-	p := &hostPool{addr: addr, max: t.maxIdle(), timeout: t.idleTimeout(), grace: surplusGrace}
-	m[addr] = p
-	t.pools.Store(&m)
+	p := &hostPool{addr: addr, max: t.maxIdle(), timeout: t.idleTimeout(), grace: surplusGrace, tls: tls, name: name}
+	m[key] = p
+	pools.Store(&m)
 	return p
 }
 
@@ -340,6 +411,7 @@ func (t *Transport) fallbackTransport() http.RoundTripper {
 				}
 				return NewWriteTimeoutConn(c, write), nil
 			},
+			DialTLSContext:         t.fallbackDialTLS(),
 			MaxIdleConnsPerHost:    t.maxIdle(),
 			IdleConnTimeout:        t.idleTimeout(),
 			ResponseHeaderTimeout:  t.opts.ResponseHeaderTimeout,

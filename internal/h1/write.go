@@ -26,6 +26,7 @@ const (
 // outgoing is what checkRequest worked out about a request, for writing it.
 type outgoing struct {
 	addr    string // host:port to dial
+	tls     bool   // over TLS (scheme "https")
 	method  string
 	host    string // the Host header
 	target  string // the request-target, without the query
@@ -45,8 +46,13 @@ func checkRequest(req *http.Request, body io.ReadCloser, o *outgoing) error {
 		return errMissingHost
 	}
 	o.addr = u.Host
+	o.tls = u.Scheme == "https"
 	if !hasPort(o.addr) {
-		o.addr = net.JoinHostPort(u.Hostname(), "80")
+		port := "80"
+		if o.tls {
+			port = "443"
+		}
+		o.addr = net.JoinHostPort(u.Hostname(), port)
 	}
 
 	o.method = req.Method

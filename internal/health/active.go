@@ -43,6 +43,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/uptls"
 )
 
 // Defaults applied when a Check leaves a value at zero; config fills in
@@ -68,6 +69,11 @@ type Check struct {
 	// proxy_read_timeout, as NGINX Plus uses them); a whole probe takes at
 	// most their sum. Zero means nginx's default, 60s.
 	ConnectTimeout, ReadTimeout time.Duration
+	// TLS, when set, makes the probes go over TLS with the location's
+	// proxy_ssl_* settings, for the name TLSName, as NGINX Plus probes
+	// an https upstream; nil probes in plain HTTP.
+	TLS     *uptls.Client
+	TLSName string
 }
 
 // Checker runs a set of health checks in the background, from Start to

@@ -14,6 +14,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/uptls"
 )
 
 // maxBody is how much of a response body a probe reads: NGINX Plus
@@ -42,6 +43,7 @@ type check struct {
 
 	connectTimeout time.Duration
 	readTimeout    time.Duration
+	scheme         string // "http", or "https" with Check.TLS
 
 	// transport is the check's own: HTTP/1.1, at most one idle
 	// connection per server, no compression, no proxy from the
@@ -73,6 +75,7 @@ func newCheck(c *Checker, ch Check) *check {
 		connectTimeout: ch.ConnectTimeout,
 		readTimeout:    ch.ReadTimeout,
 		targets:        make(map[*upstream.Server]*target),
+		scheme:         "http",
 	}
 	if k.interval <= 0 {
 		k.interval = defaultInterval
@@ -102,7 +105,32 @@ func newCheck(c *Checker, ch Check) *check {
 		// A non-nil empty map turns HTTP/2 off: probes speak HTTP/1.1.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
+	if ch.TLS != nil {
+		k.scheme = "https"
+		k.transport.DialTLSContext = tlsDialer(k.connectTimeout, ch.TLS, ch.TLSName)
+	}
 	return k
+}
+
+// tlsDialer dials a server and makes the connection a TLS one with the
+// location's client, both within the connect timeout, as the proxied
+// requests' connections are made.
+func tlsDialer(timeout time.Duration, c *uptls.Client, name string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := upstream.Dial(ctx, d, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		_ = nc.SetDeadline(time.Now().Add(timeout))
+		tc, err := c.Handshake(ctx, nc, name)
+		if err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+		_ = nc.SetDeadline(time.Time{})
+		return tc, nil
+	}
 }
 
 // probe sends one health check request to s and reports whether the
@@ -124,7 +152,7 @@ func (k *check) probe(ctx context.Context, s *upstream.Server) (passed bool, rea
 	defer cancel()
 	// The address is set after parsing: "http://unix:/path/uri" would
 	// not parse as a host and a path.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://localhost"+k.uri, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.scheme+"://localhost"+k.uri, nil)
 	if err != nil {
 		return false, fmt.Sprintf("health check uri %q: %v", k.uri, err)
 	}

@@ -65,12 +65,12 @@ func classify(r *http.Request, err error) failure {
 	return failure{cond: config.NextError, status: http.StatusBadGateway, serverFault: true, sent: sent}
 }
 
-// isDialError reports whether err happened while connecting, before any
-// byte of the request was written: such a request may be retried even
-// when it is not idempotent, as nginx does.
+// isDialError reports whether err happened while connecting (the TLS
+// handshake included), before any byte of the request was written: such
+// a request may be retried even when it is not idempotent, as nginx does.
 func isDialError(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+	return (errors.As(err, &op) && op.Op == "dial") || isHandshakeError(err)
 }
 
 // statusCondition returns the proxy_next_upstream condition of an upstream

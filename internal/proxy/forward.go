@@ -91,6 +91,9 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 	}
 	x.fwd.Omit, x.fwd.Fields = x.omit[:0], x.fields[:0]
 	x.out = outgoingRequest(r, l, vr, prefix, &x.fwd)
+	if l.tlsName != nil {
+		x.fwd.TLSName = l.tlsName.Expand(vr)
+	}
 	if x.out.Body != nil {
 		src := r.Body
 		if l.maxBody > 0 {
@@ -113,7 +116,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 			w.resp.Sticky = entry.Sticky
 			x.up.CountOutcome(&x.dec)
 		}
-		if h.observer != nil {
+		if h.observer != nil && !l.unobserved {
 			status := w.status
 			if status == 0 {
 				status = StatusClientClosed
@@ -410,7 +413,7 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 		copied.URL = &u
 		req = &copied
 	}
-	req.URL.Scheme, req.URL.Host = "http", server.Addr
+	req.URL.Scheme, req.URL.Host = x.l.scheme, server.Addr
 	req.Body = body
 
 	x.began = x.h.now()

@@ -28,6 +28,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/router"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/uptls"
 	"github.com/limpet-lb/limpet/internal/vars"
 )
 
@@ -39,6 +40,15 @@ type Env struct {
 	// Transport returns the transport to use for an upstream with the
 	// given timeouts.
 	Transport func(u *live.Upstream, t Timeouts) http.RoundTripper
+	// TLSTransport returns the transport of an https upstream with the
+	// given timeouts, TLS client and proxy_ssl_name (the constant one;
+	// "" when it holds variables). Nil: https locations are refused.
+	TLSTransport func(u *live.Upstream, t Timeouts, c *uptls.Client, name string) http.RoundTripper
+	// Dynamic returns the Targets of a location whose proxy_pass holds
+	// variables, with its timeouts and, for https, its TLS client and
+	// constant proxy_ssl_name ("": each target's host, $proxy_host).
+	// Nil: such locations are refused.
+	Dynamic func(l *config.Location, t Timeouts, c *uptls.Client, name string) (Targets, error)
 	// AccessLog returns the logger of an access_log setting, nil for off.
 	AccessLog func(al config.AccessLog) (*accesslog.Logger, error)
 	// ErrorLog receives limpet's own messages (server state changes).
@@ -150,6 +160,17 @@ type location struct {
 	maxBody    int64
 	// readTimeout is proxy_read_timeout, for the response body.
 	readTimeout time.Duration
+	// scheme is the proxy_pass's, "http" or "https"; tlsName is
+	// proxy_ssl_name when it holds variables, evaluated per request,
+	// nil otherwise (upstreamtls.go).
+	scheme  string
+	tlsName *vars.Template
+	// dynamic is a proxy_pass with variables (dynamic.go), nil
+	// otherwise; dynURI is the URI it sends instead of the request's,
+	// set on the per-request copy of the location.
+	dynamic    *dynamicPass
+	dynURI     string
+	unobserved bool // the upstream was made on the fly: no metrics
 
 	log *logSet // nil when access_log is off (logs.go)
 
@@ -309,21 +330,39 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 	}
 	p := l.Proxy
 	cl.proxyPass = l.ProxyPass
+	if l.ProxyPass.Target != "" {
+		if err := cl.compileDynamic(env, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout}); err != nil {
+			return nil, err
+		}
+		cl.compileProxySettings()
+		if cl.headers, err = compileHeaders(env.Vars, p.SetHeaders); err != nil {
+			return nil, err
+		}
+		return cl, nil
+	}
 	cl.upstream = env.Upstream(l.ProxyPass)
 	cl.proxyHost = cl.upstream.Name
 	if l.ProxyPass.Upstream == nil && upstream.IsUnix(cl.upstream.Name) {
 		cl.proxyHost = "localhost" // nginx's $proxy_host for a socket
 	}
-	cl.transport = env.Transport(cl.upstream, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout})
+	if cl.transport, err = cl.compileTransport(env, Timeouts{Connect: p.ConnectTimeout, Read: p.ReadTimeout, Send: p.SendTimeout}); err != nil {
+		return nil, err
+	}
 	if cl.headers, err = compileHeaders(env.Vars, p.SetHeaders); err != nil {
 		return nil, err
 	}
-	cl.next = p.NextUpstream
-	cl.tries = p.NextUpstreamTries
-	cl.tryTimeout = p.NextUpstreamTimeout
-	cl.maxBody = p.ClientMaxBodySize
-	cl.readTimeout = p.ReadTimeout
+	cl.compileProxySettings()
 	return cl, nil
+}
+
+// compileProxySettings takes the location's retry and size settings.
+func (l *location) compileProxySettings() {
+	p := &l.cfg.Proxy
+	l.next = p.NextUpstream
+	l.tries = p.NextUpstreamTries
+	l.tryTimeout = p.NextUpstreamTimeout
+	l.maxBody = p.ClientMaxBodySize
+	l.readTimeout = p.ReadTimeout
 }
 
 // compileLimits compiles the location's limit_req and limit_conn.
@@ -438,6 +477,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case loc.upstream != nil:
 		vr.ProxyHost = loc.proxyHost
 		h.proxy(rw, r, loc, vr, prefix, &entry)
+	case loc.dynamic != nil:
+		h.proxyDynamic(rw, r, loc, vr, prefix, &entry)
 	default:
 		// limpet serves no files: a location that neither proxies nor
 		// returns answers 404, as nginx would for a missing file.

@@ -85,7 +85,9 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 	var u *url.URL
 	// An empty prefix is a URI a rewrite changed in the location itself:
 	// nginx then passes the whole new URI, without replacing a prefix.
-	if l.proxyPass.HasURI && l.cfg.Regexp == nil && prefix != "" {
+	if l.dynURI != "" {
+		u = dynamicURL(l.dynURI)
+	} else if l.proxyPass.HasURI && l.cfg.Regexp == nil && prefix != "" {
 		target := router.UpstreamURI(l.proxyPass, l.cfg, prefix, vr.URI, r.URL.RawQuery, r.RequestURI)
 		var err error
 		if u, err = url.ParseRequestURI(target); err != nil {

@@ -124,26 +124,31 @@ func walkLocations(list []*config.Location, fn func(*config.Location)) {
 
 // healthChecks collects the health_check directives of every location
 // that proxies to an upstream.
-func (p *plan) healthChecks() []health.Check {
+func (p *plan) healthChecks() ([]health.Check, error) {
 	var checks []health.Check
+	var err error
 	for _, s := range p.cfg.Servers {
 		walkLocations(s.Locations, func(l *config.Location) {
-			if l.ProxyPass == nil || l.ProxyPass.Upstream == nil {
+			if l.ProxyPass == nil || l.ProxyPass.Upstream == nil || err != nil {
 				return
 			}
 			u := p.upstreams[l.ProxyPass.Upstream]
 			for _, hc := range l.HealthChecks {
-				checks = append(checks, health.Check{
+				c := health.Check{
 					Upstream:       u,
 					Config:         hc,
 					Host:           staticHost(l, u.Name),
 					ConnectTimeout: l.Proxy.ConnectTimeout,
 					ReadTimeout:    l.Proxy.ReadTimeout,
-				})
+				}
+				if c.TLS, c.TLSName, err = healthTLS(l, u.Name); err != nil {
+					return
+				}
+				checks = append(checks, c)
 			}
 		})
 	}
-	return checks
+	return checks, err
 }
 
 // staticHost is the Host a health check sends: the location's

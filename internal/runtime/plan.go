@@ -13,6 +13,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/proxy"
 	"github.com/limpet-lb/limpet/internal/upstream"
+	"github.com/limpet-lb/limpet/internal/uptls"
 	"github.com/limpet-lb/limpet/internal/vars"
 )
 
@@ -43,10 +44,13 @@ type plan struct {
 	keepalive map[*live.Upstream]int
 
 	transports map[transportKey]proxy.Transport
-	logs       map[string]*accesslog.Logger
-	checker    *health.Checker
-	watchers   *watchers // DNS discovery of resolve lines (discovery.go)
-	zones      limitZones
+	// dynamic are the targets of the proxy_pass lines with variables
+	// (dynamic.go), whose transports the plan closes when it ends.
+	dynamic  []*targets
+	logs     map[string]*accesslog.Logger
+	checker  *health.Checker
+	watchers *watchers // DNS discovery of resolve lines (discovery.go)
+	zones    limitZones
 	// vars is the configuration's own variables (map, set, named
 	// captures), compiled first: hash keys, sticky domains and zone keys
 	// are compiled against it as the locations' templates are.
@@ -84,6 +88,9 @@ type transportKey struct {
 	upstream  string
 	keepalive int
 	t         proxy.Timeouts
+	// tls is the uptls.Client's Key and name for an https upstream
+	// (upstreamtls.go), "" for http.
+	tls string
 }
 
 // newPlan compiles cfg. prev is the plan it is to replace (nil at
@@ -124,7 +131,10 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 		return p, err
 	}
 	p.apiBase = findAPIBases(cfg)
-	checks := p.healthChecks()
+	checks, err := p.healthChecks()
+	if err != nil {
+		return p, err
+	}
 	for _, c := range checks {
 		if c.Config.Mandatory {
 			p.mandatory[c.Upstream] = true
@@ -138,6 +148,12 @@ func (rt *Runtime) newPlan(cfg *config.Config, prev *plan) (p *plan, err error) 
 	env := &proxy.Env{
 		Upstream:  func(pp *config.ProxyPass) *live.Upstream { return p.upstreamFor(pp, prev) },
 		Transport: func(u *live.Upstream, t proxy.Timeouts) http.RoundTripper { return p.transportFor(u, t, prev) },
+		TLSTransport: func(u *live.Upstream, t proxy.Timeouts, c *uptls.Client, name string) http.RoundTripper {
+			return p.tlsTransportFor(u, t, c, name, prev)
+		},
+		Dynamic: func(l *config.Location, t proxy.Timeouts, c *uptls.Client, name string) (proxy.Targets, error) {
+			return p.dynamicTargets(l, t, c, name, prev)
+		},
 		AccessLog: func(al config.AccessLog) (*accesslog.Logger, error) { return p.accessLog(al, prev) },
 		ErrorLog:  rt.log,
 		Access:    guard,
@@ -190,6 +206,9 @@ func (p *plan) release(next *plan) {
 		if next == nil || next.transports[k] != tr {
 			tr.CloseIdleConnections()
 		}
+	}
+	for _, ts := range p.dynamic {
+		ts.closeIdle()
 	}
 	for path, l := range p.logs {
 		if next == nil || next.logs[path] != l {
@@ -263,20 +282,29 @@ func (p *plan) upstreamFor(pp *config.ProxyPass, prev *plan) *live.Upstream {
 	if pp.Upstream != nil {
 		return p.upstreams[pp.Upstream]
 	}
-	if u, ok := p.implicit[pp.Host]; ok {
-		return u
+	key := pp.Host
+	if u, ok := p.implicit[key]; ok {
+		if u.Pool().All()[0].Addr == pp.Addr {
+			return u
+		}
+		// http://h and https://h: one host, two ports, two upstreams,
+		// as in nginx; the second is named by its address.
+		key = pp.Addr
+		if u, ok := p.implicit[key]; ok {
+			return u
+		}
 	}
 	var u *live.Upstream
 	if prev != nil {
-		if old := prev.implicit[pp.Host]; old != nil && old.Pool().All()[0].Addr == pp.Addr {
+		if old := prev.implicit[key]; old != nil && old.Pool().All()[0].Addr == pp.Addr {
 			u = old
 		}
 	}
 	if u == nil {
-		u = live.New(pp.Host, live.Policy{}, []*upstream.Server{implicitServer(pp)})
+		u = live.New(key, live.Policy{}, []*upstream.Server{implicitServer(pp)})
 	}
-	p.implicit[pp.Host] = u
-	p.implicitOrder = append(p.implicitOrder, pp.Host)
+	p.implicit[key] = u
+	p.implicitOrder = append(p.implicitOrder, key)
 	return u
 }
 
