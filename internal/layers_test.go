@@ -36,7 +36,7 @@ var layers = []struct {
 		"internal/discovery/dnstest", "internal/tlstest", "internal/uptls/certtest",
 	}},
 	{"the request path's building blocks", []string{
-		"internal/balance", "internal/sticky", "internal/h1parse", "internal/uptls",
+		"internal/balance", "internal/sticky", "internal/h1parse", "internal/uptls", "internal/static",
 	}},
 	{"the request path's parts: the live upstream, the upstream client, routing, limits", []string{
 		"internal/live", "internal/h1", "internal/router", "internal/limit",

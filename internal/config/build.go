@@ -75,6 +75,9 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 	if b.prefix == "" {
 		b.prefix = b.dir
 	}
+	// root's default depends on the prefix: it sits in http's level,
+	// unset, so every level inherits it and may still set its own.
+	b.httpProxy.static.root.v = rootConf{path: filepath.Join(b.prefix, defaultRoot), prefix: b.prefix}
 	if b.lookupHost == nil {
 		b.lookupHost = func(ctx context.Context, host string) ([]string, error) {
 			ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
@@ -195,7 +198,8 @@ type locationConf struct {
 	children    []*locationConf
 	// inIf marks the configuration of an `if` block (Stmt.Location): a
 	// child for the merge of settings, not a location the router knows.
-	inIf bool
+	inIf        bool
+	internalSet bool // `internal;` was seen (static.go)
 }
 
 type pendingPass struct {
@@ -261,6 +265,7 @@ func (b *builder) finish() error {
 			finishLocation(lc, &sc.proxy, &sc.access, &sc.limits)
 		}
 		b.cfg.Warnings = append(b.cfg.Warnings, openAdmin(srv.Locations)...)
+		b.cfg.Warnings = append(b.cfg.Warnings, openAdmin(srv.NamedLocations())...)
 		if len(srv.Listens) == 0 {
 			// nginx's default is "listen *:80" (8000 when not root; limpet
 			// has no such distinction).
@@ -1013,9 +1018,10 @@ func LocationRegexp(path string, caseless bool) (*regexp.Regexp, error) {
 
 // ---- location ----
 
-// location handles `location [=|~|~*|^~] PATH { ... }`. A location with
-// neither proxy_pass, return nor nested locations is valid: nginx would
-// serve static files there; limpet, which serves none, answers 404.
+// location handles `location [=|~|~*|^~] PATH { ... }`, and hands
+// `location @name` to namedLocation (static.go). A location with neither
+// proxy_pass, return nor nested locations is valid: it serves static
+// files, as in nginx.
 func (b *builder) location(d *Directive, s *scope) error {
 	var mod, path string
 	if len(d.Args) == 2 {
@@ -1031,7 +1037,7 @@ func (b *builder) location(d *Directive, s *scope) error {
 		path = d.Args[0]
 		switch {
 		case strings.HasPrefix(path, "@"):
-			return d.errorf("named locations are not supported")
+			return b.namedLocation(d, s, path)
 		case strings.HasPrefix(path, "="):
 			mod, path = "=", path[1:]
 		case strings.HasPrefix(path, "~*"):
@@ -1051,6 +1057,9 @@ func (b *builder) location(d *Directive, s *scope) error {
 	siblings := &s.srv.locs
 	if parent := s.loc; parent != nil {
 		p := parent.loc
+		if isNamed(p) {
+			return d.errorf("location %q cannot be inside the named location %q", path, p.Path)
+		}
 		if p.Modifier == "=" {
 			return d.errorf("location %q cannot be inside the exact location %q", path, p.Path)
 		}
@@ -1148,7 +1157,7 @@ func (b *builder) proxyPass(d *Directive, s *scope) error {
 	if !hasPort {
 		port = defaultPort(scheme)
 	}
-	if uri != "" && loc.Regexp != nil {
+	if uri != "" && (loc.Regexp != nil || isNamed(loc)) {
 		return d.errorf("\"proxy_pass\" cannot have URI part in location given by regular expression, " +
 			"or inside named location, or inside \"if\" statement, or inside \"limit_except\" block")
 	}

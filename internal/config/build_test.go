@@ -157,6 +157,9 @@ func TestDesignNotes(t *testing.T) {
 		Sticky: &Sticky{Pos: at(7), Cookie: StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"}},
 	}
 	locProxy := defaultProxy()
+	locProxy.Static = defaultStatic(filepath.Dir(path))
+	srvProxy := defaultProxy()
+	srvProxy.Static = locProxy.Static
 	locProxy.SetHeaders = []Header{
 		{Pos: at(16), Name: "Host", Value: "$host"},
 		{Pos: at(17), Name: "X-Real-IP", Value: "$remote_addr"},
@@ -177,7 +180,7 @@ func TestDesignNotes(t *testing.T) {
 				Proxy:     locProxy,
 				Limits:    defaultLimits(),
 			}},
-			Proxy:         defaultProxy(),
+			Proxy:         srvProxy,
 			ClientHeaders: defaultClientHeaders,
 			Limits:        defaultLimits(),
 		}},
@@ -594,7 +597,9 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 	t.Helper()
 	srv := cfg.Servers[0]
 	if len(paths) == 0 {
-		return srv.Proxy
+		ps := srv.Proxy
+		ps.Static = Static{} // static_test.go checks it
+		return ps
 	}
 	locs := srv.Locations
 	var l *Location
@@ -610,7 +615,9 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 		}
 		locs = l.Locations
 	}
-	return l.Proxy
+	ps := l.Proxy
+	ps.Static = Static{} // static_test.go checks it
+	return ps
 }
 
 func TestProxySettingsDefaults(t *testing.T) {
@@ -941,7 +948,7 @@ http {
 	want := []string{
 		"user", "worker_processes", "worker_rlimit_nofile", "worker_cpu_affinity", "worker_priority", "daemon",
 		"master_process", "use", "multi_accept", "accept_mutex", "sendfile", "tcp_nopush",
-		"tcp_nodelay", "types", "default_type", "server_tokens", "types_hash_max_size", "types_hash_bucket_size",
+		"tcp_nodelay", "server_tokens", "types_hash_max_size", "types_hash_bucket_size",
 		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "gzip",
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
 		"gzip_disable", "gzip_static", "charset", "proxy_buffers", "proxy_buffer_size",
@@ -1136,7 +1143,7 @@ func TestErrors(t *testing.T) {
 		// location.
 		{"location outside its parent", "server {\n location /a/ {\n  location /b/ { }\n }\n}", `location "/b/" is outside location "/a/" in FILE:3`},
 		{"location inside exact", "server {\n location = / {\n  location /x { }\n }\n}", `location "/x" cannot be inside the exact location "/" in FILE:3`},
-		{"named location", "server {\n location @fallback { }\n}", `named locations are not supported in FILE:2`},
+		{"named location nested", "server {\n location / {\n  location @fallback { }\n }\n}", `named location "@fallback" can be on the server level only in FILE:3`},
 		{"bad regex", "server {\n location ~ (foo { }\n}", `invalid regular expression "(foo": missing closing ) in FILE:2`},
 		{"PCRE-only regex", "server { location ~* a(?=b) { } }", `invalid regular expression "a(?=b)": invalid or unsupported Perl syntax in FILE:1`},
 		{"duplicate location", "server {\n location /x { }\n location /x { }\n}", `duplicate location "/x" in FILE:3`},

@@ -285,7 +285,11 @@ type Server struct {
 	// an upper-case letter, as in nginx. nil without regex names.
 	NameRegexps map[string]*regexp.Regexp
 	// Locations in the order written; nested locations sit in Location.Locations.
+	// Named locations (`location @name`) are not among them.
 	Locations []*Location
+	// Named are the named locations, `location @name`, by name ("@name"):
+	// error_page and try_files reach them, location matching never does.
+	Named map[string]*Location
 	// Proxy holds the server-level settings, used by requests that match no location.
 	Proxy ProxySettings
 	// ClientHeaders bounds and filters the request headers clients send.
@@ -404,6 +408,10 @@ type Location struct {
 	// and return in the order written, run once the location is chosen.
 	// Return is also its first top-level return.
 	Script []*Stmt
+	// Internal is the `internal` directive: only internal redirects
+	// (error_page, try_files, index) reach the location; a client's
+	// request for it gets 404. Named locations are internal too.
+	Internal bool
 }
 
 // HealthCheck is NGINX Plus's `health_check [interval=TIME] [jitter=TIME]
@@ -690,6 +698,8 @@ type ProxySettings struct {
 	// SSL is the proxy_ssl_* settings, used when proxy_pass is https;
 	// their files are read only for such locations.
 	SSL UpstreamSSL
+	// Static is the static-file and error-page settings (static.go).
+	Static Static
 }
 
 // LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`

@@ -181,6 +181,63 @@ var directiveList = []directive{
 	// dashboard; limpet's own: the live dashboard.
 	{"dashboard", inLocation, args0, (*builder).dashboard},
 
+	// Static files and error pages (static.go), merged from http to
+	// server to location.
+	// root PATH; default "html" under the prefix. No variables.
+	{"root", inHSL, args1, (*builder).staticRoot},
+	// alias PATH; no default; prefix locations only (no captures yet).
+	{"alias", inLocation, args1, (*builder).staticRoot},
+	// index FILE ...; default index.html; only the last may be absolute.
+	{"index", inHSL, args1More, (*builder).staticIndex},
+	// try_files FILE ... URI|=CODE|@name; no default; not inherited.
+	{"try_files", inServer | inLocation, args2More, (*builder).tryFiles},
+	// default_type MIME; default text/plain.
+	{"default_type", inHSL, args1, staticSlot(func(c *staticConf) *setting[string] { return &c.defaultType }, func(d *Directive) (string, error) { return d.Args[0], nil })},
+	// types { MIME EXT ...; }; default text/html html, image/gif gif,
+	// image/jpeg jpg (nginx's; `include mime.types` for the full table).
+	{"types", inHSL, args0 | argsBlock, (*builder).types},
+	// etag on|off; default on.
+	{"etag", inHSL, argsFlag, staticFlag(func(c *staticConf) *setting[bool] { return &c.etag })},
+	// if_modified_since off|exact|before; default exact.
+	{"if_modified_since", inHSL, args1, staticSlot(func(c *staticConf) *setting[string] { return &c.ims }, func(d *Directive) (string, error) {
+		switch v := d.Args[0]; v {
+		case "off", "exact", "before":
+			return v, nil
+		}
+		return "", d.invalidArg(d.Args[0])
+	})},
+	// autoindex off; default off; "on" is refused (no directory listings).
+	{"autoindex", inHSL, argsFlag, unsupportedOn(func(c *staticConf) *setting[bool] { return &c.autoindex }, "it lists no directories")},
+	// disable_symlinks off; default off; on and if_not_owner are refused.
+	{"disable_symlinks", inHSL, args12, (*builder).disableSymlinks},
+	// sendfile on|off; default off. limpet's file bodies go through
+	// Go's copy, which uses sendfile(2) where the writer allows it.
+	{"sendfile", inHSL, argsFlag, (*builder).ignore},
+	// How nginx reads files, which limpet leaves to the kernel and Go:
+	// accepted, checked and listed in Config.Ignored. limpet opens each
+	// file per request (no open_file_cache) and sends it with
+	// sendfile(2) in one call.
+	{"open_file_cache", inHSL, args12, (*builder).ignore},
+	{"open_file_cache_valid", inHSL, args1, (*builder).ignore},
+	{"open_file_cache_min_uses", inHSL, args1, (*builder).ignore},
+	{"open_file_cache_errors", inHSL, argsFlag, (*builder).ignore},
+	{"sendfile_max_chunk", inHSL, args1, (*builder).ignore},
+	{"aio", inHSL, args1, (*builder).ignore},
+	{"directio", inHSL, args1, (*builder).ignore},
+	{"read_ahead", inHSL, args1, (*builder).ignore},
+	{"output_buffers", inHSL, args2, (*builder).ignore},
+	// internal; the location serves internal redirects only.
+	{"internal", inLocation, args0, (*builder).internal},
+	// error_page CODE ... [=[RESPONSE]] URI|@name; several per level; a
+	// level with any inherits none.
+	{"error_page", inHSL, args2More, (*builder).errorPage},
+	// proxy_intercept_errors on|off; default off.
+	{"proxy_intercept_errors", inHSL, argsFlag, staticFlag(func(c *staticConf) *setting[bool] { return &c.intercept })},
+	// log_not_found on|off; default on.
+	{"log_not_found", inHSL, argsFlag, staticFlag(func(c *staticConf) *setting[bool] { return &c.logNotFound })},
+	// recursive_error_pages on|off; default off.
+	{"recursive_error_pages", inHSL, argsFlag, staticFlag(func(c *staticConf) *setting[bool] { return &c.recursive })},
+
 	// Active health checks (NGINX Plus's ngx_http_upstream_hc_module).
 	// health_check [interval=TIME] [jitter=TIME] [fails=N] [passes=N]
 	// [uri=URI] [port=N] [match=NAME] [mandatory] [persistent];
@@ -419,13 +476,8 @@ var directiveList = []directive{
 	{"use", inEvents, args1, (*builder).ignore},
 	{"multi_accept", inEvents, argsFlag, (*builder).ignore},
 	{"accept_mutex", inEvents, argsFlag, (*builder).ignore},
-	{"sendfile", inHSL, argsFlag, (*builder).ignore},
 	{"tcp_nopush", inHSL, argsFlag, (*builder).ignore},
 	{"tcp_nodelay", inHSL, argsFlag, (*builder).ignore},
-	// types { MIME EXT...; } is a table of MIME types, not directives, so
-	// its block is skipped unread (mime.types is usually included here).
-	{"types", inHSL, args0 | argsBlock, (*builder).ignore},
-	{"default_type", inHSL, args1, (*builder).ignore},
 	{"server_tokens", inHSL, args1, (*builder).ignore},
 	{"types_hash_max_size", inHSL, args1, (*builder).ignore},
 	{"types_hash_bucket_size", inHSL, args1, (*builder).ignore},

@@ -182,7 +182,11 @@ func (in *includer) file(d *Directive, name string) ([]*Directive, error) {
 	}
 	src, err := os.ReadFile(name)
 	if err != nil {
-		return nil, d.errorf("%w", openError(name, err))
+		bname, bsrc, ok := builtinInclude(d, err)
+		if !ok {
+			return nil, d.errorf("%w", openError(name, err))
+		}
+		name, src = bname, bsrc // mimetypes.go
 	}
 	tree, err := Parse(name, src)
 	if err != nil {

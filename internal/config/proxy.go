@@ -84,6 +84,9 @@ type proxyConf struct {
 	client clientConf
 	// redirects is absolute_redirect and its kin (redirect.go).
 	redirects redirectConf
+	// static is root, index, error_page and the other settings of
+	// static files and error pages (static.go).
+	static staticConf
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -114,6 +117,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
 	p.client.inherit(&parent.client)
 	p.redirects.inherit(&parent.redirects)
+	p.static.inherit(&parent.static)
 }
 
 // effective returns the merged settings with defaults filled in.
@@ -147,6 +151,7 @@ func (p *proxyConf) effective() ProxySettings {
 		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
 		Redirects:              p.redirects.effective(),
 		SSL:                    p.ssl.effective(),
+		Static:                 p.static.effective(),
 	}
 }
 

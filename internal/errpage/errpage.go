@@ -82,8 +82,21 @@ func Body(status int) string {
 		"<hr><center>limpet</center>\r\n</body>\r\n</html>\r\n"
 }
 
-// Write sends the error page of status.
+// Pager is a response writer that may answer an error status with a
+// page of its own: the proxy's, for error_page. Write asks it first, so
+// every error limpet makes (the proxy's, access control's) can have one.
+type Pager interface {
+	// ErrorPage answers status and reports true, or reports false when
+	// the built-in page is to be sent.
+	ErrorPage(status int) bool
+}
+
+// Write sends the error page of status: the writer's own, when it is a
+// Pager that has one, else the built-in page.
 func Write(w http.ResponseWriter, status int) {
+	if p, ok := w.(Pager); ok && p.ErrorPage(status) {
+		return
+	}
 	body := Body(status)
 	h := w.Header()
 	h.Set("Content-Type", "text/html")

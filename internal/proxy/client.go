@@ -79,10 +79,13 @@ func (h *Handler) LimitKeepalive(maxRequests int, maxAge time.Duration) {
 }
 
 // each calls f for every compiled location of the server, the one for
-// requests that match none included.
+// requests that match none and the named ones included.
 func (vs *virtualServer) each(f func(*location)) {
 	f(vs.noLocation)
 	for _, l := range vs.compiled {
+		f(l)
+	}
+	for _, l := range vs.named {
 		f(l)
 	}
 }

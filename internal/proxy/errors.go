@@ -105,9 +105,11 @@ func statusCountsAsFailure(cond, next config.NextUpstream) bool {
 
 // writeError sends nginx's style of error page for status, so that no Go
 // error text ever reaches a client; nothing for a client that is gone.
+// The location's error_page for status, if any, answers instead
+// (responseWriter.ErrorPage).
 func writeError(w http.ResponseWriter, status int) {
 	if status == StatusClientClosed {
 		return
 	}
-	errpage.Write(w, status)
+	errpage.Write(w, status) // the location's error_page first (responseWriter.ErrorPage)
 }

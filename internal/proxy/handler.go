@@ -1,8 +1,10 @@
 // Package proxy is limpet's request path. For every request it chooses the
 // virtual server (Host) and the location (URI), then either answers it
-// (`return`) or proxies it: the persistence decision, the server, the
-// forwarding, retries on another server, and the record of all of it in the
-// access log.
+// (`return`, static files) or proxies it: the persistence decision, the
+// server, the forwarding, retries on another server, and the record of all
+// of it in the access log. error_page, try_files and index redirect a
+// request internally: the location is chosen again (internalredirect.go,
+// errorpage.go).
 //
 // Everything a request needs is compiled when the configuration is loaded
 // (headers, variables, locations), and everything shared between requests
@@ -26,6 +28,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/limit"
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/router"
+	"github.com/limpet-lb/limpet/internal/static"
 	"github.com/limpet-lb/limpet/internal/sticky"
 	"github.com/limpet-lb/limpet/internal/upstream"
 	"github.com/limpet-lb/limpet/internal/uptls"
@@ -139,6 +142,8 @@ type virtualServer struct {
 	// rewrites is the server's rewrite phase (rewrite.go); nil when its
 	// configuration uses no set, rewrite, if, map or capture.
 	rewrites *serverRewrites
+	// named are the named locations, by name ("@name").
+	named map[string]*location
 }
 
 // location is a compiled `location` block.
@@ -191,6 +196,17 @@ type location struct {
 	lastRequest func(r *http.Request) bool
 	// script is the location's rewrite phase (rewrite.go).
 	script []stmt
+
+	// files serves the location's static files and runs its try_files
+	// (internalredirect.go); errorPages are its error_page lines, and
+	// intercept and recursive proxy_intercept_errors and
+	// recursive_error_pages (errorpage.go).
+	files      *static.Files
+	errorPages []errorPage
+	intercept  bool
+	recursive  bool
+	// logNotFound is log_not_found: a missing file is logged.
+	logNotFound bool
 }
 
 // NewHandler compiles the virtual servers of one listen address. The
@@ -257,6 +273,19 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 			return nil, err
 		}
 	}
+	if err := vs.noLocation.compileFiles(&s.Proxy.Static, env.Vars); err != nil {
+		return nil, err
+	}
+	for name, l := range s.Named {
+		cl, err := compileLocation(l, env)
+		if err != nil {
+			return nil, err
+		}
+		if vs.named == nil {
+			vs.named = make(map[string]*location, len(s.Named))
+		}
+		vs.named[name] = cl
+	}
 	var walk func([]*config.Location) error
 	walk = func(list []*config.Location) error {
 		for _, l := range list {
@@ -309,6 +338,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 		return nil, err
 	}
 	if err := cl.compileLimits(env); err != nil {
+		return nil, err
+	}
+	if err := cl.compileFiles(&l.Proxy.Static, env.Vars); err != nil {
 		return nil, err
 	}
 	if env.Content != nil {
@@ -390,7 +422,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The proxy fills the upstream fields of the entry; the rest is
 	// filled only when the line is written, so a location without an
 	// access log pays nothing for it.
-	var entry accesslog.Entry
+	// It lives in the response writer, which is allocated anyway, so
+	// internal redirects can reach it without a second allocation.
+	entry := &rw.fl.entry
 
 	vs := h.servers[h.vhosts.Select(r.Host)]
 	// The variables live in the response writer, which add_header
@@ -423,7 +457,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
 				entry.Client = vr.Remote.Addr().String()
 			}
-			loc.logRequest(rw, &entry, h.now().Sub(start))
+			loc.logRequest(rw, entry, h.now().Sub(start))
 		}
 	}()
 
@@ -454,6 +488,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rw.add = loc.addHeaders
 		}
 	}
+	rw.fl.h, rw.fl.vs, rw.fl.loc = h, vs, loc
+	if loc.cfg.Internal {
+		// Only internal redirects reach it; nginx answers 404.
+		writeError(rw, http.StatusNotFound)
+		return
+	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
 		// A `return` runs before the limits, in nginx's rewrite phase.
 		var held limit.Held
@@ -462,28 +502,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
-		return
-	}
-	rw.client = &loc.cfg.Proxy.Client
-	if loc.lastRequest != nil && loc.lastRequest(r) {
-		rw.Header().Set("Connection", "close")
-	}
-	switch {
-	case loc.content != nil:
-		loc.content.ServeHTTP(rw, r)
-	case loc.ret != nil:
-		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
-	case loc.upstream != nil:
-		vr.ProxyHost = loc.proxyHost
-		h.proxy(rw, r, loc, vr, prefix, &entry)
-	case loc.dynamic != nil:
-		h.proxyDynamic(rw, r, loc, vr, prefix, &entry)
-	default:
-		// limpet serves no files: a location that neither proxies nor
-		// returns answers 404, as nginx would for a missing file.
-		writeError(rw, http.StatusNotFound)
-	}
+	h.run(rw, r, loc, prefix)
 }
 
 // redirectToSlash answers a request for "/app" when "location /app/"
@@ -520,9 +539,19 @@ type responseWriter struct {
 	// client is the serving location's client settings (send_timeout,
 	// limit_rate: client.go); nil means nginx's defaults.
 	client *config.ClientSettings
+	// fl is the request's state across internal redirects and error
+	// pages (internalredirect.go).
+	fl flow
 }
 
 func (w *responseWriter) WriteHeader(code int) {
+	if f := w.fl.force; f != 0 && code >= 200 && (f != http.StatusOK || code != http.StatusPartialContent && code != http.StatusNotModified) {
+		// An error page keeps the status of the error (error_page);
+		// with =200 it may still be a range or a 304, as in nginx,
+		// whose range and not-modified filters run after the status
+		// is set.
+		code = f
+	}
 	if w.status == 0 || w.status < 200 {
 		w.status = code
 	}

@@ -31,6 +31,9 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 // body streamed as it arrives.
 func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool) {
 	defer res.Body.Close()
+	if w.interceptError(res.StatusCode) {
+		return // proxy_intercept_errors: the error page answered
+	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		h.upgrade(w, r, vr, res, st, dec, server, readTimeout, debugHeader)
 		return

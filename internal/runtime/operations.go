@@ -46,7 +46,7 @@ func (a allUpstreams) Upstream(name string) *live.Upstream {
 func hasMetrics(cfg *config.Config) bool {
 	found := false
 	for _, s := range cfg.Servers {
-		walkLocations(s.Locations, func(l *config.Location) { found = found || l.Metrics })
+		walkServer(s, func(l *config.Location) { found = found || l.Metrics })
 	}
 	return found
 }
@@ -105,14 +105,21 @@ func findAPIBases(cfg *config.Config) map[*config.Location]string {
 	bases := make(map[*config.Location]string)
 	for _, s := range cfg.Servers {
 		base := ""
-		walkLocations(s.Locations, func(l *config.Location) {
+		walkServer(s, func(l *config.Location) {
 			if l.API != nil && base == "" && l.Modifier != "~" && l.Modifier != "~*" {
 				base = strings.TrimSuffix(l.Path, "/")
 			}
 		})
-		walkLocations(s.Locations, func(l *config.Location) { bases[l] = base })
+		walkServer(s, func(l *config.Location) { bases[l] = base })
 	}
 	return bases
+}
+
+// walkServer calls fn for every location of s, nested and named ones
+// included.
+func walkServer(s *config.Server, fn func(*config.Location)) {
+	walkLocations(s.Locations, fn)
+	walkLocations(s.NamedLocations(), fn)
 }
 
 func walkLocations(list []*config.Location, fn func(*config.Location)) {
@@ -128,7 +135,7 @@ func (p *plan) healthChecks() ([]health.Check, error) {
 	var checks []health.Check
 	var err error
 	for _, s := range p.cfg.Servers {
-		walkLocations(s.Locations, func(l *config.Location) {
+		walkServer(s, func(l *config.Location) {
 			if l.ProxyPass == nil || l.ProxyPass.Upstream == nil || err != nil {
 				return
 			}

@@ -1,0 +1,246 @@
+package proxy
+
+import (
+	"github.com/limpet-lb/limpet/internal/vars"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/limpet-lb/limpet/internal/accesslog"
+	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/errpage"
+	"github.com/limpet-lb/limpet/internal/static"
+)
+
+// This file holds what happens once a request has its location: the
+// access check, try_files, the location's action (a content handler,
+// return, proxying or its static files), and the internal redirects of
+// error_page, try_files and index, which choose a location again for a
+// new URI (or go to a named one), as nginx's ngx_http_internal_redirect
+// and ngx_http_named_location do.
+
+// flow is a request's state across internal redirects. It lives in the
+// response writer, so a request without a redirect pays nothing for it.
+type flow struct {
+	h     *Handler
+	vs    *virtualServer
+	entry accesslog.Entry // the access log line's, see ServeHTTP
+	// loc is the location serving the request now.
+	loc *location
+	// redirects counts internal redirects: past
+	// config.MaxInternalRedirects the request gets 500, as nginx's
+	// NGX_HTTP_MAX_URI_CHANGES.
+	redirects int
+	// inErrorPage is set once an error page is being served: without
+	// recursive_error_pages, a second error gets the built-in page.
+	inErrorPage bool
+	// force is the status an error page is sent with instead of its
+	// target's (error_page's original code, or =RESPONSE); 0 for none.
+	force int
+	// builtin is set while writeDefault sends a built-in page, which no
+	// error_page may replace.
+	builtin bool
+}
+
+// run serves the request in loc: its access check, try_files, then its
+// action. prefix is the part of the URI the location matched.
+func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix string) {
+	fl := &rw.fl
+	fl.loc = loc
+	if !rw.added {
+		rw.add = loc.addHeaders
+	}
+	vr := &rw.vr
+	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
+		return
+	}
+	rw.client = &loc.cfg.Proxy.Client // send_timeout, limit_rate (client.go)
+	if loc.lastRequest != nil && loc.lastRequest(r) {
+		rw.Header().Set("Connection", "close")
+	}
+	if loc.ret == nil && loc.content == nil && loc.files.HasTryFiles() {
+		uri, found, fallback, code := loc.files.Try(vr)
+		switch {
+		case found:
+			vr.URI = uri
+		case code != 0:
+			writeError(rw, code)
+			return
+		case strings.HasPrefix(fallback, "@"):
+			h.named(rw, r, fallback)
+			return
+		default:
+			h.internalRedirect(rw, r, fallback, false)
+			return
+		}
+	}
+	switch {
+	case loc.content != nil:
+		loc.content.ServeHTTP(rw, r)
+	case loc.ret != nil:
+		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
+	case loc.upstream != nil:
+		vr.ProxyHost = loc.proxyHost
+		h.proxy(rw, r, loc, vr, prefix, &fl.entry)
+	case loc.dynamic != nil:
+		h.proxyDynamic(rw, r, loc, vr, prefix, &fl.entry)
+	default:
+		h.serveFiles(rw, r, loc)
+	}
+}
+
+// serveFiles serves the location's static files.
+func (h *Handler) serveFiles(rw *responseWriter, r *http.Request, loc *location) {
+	vr := &rw.vr
+	res := loc.files.Serve(rw, r, vr)
+	if res.Log != "" && (res.Status != http.StatusNotFound || loc.logNotFound) {
+		h.errorLog.Error(res.Log, "client", vr.Remote.Addr().String(), "uri", vr.URI)
+	}
+	switch {
+	case res.Redirect != "":
+		h.internalRedirect(rw, r, res.Redirect, false)
+	case res.Status == http.StatusMovedPermanently:
+		rw.Header().Set("Location", absoluteURL(r, rw, res.Location))
+		writeError(rw, res.Status)
+	case res.Status != 0:
+		writeError(rw, res.Status)
+	}
+}
+
+// absoluteURL makes a redirect target absolute from the request's Host,
+// as nginx does with absolute_redirect on.
+func absoluteURL(r *http.Request, rw *responseWriter, target string) string {
+	host := r.Host
+	if host == "" {
+		host = rw.vr.ServerName
+		if host == "" || host == "_" {
+			host = rw.vr.Local.String()
+		}
+	}
+	return "http://" + host + target
+}
+
+// countRedirect counts one internal redirect; past the bound it answers
+// 500 with the built-in page and reports false.
+func (h *Handler) countRedirect(rw *responseWriter, to string) bool {
+	fl := &rw.fl
+	fl.redirects++
+	if fl.redirects <= config.MaxInternalRedirects {
+		return true
+	}
+	h.errorLog.Error("rewrite or internal redirection cycle while internally redirecting", "to", to, "uri", rw.vr.R.RequestURI)
+	fl.force = 0
+	fl.inErrorPage = true
+	writeDefault(rw, http.StatusInternalServerError)
+	return false
+}
+
+// internalRedirect serves the request again for target, a URI with
+// optional arguments: the location is chosen anew. toGET changes the
+// method to GET (HEAD stays), as error_page does.
+func (h *Handler) internalRedirect(rw *responseWriter, r *http.Request, target string, toGET bool) {
+	if !h.countRedirect(rw, target) {
+		return
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	if path == "" || path[0] != '/' {
+		writeDefault(rw, http.StatusInternalServerError)
+		return
+	}
+	// A request of its own, so the proxy sends the new URI: only an
+	// internal redirect pays for the copy.
+	r2 := new(http.Request)
+	*r2 = *r
+	u := new(url.URL)
+	*u = *r.URL
+	u.Path, u.RawPath = path, ""
+	if hasQuery {
+		u.RawQuery = query
+	}
+	r2.URL = u
+	if toGET && r.Method != http.MethodHead {
+		r2.Method = http.MethodGet
+	}
+	if fl := &rw.fl; fl.force != 0 && fl.force != http.StatusOK {
+		// An error page is not a range, nor a 304 (nginx applies both
+		// only to 200).
+		r2.Header = r.Header.Clone()
+		for _, k := range []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match", "If-Match", "If-Unmodified-Since"} {
+			delete(r2.Header, k)
+		}
+	}
+	vr := &rw.vr
+	vr.R, vr.URI = r2, path
+	vs := rw.fl.vs
+	loc, prefix := vs.noLocation, ""
+	if vs.rewrites != nil {
+		// As in nginx, an internal redirect runs the server's rewrite
+		// phase again, then the new location's (rewrite.go).
+		var done bool
+		if loc, prefix, r2, done = h.rewritePhase(vs, rw, r2, vr, path); done {
+			return
+		}
+	} else if vs.noLocation.ret == nil {
+		if l, p := vs.locations.Match(path); l != nil {
+			loc, prefix = vs.compiled[l], p
+		}
+	}
+	h.run(rw, r2, loc, prefix)
+}
+
+// named serves the request in the named location name ("@name"), with
+// its URI and method unchanged.
+func (h *Handler) named(rw *responseWriter, r *http.Request, name string) {
+	if !h.countRedirect(rw, name) {
+		return
+	}
+	loc := rw.fl.vs.named[name]
+	if loc == nil {
+		h.errorLog.Error("could not find named location", "name", name)
+		writeDefault(rw, http.StatusInternalServerError)
+		return
+	}
+	h.run(rw, r, loc, "")
+}
+
+// ReadFrom lets a file body reach the connection's ReadFrom, which
+// sends it with sendfile(2) (h1srv); a writer without one gets a copy.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status < 200 {
+		w.WriteHeader(http.StatusOK)
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
+	}
+	w.bytes += n
+	return n, err
+}
+
+// writerOnly hides a ReadFrom, so io.Copy uses Write and a buffer.
+type writerOnly struct{ io.Writer }
+
+// writeDefault sends the built-in page of status, never an error_page.
+func writeDefault(rw *responseWriter, status int) {
+	rw.fl.force = 0
+	rw.fl.builtin = true
+	errpage.Write(rw, status)
+	rw.fl.builtin = false
+}
+
+// compileFiles compiles the location's static settings and error pages.
+func (l *location) compileFiles(s *config.Static, g *vars.Registry) error {
+	var err error
+	if l.files, err = static.New(s, g); err != nil {
+		return err
+	}
+	l.errorPages, err = compileErrorPages(g, s.ErrorPages)
+	l.intercept = s.InterceptErrors
+	l.recursive = s.RecursiveErrorPages
+	l.logNotFound = s.LogNotFound
+	return err
+}
