@@ -31,6 +31,8 @@ var unreadOK = map[string]string{
 	"ProxyPass.URL":           "the URL as written, for people; Upstream, Addr and URI are what is used",
 	"UpstreamSSL.TrustedFile": "the path as written, for people; Trusted and TrustedDigest are what is used",
 	"Upstream.Zone":           "NGINX Plus's shared memory zone: limpet is one process, its upstreams' state is always shared (config requires it for queue, state and resolve)",
+	"Config.LogFormats":       "log_format directives by name, resolved into AccessLog.Format while loading",
+	"LogFormat.Name":          "the format's name, for people; Escape and Format are what is used",
 }
 
 // TestConfigFieldsRead fails when a field of config.Config, or of a

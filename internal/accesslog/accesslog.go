@@ -1,6 +1,8 @@
 // Package accesslog writes limpet's access log: one JSON object per
 // request, with the persistence outcome and its reason beside the usual
-// fields, so "why did this user change server?" is one grep away.
+// fields, so "why did this user change server?" is one grep away. Lines
+// of nginx's log_format formats are built by the proxy (with
+// internal/vars) and written through the same buffered Logger.
 //
 // Lines are built by hand into a pooled buffer rather than through
 // log/slog, because the access log runs on every request and slog's JSON
@@ -57,23 +59,43 @@ type Logger struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	size  int           // the buffer's size
+	flush time.Duration // the flush interval, 0 for none
 }
+
+// Buffering returns the Logger's buffer size and flush interval.
+func (l *Logger) Buffering() (size int, flush time.Duration) { return l.size, l.flush }
 
 // Open returns a Logger writing to path: "stdout", "stderr",
 // "/dev/stdout", "/dev/stderr", or a file opened for appending (created
-// with mode 0644 if needed).
+// with mode 0644 if needed), with a 32k buffer flushed every second.
 func Open(path string) (*Logger, error) {
+	return OpenBuffered(path, DefaultBuffer, DefaultFlush)
+}
+
+// DefaultBuffer and DefaultFlush are a Logger's buffer size and flush
+// interval unless told otherwise.
+const (
+	DefaultBuffer = 32 << 10
+	DefaultFlush  = time.Second
+)
+
+// OpenBuffered is Open with a buffer of size bytes, written out when it
+// fills, every flush (none when 0, as nginx's buffer= without flush=),
+// and on Close and Reopen.
+func OpenBuffered(path string, size int, flush time.Duration) (*Logger, error) {
 	switch path {
 	case "stdout", "/dev/stdout":
-		return New(os.Stdout), nil
+		return NewBuffered(os.Stdout, size, flush), nil
 	case "stderr", "/dev/stderr":
-		return New(os.Stderr), nil
+		return NewBuffered(os.Stderr, size, flush), nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	l := New(f)
+	l := NewBuffered(f, size, flush)
 	l.file = f
 	l.path = path
 	return l, nil
@@ -109,15 +131,23 @@ func (l *Logger) Reopen() error {
 }
 
 // New returns a Logger writing to w, flushed every second.
-func New(w io.Writer) *Logger {
-	l := &Logger{w: bufio.NewWriterSize(w, 32<<10), out: w, stop: make(chan struct{}), done: make(chan struct{})}
-	go l.flushLoop()
+func New(w io.Writer) *Logger { return NewBuffered(w, DefaultBuffer, DefaultFlush) }
+
+// NewBuffered returns a Logger writing to w through a buffer of size
+// bytes, flushed every flush (when it fills only, if flush is 0).
+func NewBuffered(w io.Writer, size int, flush time.Duration) *Logger {
+	l := &Logger{w: bufio.NewWriterSize(w, size), out: w, stop: make(chan struct{}), done: make(chan struct{}), size: size, flush: flush}
+	if flush > 0 {
+		go l.flushLoop(flush)
+	} else {
+		close(l.done)
+	}
 	return l
 }
 
-func (l *Logger) flushLoop() {
+func (l *Logger) flushLoop(every time.Duration) {
 	defer close(l.done)
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -172,6 +202,19 @@ func (l *Logger) Log(e *Entry) {
 	l.mu.Unlock()
 	*bp = b
 	linePool.Put(bp)
+}
+
+// LinePool lends buffers for the lines callers build themselves (those
+// of log_format), so a line costs no allocation.
+var LinePool = &linePool
+
+// WriteLine writes one line built by the caller, which ends with '\n'.
+func (l *Logger) WriteLine(line []byte) {
+	l.mu.Lock()
+	if !l.closed {
+		_, _ = l.w.Write(line)
+	}
+	l.mu.Unlock()
 }
 
 // AppendJSON appends e as a JSON object to b. Empty optional fields are

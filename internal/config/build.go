@@ -150,6 +150,10 @@ type builder struct {
 	// serverSSL those of each server that has any (tls.go).
 	httpSSL   sslLevel
 	serverSSL map[*serverConf]*sslLevel
+
+	// logBuffers holds the buffered access_log line of each path, whose
+	// other lines must ask for the same buffer (logformat.go).
+	logBuffers map[string]AccessLog
 }
 
 // scope is the block a directive appears in, with the objects its

@@ -85,8 +85,9 @@ func defaultProxy() ProxySettings {
 		SendTimeout:       60 * time.Second,
 		NextUpstream:      NextError | NextTimeout,
 		ClientMaxBodySize: 1 << 20,
-		AccessLog:         AccessLog{Path: "stdout"},
+		AccessLogs:        []AccessLog{{Path: "stdout"}},
 		KeepaliveTimeout:  75 * time.Second,
+		Client:            defaultClient,
 		Redirects:         Redirects{Absolute: true, Port: true},
 		SSL:               defaultUpstreamSSL(),
 	}
@@ -97,6 +98,18 @@ func defaultProxy() ProxySettings {
 func defaultResponse() ResponseHeaders {
 	return ResponseHeaders{Hide: DefaultHiddenHeaders, Expires: Expires{Off: true}}
 }
+
+// firstLog is a level's first access_log line, {Off: true} when off.
+func firstLog(ps ProxySettings) AccessLog {
+	if len(ps.AccessLogs) == 0 {
+		return AccessLog{Off: true}
+	}
+	return ps.AccessLogs[0]
+}
+
+// defaultClient is nginx's client-side defaults.
+var defaultClient = ClientSettings{HeaderTimeout: time.Minute, BodyTimeout: time.Minute, SendTimeout: time.Minute,
+	KeepaliveRequests: 1000, KeepaliveTime: time.Hour}
 
 // defaultClientHeaders are nginx's defaults for reading a client's header.
 var defaultClientHeaders = ClientHeaders{
@@ -633,7 +646,8 @@ func TestProxySettingsDefaults(t *testing.T) {
 }
 
 func TestProxySettingsEveryDirective(t *testing.T) {
-	cfg, path, err := load(t, `server {
+	cfg, path, err := load(t, `log_format main escape=json '$remote_addr ' "$status";
+server {
     location / {
         proxy_connect_timeout 5s;
         proxy_read_timeout 1m;
@@ -648,6 +662,13 @@ func TestProxySettingsEveryDirective(t *testing.T) {
         proxy_buffering OFF;
         access_log logs/access.log main buffer=32k flush=5s;
         proxy_set_header X-Empty "";
+        access_log stderr combined if=$arg_log;
+        client_body_timeout 5s;
+        send_timeout 7s;
+        keepalive_requests 10;
+        keepalive_time 10m;
+        limit_rate 100k;
+        limit_rate_after 1m;
     }
 }`)
 	if err != nil {
@@ -655,7 +676,7 @@ func TestProxySettingsEveryDirective(t *testing.T) {
 	}
 	at := func(line int) Pos { return Pos{File: path, Line: line} }
 	want := ProxySettings{
-		SetHeaders:             []Header{{Pos: at(15), Name: "X-Empty"}, {Name: "Host", Value: "$proxy_host"}},
+		SetHeaders:             []Header{{Pos: at(16), Name: "X-Empty"}, {Name: "Host", Value: "$proxy_host"}},
 		ConnectTimeout:         5 * time.Second,
 		ReadTimeout:            time.Minute,
 		SendTimeout:            500 * time.Millisecond,
@@ -665,9 +686,13 @@ func TestProxySettingsEveryDirective(t *testing.T) {
 		NextUpstreamTries:      3,
 		NextUpstreamTimeout:    10 * time.Second,
 		ClientMaxBodySize:      10 << 20,
-		AccessLog:              AccessLog{Pos: at(14), Path: filepath.Join(filepath.Dir(path), "logs/access.log")},
-		Redirects:              Redirects{Absolute: true, Port: true},
-		SSL:                    defaultUpstreamSSL(),
+		AccessLogs: []AccessLog{{Pos: at(15), Path: filepath.Join(filepath.Dir(path), "logs/access.log"), Buffer: 32 << 10, Flush: 5 * time.Second,
+			Format: &LogFormat{Pos: at(1), Name: "main", Escape: "json", Format: "$remote_addr $status"}},
+			{Pos: at(17), Path: "stderr", Format: combined, If: "$arg_log"}},
+		Client: ClientSettings{HeaderTimeout: time.Minute, BodyTimeout: 5 * time.Second, SendTimeout: 7 * time.Second,
+			KeepaliveRequests: 10, KeepaliveTime: 10 * time.Minute, LimitRate: 100 << 10, LimitRateAfter: 1 << 20},
+		Redirects: Redirects{Absolute: true, Port: true},
+		SSL:       defaultUpstreamSSL(),
 	}
 	if got := settingsOf(t, cfg, "/"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -700,7 +725,7 @@ access_log off;
 	server.ClientMaxBodySize = 0
 	server.ConnectTimeout = 2 * time.Second
 	server.SendTimeout = 7 * time.Second
-	server.AccessLog = AccessLog{Off: true}
+	server.AccessLogs = nil
 	a := server
 	a.ReadTimeout = 20 * time.Second
 	ab := a
@@ -717,7 +742,6 @@ access_log off;
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.paths, " "), func(t *testing.T) {
 			got := settingsOf(t, cfg, tt.paths...)
-			got.AccessLog.Pos = Pos{}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
@@ -797,7 +821,7 @@ func TestLogs(t *testing.T) {
 	}{
 		{"defaults", "server { }", "stderr", AccessLog{Path: "stdout"}},
 		{"relative paths", "error_log logs/error.log warn;\naccess_log logs/access.log;\nserver { }", "DIR/logs/error.log", AccessLog{Path: "DIR/logs/access.log"}},
-		{"absolute paths", "http {\nerror_log /var/log/limpet/error.log;\naccess_log /var/log/limpet/access.log combined;\nserver { } }", "/var/log/limpet/error.log", AccessLog{Path: "/var/log/limpet/access.log"}},
+		{"absolute paths", "http {\nerror_log /var/log/limpet/error.log;\naccess_log /var/log/limpet/access.log combined;\nserver { } }", "/var/log/limpet/error.log", AccessLog{Path: "/var/log/limpet/access.log", Format: combined}},
 		{"standard streams", "error_log stderr;\naccess_log stderr;\nserver { }", "stderr", AccessLog{Path: "stderr"}},
 		{"dev files", "error_log /dev/stdout;\nserver { access_log /dev/stderr; }", "/dev/stdout", AccessLog{Path: "/dev/stderr"}},
 		{"off", "server { access_log off; }", "stderr", AccessLog{Off: true}},
@@ -813,7 +837,7 @@ func TestLogs(t *testing.T) {
 			if want := strings.Replace(tt.errorLog, "DIR", dir, 1); cfg.ErrorLog != want {
 				t.Errorf("ErrorLog = %q, want %q", cfg.ErrorLog, want)
 			}
-			got := cfg.Servers[0].Proxy.AccessLog
+			got := firstLog(cfg.Servers[0].Proxy)
 			got.Pos = Pos{}
 			want := tt.access
 			want.Path = strings.Replace(want.Path, "DIR", dir, 1)
@@ -862,7 +886,7 @@ func TestProcessSettings(t *testing.T) {
 			if cfg.ErrorLog != fix(tt.errorLog) {
 				t.Errorf("ErrorLog = %q, want %q", cfg.ErrorLog, fix(tt.errorLog))
 			}
-			if got := cfg.Servers[0].Proxy.AccessLog.Path; got != fix(tt.accessLog) {
+			if got := firstLog(cfg.Servers[0].Proxy).Path; got != fix(tt.accessLog) {
 				t.Errorf("access log = %q, want %q", got, fix(tt.accessLog))
 			}
 			if got := cfg.Servers[0].Access.AuthBasicUserFile; got != fix(tt.userFile) {
@@ -938,10 +962,10 @@ http {
 		"user", "worker_processes", "worker_rlimit_nofile", "worker_cpu_affinity", "worker_priority", "daemon",
 		"master_process", "use", "multi_accept", "accept_mutex", "sendfile", "tcp_nopush",
 		"tcp_nodelay", "server_tokens", "types_hash_max_size", "types_hash_bucket_size",
-		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "log_format", "gzip",
+		"server_names_hash_bucket_size", "server_names_hash_max_size", "variables_hash_max_size", "gzip",
 		"gzip_types", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_vary", "gzip_buffers", "gzip_http_version",
-		"gzip_disable", "gzip_static", "keepalive_requests", "charset", "proxy_buffers", "proxy_buffer_size",
-		"proxy_busy_buffers_size", "client_body_buffer_size",
+		"gzip_disable", "gzip_static", "charset", "proxy_buffers", "proxy_buffer_size",
+		"proxy_busy_buffers_size",
 		"keepalive_timeout",
 		// An http-level resolver that no upstream uses changes nothing.
 		"resolver", "resolver_timeout",
@@ -1016,8 +1040,23 @@ func TestErrors(t *testing.T) {
 
 		// error_log.
 		{"bad log level", "error_log /tmp/e.log loud;", `invalid log level "loud" in FILE:1`},
-		{"unknown access_log parameter", "access_log /tmp/a.log main foo=1;", `invalid parameter "foo=1" in FILE:1`},
-		{"access_log buffer without a size", "access_log /tmp/a.log main buffer;", `invalid parameter "buffer" in FILE:1`},
+		{"unknown access_log parameter", "access_log /tmp/a.log combined foo=1;", `invalid parameter "foo=1" in FILE:1`},
+		{"access_log buffer without a size", "access_log /tmp/a.log combined buffer;", `invalid parameter "buffer" in FILE:1`},
+		{"unknown log format", "access_log /tmp/a.log main;", `unknown log format "main" in FILE:1`},
+		{"log format used before it is defined", "access_log /tmp/a.log main;\nlog_format main $status;", `unknown log format "main" in FILE:1`},
+		{"duplicate log format", "log_format main $status;\nlog_format main $uri;", `duplicate "log_format" name "main" in FILE:2`},
+		{"combined is predefined", "log_format combined $status;", `duplicate "log_format" name "combined" in FILE:1`},
+		{"unknown escaping", "log_format main escape=xml $status;", `unknown log format escaping "xml" in FILE:1`},
+		{"log_format in a server", "server {\n log_format main $status;\n}", `"log_format" directive is not allowed here in FILE:2`},
+		{"flush without buffer", "access_log /tmp/a.log combined flush=5s;", `no buffer is defined for access_log "/tmp/a.log" in FILE:1`},
+		{"zero buffer", "access_log /tmp/a.log combined buffer=0;", `invalid buffer size "0" in FILE:1`},
+		{"bad flush", "access_log /tmp/a.log combined buffer=4k flush=x;", `invalid flush time "x" in FILE:1`},
+		{"conflicting buffers", "access_log /tmp/a.log combined buffer=4k;\nserver {\n access_log /tmp/a.log combined buffer=8k;\n}", `access_log "/tmp/a.log" already defined with conflicting parameters in FILE:3`},
+		{"gzip", "access_log /tmp/a.log combined gzip;", `the "gzip" parameter of "access_log" is not supported by limpet in FILE:1`},
+		{"keepalive_requests not a number", "keepalive_requests many;", `"keepalive_requests" directive invalid number in FILE:1`},
+		{"client_body_timeout bad", "server {\n client_body_timeout 5x;\n}", `"client_body_timeout" directive invalid value in FILE:2`},
+		{"client_header_timeout in a location", "server {\n location / {\n  client_header_timeout 5s;\n }\n}", `"client_header_timeout" directive is not allowed here in FILE:3`},
+		{"duplicate limit_rate", "limit_rate 1k;\nlimit_rate 2k;", `"limit_rate" directive is duplicate in FILE:2`},
 		{"duplicate error_log", "error_log a.log;\nhttp { error_log b.log; }", `"error_log" directive is duplicate in FILE:2`},
 		{"syslog error_log", "error_log syslog:server=10.0.0.1;", `syslog logging is not supported in FILE:1`},
 		{"memory error_log", "error_log memory:32m debug;", `memory logging is not supported in FILE:1`},
@@ -1175,7 +1214,6 @@ func TestErrors(t *testing.T) {
 		{"duplicate buffering", "proxy_buffering on;\nproxy_buffering off;", `"proxy_buffering" directive is duplicate in FILE:2`},
 		{"proxy_set_header one argument", "proxy_set_header X-A;", `invalid number of arguments in "proxy_set_header" directive in FILE:1`},
 		{"access_log off with more", "access_log off main;", `invalid parameter "main" in FILE:1`},
-		{"duplicate access_log", "server {\n access_log a.log;\n access_log b.log;\n}", `"access_log" directive is duplicate in FILE:3`},
 		{"access_log with variables", "access_log /var/log/$host.log;", `variables in log paths are not supported in FILE:1`},
 		{"access_log to syslog", "access_log syslog:server=10.0.0.1;", `syslog logging is not supported in FILE:1`},
 		{"access_log without arguments", "access_log;", `invalid number of arguments in "access_log" directive in FILE:1`},
@@ -1389,7 +1427,7 @@ func TestLoadBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.File != path || len(cfg.Upstreams) != 1 || cfg.Servers[0].Proxy.AccessLog.Path != filepath.Join(dir, "x.log") {
+	if cfg.File != path || len(cfg.Upstreams) != 1 || firstLog(cfg.Servers[0].Proxy).Path != filepath.Join(dir, "x.log") {
 		t.Errorf("got %s", dumpConfig(cfg))
 	}
 }

@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // This file holds how a client's request header is read: the buffers
 // that bound it and the field names it may carry (ngx_http_core_module's
 // server-level settings, merged from http to server).
@@ -96,4 +98,88 @@ func positiveNumSlot(field func(*proxyConf) *setting[int]) handler {
 		}
 		return 0, d.errorf("%q directive invalid number", d.Name)
 	})
+}
+
+// ClientSettings are the core module's settings of the client's side of
+// a request (ngx_http_core_module), merged from http to server to
+// location. Values are effective: inherited and defaulted.
+type ClientSettings struct {
+	// HeaderTimeout is client_header_timeout (default 60s): the time a
+	// client has to send a request's header. Connection-wide, so only
+	// the listen address's default server's value applies (as in nginx).
+	HeaderTimeout time.Duration
+	// BodyTimeout is client_body_timeout (default 60s): the longest
+	// pause between two reads of the request body; a client that takes
+	// longer gets 408.
+	BodyTimeout time.Duration
+	// SendTimeout is send_timeout (default 60s): the longest pause
+	// between two writes of the response to the client, which is closed
+	// after it.
+	SendTimeout time.Duration
+	// KeepaliveRequests is keepalive_requests (default 1000): the most
+	// requests one client connection serves; the last response says
+	// "Connection: close".
+	KeepaliveRequests int
+	// KeepaliveTime is keepalive_time (default 1h): a request that
+	// begins after a connection has been open this long is its last.
+	KeepaliveTime time.Duration
+	// LimitRate is limit_rate in bytes per second (default 0: no limit),
+	// each response's rate after its first LimitRateAfter bytes
+	// (limit_rate_after, default 0).
+	LimitRate      int64
+	LimitRateAfter int64
+}
+
+// nginx's defaults of the client settings.
+const (
+	defaultClientTimeout     = 60 * time.Second
+	defaultKeepaliveRequests = 1000
+	defaultKeepaliveTime     = time.Hour
+)
+
+// clientConf is one level's client settings.
+type clientConf struct {
+	headerTimeout     setting[time.Duration]
+	bodyTimeout       setting[time.Duration]
+	sendTimeout       setting[time.Duration]
+	keepaliveRequests setting[int]
+	keepaliveTime     setting[time.Duration]
+	limitRate         setting[int64]
+	limitRateAfter    setting[int64]
+	// requestBuffering and bodyBuffer are kept only to refuse a second
+	// line: limpet streams request bodies (see noEffect).
+	requestBuffering setting[bool]
+	bodyBuffer       setting[int64]
+	bodyTempPath     setting[string]
+}
+
+func (c *clientConf) inherit(parent *clientConf) {
+	c.headerTimeout.inherit(parent.headerTimeout)
+	c.bodyTimeout.inherit(parent.bodyTimeout)
+	c.sendTimeout.inherit(parent.sendTimeout)
+	c.keepaliveRequests.inherit(parent.keepaliveRequests)
+	c.keepaliveTime.inherit(parent.keepaliveTime)
+	c.limitRate.inherit(parent.limitRate)
+	c.limitRateAfter.inherit(parent.limitRateAfter)
+	c.requestBuffering.inherit(parent.requestBuffering)
+	c.bodyBuffer.inherit(parent.bodyBuffer)
+	c.bodyTempPath.inherit(parent.bodyTempPath)
+}
+
+func (c *clientConf) effective() ClientSettings {
+	return ClientSettings{
+		HeaderTimeout:     c.headerTimeout.or(defaultClientTimeout),
+		BodyTimeout:       c.bodyTimeout.or(defaultClientTimeout),
+		SendTimeout:       c.sendTimeout.or(defaultClientTimeout),
+		KeepaliveRequests: c.keepaliveRequests.or(defaultKeepaliveRequests),
+		KeepaliveTime:     c.keepaliveTime.or(defaultKeepaliveTime),
+		LimitRate:         c.limitRate.or(0),
+		LimitRateAfter:    c.limitRateAfter.or(0),
+	}
+}
+
+// clientSlot names a field of the level's client settings, for the
+// slot handlers.
+func clientSlot[T any](field func(*clientConf) *setting[T]) func(*proxyConf) *setting[T] {
+	return func(p *proxyConf) *setting[T] { return field(&p.client) }
 }

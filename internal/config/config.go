@@ -86,6 +86,9 @@ type Config struct {
 	// }`); DefaultWorkerConnections when not set. Unlike nginx's, the
 	// figure counts no upstream connection and is not per worker.
 	WorkerConnections int
+	// LogFormats are the log_format directives by name; "combined" is
+	// predefined and not listed.
+	LogFormats map[string]*LogFormat
 	// Maps are the `map SOURCE $VAR { ... }` blocks, in the order written.
 	Maps []*Map
 }
@@ -649,13 +652,24 @@ const (
 // Has reports whether every condition in c is set.
 func (n NextUpstream) Has(c NextUpstream) bool { return n&c == c }
 
-// AccessLog is the `access_log` directive.
+// AccessLog is one `access_log` line.
 type AccessLog struct {
 	Pos Pos
 	// Path is a file path, "stdout" or "stderr" (also /dev/stdout and
 	// /dev/stderr); "" when Off.
 	Path string
 	Off  bool
+	// Format is the log_format the line names; nil for limpet's JSON
+	// line, its default.
+	Format *LogFormat
+	// Buffer is buffer= in bytes and Flush flush=; 0 when not given,
+	// which means limpet's 32k flushed every second. With buffer= and
+	// no flush=, lines are written when the buffer fills, as nginx.
+	Buffer int
+	Flush  time.Duration
+	// If is the if= condition, still holding variables: the line is not
+	// written when it evaluates to "" or "0". "" when not given.
+	If string
 }
 
 // ProxySettings are the settings that nginx merges from http to server to
@@ -697,9 +711,11 @@ type ProxySettings struct {
 	NextUpstreamTimeout time.Duration
 	// ClientMaxBodySize in bytes; default 1m; 0 disables the check.
 	ClientMaxBodySize int64
-	// AccessLog is the effective access_log; the default writes to stdout
-	// (nginx's default is logs/access.log, a path limpet has no prefix for).
-	AccessLog AccessLog
+	// AccessLogs are the effective access_log lines, all written; nil
+	// when `access_log off`. The default writes limpet's JSON line to
+	// stdout (nginx's default is logs/access.log, a path limpet has no
+	// prefix for).
+	AccessLogs []AccessLog
 	// StickyDebugHeader is `sticky_debug_header on|off` (default off):
 	// responses carry "X-Limpet-Sticky: <outcome/reason>" so an operator
 	// can see each request's persistence decision. Off by default: it
@@ -712,6 +728,8 @@ type ProxySettings struct {
 	// open carry "Keep-Alive: timeout=N" (N in seconds). Default 0: no
 	// such header.
 	KeepaliveHeaderTimeout time.Duration
+	// Client is the client side's timeouts and limits.
+	Client ClientSettings
 	// Redirects is absolute_redirect, server_name_in_redirect and
 	// port_in_redirect (redirect.go).
 	Redirects Redirects

@@ -322,8 +322,13 @@ var directiveList = []directive{
 	// proxy_buffering on|off; default on. limpet streams, as with off
 	// (see noEffect).
 	{"proxy_buffering", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.buffering })},
-	// access_log off | PATH [FORMAT [PARAMS...]]; default stdout.
+	// access_log off | PATH [FORMAT [buffer=SIZE] [flush=TIME]
+	// [if=CONDITION]]; several per level; default stdout in limpet's
+	// JSON, also when FORMAT is left out (see logformat.go).
 	{"access_log", inHSL | inLocationIf, args1More, (*builder).accessLog},
+	// log_format NAME [escape=default|json|none] STRING ...; combined
+	// is predefined.
+	{"log_format", inHTTPLevel, args2More, (*builder).logFormat},
 	// How a client's request header is read (http and server levels).
 	// client_header_buffer_size SIZE; default 1k.
 	{"client_header_buffer_size", inHS, args1, positiveSizeSlot(func(p *proxyConf) *setting[int64] { return &p.clientHeaderBuffer })},
@@ -335,6 +340,31 @@ var directiveList = []directive{
 	{"underscores_in_headers", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.underscoresInHeaders })},
 	// ignore_invalid_headers on|off; default on.
 	{"ignore_invalid_headers", inHS, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.ignoreInvalidHeaders })},
+	// The client side (client.go).
+	// client_header_timeout TIME; default 60s (http, server).
+	{"client_header_timeout", inHS, args1, msecSlot(clientSlot(func(c *clientConf) *setting[time.Duration] { return &c.headerTimeout }))},
+	// client_body_timeout TIME; default 60s.
+	{"client_body_timeout", inHSL, args1, msecSlot(clientSlot(func(c *clientConf) *setting[time.Duration] { return &c.bodyTimeout }))},
+	// send_timeout TIME; default 60s.
+	{"send_timeout", inHSL, args1, msecSlot(clientSlot(func(c *clientConf) *setting[time.Duration] { return &c.sendTimeout }))},
+	// keepalive_requests NUMBER; default 1000.
+	{"keepalive_requests", inHSL, args1, numSlot(clientSlot(func(c *clientConf) *setting[int] { return &c.keepaliveRequests }))},
+	// keepalive_time TIME; default 1h.
+	{"keepalive_time", inHSL, args1, msecSlot(clientSlot(func(c *clientConf) *setting[time.Duration] { return &c.keepaliveTime }))},
+	// limit_rate RATE; default 0 (no limit); bytes per second.
+	{"limit_rate", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.limitRate }))},
+	// limit_rate_after SIZE; default 0.
+	{"limit_rate_after", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.limitRateAfter }))},
+	// proxy_request_buffering on|off; default on. limpet streams request
+	// bodies, as with off (see noEffect).
+	{"proxy_request_buffering", inHSL, argsFlag, flagSlot(clientSlot(func(c *clientConf) *setting[bool] { return &c.requestBuffering }))},
+	// client_body_buffer_size SIZE; default 16k; no effect while limpet
+	// streams request bodies (see noEffect).
+	{"client_body_buffer_size", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.bodyBuffer }))},
+	// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]; no effect
+	// while limpet streams request bodies (see noEffect).
+	{"client_body_temp_path", inHSL, args1 | args2 | args3 | args4, slot(clientSlot(func(c *clientConf) *setting[string] { return &c.bodyTempPath }),
+		func(d *Directive) (string, error) { return d.Args[0], nil })},
 	// How limpet's own redirects are made absolute (redirect.go).
 	// absolute_redirect on|off; default on.
 	{"absolute_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.absolute })},
@@ -477,7 +507,6 @@ var directiveList = []directive{
 	{"server_names_hash_bucket_size", inHTTPLevel, args1, (*builder).ignore},
 	{"server_names_hash_max_size", inHTTPLevel, args1, (*builder).ignore},
 	{"variables_hash_max_size", inHTTPLevel, args1, (*builder).ignore},
-	{"log_format", inHTTPLevel, args2More, (*builder).ignore},
 	{"gzip", inHSL, argsFlag, (*builder).ignore},
 	{"gzip_buffers", inHSL, args2, (*builder).ignore},
 	{"gzip_comp_level", inHSL, args1, (*builder).ignore},
@@ -488,7 +517,8 @@ var directiveList = []directive{
 	{"gzip_static", inHSL, args1, (*builder).ignore},
 	{"gzip_types", inHSL, args1More, (*builder).ignore},
 	{"gzip_vary", inHSL, argsFlag, (*builder).ignore},
-	{"keepalive_requests", inHSL | inUpstream, args1, (*builder).ignore},
+	{"keepalive_requests", inUpstream, args1, (*builder).ignore},
+	{"keepalive_time", inUpstream, args1, (*builder).ignore},
 	// In upstream, keepalive_timeout bounds idle upstream connections,
 	// which limpet's pool manages itself.
 	{"keepalive_timeout", inUpstream, args1, (*builder).ignore},
@@ -496,7 +526,6 @@ var directiveList = []directive{
 	{"proxy_buffers", inHSL, args2, (*builder).ignore},
 	{"proxy_buffer_size", inHSL, args1, (*builder).ignore},
 	{"proxy_busy_buffers_size", inHSL, args1, (*builder).ignore},
-	{"client_body_buffer_size", inHSL, args1, (*builder).ignore},
 	// The upstream's response header on its way to the client
 	// (respheaders.go).
 	// proxy_hide_header FIELD; proxy_pass_header FIELD; several per level;
@@ -553,8 +582,9 @@ var directiveList = []directive{
 	{"proxy_method", inHSL, args1, (*builder).proxyMethod},
 	{"proxy_pass_request_headers", inHSL, argsFlag, (*builder).proxyPassRequest},
 	{"proxy_pass_request_body", inHSL, argsFlag, (*builder).proxyPassRequest},
-	// proxy_ignore_client_abort off is what limpet does (the upstream
-	// request ends when the client leaves); on is refused.
+	// proxy_ignore_client_abort on|off; default off, which is what limpet
+	// does (the upstream request ends when the client leaves); on is
+	// warned of (noEffect).
 	{"proxy_ignore_client_abort", inHSL, argsFlag, (*builder).proxyIgnoreClientAbort},
 	// proxy_socket_keepalive on|off tunes the upstream sockets only.
 	{"proxy_socket_keepalive", inHSL, argsFlag, (*builder).ignore},
@@ -565,7 +595,6 @@ var directiveList = []directive{
 	{"proxy_headers_hash_bucket_size", inHSL, args1, (*builder).ignore},
 	{"proxy_headers_hash_max_size", inHSL, args1, (*builder).ignore},
 	{"proxy_send_lowat", inHSL, args1, (*builder).ignore},
-	{"client_body_temp_path", inHSL, args1More, (*builder).ignore},
 	{"open_file_cache", inHSL, args12, (*builder).ignore},
 	{"open_file_cache_valid", inHSL, args1, (*builder).ignore},
 	{"open_file_cache_min_uses", inHSL, args1, (*builder).ignore},
@@ -615,6 +644,24 @@ var noEffect = map[string]func(d *Directive) []inert{
 		}
 		return nil
 	},
+	"proxy_request_buffering": func(d *Directive) []inert {
+		if strings.EqualFold(d.Args[0], "on") {
+			return []inert{{`"proxy_request_buffering on"`, `limpet streams request bodies to the upstream, as with "proxy_request_buffering off"`}}
+		}
+		return nil
+	},
+	"client_body_temp_path": func(d *Directive) []inert {
+		return []inert{{`"client_body_temp_path"`, "limpet streams request bodies to the upstream and writes none to disk"}}
+	},
+	"proxy_ignore_client_abort": func(d *Directive) []inert {
+		if strings.EqualFold(d.Args[0], "on") {
+			return []inert{{`"proxy_ignore_client_abort on"`, "limpet ends the upstream request when the client closes its connection, as with \"off\""}}
+		}
+		return nil
+	},
+	"client_body_buffer_size": func(d *Directive) []inert {
+		return []inert{{`"client_body_buffer_size"`, "limpet streams request bodies to the upstream and buffers none"}}
+	},
 	"resolver": func(d *Directive) []inert {
 		for _, a := range d.Args {
 			if strings.HasPrefix(a, "status_zone=") {
@@ -623,28 +670,6 @@ var noEffect = map[string]func(d *Directive) []inert{
 		}
 		return nil
 	},
-	"access_log": func(d *Directive) []inert {
-		var out []inert
-		for i, a := range d.Args[1:] {
-			if i == 0 {
-				out = append(out, inert{fmt.Sprintf("the format %q of \"access_log\"", a), "limpet writes its own JSON lines"})
-				continue
-			}
-			key, _, _ := strings.Cut(a, "=")
-			why := accessLogParams[key]
-			out = append(out, inert{fmt.Sprintf("the %q parameter of \"access_log\"", a), why})
-		}
-		return out
-	},
-}
-
-// accessLogParams are the parameters of access_log after its format,
-// with what limpet does instead of each.
-var accessLogParams = map[string]string{
-	"buffer": "limpet buffers 32k of lines and writes them out every second",
-	"flush":  "limpet buffers 32k of lines and writes them out every second",
-	"gzip":   "limpet writes the log uncompressed",
-	"if":     "limpet logs every request",
 }
 
 // warnNoEffect records a warning for each part of d listed in noEffect.

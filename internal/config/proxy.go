@@ -83,7 +83,7 @@ type proxyConf struct {
 	// limpet speaks HTTP/1.1 and streams, whatever they say (noEffect).
 	httpVersion setting[string]
 	buffering   setting[bool]
-	accessLog   setting[AccessLog]
+	accessLog   accessLogs
 	stickyDebug setting[bool]
 	// ssl is the proxy_ssl_* settings (upstreamssl.go).
 	ssl sslConf
@@ -95,11 +95,15 @@ type proxyConf struct {
 	underscoresInHeaders setting[bool]
 	ignoreInvalidHeaders setting[bool]
 
+	// client is the client side's timeouts and limits (client.go).
+	client clientConf
 	// redirects is absolute_redirect and its kin (redirect.go).
 	redirects redirectConf
 	// static is root, index, error_page and the other settings of
 	// static files and error pages (static.go).
 	static staticConf
+	// ignoreAbortSet is proxy_ignore_client_abort seen at this level.
+	ignoreAbortSet bool
 	// HTTP/2 (http2.go): http and server only.
 	http2 http2Conf
 }
@@ -134,6 +138,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.maxHeaders.inherit(parent.maxHeaders)
 	p.underscoresInHeaders.inherit(parent.underscoresInHeaders)
 	p.ignoreInvalidHeaders.inherit(parent.ignoreInvalidHeaders)
+	p.client.inherit(&parent.client)
 	p.redirects.inherit(&parent.redirects)
 	p.static.inherit(&parent.static)
 	p.http2.inherit(&parent.http2)
@@ -165,6 +170,7 @@ func (p *proxyConf) effective() ProxySettings {
 	if !hasHost {
 		headers = append(headers, Header{Name: "Host", Value: "$proxy_host"})
 	}
+	logs := p.accessLog.effective()
 	// No "Connection close" default as in nginx: limpet manages the
 	// upstream Connection header itself (keep-alive pooling).
 	return ProxySettings{
@@ -181,7 +187,8 @@ func (p *proxyConf) effective() ProxySettings {
 		NextUpstreamTries:      p.nextTries.or(0),
 		NextUpstreamTimeout:    p.nextTimeout.or(0),
 		ClientMaxBodySize:      p.maxBodySize.or(defaultMaxBodySize),
-		AccessLog:              p.accessLog.or(AccessLog{Path: defaultAccessLog}),
+		AccessLogs:             logs,
+		Client:                 p.client.effective(),
 		StickyDebugHeader:      p.stickyDebug.or(false),
 		KeepaliveTimeout:       p.keepaliveTimeout.or(defaultKeepaliveTimeout),
 		KeepaliveHeaderTimeout: p.keepaliveHeader.or(0),
@@ -359,40 +366,5 @@ func (b *builder) proxyNextUpstream(d *Directive, s *scope) error {
 		return d.duplicate()
 	}
 	*f = setting[NextUpstream]{v: f.v | mask, set: true}
-	return nil
-}
-
-// accessLog handles `access_log off | PATH [FORMAT [PARAMS...]]`. The
-// format and the buffer=, flush=, gzip[=], if= parameters are checked,
-// accepted and reported as having no effect (noEffect): limpet writes
-// one structured format of its own.
-func (b *builder) accessLog(d *Directive, s *scope) error {
-	f := &s.proxy.accessLog
-	if f.set {
-		// nginx may log one request to several files; limpet logs once.
-		return d.duplicate()
-	}
-	l := AccessLog{Pos: d.Pos()}
-	if d.Args[0] == "off" {
-		if len(d.Args) > 1 {
-			return d.invalidParam(d.Args[1])
-		}
-		l.Off = true
-	} else {
-		// nginx's parameters after the format, which limpet accepts
-		// and warns about (noEffect); others are nginx's error too.
-		for _, p := range d.Args[min(2, len(d.Args)):] {
-			key, _, hasVal := strings.Cut(p, "=")
-			if _, ok := accessLogParams[key]; !ok || !hasVal && key != "gzip" {
-				return d.invalidParam(p)
-			}
-		}
-		path, err := b.logPath(d, true)
-		if err != nil {
-			return err
-		}
-		l.Path = path
-	}
-	*f = setting[AccessLog]{v: l, set: true}
 	return nil
 }

@@ -429,12 +429,13 @@ func (e Expires) String() string {
 	return s
 }
 
-// proxyIgnoreClientAbort handles `proxy_ignore_client_abort on | off`:
-// off, the default, is what limpet does; on, which would let the
-// upstream request run on after the client left, is refused.
+// proxyIgnoreClientAbort handles `proxy_ignore_client_abort on|off`:
+// a second line at one level is nginx's duplicate; "on" is warned of
+// (noEffect in directives.go).
 func (b *builder) proxyIgnoreClientAbort(d *Directive, s *scope) error {
-	if strings.EqualFold(d.Args[0], "on") {
-		return d.errorf("\"proxy_ignore_client_abort on\" is not supported by limpet: the upstream request ends when the client leaves")
+	if s.proxy.ignoreAbortSet {
+		return d.duplicate()
 	}
+	s.proxy.ignoreAbortSet = true
 	return nil
 }

@@ -30,7 +30,7 @@ func TestResponseHeaderErrors(t *testing.T) {
 		{"expires bad first word", "expires later 1h;", `"expires" directive invalid value in FILE:1`},
 		{"status_zone twice", "server {\n status_zone a;\n status_zone b;\n}", `"status_zone" directive is duplicate in FILE:3`},
 		{"status_zone at http", "status_zone a;", `"status_zone" directive is not allowed here in FILE:1`},
-		{"proxy_ignore_client_abort on", "proxy_ignore_client_abort on;", `"proxy_ignore_client_abort on" is not supported by limpet: the upstream request ends when the client leaves in FILE:1`},
+		{"proxy_ignore_client_abort twice", "proxy_ignore_client_abort off;\nproxy_ignore_client_abort on;", `"proxy_ignore_client_abort" directive is duplicate in FILE:2`},
 		{"status_zone with variables", "server { status_zone $host; }", `variables in "status_zone" are not supported by limpet in FILE:1`},
 	}
 	for _, tt := range tests {

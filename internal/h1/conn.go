@@ -69,6 +69,9 @@ type conn struct {
 	idleAt time.Time // when it was last put in the pool
 	reused bool      // it carried a request before the current one
 
+	// dialed is how long connecting took, for Forward.ConnectTime.
+	dialed time.Duration
+
 	abortFn func() // c.abort, made once for context.AfterFunc
 	probe          // the liveness check of an idle connection
 	watch          // the close watcher's state (watch_linux.go)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
@@ -32,6 +33,11 @@ type Forward struct {
 	// "https" request is made for, instead of Options.TLSName (nginx's
 	// proxy_ssl_name with variables).
 	TLSName string
+
+	// ConnectTime is set by the fast path of RoundTripForward to the
+	// time it took to connect to the server, 0 for a pooled connection
+	// ($upstream_connect_time); other paths leave it as it is.
+	ConnectTime time.Duration
 
 	omitSet map[string]struct{} // Omit as a set, once it is long
 }

@@ -213,6 +213,12 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 			closeBody(body)
 			return nil, err
 		}
+		if fwd != nil {
+			fwd.ConnectTime = c.dialed // 0 for a pooled connection
+			if c.reused {
+				fwd.ConnectTime = 0
+			}
+		}
 		res, retry, err := c.roundTrip(ctx, req, body, &o)
 		if err == nil {
 			return res, nil
@@ -288,6 +294,7 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 			c.closeNow()
 		}
 	}
+	began := time.Now()
 	nc, err := upstream.Dial(ctx, &t.dialer, "tcp", p.addr)
 	if err != nil {
 		// Left as the dialer's *net.OpError with Op "dial", which tells
@@ -299,9 +306,14 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 		if err != nil {
 			return nil, err
 		}
-		return newConn(t, p, tc, nc), nil
+		// $upstream_connect_time includes the handshake, as nginx's.
+		c := newConn(t, p, tc, nc)
+		c.dialed = time.Since(began)
+		return c, nil
 	}
-	return newConn(t, p, nc, nc), nil
+	c := newConn(t, p, nc, nc)
+	c.dialed = time.Since(began)
+	return c, nil
 }
 
 // pool returns the idle-connection pool of addr, creating it on first use.

@@ -21,6 +21,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/deadline"
 	"github.com/limpet-lb/limpet/internal/errpage"
 	"github.com/limpet-lb/limpet/internal/httpsyntax"
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 const (
@@ -102,6 +103,7 @@ type conn struct {
 
 	start  time.Time // when the connection was accepted
 	served int       // requests answered so far
+	serial uint64    // the connection's number ($connection)
 	// fresh is true until the first byte of the first request is read:
 	// Shutdown leaves such a connection open for freshGrace, since its
 	// client may have sent a request that has not been read yet.
@@ -155,6 +157,8 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String(), start: time.Now(), fd: -1}
 	c.fresh.Store(true)
 	c.base = context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
+	c.serial = connSerials.Add(1)
+	c.base = context.WithValue(c.base, vars.ConnContextKey, vars.Conn(c))
 	c.r.c = c
 	c.r.remain = math.MaxInt64
 	if s.idle.Load() != nil {

@@ -72,7 +72,7 @@ func (w *response) reset(req *http.Request) {
 		trailers:      w.trailers[:0],
 	}
 	// Settled before the handler may change req (net/http issue 14940).
-	w.closeAfter = req.Close || w.c.set.IdleTimeout <= 0
+	w.closeAfter = req.Close || w.c.set.IdleTimeout <= 0 || w.c.lastRequest()
 }
 
 // Header returns the response's header map.

@@ -102,6 +102,14 @@ type Settings struct {
 	// "Keep-Alive: timeout=N" with N in whole seconds: nginx's second
 	// argument of keepalive_timeout. 0, the default, sends no such field.
 	KeepAliveHeader time.Duration
+	// MaxRequests is the most requests a connection serves (nginx's
+	// keepalive_requests): the response to the last says "Connection:
+	// close"; 0 means no limit.
+	MaxRequests int
+	// MaxConnAge ends keep-alive for the requests that begin once the
+	// connection has been open this long (nginx's keepalive_time): each
+	// is answered with "Connection: close"; 0 means no limit.
+	MaxConnAge time.Duration
 	// Headers bounds a request's header block (nginx's
 	// client_header_buffer_size, large_client_header_buffers and
 	// max_headers); the zero value is nginx's defaults.

@@ -21,8 +21,9 @@ const clientBodyTimeout = 60 * time.Second
 // 413) instead of being blamed on a server, retried on every other one,
 // and taking them all out of rotation.
 type clientBody struct {
-	src io.ReadCloser
-	rc  *http.ResponseController
+	src     io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration // client_body_timeout
 
 	// rd is the client connection's read deadline and eof whether src
 	// has ended. Only Read touches them, and Reads never overlap: one
@@ -37,8 +38,8 @@ type clientBody struct {
 	err error
 }
 
-func newClientBody(w http.ResponseWriter, src io.ReadCloser) *clientBody {
-	return &clientBody{src: src, rc: http.NewResponseController(w)}
+func newClientBody(w http.ResponseWriter, src io.ReadCloser, timeout time.Duration) *clientBody {
+	return &clientBody{src: src, rc: http.NewResponseController(w), timeout: timeout}
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
@@ -48,7 +49,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		// whole upload, moved lazily: once per deadline.MaxSlack, not once
 		// per read. After the end, reads return at once, and no
 		// deadline may be set (see below).
-		_ = b.rd.Extend(b.rc.SetReadDeadline, clientBodyTimeout)
+		_ = b.rd.Extend(b.rc.SetReadDeadline, b.timeout)
 	}
 	n, err := b.src.Read(p)
 	if err == io.EOF {

@@ -111,7 +111,7 @@ func (c *chunks) Close() error { return nil }
 func TestClientBodyDeadlines(t *testing.T) {
 	w := &deadlineWriter{}
 	start := time.Now()
-	b := newClientBody(w, &chunks{n: 100})
+	b := newClientBody(w, &chunks{n: 100}, clientBodyTimeout)
 	buf := make([]byte, 10)
 	for range 100 {
 		if _, err := b.Read(buf); err != nil {

@@ -81,6 +81,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 	}
 	x := &exchange{h: h, l: l, r: r, vr: vr, up: l.upstream, st: l.upstream.Load(), start: h.now(), safe: isIdempotent(r.Method)}
 	x.a.now = x.start
+	w.resp.Upstream = x
 	if x.st.Sticky != nil {
 		x.dec = x.st.Sticky.Decide(r, x.st.Pool, x.start)
 		x.orig = x.dec
@@ -100,7 +101,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 			// limit is then enforced while it streams.
 			src = http.MaxBytesReader(w, src, l.maxBody)
 		}
-		x.client = newClientBody(w, src)
+		x.client = newClientBody(w, src, w.bodyTimeout())
 		if l.next != 0 {
 			x.replay = &replayBody{src: x.client}
 		}
@@ -112,6 +113,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		}
 		if x.dec.Outcome != sticky.None {
 			entry.Sticky = x.dec.Label()
+			w.resp.Sticky = entry.Sticky
 			x.up.CountOutcome(&x.dec)
 		}
 		if h.observer != nil && !l.unobserved {
@@ -184,7 +186,7 @@ func (x *exchange) run(w *responseWriter) {
 		_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
 		_ = res.Body.Close()
 		x.end(server)
-		x.upTime += x.h.now().Sub(x.began)
+		x.ended(0)
 		server, body = next, nextBody
 	}
 }
@@ -264,7 +266,50 @@ func (x *exchange) fail(w *responseWriter, status int) {
 type attemptRecord struct {
 	server *upstream.Server
 	status int
+	// connect is the time spent connecting (0 on a pooled connection,
+	// -1 unknown), header until the response header arrived (-1: none
+	// did), took until the attempt ended.
+	connect, header, took time.Duration
 }
+
+// latest is the record of the latest attempt.
+func (x *exchange) latest() *attemptRecord {
+	if x.tries <= len(x.attempts) {
+		return &x.attempts[x.tries-1]
+	}
+	return &x.moreAttempts[len(x.moreAttempts)-1]
+}
+
+// ended records the end of the latest attempt, and its header time when
+// header is negative (no header came).
+func (x *exchange) ended(header time.Duration) {
+	took := x.h.now().Sub(x.began)
+	x.upTime += took
+	rec := x.latest()
+	rec.took = took
+	if header < 0 {
+		rec.header = header
+	}
+}
+
+// Attempts is the number of attempts made, for $upstream_addr and its
+// kin (vars.Upstreams).
+func (x *exchange) Attempts() int { return x.tries }
+
+// Attempt returns attempt i for the $upstream_* variables.
+func (x *exchange) Attempt(i int) vars.UpstreamAttempt {
+	rec := &x.attempts[min(i, len(x.attempts)-1)]
+	if i >= len(x.attempts) {
+		rec = &x.moreAttempts[i-len(x.attempts)]
+	}
+	took := rec.took
+	if took == 0 && i == x.tries-1 && !x.began.IsZero() {
+		took = x.h.now().Sub(x.began) // still going (add_header)
+	}
+	return vars.UpstreamAttempt{Addr: rec.server.Addr, Status: rec.status, ConnectTime: rec.connect, HeaderTime: rec.header, ResponseTime: took}
+}
+
+var _ vars.Upstreams = (*exchange)(nil)
 
 // setStatus records the status of the latest attempt.
 func (x *exchange) setStatus(status int) {
@@ -374,12 +419,16 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	x.began = x.h.now()
 	server.BeginAcquired() // next took the slot
 	server.RecordSelected(x.began)
+	x.fwd.ConnectTime = -1 // h1's transport tells
 	res, err := x.roundTrip(req)
+	rec := x.latest()
+	rec.connect = x.fwd.ConnectTime
 	if err != nil {
 		x.end(server)
-		x.upTime += x.h.now().Sub(x.began)
+		x.ended(-1)
 		return nil, err
 	}
+	rec.header = x.h.now().Sub(x.began)
 	server.RecordResponse(res.StatusCode)
 	return res, nil
 }
@@ -424,11 +473,12 @@ func (x *exchange) classify(err error) failure {
 func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstream.Server) {
 	defer func() {
 		x.end(server)
-		x.upTime += x.h.now().Sub(x.began)
+		x.ended(0)
 	}()
 	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && !readTimeoutApplied(res.Body) {
 		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
 	}
+	w.resp.UpstreamHeader = res.Header
 	x.h.respond(w, x.r, x.vr, res, x.st, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader, x.l.resp)
 }
 

@@ -13,7 +13,6 @@ package proxy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -108,6 +107,8 @@ type Handler struct {
 	// request needs storage for them or for regex captures.
 	vars     *vars.Registry
 	userVars bool
+	// limitRateSlot is the slot of a `set $limit_rate`, -1 without one.
+	limitRateSlot int
 
 	// upgrades tracks hijacked (WebSocket) connections, which
 	// http.Server.Shutdown does not see, so CloseUpgrades can end them.
@@ -182,7 +183,7 @@ type location struct {
 	dynURI     string
 	unobserved bool // the upstream was made on the fly: no metrics
 
-	log *accesslog.Logger // nil when access_log is off
+	log *logSet // nil when access_log is off (logs.go)
 
 	// guard is the location's access control; nil allows everything.
 	guard Guard
@@ -195,6 +196,10 @@ type location struct {
 	content http.Handler
 	// addHeaders are the location's add_header lines; nil when it has none.
 	addHeaders []addHeader
+	// lastRequest, when set, reports a request after which the
+	// location's own keepalive_requests or keepalive_time ends the
+	// connection (client.go).
+	lastRequest func(r *http.Request) bool
 	// script is the location's rewrite phase (rewrite.go).
 	script []stmt
 
@@ -253,6 +258,10 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 	}
 	// Once every template is compiled: whether one uses a capture.
 	h.userVars = env.Vars.Len() > 0 || env.Vars.UsesCaptures()
+	h.limitRateSlot = -1
+	if slot, ok := env.Vars.Slot("limit_rate"); ok {
+		h.limitRateSlot = slot // `set $limit_rate` (client.go)
+	}
 	return h, nil
 }
 
@@ -267,7 +276,7 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	}
 	vs.zone = compileZone(env, statuszone.Server, s.Proxy.Response.StatusZone)
 	vs.noLocation = &location{cfg: &config.Location{Pos: s.Pos, Proxy: s.Proxy, Access: s.Access, Limits: s.Limits}}
-	if vs.noLocation.log, err = openLog(env, s.Proxy.AccessLog); err != nil {
+	if vs.noLocation.log, err = openLogs(env, s.Proxy.AccessLogs); err != nil {
 		return nil, err
 	}
 	if vs.noLocation.addHeaders, err = compileAddHeaders(env.Vars, s.Proxy.AddHeaders); err != nil {
@@ -326,17 +335,6 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	return vs, nil
 }
 
-func openLog(env *Env, al config.AccessLog) (*accesslog.Logger, error) {
-	if al.Off || env.AccessLog == nil {
-		return nil, nil
-	}
-	l, err := env.AccessLog(al)
-	if err != nil {
-		return nil, &config.Error{Pos: al.Pos, Msg: fmt.Sprintf("open() %q failed (%v)", al.Path, err)}
-	}
-	return l, nil
-}
-
 // compileGuard compiles access control, keeping a nil Guard (not a typed
 // nil) when there is none, so the request path can skip it.
 func compileGuard(env *Env, a config.Access, le *config.LimitExcept) (Guard, error) {
@@ -353,7 +351,7 @@ func compileGuard(env *Env, a config.Access, le *config.LimitExcept) (Guard, err
 func compileLocation(l *config.Location, env *Env) (*location, error) {
 	cl := &location{cfg: l}
 	var err error
-	if cl.log, err = openLog(env, l.Proxy.AccessLog); err != nil {
+	if cl.log, err = openLogs(env, l.Proxy.AccessLogs); err != nil {
 		return nil, err
 	}
 	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
@@ -478,7 +476,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The variables live in the response writer, which add_header
 	// expands against: one allocation for both.
 	vr := &rw.vr
-	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name}
+	*vr = vars.Request{R: r, Scheme: "http", ServerName: vs.name, Response: &rw.resp}
+	rw.resp.Start, rw.resp.Now, rw.resp.Header = start, h.now, w.Header()
 	if h.userVars {
 		// Only a configuration with variables of its own pays for them.
 		vr.User = new(vars.Values)
@@ -504,9 +503,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			zs.end(rw)
 		}
 		if loc.log != nil {
-			entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
-			entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
-			entry.Client = vr.Remote.Addr().String()
+			if loc.log.json {
+				entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
+				entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
+				entry.Client = vr.Remote.Addr().String()
+			}
 			loc.logRequest(rw, entry, h.now().Sub(start))
 		}
 	}()
@@ -568,20 +569,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.run(rw, r, loc, prefix)
 }
 
-// logRequest writes the access log line of a request the location served.
-func (l *location) logRequest(rw *responseWriter, e *accesslog.Entry, took time.Duration) {
-	if l.log == nil {
-		return
-	}
-	e.Status = rw.status
-	if e.Status == 0 {
-		e.Status = StatusClientClosed
-	}
-	e.Bytes = rw.bytes
-	e.RequestTime = took
-	l.log.Log(e)
-}
-
 // redirectToSlash answers a request for "/app" when "location /app/"
 // proxies: nginx sends a 301 to "/app/", keeping the query string, so
 // relative links of the application resolve under its prefix.
@@ -609,6 +596,13 @@ type responseWriter struct {
 	add   []addHeader
 	vr    vars.Request
 	added bool
+	// resp is what the variables know of the response (vr.Response
+	// points here); broken is set when the response was cut short.
+	resp   vars.Response
+	broken bool
+	// client is the serving location's client settings (send_timeout,
+	// limit_rate: client.go); nil means nginx's defaults.
+	client *config.ClientSettings
 	// fl is the request's state across internal redirects and error
 	// pages (internalredirect.go).
 	fl flow
@@ -626,6 +620,9 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	if w.status == 0 || w.status < 200 {
 		w.status = code
+	}
+	if code >= 200 {
+		w.resp.Status = code // for $status in add_header
 	}
 	if (len(w.add) > 0 || w.expires != nil) && !w.added && code >= 200 {
 		w.added = true

@@ -66,6 +66,18 @@ func BenchmarkStickyHitPath(b *testing.B) { benchmarkStickyHit(b, "off", "", nil
 // writer that discards: the cost of logging itself.
 func BenchmarkStickyHitPathLogged(b *testing.B) { benchmarkStickyHit(b, "/dev/null", "", nil) }
 
+// BenchmarkStickyHitPathCombined logs in nginx's combined format instead
+// of limpet's JSON line.
+func BenchmarkStickyHitPathCombined(b *testing.B) {
+	benchmarkStickyHit(b, "/dev/null combined", "", nil)
+}
+
+// BenchmarkStickyHitPathUpstreamFormat logs a format of the upstream
+// variables, which are formatted per request.
+func BenchmarkStickyHitPathUpstreamFormat(b *testing.B) {
+	benchmarkStickyHit(b, "/dev/null up", "log_format up '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent $request_time $upstream_addr $upstream_status $upstream_response_time $sticky_reason';\n", nil)
+}
+
 // benchmarkStickyHit runs the sticky-hit path with the access log to
 // accessLog; extra is written at http level (limit zones), and limits
 // compiles the limit directives (nil: none).

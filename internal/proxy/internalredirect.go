@@ -55,6 +55,10 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
 		return
 	}
+	rw.client = &loc.cfg.Proxy.Client // send_timeout, limit_rate (client.go)
+	if loc.lastRequest != nil && loc.lastRequest(r) {
+		rw.Header().Set("Connection", "close")
+	}
 	if loc.ret == nil && loc.content == nil && loc.files.HasTryFiles() {
 		uri, found, fallback, code := loc.files.Try(vr)
 		switch {

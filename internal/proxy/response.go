@@ -78,6 +78,7 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, 
 	w.WriteHeader(res.StatusCode)
 
 	if err := h.copyBody(w, res); err != nil {
+		w.broken = true
 		if errors.Is(err, errClientWrite) || r.Context().Err() != nil {
 			return // the client is gone: nothing is the upstream's fault
 		}
@@ -146,13 +147,22 @@ func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 	// connection, and until then it bounds the flush of what net/http
 	// buffered too. TestClientDeadlinesDoNotOutliveTheRequest pins that.
 	var wd deadline.Lazy
+	timeout := w.sendTimeout()
+	var limit *rateLimit
+	if rate, after := h.rateOf(w); rate > 0 {
+		limit = &rateLimit{rate: rate, after: after}
+	}
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
 	for {
 		n, rerr := res.Body.Read(buf)
-		if n > 0 {
-			_ = wd.Extend(rc.SetWriteDeadline, sendTimeout)
+		if n > 0 && limit != nil {
+			if err := h.writeLimited(w, rc, &wd, timeout, limit, buf[:n]); err != nil {
+				return err
+			}
+		} else if n > 0 {
+			_ = wd.Extend(rc.SetWriteDeadline, timeout)
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return errClientWrite
 			}
@@ -169,6 +179,36 @@ func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 			return rerr
 		}
 	}
+}
+
+// writeLimited writes p at limit_rate: in pieces, each flushed to the
+// client, waiting between them as limit says. The write deadline
+// (send_timeout) is moved for each piece, so a wait does not count
+// against it, as nginx does not count a delayed connection's wait.
+func (h *Handler) writeLimited(w *responseWriter, rc *http.ResponseController, wd *deadline.Lazy, timeout time.Duration, limit *rateLimit, p []byte) error {
+	ctx := w.vr.R.Context()
+	for len(p) > 0 {
+		n, delay := limit.grant(len(p), h.now())
+		if n == 0 {
+			if err := rc.Flush(); err != nil {
+				return errClientWrite
+			}
+			if !wait(ctx, delay) {
+				return errClientWrite
+			}
+			continue
+		}
+		_ = wd.Extend(rc.SetWriteDeadline, timeout)
+		if _, err := w.Write(p[:n]); err != nil {
+			return errClientWrite
+		}
+		limit.sent += int64(n)
+		p = p[n:]
+	}
+	if err := rc.Flush(); err != nil {
+		return errClientWrite
+	}
+	return nil
 }
 
 // isEventStream reports a text/event-stream media type, parameters

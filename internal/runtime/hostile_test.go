@@ -64,6 +64,11 @@ server {
 		{"a 100 KB header", "GET / HTTP/1.1\r\nHost: lb\r\n" + strings.Repeat("X-A: "+strings.Repeat("a", 1000)+"\r\n", 100) + "\r\n", 400},
 		{"a 64 KB cookie", "GET / HTTP/1.1\r\nHost: lb\r\nCookie: " + strings.Repeat("c", 64<<10) + "\r\n\r\n", 400},
 		{"10,000 fields", "GET / HTTP/1.1\r\nHost: lb\r\n" + strings.Repeat("X: y\r\n", 10000) + "\r\n", 400},
+		// Fields limpet checks itself are bounded by the same buffers.
+		{"a 16 KB Host", "GET / HTTP/1.1\r\nHost: " + strings.Repeat("h", 16<<10) + "\r\n\r\n", 400},
+		{"a Content-Length of 40 digits", "POST / HTTP/1.1\r\nHost: lb\r\nContent-Length: " + strings.Repeat("9", 40) + "\r\n\r\n", 400},
+		{"a 16 KB Transfer-Encoding", "POST / HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: " + strings.Repeat("gzip, ", 2800) + "chunked\r\n\r\n", 400},
+		{"a 7 KB Expect", "POST / HTTP/1.1\r\nHost: lb\r\nContent-Length: 1\r\nExpect: " + strings.Repeat("e", 7<<10) + "\r\n\r\nx", 417},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

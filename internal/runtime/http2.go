@@ -37,6 +37,10 @@ func (p *plan) http2For(g *listenGroup, merged []*listenGroup, set *h1srv.Settin
 		IdleTimeout:          set.IdleTimeout,
 		ReadIdleTimeout:      set.ReadHeaderTimeout,
 		WriteTimeout:         set.WriteTimeout,
+		// The address's most lenient keepalive_requests and
+		// keepalive_time (listen.go); nginx's defaults when unlimited.
+		MaxRequests: set.MaxRequests,
+		MaxAge:      set.MaxConnAge,
 		// x/net's connection errors (a client's protocol error, an
 		// attack refused) are what nginx logs at info level.
 		ErrorLog: slog.NewLogLogger(p.rt.log.Handler(), slog.LevelInfo),

@@ -117,6 +117,8 @@ func (p *plan) buildListens(env *proxy.Env) error {
 		// As in nginx, the default server's settings read the header
 		// (nginx may switch once Host has named another server).
 		ch := g.servers[max(g.defaultIndex, 0)].ClientHeaders
+		cs := g.servers[max(g.defaultIndex, 0)].Proxy.Client
+		maxRequests, maxAge := keepaliveEnvelope(l.handlers)
 		l.settings = h1srv.Settings{
 			Handler: handler,
 			Headers: h1srv.HeaderLimits{
@@ -127,10 +129,15 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			},
 			UnderscoresInHeaders: ch.UnderscoresInHeaders,
 			KeepInvalidHeaders:   !ch.IgnoreInvalidHeaders,
-			// nginx's client_header_timeout default.
-			ReadHeaderTimeout: 60 * time.Second,
-			// nginx's send_timeout default.
-			WriteTimeout: 60 * time.Second,
+			// client_header_timeout and send_timeout of the default
+			// server, the most lenient keepalive_requests and
+			// keepalive_time of the address; a location's own
+			// send_timeout and stricter keepalive_* are the proxy's
+			// (internal/proxy/client.go).
+			ReadHeaderTimeout: cs.HeaderTimeout,
+			WriteTimeout:      cs.SendTimeout,
+			MaxRequests:       maxRequests,
+			MaxConnAge:        maxAge,
 			// keepalive_timeout 0 disables client keep-alive.
 			IdleTimeout:     g.idle,
 			KeepAliveHeader: g.idleHeader,

@@ -336,23 +336,28 @@ func (p *plan) transportFor(u *live.Upstream, t proxy.Timeouts, prev *plan) http
 }
 
 // accessLog returns the logger of a path, opening each path once, or
-// taking prev's open file over.
+// taking prev's open file over when it buffers as asked. The buffer of a
+// path is that of its first line with buffer= (the configuration refuses
+// lines that disagree), else limpet's default (32k, flushed every second).
 func (p *plan) accessLog(al config.AccessLog, prev *plan) (*accesslog.Logger, error) {
 	if l, ok := p.logs[al.Path]; ok {
 		return l, nil
 	}
+	size, flush := logBuffering(p.cfg, al.Path)
 	if prev != nil {
 		if l, ok := prev.logs[al.Path]; ok {
-			p.logs[al.Path] = l
-			return l, nil
+			if s, f := l.Buffering(); s == size && f == flush {
+				p.logs[al.Path] = l
+				return l, nil
+			}
 		}
 	}
 	if p.rt.opts.Stdout != nil && (al.Path == "stdout" || al.Path == "/dev/stdout") {
-		l := accesslog.New(p.rt.opts.Stdout)
+		l := accesslog.NewBuffered(p.rt.opts.Stdout, size, flush)
 		p.logs[al.Path] = l
 		return l, nil
 	}
-	l, err := accesslog.Open(al.Path)
+	l, err := accesslog.OpenBuffered(al.Path, size, flush)
 	if err != nil {
 		return nil, err
 	}

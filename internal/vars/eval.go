@@ -12,6 +12,10 @@ import (
 // R yields empty values for everything taken from it, so templates can be
 // expanded outside a request (for example to log them).
 func appendVar(dst []byte, seg *segment, r *Request) []byte {
+	if isLate(seg.kind) { // late.go's
+		dst, _ = appendLate(dst, seg, r)
+		return dst
+	}
 	hr := r.R
 	switch seg.kind {
 	case kHost:

@@ -61,6 +61,10 @@ type Request struct {
 	// when no limit applied (nginx's "not found").
 	LimitReqStatus  string
 	LimitConnStatus string
+	// Response is what is known of the response and the connection
+	// ($status, $upstream_addr, $request_id...: late.go); nil leaves
+	// those variables empty.
+	Response *Response
 	// User holds the values of the configuration's own variables (set,
 	// map, named captures) and the last regex captures; nil when the
 	// configuration has none (user.go).
@@ -260,6 +264,9 @@ func resolve(name string) (segment, error) {
 	}
 	if arg, ok := strings.CutPrefix(lower, "cookie_"); ok && arg != "" {
 		return segment{kind: kCookie, text: arg}, nil
+	}
+	if seg, ok := resolveLate(lower); ok { // late.go's families
+		return seg, nil
 	}
 	return segment{}, fmt.Errorf("unknown %q variable", lower)
 }

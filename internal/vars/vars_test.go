@@ -173,7 +173,7 @@ func TestCompileErrors(t *testing.T) {
 		{"$http_", `unknown "http_" variable`},
 		{"$arg_", `unknown "arg_" variable`},
 		{"$cookie_", `unknown "cookie_" variable`},
-		{"$upstream_addr", `unknown "upstream_addr" variable`},
+		{"$upstream_foo", `unknown "upstream_foo" variable`},
 		{"${host", `the closing bracket in "host" variable is missing`},
 		{"${ho-st}", `the closing bracket in "ho" variable is missing`},
 		{"${}", `invalid variable name`},
