@@ -738,6 +738,9 @@ type ProxySettings struct {
 	SSL UpstreamSSL
 	// Static is the static-file and error-page settings (static.go).
 	Static Static
+	// Referers is valid_referers (referer.go), nil when no level has
+	// one: $invalid_referer is then always "".
+	Referers *Referers
 }
 
 // LimitReqZone is `limit_req_zone KEY zone=NAME:SIZE rate=RATE`

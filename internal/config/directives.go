@@ -182,6 +182,12 @@ var directiveList = []directive{
 	// dashboard; limpet's own: the live dashboard.
 	{"dashboard", inLocation, args0, (*builder).dashboard},
 
+	// valid_referers none | blocked | server_names | STRING ...; no
+	// default (referer.go): what makes $invalid_referer "".
+	{"valid_referers", inServer | inLocation, args1More, (*builder).validReferers},
+	{"referer_hash_max_size", inServer | inLocation, args1, (*builder).ignore},
+	{"referer_hash_bucket_size", inServer | inLocation, args1, (*builder).ignore},
+
 	// Static files and error pages (static.go), merged from http to
 	// server to location.
 	// root PATH; default "html" under the prefix. No variables.

@@ -106,6 +106,8 @@ type proxyConf struct {
 	ignoreAbortSet bool
 	// HTTP/2 (http2.go): http and server only.
 	http2 http2Conf
+	// referers is valid_referers (referer.go).
+	referers setting[*Referers]
 }
 
 // inherit fills what this level left unset from parent, which must be
@@ -142,6 +144,7 @@ func (p *proxyConf) inherit(parent *proxyConf) {
 	p.redirects.inherit(&parent.redirects)
 	p.static.inherit(&parent.static)
 	p.http2.inherit(&parent.http2)
+	p.referers.inherit(parent.referers)
 }
 
 // inheritLines is ngx_http_headers_merge_conf for one list: with "on" a
@@ -195,6 +198,7 @@ func (p *proxyConf) effective() ProxySettings {
 		Redirects:              p.redirects.effective(),
 		SSL:                    p.ssl.effective(),
 		Static:                 p.static.effective(),
+		Referers:               p.referers.v,
 	}
 }
 

@@ -59,7 +59,6 @@ var Unsupported = []UnsupportedDirective{
 	{"status_format", "the old NGINX Plus status module: use `api` or `metrics`"},
 	{"secure_link*", "limpet checks no signed links"},
 	{"userid*", "limpet sets no user-id cookies of its own, only its persistence cookie"},
-	{"valid_referers", "limpet has no referer checks ($invalid_referer)"},
 	{"dav_*", "limpet serves no WebDAV"},
 	{"create_full_put_path", "limpet serves no WebDAV"},
 	{"min_delete_depth", "limpet serves no WebDAV"},

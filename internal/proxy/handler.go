@@ -191,6 +191,9 @@ type location struct {
 	// limit_conn; nil when it has none.
 	reqLimit  *limit.Requests
 	connLimit *limit.Conns
+	// referers is the valid_referers the location is under, for
+	// $invalid_referer (referer.go); nil without one.
+	referers *vars.Referers
 	// content serves locations limpet answers itself (api, metrics,
 	// dashboard); nil otherwise.
 	content http.Handler
@@ -330,6 +333,9 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 		return nil, err
 	}
 	if err := vs.compileRewrites(s, env); err != nil {
+		return nil, err
+	}
+	if err := vs.compileReferers(s); err != nil {
 		return nil, err
 	}
 	return vs, nil
@@ -494,6 +500,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	loc := vs.noLocation
 	rw.add, rw.expires = loc.addHeaders, loc.expires
+	vr.Referers = loc.referers
 	zs := zones{server: vs.zone}
 	zs.begin(vs.zone, r)
 	// The line is written even when the response is cut short by a
@@ -548,6 +555,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		zs.begin(loc.zone, r)
 	}
 	rw.fl.h, rw.fl.vs, rw.fl.loc = h, vs, loc
+	vr.Referers = loc.referers
 	if loc.cfg.Internal {
 		// Only internal redirects reach it; nginx answers 404.
 		writeError(rw, http.StatusNotFound)

@@ -403,9 +403,10 @@ func (h *Handler) rewritePhase(vs *virtualServer, w *responseWriter, r *http.Req
 		rr.loc = vs.noLocation
 		if l != nil {
 			rr.loc = vs.compiled[l]
-			if l.Regexp != nil && vr.User != nil && (sr.captures || sr.locSlots[l] != nil) {
-				vr.User.Match(l.Regexp, sr.locSlots[l], uri)
-			}
+		}
+		vr.Referers = rr.loc.referers
+		if l != nil && l.Regexp != nil && vr.User != nil && (sr.captures || sr.locSlots[l] != nil) {
+			vr.User.Match(l.Regexp, sr.locSlots[l], uri)
 		}
 		w.add = rr.loc.addHeaders
 		if len(rr.loc.script) == 0 {
@@ -475,6 +476,7 @@ func (rr *rewriteRun) run(script []stmt) outcome {
 				// request's.
 				rr.loc = st.loc
 				rr.w.add = st.loc.addHeaders
+				vr.Referers = st.loc.referers
 			}
 			if out := rr.run(st.body); out != outNext {
 				return out

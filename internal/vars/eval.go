@@ -188,6 +188,11 @@ func appendVar(dst []byte, seg *segment, r *Request) []byte {
 		return appendUser(dst, seg, r)
 	case kCapture:
 		return appendCapture(dst, seg, r)
+	case kInvalidReferer:
+		if hr != nil && r.Referers.Invalid(hr.Header) {
+			return append(dst, '1')
+		}
+		return dst
 	case kCookie:
 		if hr == nil {
 			return dst

@@ -65,6 +65,11 @@ type Request struct {
 	// ($status, $upstream_addr, $request_id...: late.go); nil leaves
 	// those variables empty.
 	Response *Response
+	// Referers is the valid_referers of the location (or server) the
+	// request is in, which $invalid_referer checks the Referer against;
+	// nil leaves the variable "" (valid), as in nginx without the
+	// directive.
+	Referers *Referers
 	// User holds the values of the configuration's own variables (set,
 	// map, named captures) and the last regex captures; nil when the
 	// configuration has none (user.go).
@@ -102,6 +107,10 @@ const (
 	kLimitConnStatus
 	kUser    // a variable of the configuration's Registry (user.go)
 	kCapture // a regex capture, $0 to $9 (user.go)
+	// kInvalidReferer is $invalid_referer (referer.go). It is not in
+	// simple: nginx's variable is changeable, so `set $invalid_referer`
+	// defines a variable of the configuration that shadows it.
+	kInvalidReferer
 )
 
 // simple maps the names of the variables that take no argument to their
@@ -264,6 +273,9 @@ func resolve(name string) (segment, error) {
 	}
 	if arg, ok := strings.CutPrefix(lower, "cookie_"); ok && arg != "" {
 		return segment{kind: kCookie, text: arg}, nil
+	}
+	if lower == "invalid_referer" {
+		return segment{kind: kInvalidReferer}, nil
 	}
 	if seg, ok := resolveLate(lower); ok { // late.go's families
 		return seg, nil
