@@ -192,7 +192,8 @@ var directiveList = []directive{
 	// server to location.
 	// root PATH; default "html" under the prefix. No variables.
 	{"root", inHSL, args1, (*builder).staticRoot},
-	// alias PATH; no default; prefix locations only (no captures yet).
+	// alias PATH; no default; in a regex location the whole file path,
+	// built from the location's captures ("alias /srv/$1").
 	{"alias", inLocation, args1, (*builder).staticRoot},
 	// index FILE ...; default index.html; only the last may be absolute.
 	{"index", inHSL, args1More, (*builder).staticIndex},

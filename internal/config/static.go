@@ -225,15 +225,12 @@ func (b *builder) staticRoot(d *Directive, s *scope) error {
 		switch {
 		case isNamed(loc):
 			return d.errorf("\"alias\" directive cannot be used inside the named location")
-		case loc.Regexp != nil && strings.Contains(p, "$"):
-			// nginx builds the path from the regex's captures; limpet's
-			// locations have none yet.
-			return d.errorf("\"alias\" with variables in a location given by regular expression is not supported by limpet")
 		}
 		rc.alias, rc.aliasPrefix = true, loc.Path
 		if loc.Regexp != nil {
 			// In a regex location the alias is the whole path, as in
-			// nginx: there is no prefix to replace.
+			// nginx: there is no prefix to replace, and the path is
+			// built from the regex's captures ("alias /srv/$1").
 			rc.aliasPrefix, rc.aliasWhole = "", true
 		}
 	}

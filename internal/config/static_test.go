@@ -157,7 +157,6 @@ func TestStaticErrors(t *testing.T) {
 		{"duplicate root", "server {\n root /x;\n root /y;\n}", `"root" directive is duplicate in FILE:3`},
 		{"alias in server", "server {\n alias /x;\n}", `"alias" directive is not allowed here in FILE:2`},
 		{"alias in named location", "server { location @n {\n alias /x;\n} }", `"alias" directive cannot be used inside the named location in FILE:2`},
-		{"alias with a capture in a regex location", "server { location ~ ^/a/(.*) {\n alias /x/$1;\n} }", `"alias" with variables in a location given by regular expression is not supported by limpet in FILE:2`},
 		{"absolute index not last", "index /a.html b.html;", `only the last index in "index" directive should be absolute in FILE:1`},
 		{"try_files one argument", "server { try_files $uri; }", `invalid number of arguments in "try_files" directive in FILE:1`},
 		{"try_files bad code", "server {\n try_files $uri =x;\n}", `invalid code "=x" in FILE:2`},

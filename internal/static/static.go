@@ -90,6 +90,9 @@ func New(s *config.Static, g *vars.Registry) (*Files, error) {
 			return nil, &config.Error{Pos: s.RootPos, Msg: err.Error()}
 		}
 		f.rootT, f.prefix = t, s.Prefix
+		if f.aliasWhole {
+			f.inside = aliasInside(s.Root)
+		}
 	} else {
 		f.root, f.inside = f.base(s.Root)
 	}
@@ -140,6 +143,40 @@ func (f *Files) base(r string) (root, inside string) {
 	return r, inside
 }
 
+// aliasInside is the directory an alias with variables in a regex
+// location must stay in: that of its literal part before the first
+// variable ("/srv/u/" for "/srv/u/$1", "/srv/" for "/srv/img$1"), or ""
+// when it starts with a variable or is relative, which bounds nothing.
+func aliasInside(alias string) string {
+	lit, _, _ := strings.Cut(alias, "$")
+	if !filepath.IsAbs(lit) {
+		return ""
+	}
+	dir := lit
+	if !strings.HasSuffix(dir, "/") {
+		dir = filepath.Dir(dir)
+	}
+	dir = filepath.Clean(dir)
+	if dir != "/" {
+		dir += "/"
+	}
+	return dir
+}
+
+// hasDotDot reports whether path holds a ".." segment, which an alias
+// built from a request's values must not: captures come from the
+// normalized URI, but another variable ($arg_f) need not.
+func hasDotDot(path string) bool {
+	for path != "" {
+		seg, rest, _ := strings.Cut(path, "/")
+		if seg == ".." {
+			return true
+		}
+		path = rest
+	}
+	return false
+}
+
 // Path maps a URI to the file it names: root followed by the URI, or,
 // with alias, the alias in place of the location's prefix. ok is false
 // when the path would leave the root (alias "/srv/x/" in "location /x"
@@ -169,9 +206,14 @@ func (f *Files) resolve(uri string, vr *vars.Request) (path, root string, ok boo
 		root, inside = f.base(r)
 	}
 	if f.aliasWhole {
-		// The alias names the file; its directory is what it may not
-		// leave, which it cannot.
+		// The alias names the file. Written without variables, its
+		// directory is what it may not leave, which it cannot; built
+		// from captures ("alias /srv/$1"), it must stay in the
+		// directory its literal part names, and hold no ".." segment.
 		if strings.IndexByte(root, 0) >= 0 {
+			return "", "", false
+		}
+		if f.rootT != nil && (hasDotDot(root) || f.inside != "" && !strings.HasPrefix(filepath.Clean(root), f.inside)) {
 			return "", "", false
 		}
 		return root, filepath.Dir(filepath.Clean(root)), true
