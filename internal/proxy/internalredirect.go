@@ -52,7 +52,7 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 		rw.add = loc.addHeaders
 	}
 	vr := &rw.vr
-	vr.Referers = loc.referers
+	vr.Referers, vr.AddURIToAlias = loc.referers, false
 	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
 		return
 	}

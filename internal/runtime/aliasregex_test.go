@@ -31,6 +31,8 @@ server {
     location ~ ^/q/file$ { alias {{dir}}/pub/$arg_f; }
     location ~ ^/r/(\w+)/ { root {{dir}}/roots/$1; }
     location ~ ^/t/(?<name>[a-z/]+)$ { root {{dir}}/tries; try_files /$name.txt =418; }
+    location ~ ^/tf/(?<f>.+)$ { alias {{dir}}/tries; try_files /$f /sub/deep.txt =418; }
+    location ~ ^/tv/(\w+)/(.+)$ { alias {{dir}}/$1; try_files /$2 $2/ =418; }
 }`, "{{dir}}", dir)
 	c := newClient(t)
 	cases := []struct {
@@ -56,6 +58,15 @@ server {
 		{"try_files with a capture", "/t/one", 200, "try one"},
 		{"try_files with a capture and a slash", "/t/sub/deep", 200, "try deep"},
 		{"try_files fallback", "/t/none", 418, ""},
+		// try_files in a regex location with alias: the FILE goes
+		// after the alias, and the file found is served (nginx's
+		// add_uri_to_alias).
+		{"alias try_files first", "/tf/one.txt", 200, "try one"},
+		{"alias try_files second", "/tf/none", 200, "try deep"},
+		{"alias with a capture, try_files", "/tv/tries/one.txt", 200, "try one"},
+		{"alias with a capture, try_files directory", "/tv/tries/sub", 301, ""},
+		{"alias with a capture, try_files nothing", "/tv/tries/none", 418, ""},
+		{"alias with a capture, climbing out of the location", "/tv/tries/../../secret.txt", 404, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

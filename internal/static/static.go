@@ -190,6 +190,13 @@ func (f *Files) Path(uri string, vr *vars.Request) (path string, ok bool) {
 
 // resolve is Path, with the root (or alias) the path is under.
 func (f *Files) resolve(uri string, vr *vars.Request) (path, root string, ok bool) {
+	return f.resolveURI(uri, vr, vr != nil && vr.AddURIToAlias)
+}
+
+// resolveURI is resolve; addURI puts the URI after an alias of a regex
+// location instead of the alias naming the file (nginx's
+// add_uri_to_alias, which try_files sets).
+func (f *Files) resolveURI(uri string, vr *vars.Request, addURI bool) (path, root string, ok bool) {
 	root, inside := f.root, f.inside
 	if f.rootT != nil {
 		r := f.rootT.Expand(vr)
@@ -216,9 +223,17 @@ func (f *Files) resolve(uri string, vr *vars.Request) (path, root string, ok boo
 		if f.rootT != nil && (hasDotDot(root) || f.inside != "" && !strings.HasPrefix(filepath.Clean(root), f.inside)) {
 			return "", "", false
 		}
-		return root, filepath.Dir(filepath.Clean(root)), true
+		if !addURI {
+			return root, filepath.Dir(filepath.Clean(root)), true
+		}
+		inside = filepath.Clean(root)
+		if inside != "/" {
+			inside += "/"
+		}
 	}
-	if f.alias {
+	if f.aliasWhole {
+		path = root + uri
+	} else if f.alias {
 		rest := ""
 		if len(uri) > len(f.aliasPrefix) {
 			rest = uri[len(f.aliasPrefix):]
@@ -278,13 +293,24 @@ func (f *Files) Try(vr *vars.Request) (uri string, found bool, fallback string, 
 		if name == "" || name[0] != '/' {
 			name = "/" + name
 		}
-		p, root, ok := f.resolve(name, vr)
+		// In a regex location, the FILE goes after the alias, as in
+		// nginx.
+		p, root, ok := f.resolveURI(name, vr, f.aliasWhole)
 		if !ok {
 			continue
 		}
 		fi, err := f.stat(p, root)
 		if err != nil || fi.IsDir() != tf.dir {
 			continue
+		}
+		if f.aliasWhole {
+			// nginx keeps the URI when a directory was found, and
+			// otherwise serves the file the test found: the alias
+			// followed by the new URI.
+			if tf.dir {
+				return vr.URI, true, "", 0
+			}
+			vr.AddURIToAlias = true
 		}
 		return name, true, "", 0
 	}

@@ -65,6 +65,11 @@ type Request struct {
 	// ($status, $upstream_addr, $request_id...: late.go); nil leaves
 	// those variables empty.
 	Response *Response
+	// AddURIToAlias is nginx's add_uri_to_alias: try_files found a file
+	// in a regex location with alias, so the file served is the alias
+	// followed by the URI instead of the alias alone (internal/static).
+	// Each location the request is served in starts with it false.
+	AddURIToAlias bool
 	// Referers is the valid_referers of the location (or server) the
 	// request is in, which $invalid_referer checks the Referer against;
 	// nil leaves the variable "" (valid), as in nginx without the
