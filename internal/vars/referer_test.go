@@ -106,6 +106,34 @@ func TestRefererLongHost(t *testing.T) {
 	if rf.Invalid(http.Header{"Referer": {"http://a.test/"}}) {
 		t.Error("a.test is invalid, want valid")
 	}
+	// nginx looks up hosts of up to 256 bytes: "~.*" finds one of 256
+	// valid and one of 257 invalid.
+	anyRef := NewReferers(false, false)
+	anyRef.AddRegexp(regexp.MustCompile("(?i).*"))
+	for n, want := range map[int]bool{255: false, 256: false, 257: true} {
+		if got := anyRef.Invalid(http.Header{"Referer": {"http://" + string(long[:n])}}); got != want {
+			t.Errorf("a %d-byte host: invalid %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestRefererRegexCase: regexes are caseless unless they say otherwise
+// ("(?-i)"), and a URI prefix is compared with case.
+func TestRefererRegexCase(t *testing.T) {
+	rf := NewReferers(false, false)
+	rf.AddRegexp(regexp.MustCompile("(?i)(?-i)example.net"))
+	rf.AddHost("www.example.org", "/uri")
+	for ref, want := range map[string]bool{
+		"http://www.example.net":      false,
+		"http://www.eXample.net":      true,
+		"http://www.example.org/urii": false,
+		"http://www.example.org/uRi":  true,
+		"http://www.example.org/ur":   true,
+	} {
+		if got := rf.Invalid(http.Header{"Referer": {ref}}); got != want {
+			t.Errorf("%s: invalid %v, want %v", ref, got, want)
+		}
+	}
 }
 
 // TestInvalidRefererSettable checks that `set $invalid_referer` defines a
