@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -84,5 +86,42 @@ server {
 				t.Errorf("body %q, want %q", body, tc.body)
 			}
 		})
+	}
+}
+
+// TestAliasCapturesSymlinks: an alias built from captures is the whole
+// path, so `disable_symlinks on from=$document_root` checks nothing
+// under it and a symlink it names is served, while `on` refuses it; a
+// file named with a trailing slash is 404, as in nginx.
+func TestAliasCapturesSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"pub/real.txt": "real", "outside.txt": "outside"})
+	if err := os.Symlink(filepath.Join(dir, "outside.txt"), filepath.Join(dir, "pub", "link")); err != nil {
+		t.Fatal(err)
+	}
+	lb := startLimpet(t, `
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    location ~ ^/from/(.+)$ { disable_symlinks on from=$document_root; alias {{dir}}/pub/$1; }
+    location ~ ^/on/(.+)$ { disable_symlinks on; alias {{dir}}/pub/$1; }
+    location ~ ^/(.+/)tail$ { alias {{dir}}/pub/$1; }
+}`, "{{dir}}", dir)
+	c := newClient(t)
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/from/link", 200, "outside"},
+		{"/from/real.txt", 200, "real"},
+		{"/on/link", 403, ""},
+		{"/on/real.txt", 200, "real"},
+		{"/real.txt/tail", 404, ""},
+	} {
+		res, body := get(t, c, lb.url+tc.path)
+		if res.StatusCode != tc.status || tc.body != "" && body != tc.body {
+			t.Errorf("%s: %d %q, want %d %q", tc.path, res.StatusCode, body, tc.status, tc.body)
+		}
 	}
 }

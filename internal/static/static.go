@@ -224,7 +224,9 @@ func (f *Files) resolveURI(uri string, vr *vars.Request, addURI bool) (path, roo
 			return "", "", false
 		}
 		if !addURI {
-			return root, filepath.Dir(filepath.Clean(root)), true
+			// The whole path is the root: from=$document_root has
+			// nothing under it to check, as in nginx.
+			return root, filepath.Clean(root), true
 		}
 		inside = filepath.Clean(root)
 		if inside != "/" {
@@ -261,6 +263,10 @@ func (f *Files) open(path, root string) (*os.File, error) {
 	case config.SymlinksRefuse:
 		return openNoFollow(path, "")
 	case config.SymlinksRefuseUnderRoot:
+		if path == root {
+			// An alias in a regex location: the path is the root.
+			return os.Open(path)
+		}
 		return openNoFollow(path, root)
 	}
 	return os.Open(path)
