@@ -13,9 +13,10 @@ func TestNormalizeListen(t *testing.T) {
 		addr, key string
 		wildcard  bool
 	}{
-		{":80", ":80", true},
-		{"0.0.0.0:80", ":80", true},
-		{"[::]:80", ":80", true},
+		{":80", "0.0.0.0:80", true},
+		{"0.0.0.0:80", "0.0.0.0:80", true},
+		{"[::]:80", "[::]:80", true},
+		{"[0::0]:80", "[::]:80", true},
 		{"[0:0::1]:8080", "[::1]:8080", false},
 		{"[::ffff:127.0.0.1]:80", "127.0.0.1:80", false},
 		{"127.0.0.1:80", "127.0.0.1:80", false},
@@ -53,8 +54,9 @@ server { listen [0:0::0]:%[1]s; server_name other; access_log off; location / { 
 			t.Fatal(err)
 		}
 	}
-	if n := len(lb.rt.Addrs()); n != 1 {
-		t.Fatalf("%d sockets, want one", n)
+	// 127.0.0.2 goes through 0.0.0.0's socket; [::] is IPv6's own.
+	if n := len(lb.rt.Addrs()); n != 2 {
+		t.Fatalf("%d sockets, want two", n)
 	}
 	for host, want := range map[string]string{"127.0.0.1": "wildcard", "127.0.0.2": "specific"} {
 		res, err := http.Get("http://" + net.JoinHostPort(host, port) + "/")
