@@ -11,6 +11,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -103,6 +104,18 @@ type Handler struct {
 	// reach this handler: those whose connection took up the Settings
 	// of a configuration a reload has replaced just before the swap.
 	successor atomic.Pointer[http.Handler]
+	// tlsRefuse is the client-certificate check of the TLS socket the
+	// handler serves (SetTLSCheck), nil when none verifies clients.
+	tlsRefuse func(cs *tls.ConnectionState, host string) int
+}
+
+// SetTLSCheck gives the handler the client-certificate check of its TLS
+// socket (tlsconf.Listener.Refuse): a request it refuses is answered with
+// the status it returns (400 pages, 421) and the connection closed, and,
+// as in nginx, logged with the server's access_log like any other. It is
+// set once, before the handler serves.
+func (h *Handler) SetTLSCheck(refuse func(cs *tls.ConnectionState, host string) int) {
+	h.tlsRefuse = refuse
 }
 
 // Retire hands the requests that still arrive to next, the handler of
@@ -387,6 +400,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if r.TLS != nil && h.tlsRefuse != nil {
+		// nginx's ngx_http_process_request, before any phase.
+		if code := h.tlsRefuse(r.TLS, r.Host); code != 0 {
+			// nginx closes the connection after these pages.
+			rw.Header().Set("Connection", "close")
+			writeError(rw, code)
+			return
+		}
+	}
 	path, err := router.NormalizePath(r.URL.EscapedPath())
 	if err != nil {
 		writeError(rw, http.StatusBadRequest)

@@ -10,7 +10,7 @@ import (
 // has `ssl` (as in nginx, one is enough for the whole socket): its
 // settings get the socket's tls.Config, built from the group's servers
 // (certificates by SNI, see internal/tlsconf), and its handler the
-// client-certificate checks. "h2" is offered by ALPN only when the
+// client-certificate checks (proxy.Handler.SetTLSCheck). "h2" is offered by ALPN only when the
 // settings serve HTTP/2, so it must run after Settings.HTTP2 is set.
 // Certificates come with the configuration, so a reload's new plan has
 // the new ones and Reconfigure gives them to the kept sockets.
@@ -50,6 +50,12 @@ func tlsListen(g *listenGroup, merged []*listenGroup, l *listenPlan) error {
 		return err
 	}
 	l.settings.TLS = tl.Config
-	l.settings.Handler = tl.Guard(l.settings.Handler)
+	if tl.Guarded() {
+		// The handlers answer what ssl_verify_client refuses, so
+		// that the access log has it.
+		for _, h := range l.handlers {
+			h.SetTLSCheck(tl.Refuse)
+		}
+	}
 	return nil
 }
