@@ -131,6 +131,12 @@ type Settings struct {
 	// to an address in it starts with that address's Config, nil
 	// meaning plain; other connections with TLS.
 	TLSByLocal map[netip.Addr]*tls.Config
+	// PlainHTTPToHandler makes a plain HTTP request sent to a TLS
+	// connection be read and given to Handler, its context marked
+	// (errpage.IsPlainHTTP), for the handler to answer with the 497 page
+	// and log it, as nginx does; the handler must close the connection
+	// (Connection: close). When false, h1srv answers the page itself.
+	PlainHTTPToHandler bool
 	// HTTP2, when set, serves the connections that speak HTTP/2: those
 	// whose TLS handshake chose "h2" by ALPN, and on a plain listener
 	// those that open with the HTTP/2 connection preface (prior

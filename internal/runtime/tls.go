@@ -16,7 +16,8 @@ import (
 // (certificates by SNI, see internal/tlsconf) with its own default
 // server, and a connection to a specific address of the socket starts
 // with that address's (h1srv.Settings.TLSByLocal). Each address's
-// handler gets its client-certificate checks (proxy.Handler.SetTLSCheck).
+// handler answers plain HTTP sent to it (497) and gets its
+// client-certificate checks (proxy.Handler.SetTLS).
 // "h2" is offered by ALPN only when the settings serve HTTP/2, so it must
 // run after Settings.HTTP2 is set. Certificates come with the
 // configuration, so a reload's new plan has the new ones and Reconfigure
@@ -32,6 +33,9 @@ func tlsListen(g *listenGroup, merged []*listenGroup, l *listenPlan) error {
 		return err
 	}
 	l.settings.TLS = cfg
+	// The handlers of the TLS addresses answer a plain HTTP request's
+	// 497, logging it (proxy.Handler.SetTLS).
+	l.settings.PlainHTTPToHandler = true
 	for i, o := range merged {
 		ocfg, err := groupTLS(o, l.handlers[i+1], alpn)
 		if err != nil {
@@ -68,7 +72,9 @@ func groupTLS(g *listenGroup, h *proxy.Handler, alpn []string) (*tls.Config, err
 		return nil, err
 	}
 	if tl.Guarded() {
-		h.SetTLSCheck(tl.Refuse)
+		h.SetTLS(tl.Refuse)
+	} else {
+		h.SetTLS(nil)
 	}
 	return tl.Config, nil
 }

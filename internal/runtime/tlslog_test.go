@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"crypto/tls"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -75,6 +77,45 @@ server {
 			if !strings.Contains(lines[i], want) {
 				t.Errorf("log line %q lacks %s", lines[i], want)
 			}
+		}
+	}
+}
+
+// A plain HTTP request on a TLS port is read, answered with nginx's 497
+// page and logged with its server's access_log, as nginx does.
+func TestTLSPlainRequestLogged(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "Test Root")
+	c, k := ca.Issue(t, "a.test", tlstest.Opts{ECDSA: true}).Write(t, dir, "a")
+	l := startLimpet(t, "server {\n listen 127.0.0.1:0 ssl;\n server_name a.test;\n ssl_certificate "+c+";\n ssl_certificate_key "+k+
+		";\n access_log {{log}};\n return 200 ok;\n}")
+	req, err := http.NewRequest("POST", l.url+"/plain?x=1", strings.NewReader("a body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "a.test"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "The plain HTTP request was sent to HTTPS port") || !resp.Close {
+		t.Fatalf("status %d close %v body %q", resp.StatusCode, resp.Close, b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.rt.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(l.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSpace(string(data))
+	for _, want := range []string{`"method":"POST"`, `"uri":"/plain?x=1"`, `"status":400`, `"host":"a.test"`} {
+		if !strings.Contains(line, want) || strings.Contains(line, "\n") {
+			t.Errorf("access log %q, want one line with %s", line, want)
 		}
 	}
 }
