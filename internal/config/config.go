@@ -364,10 +364,6 @@ const (
 	IPv6OnlyOff
 )
 
-// DualStack reports whether the listen's socket takes IPv4 connections
-// as well as IPv6 ones (ipv6only=off).
-func (l *Listen) DualStack() bool { return l.IPv6Only == IPv6OnlyOff }
-
 // SoKeepalive is the `so_keepalive=on|off|[IDLE]:[INTVL]:[CNT]` parameter
 // of listen: TCP keep-alive (SO_KEEPALIVE) on accepted client connections,
 // so that a client that vanished without a FIN is found out.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/h1srv"
 )
 
@@ -43,7 +44,7 @@ func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
 			}
 			return nil, fmt.Errorf("bind() to %s failed (%w)", bindName(lp.addr), errnoError{errors.Unwrap(err)})
 		}
-		opened = append(opened, &socket{addr: lp.addr, ln: ln, dualStack: lp.opts.DualStack(), server: &h1srv.Server{
+		opened = append(opened, &socket{addr: lp.addr, ln: ln, dualStack: lp.opts.IPv6Only == config.IPv6OnlyOff, server: &h1srv.Server{
 			Settings: lp.settings,
 			// worker_connections, for all sockets together.
 			Limit:    rt.conns,

@@ -58,7 +58,7 @@ func listenNetwork(addr string, o config.Listen) string {
 		return "tcp"
 	case ip.Is4():
 		return "tcp4"
-	case o.DualStack():
+	case o.IPv6Only == config.IPv6OnlyOff:
 		return "tcp"
 	}
 	return "tcp6"
@@ -71,7 +71,7 @@ func listenNetwork(addr string, o config.Listen) string {
 // configuration leaves out keeps its value. A failure is logged, as
 // nginx logs it, and the socket serves on.
 func (rt *Runtime) reconfigureSocket(s *socket, o config.Listen) {
-	if o.DualStack() != s.dualStack {
+	if (o.IPv6Only == config.IPv6OnlyOff) != s.dualStack {
 		// IPV6_V6ONLY cannot change on a bound socket; nginx keeps
 		// the socket as it is too, without a word.
 		rt.log.Warn(fmt.Sprintf("the ipv6only of %s is unchanged until limpet restarts", s.addr), slog.String("listen", s.addr))
