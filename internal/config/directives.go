@@ -140,9 +140,10 @@ var directiveList = []directive{
 	// server { ... }
 	{"server", inHTTPLevel, args0 | argsBlock, (*builder).server},
 	// listen ADDRESS[:PORT]|PORT [default_server] [reuseport] [backlog=N]
-	// [so_keepalive=on|off|IDLE:INTVL:CNT] [http2]; default "listen 80";
-	// http2 is deprecated (a warning, as in nginx 1.25.1+). The socket
-	// options are applied by internal/runtime/sockopt.go.
+	// [so_keepalive=on|off|IDLE:INTVL:CNT] [ipv6only=on|off] [ssl] [http2];
+	// default "listen 80" (0.0.0.0:80, IPv4 only; [::]:80 is IPv6's
+	// socket); http2 is deprecated (a warning, as in nginx 1.25.1+). The
+	// socket options are applied by internal/runtime/sockopt.go.
 	{"listen", inServer, args1More, (*builder).listen},
 	// server_name NAME ...; default "".
 	{"server_name", inServer, args1More, (*builder).serverName},

@@ -13,6 +13,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/errpage"
 	"github.com/limpet-lb/limpet/internal/limit"
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/router"
@@ -121,6 +123,24 @@ type Handler struct {
 	// reach this handler: those whose connection took up the Settings
 	// of a configuration a reload has replaced just before the swap.
 	successor atomic.Pointer[http.Handler]
+	// servesTLS says the handler's address speaks TLS (SetTLS), and
+	// tlsRefuse is its client-certificate check, nil when no server
+	// of it verifies clients.
+	servesTLS bool
+	tlsRefuse func(cs *tls.ConnectionState, host string) int
+}
+
+// SetTLS tells the handler that its address speaks TLS, and gives it the
+// address's client-certificate check (tlsconf.Listener.Refuse), or nil.
+// As nginx's ngx_http_process_request, before any phase, the handler
+// answers a request sent in plain HTTP to the address
+// (errpage.IsPlainHTTP) with the 497 page, and one the check refuses with
+// the status it returns (400 pages, 421); either closes the connection
+// and is logged with the server's access_log like any other request. It
+// is set once, before the handler serves.
+func (h *Handler) SetTLS(refuse func(cs *tls.ConnectionState, host string) int) {
+	h.servesTLS = true
+	h.tlsRefuse = refuse
 }
 
 // Retire hands the requests that still arrive to next, the handler of
@@ -512,6 +532,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if h.servesTLS {
+		// nginx's ngx_http_process_request, before any phase.
+		code := 0
+		switch {
+		case r.TLS == nil:
+			if errpage.IsPlainHTTP(r.Context()) {
+				code = errpage.PlainHTTP
+			}
+		case h.tlsRefuse != nil:
+			code = h.tlsRefuse(r.TLS, r.Host)
+		}
+		if code != 0 {
+			// nginx closes the connection after these pages.
+			rw.Header().Set("Connection", "close")
+			writeError(rw, code)
+			return
+		}
+	}
 	path, err := router.NormalizePath(r.URL.EscapedPath())
 	if err != nil {
 		writeError(rw, http.StatusBadRequest)
