@@ -77,6 +77,9 @@ var Unsupported = []UnsupportedDirective{
 	{"zone_sync*", "limpet shares no state between instances (NGINX Plus)"},
 	{"ntlm", "limpet does not tie upstream connections to clients (NGINX Plus)"},
 	{"sticky_cookie_insert", "the old NGINX Plus form: use `sticky cookie`"},
+	{"ssl_crl", "Go's TLS checks no certificate revocation lists: limpet will not accept revoked client certificates silently"},
+	{"ssl_ocsp*", "Go's TLS checks no OCSP responses for client certificates"},
+	{"ssl_password_file", "limpet reads unencrypted private keys only"},
 }
 
 // unsupported returns the entry of Unsupported that covers name, or nil.
