@@ -187,6 +187,8 @@ type location struct {
 
 	// guard is the location's access control; nil allows everything.
 	guard Guard
+	// auth is the location's auth_request, nil when off (authrequest.go).
+	auth *authRequest
 	// reqLimit and connLimit are the location's limit_req and
 	// limit_conn; nil when it has none.
 	reqLimit  *limit.Requests
@@ -291,6 +293,9 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if vs.noLocation.guard, err = compileGuard(env, s.Access, nil); err != nil {
 		return nil, err
 	}
+	if vs.noLocation.auth, err = compileAuthRequest(env.Vars, s.Access); err != nil {
+		return nil, err
+	}
 	if s.Return != nil && script(s.Script) == nil {
 		if vs.noLocation.ret, err = compileReturn(env.Vars, s.Return); err != nil {
 			return nil, err
@@ -355,6 +360,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 		return nil, err
 	}
 	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
+		return nil, err
+	}
+	if cl.auth, err = compileAuthRequest(env.Vars, l.Access); err != nil {
 		return nil, err
 	}
 	if cl.addHeaders, err = compileAddHeaders(env.Vars, l.Proxy.AddHeaders); err != nil {
