@@ -3,8 +3,10 @@ package runtime
 import (
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -154,4 +156,77 @@ server {
 			t.Errorf("%d access log lines, want 10:\n%s", len(lines), strings.Join(lines, "\n"))
 		}
 	})
+}
+
+// TestAuthRequestPeerTube: PeerTube's pattern (corpus 053): the auth
+// location and the protected one both go to a named location by
+// try_files, limit_except runs before auth_request, and a server-level
+// set gives the server a rewrite phase, which the subrequest runs too.
+func TestAuthRequestPeerTube(t *testing.T) {
+	app := newBackend(t, "app")
+	var mu sync.Mutex // guards seen
+	var seen []string
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.RequestURI+" "+r.Header.Get("X-Phase"))
+		mu.Unlock()
+		if r.URL.Path == "/check-auth" && r.Header.Get("Authorization") != "Bearer good" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	})
+	lb := startLimpet(t, `
+upstream backend { server {{app}}; }
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    root {{root}};
+    set $phase "ran";
+    location = /check-auth {
+        internal;
+        proxy_set_header Content-Length "";
+        proxy_pass_request_body off;
+        try_files /dev/null @api;
+    }
+    location = /upload {
+        limit_except POST HEAD { deny all; }
+        auth_request /check-auth;
+        try_files /dev/null @api;
+    }
+    location @api {
+        proxy_set_header X-Phase $phase;
+        proxy_pass http://backend;
+    }
+}`, "{{app}}", app.addr(), "{{root}}", t.TempDir())
+	c := newClient(t)
+	take := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		s := seen
+		seen = nil
+		return s
+	}
+	for _, tc := range []struct {
+		name, method, token string
+		status              int
+		want                []string
+	}{
+		{"authorised", http.MethodPost, "Bearer good", 200, []string{"GET /check-auth ran", "POST /upload ran"}},
+		{"refused by the service", http.MethodPost, "Bearer bad", 401, []string{"GET /check-auth ran"}},
+		{"refused by limit_except first", http.MethodGet, "Bearer good", 403, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, lb.url+"/upload", strings.NewReader("video"))
+			req.Header.Set("Authorization", tc.token)
+			res, _ := do(t, c, req)
+			if res.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", res.StatusCode, tc.status)
+			}
+			if got := take(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("the backend saw %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if r, body := app.lastRequest(); r.Method != http.MethodGet || len(body) != 0 {
+		t.Errorf("last: %s with body %q", r.Method, body)
+	}
 }
