@@ -20,7 +20,7 @@ func TestAuthRequest(t *testing.T) {
 	// X-Want, and names the user it saw.
 	type seen struct {
 		method, uri, origURI, origMethod, cookie, contentLength string
-		body                                                   string
+		body                                                    string
 	}
 	seenc := make(chan seen, 16)
 	auth.setHandler(func(w http.ResponseWriter, r *http.Request) {
