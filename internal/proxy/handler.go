@@ -4,7 +4,7 @@
 // server, the forwarding, retries on another server, and the record of all
 // of it in the access log. error_page, try_files and index redirect a
 // request internally: the location is chosen again (internalredirect.go,
-// errorpage.go).
+// errorpage.go); auth_request asks a subrequest first (authrequest.go).
 //
 // Everything a request needs is compiled when the configuration is loaded
 // (headers, variables, locations), and everything shared between requests
