@@ -3,6 +3,8 @@ package runtime
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -228,5 +230,71 @@ server {
 	}
 	if r, body := app.lastRequest(); r.Method != http.MethodGet || len(body) != 0 {
 		t.Errorf("last: %s with body %q", r.Method, body)
+	}
+}
+
+// TestAuthRequestLocal: auth locations limpet answers itself (return, a
+// static file, add_header), as nginx-tests' auth_request.t writes them.
+func TestAuthRequestLocal(t *testing.T) {
+	app := newBackend(t, "app")
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "auth-static"), []byte("INVISIBLE"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lb := startLimpet(t, `
+server {
+    listen 127.0.0.1:0;
+    access_log off;
+    root {{root}};
+    location /open { auth_request /auth-open; proxy_pass http://{{app}}; }
+    location = /auth-open { return 204; }
+    location /static { auth_request /auth-static; proxy_pass http://{{app}}; }
+    location = /auth-static { }
+    location /missing { auth_request /auth-missing; proxy_pass http://{{app}}; }
+    location = /auth-missing { }
+    location /unauthorized { auth_request /auth-unauthorized; proxy_pass http://{{app}}; }
+    location = /auth-unauthorized { return 401; }
+    location /multi { auth_request /auth-multi; proxy_pass http://{{app}}; }
+    location = /auth-multi {
+        add_header WWW-Authenticate foo always;
+        add_header WWW-Authenticate bar always;
+        return 401;
+    }
+    location /page {
+        auth_request /auth-unauthorized;
+        error_page 401 /login;
+        proxy_pass http://{{app}};
+    }
+    location = /login { return 200 "log in\n"; }
+}`, "{{app}}", app.addr(), "{{root}}", root)
+	c := newClient(t)
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+		www    []string
+	}{
+		{"/open", 200, "app", nil},
+		{"/static", 200, "app", nil},
+		{"/missing", 500, "", nil},
+		{"/unauthorized", 401, "", nil},
+		{"/multi", 401, "", []string{"foo", "bar"}},
+		{"/page", 401, "log in\n", nil},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			res, body := get(t, c, lb.url+tc.path)
+			if res.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", res.StatusCode, tc.status)
+			}
+			if tc.body != "" && body != tc.body {
+				t.Errorf("body %q, want %q", body, tc.body)
+			}
+			if strings.Contains(body, "INVISIBLE") {
+				t.Errorf("the auth file reached the client: %q", body)
+			}
+			if got := res.Header.Values("WWW-Authenticate"); !reflect.DeepEqual(got, tc.www) && (len(got) != 0 || len(tc.www) != 0) {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tc.www)
+			}
+		})
 	}
 }
