@@ -99,7 +99,7 @@ func defineAuthSets(g *vars.Registry, cfg *config.Config) error {
 
 // authorize runs loc's auth_request for the request; when it refuses,
 // it has written the answer and reports false.
-func (h *Handler) authorize(rw *responseWriter, r *http.Request, a *authRequest) (ok bool) {
+func (h *Handler) authorize(rw *responseWriter, r *http.Request, a *authRequest) bool {
 	// The subrequest's own request: the new URI, method GET, the
 	// client's header without what would announce a body or an upgrade.
 	// vr.R keeps the client's method, as nginx's $request_method reads
