@@ -558,6 +558,12 @@ type Access struct {
 	// AuthPos is where auth_basic_user_file was set, for errors about the
 	// file.
 	AuthPos Pos
+	// AuthRequest is the URI of auth_request, or "" when off: a
+	// subrequest to it decides whether the request is served.
+	AuthRequest string
+	// AuthRequestSet are the auth_request_set lines, applied in order
+	// after the subrequest.
+	AuthRequestSet []AuthRequestSet
 }
 
 // AccessRule is one `allow` or `deny`.

@@ -261,6 +261,13 @@ var directiveList = []directive{
 	// auth_basic_user_file FILE; no default; relative to the main file's
 	// directory.
 	{"auth_basic_user_file", inHSLL, args1, (*builder).authBasicUserFile},
+	// auth_request URI|off; default off. auth_request_set $VAR VALUE;
+	// no default; a level with any does not inherit the outer ones
+	// (ngx_http_auth_request_module, authrequest.go).
+	{"auth_request", inHSL, args1, (*builder).authRequest},
+	{"auth_request_set", inHSL, args2, (*builder).authRequestSet},
+	// satisfy all|any; default all; `any` is refused (authrequest.go).
+	{"satisfy", inHSL, args1, (*builder).satisfy},
 	// limit_except METHOD ... { allow/deny/auth_basic... }
 	{"limit_except", inLocation, args1More | argsBlock, (*builder).limitExcept},
 

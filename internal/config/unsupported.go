@@ -45,7 +45,6 @@ var Unsupported = []UnsupportedDirective{
 	{"image_filter*", "limpet passes response bodies as the upstream sent them"},
 	{"gunzip*", "limpet passes response bodies as the upstream sent them"},
 	{"ssi*", "limpet passes response bodies as the upstream sent them: no server-side includes"},
-	{"auth_request*", "limpet makes no subrequests, so it cannot ask another server to authorise a request"},
 	{"mirror*", "limpet makes no subrequests, so it cannot mirror requests"},
 	{"slice*", "limpet makes no subrequests, so it cannot fetch byte ranges in slices"},
 	{"split_clients", "limpet has no split_clients: give the servers weights in an upstream instead"},

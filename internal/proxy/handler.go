@@ -4,7 +4,7 @@
 // server, the forwarding, retries on another server, and the record of all
 // of it in the access log. error_page, try_files and index redirect a
 // request internally: the location is chosen again (internalredirect.go,
-// errorpage.go).
+// errorpage.go); auth_request asks a subrequest first (authrequest.go).
 //
 // Everything a request needs is compiled when the configuration is loaded
 // (headers, variables, locations), and everything shared between requests
@@ -207,6 +207,8 @@ type location struct {
 
 	// guard is the location's access control; nil allows everything.
 	guard Guard
+	// auth is the location's auth_request, nil when off (authrequest.go).
+	auth *authRequest
 	// reqLimit and connLimit are the location's limit_req and
 	// limit_conn; nil when it has none.
 	reqLimit  *limit.Requests
@@ -311,6 +313,9 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if vs.noLocation.guard, err = compileGuard(env, s.Access, nil); err != nil {
 		return nil, err
 	}
+	if vs.noLocation.auth, err = compileAuthRequest(env.Vars, s.Access); err != nil {
+		return nil, err
+	}
 	if s.Return != nil && script(s.Script) == nil {
 		if vs.noLocation.ret, err = compileReturn(env.Vars, s.Return); err != nil {
 			return nil, err
@@ -375,6 +380,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 		return nil, err
 	}
 	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
+		return nil, err
+	}
+	if cl.auth, err = compileAuthRequest(env.Vars, l.Access); err != nil {
 		return nil, err
 	}
 	if cl.addHeaders, err = compileAddHeaders(env.Vars, l.Proxy.AddHeaders); err != nil {
