@@ -23,6 +23,14 @@ const ChromiumPath = "/usr/bin/chromium"
 // profile removed when the test ends.
 func Start(t testing.TB) context.Context {
 	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith is Start with further options for the browser's command line,
+// such as the flag that makes it trust a test certificate
+// (chromedp.Flag("ignore-certificate-errors-spki-list", hash)).
+func StartWith(t testing.TB, opts ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	if _, err := os.Stat(ChromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("chromium is required under CI=true: %v (apt-get install chromium)", err)
@@ -31,7 +39,7 @@ func Start(t testing.TB) context.Context {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx,
+	actx, acancel := chromedp.NewExecAllocator(ctx, append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(ChromiumPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -47,8 +55,9 @@ func Start(t testing.TB) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 		// Chromium leaves its singleton socket's folder in $TMPDIR.
-		chromedp.Env("TMPDIR="+t.TempDir()),
+		chromedp.Env("TMPDIR=" + t.TempDir()),
 		chromedp.WindowSize(1280, 800),
+	}, opts...)...,
 	)
 	t.Cleanup(acancel) // kills the browser and waits for it, before TempDir is removed
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))

@@ -21,6 +21,8 @@ type accessConf struct {
 	rules     []AccessRule
 	authBasic setting[string] // "" for off
 	userFile  setting[userFile]
+	// authRequest is auth_request and auth_request_set (authrequest.go).
+	authRequest authRequestConf
 }
 
 // userFile is auth_basic_user_file's path (absolute) and position.
@@ -38,6 +40,7 @@ func (a *accessConf) inherit(parent *accessConf) {
 	}
 	a.authBasic.inherit(parent.authBasic)
 	a.userFile.inherit(parent.userFile)
+	a.authRequest.inherit(&parent.authRequest)
 }
 
 // effective returns the merged access control; the rules are a copy, so
@@ -49,6 +52,8 @@ func (a *accessConf) effective() Access {
 		AuthBasic:         a.authBasic.or(""),
 		AuthBasicUserFile: uf.path,
 		AuthPos:           uf.pos,
+		AuthRequest:       a.authRequest.uri.or(""),
+		AuthRequestSet:    slices.Clone(a.authRequest.sets),
 	}
 }
 

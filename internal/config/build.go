@@ -278,7 +278,7 @@ func (b *builder) finish() error {
 		if len(srv.Listens) == 0 {
 			// nginx's default is "listen *:80" (8000 when not root; limpet
 			// has no such distinction).
-			srv.Listens = []Listen{{Pos: srv.Pos, Addr: ":80"}}
+			srv.Listens = []Listen{{Pos: srv.Pos, Addr: "0.0.0.0:80"}}
 		}
 		if len(srv.Names) == 0 {
 			srv.Names = []string{""}
@@ -870,10 +870,13 @@ func (b *builder) listen(d *Directive, s *scope) error {
 	}
 	var host, port string
 	if _, isPort := parseNumber(written); isPort {
-		port = written // a bare port listens on every address
+		// A bare port is nginx's *:PORT, IPv4's wildcard only: IPv6
+		// clients need `listen [::]:PORT`.
+		host, port = "0.0.0.0", written
 		if n, _ := parseInt(port); n < 0 || n > 65535 {
 			return d.errorf("invalid port in %q of the \"listen\" directive", written)
 		}
+		port = strconv.Itoa(mustAtoi(port))
 	} else {
 		var msg string
 		// Port 0 asks the system for a free port: nginx refuses it,
@@ -883,10 +886,10 @@ func (b *builder) listen(d *Directive, s *scope) error {
 			return d.errorf("%s in %q of the \"listen\" directive", msg, written)
 		}
 		if host == "*" {
-			host = ""
+			host = "0.0.0.0"
 		}
 	}
-	l := Listen{Pos: d.Pos(), Addr: net.JoinHostPort(host, port)}
+	l := Listen{Pos: d.Pos(), Addr: listenKey(net.JoinHostPort(host, port))}
 	for _, p := range d.Args[1:] {
 		key, val, hasVal := strings.Cut(p, "=")
 		switch {
@@ -906,6 +909,20 @@ func (b *builder) listen(d *Directive, s *scope) error {
 			l.Backlog = n
 		case p == "http2":
 			b.listenHTTP2(d, &l)
+		case strings.HasPrefix(p, "ipv6only=o"):
+			switch p[len("ipv6only=o"):] {
+			case "n":
+				l.IPv6Only = IPv6OnlyOn
+			case "ff":
+				l.IPv6Only = IPv6OnlyOff
+			default:
+				return d.errorf("invalid ipv6only flags %q", p[len("ipv6only"):])
+			}
+			// nginx 1.15.10+ takes it on any address and sets it on
+			// IPv6 sockets only; limpet refuses what it would ignore.
+			if ip, err := netip.ParseAddrPort(l.Addr); err != nil || !ip.Addr().Is6() {
+				return d.errorf("ipv6only is not supported on addr %q", l.Addr)
+			}
 		case key == "so_keepalive" && hasVal:
 			ka, ok := parseSoKeepalive(val)
 			if !ok {
@@ -964,22 +981,24 @@ func parseSoKeepalive(v string) (*SoKeepalive, bool) {
 }
 
 // listenKey spells a listen address the way the runtime groups its
-// sockets: a wildcard (no host, 0.0.0.0 or [::]) as ":PORT", an IP
-// literal in its canonical form, a host name as written. Two listens
-// with one key share one socket.
+// sockets, one per real address as nginx binds them: an IP literal in its
+// canonical form ("0.0.0.0:80" and "[::]:80" are two sockets, IPv4's and
+// IPv6's), an IPv4-mapped IPv6 address as the IPv4 one, no host as
+// IPv4's wildcard, a host name as written. Two listens with one key share
+// one socket.
 func listenKey(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
+	if err != nil {
 		return addr
+	}
+	if host == "" {
+		return net.JoinHostPort("0.0.0.0", port)
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		return addr
 	}
-	if ip = ip.Unmap(); ip.IsUnspecified() {
-		return net.JoinHostPort("", port)
-	}
-	return net.JoinHostPort(ip.String(), port)
+	return net.JoinHostPort(ip.Unmap().String(), port)
 }
 
 // serverName handles `server_name NAME ...`; several lines add up. A

@@ -182,7 +182,7 @@ func TestDesignNotes(t *testing.T) {
 		Upstreams: []*Upstream{backend},
 		Servers: []*Server{{
 			Pos:     at(10),
-			Listens: []Listen{{Pos: at(11), Addr: ":80"}},
+			Listens: []Listen{{Pos: at(11), Addr: "0.0.0.0:80"}},
 			Names:   []string{"loadbalancer.example.com"},
 			Locations: []*Location{{
 				Pos:       at(14),
@@ -399,31 +399,33 @@ func TestServers(t *testing.T) {
 		wantAddrs []Listen
 		wantNames []string
 	}{
-		{"defaults", "", []Listen{{Pos: Pos{Line: 1}, Addr: ":80"}}, []string{""}},
-		{"bare port", "listen 8080;", []Listen{{Pos: Pos{Line: 2}, Addr: ":8080"}}, []string{""}},
+		{"defaults", "", []Listen{{Pos: Pos{Line: 1}, Addr: "0.0.0.0:80"}}, []string{""}},
+		{"bare port", "listen 8080;", []Listen{{Pos: Pos{Line: 2}, Addr: "0.0.0.0:8080"}}, []string{""}},
 		{"address and port", "listen 127.0.0.1:8080 default_server;", []Listen{{Pos: Pos{Line: 2}, Addr: "127.0.0.1:8080", DefaultServer: true}}, []string{""}},
 		{"port 0 asks the system for a port", "listen 127.0.0.1:0;", []Listen{{Pos: Pos{Line: 2}, Addr: "127.0.0.1:0"}}, []string{""}},
 		{"address only", "listen 127.0.0.1;", []Listen{{Pos: Pos{Line: 2}, Addr: "127.0.0.1:80"}}, []string{""}},
 		{"host name kept as written", "listen localhost:8080;", []Listen{{Pos: Pos{Line: 2}, Addr: "localhost:8080"}}, []string{""}},
 		{"IPv6", "listen [::1]:8080;\nlisten [::];", []Listen{{Pos: Pos{Line: 2}, Addr: "[::1]:8080"}, {Pos: Pos{Line: 3}, Addr: "[::]:80"}}, []string{""}},
-		{"wildcard", "listen *:8081 default;", []Listen{{Pos: Pos{Line: 2}, Addr: ":8081", DefaultServer: true}}, []string{""}},
+		{"IPv4 and IPv6 wildcards, each with its default server", "listen 80 default_server;\nlisten [::]:80 default_server;", []Listen{{Pos: Pos{Line: 2}, Addr: "0.0.0.0:80", DefaultServer: true}, {Pos: Pos{Line: 3}, Addr: "[::]:80", DefaultServer: true}}, []string{""}},
+		{"ipv6only", "listen [::]:8090 ipv6only=off;\nlisten [0:0::1]:8091 ipv6only=on;\nlisten 0.0.0.0:8092;", []Listen{{Pos: Pos{Line: 2}, Addr: "[::]:8090", IPv6Only: IPv6OnlyOff}, {Pos: Pos{Line: 3}, Addr: "[::1]:8091", IPv6Only: IPv6OnlyOn}, {Pos: Pos{Line: 4}, Addr: "0.0.0.0:8092"}}, []string{""}},
+		{"wildcard", "listen *:8081 default;", []Listen{{Pos: Pos{Line: 2}, Addr: "0.0.0.0:8081", DefaultServer: true}}, []string{""}},
 		{
 			"socket options", "listen 8082 reuseport backlog=511 so_keepalive=on;\nlisten 8083 so_keepalive=30m::10;\nlisten 8084 so_keepalive=off;\nlisten 8085 so_keepalive=:5;",
 			[]Listen{
-				{Pos: Pos{Line: 2}, Addr: ":8082", ReusePort: true, Backlog: 511, SoKeepalive: &SoKeepalive{Enable: true}},
-				{Pos: Pos{Line: 3}, Addr: ":8083", SoKeepalive: &SoKeepalive{Enable: true, Idle: 30 * time.Minute, Count: 10}},
-				{Pos: Pos{Line: 4}, Addr: ":8084", SoKeepalive: &SoKeepalive{}},
-				{Pos: Pos{Line: 5}, Addr: ":8085", SoKeepalive: &SoKeepalive{Enable: true, Interval: 5 * time.Second}},
+				{Pos: Pos{Line: 2}, Addr: "0.0.0.0:8082", ReusePort: true, Backlog: 511, SoKeepalive: &SoKeepalive{Enable: true}},
+				{Pos: Pos{Line: 3}, Addr: "0.0.0.0:8083", SoKeepalive: &SoKeepalive{Enable: true, Idle: 30 * time.Minute, Count: 10}},
+				{Pos: Pos{Line: 4}, Addr: "0.0.0.0:8084", SoKeepalive: &SoKeepalive{}},
+				{Pos: Pos{Line: 5}, Addr: "0.0.0.0:8085", SoKeepalive: &SoKeepalive{Enable: true, Interval: 5 * time.Second}},
 			},
 			[]string{""},
 		},
 		{
 			// nginx takes a 0 part as "the system's value", like an empty one.
 			"so_keepalive with zero parts", "listen 8086 so_keepalive=0:1m:0;",
-			[]Listen{{Pos: Pos{Line: 2}, Addr: ":8086", SoKeepalive: &SoKeepalive{Enable: true, Interval: time.Minute}}},
+			[]Listen{{Pos: Pos{Line: 2}, Addr: "0.0.0.0:8086", SoKeepalive: &SoKeepalive{Enable: true, Interval: time.Minute}}},
 			[]string{""},
 		},
-		{"server names add up", "server_name a.example.com *.example.com;\nserver_name _ \"\";", []Listen{{Pos: Pos{Line: 1}, Addr: ":80"}}, []string{"a.example.com", "*.example.com", "_", ""}},
+		{"server names add up", "server_name a.example.com *.example.com;\nserver_name _ \"\";", []Listen{{Pos: Pos{Line: 1}, Addr: "0.0.0.0:80"}}, []string{"a.example.com", "*.example.com", "_", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1143,14 +1145,21 @@ func TestErrors(t *testing.T) {
 		{"so_keepalive count not a number", "server { listen 80 so_keepalive=1:2:x; }", `invalid so_keepalive value: "1:2:x" in FILE:1`},
 		{"so_keepalive with four parts", "server { listen 80 so_keepalive=1:2:3:4; }", `invalid so_keepalive value: "1:2:3:4" in FILE:1`},
 		{"so_keepalive all zero", "server { listen 80 so_keepalive=0:0:0; }", `invalid so_keepalive value: "0:0:0" in FILE:1`},
-		{"duplicate listen options", "server {\n listen 8080 backlog=10;\n}\nserver {\n listen 8080 reuseport;\n}", `duplicate listen options for :8080 in FILE:5`},
-		{"duplicate listen options, spelled differently", "server {\n listen 127.0.0.1:8080 so_keepalive=on;\n}\nserver {\n listen [::ffff:127.0.0.1]:8080 so_keepalive=off;\n}", `duplicate listen options for [::ffff:127.0.0.1]:8080 in FILE:5`},
-		{"duplicate default server, spelled differently", "server {\n listen 0.0.0.0:8080 default_server;\n}\nserver {\n listen 8080 default_server;\n}", `a duplicate default server for :8080 in FILE:5`},
+		{"duplicate listen options", "server {\n listen 8080 backlog=10;\n}\nserver {\n listen 8080 reuseport;\n}", `duplicate listen options for 0.0.0.0:8080 in FILE:5`},
+		{"duplicate listen options, spelled differently", "server {\n listen 127.0.0.1:8080 so_keepalive=on;\n}\nserver {\n listen [::ffff:127.0.0.1]:8080 so_keepalive=off;\n}", `duplicate listen options for 127.0.0.1:8080 in FILE:5`},
+		{"duplicate default server, spelled differently", "server {\n listen 0.0.0.0:8080 default_server;\n}\nserver {\n listen 8080 default_server;\n}", `a duplicate default server for 0.0.0.0:8080 in FILE:5`},
 		{"bad so_keepalive", "server { listen 80 so_keepalive=x; }", `invalid so_keepalive value: "x" in FILE:1`},
 		{"empty so_keepalive", "server { listen 80 so_keepalive=::; }", `invalid so_keepalive value: "::" in FILE:1`},
 		{"so_keepalive in ms", "server { listen 80 so_keepalive=500ms::; }", `invalid so_keepalive value: "500ms::" in FILE:1`},
-		{"duplicate listen", "server {\n listen 80;\n listen *:80;\n}", `a duplicate listen :80 in FILE:3`},
-		{"duplicate default server", "server {\n listen 8080 default_server;\n}\nserver {\n listen 8080 default;\n}", `a duplicate default server for :8080 in FILE:5`},
+		{"duplicate listen", "server {\n listen 80;\n listen *:80;\n}", `a duplicate listen 0.0.0.0:80 in FILE:3`},
+		{"duplicate IPv6 default server", "server {\n listen [::]:80 default_server;\n}\nserver {\n listen [0::0]:80 default_server;\n}", `a duplicate default server for [::]:80 in FILE:5`},
+		{"duplicate IPv6 listen options", "server {\n listen [::]:80 ipv6only=on;\n}\nserver {\n listen [::]:80 reuseport;\n}", `duplicate listen options for [::]:80 in FILE:5`},
+		{"ipv6only on IPv4", "server {\n listen 127.0.0.1:80 ipv6only=on;\n}", `ipv6only is not supported on addr "127.0.0.1:80" in FILE:2`},
+		{"ipv6only on a bare port", "server {\n listen 80 ipv6only=off;\n}", `ipv6only is not supported on addr "0.0.0.0:80" in FILE:2`},
+		{"ipv6only on a host name", "server {\n listen localhost:80 ipv6only=off;\n}", `ipv6only is not supported on addr "localhost:80" in FILE:2`},
+		{"ipv6only flags", "server {\n listen [::]:80 ipv6only=onn;\n}", `invalid ipv6only flags "=onn" in FILE:2`},
+		{"ipv6only without o", "server {\n listen [::]:80 ipv6only=yes;\n}", `invalid parameter "ipv6only=yes" in FILE:2`},
+		{"duplicate default server", "server {\n listen 8080 default_server;\n}\nserver {\n listen 8080 default;\n}", `a duplicate default server for 0.0.0.0:8080 in FILE:5`},
 		{"server_name without names", "server { server_name; }", `invalid number of arguments in "server_name" directive in FILE:1`},
 
 		// location.

@@ -345,8 +345,9 @@ type Server struct {
 // own even beside a wildcard listen of its port (nginx's implied `bind`).
 type Listen struct {
 	Pos Pos
-	// Addr is "host:port"; a bare port listens on all addresses ("0.0.0.0:80"
-	// in nginx; limpet writes ":80").
+	// Addr is "host:port", an IP literal in its canonical form: a bare
+	// port and "*:PORT" are IPv4's wildcard "0.0.0.0:PORT" as in nginx,
+	// "[::]:PORT" IPv6's, a socket of its own (see IPv6Only).
 	Addr          string
 	DefaultServer bool
 	// ReusePort is the `reuseport` parameter: SO_REUSEPORT is set before
@@ -361,6 +362,12 @@ type Listen struct {
 	// SoKeepalive is `so_keepalive=`, or nil when not given (the
 	// system's setting is left alone).
 	SoKeepalive *SoKeepalive
+	// IPv6Only is the `ipv6only=on|off` parameter (IPV6_V6ONLY), taken on
+	// IPv6 addresses only. Unset means on, nginx's default since 1.3.4:
+	// "[::]:80" accepts IPv6 connections only, beside a "0.0.0.0:80"
+	// socket of its own; off makes it take IPv4 ones too, and then a
+	// 0.0.0.0 socket of its port cannot be bound.
+	IPv6Only IPv6OnlyMode
 	// SSL is the `ssl` parameter (or the server's obsolete `ssl on`):
 	// connections speak TLS. As in nginx, one listen of an address with
 	// it makes the address's socket speak TLS for all its servers.
@@ -371,10 +378,23 @@ type Listen struct {
 }
 
 // HasSocketOptions reports whether the listen sets any parameter that
-// shapes the socket (reuseport, backlog=, so_keepalive=).
+// shapes the socket (reuseport, backlog=, so_keepalive=, ipv6only=).
 func (l *Listen) HasSocketOptions() bool {
-	return l.ReusePort || l.Backlog != 0 || l.SoKeepalive != nil
+	return l.ReusePort || l.Backlog != 0 || l.SoKeepalive != nil || l.IPv6Only != IPv6OnlyUnset
 }
+
+// IPv6OnlyMode is the value of listen's ipv6only= parameter.
+type IPv6OnlyMode uint8
+
+const (
+	// IPv6OnlyUnset is a listen without ipv6only=: on, as in nginx.
+	IPv6OnlyUnset IPv6OnlyMode = iota
+	// IPv6OnlyOn is ipv6only=on.
+	IPv6OnlyOn
+	// IPv6OnlyOff is ipv6only=off: the IPv6 socket accepts IPv4
+	// connections too (as IPv4-mapped addresses).
+	IPv6OnlyOff
+)
 
 // SoKeepalive is the `so_keepalive=on|off|[IDLE]:[INTVL]:[CNT]` parameter
 // of listen: TCP keep-alive (SO_KEEPALIVE) on accepted client connections,
@@ -538,6 +558,12 @@ type Access struct {
 	// AuthPos is where auth_basic_user_file was set, for errors about the
 	// file.
 	AuthPos Pos
+	// AuthRequest is the URI of auth_request, or "" when off: a
+	// subrequest to it decides whether the request is served.
+	AuthRequest string
+	// AuthRequestSet are the auth_request_set lines, applied in order
+	// after the subrequest.
+	AuthRequestSet []AuthRequestSet
 }
 
 // AccessRule is one `allow` or `deny`.

@@ -204,7 +204,7 @@ func openAdmin(locs []*Location) []Warning {
 // all" is taken as meant.
 func openness(a Access) string {
 	switch {
-	case a.AuthBasic != "":
+	case a.AuthBasic != "", a.AuthRequest != "":
 		return ""
 	case len(a.Rules) == 0:
 		return `no "allow", "deny" or "auth_basic" applies to`

@@ -140,9 +140,10 @@ var directiveList = []directive{
 	// server { ... }
 	{"server", inHTTPLevel, args0 | argsBlock, (*builder).server},
 	// listen ADDRESS[:PORT]|PORT [default_server] [reuseport] [backlog=N]
-	// [so_keepalive=on|off|IDLE:INTVL:CNT] [http2]; default "listen 80";
-	// http2 is deprecated (a warning, as in nginx 1.25.1+). The socket
-	// options are applied by internal/runtime/sockopt.go.
+	// [so_keepalive=on|off|IDLE:INTVL:CNT] [ipv6only=on|off] [ssl] [http2];
+	// default "listen 80" (0.0.0.0:80, IPv4 only; [::]:80 is IPv6's
+	// socket); http2 is deprecated (a warning, as in nginx 1.25.1+). The
+	// socket options are applied by internal/runtime/sockopt.go.
 	{"listen", inServer, args1More, (*builder).listen},
 	// server_name NAME ...; default "".
 	{"server_name", inServer, args1More, (*builder).serverName},
@@ -267,6 +268,13 @@ var directiveList = []directive{
 	// auth_basic_user_file FILE; no default; relative to the main file's
 	// directory.
 	{"auth_basic_user_file", inHSLL, args1, (*builder).authBasicUserFile},
+	// auth_request URI|off; default off. auth_request_set $VAR VALUE;
+	// no default; a level with any does not inherit the outer ones
+	// (ngx_http_auth_request_module, authrequest.go).
+	{"auth_request", inHSL, args1, (*builder).authRequest},
+	{"auth_request_set", inHSL, args2, (*builder).authRequestSet},
+	// satisfy all|any; default all; `any` is refused (authrequest.go).
+	{"satisfy", inHSL, args1, (*builder).satisfy},
 	// limit_except METHOD ... { allow/deny/auth_basic... }
 	{"limit_except", inLocation, args1More | argsBlock, (*builder).limitExcept},
 

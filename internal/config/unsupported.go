@@ -45,9 +45,8 @@ var Unsupported = []UnsupportedDirective{
 	{"image_filter*", "limpet passes response bodies as the upstream sent them"},
 	{"gunzip*", "limpet passes response bodies as the upstream sent them"},
 	{"ssi*", "limpet passes response bodies as the upstream sent them: no server-side includes"},
-	{"auth_request*", "limpet makes no subrequests, so it cannot ask another server to authorise a request"},
-	{"mirror*", "limpet makes no subrequests, so it cannot mirror requests"},
-	{"slice*", "limpet makes no subrequests, so it cannot fetch byte ranges in slices"},
+	{"mirror*", "limpet makes no background subrequests (only auth_request's), so it cannot mirror requests"},
+	{"slice*", "limpet makes no ranged subrequests (only auth_request's), so it cannot fetch byte ranges in slices"},
 	{"split_clients", "limpet has no split_clients: give the servers weights in an upstream instead"},
 	{"geo", "limpet has no geo variables"},
 	{"geoip_*", "limpet has no GeoIP database"},
@@ -76,6 +75,9 @@ var Unsupported = []UnsupportedDirective{
 	{"zone_sync*", "limpet shares no state between instances (NGINX Plus)"},
 	{"ntlm", "limpet does not tie upstream connections to clients (NGINX Plus)"},
 	{"sticky_cookie_insert", "the old NGINX Plus form: use `sticky cookie`"},
+	{"ssl_crl", "Go's TLS checks no certificate revocation lists: limpet will not accept revoked client certificates silently"},
+	{"ssl_ocsp*", "Go's TLS checks no OCSP responses for client certificates"},
+	{"ssl_password_file", "limpet reads unencrypted private keys only"},
 }
 
 // unsupported returns the entry of Unsupported that covers name, or nil.

@@ -22,7 +22,7 @@ func TestNotSupported(t *testing.T) {
 		{"mail block", "mail { }", `the "mail" directive is not supported by limpet in FILE:1`},
 		{"js_import", "js_import main.js;", `the "js_import" directive is not supported by limpet in FILE:1`},
 		{"sub_filter", "server { location / { sub_filter a b; } }", `the "sub_filter" directive is not supported by limpet in FILE:1`},
-		{"auth_request", "server { location / { auth_request /auth; } }", `the "auth_request" directive is not supported by limpet in FILE:1`},
+		{"mirror", "server { location / { mirror /m; } }", `the "mirror" directive is not supported by limpet in FILE:1`},
 		{"split_clients spanning lines", "split_clients\n \"${remote_addr}\"\n $variant {\n 50% a;\n * b;\n}", `the "split_clients" directive is not supported by limpet in FILE:3`},
 		{"old status module in a location", "server { location /status { status; } }", `the "status" directive is not supported by limpet in FILE:1`},
 		{"least_time", "upstream u { least_time header; server 127.0.0.1; }", `the "least_time" directive is not supported by limpet in FILE:1`},

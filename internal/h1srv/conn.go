@@ -100,6 +100,8 @@ type conn struct {
 	// r.TLS (see tls.go).
 	tlsConfig *tls.Config
 	tlsState  *tls.ConnectionState
+	// hs is the raw connection under the TLS handshake (tls.go).
+	hs handshakeConn
 
 	start  time.Time // when the connection was accepted
 	served int       // requests answered so far

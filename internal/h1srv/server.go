@@ -72,6 +72,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,11 +127,24 @@ type Settings struct {
 	// another field. Names that are not tokens are refused (400) either
 	// way.
 	KeepInvalidHeaders bool
-	// TLS, when set, makes every connection of the Server speak TLS:
+	// TLS, when set, makes every connection of the Server speak TLS
+	// (but those TLSByLocal decides):
 	// the handshake (bounded by ReadHeaderTimeout) comes before the
 	// first request, and its state is the request's r.TLS. Its
 	// NextProtos offer "h2" only when HTTP2 is set.
 	TLS *tls.Config
+	// TLSByLocal, when set, overrides TLS by the connection's local
+	// address: on a wildcard socket that also serves specific addresses,
+	// nginx keeps `ssl` and the certificates per address. A connection
+	// to an address in it starts with that address's Config, nil
+	// meaning plain; other connections with TLS.
+	TLSByLocal map[netip.Addr]*tls.Config
+	// PlainHTTPToHandler makes a plain HTTP request sent to a TLS
+	// connection be read and given to Handler, its context marked
+	// (errpage.IsPlainHTTP), for the handler to answer with the 497 page
+	// and log it, as nginx does; the handler must close the connection
+	// (Connection: close). When false, h1srv answers the page itself.
+	PlainHTTPToHandler bool
 	// HTTP2, when set, serves the connections that speak HTTP/2: those
 	// whose TLS handshake chose "h2" by ALPN, and on a plain listener
 	// those that open with the HTTP/2 connection preface (prior
@@ -247,7 +261,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		c.limit = s.Limit
 		// The handshake is the connection's goroutine's: the loop
 		// only notes which Config the connection starts with.
-		c.tlsConfig = s.current().TLS
+		c.tlsConfig = s.current().tlsFor(rwc)
 		if !s.trackConn(c, true) {
 			c.freeSlot()
 			_ = rwc.Close()
@@ -452,6 +466,22 @@ func (s *Server) current() *active {
 // finishes with those it began with and no connection is closed.
 func (s *Server) Reconfigure(set Settings) {
 	s.cur.Store(&active{Settings: set, lim: set.Headers.effective()})
+}
+
+// tlsFor returns the TLS Config a new connection starts with, nil for
+// plain (Settings.TLS and TLSByLocal).
+func (a *active) tlsFor(c net.Conn) *tls.Config {
+	if a.TLSByLocal == nil {
+		return a.TLS
+	}
+	if ta, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			if cfg, ok := a.TLSByLocal[ip.Unmap()]; ok {
+				return cfg
+			}
+		}
+	}
+	return a.TLS
 }
 
 func (a *active) handler() http.Handler {

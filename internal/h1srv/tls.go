@@ -36,11 +36,15 @@ func (s *Server) HandshakeFailures() int64 { return s.handshakeFailures.Load() }
 func (c *conn) startTLS(cfg *tls.Config) bool {
 	set := c.srv.current()
 	raw := c.rwc
-	tc := tls.Server(raw, cfg)
+	// The handshake reads through c.hs, which keeps what it read, so
+	// that a plain HTTP request can be read again (plainOnTLS).
+	c.hs = handshakeConn{Conn: raw, recording: true}
+	tc := tls.Server(&c.hs, cfg)
 	if t := set.ReadHeaderTimeout; t > 0 {
 		_ = raw.SetDeadline(c.start.Add(t))
 	}
 	err := tc.Handshake()
+	c.hs.recording = false
 	_ = raw.SetDeadline(time.Time{})
 	c.dlMu.Lock()
 	c.rd.Forget()
@@ -54,6 +58,10 @@ func (c *conn) startTLS(cfg *tls.Config) bool {
 		var rh tls.RecordHeaderError
 		if errors.As(err, &rh) && rh.Conn != nil && looksLikeHTTP(rh.RecordHeader) {
 			c.srv.infof("h1srv: client sent plain HTTP request to HTTPS port, client: %s, server: %s", c.remote, raw.LocalAddr())
+			if set.PlainHTTPToHandler && c.plainOnTLS(raw) {
+				return true
+			}
+			c.hs = handshakeConn{}
 			c.reject(errpage.PlainHTTP)
 			c.lingerClose()
 			return false
@@ -66,6 +74,7 @@ func (c *conn) startTLS(cfg *tls.Config) bool {
 		}
 		return false
 	}
+	c.hs.reads = [len(c.hs.reads)][]byte{} // not pinned by a live connection
 	st := tc.ConnectionState()
 	c.tlsState = &st
 	c.rwc = tc
@@ -80,6 +89,57 @@ func (c *conn) startTLS(cfg *tls.Config) bool {
 		return false
 	}
 	return true
+}
+
+// plainOnTLS makes the connection, whose TLS handshake found a plain HTTP
+// request, serve it in plain HTTP from its first byte, its requests'
+// contexts marked (errpage.MarkPlainHTTP) for the handler to answer with
+// the 497 page, as nginx reads such a request and finalizes it with
+// NGX_HTTP_TO_HTTPS (so its server's access_log and error_page have it).
+// It reports false when the bytes the handshake read are not all kept.
+func (c *conn) plainOnTLS(raw net.Conn) bool {
+	if c.hs.n > len(c.hs.reads) {
+		return false
+	}
+	r := &replayConn{Conn: raw} // h2c.go
+	for _, b := range c.hs.reads[:c.hs.n] {
+		r.pre = append(r.pre, b...)
+	}
+	c.hs = handshakeConn{}
+	c.rwc = r
+	c.fd = -1 // never parked
+	c.base = errpage.MarkPlainHTTP(c.base)
+	return true
+}
+
+// handshakeConn is the connection under a TLS handshake. It keeps the
+// bytes of the first reads (slices of crypto/tls's own buffer, which an
+// abandoned tls.Conn does not touch again, so nothing is copied), for
+// plainOnTLS; after the handshake it only passes reads on.
+type handshakeConn struct {
+	net.Conn
+	recording bool
+	reads     [4][]byte
+	n         int // reads seen while recording, possibly more than len(reads)
+}
+
+func (h *handshakeConn) Read(p []byte) (int, error) {
+	n, err := h.Conn.Read(p)
+	if h.recording && n > 0 {
+		if h.n < len(h.reads) {
+			h.reads[h.n] = p[:n:n]
+		}
+		h.n++
+	}
+	return n, err
+}
+
+// CloseWrite half-closes the connection, for lingerClose.
+func (r *replayConn) CloseWrite() error {
+	if cw, ok := r.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 // looksLikeHTTP reports whether the five bytes a TLS record header was

@@ -4,7 +4,7 @@
 // server, the forwarding, retries on another server, and the record of all
 // of it in the access log. error_page, try_files and index redirect a
 // request internally: the location is chosen again (internalredirect.go,
-// errorpage.go).
+// errorpage.go); auth_request asks a subrequest first (authrequest.go).
 //
 // Everything a request needs is compiled when the configuration is loaded
 // (headers, variables, locations), and everything shared between requests
@@ -13,6 +13,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/errpage"
 	"github.com/limpet-lb/limpet/internal/limit"
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/router"
@@ -121,6 +123,24 @@ type Handler struct {
 	// reach this handler: those whose connection took up the Settings
 	// of a configuration a reload has replaced just before the swap.
 	successor atomic.Pointer[http.Handler]
+	// servesTLS says the handler's address speaks TLS (SetTLS), and
+	// tlsRefuse is its client-certificate check, nil when no server
+	// of it verifies clients.
+	servesTLS bool
+	tlsRefuse func(cs *tls.ConnectionState, host string) int
+}
+
+// SetTLS tells the handler that its address speaks TLS, and gives it the
+// address's client-certificate check (tlsconf.Listener.Refuse), or nil.
+// As nginx's ngx_http_process_request, before any phase, the handler
+// answers a request sent in plain HTTP to the address
+// (errpage.IsPlainHTTP) with the 497 page, and one the check refuses with
+// the status it returns (400 pages, 421); either closes the connection
+// and is logged with the server's access_log like any other request. It
+// is set once, before the handler serves.
+func (h *Handler) SetTLS(refuse func(cs *tls.ConnectionState, host string) int) {
+	h.servesTLS = true
+	h.tlsRefuse = refuse
 }
 
 // Retire hands the requests that still arrive to next, the handler of
@@ -187,6 +207,8 @@ type location struct {
 
 	// guard is the location's access control; nil allows everything.
 	guard Guard
+	// auth is the location's auth_request, nil when off (authrequest.go).
+	auth *authRequest
 	// reqLimit and connLimit are the location's limit_req and
 	// limit_conn; nil when it has none.
 	reqLimit  *limit.Requests
@@ -294,6 +316,9 @@ func compileServer(s *config.Server, env *Env) (*virtualServer, error) {
 	if vs.noLocation.guard, err = compileGuard(env, s.Access, nil); err != nil {
 		return nil, err
 	}
+	if vs.noLocation.auth, err = compileAuthRequest(env.Vars, s.Access); err != nil {
+		return nil, err
+	}
 	if s.Return != nil && script(s.Script) == nil {
 		if vs.noLocation.ret, err = compileReturn(env.Vars, s.Return); err != nil {
 			return nil, err
@@ -361,6 +386,9 @@ func compileLocation(l *config.Location, env *Env) (*location, error) {
 		return nil, err
 	}
 	if cl.guard, err = compileGuard(env, l.Access, l.LimitExcept); err != nil {
+		return nil, err
+	}
+	if cl.auth, err = compileAuthRequest(env.Vars, l.Access); err != nil {
 		return nil, err
 	}
 	if cl.addHeaders, err = compileAddHeaders(env.Vars, l.Proxy.AddHeaders); err != nil {
@@ -519,6 +547,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if h.servesTLS {
+		// nginx's ngx_http_process_request, before any phase.
+		code := 0
+		switch {
+		case r.TLS == nil:
+			if errpage.IsPlainHTTP(r.Context()) {
+				code = errpage.PlainHTTP
+			}
+		case h.tlsRefuse != nil:
+			code = h.tlsRefuse(r.TLS, r.Host)
+		}
+		if code != 0 {
+			// nginx closes the connection after these pages.
+			rw.Header().Set("Connection", "close")
+			writeError(rw, code)
+			return
+		}
+	}
 	path, err := router.NormalizePath(r.URL.EscapedPath())
 	if err != nil {
 		writeError(rw, http.StatusBadRequest)

@@ -41,6 +41,9 @@ type flow struct {
 	// builtin is set while writeDefault sends a built-in page, which no
 	// error_page may replace.
 	builtin bool
+	// sub is set in an auth_request subrequest, which nginx's access
+	// phase skips (authrequest.go).
+	sub bool
 }
 
 // run serves the request in loc: its access check, try_files, then its
@@ -53,8 +56,13 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 	}
 	vr := &rw.vr
 	vr.Referers, vr.AddURIToAlias = loc.referers, false
-	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
-		return
+	if !fl.sub {
+		if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
+			return
+		}
+		if loc.auth != nil && !h.authorize(rw, r, loc.auth) {
+			return
+		}
 	}
 	rw.client = &loc.cfg.Proxy.Client // send_timeout, limit_rate (client.go)
 	if loc.lastRequest != nil && loc.lastRequest(r) {
@@ -173,21 +181,29 @@ func (h *Handler) internalRedirect(rw *responseWriter, r *http.Request, target s
 	}
 	vr := &rw.vr
 	vr.R, vr.URI = r2, path
+	loc, prefix, r2, done := h.locate(rw, r2, vr, path)
+	if done {
+		return
+	}
+	h.run(rw, r2, loc, prefix)
+}
+
+// locate chooses the location of a request whose URI became path (an
+// internal redirect, an auth_request subrequest); done means the rewrite
+// phase has answered it.
+func (h *Handler) locate(rw *responseWriter, r *http.Request, vr *vars.Request, path string) (loc *location, prefix string, r2 *http.Request, done bool) {
 	vs := rw.fl.vs
-	loc, prefix := vs.noLocation, ""
+	loc, r2 = vs.noLocation, r
 	if vs.rewrites != nil {
 		// As in nginx, an internal redirect runs the server's rewrite
 		// phase again, then the new location's (rewrite.go).
-		var done bool
-		if loc, prefix, r2, done = h.rewritePhase(vs, rw, r2, vr, path); done {
-			return
-		}
+		return h.rewritePhase(vs, rw, r, vr, path)
 	} else if vs.noLocation.ret == nil {
 		if l, p := vs.locations.Match(path); l != nil {
 			loc, prefix = vs.compiled[l], p
 		}
 	}
-	h.run(rw, r2, loc, prefix)
+	return loc, prefix, r2, false
 }
 
 // named serves the request in the named location name ("@name"), with

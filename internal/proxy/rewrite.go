@@ -158,6 +158,9 @@ func CompileVariables(cfg *config.Config) (*vars.Registry, error) {
 			}
 		}
 	}
+	if err := defineAuthSets(g, cfg); err != nil {
+		return nil, err
+	}
 	// Every name is known: compile the maps.
 	for _, m := range cfg.Maps {
 		if err := compileMap(g, m); err != nil {

@@ -15,44 +15,56 @@ import (
 type listenGroup struct {
 	addr         string // normalised host:port
 	host         netip.Addr
-	wildcard     bool // no host, or 0.0.0.0 / ::
+	wildcard     bool // 0.0.0.0 or [::]
 	port         string
 	servers      []*config.Server
 	defaultIndex int
 	idle         time.Duration // keepalive_timeout of the default server
 	idleHeader   time.Duration // and its header time
 	// opts is the listen that sets the socket's options (reuseport,
-	// backlog=, so_keepalive=), zero when none does; see sockopt.go.
+	// backlog=, so_keepalive=, ipv6only=), zero when none does; see
+	// sockopt.go.
 	opts config.Listen
 }
 
+// family is the group's address family, "4" or "6", "" for a host name:
+// as in nginx, a wildcard serves the specific addresses of its own
+// family and port only (ngx_http_add_listen keeps ports per family).
+func (g *listenGroup) family() string {
+	switch {
+	case !g.host.IsValid():
+		return ""
+	case g.host.Is4():
+		return "4"
+	}
+	return "6"
+}
+
 // normalizeListen spells a listen address one way, so that "[0:0::1]:80"
-// and "[::1]:80" are one socket: IP literals canonical, an empty host or
-// an unspecified address a wildcard, host names as written (the listener
-// resolves them).
+// and "[::1]:80" are one socket: IP literals canonical (an IPv4-mapped
+// one as IPv4), an empty host IPv4's wildcard, host names as written
+// (the listener resolves them). 0.0.0.0 and [::] are wildcards, and two
+// sockets, as in nginx.
 func normalizeListen(addr string) (key string, ip netip.Addr, wildcard bool, port string) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr, netip.Addr{}, false, ""
 	}
 	if host == "" {
-		return net.JoinHostPort("", port), netip.Addr{}, true, port
+		host = "0.0.0.0"
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		return addr, netip.Addr{}, false, port
 	}
 	a = a.Unmap()
-	if a.IsUnspecified() {
-		return net.JoinHostPort("", port), netip.Addr{}, true, port
-	}
-	return net.JoinHostPort(a.String(), port), a, false, port
+	return net.JoinHostPort(a.String(), port), a, a.IsUnspecified(), port
 }
 
 // buildListens groups the virtual servers by listen address and plans
 // one socket for each. As in nginx, when a port has a wildcard listen
-// (`listen 80`) beside specific ones (`listen 127.0.0.1:80`), only the
-// wildcard is bound, and a request is served by the servers of its local
+// (`listen 80`, `listen [::]:80`) beside specific ones of its family
+// (`listen 127.0.0.1:80`, `listen [::1]:80`), only the wildcard is bound, and a request is served by the servers of its local
 // address if it has any, else by the wildcard's.
 func (p *plan) buildListens(env *proxy.Env) error {
 	groups := make(map[string]*listenGroup)
@@ -77,10 +89,10 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			g.servers = append(g.servers, s)
 		}
 	}
-	wildcards := make(map[string]*listenGroup)
+	wildcards := make(map[string]*listenGroup) // by family and port
 	for _, g := range order {
 		if g.wildcard && g.port != "0" {
-			wildcards[g.port] = g
+			wildcards[g.family()+g.port] = g
 		}
 	}
 	handlers := make(map[*listenGroup]*proxy.Handler, len(order))
@@ -93,7 +105,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 		p.handlers = append(p.handlers, h)
 	}
 	for _, g := range order {
-		if !g.wildcard && g.host.IsValid() && wildcards[g.port] != nil && !g.opts.HasSocketOptions() {
+		if !g.wildcard && g.host.IsValid() && wildcards[g.family()+g.port] != nil && !g.opts.HasSocketOptions() {
 			continue // served through the wildcard's socket
 		}
 		var handler http.Handler = handlers[g]
@@ -104,7 +116,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			for _, o := range order {
 				// Socket options imply nginx's `bind`: such an
 				// address has a socket of its own.
-				if !o.wildcard && o.host.IsValid() && o.port == g.port && !o.opts.HasSocketOptions() {
+				if !o.wildcard && o.host.IsValid() && o.family() == g.family() && o.port == g.port && !o.opts.HasSocketOptions() {
 					byLocal[o.host] = handlers[o]
 					l.handlers = append(l.handlers, handlers[o])
 					merged = append(merged, o)

@@ -13,9 +13,10 @@ func TestNormalizeListen(t *testing.T) {
 		addr, key string
 		wildcard  bool
 	}{
-		{":80", ":80", true},
-		{"0.0.0.0:80", ":80", true},
-		{"[::]:80", ":80", true},
+		{":80", "0.0.0.0:80", true},
+		{"0.0.0.0:80", "0.0.0.0:80", true},
+		{"[::]:80", "[::]:80", true},
+		{"[0::0]:80", "[::]:80", true},
 		{"[0:0::1]:8080", "[::1]:8080", false},
 		{"[::ffff:127.0.0.1]:80", "127.0.0.1:80", false},
 		{"127.0.0.1:80", "127.0.0.1:80", false},
@@ -47,12 +48,14 @@ func TestWildcardAndSpecificListen(t *testing.T) {
 		lb, err = tryStartLimpet(t, fmt.Sprintf(`
 server { listen %[1]s; access_log off; location / { return 200 "wildcard"; } }
 server { listen 127.0.0.2:%[1]s; access_log off; location / { return 200 "specific"; } }
-server { listen [0:0::0]:%[1]s; server_name other; access_log off; location / { return 200 "other"; } }
+server { listen 0.0.0.0:%[1]s; server_name other; access_log off; location / { return 200 "other"; } }
 `, port))
 		if err != nil && attempt == 4 {
 			t.Fatal(err)
 		}
 	}
+	// A bare port is 0.0.0.0, and 127.0.0.2 goes through its socket
+	// (IPv6's [::] is a socket of its own: listen6_test.go).
 	if n := len(lb.rt.Addrs()); n != 1 {
 		t.Fatalf("%d sockets, want one", n)
 	}

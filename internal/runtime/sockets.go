@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"syscall"
 
+	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/h1srv"
 )
 
@@ -19,6 +22,9 @@ type socket struct {
 	addr   string
 	ln     net.Listener
 	server *h1srv.Server
+	// dualStack is whether the socket was opened with ipv6only=off,
+	// which a reload cannot change.
+	dualStack bool
 }
 
 // openSockets binds the addresses of p that have no socket yet. If one
@@ -36,9 +42,9 @@ func (rt *Runtime) openSockets(p *plan) ([]*socket, error) {
 			for _, s := range opened {
 				_ = s.ln.Close()
 			}
-			return nil, fmt.Errorf("bind() to %s failed (%w)", bindName(lp.addr), errors.Unwrap(err))
+			return nil, fmt.Errorf("bind() to %s failed (%w)", bindName(lp.addr), errnoError{errors.Unwrap(err)})
 		}
-		opened = append(opened, &socket{addr: lp.addr, ln: ln, server: &h1srv.Server{
+		opened = append(opened, &socket{addr: lp.addr, ln: ln, dualStack: lp.opts.IPv6Only == config.IPv6OnlyOff, server: &h1srv.Server{
 			Settings: lp.settings,
 			// worker_connections, for all sockets together.
 			Limit:    rt.conns,
@@ -63,6 +69,24 @@ func bindName(addr string) string {
 	}
 	return addr
 }
+
+// errnoError prints a system call's error as nginx does, with the errno
+// and the C library's capitalised text: "98: Address already in use".
+// It unwraps to the error it prints.
+type errnoError struct{ err error }
+
+func (e errnoError) Error() string {
+	if errno, ok := errors.AsType[syscall.Errno](e.err); ok {
+		text := errno.Error()
+		if text != "" {
+			text = strings.ToUpper(text[:1]) + text[1:]
+		}
+		return fmt.Sprintf("%d: %s", int(errno), text)
+	}
+	return e.err.Error()
+}
+
+func (e errnoError) Unwrap() error { return e.err }
 
 // serve serves each socket in the background.
 func (rt *Runtime) serve(socks []*socket) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"syscall"
 
 	"github.com/limpet-lb/limpet/internal/config"
@@ -30,7 +31,7 @@ func listenSocket(addr string, o config.Listen) (net.Listener, error) {
 		},
 	}
 	setAcceptKeepalive(&lc, o.SoKeepalive)
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	ln, err := lc.Listen(context.Background(), listenNetwork(addr, o), addr)
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +42,28 @@ func listenSocket(addr string, o config.Listen) (net.Listener, error) {
 	return ln, nil
 }
 
+// listenNetwork is the network Go binds addr on so that the socket is
+// nginx's: an IPv4 literal on IPv4 alone ("tcp4", so 0.0.0.0 is no
+// dual-stack socket), an IPv6 one with IPV6_V6ONLY ("tcp6", Go sets it)
+// unless ipv6only=off asks for a dual-stack socket ("tcp", on which Go
+// clears it), a host name as Go resolves it.
+func listenNetwork(addr string, o config.Listen) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "tcp"
+	}
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return "tcp"
+	case ip.Is4():
+		return "tcp4"
+	case o.IPv6Only == config.IPv6OnlyOff:
+		return "tcp"
+	}
+	return "tcp6"
+}
+
 // reconfigureSocket gives a socket that a reload keeps the socket options
 // of the new configuration, as nginx does with the sockets it inherits:
 // the backlog is set again (nginx's 511 when backlog= is gone), and
@@ -48,6 +71,11 @@ func listenSocket(addr string, o config.Listen) (net.Listener, error) {
 // configuration leaves out keeps its value. A failure is logged, as
 // nginx logs it, and the socket serves on.
 func (rt *Runtime) reconfigureSocket(s *socket, o config.Listen) {
+	if (o.IPv6Only == config.IPv6OnlyOff) != s.dualStack {
+		// IPV6_V6ONLY cannot change on a bound socket; nginx keeps
+		// the socket as it is too, without a word.
+		rt.log.Warn(fmt.Sprintf("the ipv6only of %s is unchanged until limpet restarts", s.addr), slog.String("listen", s.addr))
+	}
 	tl, ok := s.ln.(*net.TCPListener)
 	if !ok {
 		return

@@ -129,7 +129,7 @@ func TestReusePort(t *testing.T) {
 	_, port, _ := net.SplitHostPort(first.rt.Addrs()[0].String())
 
 	_, err := tryStartLimpet(t, fmt.Sprintf(conf, port, "", "plain"))
-	want := "bind() to 127.0.0.1:" + port + " failed (bind: address already in use)"
+	want := "bind() to 127.0.0.1:" + port + " failed (98: Address already in use)"
 	if err == nil || err.Error() != want {
 		t.Errorf("without reuseport: error %v, want %q", err, want)
 	}

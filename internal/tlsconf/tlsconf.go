@@ -31,9 +31,9 @@
 // As nginx, limpet asks for the client's certificate and never fails the
 // handshake over it: the verification (against ssl_client_certificate and
 // ssl_trusted_certificate, ssl_verify_depth) is recorded for the
-// connection (vars.RecordClientVerify, $ssl_client_verify), and Guard
-// answers each request that the server's ssl_verify_client refuses with
-// nginx's 400 pages.
+// connection (vars.RecordClientVerify, $ssl_client_verify), and Refuse
+// says which requests the server's ssl_verify_client refuses with nginx's
+// 400 pages, for the proxy's handler to answer and log.
 package tlsconf
 
 import (
@@ -278,34 +278,29 @@ func (s *server) verify(chain []*x509.Certificate, now time.Time) vars.ClientVer
 	return vars.ClientVerify{Result: "SUCCESS"}
 }
 
-// Guard returns h wrapped so that each request is refused as nginx's
-// ngx_http_process_request refuses it under the ssl_verify_client of the
-// request's virtual server (chosen by Host): a certificate that failed
-// verification gets the 400 page "The SSL certificate error" (with
+// Refuse returns the status a request for host on a connection in state
+// cs is refused with, as nginx's ngx_http_process_request refuses it
+// under the ssl_verify_client of the request's virtual server (chosen by
+// Host), or 0 when it is served: a certificate that failed verification
+// gets the 400 page "The SSL certificate error" (errpage.CertError; with
 // optional_no_ca, unless the failure is only an unknown issuer), and with
 // `on` a request without a certificate "No required SSL certificate was
-// sent". As in nginx, a request whose Host names another server than the
-// handshake's SNI did (when it sent one), if that server verifies
-// clients, gets 421
-// Misdirected Request: its certificate was checked by another server's
-// rules, if at all. Without client verification on the socket Guard
-// returns h itself.
-func (l *Listener) Guard(h http.Handler) http.Handler {
-	if !l.guarded {
-		return h
+// sent" (errpage.NoCert). As in nginx, a request whose Host names another
+// server than the handshake's SNI did (when it sent one), if that server
+// verifies clients, gets 421 Misdirected Request: its certificate was
+// checked by another server's rules, if at all. The caller answers, and
+// logs the request as any other (the proxy's handler, so the server's
+// access_log has it).
+func (l *Listener) Refuse(cs *tls.ConnectionState, host string) int {
+	if !l.guarded || cs == nil {
+		return 0
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil {
-			if code := l.refuse(r.TLS, r.Host); code != 0 {
-				// nginx closes the connection after these pages.
-				w.Header().Set("Connection", "close")
-				errpage.Write(w, code)
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
+	return l.refuse(cs, host)
 }
+
+// Guarded reports whether some server of the socket verifies client
+// certificates, so that Refuse can refuse a request.
+func (l *Listener) Guarded() bool { return l.guarded }
 
 // refuse returns the status (or nginx pseudo-status) a request for host
 // on a connection in state cs is refused with, or 0.
