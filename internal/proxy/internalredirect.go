@@ -52,14 +52,21 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 		rw.add = loc.addHeaders
 	}
 	vr := &rw.vr
-	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
-		return
-	}
 	rw.client = &loc.cfg.Proxy.Client // send_timeout, limit_rate (client.go)
 	if loc.lastRequest != nil && loc.lastRequest(r) {
 		rw.Header().Set("Connection", "close")
 	}
-	if loc.ret == nil && loc.content == nil && loc.files.HasTryFiles() {
+	if loc.ret != nil {
+		// A lone `return` answers in nginx's rewrite phase, before the
+		// access phase's allow/deny and auth_basic (and the limits,
+		// which ServeHTTP skips for it).
+		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
+		return
+	}
+	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
+		return
+	}
+	if loc.content == nil && loc.files.HasTryFiles() {
 		uri, found, fallback, code := loc.files.Try(vr)
 		switch {
 		case found:
@@ -78,8 +85,6 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 	switch {
 	case loc.content != nil:
 		loc.content.ServeHTTP(rw, r)
-	case loc.ret != nil:
-		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
 	case loc.upstream != nil:
 		vr.ProxyHost = loc.proxyHost
 		h.proxy(rw, r, loc, vr, prefix, &fl.entry)
