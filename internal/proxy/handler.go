@@ -522,6 +522,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if zs.server != nil || zs.location != nil {
 			zs.end(rw)
 		}
+		// nginx logs with the location that finalised the request
+		// (r->loc_conf at the log phase): after internal redirects,
+		// the last one run served, not the first one matched.
+		loc := loc
+		if rw.fl.loc != nil {
+			loc = rw.fl.loc
+		}
 		if loc.log != nil {
 			if loc.log.json {
 				entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
