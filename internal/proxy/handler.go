@@ -563,6 +563,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vr.URI = path
+	if loc.realIP != nil {
+		// nginx's POST_READ phase: the server's set_real_ip_from,
+		// before its rewrite phase, so a map of $remote_addr or a
+		// server's if sees the client's address (realip.go).
+		rw.fl.realIP = loc.realIP.apply(r, vr)
+	}
 	var prefix string
 	if vs.rewrites != nil {
 		// The rewrite phase (rewrite.go) chooses the location itself.
@@ -598,10 +604,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusNotFound)
 		return
 	}
-	if loc.realIP != nil {
-		// Before the limits, access rules and balancing, which all see
-		// the client's address, as nginx's realip handlers run first.
-		loc.realIP.apply(r, vr)
+	if loc.ret == nil {
+		// The location's set_real_ip_from, in PREACCESS before the
+		// limits; a `return` answered in the rewrite phase, before it.
+		rw.realIPPhase(r, loc)
 	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
 		// A `return` runs before the limits, in nginx's rewrite phase.

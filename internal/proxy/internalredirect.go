@@ -41,6 +41,9 @@ type flow struct {
 	// builtin is set while writeDefault sends a built-in page, which no
 	// error_page may replace.
 	builtin bool
+	// realIP is set once set_real_ip_from replaced the client's
+	// address (realip.go), which no later level then does again.
+	realIP bool
 }
 
 // run serves the request in loc: its access check, try_files, then its
@@ -63,6 +66,7 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
 		return
 	}
+	rw.realIPPhase(r, loc) // PREACCESS, after an internal redirect too
 	if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
 		return
 	}

@@ -127,3 +127,63 @@ server {
 		t.Errorf("json line %s: want upstream %q, upstream_status %q, status 404", lines[0], both, "404 : 200")
 	}
 }
+
+// nginx applies set_real_ip_from twice: in POST_READ with the server's
+// settings, before the server's rewrite phase (so a server's `if` and a
+// map of $remote_addr see the client), and in PREACCESS with the
+// location's, after the location's rewrite phase (a `return` there still
+// sees the peer) and again after an internal redirect, unless the address
+// was replaced already.
+func TestRealIPPhases(t *testing.T) {
+	app, pages := newBackend(t, "app"), newBackend(t, "pages")
+	app.setHandler(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) })
+	lb := startLimpet(t, `
+map $remote_addr $who { 203.0.113.7 real; default peer; }
+server {
+    listen 127.0.0.1:0; access_log off; server_name srv;
+    set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;
+    if ($remote_addr = 203.0.113.9) { return 403 "blocked by the server"; }
+    location / { return 200 "$who $remote_addr"; }
+}
+server {
+    listen 127.0.0.1:0; access_log off; server_name loc;
+    if ($remote_addr = 203.0.113.9) { return 403 "blocked by the server"; }
+    location /ret/ { set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For; return 200 "$who $remote_addr"; }
+    location /real/ {
+        set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;
+        proxy_set_header X-Real-IP $remote_addr; proxy_pass http://{{pages}};
+    }
+    location /first/ { proxy_pass http://{{app}}; proxy_intercept_errors on; error_page 404 =200 /real/page; }
+}`, "{{app}}", app.addr(), "{{pages}}", pages.addr())
+	c := &http.Client{}
+	tests := []struct {
+		name, host, path, xff string
+		status                int
+		body, realIP          string // realIP: X-Real-IP at the pages backend
+	}{
+		{"server: map sees the client", "srv", "/", "203.0.113.7", 200, "real 203.0.113.7", ""},
+		{"server: its if sees the client", "srv", "/", "203.0.113.9", 403, "blocked by the server", ""},
+		{"server: no header", "srv", "/", "", 200, "peer 127.0.0.1", ""},
+		{"location: return before PREACCESS sees the peer", "loc", "/ret/", "203.0.113.7", 200, "peer 127.0.0.1", ""},
+		{"location: the server's if sees the peer", "loc", "/real/x", "203.0.113.9", 200, "pages", "203.0.113.9"},
+		{"location after an internal redirect", "loc", "/first/x", "203.0.113.9", 200, "pages", "203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, lb.url+tt.path, nil)
+			req.Host = tt.host
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			res, body := do(t, c, req)
+			if res.StatusCode != tt.status || body != tt.body {
+				t.Errorf("%d %q, want %d %q", res.StatusCode, body, tt.status, tt.body)
+			}
+			if tt.realIP != "" {
+				if r, _ := pages.lastRequest(); r == nil || r.Header.Get("X-Real-IP") != tt.realIP {
+					t.Errorf("the backend's X-Real-IP: %v, want %q", r, tt.realIP)
+				}
+			}
+		})
+	}
+}
