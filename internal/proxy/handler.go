@@ -539,6 +539,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// Until a location is chosen, limpet's own answers (497, a TLS
+	// refusal, a bad URI's 400) go through the server's error_page, as
+	// nginx's ngx_http_special_response_handler with the server's
+	// configuration (error_page 497 https://$host$request_uri;).
+	rw.fl.h, rw.fl.vs, rw.fl.loc = h, vs, loc
 	if h.servesTLS {
 		// nginx's ngx_http_process_request, before any phase.
 		code := 0

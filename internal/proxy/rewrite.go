@@ -458,6 +458,9 @@ func (rr *rewriteRun) run(script []stmt) outcome {
 			return outBreak
 		case config.StmtReturn:
 			rr.w.add = rr.loc.addHeaders
+			// Its status goes through this level's error_page, as
+			// nginx's r->loc_conf at the return.
+			rr.w.fl.loc = rr.loc
 			st.ret.serve(rr.w, vr.R, vr, rr.loc.cfg.Proxy.Redirects)
 			return outDone
 		case config.StmtRewrite:

@@ -1,11 +1,18 @@
 package runtime
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/tlstest"
 )
 
 // nginx answers a lone `return` in its rewrite phase, before the access
@@ -186,4 +193,95 @@ server {
 			}
 		})
 	}
+}
+
+// sendTarget sends one request as written, on a connection of its own, and
+// reads the response: for request targets a Go client would clean.
+func sendTarget(t *testing.T, addr, target, host string) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", target, host); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("GET %s: %v", target, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res, string(body)
+}
+
+// limpet's own answers go through error_page as nginx's special response
+// handler sends them: before a location is chosen with the server's
+// error_page (a URI that climbs above the root, a plain HTTP request on a
+// TLS port with nginx's documented `error_page 497 https://...` pattern),
+// later with the location's (a body over client_max_body_size, a `return`
+// in a location's rewrite script).
+func TestLimpetsAnswersGoThroughErrorPage(t *testing.T) {
+	be := newBackend(t, "be")
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "Test Root")
+	crt, key := ca.Issue(t, "a.test", tlstest.Opts{ECDSA: true}).Write(t, dir, "a")
+	plain := startLimpet(t, `
+server {
+    listen 127.0.0.1:0; access_log off;
+    error_page 400 /bad.html;
+    location = /bad.html { internal; return 200 "custom bad request"; }
+    location /up/ { client_max_body_size 10; error_page 413 /big.html; proxy_pass http://{{be}}; }
+    location = /big.html { return 200 "custom too large"; }
+    location /gone/ { set $x 1; return 404; error_page 404 /nf.html; }
+    location = /nf.html { return 200 "custom not found"; }
+}`, "{{be}}", be.addr())
+	tlsLB := startLimpet(t, `
+server {
+    listen 127.0.0.1:0 ssl; server_name a.test; access_log off;
+    ssl_certificate {{crt}}; ssl_certificate_key {{key}};
+    error_page 497 https://$host$request_uri;
+    location / { proxy_pass http://{{be}}; }
+}`, "{{crt}}", crt, "{{key}}", key, "{{be}}", be.addr())
+	plainAddr := strings.TrimPrefix(plain.url, "http://")
+	tlsAddr := strings.TrimPrefix(tlsLB.url, "http://")
+
+	t.Run("400 of a URI above the root: the server's error_page", func(t *testing.T) {
+		res, body := sendTarget(t, plainAddr, "/../etc/passwd", "b")
+		if res.StatusCode != 400 || body != "custom bad request" {
+			t.Errorf("%d %q, want 400 %q", res.StatusCode, body, "custom bad request")
+		}
+	})
+	t.Run("497: nginx's https redirect", func(t *testing.T) {
+		res, _ := sendTarget(t, tlsAddr, "/cart?id=7", "a.test")
+		if res.StatusCode != 302 || res.Header.Get("Location") != "https://a.test/cart?id=7" {
+			t.Errorf("%d Location %q, want 302 %q", res.StatusCode, res.Header.Get("Location"), "https://a.test/cart?id=7")
+		}
+	})
+	t.Run("413: the location's error_page", func(t *testing.T) {
+		res, body := do(t, &http.Client{}, mustRequest(t, http.MethodPost, plain.url+"/up/x", strings.Repeat("b", 100)))
+		if res.StatusCode != 413 || body != "custom too large" {
+			t.Errorf("%d %q, want 413 %q", res.StatusCode, body, "custom too large")
+		}
+	})
+	t.Run("return in a location's script: its error_page", func(t *testing.T) {
+		res, body := get(t, &http.Client{}, plain.url+"/gone/x")
+		if res.StatusCode != 404 || body != "custom not found" {
+			t.Errorf("%d %q, want 404 %q", res.StatusCode, body, "custom not found")
+		}
+	})
+	if n := be.hitCount(); n != 0 {
+		t.Errorf("the backend got %d requests, want 0", n)
+	}
+}
+
+func mustRequest(t *testing.T, method, url, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
