@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -79,9 +80,9 @@ func TestInternalRedirectLogsWithTheFinalLocation(t *testing.T) {
 	dir := t.TempDir()
 	first, final, jsonLog := filepath.Join(dir, "first.log"), filepath.Join(dir, "final.log"), filepath.Join(dir, "json.log")
 	lb := startLimpet(t, `
-log_format up '$upstream_addr|$upstream_status|$status|$uri';
+log_format up '$upstream_addr|$upstream_status|$status|$uri|$sticky_reason|$request_time';
 upstream app { server {{app}}; }
-upstream pages { server {{pages}}; }
+upstream pages { server {{pages}}; sticky cookie PAGES; }
 server {
     listen 127.0.0.1:0;
     access_log off;
@@ -115,11 +116,22 @@ server {
 		t.Errorf("the first location's log has %q, want nothing", lines)
 	}
 	both := app.addr() + " : " + pages.addr()
+	// $sticky_reason is the last upstream's decision; $request_time
+	// the whole request's.
 	want := []string{
-		both + "|404 : 200|404|/pages/missing.html",
-		both + "|404 : 200|200|/named/y",
+		both + "|404 : 200|404|/pages/missing.html|new/no_cookie|",
+		both + "|404 : 200|200|/named/y|new/no_cookie|",
 	}
-	if got := readLog(t, lb, final); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	got := readLog(t, lb, final)
+	for i := range got {
+		if j := strings.LastIndexByte(got[i], '|'); j >= 0 && i < len(want) {
+			if rt := got[i][j+1:]; !regexp.MustCompile(`^[0-9]+\.[0-9]{3}$`).MatchString(rt) {
+				t.Errorf("line %d: $request_time %q", i, rt)
+			}
+			got[i] = got[i][:j+1]
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("final location's log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	lines := readLog(t, lb, jsonLog)
