@@ -297,3 +297,33 @@ func mustRequest(t *testing.T, method, url, body string) *http.Request {
 	}
 	return req
 }
+
+// try_files' fallback, a named location and `rewrite ... last` are logged
+// by the location that answered, as the error_page case above.
+func TestRedirectedRequestsLoggedWhereAnswered(t *testing.T) {
+	dir := t.TempDir()
+	first, final := filepath.Join(dir, "first.log"), filepath.Join(dir, "final.log")
+	lb := startLimpet(t, `
+log_format where '$uri $status';
+server {
+    listen 127.0.0.1:0; access_log off; root {{root}};
+    location /tf/ { try_files $uri /answer/tf; access_log {{first}} where; }
+    location /named/ { try_files $uri @answer; access_log {{first}} where; }
+    location /old/ { rewrite ^/old/(.*)$ /answer/$1 last; access_log {{first}} where; }
+    location /answer/ { return 200 "answer"; access_log {{final}} where; }
+    location @answer { return 200 "named"; access_log {{final}} where; }
+}`, "{{root}}", dir, "{{first}}", first, "{{final}}", final)
+	c := &http.Client{}
+	for _, path := range []string{"/tf/missing", "/named/missing", "/old/x"} {
+		if res, _ := get(t, c, lb.url+path); res.StatusCode != 200 {
+			t.Errorf("GET %s: %d, want 200", path, res.StatusCode)
+		}
+	}
+	if lines := readLog(t, lb, first); len(lines) != 0 {
+		t.Errorf("the first locations' log has %q, want nothing", lines)
+	}
+	want := "/answer/tf 200\n/named/missing 200\n/answer/x 200"
+	if got := strings.Join(readLog(t, lb, final), "\n"); got != want {
+		t.Errorf("the answering locations' log:\n%s\nwant:\n%s", got, want)
+	}
+}
