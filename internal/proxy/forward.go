@@ -62,6 +62,9 @@ type exchange struct {
 	attempts     [4]attemptRecord
 	moreAttempts []attemptRecord
 	upTime       time.Duration
+	// view is what $upstream_* read: the exchange itself, or the
+	// chain of the request's exchanges ending with it.
+	view vars.Upstreams
 
 	// queued says how the request left the upstream's queue without a
 	// server (full, timed out, client gone); queueNone if it never
@@ -81,7 +84,10 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 	}
 	x := &exchange{h: h, l: l, r: r, vr: vr, up: l.upstream, st: l.upstream.Load(), start: h.now(), safe: isIdempotent(r.Method)}
 	x.a.now = x.start
-	w.resp.Upstream = x
+	// A request proxied before, in a location an error_page left,
+	// lists those attempts first (upstreamchain.go).
+	x.view = chainAfter(w.resp.Upstream, x)
+	w.resp.Upstream = x.view
 	if x.st.Sticky != nil {
 		x.dec = x.st.Sticky.Decide(r, x.st.Pool, x.start)
 		x.orig = x.dec
@@ -107,13 +113,23 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		}
 	}
 	defer func() {
-		if l.log != nil {
+		// The latest exchange writes the log's fields, with those of
+		// the earlier ones: an earlier one, whose intercepted error
+		// led here, ends after it and must not overwrite them.
+		latest := w.resp.Upstream == x.view
+		switch c, chained := x.view.(*upstreamChain); {
+		case !latest:
+		case chained:
+			entry.Upstream, entry.UpstreamStatus, entry.UpstreamTime = c.format()
+		default:
 			entry.Upstream, entry.UpstreamStatus = x.formatAttempts()
 			entry.UpstreamTime = x.upTime
 		}
 		if x.dec.Outcome != sticky.None {
-			entry.Sticky = x.dec.Label()
-			w.resp.Sticky = entry.Sticky
+			if latest {
+				entry.Sticky = x.dec.Label()
+				w.resp.Sticky = entry.Sticky
+			}
 			x.up.CountOutcome(&x.dec)
 		}
 		if h.observer != nil && !l.unobserved {

@@ -537,6 +537,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if zs.server != nil || zs.location != nil {
 			zs.end(rw)
 		}
+		// nginx logs with the location that finalised the request
+		// (r->loc_conf at the log phase): after internal redirects,
+		// the last one run served, not the first one matched.
+		loc := loc
+		if rw.fl.loc != nil {
+			loc = rw.fl.loc
+		}
 		if loc.log != nil {
 			if loc.log.json {
 				entry.Time, entry.Host, entry.Method, entry.URI, entry.Proto = start, r.Host, r.Method, r.RequestURI, r.Proto
@@ -547,6 +554,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// Until a location is chosen, limpet's own answers (497, a TLS
+	// refusal, a bad URI's 400) go through the server's error_page, as
+	// nginx's ngx_http_special_response_handler with the server's
+	// configuration (error_page 497 https://$host$request_uri;).
+	rw.fl.h, rw.fl.vs, rw.fl.loc = h, vs, loc
 	if h.servesTLS {
 		// nginx's ngx_http_process_request, before any phase.
 		code := 0
@@ -571,6 +583,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vr.URI = path
+	if loc.realIP != nil {
+		// nginx's POST_READ phase: the server's set_real_ip_from,
+		// before its rewrite phase, so a map of $remote_addr or a
+		// server's if sees the client's address (realip.go).
+		rw.fl.realIP = loc.realIP.apply(r, vr)
+	}
 	var prefix string
 	if vs.rewrites != nil {
 		// The rewrite phase (rewrite.go) chooses the location itself.
@@ -607,10 +625,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusNotFound)
 		return
 	}
-	if loc.realIP != nil {
-		// Before the limits, access rules and balancing, which all see
-		// the client's address, as nginx's realip handlers run first.
-		loc.realIP.apply(r, vr)
+	if loc.ret == nil {
+		// The location's set_real_ip_from, in PREACCESS before the
+		// limits; a `return` answered in the rewrite phase, before it.
+		rw.realIPPhase(r, loc)
 	}
 	if (loc.reqLimit != nil || loc.connLimit != nil) && loc.ret == nil {
 		// A `return` runs before the limits, in nginx's rewrite phase.

@@ -44,6 +44,9 @@ type flow struct {
 	// sub is set in an auth_request subrequest, which nginx's access
 	// phase skips (authrequest.go).
 	sub bool
+	// realIP is set once set_real_ip_from replaced the client's
+	// address (realip.go), which no later level then does again.
+	realIP bool
 }
 
 // run serves the request in loc: its access check, try_files, then its
@@ -56,7 +59,19 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 	}
 	vr := &rw.vr
 	vr.Referers, vr.AddURIToAlias = loc.referers, false
-	if !fl.sub {
+	rw.client = &loc.cfg.Proxy.Client // send_timeout, limit_rate (client.go)
+	if loc.lastRequest != nil && loc.lastRequest(r) {
+		rw.Header().Set("Connection", "close")
+	}
+	if loc.ret != nil {
+		// A lone `return` answers in nginx's rewrite phase, before the
+		// access phase's allow/deny and auth_basic (and the limits,
+		// which ServeHTTP skips for it).
+		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
+		return
+	}
+	rw.realIPPhase(r, loc) // PREACCESS, after an internal redirect too
+	if !fl.sub {           // a subrequest skips the access phase (authrequest.go)
 		if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
 			return
 		}
@@ -64,11 +79,7 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 			return
 		}
 	}
-	rw.client = &loc.cfg.Proxy.Client // send_timeout, limit_rate (client.go)
-	if loc.lastRequest != nil && loc.lastRequest(r) {
-		rw.Header().Set("Connection", "close")
-	}
-	if loc.ret == nil && loc.content == nil && loc.files.HasTryFiles() {
+	if loc.content == nil && loc.files.HasTryFiles() {
 		uri, found, fallback, code := loc.files.Try(vr)
 		switch {
 		case found:
@@ -87,8 +98,6 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 	switch {
 	case loc.content != nil:
 		loc.content.ServeHTTP(rw, r)
-	case loc.ret != nil:
-		loc.ret.serve(rw, r, vr, loc.cfg.Proxy.Redirects)
 	case loc.upstream != nil:
 		vr.ProxyHost = loc.proxyHost
 		h.proxy(rw, r, loc, vr, prefix, &fl.entry)

@@ -41,10 +41,11 @@ func (ri *realIP) trusted(a netip.Addr) bool {
 // peer is trusted, as ngx_http_get_forwarded_addr does: the last address
 // of the list, or with real_ip_recursive the last one that is not
 // trusted itself. A field that does not parse leaves the address alone.
-func (ri *realIP) apply(r *http.Request, vr *vars.Request) {
+// It reports whether it replaced the address.
+func (ri *realIP) apply(r *http.Request, vr *vars.Request) bool {
 	lines := r.Header[ri.header]
 	if len(lines) == 0 || !ri.trusted(vr.Remote.Addr()) {
-		return
+		return false
 	}
 	list := lines[len(lines)-1]
 	if ri.xff && len(lines) > 1 {
@@ -75,6 +76,18 @@ func (ri *realIP) apply(r *http.Request, vr *vars.Request) {
 	}
 	if found {
 		vr.Remote = addr
+	}
+	return found
+}
+
+// realIPPhase applies loc's real-IP setting, as nginx's realip handler
+// in its PREACCESS phase, unless an earlier one (the server's, in
+// POST_READ, or a location's before an internal redirect) replaced the
+// address already: nginx's realip context survives internal redirects
+// and is set only when the address changed.
+func (rw *responseWriter) realIPPhase(r *http.Request, loc *location) {
+	if loc.realIP != nil && !rw.fl.realIP {
+		rw.fl.realIP = loc.realIP.apply(r, &rw.vr)
 	}
 }
 

@@ -253,9 +253,9 @@ func (vs *virtualServer) compileRewrites(s *config.Server, env *Env) error {
 }
 
 // script is the rewrite phase of a level, nil when it is a lone
-// `return`: that one keeps being answered where limpet always answered
-// it, after the level's access control and limits (nginx answers it
-// before them, in the rewrite phase; see the README).
+// `return`: that one is compiled as the level's action (location.ret),
+// which run answers before the access control and ServeHTTP before the
+// limits, as nginx's rewrite phase does, without a script to run.
 func script(list []*config.Stmt) []*config.Stmt {
 	if len(list) == 1 && list[0].Kind == config.StmtReturn {
 		return nil
@@ -378,8 +378,8 @@ func (h *Handler) rewritePhase(vs *virtualServer, w *responseWriter, r *http.Req
 		}
 	}
 	if vs.noLocation.ret != nil {
-		// A server's lone return answers every request, after its
-		// access control, as without a rewrite phase (handler.go).
+		// A server's lone return answers every request, before any
+		// access control, as without a rewrite phase (run).
 		return vs.noLocation, "", r, false
 	}
 	if len(sr.script) > 0 {
@@ -462,6 +462,9 @@ func (rr *rewriteRun) run(script []stmt) outcome {
 			return outBreak
 		case config.StmtReturn:
 			rr.w.add = rr.loc.addHeaders
+			// Its status goes through this level's error_page, as
+			// nginx's r->loc_conf at the return.
+			rr.w.fl.loc = rr.loc
 			st.ret.serve(rr.w, vr.R, vr, rr.loc.cfg.Proxy.Redirects)
 			return outDone
 		case config.StmtRewrite:

@@ -385,9 +385,12 @@ server { listen 127.0.0.1:0; access_log off; location /api/ { api write=on; } lo
 // file is the one asked for afterwards.
 func TestReloadRereadsHtpasswd(t *testing.T) {
 	path := htpasswd(t, "ops", "first")
+	// A backend, not a `return`: a return answers in the rewrite phase,
+	// before auth_basic, as nginx's.
+	be := newBackend(t, "in")
 	conf := `server { listen 127.0.0.1:0; access_log off;
-    location / { auth_basic "ops"; auth_basic_user_file {{htpasswd}}; return 200 "in"; } }`
-	lb := startLimpet(t, conf, "{{htpasswd}}", path)
+    location / { auth_basic "ops"; auth_basic_user_file {{htpasswd}}; proxy_pass http://{{be}}; } }`
+	lb := startLimpet(t, conf, "{{htpasswd}}", path, "{{be}}", be.addr())
 	status := func(password string) int {
 		req, _ := http.NewRequest(http.MethodGet, lb.url+"/", nil)
 		req.SetBasicAuth("ops", password)
@@ -407,7 +410,7 @@ func TestReloadRereadsHtpasswd(t *testing.T) {
 	if got := status("first"); got != 200 {
 		t.Errorf("the first password before the reload, the file changed: %d, want 200 (read at load)", got)
 	}
-	if err := lb.reload(t, conf, "{{htpasswd}}", path); err != nil {
+	if err := lb.reload(t, conf, "{{htpasswd}}", path, "{{be}}", be.addr()); err != nil {
 		t.Fatal(err)
 	}
 	if a, b := status("first"), status("second"); a != 401 || b != 200 {

@@ -80,6 +80,14 @@ type Upstreams interface {
 	Attempt(i int) UpstreamAttempt
 }
 
+// UpstreamRedirects is implemented by Upstreams whose attempts span
+// internal redirects: RedirectBefore reports whether an internal redirect
+// came before attempt i, which the variables then separate with " : "
+// instead of ", ", as nginx's $upstream_addr does.
+type UpstreamRedirects interface {
+	RedirectBefore(i int) bool
+}
+
 // UpstreamAttempt is one attempt as the $upstream_* variables show it.
 type UpstreamAttempt struct {
 	// Addr is the server's address.
@@ -338,8 +346,13 @@ func appendLate(dst []byte, seg *segment, r *Request) (out []byte, found bool) {
 	if u == nil || u.Attempts() == 0 {
 		return dst, false
 	}
+	redirects, _ := u.(UpstreamRedirects)
 	for i := range u.Attempts() {
-		if i > 0 {
+		switch {
+		case i == 0:
+		case redirects != nil && redirects.RedirectBefore(i):
+			dst = append(dst, " : "...)
+		default:
 			dst = append(dst, ", "...)
 		}
 		a := u.Attempt(i)
