@@ -307,6 +307,11 @@ func TestHTTP2RapidResetUpstream(t *testing.T) {
 		}
 	}
 	release := make(chan struct{})
+	// seen is closed when the first request reaches the backend: the
+	// first batch is reset only then, so the attack always has requests
+	// in flight to count, however loaded the machine.
+	seen := make(chan struct{})
+	var seenOnce sync.Once
 	// A request is at the backend from its handler's start until it ends
 	// or limpet's FIN is in its connection's socket (limpet gave the
 	// request up), whichever comes first: so the backend's own delay in
@@ -318,6 +323,7 @@ func TestHTTP2RapidResetUpstream(t *testing.T) {
 		cc := r.Context().Value(connKey{}).(*countedConn)
 		cc.inHandler.Store(true)
 		defer cc.inHandler.Store(false)
+		seenOnce.Do(func() { close(seen) })
 		raise(&peak, conns.busy())
 		raise(&goroutines, int64(runtime.NumGoroutine()))
 		raise(&handlers, limpetHandlers())
@@ -390,6 +396,13 @@ attack:
 		for i := range uint32(batch) {
 			if fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id + 2*i, BlockFragment: block, EndStream: true, EndHeaders: true}) != nil {
 				break attack
+			}
+		}
+		if sent == 0 {
+			select {
+			case <-seen:
+			case <-time.After(30 * time.Second):
+				t.Fatal("no request of the first batch reached the backend")
 			}
 		}
 		for i := range uint32(batch) {
