@@ -119,24 +119,14 @@ func (h *Handler) serveFiles(rw *responseWriter, r *http.Request, loc *location)
 	case res.Redirect != "":
 		h.internalRedirect(rw, r, res.Redirect, false)
 	case res.Status == http.StatusMovedPermanently:
-		rw.Header().Set("Location", absoluteURL(r, rw, res.Location))
+		// As every redirect limpet makes (redirect.go): the scheme of
+		// the connection, and absolute_redirect, port_in_redirect and
+		// server_name_in_redirect of the location.
+		setRedirect(rw, vr, loc.cfg.Proxy.Redirects, res.Location)
 		writeError(rw, res.Status)
 	case res.Status != 0:
 		writeError(rw, res.Status)
 	}
-}
-
-// absoluteURL makes a redirect target absolute from the request's Host,
-// as nginx does with absolute_redirect on.
-func absoluteURL(r *http.Request, rw *responseWriter, target string) string {
-	host := r.Host
-	if host == "" {
-		host = rw.vr.ServerName
-		if host == "" || host == "_" {
-			host = rw.vr.Local.String()
-		}
-	}
-	return "http://" + host + target
 }
 
 // countRedirect counts one internal redirect; past the bound it answers

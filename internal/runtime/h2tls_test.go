@@ -113,3 +113,42 @@ server {
 		t.Errorf("a listener without http2 negotiated h2")
 	}
 }
+
+// TestTLSRedirectsSayHTTPS: the redirects limpet makes itself on a TLS
+// listener (a directory of static files, return with a path) name https
+// and leave out the default port's number, over HTTP/2 and HTTP/1.1.
+func TestTLSRedirectsSayHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "Test Root")
+	c, k := ca.Issue(t, "a.test", tlstest.Opts{ECDSA: true, DNS: []string{"a.test"}}).Write(t, dir, "a")
+	www := t.TempDir()
+	writeTree(t, www, map[string]string{"docs/index.html": "docs"})
+	l := startLimpet(t, `
+server {
+    listen 127.0.0.1:0 ssl;
+    http2 on;
+    ssl_certificate {{c}};
+    ssl_certificate_key {{k}};
+    access_log off;
+    root {{www}};
+    location = /go { return 302 /there; }
+}`, "{{c}}", c, "{{k}}", k, "{{www}}", www)
+	addr := strings.TrimPrefix(l.url, "http://")
+	port := addr[strings.LastIndexByte(addr, ':'):]
+	tlsCfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "a.test"}
+	for _, rt := range []http.RoundTripper{&http2.Transport{TLSClientConfig: tlsCfg}, &http.Transport{TLSClientConfig: tlsCfg}} {
+		cl := &http.Client{Transport: rt, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for path, want := range map[string]string{"/docs": "https://a.test" + port + "/docs/", "/go": "https://a.test" + port + "/there"} {
+			req, _ := http.NewRequest(http.MethodGet, "https://"+addr+path, nil)
+			req.Host = "a.test"
+			resp, err := cl.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Location"); got != want {
+				t.Errorf("%s over %s: Location %q, want %q", path, resp.Proto, got, want)
+			}
+		}
+	}
+}

@@ -16,12 +16,15 @@ import (
 // port_in_redirect at each level; absolute targets are left alone.
 func TestAbsoluteRedirects(t *testing.T) {
 	app := newBackend(t, "app")
+	www := t.TempDir()
+	writeTree(t, www, map[string]string{"dir/index.html": "d", "off/dir/index.html": "d", "noport/dir/index.html": "d"})
 	lb := startLimpet(t, `
 upstream app { server {{app}}; }
 server {
     listen 127.0.0.1:0;
     server_name primary.test alias.test;
     access_log off;
+    root {{www}};
     location = /ret { return 301 /x?y=1; }
     location = /rel { return 302 x; }
     location = /abs { return 302 http://elsewhere.test/x; }
@@ -49,7 +52,7 @@ server {
     if ($arg_go) { return 301 /from-server-if; }
     location / { return 301 /x; }
     location /on/ { absolute_redirect on; location = /on/ret { return 301 /x; } }
-}`, "{{app}}", app.addr())
+}`, "{{app}}", app.addr(), "{{www}}", www)
 	port := lb.url[strings.LastIndexByte(lb.url, ':'):]
 	tests := []struct {
 		name, host, path, want string
@@ -60,6 +63,9 @@ server {
 		{"an absolute target is left as is", "alias.test", "/abs", "http://elsewhere.test/x"},
 		{"rewrite ... redirect", "alias.test", "/rw/a?b=c", "http://alias.test" + port + "/new/a?b=c"},
 		{"the slash redirect", "alias.test", "/app?q=1", "http://alias.test" + port + "/app/?q=1"},
+		{"a directory of static files: the Host's name, limpet's port", "alias.test:9999", "/dir", "http://alias.test" + port + "/dir/"},
+		{"absolute_redirect off: a directory", "alias.test", "/off/dir", "/off/dir/"},
+		{"port_in_redirect off: a directory", "alias.test:1234", "/noport/dir", "http://alias.test/noport/dir/"},
 		{"absolute_redirect off", "alias.test", "/off/ret", "/x"},
 		{"absolute_redirect off: the slash redirect", "alias.test", "/off/app", "/off/app/"},
 		{"server_name_in_redirect on", "alias.test", "/name/ret", "http://primary.test" + port + "/x"},
