@@ -688,6 +688,14 @@ func (w *responseWriter) WriteHeader(code int) {
 		// with =200 it may still be a range or a 304, as in nginx,
 		// whose range and not-modified filters run after the status
 		// is set.
+		if code != f && f != http.StatusOK {
+			// A file sent as an error page: nginx's header filter drops
+			// Last-Modified from any status but 200, 206 and 304, and
+			// its range filter offers ranges on a 200 only.
+			h := w.ResponseWriter.Header()
+			h.Del("Last-Modified")
+			h.Del("Accept-Ranges")
+		}
 		code = f
 	}
 	if w.status == 0 || w.status < 200 {

@@ -104,6 +104,14 @@ server {
 	if res, body := get(t, c, lb.url+"/nope", "Range", "bytes=0-3"); res.StatusCode != 404 || body != "custom 404 page" {
 		t.Errorf("404 page with a range: %d %q, want the whole page", res.StatusCode, body)
 	}
+	// A file sent as an error page has nginx's headers of an error: no
+	// Last-Modified, no Accept-Ranges; the =200 page keeps both.
+	if res, _ := get(t, c, lb.url+"/nope"); res.Header.Get("Last-Modified") != "" || res.Header.Get("Accept-Ranges") != "" || res.Header.Get("Etag") == "" {
+		t.Errorf("404 page: Last-Modified %q Accept-Ranges %q ETag %q, want only the ETag", res.Header.Get("Last-Modified"), res.Header.Get("Accept-Ranges"), res.Header.Get("Etag"))
+	}
+	if res, _ := get(t, c, lb.url+"/ok/x"); res.Header.Get("Last-Modified") == "" || res.Header.Get("Accept-Ranges") != "bytes" {
+		t.Errorf("=200 page: Last-Modified %q Accept-Ranges %q, want both", res.Header.Get("Last-Modified"), res.Header.Get("Accept-Ranges"))
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, body := rawGet(t, lb.url, tt.method, tt.path)

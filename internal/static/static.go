@@ -495,7 +495,7 @@ func (f *Files) serveFile(w http.ResponseWriter, r *http.Request, uri string, fd
 	// file in one call, so the bound is on the whole body, not between
 	// two writes.)
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(sendTimeout + time.Duration(fi.Size()>>16)*time.Second))
-	http.ServeContent(&rangeError{ResponseWriter: w}, r, "", mtime, fd)
+	http.ServeContent(&rangeError{ResponseWriter: w, mtime: mtime}, r, "", mtime, fd)
 }
 
 // sendTimeout is nginx's send_timeout default.
@@ -503,12 +503,18 @@ const sendTimeout = 60 * time.Second
 
 // rangeError replaces the text net/http writes with a 416 (a Go error
 // message) by limpet's error page, keeping its Content-Range.
+// It also keeps Last-Modified on a 304, which net/http drops when the
+// response has an ETag and nginx keeps.
 type rangeError struct {
 	http.ResponseWriter
 	dropping bool
+	mtime    time.Time
 }
 
 func (w *rangeError) WriteHeader(code int) {
+	if code == http.StatusNotModified {
+		w.Header().Set("Last-Modified", w.mtime.UTC().Format(http.TimeFormat))
+	}
 	if code != http.StatusRequestedRangeNotSatisfiable {
 		w.ResponseWriter.WriteHeader(code)
 		return
