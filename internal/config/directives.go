@@ -356,16 +356,13 @@ var directiveList = []directive{
 	{"limit_rate", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.limitRate }))},
 	// limit_rate_after SIZE; default 0.
 	{"limit_rate_after", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.limitRateAfter }))},
-	// proxy_request_buffering on|off; default on. limpet streams request
-	// bodies, as with off (see noEffect).
+	// proxy_request_buffering on|off; default on (proxy/reqbuffer.go).
 	{"proxy_request_buffering", inHSL, argsFlag, flagSlot(clientSlot(func(c *clientConf) *setting[bool] { return &c.requestBuffering }))},
-	// client_body_buffer_size SIZE; default 16k; no effect while limpet
-	// streams request bodies (see noEffect).
+	// client_body_buffer_size SIZE; default 16k.
 	{"client_body_buffer_size", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.bodyBuffer }))},
-	// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]; no effect
-	// while limpet streams request bodies (see noEffect).
-	{"client_body_temp_path", inHSL, args1 | args2 | args3 | args4, slot(clientSlot(func(c *clientConf) *setting[string] { return &c.bodyTempPath }),
-		func(d *Directive) (string, error) { return d.Args[0], nil })},
+	// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]; default
+	// client_body_temp under the prefix.
+	{"client_body_temp_path", inHSL, args1 | args2 | args3 | args4, (*builder).clientBodyTempPath},
 	// How limpet's own redirects are made absolute (redirect.go).
 	// absolute_redirect on|off; default on.
 	{"absolute_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.absolute })},
@@ -645,23 +642,11 @@ var noEffect = map[string]func(d *Directive) []inert{
 		}
 		return nil
 	},
-	"proxy_request_buffering": func(d *Directive) []inert {
-		if strings.EqualFold(d.Args[0], "on") {
-			return []inert{{`"proxy_request_buffering on"`, `limpet streams request bodies to the upstream, as with "proxy_request_buffering off"`}}
-		}
-		return nil
-	},
-	"client_body_temp_path": func(d *Directive) []inert {
-		return []inert{{`"client_body_temp_path"`, "limpet streams request bodies to the upstream and writes none to disk"}}
-	},
 	"proxy_ignore_client_abort": func(d *Directive) []inert {
 		if strings.EqualFold(d.Args[0], "on") {
 			return []inert{{`"proxy_ignore_client_abort on"`, "limpet ends the upstream request when the client closes its connection, as with \"off\""}}
 		}
 		return nil
-	},
-	"client_body_buffer_size": func(d *Directive) []inert {
-		return []inert{{`"client_body_buffer_size"`, "limpet streams request bodies to the upstream and buffers none"}}
 	},
 	"resolver": func(d *Directive) []inert {
 		for _, a := range d.Args {

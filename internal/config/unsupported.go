@@ -110,7 +110,6 @@ var ignoredWhy = []struct{ prefix, why string }{
 	{"proxy_ignore_headers", "limpet acts on none of these upstream fields (no cache, no X-Accel-*)"},
 	{"proxy_temp", "limpet streams responses and writes no temporary files"},
 	{"proxy_max_temp_file_size", "limpet streams responses and writes no temporary files"},
-	{"client_body_temp_path", "limpet streams request bodies and writes no temporary files"},
 	{"open_file_cache", "limpet keeps no cache of open files"},
 	{"chunked_transfer_encoding", "limpet always sends a response of unknown length chunked to HTTP/1.1 clients"},
 }
