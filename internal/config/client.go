@@ -166,9 +166,9 @@ type clientConf struct {
 	keepaliveTime     setting[time.Duration]
 	limitRate         setting[int64]
 	limitRateAfter    setting[int64]
-	requestBuffering setting[bool]
-	bodyBuffer       setting[int64]
-	bodyTempPath     setting[string]
+	requestBuffering  setting[bool]
+	bodyBuffer        setting[int64]
+	bodyTempPath      setting[string]
 }
 
 func (c *clientConf) inherit(parent *clientConf) {
