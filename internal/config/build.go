@@ -78,6 +78,7 @@ func build(path string, tree []*Directive, opts Options) (*Config, error) {
 	// root's default depends on the prefix: it sits in http's level,
 	// unset, so every level inherits it and may still set its own.
 	b.httpProxy.static.root.v = rootConf{path: filepath.Join(b.prefix, defaultRoot), prefix: b.prefix}
+	b.httpProxy.client.bodyTempPath.v = filepath.Join(b.prefix, defaultBodyTempPath)
 	if b.lookupHost == nil {
 		b.lookupHost = func(ctx context.Context, host string) ([]string, error) {
 			ctx, cancel := context.WithTimeout(ctx, lookupTimeout)

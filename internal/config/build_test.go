@@ -109,7 +109,7 @@ func firstLog(ps ProxySettings) AccessLog {
 
 // defaultClient is nginx's client-side defaults.
 var defaultClient = ClientSettings{HeaderTimeout: time.Minute, BodyTimeout: time.Minute, SendTimeout: time.Minute,
-	KeepaliveRequests: 1000, KeepaliveTime: time.Hour}
+	KeepaliveRequests: 1000, KeepaliveTime: time.Hour, RequestBuffering: true, BodyBufferSize: 16 << 10}
 
 // defaultClientHeaders are nginx's defaults for reading a client's header.
 var defaultClientHeaders = ClientHeaders{
@@ -164,7 +164,9 @@ func TestDesignNotes(t *testing.T) {
 	}
 	locProxy := defaultProxy()
 	locProxy.Static = defaultStatic(filepath.Dir(path))
+	locProxy.Client.BodyTempPath = filepath.Join(filepath.Dir(path), "client_body_temp")
 	srvProxy := defaultProxy()
+	srvProxy.Client.BodyTempPath = locProxy.Client.BodyTempPath
 	srvProxy.Static = locProxy.Static
 	locProxy.SetHeaders = []Header{
 		{Pos: at(16), Name: "Host", Value: "$host"},
@@ -616,6 +618,7 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 		ps := srv.Proxy
 		ps.Static = Static{} // static_test.go checks it
 		ps.Response, ps.RealIP, ps.PassRequest = ResponseHeaders{}, RealIP{}, PassRequest{}
+		ps.Client.BodyTempPath = "" // TestClientBodyTempPath checks it
 		return ps
 	}
 	locs := srv.Locations
@@ -635,6 +638,7 @@ func settingsOf(t *testing.T, cfg *Config, paths ...string) ProxySettings {
 	ps := l.Proxy
 	ps.Static = Static{} // static_test.go checks it
 	ps.Response, ps.RealIP, ps.PassRequest = ResponseHeaders{}, RealIP{}, PassRequest{}
+	ps.Client.BodyTempPath = "" // TestClientBodyTempPath checks it
 	return ps
 }
 
@@ -692,7 +696,8 @@ server {
 			Format: &LogFormat{Pos: at(1), Name: "main", Escape: "json", Format: "$remote_addr $status"}},
 			{Pos: at(17), Path: "stderr", Format: combined, If: "$arg_log"}},
 		Client: ClientSettings{HeaderTimeout: time.Minute, BodyTimeout: 5 * time.Second, SendTimeout: 7 * time.Second,
-			KeepaliveRequests: 10, KeepaliveTime: 10 * time.Minute, LimitRate: 100 << 10, LimitRateAfter: 1 << 20},
+			KeepaliveRequests: 10, KeepaliveTime: 10 * time.Minute, LimitRate: 100 << 10, LimitRateAfter: 1 << 20,
+			RequestBuffering: true, BodyBufferSize: 16 << 10},
 		Redirects: Redirects{Absolute: true, Port: true},
 		SSL:       defaultUpstreamSSL(),
 	}

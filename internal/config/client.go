@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"path/filepath"
+	"time"
+)
 
 // This file holds how a client's request header is read: the buffers
 // that bound it and the field names it may carry (ngx_http_core_module's
@@ -128,6 +131,21 @@ type ClientSettings struct {
 	// (limit_rate_after, default 0).
 	LimitRate      int64
 	LimitRateAfter int64
+	// RequestBuffering is proxy_request_buffering (default on): on, the
+	// whole request body is read from the client before an upstream is
+	// chosen, so a slow upload holds no upstream connection and the body
+	// can be sent again to the next server; off, it streams.
+	RequestBuffering bool
+	// BodyBufferSize is client_body_buffer_size in bytes (default 16k,
+	// nginx's two pages on 64-bit systems): a buffered body up to this
+	// size is kept in memory, a larger one in a temporary file.
+	BodyBufferSize int64
+	// BodyTempPath is client_body_temp_path's directory, absolute
+	// (default client_body_temp under the prefix), where the temporary
+	// files of buffered bodies are made. limpet opens them unnamed
+	// (O_TMPFILE) or unlinks them at once, so the levels nginx names its
+	// files with have nothing to name.
+	BodyTempPath string
 }
 
 // nginx's defaults of the client settings.
@@ -135,6 +153,8 @@ const (
 	defaultClientTimeout     = 60 * time.Second
 	defaultKeepaliveRequests = 1000
 	defaultKeepaliveTime     = time.Hour
+	defaultBodyBuffer        = 16 << 10
+	defaultBodyTempPath      = "client_body_temp"
 )
 
 // clientConf is one level's client settings.
@@ -146,11 +166,9 @@ type clientConf struct {
 	keepaliveTime     setting[time.Duration]
 	limitRate         setting[int64]
 	limitRateAfter    setting[int64]
-	// requestBuffering and bodyBuffer are kept only to refuse a second
-	// line: limpet streams request bodies (see noEffect).
-	requestBuffering setting[bool]
-	bodyBuffer       setting[int64]
-	bodyTempPath     setting[string]
+	requestBuffering  setting[bool]
+	bodyBuffer        setting[int64]
+	bodyTempPath      setting[string]
 }
 
 func (c *clientConf) inherit(parent *clientConf) {
@@ -175,6 +193,11 @@ func (c *clientConf) effective() ClientSettings {
 		KeepaliveTime:     c.keepaliveTime.or(defaultKeepaliveTime),
 		LimitRate:         c.limitRate.or(0),
 		LimitRateAfter:    c.limitRateAfter.or(0),
+		RequestBuffering:  c.requestBuffering.or(true),
+		BodyBufferSize:    c.bodyBuffer.or(defaultBodyBuffer),
+		// The default is set, unset, at the http level (build.go), since
+		// it depends on the prefix.
+		BodyTempPath: c.bodyTempPath.v,
 	}
 }
 
@@ -182,4 +205,25 @@ func (c *clientConf) effective() ClientSettings {
 // slot handlers.
 func clientSlot[T any](field func(*clientConf) *setting[T]) func(*proxyConf) *setting[T] {
 	return func(p *proxyConf) *setting[T] { return field(&p.client) }
+}
+
+// clientBodyTempPath handles `client_body_temp_path PATH [LEVEL1 [LEVEL2
+// [LEVEL3]]]`: a relative PATH is under the prefix, and each level is 1
+// or 2 digits as ngx_conf_set_path_slot requires.
+func (b *builder) clientBodyTempPath(d *Directive, s *scope) error {
+	f := &s.proxy.client.bodyTempPath
+	if f.set {
+		return d.duplicate()
+	}
+	for _, lv := range d.Args[1:] {
+		if n, ok := parseInt(lv); !ok || n < 1 || n > 2 {
+			return d.invalidValue()
+		}
+	}
+	path := d.Args[0]
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(b.prefix, path)
+	}
+	*f = setting[string]{v: path, set: true}
+	return nil
 }

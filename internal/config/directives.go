@@ -370,16 +370,13 @@ var directiveList = []directive{
 	{"limit_rate", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.limitRate }))},
 	// limit_rate_after SIZE; default 0.
 	{"limit_rate_after", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.limitRateAfter }))},
-	// proxy_request_buffering on|off; default on. limpet streams request
-	// bodies, as with off (see noEffect).
+	// proxy_request_buffering on|off; default on (proxy/reqbuffer.go).
 	{"proxy_request_buffering", inHSL, argsFlag, flagSlot(clientSlot(func(c *clientConf) *setting[bool] { return &c.requestBuffering }))},
-	// client_body_buffer_size SIZE; default 16k; no effect while limpet
-	// streams request bodies (see noEffect).
+	// client_body_buffer_size SIZE; default 16k.
 	{"client_body_buffer_size", inHSL, args1, sizeSlot(clientSlot(func(c *clientConf) *setting[int64] { return &c.bodyBuffer }))},
-	// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]; no effect
-	// while limpet streams request bodies (see noEffect).
-	{"client_body_temp_path", inHSL, args1 | args2 | args3 | args4, slot(clientSlot(func(c *clientConf) *setting[string] { return &c.bodyTempPath }),
-		func(d *Directive) (string, error) { return d.Args[0], nil })},
+	// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]; default
+	// client_body_temp under the prefix.
+	{"client_body_temp_path", inHSL, args1 | args2 | args3 | args4, (*builder).clientBodyTempPath},
 	// How limpet's own redirects are made absolute (redirect.go).
 	// absolute_redirect on|off; default on.
 	{"absolute_redirect", inHSL, argsFlag, flagSlot(func(p *proxyConf) *setting[bool] { return &p.redirects.absolute })},
@@ -603,6 +600,9 @@ var directiveList = []directive{
 	{"proxy_ignore_client_abort", inHSL, argsFlag, (*builder).proxyIgnoreClientAbort},
 	// proxy_socket_keepalive on|off tunes the upstream sockets only.
 	{"proxy_socket_keepalive", inHSL, argsFlag, (*builder).ignore},
+	// client_body_in_single_buffer on|off: how nginx lays out a body in
+	// memory, which a reader of it cannot tell.
+	{"client_body_in_single_buffer", inHSL, argsFlag, (*builder).ignore},
 	// Buffers, temporary files and tables of nginx's own.
 	{"proxy_temp_path", inHSL, args1More, (*builder).ignore},
 	{"proxy_max_temp_file_size", inHSL, args1, (*builder).ignore},
@@ -659,23 +659,11 @@ var noEffect = map[string]func(d *Directive) []inert{
 		}
 		return nil
 	},
-	"proxy_request_buffering": func(d *Directive) []inert {
-		if strings.EqualFold(d.Args[0], "on") {
-			return []inert{{`"proxy_request_buffering on"`, `limpet streams request bodies to the upstream, as with "proxy_request_buffering off"`}}
-		}
-		return nil
-	},
-	"client_body_temp_path": func(d *Directive) []inert {
-		return []inert{{`"client_body_temp_path"`, "limpet streams request bodies to the upstream and writes none to disk"}}
-	},
 	"proxy_ignore_client_abort": func(d *Directive) []inert {
 		if strings.EqualFold(d.Args[0], "on") {
 			return []inert{{`"proxy_ignore_client_abort on"`, "limpet ends the upstream request when the client closes its connection, as with \"off\""}}
 		}
 		return nil
-	},
-	"client_body_buffer_size": func(d *Directive) []inert {
-		return []inert{{`"client_body_buffer_size"`, "limpet streams request bodies to the upstream and buffers none"}}
 	},
 	"resolver": func(d *Directive) []inert {
 		for _, a := range d.Args {

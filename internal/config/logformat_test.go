@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -83,12 +84,55 @@ server { proxy_request_buffering off; proxy_ignore_client_abort off; }`)
 		warnings = append(warnings, w.Msg)
 	}
 	want := []string{
-		`"client_body_buffer_size" has no effect in limpet (limpet streams request bodies to the upstream and buffers none)`,
-		`"proxy_request_buffering on" has no effect in limpet (limpet streams request bodies to the upstream, as with "proxy_request_buffering off")`,
-		`"client_body_temp_path" has no effect in limpet (limpet streams request bodies to the upstream and writes none to disk)`,
 		`"proxy_ignore_client_abort on" has no effect in limpet (limpet ends the upstream request when the client closes its connection, as with "off")`,
 	}
 	if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// proxy_request_buffering, client_body_buffer_size and
+// client_body_temp_path: nginx's defaults, inheritance, a relative path
+// under the prefix, and the levels' check.
+func TestClientBodyBuffering(t *testing.T) {
+	cfg := mustLoad(t, `
+client_body_buffer_size 128k;
+server {
+    proxy_request_buffering off;
+    client_body_temp_path body 1 2;
+    location /a { proxy_request_buffering on; client_body_buffer_size 0; }
+    location /b { client_body_temp_path /var/tmp/limpet; }
+}
+server { listen 8081; }`)
+	srv := cfg.Servers[0]
+	prefix := filepath.Dir(cfg.Servers[1].Proxy.Client.BodyTempPath)
+	tests := []struct {
+		name   string
+		got    ClientSettings
+		buffer bool
+		size   int64
+		path   string
+	}{
+		{"server", srv.Proxy.Client, false, 128 << 10, filepath.Join(prefix, "body")},
+		{"/a", srv.Locations[0].Proxy.Client, true, 0, filepath.Join(prefix, "body")},
+		{"/b", srv.Locations[1].Proxy.Client, false, 128 << 10, "/var/tmp/limpet"},
+		{"default server", cfg.Servers[1].Proxy.Client, true, 128 << 10, filepath.Join(prefix, "client_body_temp")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got.RequestBuffering != tt.buffer || tt.got.BodyBufferSize != tt.size || tt.got.BodyTempPath != tt.path {
+				t.Errorf("got buffering %v, %d, %q; want %v, %d, %q", tt.got.RequestBuffering, tt.got.BodyBufferSize,
+					tt.got.BodyTempPath, tt.buffer, tt.size, tt.path)
+			}
+		})
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings: %v", cfg.Warnings)
+	}
+	for _, bad := range []string{"client_body_temp_path /tmp/x 3;", "client_body_temp_path /tmp/x 1 1 1 1;", "client_body_temp_path /tmp/x a;"} {
+		_, _, err := load(t, bad)
+		if err == nil || !strings.Contains(err.Error(), "client_body_temp_path") || !strings.Contains(err.Error(), ":1") {
+			t.Errorf("%s: got %v, want an error naming the directive and its line", bad, err)
+		}
 	}
 }

@@ -78,6 +78,7 @@ var Unsupported = []UnsupportedDirective{
 	{"ssl_crl", "Go's TLS checks no certificate revocation lists: limpet will not accept revoked client certificates silently"},
 	{"ssl_ocsp*", "Go's TLS checks no OCSP responses for client certificates"},
 	{"ssl_password_file", "limpet reads unencrypted private keys only"},
+	{"client_body_in_file_only", "limpet keeps a buffered body in memory up to client_body_buffer_size and in an unnamed temporary file beyond it, never in a named file"},
 }
 
 // unsupported returns the entry of Unsupported that covers name, or nil.
@@ -108,9 +109,9 @@ var ignoredWhy = []struct{ prefix, why string }{
 	{"proxy_ignore_headers", "limpet acts on none of these upstream fields (no cache, no X-Accel-*)"},
 	{"proxy_temp", "limpet streams responses and writes no temporary files"},
 	{"proxy_max_temp_file_size", "limpet streams responses and writes no temporary files"},
-	{"client_body_temp_path", "limpet streams request bodies and writes no temporary files"},
 	{"open_file_cache", "limpet keeps no cache of open files"},
 	{"chunked_transfer_encoding", "limpet always sends a response of unknown length chunked to HTTP/1.1 clients"},
+	{"client_body_in_single_buffer", "limpet keeps a buffered body in pooled pieces of memory, which nothing downstream can tell from one buffer"},
 }
 
 // ignoreReason returns the reason the warning for an ignored directive

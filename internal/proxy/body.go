@@ -6,12 +6,11 @@ import (
 	"sync"
 )
 
-// replayLimit is how much of a request body limpet keeps in memory so the
-// request can be retried on another server after a failure. nginx buffers
-// whole bodies (to disk when large) before it connects; limpet streams
-// bodies instead, so a 1 GB upload does not cost 1 GB, and keeps only this
-// prefix: a request that failed after more of its body was read is not
-// retried.
+// replayLimit is how much of a streamed request body (proxy_request_buffering
+// off) limpet keeps in memory so the request can be retried on another
+// server after a failure; a request that failed after more of its body
+// was read is not retried. Under on (the default), the whole body is
+// buffered before the first attempt (reqbuffer.go) and always resent.
 const replayLimit = 64 << 10
 
 // errBodyReplaced ends the reads of an attempt that was given up.

@@ -47,15 +47,19 @@ type exchange struct {
 	omit   [4]string
 	fields [8]h1.Field
 
-	client *clientBody      // the client's body; nil without one
-	replay *replayBody      // nil when the body need not be replayable
-	a      attempt          // servers tried
-	tries  int              // attempts made
-	start  time.Time        // for proxy_next_upstream_timeout
-	began  time.Time        // when the current attempt began
-	last   *upstream.Server // the server of the latest attempt
-	orig   sticky.Decision  // the decision before any attempt failed
-	safe   bool             // the method is idempotent
+	client *clientBody // the client's body; nil without one
+	replay *replayBody // nil when the body need not be replayable
+	// body is the client's body read whole (buffered), under
+	// proxy_request_buffering on (reqbuffer.go).
+	body     bufferedBody
+	buffered bool
+	a        attempt          // servers tried
+	tries    int              // attempts made
+	start    time.Time        // for proxy_next_upstream_timeout
+	began    time.Time        // when the current attempt began
+	last     *upstream.Server // the server of the latest attempt
+	orig     sticky.Decision  // the decision before any attempt failed
+	safe     bool             // the method is idempotent
 
 	// attempts records each attempt's server and status for the access
 	// log; formatted only when the location logs.
@@ -108,11 +112,17 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 			src = http.MaxBytesReader(w, src, l.maxBody)
 		}
 		x.client = newClientBody(w, src, w.bodyTimeout())
-		if l.next != 0 {
+		switch {
+		case l.cfg.Proxy.Client.RequestBuffering:
+			x.buffered = true // read in run, once the log's deferred
+		case l.next != 0:
 			x.replay = &replayBody{src: x.client}
 		}
 	}
 	defer func() {
+		if x.buffered {
+			x.body.release()
+		}
 		// The latest exchange writes the log's fields, with those of
 		// the earlier ones: an earlier one, whose intercepted error
 		// led here, ends after it and must not overwrite them.
@@ -145,6 +155,9 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 
 // run makes attempts until one gives a response to send, or none is left.
 func (x *exchange) run(w *responseWriter) {
+	if x.buffered && !x.bufferBody(w) {
+		return
+	}
 	server, body := x.next()
 	if server == nil {
 		switch x.queued {
@@ -221,6 +234,11 @@ func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
 		return nil, nil
 	}
 	switch {
+	case x.buffered:
+		if x.body.size == 0 {
+			return server, nil
+		}
+		return server, x.body.view()
 	case x.replay != nil:
 		view, ok := x.replay.attempt()
 		if !ok {

@@ -115,14 +115,15 @@ func TestLastUpstreamResponsePassesThrough(t *testing.T) {
 	}
 }
 
-// A body too large to replay is not retried, and the first server's
-// answer is what the client gets; the log lists only that server.
+// A streamed body (proxy_request_buffering off) too large to replay is
+// not retried, and the first server's answer is what the client gets;
+// the log lists only that server.
 func TestUnreplayableBodyIsNotRetried(t *testing.T) {
 	a, b := newBackend(t, "a"), newBackend(t, "b")
 	for _, s := range []*backend{a, b} {
 		s.setHandler(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) })
 	}
-	lb := startLimpet(t, twoServers, "{{a}}", a.addr(), "{{b}}", b.addr(), "{{extra}}", "client_max_body_size 0;")
+	lb := startLimpet(t, twoServers, "{{a}}", a.addr(), "{{b}}", b.addr(), "{{extra}}", "client_max_body_size 0; proxy_request_buffering off;")
 	req, _ := http.NewRequest(http.MethodPut, lb.url+"/", strings.NewReader(strings.Repeat("x", 200<<10)))
 	res, _ := do(t, newClient(t), req)
 	if res.StatusCode != 502 || a.hitCount()+b.hitCount() != 1 {

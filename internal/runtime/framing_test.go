@@ -337,7 +337,8 @@ func TestBrokenChunkedUploadClosesUpstream(t *testing.T) {
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
 		return true
 	})
-	lb := startLimpet(t, oneRawServer, "{{a}}", a.addr())
+	// Streamed, so the first chunk reaches the backend before the break.
+	lb := startLimpet(t, strings.Replace(oneRawServer, "location /", "proxy_request_buffering off; location /", 1), "{{a}}", a.addr())
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(lb.url, "http://"))
 	if err != nil {

@@ -155,7 +155,7 @@ func TestHTTP2Streaming(t *testing.T) {
 	defer app.Close()
 	lb := startLimpet(t, `
 upstream app { server {{app}}; }
-server { listen 127.0.0.1:0; http2 on; access_log off; location / { proxy_pass http://app; } }
+server { listen 127.0.0.1:0; http2 on; access_log off; proxy_request_buffering off; location / { proxy_pass http://app; } }
 `, "{{app}}", app.Listener.Addr().String())
 	c := h2cClient(t, "")
 
