@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"github.com/limpet-lb/limpet/internal/deadline"
 	"math"
 	"net/http"
 	"strconv"
@@ -167,4 +168,41 @@ func wait(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// pacedWriter sends a body limpet serves itself (a static file) at the
+// request's limit_rate, as nginx's write filter paces every response. It
+// has no ReadFrom, so a paced file is copied through Write rather than
+// sent by sendfile(2) in one call, as nginx limits its sendfile chunks.
+type pacedWriter struct {
+	rw      *responseWriter
+	h       *Handler
+	rc      *http.ResponseController
+	wd      deadline.Lazy
+	timeout time.Duration
+	limit   rateLimit
+}
+
+// paced returns w itself when the request has no limit_rate, else a
+// writer that paces what is written to it.
+func (h *Handler) paced(w *responseWriter) http.ResponseWriter {
+	rate, after := h.rateOf(w)
+	if rate <= 0 {
+		return w
+	}
+	return &pacedWriter{rw: w, h: h, rc: http.NewResponseController(w), timeout: w.sendTimeout(), limit: rateLimit{rate: rate, after: after}}
+}
+
+func (p *pacedWriter) Header() http.Header         { return p.rw.Header() }
+func (p *pacedWriter) WriteHeader(code int)        { p.rw.WriteHeader(code) }
+func (p *pacedWriter) Unwrap() http.ResponseWriter { return p.rw }
+
+func (p *pacedWriter) Write(b []byte) (int, error) {
+	if p.rw.status < 200 {
+		p.rw.WriteHeader(http.StatusOK)
+	}
+	if err := p.h.writeLimited(p.rw, p.rc, &p.wd, p.timeout, &p.limit, b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -111,7 +111,8 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 // serveFiles serves the location's static files.
 func (h *Handler) serveFiles(rw *responseWriter, r *http.Request, loc *location) {
 	vr := &rw.vr
-	res := loc.files.Serve(rw, r, vr)
+	// limit_rate paces files too, as nginx's write filter does (client.go).
+	res := loc.files.Serve(h.paced(rw), r, vr)
 	if res.Log != "" && (res.Status != http.StatusNotFound || loc.logNotFound) {
 		h.errorLog.Error(res.Log, "client", vr.Remote.Addr().String(), "uri", vr.URI)
 	}

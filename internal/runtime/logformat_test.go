@@ -333,6 +333,8 @@ func TestLimitRate(t *testing.T) {
 	app := newBackend(t, "app")
 	body := strings.Repeat("x", 150000)
 	app.setHandler(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, body) })
+	www := t.TempDir()
+	writeTree(t, www, map[string]string{"files/big.bin": body})
 	lb := startLimpet(t, `
 server {
     listen 127.0.0.1:0;
@@ -340,7 +342,8 @@ server {
     location / { proxy_pass http://{{app}}; limit_rate 100k; }
     location /after/ { proxy_pass http://{{app}}; limit_rate 1k; limit_rate_after 200k; }
     location /set/ { set $limit_rate 100k; proxy_pass http://{{app}}; }
-}`, "{{app}}", app.addr())
+    location /files/ { root {{www}}; limit_rate 100k; }
+}`, "{{app}}", app.addr(), "{{www}}", www)
 	c := newClient(t)
 	start := time.Now()
 	res, got := get(t, c, lb.url+"/")
@@ -357,6 +360,13 @@ server {
 	res, got = get(t, c, lb.url+"/set/")
 	if took := time.Since(start); res.StatusCode != 200 || got != body || took < 450*time.Millisecond {
 		t.Errorf("set $limit_rate 100k: %d, %d bytes in %v, want all of them in at least 450ms", res.StatusCode, len(got), took)
+	}
+	// A static file is paced as a proxied body is (nginx's write filter
+	// paces every response).
+	start = time.Now()
+	res, got = get(t, c, lb.url+"/files/big.bin")
+	if took := time.Since(start); res.StatusCode != 200 || got != body || took < 450*time.Millisecond {
+		t.Errorf("a static file at limit_rate 100k: %d, %d bytes in %v, want all of them in at least 450ms", res.StatusCode, len(got), took)
 	}
 	// Under limit_rate_after, 1k a second would take minutes: the test's
 	// own deadline would end it.
