@@ -33,7 +33,7 @@ var layers = []struct {
 		"internal/config", "internal/upstream", "internal/vars", "internal/httpsyntax",
 		"internal/deadline", "internal/epoll", "internal/errpage", "internal/accesslog",
 		"internal/gctune", "internal/testbackend", "internal/benchcpu", "internal/browsertest",
-		"internal/discovery/dnstest", "internal/tlstest", "internal/uptls/certtest", "internal/statuszone",
+		"internal/discovery/dnstest", "internal/tlstest", "internal/statuszone",
 	}},
 	{"the request path's building blocks", []string{
 		"internal/balance", "internal/sticky", "internal/h1parse", "internal/uptls", "internal/static",

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/limpet-lb/limpet/internal/uptls/certtest"
+	"github.com/limpet-lb/limpet/internal/tlstest"
 )
 
 // defaultUpstreamSSL is nginx's proxy_ssl_* defaults.
@@ -64,11 +64,11 @@ server {
 // http to location, the files read and relative to the main file.
 func TestUpstreamSSLSettings(t *testing.T) {
 	dir := t.TempDir()
-	ca := certtest.NewCA(t, "test CA")
-	client := ca.Issue(t, certtest.Options{Names: []string{"limpet"}, Client: true})
-	certtest.Write(t, dir, "ca.pem", ca.PEM)
-	certtest.Write(t, dir, "client.pem", client.CertPEM)
-	certtest.Write(t, dir, "client.key", client.KeyPEM)
+	ca := tlstest.NewCA(t, "test CA")
+	client := ca.Issue(t, "limpet", tlstest.Opts{ECDSA: true, DNS: []string{"limpet"}, NoLoopbackIP: true, Client: true})
+	tlstest.WriteFile(t, filepath.Join(dir, "ca.pem"), ca.PEM())
+	tlstest.WriteFile(t, filepath.Join(dir, "client.pem"), client.CertPEM)
+	tlstest.WriteFile(t, filepath.Join(dir, "client.key"), client.KeyPEM)
 	cfg, path, err := loadIn(t, dir, `proxy_ssl_verify on;
 proxy_ssl_trusted_certificate ca.pem;
 server {
@@ -130,14 +130,14 @@ func equalSSL(a, b UpstreamSSL) bool {
 // TestUpstreamSSLErrors: nginx's errors, at the line nginx names.
 func TestUpstreamSSLErrors(t *testing.T) {
 	dir := t.TempDir()
-	ca := certtest.NewCA(t, "test CA")
-	leaf := ca.Issue(t, certtest.Options{Names: []string{"x"}})
-	other := ca.Issue(t, certtest.Options{Names: []string{"y"}})
-	certtest.Write(t, dir, "ca.pem", ca.PEM)
-	certtest.Write(t, dir, "leaf.pem", leaf.CertPEM)
-	certtest.Write(t, dir, "leaf.key", leaf.KeyPEM)
-	certtest.Write(t, dir, "other.key", other.KeyPEM)
-	certtest.Write(t, dir, "junk.pem", []byte("not a certificate\n"))
+	ca := tlstest.NewCA(t, "test CA")
+	leaf := ca.Issue(t, "x", tlstest.Opts{ECDSA: true, DNS: []string{"x"}, NoLoopbackIP: true})
+	other := ca.Issue(t, "y", tlstest.Opts{ECDSA: true, DNS: []string{"y"}, NoLoopbackIP: true})
+	tlstest.WriteFile(t, filepath.Join(dir, "ca.pem"), ca.PEM())
+	tlstest.WriteFile(t, filepath.Join(dir, "leaf.pem"), leaf.CertPEM)
+	tlstest.WriteFile(t, filepath.Join(dir, "leaf.key"), leaf.KeyPEM)
+	tlstest.WriteFile(t, filepath.Join(dir, "other.key"), other.KeyPEM)
+	tlstest.WriteFile(t, filepath.Join(dir, "junk.pem"), []byte("not a certificate\n"))
 	tests := []struct{ name, src, want string }{
 		{"verify without trusted", "server { location / {\n proxy_ssl_verify on;\n proxy_pass https://10.0.0.1; } }",
 			`no proxy_ssl_trusted_certificate for proxy_ssl_verify in FILE:2`},
@@ -174,7 +174,7 @@ func TestUpstreamSSLErrors(t *testing.T) {
 // location uses is no error.
 func TestUpstreamSSLFilesOnlyForHTTPS(t *testing.T) {
 	dir := t.TempDir()
-	certtest.Write(t, dir, "junk.pem", []byte("junk\n"))
+	tlstest.WriteFile(t, filepath.Join(dir, "junk.pem"), []byte("junk\n"))
 	_, _, err := loadIn(t, dir, `proxy_ssl_verify on;
 proxy_ssl_trusted_certificate junk.pem;
 server { location / { proxy_pass http://10.0.0.1; } }`)

@@ -15,17 +15,17 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/tlstest"
 	"github.com/limpet-lb/limpet/internal/uptls"
-	"github.com/limpet-lb/limpet/internal/uptls/certtest"
 )
 
 // newTLSServer is newServer over TLS, with a certificate for
 // app.internal that ca signs.
-func newTLSServer(t *testing.T, ca *certtest.CA, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+func newTLSServer(t *testing.T, ca *tlstest.CA, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
 	var conns atomic.Int32
 	s := httptest.NewUnstartedServer(h)
-	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, certtest.Options{Names: []string{"app.internal"}}).TLS}}
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "app.internal", tlstest.Opts{ECDSA: true, DNS: []string{"app.internal"}, NoLoopbackIP: true}).TLS()}}
 	s.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -53,7 +53,7 @@ func tlsClient(t *testing.T, s config.UpstreamSSL) *uptls.Client {
 // closes while idle leaves the pool at once, and the next request makes a
 // new one.
 func TestTLSFastPath(t *testing.T) {
-	ca := certtest.NewCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	s, conns := newTLSServer(t, ca, func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
 			t.Error("request not over TLS")
@@ -93,7 +93,7 @@ func TestTLSFastPath(t *testing.T) {
 // (nothing sent, retryable like a failed connect), in nginx's words; a
 // request naming its own TLS name gets a connection of its own.
 func TestTLSHandshakeErrors(t *testing.T) {
-	ca := certtest.NewCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	s, conns := newTLSServer(t, ca, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
 	addr := s.Listener.Addr().String()
 	tr := New(Options{TLSName: "wrong.internal", TLS: tlsClient(t, config.UpstreamSSL{Verify: true, Trusted: ca.Pool()})})
@@ -120,7 +120,7 @@ func TestTLSHandshakeErrors(t *testing.T) {
 // TestTLSTransportPlainRequest: a Transport with Options.TLS still sends
 // "http" requests in plain TCP, on pools of their own.
 func TestTLSTransportPlainRequest(t *testing.T) {
-	ca := certtest.NewCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "plain") })
 	tr := New(Options{TLS: tlsClient(t, config.UpstreamSSL{Verify: true, Trusted: ca.Pool()}), TLSName: "app.internal"})
 	if _, body, err := fetch(tr, newRequest(t, context.Background(), "GET", s.URL+"/", nil)); err != nil || body != "plain" {

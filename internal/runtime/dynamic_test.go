@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,7 +15,7 @@ import (
 	"github.com/limpet-lb/limpet/internal/config"
 	"github.com/limpet-lb/limpet/internal/live"
 	"github.com/limpet-lb/limpet/internal/proxy"
-	"github.com/limpet-lb/limpet/internal/uptls/certtest"
+	"github.com/limpet-lb/limpet/internal/tlstest"
 )
 
 // TestProxyPassVariables: the container pattern. The host of a
@@ -200,7 +201,8 @@ server {
 // the proxy_pass line.
 func TestProxyPassVariablesErrors(t *testing.T) {
 	conf := "server {\n    listen 127.0.0.1:0;\n    location / {\n        proxy_pass http://$nope;\n    }\n}\n"
-	path := certtest.Write(t, t.TempDir(), "limpet.conf", []byte(conf))
+	path := filepath.Join(t.TempDir(), "limpet.conf")
+	tlstest.WriteFile(t, path, []byte(conf))
 	cfg, err := config.Load(path, config.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
+	"github.com/limpet-lb/limpet/internal/tlstest"
 	"github.com/limpet-lb/limpet/internal/upstream"
-	"github.com/limpet-lb/limpet/internal/uptls/certtest"
 )
 
 // tlsBackend is an HTTPS application server for the tests of TLS to
@@ -40,7 +40,7 @@ type tlsBackend struct {
 
 // tlsFixture is a CA and the files limpet's configuration names.
 type tlsFixture struct {
-	ca, other *certtest.CA
+	ca, other *tlstest.CA
 	dir       string
 	caFile    string // the CA's certificate
 	otherFile string // another CA's
@@ -49,23 +49,34 @@ type tlsFixture struct {
 }
 
 func newTLSFixture(t *testing.T) *tlsFixture {
-	f := &tlsFixture{ca: certtest.NewCA(t, "limpet test CA"), other: certtest.NewCA(t, "another CA"), dir: t.TempDir()}
-	f.caFile = certtest.Write(t, f.dir, "ca.pem", f.ca.PEM)
-	f.otherFile = certtest.Write(t, f.dir, "other.pem", f.other.PEM)
-	cl := f.ca.Issue(t, certtest.Options{Names: []string{"limpet-client"}, Client: true})
-	f.client = certtest.Write(t, f.dir, "client.pem", cl.CertPEM)
-	f.clientKey = certtest.Write(t, f.dir, "client.key", cl.KeyPEM)
+	f := &tlsFixture{ca: tlstest.NewCA(t, "limpet test CA"), other: tlstest.NewCA(t, "another CA"), dir: t.TempDir()}
+	f.caFile = filepath.Join(f.dir, "ca.pem")
+	tlstest.WriteFile(t, f.caFile, f.ca.PEM())
+	f.otherFile = filepath.Join(f.dir, "other.pem")
+	tlstest.WriteFile(t, f.otherFile, f.other.PEM())
+	cl := f.ca.Issue(t, "limpet-client", tlstest.Opts{ECDSA: true, DNS: []string{"limpet-client"}, NoLoopbackIP: true, Client: true})
+	f.client, f.clientKey = cl.Write(t, f.dir, "client")
 	return f
 }
 
 // newTLSBackend starts an HTTPS server whose certificate the fixture's
-// CA signed for names; cfg, if set, shapes its TLS (client certificates).
+// CA signed for names, those that are addresses as IP subjectAltNames
+// (and no other address); cfg, if set, shapes its TLS (client
+// certificates).
 func newTLSBackend(t *testing.T, f *tlsFixture, name string, names []string, cfg func(*tls.Config)) *tlsBackend {
 	t.Helper()
 	b := &tlsBackend{name: name, probes: make(chan *http.Request, 64)}
-	leaf := f.ca.Issue(t, certtest.Options{Names: names})
+	o := tlstest.Opts{ECDSA: true, NoLoopbackIP: true}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			o.IPs = append(o.IPs, ip)
+		} else {
+			o.DNS = append(o.DNS, n)
+		}
+	}
+	leaf := f.ca.Issue(t, names[0], o)
 	b.srv = httptest.NewUnstartedServer(http.HandlerFunc(b.serve))
-	b.srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
+	b.srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf.TLS()}}
 	if cfg != nil {
 		cfg(b.srv.TLS)
 	}
@@ -430,7 +441,8 @@ server {
 func TestUpstreamTLSConfigErrors(t *testing.T) {
 	conf := "server {\n    listen 127.0.0.1:0;\n    location / {\n        proxy_ssl_ciphers ECDHE-RSA-AES128-GCM-SHA257;\n        proxy_pass https://127.0.0.1:1;\n    }\n}\n"
 	dir := t.TempDir()
-	path := certtest.Write(t, dir, "limpet.conf", []byte(conf))
+	path := filepath.Join(dir, "limpet.conf")
+	tlstest.WriteFile(t, path, []byte(conf))
 	cfg, err := config.Load(path, config.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -487,7 +499,8 @@ server {
 // https://HOST without ports are two servers (ports 80 and 443), not one.
 func TestImplicitUpstreamsBySchemePort(t *testing.T) {
 	dir := t.TempDir()
-	path := certtest.Write(t, dir, "limpet.conf", []byte(`server {
+	path := filepath.Join(dir, "limpet.conf")
+	tlstest.WriteFile(t, path, []byte(`server {
     listen 127.0.0.1:0;
     location /a/ { proxy_pass http://127.0.0.1; }
     location /b/ { proxy_pass https://127.0.0.1; }

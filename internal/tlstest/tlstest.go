@@ -10,6 +10,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -48,8 +49,14 @@ type Leaf struct {
 type Opts struct {
 	// ECDSA asks for a P-256 key; RSA 2048 otherwise.
 	ECDSA bool
-	// DNS are the subjectAltNames; 127.0.0.1 is always added.
+	// DNS are the subjectAltNames; 127.0.0.1 is added unless
+	// NoLoopbackIP.
 	DNS []string
+	// IPs are address subjectAltNames added after 127.0.0.1.
+	IPs []net.IP
+	// NoLoopbackIP leaves 127.0.0.1 out of the subjectAltNames, for a
+	// server that an address must not match.
+	NoLoopbackIP bool
 	// Client makes a client certificate (extKeyUsage clientAuth).
 	Client bool
 	// NotBefore and NotAfter default to an hour ago and a day ahead.
@@ -145,9 +152,12 @@ func (ca *CA) Issue(t testing.TB, cn string, o Opts) *Leaf {
 		NotAfter:     o.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		DNSNames:     o.DNS,
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
+	if !o.NoLoopbackIP {
+		tpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	}
+	tpl.IPAddresses = append(tpl.IPAddresses, o.IPs...)
 	if o.Org != "" {
 		tpl.Subject.Organization = []string{o.Org}
 	}
@@ -171,6 +181,19 @@ func (ca *CA) Issue(t testing.TB, cn string, o Opts) *Leaf {
 		Key:     key,
 		CertPEM: append(pemCert(der), ca.Chain...),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}),
+	}
+}
+
+// TLS returns the leaf as a tls.Certificate, its CA's chain after it,
+// for a server or client the test runs itself.
+func (l *Leaf) TLS() tls.Certificate {
+	c := tls.Certificate{PrivateKey: l.Key, Leaf: l.Cert}
+	for rest := l.CertPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return c
+		}
+		c.Certificate = append(c.Certificate, b.Bytes)
 	}
 }
 

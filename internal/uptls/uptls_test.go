@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/limpet-lb/limpet/internal/config"
-	"github.com/limpet-lb/limpet/internal/uptls/certtest"
+	"github.com/limpet-lb/limpet/internal/tlstest"
 )
 
 func TestCipherSuites(t *testing.T) {
@@ -104,11 +104,12 @@ func server(t *testing.T, cert tls.Certificate) (addr string, sni <-chan string)
 }
 
 func TestHandshakeVerification(t *testing.T) {
-	ca := certtest.NewCA(t, "CA")
-	other := certtest.NewCA(t, "other CA")
-	good := ca.Issue(t, certtest.Options{Names: []string{"app.internal", "127.0.0.1"}})
-	chained := ca.Issue(t, certtest.Options{Names: []string{"app.internal"}, Intermediate: true})
-	expired := ca.Issue(t, certtest.Options{Names: []string{"app.internal"}, NotAfter: time.Now().Add(-time.Hour)})
+	ca := tlstest.NewCA(t, "CA")
+	other := tlstest.NewCA(t, "other CA")
+	good := ca.Issue(t, "app.internal", tlstest.Opts{ECDSA: true, DNS: []string{"app.internal"}}).TLS() // and 127.0.0.1, for "IP name"
+	chained := ca.Intermediate(t, "intermediate").Issue(t, "app.internal", tlstest.Opts{ECDSA: true, DNS: []string{"app.internal"}, NoLoopbackIP: true}).TLS()
+	expired := ca.Issue(t, "app.internal", tlstest.Opts{ECDSA: true, DNS: []string{"app.internal"}, NoLoopbackIP: true,
+		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}).TLS()
 	tests := []struct {
 		name    string
 		cert    tls.Certificate
@@ -117,21 +118,21 @@ func TestHandshakeVerification(t *testing.T) {
 		wantErr string
 		wantSNI string
 	}{
-		{name: "verify off takes anything", cert: good.TLS, ssl: config.UpstreamSSL{}, tlsName: "whatever"},
-		{name: "trusted, right name", cert: good.TLS, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "app.internal"},
-		{name: "name with a port", cert: good.TLS, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "app.internal:8443"},
-		{name: "IP name", cert: good.TLS, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "127.0.0.1"},
-		{name: "wrong name", cert: good.TLS, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "backend",
+		{name: "verify off takes anything", cert: good, ssl: config.UpstreamSSL{}, tlsName: "whatever"},
+		{name: "trusted, right name", cert: good, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "app.internal"},
+		{name: "name with a port", cert: good, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "app.internal:8443"},
+		{name: "IP name", cert: good, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "127.0.0.1"},
+		{name: "wrong name", cert: good, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "backend",
 			wantErr: `upstream SSL certificate does not match "backend" while SSL handshaking to upstream`},
-		{name: "untrusted", cert: good.TLS, ssl: config.UpstreamSSL{Verify: true, Trusted: other.Pool(), VerifyDepth: 1}, tlsName: "app.internal",
+		{name: "untrusted", cert: good, ssl: config.UpstreamSSL{Verify: true, Trusted: other.Pool(), VerifyDepth: 1}, tlsName: "app.internal",
 			wantErr: `upstream SSL certificate verify error: (20:unable to get local issuer certificate) while SSL handshaking to upstream`},
-		{name: "expired", cert: expired.TLS, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "app.internal",
+		{name: "expired", cert: expired, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "app.internal",
 			wantErr: `upstream SSL certificate verify error: (10:certificate has expired) while SSL handshaking to upstream`},
-		{name: "chain too long for depth 1", cert: chained.TLS, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "app.internal",
+		{name: "chain too long for depth 1", cert: chained, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 1}, tlsName: "app.internal",
 			wantErr: `upstream SSL certificate verify error: (22:certificate chain too long) while SSL handshaking to upstream`},
-		{name: "chain within depth 2", cert: chained.TLS, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 2}, tlsName: "app.internal"},
-		{name: "SNI sent when asked", cert: good.TLS, ssl: config.UpstreamSSL{ServerName: true}, tlsName: "app.internal:443", wantSNI: "app.internal"},
-		{name: "no SNI for an IP", cert: good.TLS, ssl: config.UpstreamSSL{ServerName: true}, tlsName: "127.0.0.1"},
+		{name: "chain within depth 2", cert: chained, ssl: config.UpstreamSSL{Verify: true, Trusted: ca.Pool(), VerifyDepth: 2}, tlsName: "app.internal"},
+		{name: "SNI sent when asked", cert: good, ssl: config.UpstreamSSL{ServerName: true}, tlsName: "app.internal:443", wantSNI: "app.internal"},
+		{name: "no SNI for an IP", cert: good, ssl: config.UpstreamSSL{ServerName: true}, tlsName: "127.0.0.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
