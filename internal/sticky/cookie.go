@@ -274,9 +274,8 @@ func (c *Cookie) Sends(d *Decision, answered *upstream.Server) bool {
 // With assign_only it is called only when Sends says so; it is also what
 // renews the cookie on every response otherwise.
 func (c *Cookie) SetCookie(id string, now time.Time, r *vars.Request) string {
-	var buf [256]byte
 	if c.domain != nil || c.sameSite != nil {
-		return string(c.AppendSetCookie(buf[:0], id, now, r))
+		return c.formatSetCookie(id, now, r)
 	}
 	// Without variables the value depends only on the server and the
 	// second: reuse the last one made.
@@ -289,9 +288,17 @@ func (c *Cookie) SetCookie(id string, now time.Time, r *vars.Request) string {
 	if f := slot.Load(); f != nil && f.second == sec {
 		return f.value
 	}
-	f := &formattedSet{second: sec, value: string(c.AppendSetCookie(buf[:0], id, now, r))}
+	f := &formattedSet{second: sec, value: c.formatSetCookie(id, now, r)}
 	slot.Store(f)
 	return f.value
+}
+
+// formatSetCookie builds the Set-Cookie value. It is a function of its
+// own so that its buffer, which escapes through AppendSetCookie, is
+// allocated only when a value is made, not on every cached response.
+func (c *Cookie) formatSetCookie(id string, now time.Time, r *vars.Request) string {
+	var buf [256]byte
+	return string(c.AppendSetCookie(buf[:0], id, now, r))
 }
 
 // AppendSetCookie appends what SetCookie returns to dst.
