@@ -46,6 +46,8 @@ type exchange struct {
 	fwd    h1.Forward
 	omit   [4]string
 	fields [8]h1.Field
+	// outgoing holds out, so that it is not an allocation of its own.
+	outgoing outgoingScratch
 
 	client *clientBody // the client's body; nil without one
 	replay *replayBody // nil when the body need not be replayable
@@ -100,7 +102,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		x.key = x.st.HashKey.Expand(vr)
 	}
 	x.fwd.Omit, x.fwd.Fields = x.omit[:0], x.fields[:0]
-	x.out = outgoingRequest(r, l, vr, prefix, &x.fwd)
+	x.out = outgoingRequest(r, l, vr, prefix, &x.fwd, &x.outgoing)
 	if l.tlsName != nil {
 		x.fwd.TLSName = l.tlsName.Expand(vr)
 	}

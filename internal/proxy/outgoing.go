@@ -21,7 +21,10 @@ import (
 // h1 writes fwd as it stands (a transport that takes only a map is given
 // fwd.Header()): the client's fields are not copied into a new map for
 // every request.
-func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix string, fwd *h1.Forward) *http.Request {
+//
+// sc is where the request, its URL and the expansion buffer live: the
+// exchange holds it, so they are not three allocations of their own.
+func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix string, fwd *h1.Forward, sc *outgoingScratch) *http.Request {
 	fwd.Client = r.Header
 	// RFC 9110 section 7.6.1: the fields the client's Connection names
 	// are hop-by-hop too. Only those the client sent (h1.Forward looks
@@ -46,8 +49,7 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 	// The values of every proxy_set_header are expanded into one buffer
 	// and become one string: one allocation for the whole list instead
 	// of one a header.
-	var buf [512]byte
-	b := buf[:0]
+	b := sc.buf[:0]
 	var ends [16]int
 	for i := range l.headers {
 		b = l.headers[i].value.Append(b, vr)
@@ -98,10 +100,12 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 		// No URI replacement: the client's request-target as Go
 		// parsed it, which writes back as the client sent it (nginx
 		// passes $request_uri unchanged), without parsing it again.
-		u = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery, ForceQuery: r.URL.ForceQuery}
+		u = &sc.url
+		*u = url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery, ForceQuery: r.URL.ForceQuery}
 	}
 
-	out := &http.Request{
+	out := &sc.req
+	*out = http.Request{
 		Method:        r.Method,
 		URL:           u,
 		Proto:         "HTTP/1.1",
@@ -119,6 +123,18 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 	// No context: the transport gets the client's apart (see
 	// exchange.roundTrip), sparing the copy WithContext makes.
 	return out
+}
+
+// outgoingScratch is the storage of one exchange's outgoing request
+// (outgoingRequest): the request, the URL it sends when the client's is
+// passed unchanged, and the buffer the proxy_set_header values are
+// expanded into before they become one string. The buffer would escape
+// (vars.Template.Append keeps no promise about its argument), so on the
+// stack it would be moved to the heap anyway.
+type outgoingScratch struct {
+	req http.Request
+	url url.URL
+	buf [512]byte
 }
 
 // headerSafe returns v fit to be a header value. Variables such as $uri

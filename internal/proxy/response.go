@@ -61,7 +61,7 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, 
 		dst["Content-Type"] = nil
 	}
 	if st.Sticky != nil && st.Sticky.Sends(dec, server) {
-		dst.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, h.now(), vr))
+		st.Sticky.AddSetCookie(dst, server.ID, h.now(), vr)
 	}
 	if debugHeader && dec.Outcome != sticky.None {
 		dst["X-Limpet-Sticky"] = []string{dec.Label()}

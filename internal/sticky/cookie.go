@@ -65,6 +65,7 @@ type Cookie struct {
 type formattedSet struct {
 	second int64
 	value  string
+	field  []string // {value}, for AddSetCookie; never written
 }
 
 type formattedExpires struct {
@@ -274,12 +275,35 @@ func (c *Cookie) Sends(d *Decision, answered *upstream.Server) bool {
 // With assign_only it is called only when Sends says so; it is also what
 // renews the cookie on every response otherwise.
 func (c *Cookie) SetCookie(id string, now time.Time, r *vars.Request) string {
-	var buf [256]byte
 	if c.domain != nil || c.sameSite != nil {
-		return string(c.AppendSetCookie(buf[:0], id, now, r))
+		return c.formatSetCookie(id, now, r)
 	}
-	// Without variables the value depends only on the server and the
-	// second: reuse the last one made.
+	return c.cachedSet(id, now, r).value
+}
+
+// AddSetCookie adds to h the Set-Cookie field SetCookie returns. When h
+// has no Set-Cookie yet and the value is cached, h is given the cached
+// one-value slice, capped so that a later append copies it: responses
+// share it instead of allocating one each. Header slices are never
+// written in place in limpet (respheaders.go copies before it rewrites).
+func (c *Cookie) AddSetCookie(h http.Header, id string, now time.Time, r *vars.Request) {
+	const name = "Set-Cookie"
+	if c.domain != nil || c.sameSite != nil {
+		h[name] = append(h[name], c.formatSetCookie(id, now, r))
+		return
+	}
+	f := c.cachedSet(id, now, r)
+	if old := h[name]; len(old) > 0 {
+		h[name] = append(old, f.value)
+		return
+	}
+	h[name] = f.field
+}
+
+// cachedSet returns the Set-Cookie of a cookie without variables for the
+// server id: it depends only on the server and the second, so the last
+// one made is reused.
+func (c *Cookie) cachedSet(id string, now time.Time, r *vars.Request) *formattedSet {
 	sec := now.Unix()
 	v, ok := c.sets.Load(id)
 	if !ok {
@@ -287,11 +311,20 @@ func (c *Cookie) SetCookie(id string, now time.Time, r *vars.Request) string {
 	}
 	slot := v.(*atomic.Pointer[formattedSet])
 	if f := slot.Load(); f != nil && f.second == sec {
-		return f.value
+		return f
 	}
-	f := &formattedSet{second: sec, value: string(c.AppendSetCookie(buf[:0], id, now, r))}
+	value := c.formatSetCookie(id, now, r)
+	f := &formattedSet{second: sec, value: value, field: []string{value}[:1:1]}
 	slot.Store(f)
-	return f.value
+	return f
+}
+
+// formatSetCookie builds the Set-Cookie value. It is a function of its
+// own so that its buffer, which escapes through AppendSetCookie, is
+// allocated only when a value is made, not on every cached response.
+func (c *Cookie) formatSetCookie(id string, now time.Time, r *vars.Request) string {
+	var buf [256]byte
+	return string(c.AppendSetCookie(buf[:0], id, now, r))
 }
 
 // AppendSetCookie appends what SetCookie returns to dst.

@@ -428,3 +428,47 @@ func TestEnforceExpiryRemoved(t *testing.T) {
 		t.Errorf("stamped cookie of a removed server: %q, want reassigned/server_removed", got)
 	}
 }
+
+// AddSetCookie adds what SetCookie returns after the application's own
+// Set-Cookie fields, and the slice it shares between responses is never
+// changed by what a response does with its header afterwards.
+func TestAddSetCookie(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Host = "shop.example.com"
+	vr := &vars.Request{R: r}
+	now := time.Unix(1700000000, 0)
+	for _, tt := range []struct {
+		name     string
+		cfg      config.StickyCookie
+		existing []string
+	}{
+		{"static, none before", config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"}, nil},
+		{"static, the application's before", config.StickyCookie{Name: "SERVERID", Expires: time.Hour, Path: "/"}, []string{"app=1"}},
+		{"domain=$host, none before", config.StickyCookie{Name: "SERVERID", Domain: "$host"}, nil},
+		{"domain=$host, the application's before", config.StickyCookie{Name: "SERVERID", Domain: "$host"}, []string{"app=1", "b=2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCookie(tt.cfg)
+			want := c.SetCookie("blue", now, vr)
+			for round := range 3 {
+				h := http.Header{}
+				if tt.existing != nil {
+					h["Set-Cookie"] = append([]string(nil), tt.existing...)
+				}
+				c.AddSetCookie(h, "blue", now, vr)
+				got := h["Set-Cookie"]
+				if len(got) != len(tt.existing)+1 || got[len(got)-1] != want {
+					t.Fatalf("round %d: Set-Cookie = %q, want %q then %q", round, got, tt.existing, want)
+				}
+				for i, v := range tt.existing {
+					if got[i] != v {
+						t.Fatalf("round %d: Set-Cookie[%d] = %q, want %q", round, i, got[i], v)
+					}
+				}
+				// What a later filter does (add_header Set-Cookie) must
+				// not reach the next response.
+				h.Add("Set-Cookie", "later=1")
+			}
+		})
+	}
+}
