@@ -14,8 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -254,25 +252,8 @@ server {
 }
 `, bs[0].srv.Listener.Addr(), bs[1].srv.Listener.Addr(), addr, site.crt, site.key), addr)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	const requests = 2000
-	out, err := exec.CommandContext(ctx, h2load, "-n", strconv.Itoa(requests), "-c", "4", "-m", "16",
-		"https://"+addr+"/").CombinedOutput()
-	if err != nil {
-		t.Fatalf("h2load: %v\n%s", err, out)
-	}
-	s := string(out)
-	m := regexp.MustCompile(`requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored`).FindStringSubmatch(s)
-	if m == nil {
-		t.Fatalf("h2load's summary not found:\n%s", s)
-	}
-	if m[3] != strconv.Itoa(requests) || m[4] != "0" || m[5] != "0" {
-		t.Errorf("h2load: %s of %d succeeded, %s failed, %s errored\n%s", m[3], requests, m[4], m[5], s)
-	}
-	if !strings.Contains(s, "status codes: "+strconv.Itoa(requests)+" 2xx") {
-		t.Errorf("h2load: not every status 2xx:\n%s", s)
-	}
+	s := runH2load(t, h2load, "https://"+addr+"/", requests)
 	if !strings.Contains(s, "Application protocol: h2\n") {
 		t.Errorf("h2load did not negotiate h2 by ALPN:\n%s", s)
 	}
