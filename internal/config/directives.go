@@ -109,9 +109,10 @@ var directiveList = []directive{
 	{"server", inUpstream, args1More, (*builder).upstreamServer},
 	// resolver ADDRESS ... [valid=TIME] [ipv4=on|off] [ipv6=on|off]
 	// [status_zone=NAME]; no default; port 53, both address families,
-	// the records' TTL. Used by the upstreams' resolve servers: the
-	// upstream's own, else http's; in server and location it has no use
-	// (no variables in proxy_pass) and is reported as ignored.
+	// the records' TTL. Used by the upstreams' resolve servers (the
+	// upstream's own, else http's) and by proxy_pass with variables (the
+	// location's, else the server's, else http's); where nothing uses it,
+	// it is reported as ignored (passvars.go).
 	{"resolver", inHSL | inUpstream, args1More, (*builder).resolver},
 	// resolver_timeout TIME; default 30s.
 	{"resolver_timeout", inHSL | inUpstream, args1, (*builder).resolverTimeout},
@@ -255,7 +256,8 @@ var directiveList = []directive{
 	{"header", inMatch, args123, (*builder).matchHeader},
 	// body ~|!~ REGEX;
 	{"body", inMatch, args2, (*builder).matchBody},
-	// require $VAR ...; refused: limpet has no variables to test.
+	// require $VAR ...; refused: a health check's response has no
+	// variables ($upstream_http_*) to test in limpet.
 	{"require", inMatch, args1More, (*builder).matchRequire},
 
 	// Access control (ngx_http_access_module, ngx_http_auth_basic_module).
