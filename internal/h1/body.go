@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"sync/atomic"
+
+	"github.com/limpet-lb/limpet/internal/h1parse"
 )
 
 // The states of a response body.
@@ -25,7 +27,8 @@ const (
 // request.
 type body struct {
 	c     *conn
-	rc    io.ReadCloser // http.ReadResponse's body, reading from c.br
+	rc    io.ReadCloser // the response's body as parsed, reading from c.br
+	fixed *h1parse.Body // rc when it is h1parse's (the fast path's), else nil
 	ctx   context.Context
 	stop  func() bool // unregisters the context's AfterFunc; nil without one
 	keep  bool        // the response allows the connection's reuse

@@ -72,6 +72,10 @@ type conn struct {
 	// dialed is how long connecting took, for Forward.ConnectTime.
 	dialed time.Duration
 
+	// spare is a response's storage left unused by the last response
+	// read (see readResponse), for the next one.
+	spare *response
+
 	abortFn func() // c.abort, made once for context.AfterFunc
 	probe          // the liveness check of an idle connection
 	watch          // the close watcher's state (watch_linux.go)
@@ -208,7 +212,7 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 	// ready connection before it reads again; by then the answer has
 	// often come. When nothing else is ready this returns at once.
 	runtime.Gosched()
-	res, got, err := c.readResponse(req)
+	res, r, got, err := c.readResponse(req)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			c.discard(stop)
@@ -233,7 +237,7 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 		return nil, retry, &connError{op: "reading response headers", err: err, stale: stale}
 	}
 	keep := res.ProtoAtLeast(1, 1) && !res.Close && !o.close
-	return c.wrapBody(ctx, res, stop, keep), false, nil
+	return c.wrapBody(ctx, res, r, stop, keep), false, nil
 }
 
 // readResponse reads the response headers, skipping informational
@@ -246,31 +250,50 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 // (one valid Content-Length, or none, and no Transfer-Encoding), and
 // readStd checks the header blocks it reads. A refused response is a
 // headerError.
-func (c *conn) readResponse(req *http.Request) (res *http.Response, got bool, err error) {
+//
+// r is the storage of a response parseBuffered parsed, nil for one
+// readStd read. What parseBuffered declined, or parsed only to skip
+// (informational responses), nobody refers to: its storage is reused,
+// kept in c.spare across requests, so that an upstream whose responses
+// the fast path declines (chunked ones) costs no allocation of it per
+// request.
+func (c *conn) readResponse(req *http.Request) (res *http.Response, r *response, got bool, err error) {
 	c.r.limit = c.t.maxHeaderBytes()
 	defer func() { c.r.limit = -1 }()
 	if _, err := c.br.Peek(1); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	for range max1xx {
+		if r == nil {
+			if r = c.spare; r != nil {
+				c.spare = nil
+			} else {
+				r = new(response)
+			}
+		}
 		var ok bool
-		if res, ok = parseBuffered(c.br, req); !ok {
+		if res, ok = parseBuffered(c.br, req, r); !ok {
+			*r = response{} // the values of the declined parse
+			c.spare, r = r, nil
 			res, err = c.readStd(req)
 		}
 		if err != nil {
-			return nil, true, err
+			return nil, nil, true, err
 		}
 		switch {
 		case res.StatusCode == http.StatusSwitchingProtocols:
 			// Upgrades go to the fallback; this request asked for none.
-			return nil, true, errUnexpected101
+			return nil, nil, true, errUnexpected101
 		case res.StatusCode >= 200 || res.StatusCode < 100:
-			return res, true, nil
+			return res, r, true, nil
 		}
 		// 100 Continue nobody asked for, 103 Early Hints: the final
-		// response follows.
+		// response follows, and this one is dropped.
+		if r != nil {
+			*r = response{}
+		}
 	}
-	return nil, true, errTooMany1xx
+	return nil, nil, true, errTooMany1xx
 }
 
 // readStd reads a response with http.ReadResponse, after checkHead has
@@ -319,24 +342,30 @@ const maxPooledRaw = 64 << 10
 // writing the request body failed. The connection is not reused.
 func (c *conn) earlyResponse(ctx context.Context, req *http.Request, stop func() bool) (*http.Response, bool) {
 	_ = c.rd.Extend(c.nc.SetReadDeadline, earlyResponseWait)
-	res, _, err := c.readResponse(req)
+	res, r, _, err := c.readResponse(req)
 	if err != nil {
 		return nil, false
 	}
 	// The body's reads move the deadline on for BodyReadTimeout, or
 	// clear it.
 	res.Close = true
-	return c.wrapBody(ctx, res, stop, false), true
+	return c.wrapBody(ctx, res, r, stop, false), true
 }
 
 // wrapBody gives res a body that hands c back to its pool at its end, or
-// does so at once when there is no body.
-func (c *conn) wrapBody(ctx context.Context, res *http.Response, stop func() bool, keep bool) *http.Response {
+// does so at once when there is no body. r is res's storage when
+// parseBuffered parsed it, which has room for the body; nil otherwise.
+func (c *conn) wrapBody(ctx context.Context, res *http.Response, r *response, stop func() bool, keep bool) *http.Response {
 	if res.Body == http.NoBody {
 		c.finish(keep, stop)
 		return res
 	}
-	res.Body = &body{c: c, rc: res.Body, ctx: ctx, stop: stop, keep: keep}
+	if r == nil {
+		res.Body = &body{c: c, rc: res.Body, ctx: ctx, stop: stop, keep: keep}
+		return res
+	}
+	r.body = body{c: c, rc: res.Body, fixed: &r.fixed, ctx: ctx, stop: stop, keep: keep}
+	res.Body = &r.body
 	return res
 }
 

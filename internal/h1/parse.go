@@ -21,7 +21,11 @@ import (
 // Content-Length, a Transfer-Encoding other than chunked) is one this
 // declines, so the rules are applied in one place (FuzzParseBuffered
 // checks that too).
-func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok bool) {
+//
+// The response, its body and its header's values are parts of r, which
+// the caller allocates, and whose fields parseBuffered overwrites: when it
+// declines, r holds nothing anyone refers to and may be reused.
+func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.Response, ok bool) {
 	line, fields, end, ok := h1parse.Head(br)
 	if !ok {
 		return nil, false
@@ -42,7 +46,7 @@ func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok 
 		}
 		code = code*10 + int(c-'0')
 	}
-	h, ok := h1parse.Fields(fields)
+	h, ok := h1parse.FieldsBacked(fields, r.values[:])
 	if !ok {
 		return nil, false
 	}
@@ -68,7 +72,8 @@ func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok 
 	case declared < 0:
 		return nil, false // read to the connection's end: net/http's
 	}
-	res = &http.Response{
+	res = &r.res
+	*res = http.Response{
 		Status:        status,
 		StatusCode:    code,
 		Proto:         proto,
@@ -86,8 +91,29 @@ func parseBuffered(br *bufio.Reader, req *http.Request) (res *http.Response, ok 
 		delete(h, "Connection") // as net/http's shouldClose does for responses
 	}
 	if length > 0 {
-		res.Body = h1parse.NewBody(br, length)
+		r.fixed.Reset(br, length)
+		res.Body = &r.fixed
 	}
 	_, _ = br.Discard(end)
 	return res, true
 }
+
+// response is what the fast path allocates for a response, in one piece
+// rather than four: the http.Response, its body as h1parse reads it, the
+// body the caller reads (which hands the connection back at its end) and
+// the array of the header's values. None of it can be kept with the
+// connection for the next response: the caller holds the response, and
+// reads its header after the body's end ($upstream_http_* variables, the
+// access log), when the connection may be carrying another request.
+type response struct {
+	res    http.Response
+	fixed  h1parse.Body
+	body   body
+	values [responseValues]string
+}
+
+// responseValues is how many field lines a response's header may have
+// for its values to be kept in the response's own array (h1parse's
+// FieldsBacked); a longer header gets an array of its own. Servers send
+// a handful: Go's three or four, nginx's six to eight.
+const responseValues = 8

@@ -22,7 +22,7 @@ func parseBoth(t *testing.T, raw, method string) bool {
 	}
 	fast := bufio.NewReaderSize(strings.NewReader(raw), readBufferSize)
 	_, _ = fast.Peek(1)
-	got, ok := parseBuffered(fast, req)
+	got, ok := parseBuffered(fast, req, new(response))
 	if !ok {
 		if fast.Buffered() != min(len(raw), readBufferSize) {
 			t.Fatalf("parseBuffered declined %q but consumed some of it", raw)

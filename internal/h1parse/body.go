@@ -37,6 +37,11 @@ type Body struct {
 // NewBody returns the body of n bytes that r reads next.
 func NewBody(r *bufio.Reader, n int64) *Body { return &Body{r: r, n: n} }
 
+// Reset makes b the body of n bytes that r reads next, for a caller that
+// keeps a Body in an object of its own rather than allocating one with
+// NewBody.
+func (b *Body) Reset(r *bufio.Reader, n int64) { b.r, b.n = r, n }
+
 // Read reads the body, no further than its end.
 func (b *Body) Read(p []byte) (int, error) {
 	if b.n <= 0 {

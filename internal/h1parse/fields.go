@@ -87,7 +87,17 @@ func Closes(minor int, connection []string) bool {
 // returns false, and no header, for what it leaves to the standard
 // library: a line not ending in CRLF, a field name that is not a token,
 // obsolete line folding, and a value with a control character.
-func Fields(block string) (http.Header, bool) {
+func Fields(block string) (http.Header, bool) { return FieldsBacked(block, nil) }
+
+// FieldsBacked is Fields for a caller that provides the array its
+// header's values are kept in: values, when it has room for a value per
+// field line, else one Fields allocates. Most names appear once, and
+// their one-value slices are parts of that one array; a caller that
+// allocates values as part of an object of its own (h1's response holds
+// the http.Response, its body and its header's values together) spares
+// an allocation per message. values must not be used for anything else
+// while the header is, since the header's slices are parts of it.
+func FieldsBacked(block string, values []string) (http.Header, bool) {
 	n := strings.Count(block, "\n") - 1 // lines, less the empty one
 	if n < 0 {
 		return nil, false
@@ -96,7 +106,9 @@ func Fields(block string) (http.Header, bool) {
 	if n == 0 {
 		return h, block == "\r\n"
 	}
-	values := make([]string, n)
+	if len(values) < n {
+		values = make([]string, n)
+	}
 	for {
 		i := strings.IndexByte(block, '\n')
 		if i < 1 || block[i-1] != '\r' {
