@@ -48,7 +48,12 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	// With no BodyReadTimeout this clears the deadline left by the
 	// response headers' wait: the body's reads are the caller's to bound.
-	_ = b.c.rd.Extend(b.c.nc.SetReadDeadline, b.c.t.opts.BodyReadTimeout)
+	// A read that the buffer serves alone does not read the connection,
+	// and needs no deadline: most bodies of the fast path came in with
+	// their headers, and are read without a look at the clock.
+	if b.fixed == nil || !b.fixed.Buffered() {
+		_ = b.c.extendRead(b.c.t.opts.BodyReadTimeout)
+	}
 	n, err := b.rc.Read(p)
 	if err == nil {
 		return n, nil

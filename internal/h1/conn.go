@@ -89,6 +89,7 @@ func newConn(t *Transport, p *hostPool, nc, raw net.Conn) *conn {
 	c := &conn{t: t, pool: p, nc: nc}
 	c.r.nc = nc
 	c.r.limit = -1
+	c.w.t = t
 	c.w.nc = nc
 	c.w.timeout = t.opts.WriteTimeout
 	c.abortFn = c.abort
@@ -104,9 +105,10 @@ func newConn(t *Transport, p *hostPool, nc, raw net.Conn) *conn {
 // read. The probe is a read, and fails on a read deadline that has passed,
 // as the one a previous response's body left may have: so the deadline is
 // first moved on for the wait for the next response, which is due anyway.
-// now is the current time.
+// now is the attempt's start, a reading of the clock with nothing that
+// blocks since (see extendSince).
 func (c *conn) probeIdle(now time.Time) bool {
-	_ = c.rd.ExtendAt(c.nc.SetReadDeadline, now, c.t.opts.ResponseHeaderTimeout)
+	_ = extendSince(&c.rd, c.nc.SetReadDeadline, now, c.t.opts.ResponseHeaderTimeout, c.t.now)
 	return c.alive()
 }
 
@@ -156,7 +158,7 @@ func (c *conn) finish(keep bool, stop func() bool) {
 	// The body's read deadline stays: the next read, whether the probe
 	// or the next response's, moves it first.
 	if keep {
-		c.pool.put(c)
+		c.pool.put(c, c.t.now())
 	} else {
 		c.closeNow()
 	}
@@ -164,8 +166,11 @@ func (c *conn) finish(keep bool, stop func() bool) {
 
 // roundTrip sends req, whose body is body (nil for none), and reads the
 // response headers. retry reports that the request failed in a way that
-// shows a stale reused connection and that it may be sent again.
-func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadCloser, o *outgoing) (res *http.Response, retry bool, err error) {
+// shows a stale reused connection and that it may be sent again. now is
+// a reading of the clock with nothing that blocks since (the attempt's
+// start, or the end of dialing), which the first write's deadline is
+// counted from.
+func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadCloser, o *outgoing, now time.Time) (res *http.Response, retry bool, err error) {
 	var stop func() bool
 	if a, ok := ctx.(afterFuncer); ok {
 		stop = a.AfterFunc(c.abortFn)
@@ -175,7 +180,10 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 	c.br = readers.Get().(*bufio.Reader)
 	c.br.Reset(&c.r)
 
-	if err := c.writeRequest(req, body, o); err != nil {
+	c.w.at = now
+	err = c.writeRequest(req, body, o)
+	c.w.at = time.Time{}
+	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			c.discard(stop)
 			return nil, false, cerr
@@ -203,9 +211,10 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 		return nil, false, &connError{op: "writing request", err: err, stale: c.reused && connGone(err)}
 	}
 
-	// ResponseHeaderTimeout counts from the end of the request; with
-	// none, this clears the deadline a previous response's body left.
-	_ = c.rd.Extend(c.nc.SetReadDeadline, c.t.opts.ResponseHeaderTimeout)
+	// ResponseHeaderTimeout counts from the end of the request, which
+	// the writes may have delayed: the clock is read afresh. With no
+	// timeout, this clears the deadline a previous response's body left.
+	_ = c.extendRead(c.t.opts.ResponseHeaderTimeout)
 	// The response cannot be in yet: reading now would cost a system
 	// call that fails (EAGAIN) and a trip through the netpoller. Let the
 	// other ready requests run first, as an event loop serves every
@@ -341,7 +350,7 @@ const maxPooledRaw = 64 << 10
 // earlyResponse looks, briefly, for a response the server sent before
 // writing the request body failed. The connection is not reused.
 func (c *conn) earlyResponse(ctx context.Context, req *http.Request, stop func() bool) (*http.Response, bool) {
-	_ = c.rd.Extend(c.nc.SetReadDeadline, earlyResponseWait)
+	_ = c.extendRead(earlyResponseWait)
 	res, r, _, err := c.readResponse(req)
 	if err != nil {
 		return nil, false
@@ -401,15 +410,28 @@ func (r *connReader) Read(p []byte) (int, error) {
 // counts the bytes written. It deliberately does not implement
 // io.ReaderFrom: net.TCPConn's would allocate a copy buffer per call.
 type connWriter struct {
+	t       *Transport
 	nc      net.Conn
 	timeout time.Duration
 	wd      deadline.Lazy // nc's write deadline, moved only here
 	n       int64         // bytes written for the current request
+	// at, when not zero, is a reading of the clock with nothing that
+	// blocks since (see extendSince), for the next write's deadline; a
+	// write uses it up, and writeRequest drops it before it reads a
+	// request body, which may block.
+	at time.Time
 }
 
 func (w *connWriter) Write(p []byte) (int, error) {
 	if w.timeout > 0 {
-		if err := w.wd.Extend(w.nc.SetWriteDeadline, w.timeout); err != nil {
+		var err error
+		if at := w.at; !at.IsZero() {
+			w.at = time.Time{}
+			err = extendSince(&w.wd, w.nc.SetWriteDeadline, at, w.timeout, w.t.now)
+		} else {
+			err = w.wd.ExtendAt(w.nc.SetWriteDeadline, w.t.now(), w.timeout)
+		}
+		if err != nil {
 			return 0, err
 		}
 	}

@@ -13,7 +13,8 @@ import (
 // deadlineServer answers "/empty" with a 204 (no body, so the response
 // headers' read deadline is the last one set), "/slow" after a pause,
 // "/stall-body" with its headers at once and its body after a long pause,
-// and anything else at once.
+// "/stall-mid" with its headers and the body's first byte at once and the
+// second after a long pause, and anything else at once.
 func deadlineServer(t *testing.T) *countedServer {
 	return newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -29,6 +30,14 @@ func deadlineServer(t *testing.T) *countedServer {
 			w.(http.Flusher).Flush()
 			d, _ := time.ParseDuration(r.URL.Query().Get("for"))
 			time.Sleep(d)
+		case "/stall-mid":
+			w.Header().Set("Content-Length", "2")
+			_, _ = io.WriteString(w, "o")
+			w.(http.Flusher).Flush()
+			d, _ := time.ParseDuration(r.URL.Query().Get("for"))
+			time.Sleep(d)
+			_, _ = io.WriteString(w, "k")
+			return
 		}
 		_, _ = io.WriteString(w, "ok")
 	})
@@ -81,18 +90,23 @@ func TestLeftoverDeadlines(t *testing.T) {
 
 // TestBodyDeadlines: the wait for the response headers' deadline does not
 // reach into the body, whose reads BodyReadTimeout alone bounds, shorter
-// or longer than ResponseHeaderTimeout.
+// or longer than ResponseHeaderTimeout. A read that the buffer serves
+// moves no deadline, and the next read, of the connection, does.
 func TestBodyDeadlines(t *testing.T) {
 	const short = 100 * time.Millisecond
 	tests := []struct {
 		name    string
 		opts    Options
+		path    string        // /stall-body: none of the body with the headers; /stall-mid: some
 		stall   time.Duration // between the headers and the body
 		wantErr bool
 	}{
-		{"no body timeout", Options{ResponseHeaderTimeout: short}, 3 * short, false},
-		{"longer body timeout", Options{ResponseHeaderTimeout: short, BodyReadTimeout: 10 * short}, 3 * short, false},
-		{"shorter body timeout", Options{ResponseHeaderTimeout: time.Minute, BodyReadTimeout: short}, 10 * short, true},
+		{"no body timeout", Options{ResponseHeaderTimeout: short}, "/stall-body", 3 * short, false},
+		{"longer body timeout", Options{ResponseHeaderTimeout: short, BodyReadTimeout: 10 * short}, "/stall-body", 3 * short, false},
+		{"shorter body timeout", Options{ResponseHeaderTimeout: time.Minute, BodyReadTimeout: short}, "/stall-body", 10 * short, true},
+		{"no body timeout, some body buffered", Options{ResponseHeaderTimeout: short}, "/stall-mid", 3 * short, false},
+		{"longer body timeout, some body buffered", Options{ResponseHeaderTimeout: short, BodyReadTimeout: 10 * short}, "/stall-mid", 3 * short, false},
+		{"shorter body timeout, some body buffered", Options{ResponseHeaderTimeout: time.Minute, BodyReadTimeout: short}, "/stall-mid", 10 * short, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,7 +115,7 @@ func TestBodyDeadlines(t *testing.T) {
 			tr := New(tt.opts)
 			defer tr.CloseIdleConnections()
 			start := time.Now()
-			_, body, err := fetch(tr, newRequest(t, context.Background(), "GET", s.URL+"/stall-body?for="+tt.stall.String(), nil))
+			_, body, err := fetch(tr, newRequest(t, context.Background(), "GET", s.URL+tt.path+"?for="+tt.stall.String(), nil))
 			elapsed := time.Since(start)
 			if !tt.wantErr {
 				if err != nil || body != "ok" {

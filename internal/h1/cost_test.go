@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,7 +50,16 @@ const quietResponse = "HTTP/1.1 200 OK\r\nDate: Wed, 02 Dec 2026 18:00:00 GMT\r\
 // (RoundTripForward, nginx's timeouts, a Forward with the attempt's
 // start), reads the body to its end and checks the response.
 func forwardOnce(tb testing.TB, tr *Transport, req *http.Request, fwd *Forward, buf []byte) {
-	fwd.Now = time.Now()
+	forwardOnceAt(tb, tr, req, fwd, buf, true)
+}
+
+// forwardOnceAt is forwardOnce with Forward.Now set to time.Now() when
+// withNow, and zero otherwise.
+func forwardOnceAt(tb testing.TB, tr *Transport, req *http.Request, fwd *Forward, buf []byte, withNow bool) {
+	fwd.Now = time.Time{}
+	if withNow {
+		fwd.Now = time.Now()
+	}
 	res, err := tr.RoundTripForward(context.Background(), req, fwd)
 	if err != nil {
 		tb.Fatal(err)
@@ -110,5 +120,52 @@ func BenchmarkForwardQuiet(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		forwardOnce(b, tr, req, fwd, buf)
+	}
+}
+
+// TestClockReadings counts the transport's readings of the clock per
+// request of the common shape on a pooled connection: one for the wait
+// for the response headers (the write may have blocked) and one for the
+// connection's idle time, when it goes back to the pool. The attempt's
+// start, which is also the first write's, is the caller's Forward.Now when
+// it gives one; the body, in the buffer with the headers, is read without
+// a deadline.
+func TestClockReadings(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		withNow bool // the caller gives Forward.Now
+		want    int
+	}{
+		{"proxy's timeouts and Forward.Now", proxyOptions, true, 2},
+		{"proxy's timeouts, no Forward.Now", proxyOptions, false, 3},
+		{"no timeouts", Options{}, true, 1},
+		{"no timeouts, no Forward.Now", Options{}, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := quietServer(t, quietResponse)
+			tr := New(tt.opts)
+			defer tr.CloseIdleConnections()
+			var readings atomic.Int64
+			tr.clock = func() time.Time {
+				readings.Add(1)
+				return monoNow()
+			}
+			req, fwd := quietRequest(t, s)
+			buf := make([]byte, 64)
+			forwardOnce(t, tr, req, fwd, buf) // dials
+			const n = 20
+			readings.Store(0)
+			for range n {
+				forwardOnceAt(t, tr, req, fwd, buf, tt.withNow)
+			}
+			if got := readings.Load(); got != n*int64(tt.want) {
+				t.Errorf("%d readings of the clock in %d requests, want %d per request", got, n, tt.want)
+			}
+			if c := s.conns.Load(); c != 1 {
+				t.Errorf("%d connections, want 1", c)
+			}
+		})
 	}
 }

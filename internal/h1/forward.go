@@ -36,7 +36,11 @@ type Forward struct {
 	// Now, when not zero, is the caller's reading of the clock as the
 	// attempt begins: the transport takes it for the attempt's start
 	// instead of reading the clock again (a reading costs tens of
-	// nanoseconds, and a request took a dozen).
+	// nanoseconds, and a request took a dozen): for the taking of a
+	// pooled connection (its idle time) and the deadline of the
+	// request's first write. It must be time.Now's, taken with nothing
+	// that blocks between it and RoundTripForward; a time without a
+	// monotonic clock reading (a test's fixed clock) is ignored.
 	Now time.Time
 
 	// ConnectTime is set by the fast path of RoundTripForward to the

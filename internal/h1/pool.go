@@ -68,9 +68,9 @@ func (p *hostPool) get(now time.Time) *conn {
 // put makes c idle, or closes it when the pool keeps none or holds twice
 // its limit already (the surplus a burst leaves is bounded too, for
 // servers that spend a worker on each connection), or when the server has
-// closed it.
-func (p *hostPool) put(c *conn) {
-	c.idleAt = time.Now()
+// closed it. now is the current time, when c went idle.
+func (p *hostPool) put(c *conn, now time.Time) {
+	c.idleAt = now
 	p.mu.Lock()
 	// Under the lock: the close watcher marks c before it looks for it
 	// here (see closeWatcher.closed).

@@ -70,7 +70,9 @@ const (
 //
 // The timeouts are connection deadlines moved lazily (see deadline.Lazy):
 // one may fire late by up to a sixteenth of its length, and by at most
-// deadline.MaxSlack (300ms), but never early.
+// deadline.MaxSlack (300ms), but never early. A timeout of a second or
+// more counted from a reading of the clock taken a moment before (see
+// clock.go) may fire a millisecond later still.
 type Options struct {
 	// ConnectTimeout bounds dialing a connection (nginx's
 	// proxy_connect_timeout); 0 means only the request's context bounds it.
@@ -138,6 +140,9 @@ type Transport struct {
 	// noProbe turns off the liveness probe and the close watch of idle
 	// connections, so tests can reach the retry path.
 	noProbe bool
+	// clock, when set, is read instead of monoNow: tests count the
+	// readings with it.
+	clock func() time.Time
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -206,9 +211,16 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 	} else {
 		p = t.pool(o.addr)
 	}
+	// The attempt's start: the caller's reading of the clock, or ours.
+	// It is the current time until something blocks, and so serves the
+	// taking of a pooled connection and the request's first write.
+	var start time.Time
+	if fwd != nil && hasMonotonic(fwd.Now) {
+		start = fwd.Now
+	}
 	fresh := false
 	for {
-		c, err := t.conn(ctx, p, fresh)
+		c, now, err := t.conn(ctx, p, fresh, start)
 		if err != nil {
 			closeBody(body)
 			return nil, err
@@ -219,7 +231,7 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 				fwd.ConnectTime = 0
 			}
 		}
-		res, retry, err := c.roundTrip(ctx, req, body, &o)
+		res, retry, err := c.roundTrip(ctx, req, body, &o, now)
 		if err == nil {
 			return res, nil
 		}
@@ -272,11 +284,20 @@ func (t *Transport) fastPath(req *http.Request, h header) bool {
 const probeAfter = 500 * time.Millisecond
 
 // conn returns a connection to the pool's address: the most recently idle
-// one still open, unless fresh, else a new one.
-func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, error) {
+// one still open, unless fresh, else a new one. start is the attempt's
+// start (see roundTrip), zero for none; a fresh connection is for a
+// second attempt, long after it. now is the current time as the
+// connection is returned: start for a pooled one, the end of dialing for
+// a new one.
+func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool, start time.Time) (c *conn, now time.Time, err error) {
+	now = start
+	if fresh || now.IsZero() {
+		now = t.now()
+	}
 	if !fresh {
+		// Nothing below blocks: the probe does not wait, and the
+		// pool's lock is held for moments.
 		for {
-			now := time.Now()
 			c := p.get(now)
 			if c == nil {
 				break
@@ -288,32 +309,32 @@ func (t *Transport) conn(ctx context.Context, p *hostPool, fresh bool) (*conn, e
 			}
 			if t.noProbe || now.Sub(c.idleAt) < probeAfter || c.probeIdle(now) {
 				c.reused = true
-				return c, nil
+				return c, now, nil
 			}
 			// The server closed it, or sent something unasked.
 			c.closeNow()
 		}
 	}
-	began := time.Now()
+	began := now
 	nc, err := upstream.Dial(ctx, &t.dialer, "tcp", p.addr)
 	if err != nil {
 		// Left as the dialer's *net.OpError with Op "dial", which tells
 		// the proxy that nothing was sent.
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if p.tls {
 		tc, err := t.handshake(ctx, nc, p.name)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		// $upstream_connect_time includes the handshake, as nginx's.
-		c := newConn(t, p, tc, nc)
-		c.dialed = time.Since(began)
-		return c, nil
+		c = newConn(t, p, tc, nc)
+	} else {
+		c = newConn(t, p, nc, nc)
 	}
-	c := newConn(t, p, nc, nc)
-	c.dialed = time.Since(began)
-	return c, nil
+	now = t.now()
+	c.dialed = now.Sub(began)
+	return c, now, nil
 }
 
 // pool returns the idle-connection pool of addr, creating it on first use.

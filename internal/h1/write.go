@@ -8,6 +8,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
@@ -220,6 +221,10 @@ func (c *conn) writeRequest(req *http.Request, body io.ReadCloser, o *outgoing) 
 	}
 	bw.WriteString("\r\n")
 
+	if o.framing != noBody {
+		// Reading the body may block: its writes read the clock.
+		c.w.at = time.Time{}
+	}
 	switch o.framing {
 	case lengthBody:
 		err = writeLengthBody(bw, body, req.ContentLength)

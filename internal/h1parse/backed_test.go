@@ -1,6 +1,9 @@
 package h1parse
 
 import (
+	"bufio"
+	"errors"
+	"io"
 	"net/http"
 	"reflect"
 	"testing"
@@ -50,4 +53,63 @@ func TestFieldsBacked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBodyBuffered: a Body tells whether its next Read is served by the
+// buffer alone, and Reset makes a Body as NewBody does.
+func TestBodyBuffered(t *testing.T) {
+	// The header and the body's first byte arrive together, the
+	// body's second byte later.
+	src := &chunks{parts: []string{"headx", "y"}}
+	br := bufio.NewReaderSize(src, 16)
+	if _, err := br.Peek(5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := br.Discard(4); err != nil {
+		t.Fatal(err)
+	}
+	var b Body
+	b.Reset(br, 2)
+	steps := []struct {
+		buffered bool   // Buffered before the Read
+		read     string // what the Read returns
+		err      error
+	}{
+		{true, "x", nil},
+		{false, "y", io.EOF},
+		{true, "", io.EOF},
+	}
+	for i, st := range steps {
+		if got := b.Buffered(); got != st.buffered {
+			t.Errorf("step %d: Buffered = %v, want %v", i, got, st.buffered)
+		}
+		before := src.reads
+		p := make([]byte, 4)
+		n, err := b.Read(p)
+		if string(p[:n]) != st.read || !errors.Is(err, st.err) && err != st.err {
+			t.Errorf("step %d: Read = %q, %v; want %q, %v", i, p[:n], err, st.read, st.err)
+		}
+		if read := src.reads != before; read == st.buffered {
+			t.Errorf("step %d: the source was read: %v; Buffered said %v", i, read, st.buffered)
+		}
+	}
+}
+
+// chunks returns its parts, one per Read, then io.EOF.
+type chunks struct {
+	parts []string
+	reads int
+}
+
+func (c *chunks) Read(p []byte) (int, error) {
+	c.reads++
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.parts[0])
+	c.parts[0] = c.parts[0][n:]
+	if c.parts[0] == "" {
+		c.parts = c.parts[1:]
+	}
+	return n, nil
 }

@@ -42,6 +42,12 @@ func NewBody(r *bufio.Reader, n int64) *Body { return &Body{r: r, n: n} }
 // NewBody.
 func (b *Body) Reset(r *bufio.Reader, n int64) { b.r, b.n = r, n }
 
+// Buffered reports whether the next Read is served from r's buffer alone,
+// without reading r's source: it is when the body is over or r holds
+// some of it. A caller that bounds the source's reads with a deadline
+// need not move it for such a Read.
+func (b *Body) Buffered() bool { return b.n <= 0 || b.r.Buffered() > 0 }
+
 // Read reads the body, no further than its end.
 func (b *Body) Read(p []byte) (int, error) {
 	if b.n <= 0 {

@@ -1,0 +1,88 @@
+package h1
+
+import (
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/deadline"
+)
+
+// The transport reads the clock for the deadlines of its reads and writes
+// and for the idle time of pooled connections, and at a proxy's request
+// rates the readings add up: each costs tens of nanoseconds, and a request
+// took five. So it reads the clock only where a reading is due, and reads
+// the monotonic clock alone.
+//
+// Where a reading is due: after anything that may have blocked (a read or
+// a write of a connection, a dial, a body the client sends), since the
+// time it took is what a timeout bounds. Between two such points one
+// reading serves: the attempt's start (Forward.Now, the caller's reading,
+// or the transport's own) is also the time the pooled connection is
+// taken and the time the request's first write begins. Reads served from
+// the buffer alone need no deadline, and no reading.
+//
+// The monotonic clock alone: time.Now reads the wall clock and the
+// monotonic clock, and deadlines, idle times and their comparisons use
+// only the monotonic reading when both times carry one (net's deadlines
+// are time.Until(t)). time.Since reads the monotonic clock alone, so
+// epoch.Add(time.Since(epoch)) is a time with the same monotonic reading
+// as time.Now's, for about half the cost; its wall clock reading is
+// epoch's moved on by the monotonic clock, which is off only when the wall
+// clock was set since, and nothing reads it.
+
+// epoch anchors monoNow's readings.
+var epoch = time.Now()
+
+// monoNow returns the current time as the monotonic clock tells it (see
+// above): for deadlines and durations, not for display.
+func monoNow() time.Time { return epoch.Add(time.Since(epoch)) }
+
+// now reads the clock for the transport: monoNow, unless a test counts
+// the readings.
+func (t *Transport) now() time.Time {
+	if t.clock != nil {
+		return t.clock()
+	}
+	return monoNow()
+}
+
+// hasMonotonic reports whether t carries a monotonic clock reading, as
+// time.Now's do: Round(0) strips it, and changes t only if it had one.
+func hasMonotonic(t time.Time) bool { return t != t.Round(0) }
+
+// staleMargin is how old a reading of the clock taken before code that
+// does not block may be when it is used as the current time for a
+// deadline: that code runs for microseconds, and a millisecond covers it
+// with room to spare. A deadline set from such a reading is treated as if
+// the reading were staleMargin later, so that it is never early, and may
+// be late by staleMargin more than deadline.Lazy allows.
+const staleMargin = time.Millisecond
+
+// staleMin is the shortest timeout a reading that old is used for: for a
+// shorter one, a millisecond more would be a noticeable part of it, and
+// the clock is read afresh.
+const staleMin = time.Second
+
+// extendRead readies c for a read that timeout bounds (none when 0),
+// counted from now: deadline.Lazy.Extend with the transport's clock, read
+// only when there is a deadline to keep.
+func (c *conn) extendRead(timeout time.Duration) error {
+	if timeout <= 0 {
+		return c.rd.Clear(c.nc.SetReadDeadline)
+	}
+	return c.rd.ExtendAt(c.nc.SetReadDeadline, c.t.now(), timeout)
+}
+
+// extendSince is deadline.Lazy.ExtendAt for at, a reading of the clock
+// taken before code that does not block (see staleMargin): the deadline
+// in place is kept only if it is at least timeout from at+staleMargin,
+// which is later than the current time, and is otherwise set from there.
+// For a timeout shorter than staleMin the clock is read afresh (now).
+func extendSince(d *deadline.Lazy, set func(time.Time) error, at time.Time, timeout time.Duration, now func() time.Time) error {
+	switch {
+	case timeout <= 0:
+		return d.Clear(set)
+	case timeout < staleMin:
+		return d.ExtendAt(set, now(), timeout)
+	}
+	return d.ExtendAt(set, at.Add(staleMargin), timeout)
+}
