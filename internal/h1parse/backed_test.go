@@ -113,3 +113,14 @@ func (c *chunks) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+func BenchmarkFieldsResponse(b *testing.B) {
+	block := "Content-Length: 4096\r\nContent-Type: text/plain\r\nX-Backend: b1\r\nDate: Wed, 02 Dec 2026 18:00:00 GMT\r\n\r\n"
+	values := make([]string, 8)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := FieldsBacked(block, values); !ok {
+			b.Fatal("declined")
+		}
+	}
+}

@@ -109,41 +109,63 @@ func FieldsBacked(block string, values []string) (http.Header, bool) {
 	if len(values) < n {
 		values = make([]string, n)
 	}
+	// Most names appear once, and each is assigned without looking it
+	// up first; a header where one repeats (len(h) tells) is filled
+	// again, looking every name up.
+	ok, repeated := fill(h, block, values, false)
+	if repeated {
+		clear(h)
+		ok, _ = fill(h, block, values, true)
+	}
+	if !ok {
+		return nil, false
+	}
+	return h, true
+}
+
+// fill adds the fields of block to h, giving each name seen once a
+// one-value slice of values (capped, so that a second value allocates),
+// one per field line. With merge, a repeated name's values are appended;
+// without, a repeated name's last line replaces the others, and repeated
+// reports that one did. ok is false for a block Fields declines.
+func fill(h http.Header, block string, values []string, merge bool) (ok, repeated bool) {
+	lines := 0
 	for {
 		i := strings.IndexByte(block, '\n')
 		if i < 1 || block[i-1] != '\r' {
-			return nil, false
+			return false, false
 		}
 		line := block[:i-1]
 		block = block[i+1:]
 		if line == "" {
-			return h, block == ""
+			return block == "", len(h) < lines
 		}
 		colon := strings.IndexByte(line, ':')
 		if colon < 1 {
-			return nil, false // no name, or no colon, or a folded line
+			return false, false // no name, or no colon, or a folded line
 		}
 		key, ok := canonicalName(line[:colon])
 		if !ok {
-			return nil, false
+			return false, false
 		}
 		value, ok := fieldValue(line[colon+1:])
 		if !ok {
-			return nil, false
+			return false, false
 		}
-		if vv, seen := h[key]; seen {
-			h[key] = append(vv, value)
-			continue
+		if merge {
+			if vv, seen := h[key]; seen {
+				h[key] = append(vv, value)
+				continue
+			}
 		}
-		// Most names appear once: their one-value slices share one
-		// array, capped so that a second value allocates.
-		if len(values) > 0 {
-			h[key] = values[:1:1]
-			values[0] = value
-			values = values[1:]
-		} else {
-			h[key] = []string{value}
+		if lines == len(values) {
+			// More field lines than the block has line ends, less
+			// one: the empty line that ends it is missing.
+			return false, false
 		}
+		values[lines] = value
+		h[key] = values[lines : lines+1 : lines+1]
+		lines++
 	}
 }
 

@@ -51,6 +51,7 @@ func TestFields(t *testing.T) {
 		{"DEL in value", "X: a\x7f\r\n\r\n", nil},
 		{"non-token name", "X\"Y: a\r\n\r\n", nil},
 		{"no end", "X: a\r\n", nil},
+		{"no end, repeated", "0:\r\n0:\r\n", nil},
 		{"bytes after the end", "X: a\r\n\r\nmore", nil},
 	}
 	for _, tt := range tests {
