@@ -59,6 +59,22 @@ func TestRoundTripForward(t *testing.T) {
 			fields: []Field{{"Content-Length", "7"}},
 			want:   http.Header{},
 		},
+		// checkRequest lists up to maxListed client fields for
+		// writeRequest, which goes through the map for more (User-Agent
+		// is not listed, X-Field-0 is replaced, Connection is
+		// hop-by-hop).
+		{
+			name:   "as many client fields as are listed",
+			client: manyFields(maxListed+1, "User-Agent", "Connection"),
+			fields: []Field{{"X-Field-0", "replaced"}},
+			want:   with(manyFields(maxListed+1, "User-Agent"), "X-Field-0", "replaced"),
+		},
+		{
+			name:   "more client fields than are listed",
+			client: manyFields(maxListed+2, "User-Agent", "Connection"),
+			fields: []Field{{"X-Field-0", "replaced"}},
+			want:   with(manyFields(maxListed+2, "User-Agent"), "X-Field-0", "replaced"),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +93,25 @@ func TestRoundTripForward(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyFields returns a header of n fields X-Field-0 ... X-Field-n-1, of
+// two values each, and of the fields extra, of one.
+func manyFields(n int, extra ...string) http.Header {
+	h := http.Header{}
+	for i := range n {
+		h["X-Field-"+strconv.Itoa(i)] = []string{"a" + strconv.Itoa(i), "b"}
+	}
+	for _, name := range extra {
+		h[name] = []string{"x"}
+	}
+	return h
+}
+
+// with returns h with the field name set to value.
+func with(h http.Header, name, value string) http.Header {
+	h[name] = []string{value}
+	return h
 }
 
 // TestForwardHeader checks the map given to transports that take one: the

@@ -36,7 +36,26 @@ type outgoing struct {
 	framing int
 	close   bool   // send Connection: close
 	header  header // the fields to send
+
+	// client holds the Forward's client fields that are sent, but for
+	// User-Agent (written first), as checkRequest found them, so that
+	// writeRequest need not go through the client's map and judge each
+	// field again; clientN is how many. Beyond len(client) fields,
+	// clientAll is set and writeRequest goes through the map.
+	client    [maxListed]field
+	clientN   int
+	clientAll bool
 }
+
+// field is one header field with its values.
+type field struct {
+	name   string
+	values []string
+}
+
+// maxListed is how many of a Forward's client fields checkRequest lists
+// for writeRequest; requests carry about ten.
+const maxListed = 16
 
 // checkRequest validates req before anything is sent, so that a request
 // that could be used to smuggle another (a CR or LF in a header, a request
@@ -108,6 +127,14 @@ func checkRequest(req *http.Request, body io.ReadCloser, o *outgoing) error {
 			if !skipHeader(k) && fwd.passes(k) {
 				if err := checkField(k, vv...); err != nil {
 					return err
+				}
+				switch {
+				case k == "User-Agent":
+				case o.clientN < len(o.client):
+					o.client[o.clientN] = field{k, vv}
+					o.clientN++
+				default:
+					o.clientAll = true
 				}
 			}
 		}
@@ -196,12 +223,20 @@ func (c *conn) writeRequest(req *http.Request, body io.ReadCloser, o *outgoing) 
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 	if fwd := o.header.fwd; fwd != nil {
-		for k, vv := range fwd.Client {
-			if skipHeader(k) || k == "User-Agent" || !fwd.passes(k) {
-				continue
+		if o.clientAll {
+			for k, vv := range fwd.Client {
+				if skipHeader(k) || k == "User-Agent" || !fwd.passes(k) {
+					continue
+				}
+				for _, v := range vv {
+					writeField(bw, k, v)
+				}
 			}
-			for _, v := range vv {
-				writeField(bw, k, v)
+		} else {
+			for _, f := range o.client[:o.clientN] {
+				for _, v := range f.values {
+					writeField(bw, f.name, v)
+				}
 			}
 		}
 		for _, f := range fwd.Fields {
@@ -252,10 +287,21 @@ func checkField(k string, vv ...string) error {
 }
 
 // writeField writes one header field; its value is trimmed as Go trims it.
+// A field that fits in the buffer is appended to it in one piece.
 func writeField(bw *bufio.Writer, k, v string) {
+	v = textproto.TrimString(v)
+	if len(k)+len(v)+4 <= bw.Available() {
+		b := bw.AvailableBuffer()
+		b = append(b, k...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		b = append(b, "\r\n"...)
+		bw.Write(b)
+		return
+	}
 	bw.WriteString(k)
 	bw.WriteString(": ")
-	bw.WriteString(textproto.TrimString(v))
+	bw.WriteString(v)
 	bw.WriteString("\r\n")
 }
 
