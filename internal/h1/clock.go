@@ -52,15 +52,19 @@ func hasMonotonic(t time.Time) bool { return t != t.Round(0) }
 // staleMargin is how old a reading of the clock taken before code that
 // does not block may be when it is used as the current time for a
 // deadline: that code runs for microseconds, and a millisecond covers it
-// with room to spare. A deadline set from such a reading is treated as if
-// the reading were staleMargin later, so that it is never early, and may
-// be late by staleMargin more than deadline.Lazy allows.
+// with room to spare.
 const staleMargin = time.Millisecond
 
-// staleMin is the shortest timeout a reading that old is used for: for a
-// shorter one, a millisecond more would be a noticeable part of it, and
-// the clock is read afresh.
-const staleMin = time.Second
+// staleMin is the shortest timeout a reading that old is used for: its
+// slack (a sixteenth, 4ms) leaves room for staleMargin. For a shorter
+// one the clock is read afresh.
+const staleMin = 64 * time.Millisecond
+
+// slack is how late deadline.Lazy lets a deadline for timeout fire
+// (TestSlack checks that it is the Lazy's).
+func slack(timeout time.Duration) time.Duration {
+	return min(timeout/16, deadline.MaxSlack)
+}
 
 // extendRead readies c for a read that timeout bounds (none when 0),
 // counted from now: deadline.Lazy.Extend with the transport's clock, read
@@ -73,10 +77,13 @@ func (c *conn) extendRead(timeout time.Duration) error {
 }
 
 // extendSince is deadline.Lazy.ExtendAt for at, a reading of the clock
-// taken before code that does not block (see staleMargin): the deadline
-// in place is kept only if it is at least timeout from at+staleMargin,
-// which is later than the current time, and is otherwise set from there.
-// For a timeout shorter than staleMin the clock is read afresh (now).
+// taken before code that does not block (see staleMargin), with the same
+// bounds from the current time: the deadline in place is kept only if it
+// is at least timeout from at+staleMargin, which is later than the
+// current time, so it is never early; a new one is timeout and its slack
+// from at, which is earlier than the current time, so it is late by less
+// than the slack. For a timeout shorter than staleMin the clock is read
+// afresh (now).
 func extendSince(d *deadline.Lazy, set func(time.Time) error, at time.Time, timeout time.Duration, now func() time.Time) error {
 	switch {
 	case timeout <= 0:
@@ -84,5 +91,5 @@ func extendSince(d *deadline.Lazy, set func(time.Time) error, at time.Time, time
 	case timeout < staleMin:
 		return d.ExtendAt(set, now(), timeout)
 	}
-	return d.ExtendAt(set, at.Add(staleMargin), timeout)
+	return d.Within(set, at, timeout+staleMargin, timeout+slack(timeout))
 }

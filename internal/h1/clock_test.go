@@ -54,7 +54,7 @@ func TestForwardNow(t *testing.T) {
 // TestExtendSince: a deadline moved from a reading of the clock taken a
 // moment ago is never earlier than the current time plus the timeout,
 // as long as the reading is less than staleMargin old, and is late by at
-// most deadline.Lazy's slack and staleMargin.
+// most deadline.Lazy's slack.
 func TestExtendSince(t *testing.T) {
 	at := time.Now()
 	const age = staleMargin / 2 // how old the reading is
@@ -66,12 +66,14 @@ func TestExtendSince(t *testing.T) {
 		want    time.Duration // the deadline after, from at; -1: none
 		set     bool          // set was called
 	}{
-		{"none in place", time.Minute, 0, staleMargin + time.Minute + deadline.MaxSlack, true},
-		{"in place, far enough from the current time", time.Minute, staleMargin + time.Minute + time.Millisecond, staleMargin + time.Minute + time.Millisecond, false},
+		{"none in place", time.Minute, 0, time.Minute + deadline.MaxSlack, true},
+		{"in place, far enough from the current time", time.Minute, staleMargin + time.Minute, staleMargin + time.Minute, false},
+		{"in place, at the latest", time.Minute, time.Minute + deadline.MaxSlack, time.Minute + deadline.MaxSlack, false},
 		// ExtendAt(at) would keep it, and it would be early by age.
-		{"in place, too close to the current time", time.Minute, time.Minute + age/2, staleMargin + time.Minute + deadline.MaxSlack, true},
-		{"in place, too far", time.Minute, time.Hour, staleMargin + time.Minute + deadline.MaxSlack, true},
-		{"short timeout: the clock read afresh", 160 * time.Millisecond, 0, age + 170*time.Millisecond, true},
+		{"in place, too close to the current time", time.Minute, time.Minute + age/2, time.Minute + deadline.MaxSlack, true},
+		{"in place, too far", time.Minute, time.Hour, time.Minute + deadline.MaxSlack, true},
+		{"160ms", 160 * time.Millisecond, 0, 170 * time.Millisecond, true},
+		{"short timeout: the clock read afresh", 48 * time.Millisecond, 0, age + 51*time.Millisecond, true},
 		{"no timeout", 0, time.Minute, -1, true},
 	}
 	for _, tt := range tests {
@@ -103,7 +105,24 @@ func TestExtendSince(t *testing.T) {
 			if got.Before(current.Add(tt.timeout)) {
 				t.Errorf("deadline at+%v is early: the timeout ends at at+%v", got.Sub(at), current.Add(tt.timeout).Sub(at))
 			}
+			if late := got.Sub(current.Add(tt.timeout)); late > slack(tt.timeout) {
+				t.Errorf("deadline at+%v is %v late, more than the slack %v", got.Sub(at), late, slack(tt.timeout))
+			}
 		})
+	}
+}
+
+// TestSlack: h1's slack is deadline.Lazy's, which extendSince keeps
+// within.
+func TestSlack(t *testing.T) {
+	at := time.Now()
+	for _, timeout := range []time.Duration{time.Millisecond, 64 * time.Millisecond, time.Second, 10 * time.Second, time.Minute, time.Hour} {
+		var d deadline.Lazy
+		var got time.Time
+		_ = d.ExtendAt(func(dl time.Time) error { got = dl; return nil }, at, timeout)
+		if want := at.Add(timeout + slack(timeout)); !got.Equal(want) {
+			t.Errorf("timeout %v: Lazy's deadline at+%v, h1's slack says at+%v", timeout, got.Sub(at), want.Sub(at))
+		}
 	}
 }
 
@@ -123,7 +142,7 @@ func TestStaleReadingNotReused(t *testing.T) {
 	// The body's first read takes longer than the send timeout and its
 	// slack together: its bytes, and the request's head with them, are
 	// written after it.
-	body := &slowBody{r: strings.NewReader("payload"), wait: timeout + timeout/8}
+	body := &slowBody{r: strings.NewReader("payload"), wait: 2 * timeout}
 	req := newRequest(t, context.Background(), "POST", s.URL+"/", body)
 	req.ContentLength = int64(len("payload"))
 	fwd := &Forward{Client: http.Header{}, Now: time.Now()}

@@ -70,9 +70,7 @@ const (
 //
 // The timeouts are connection deadlines moved lazily (see deadline.Lazy):
 // one may fire late by up to a sixteenth of its length, and by at most
-// deadline.MaxSlack (300ms), but never early. A timeout of a second or
-// more counted from a reading of the clock taken a moment before (see
-// clock.go) may fire a millisecond later still.
+// deadline.MaxSlack (300ms), but never early.
 type Options struct {
 	// ConnectTimeout bounds dialing a connection (nginx's
 	// proxy_connect_timeout); 0 means only the request's context bounds it.
