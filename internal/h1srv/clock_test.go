@@ -1,9 +1,11 @@
 package h1srv
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -121,5 +123,34 @@ func TestRequestStart(t *testing.T) {
 			t.Fatalf("request %d: sent at %v, started at %v, handled at %v (the one before started at %v)", i, sent, s.start, s.handler, last)
 		}
 		last = s.start
+	}
+}
+
+// TestWriteDeadlineReachesAWriteUnderWay: a write deadline the handler
+// sets is kept for the next write only while none is under way; one set
+// during a write, from another goroutine, bounds that write at once.
+func TestWriteDeadlineReachesAWriteUnderWay(t *testing.T) {
+	errc := make(chan error, 1)
+	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := w.(*response).c
+		go func() {
+			for !c.writing.Load() {
+				runtime.Gosched() // until the handler's write is under way
+			}
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
+		}()
+		chunk := make([]byte, 64<<10)
+		for range 1 << 12 { // 256 MiB: more than the socket buffers take
+			if _, err := w.Write(chunk); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}))
+	c := dial(t, ts.addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") // and never read
+	if err := <-errc; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a write to a client that does not read: %v", err)
 	}
 }
