@@ -317,8 +317,8 @@ func (c *conn) serve(resumed bool) {
 			c.servePrefaced(c.set.HTTP2)
 			return
 		}
-		ctx := newRequestContext(c.base)
-		req, ok := c.readRequest(ctx)
+		rq := newRequest(c.base)
+		req, ok := c.readRequest(rq)
 		if !ok {
 			c.close()
 			return
@@ -328,7 +328,7 @@ func (c *conn) serve(resumed bool) {
 			// those it sets, as with net/http.
 			c.readClear()
 		}
-		if !c.serveRequest(req, ctx) {
+		if !c.serveRequest(req, &rq.ctx) {
 			c.close()
 			return
 		}
@@ -483,7 +483,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 // the common shape (parseBuffered), with http.ReadRequest otherwise. On a
 // bad request it answers it and returns false; on a network error it
 // returns false without answering.
-func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
+func (c *conn) readRequest(rq *request) (*http.Request, bool) {
 	lim := &c.set.lim
 	// RFC 9112 section 2.2: empty lines before a request line are
 	// ignored (nginx skips them too), such as the CRLF some clients send
@@ -507,7 +507,7 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 			}
 		}
 	}
-	if req, hosts, odd, ok := parseBuffered(ctx, c.br); ok {
+	if req, hosts, odd, ok := parseBuffered(rq, c.br); ok {
 		c.r.remain = math.MaxInt64
 		// It has one Content-Length at most, no Transfer-Encoding, no
 		// folded line.
@@ -574,7 +574,7 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 			return nil, false
 		}
 	}
-	return req.WithContext(ctx), true
+	return rq.setRequest(req), true
 }
 
 // checkRequest makes the checks of RFC 9112 and nginx that
