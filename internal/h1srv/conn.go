@@ -145,11 +145,12 @@ type conn struct {
 	// writing is true while connWriter writes rwc: a write deadline set
 	// meanwhile must reach rwc at once, to bound that write.
 	writing atomic.Bool
-	// wnow is a clock reading for the next write to rwc, taken by the
-	// response's commit just before it (zero: the write reads the
-	// clock). It is used once: a write may block. Written and read by
-	// whoever writes the response, who holds the response's continueMu
-	// when a 100 Continue may be written from another goroutine.
+	// wnow is a clock reading for the next write to rwc, taken as the
+	// response's header block ended just before it (response.endHeader;
+	// zero: the write reads the clock). It is used once: a write may
+	// block. Set only once the response is committed, when no 100
+	// Continue is written any more: the handler's goroutine is then the
+	// only writer.
 	wnow time.Time
 
 	// reqStart is when the current request's first byte was read (nginx's
