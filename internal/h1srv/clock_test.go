@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,5 +153,83 @@ func TestWriteDeadlineReachesAWriteUnderWay(t *testing.T) {
 	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") // and never read
 	if err := <-errc; !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("a write to a client that does not read: %v", err)
+	}
+}
+
+// TestHeaderBlockEnd: the header block's end (the Date field and the
+// empty line) waits for the handler's end, its flush or pendingMax of
+// body; the rest of the block is written as WriteHeader is called, so
+// that later changes to the header map have no effect, as net/http
+// promises.
+func TestHeaderBlockEnd(t *testing.T) {
+	big := strings.Repeat("b", 3*pendingMax)
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		body    string
+		date    string // the handler's Date, if any
+	}{
+		{"a change after WriteHeader", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Set("X-Late", "1")
+			w.Header().Set("Date", "Thu, 01 Jan 1970 00:00:00 GMT")
+			_, _ = io.WriteString(w, "hello")
+		}, "hello", ""},
+		{"the handler's Date", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Date", "Thu, 01 Jan 1970 00:00:00 GMT")
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, "hello")
+		}, "hello", "Thu, 01 Jan 1970 00:00:00 GMT"},
+		{"a body past pendingMax after WriteHeader", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+			w.WriteHeader(http.StatusOK)
+			w.Header().Set("X-Late", "1")
+			for i := 0; i < len(big); i += 100 {
+				_, _ = io.WriteString(w, big[i:min(i+100, len(big))])
+			}
+		}, big, ""},
+		{"a chunked body past pendingMax", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, big[:pendingMax])
+			_, _ = io.WriteString(w, big[pendingMax:])
+			w.Header().Set("X-Late", "1")
+		}, big, ""},
+		{"a flush after WriteHeader", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, "hel")
+			_ = http.NewResponseController(w).Flush()
+			w.Header().Set("X-Late", "1")
+			_, _ = io.WriteString(w, "lo")
+		}, "hello", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := start(t, tt.handler)
+			c := dial(t, ts.addr)
+			for range 2 { // and the connection is kept
+				c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				res, body := c.read("GET")
+				if res.StatusCode != 200 || body != tt.body || res.Close {
+					t.Fatalf("%d, close=%v, %d bytes of body", res.StatusCode, res.Close, len(body))
+				}
+				if v := res.Header["X-Late"]; v != nil {
+					t.Errorf("X-Late: %q, set after the header was written", v)
+				}
+				dates := res.Header["Date"]
+				if len(dates) != 1 {
+					t.Fatalf("Date: %q, want one", dates)
+				}
+				if tt.date != "" && dates[0] != tt.date {
+					t.Errorf("Date: %q, want the handler's %q", dates[0], tt.date)
+				}
+				if tt.date == "" {
+					if d, err := http.ParseTime(dates[0]); err != nil || time.Since(d) > time.Minute || time.Until(d) > time.Minute {
+						t.Errorf("Date: %q (%v), not now", dates[0], err)
+					}
+				}
+			}
+		})
 	}
 }
