@@ -17,6 +17,22 @@ import (
 // checking the request, writing the response), with the client's in the
 // same process.
 func BenchmarkServeKeepAlive(b *testing.B) {
+	const request = "GET /cart/items?page=2 HTTP/1.1\r\nHost: shop.example.com\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
+		"Accept-Language: en-GB,en;q=0.9\r\nAccept-Encoding: gzip, deflate, br\r\n" +
+		"Cookie: SERVERID=0123456789abcdef0123456789abcdef; session=abc123\r\n\r\n"
+	serveKeepAlive(b, request)
+}
+
+// BenchmarkServeKeepAliveWrk is BenchmarkServeKeepAlive with the requests
+// of bench/run's returning clients (wrk's, with the sticky cookie): two
+// fields.
+func BenchmarkServeKeepAliveWrk(b *testing.B) {
+	serveKeepAlive(b, "GET / HTTP/1.1\r\nHost: 127.0.0.1:19080\r\nCookie: SERVERID=0123456789abcdef0123456789abcdef\r\n\r\n")
+}
+
+func serveKeepAlive(b *testing.B, request string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -29,11 +45,6 @@ func BenchmarkServeKeepAlive(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	const request = "GET /cart/items?page=2 HTTP/1.1\r\nHost: shop.example.com\r\n" +
-		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\n" +
-		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
-		"Accept-Language: en-GB,en;q=0.9\r\nAccept-Encoding: gzip, deflate, br\r\n" +
-		"Cookie: SERVERID=0123456789abcdef0123456789abcdef; session=abc123\r\n\r\n"
 	br := bufio.NewReader(c)
 	req := &http.Request{Method: http.MethodGet}
 	b.ReportAllocs()

@@ -65,7 +65,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		b.eof.Store(true)
-		b.c.arm(b.gen)
+		b.c.arm(b.gen, clock()) // the read may have blocked
 	}
 	return n, err
 }
@@ -111,7 +111,7 @@ func (b *body) discardRest(timeout time.Duration) bool {
 	}
 	b.closed = true
 	if timeout > 0 {
-		now := time.Now()
+		now := clock()
 		b.c.readAt(now, now.Add(timeout))
 	}
 	n, err := io.CopyN(io.Discard, b.src, maxDiscard+1)

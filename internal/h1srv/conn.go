@@ -137,6 +137,28 @@ type conn struct {
 	// connection is hijacked, its deadlines are the hijacker's.
 	ownWD     bool
 	rawWrites bool
+	// wantWD is the handler's write deadline while pendingWD says it is
+	// not set on rwc yet: it is set before the next write, with that
+	// write's clock reading (see clock.go).
+	wantWD    time.Time
+	pendingWD bool
+	// writing is true while connWriter writes rwc: a write deadline set
+	// meanwhile must reach rwc at once, to bound that write.
+	writing atomic.Bool
+	// wnow is a clock reading for the next write to rwc, taken as the
+	// response's header block ended just before it (response.endHeader;
+	// zero: the write reads the clock). It is used once: a write may
+	// block. Set only once the response is committed, when no 100
+	// Continue is written any more: the handler's goroutine is then the
+	// only writer.
+	wnow time.Time
+
+	// reqStart is when the current request's first byte was read (nginx's
+	// r->start), the one clock reading taken for it before its handler;
+	// startFresh says that nothing that may block has run since: the
+	// header block was whole in the buffer (see clock.go).
+	reqStart   time.Time
+	startFresh bool
 
 	// mu guards the fields below: the request's context and the watch (see the package comment), shared with the timer's
 	// goroutine, Server.Close and a body read from another goroutine.
@@ -156,7 +178,7 @@ type conn struct {
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
-	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String(), start: time.Now(), fd: -1}
+	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String(), start: clock(), fd: -1}
 	c.fresh.Store(true)
 	c.base = context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
 	c.serial = connSerials.Add(1)
@@ -290,13 +312,14 @@ func (c *conn) serve(resumed bool) {
 		// limit: a read may take in the start of a body with the
 		// block's end.
 		c.r.remain = int64(c.set.lim.block + bufSize)
-		c.headerDeadline(hdrTimeout)
+		c.reqStart = clock()
+		c.startFresh = c.headerDeadline(hdrTimeout, c.reqStart)
 		if c.served == 0 && c.set.HTTP2 != nil && c.sawPreface() {
 			c.servePrefaced(c.set.HTTP2)
 			return
 		}
-		ctx := newRequestContext(c.base)
-		req, ok := c.readRequest(ctx)
+		rq := newRequest(c.base)
+		req, ok := c.readRequest(rq)
 		if !ok {
 			c.close()
 			return
@@ -306,7 +329,7 @@ func (c *conn) serve(resumed bool) {
 			// those it sets, as with net/http.
 			c.readClear()
 		}
-		if !c.serveRequest(req, ctx) {
+		if !c.serveRequest(req, &rq.ctx) {
 			c.close()
 			return
 		}
@@ -326,7 +349,7 @@ const (
 // parks the connection, when the Server has an idle poller.
 func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 	s := c.srv
-	now := time.Now()
+	now := clock()
 	c.idleSince.Store(now.UnixNano())
 	c.state.Store(stateIdle)
 	if s.inShutdown.Load() && !c.fresh.Load() {
@@ -371,7 +394,7 @@ func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 		return waitParked
 	}
 	c.takeBuffers()
-	c.readAt(time.Now(), deadline)
+	c.readAt(clock(), deadline)
 	if _, err := c.br.Peek(1); err != nil {
 		return waitGone
 	}
@@ -379,14 +402,14 @@ func (c *conn) waitRequest(hdrTimeout time.Duration) int {
 }
 
 // headerDeadline bounds the reading of a request's headers once its
-// first byte is in: from the connection's start for its first request,
-// from now for later ones. A header block already whole in the buffer,
-// as most are, needs no deadline: nothing more is read for it.
-func (c *conn) headerDeadline(hdrTimeout time.Duration) {
+// first byte is in (at now): from the connection's start for its first
+// request, from now for later ones. A header block already whole in the
+// buffer, as most are, needs no deadline: nothing more is read for it,
+// and headerDeadline reports that it is so.
+func (c *conn) headerDeadline(hdrTimeout time.Duration, now time.Time) (whole bool) {
 	if b, _ := c.br.Peek(c.br.Buffered()); headerComplete(b) {
-		return
+		return true
 	}
-	now := time.Now()
 	switch {
 	case hdrTimeout <= 0:
 		c.readClear()
@@ -395,6 +418,7 @@ func (c *conn) headerDeadline(hdrTimeout time.Duration) {
 	default:
 		c.readAt(now, now.Add(hdrTimeout))
 	}
+	return false
 }
 
 // headerComplete reports whether b holds a whole header block: the empty
@@ -436,11 +460,23 @@ func (w connWriter) Write(p []byte) (int, error) {
 	// Under dlMu: a 100 Continue may be written from the goroutine
 	// reading the body while the handler sets a deadline or hijacks.
 	c.dlMu.Lock()
-	if !c.rawWrites && !c.ownWD {
-		_ = c.wd.ExtendAt(c.rwc.SetWriteDeadline, time.Now(), c.set.WriteTimeout)
+	now := c.wnow
+	c.wnow = time.Time{}
+	switch {
+	case c.rawWrites:
+	case c.ownWD:
+		if c.pendingWD {
+			c.pendingWD = false
+			_ = c.wd.SetAt(c.rwc.SetWriteDeadline, orNow(now), c.wantWD)
+		}
+	default:
+		_ = c.wd.ExtendAt(c.rwc.SetWriteDeadline, orNow(now), c.set.WriteTimeout)
 	}
+	c.writing.Store(true)
 	c.dlMu.Unlock()
-	return c.rwc.Write(p)
+	n, err := c.rwc.Write(p)
+	c.writing.Store(false)
+	return n, err
 }
 
 // readRequest reads and checks the next request, the header size limit
@@ -448,7 +484,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 // the common shape (parseBuffered), with http.ReadRequest otherwise. On a
 // bad request it answers it and returns false; on a network error it
 // returns false without answering.
-func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
+func (c *conn) readRequest(rq *request) (*http.Request, bool) {
 	lim := &c.set.lim
 	// RFC 9112 section 2.2: empty lines before a request line are
 	// ignored (nginx skips them too), such as the CRLF some clients send
@@ -472,7 +508,7 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 			}
 		}
 	}
-	if req, hosts, odd, ok := parseBuffered(ctx, c.br); ok {
+	if req, hosts, odd, ok := parseBuffered(rq, c.br); ok {
 		c.r.remain = math.MaxInt64
 		// It has one Content-Length at most, no Transfer-Encoding, no
 		// folded line.
@@ -539,7 +575,7 @@ func (c *conn) readRequest(ctx context.Context) (*http.Request, bool) {
 			return nil, false
 		}
 	}
-	return req.WithContext(ctx), true
+	return rq.setRequest(req), true
 }
 
 // checkRequest makes the checks of RFC 9112 and nginx that
@@ -703,6 +739,7 @@ func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) 
 	w.reset(req)
 	c.dlMu.Lock()
 	c.ownWD = false // the Server's WriteTimeout again, until the handler sets one
+	c.pendingWD = false
 	c.dlMu.Unlock()
 
 	var b *body
@@ -729,8 +766,10 @@ func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) 
 		req.Body = b
 		w.body = b
 		w.expect = expectContinue
+	} else if c.startFresh {
+		c.arm(gen, c.reqStart) // read whole when it began
 	} else {
-		c.arm(gen)
+		c.arm(gen, clock())
 	}
 	req.RemoteAddr = c.remote
 	req.TLS = c.tlsState
@@ -786,11 +825,11 @@ func (c *conn) runHandler(w *response, req *http.Request) (panicked bool) {
 }
 
 // arm asks for the watch once the request of generation gen has been read
-// whole. The timer is not set and stopped for every request, which would
-// cost two timer changes per request: a pending timer stays, and when it
-// fires for an earlier request, watch sets it again for the current one.
-func (c *conn) arm(gen uint64) {
-	now := time.Now()
+// whole, at now. The timer is not set and stopped for every request, which
+// would cost two timer changes per request: a pending timer stays, and
+// when it fires for an earlier request, watch sets it again for the
+// current one.
+func (c *conn) arm(gen uint64, now time.Time) {
 	c.mu.Lock()
 	if gen == c.gen && !c.reqDone && !c.watchWanted {
 		c.watchWanted = true
@@ -817,7 +856,7 @@ func (c *conn) watch() {
 		c.mu.Unlock()
 		return
 	}
-	if wait := watchDelay - time.Since(c.armedAt); wait > 0 {
+	if wait := watchDelay - clock().Sub(c.armedAt); wait > 0 {
 		// Set for an earlier request: wait on for this one.
 		c.timer.Reset(wait)
 		c.timerSet = true
@@ -894,9 +933,10 @@ func (c *conn) abort() {
 // keep.
 func (c *conn) reject(code int) {
 	body := errpage.Body(code)
-	now := time.Now()
+	now := clock()
 	c.dlMu.Lock()
 	c.ownWD = true // a second, not the Server's WriteTimeout
+	c.pendingWD = false
 	_ = c.wd.SetAt(c.rwc.SetWriteDeadline, now, now.Add(time.Second))
 	c.dlMu.Unlock()
 	c.bw.WriteString(statusLine(errpage.Status(code)))
@@ -915,7 +955,7 @@ func (c *conn) lingerClose() {
 	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
-	_ = c.rwc.SetReadDeadline(time.Now().Add(lingerTime))
+	_ = c.rwc.SetReadDeadline(clock().Add(lingerTime))
 	_, _ = io.Copy(io.Discard, io.LimitReader(c.rwc, 4<<20))
 }
 

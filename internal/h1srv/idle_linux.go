@@ -88,7 +88,7 @@ func (p *idlePoller) park(c *conn, deadline time.Time) bool {
 	p.gen++
 	c.parkGen = p.gen
 	c.parkDeadline = deadline
-	c.parkedAt = time.Now()
+	c.parkedAt = clock()
 	p.add(c)
 	ev := syscall.EpollEvent{
 		Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,

@@ -26,11 +26,12 @@ func (c *conn) Start() time.Time { return c.start }
 // lastRequest reports whether the request being read must be the
 // connection's last: it is the MaxRequests-th (nginx counts the current
 // request against keepalive_requests), or it began after MaxConnAge
-// (keepalive_time, which nginx checks as the request starts).
+// (keepalive_time, which nginx checks as the request starts: at
+// reqStart).
 func (c *conn) lastRequest() bool {
 	set := c.set
 	if set.MaxRequests > 0 && c.served+1 >= set.MaxRequests {
 		return true
 	}
-	return set.MaxConnAge > 0 && time.Since(c.start) >= set.MaxConnAge
+	return set.MaxConnAge > 0 && c.reqStart.Sub(c.start) >= set.MaxConnAge
 }

@@ -2,7 +2,6 @@ package h1srv
 
 import (
 	"bufio"
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,16 +12,16 @@ import (
 
 // parseBuffered parses the request whose header block is whole in br's
 // buffer, when it has the common shape: an origin-form target, HTTP/1.0 or
-// 1.1, field lines h1parse.Fields accepts, at most one Host and one
+// 1.1, field lines h1parse.FieldsInto accepts, at most one Host and one
 // Content-Length, no Transfer-Encoding, Trailer or Pragma. The request,
-// whose context is ctx, is the one http.ReadRequest would return
+// rq's (with its context and URL), is the one http.ReadRequest would return
 // (FuzzParseBuffered compares them), and hosts is the number of Host
 // fields it had (ReadRequest deletes them). Otherwise ok is false and
 // nothing is consumed: the caller reads the request with
 // http.ReadRequest, which also words the errors. odd says that a field
 // name has a byte nginx does not take in a name (see nameKind), for the
 // caller to drop such fields without looking at every name again.
-func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, hosts int, odd, ok bool) {
+func parseBuffered(rq *request, br *bufio.Reader) (req *http.Request, hosts int, odd, ok bool) {
 	line, fields, end, ok := h1parse.Head(br)
 	if !ok {
 		return nil, 0, false, false
@@ -36,11 +35,10 @@ func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, ho
 	if !ok {
 		return nil, 0, false, false
 	}
-	u, ok := originForm(target)
-	if !ok {
+	if !originForm(target, &rq.url) {
 		return nil, 0, false, false
 	}
-	h, ok := h1parse.Fields(fields)
+	h, ok := h1parse.FieldsInto(fields, rq.values[:])
 	if !ok {
 		return nil, 0, false, false
 	}
@@ -57,7 +55,7 @@ func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, ho
 	}
 	r := http.Request{
 		Method:        method,
-		URL:           u,
+		URL:           &rq.url,
 		Proto:         proto,
 		ProtoMajor:    1,
 		ProtoMinor:    minor,
@@ -75,9 +73,8 @@ func parseBuffered(ctx context.Context, br *bufio.Reader) (req *http.Request, ho
 		r.Body = h1parse.NewBody(br, length)
 	}
 	_, _ = br.Discard(end)
-	// WithContext's copy is the request's one allocation: r stays on
-	// the stack.
-	return r.WithContext(ctx), len(host), oddNames(fields), true
+	// r stays on the stack: its copy in rq is the one.
+	return rq.setRequest(&r), len(host), oddNames(fields), true
 }
 
 // oddNames reports whether a field name of block, field lines that
@@ -100,28 +97,29 @@ func oddNames(block string) bool {
 	}
 }
 
-// originForm returns the URL of an origin-form request target, as
-// url.ParseRequestURI does, when it has nothing to unescape: a path of
+// originForm sets u to the URL of an origin-form request target, as
+// url.ParseRequestURI returns it, when it has nothing to unescape: a path of
 // bytes that need no escaping and the query, from the first '?', as it
 // is. It returns false for anything else (escapes, a fragment mark in the
 // path or query, an empty query, control bytes, an absolute or authority
 // form).
-func originForm(target string) (*url.URL, bool) {
+func originForm(target string, u *url.URL) bool {
 	path, query, hasQuery := strings.Cut(target, "?")
 	if path == "" || path[0] != '/' || hasQuery && query == "" {
-		return nil, false // "/a?" sets ForceQuery
+		return false // "/a?" sets ForceQuery
 	}
 	for i := 0; i < len(path); i++ {
 		if !pathByte[path[i]] {
-			return nil, false
+			return false
 		}
 	}
 	for i := 0; i < len(query); i++ {
 		if c := query[i]; c <= ' ' || c == 0x7f || c == '#' {
-			return nil, false
+			return false
 		}
 	}
-	return &url.URL{Path: path, RawQuery: query}, true
+	*u = url.URL{Path: path, RawQuery: query}
+	return true
 }
 
 // pathByte is the set of bytes url.URL keeps unescaped in a path: those

@@ -18,7 +18,7 @@ func parseBoth(t *testing.T, raw string) bool {
 	t.Helper()
 	fast := bufio.NewReaderSize(strings.NewReader(raw), bufSize)
 	_, _ = fast.Peek(1)
-	got, hosts, odd, ok := parseBuffered(context.Background(), fast)
+	got, hosts, odd, ok := parseBuffered(newRequest(context.Background()), fast)
 	if !ok {
 		if fast.Buffered() != min(len(raw), bufSize) {
 			t.Fatalf("parseBuffered declined %q but consumed some of it", raw)

@@ -30,7 +30,8 @@ type response struct {
 
 	status        int  // 0 until WriteHeader
 	wroteHeader   bool // a final status is set
-	committed     bool // the header block is in the write buffer
+	committed     bool // the header block is in the write buffer, but for its end while open
+	open          bool // the Date field and the empty line are still to come (endHeader)
 	chunked       bool
 	isHEAD        bool
 	contentLength int64 // from the handler's Content-Length, or -1
@@ -44,6 +45,7 @@ type response struct {
 
 	keys    []string // scratch for sorting header names
 	scratch [24]byte
+	ownDate bool // the handler's header had a Date field
 
 	// continueMu serializes a 100 Continue, written by whoever reads
 	// the body (perhaps a transport's goroutine), with the writes of
@@ -158,13 +160,16 @@ func (w *response) Write(p []byte) (int, error) {
 	if w.werr != nil {
 		return 0, w.werr
 	}
-	if !w.committed {
+	if !w.committed || w.open {
+		// Held back as long as the header block is: see endHeader.
 		if len(w.pending)+len(p) <= pendingMax {
 			w.pending = append(w.pending, p...)
 			return len(p), nil
 		}
 		w.commit()
+		w.c.wnow = w.endHeader()
 		w.writeBody(w.pending, p)
+		w.c.wnow = time.Time{}
 		w.pending = w.pending[:0]
 		if w.werr != nil {
 			return 0, w.werr
@@ -211,7 +216,11 @@ func (w *response) flushErr(err error) {
 }
 
 // commit decides the framing and the connection's fate and writes the
-// status line and header block to the buffer.
+// status line and header block to the buffer, all but its end: the Date
+// field and the empty line wait, with the body written meanwhile (up to
+// pendingMax), for endHeader, at the handler's end as a rule. The header
+// map is read here, as net/http promises; the clock is read once, when
+// the block ends, and that reading then serves the write that follows.
 func (w *response) commit() {
 	if w.committed {
 		return
@@ -221,6 +230,7 @@ func (w *response) commit() {
 		defer w.continueMu.Unlock()
 	}
 	w.committed = true
+	w.open = true
 	c := w.c
 	h := w.header
 	req := w.req
@@ -262,8 +272,8 @@ func (w *response) commit() {
 	bw := c.bw
 	bw.WriteString(statusLine(status))
 	w.writeFields(!bodyAllowed(status))
-	if _, ok := h["Date"]; !ok {
-		bw.WriteString(dateLine(time.Now()))
+	if _, ok := h["Date"]; ok {
+		w.ownDate = true
 	}
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
@@ -287,8 +297,23 @@ func (w *response) commit() {
 			bw.WriteString("\r\n")
 		}
 	}
+}
+
+// endHeader ends the header block that commit began, with the Date field
+// (unless the handler's was among the fields) and the empty line, and
+// returns its clock reading, the response's one (see clock.go), for the
+// caller to lend to the write that follows (conn.wnow) when nothing that
+// may block comes between.
+func (w *response) endHeader() time.Time {
+	w.open = false
+	now := clock()
+	bw := w.c.bw
+	if !w.ownDate {
+		bw.WriteString(dateLine(now))
+	}
 	_, err := bw.WriteString("\r\n")
 	w.flushErr(err)
+	return now
 }
 
 // unreadTooLarge reports whether what the handler left of the request body
@@ -371,16 +396,25 @@ func (w *response) finish() {
 		w.closeAfter = true
 	}
 	w.flushErr(bw.Flush())
+	w.c.wnow = time.Time{} // unused if nothing was written
 }
 
 // sendHeader commits the response, 200 unless the handler chose a
-// status, with the body buffered so far.
+// status, and ends its header block, with the body buffered so far. It
+// lends the clock reading of the block's end to the next write
+// (conn.wnow): the caller flushes at once and then clears it.
 func (w *response) sendHeader() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.committed {
 		w.commit()
+	}
+	if w.open {
+		// After the commit no 100 Continue is written (sendContinue):
+		// the handler's goroutine is the only writer, and wnow needs
+		// no lock.
+		w.c.wnow = w.endHeader()
 		w.writeBody(w.pending, nil)
 		w.pending = w.pending[:0]
 	}
@@ -398,6 +432,7 @@ func (w *response) FlushError() error {
 	}
 	w.sendHeader()
 	w.flushErr(w.c.bw.Flush())
+	w.c.wnow = time.Time{}
 	return w.werr
 }
 
@@ -424,6 +459,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	_ = c.rd.Clear(c.rwc.SetReadDeadline)
 	_ = c.wd.Clear(c.rwc.SetWriteDeadline)
 	c.rawWrites = true
+	c.pendingWD = false
 	c.dlMu.Unlock()
 	w.hijacked = true
 	c.hijacked = true
@@ -437,7 +473,7 @@ func (w *response) SetReadDeadline(t time.Time) error {
 	if w.hijacked {
 		return http.ErrHijacked
 	}
-	w.c.readAt(time.Now(), t)
+	w.c.readAt(clock(), t)
 	return nil
 }
 
@@ -451,10 +487,24 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	c := w.c
 	c.dlMu.Lock()
 	c.ownWD = true
-	_ = c.wd.SetAt(c.rwc.SetWriteDeadline, time.Now(), t)
+	if c.writing.Load() {
+		// A write is under way, perhaps blocked: t bounds it.
+		c.pendingWD = false
+		_ = c.wd.SetAt(c.rwc.SetWriteDeadline, clock(), t)
+	} else {
+		// Set before the next write, with its clock reading: a
+		// deadline bounds only writes, and this saves a reading.
+		c.wantWD, c.pendingWD = t, true
+	}
 	c.dlMu.Unlock()
 	return nil
 }
+
+// RequestStart returns when the request's first byte was read, nginx's
+// r->start: what $request_time counts from. The server read the clock
+// then for the request's header deadline; a handler takes it instead of
+// reading the clock again.
+func (w *response) RequestStart() time.Time { return w.c.reqStart }
 
 // EnableFullDuplex reports success: the request body may always be read
 // while the response is written.

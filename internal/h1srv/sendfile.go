@@ -3,6 +3,7 @@ package h1srv
 import (
 	"io"
 	"net/http"
+	"time"
 )
 
 var _ io.ReaderFrom = (*response)(nil)
@@ -25,11 +26,16 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if !ok || w.isHEAD || w.contentLength < 0 || w.chunked || !bodyAllowed(w.status) || w.werr != nil || len(w.pending) > 0 {
 		return io.Copy(writerOnly{w}, src)
 	}
-	w.commit()
-	if err := w.c.bw.Flush(); err != nil {
+	w.sendHeader()
+	err := w.c.bw.Flush()
+	w.c.wnow = time.Time{}
+	if err != nil {
 		w.flushErr(err)
 		return 0, err
 	}
+	// The kernel writes rwc itself: a write deadline the handler set
+	// since the last write must be in place first.
+	w.c.setPendingWriteDeadline()
 	left := w.contentLength - w.written
 	// One LimitedReader only: the kernel path looks through one.
 	lr, isLimited := src.(*io.LimitedReader)

@@ -1,0 +1,52 @@
+package h1srv
+
+import "time"
+
+// Clock readings. time.Now costs tens of nanoseconds on a VM, and a
+// proxied request used to read it half a dozen times on the server's
+// side alone. The server reads it where time has really passed, where a
+// read or a write may have blocked, and reuses the reading until the
+// next such point:
+//
+//   - once the request's first byte is in (conn.reqStart): for the
+//     header deadline, keepalive_time, the watch's start when the header
+//     block was whole in the buffer, and RequestStart;
+//   - once as the response's header block ends (response.endHeader: at
+//     the handler's end, its Flush, or once its body outgrows
+//     pendingMax): for its Date and for the write deadline
+//     (send_timeout) of the write that follows (conn.wnow); any later
+//     write reads the clock again, since the one before may have
+//     blocked for a slow client;
+//   - once as the connection turns idle (waitRequest), after the
+//     response's last write: keepalive_timeout counts from there.
+//
+// A deadline the handler sets for writes (SetWriteDeadline) is set on
+// the connection before the next write, with that write's reading,
+// rather than at once with a reading of its own; at once when a write is
+// under way, which it must bound.
+
+// clock reads the clock: time.Now, through a variable so that a test can
+// count the readings (TestClockReadingsPerRequest); it is set only before
+// any test runs.
+var clock = time.Now
+
+// orNow returns now, or the current time when now is zero (no reading
+// to reuse).
+func orNow(now time.Time) time.Time {
+	if now.IsZero() {
+		return clock()
+	}
+	return now
+}
+
+// setPendingWriteDeadline sets on rwc the write deadline the handler set
+// since the last write, for a write that does not go through connWriter
+// (sendfile).
+func (c *conn) setPendingWriteDeadline() {
+	c.dlMu.Lock()
+	if c.pendingWD && !c.rawWrites {
+		c.pendingWD = false
+		_ = c.wd.SetAt(c.rwc.SetWriteDeadline, clock(), c.wantWD)
+	}
+	c.dlMu.Unlock()
+}
