@@ -81,6 +81,11 @@ type exchange struct {
 	// chain of the request's exchanges ending with it.
 	view vars.Upstreams
 
+	// pick is the balancer's view of the request, and skip x.a.skip
+	// (see take).
+	pick balance.Request
+	skip func(*upstream.Server) bool
+
 	// recyclable says the exchange may go back to the pool once the
 	// request ends (recycle.go).
 	recyclable bool
@@ -304,9 +309,15 @@ func (x *exchange) take() *upstream.Server {
 			x.orig = x.dec
 		}
 	}
-	req := balance.Request{ClientIP: x.vr.Remote.Addr(), Key: x.key}
+	// Both escape through the Balancer interface: they live in the
+	// exchange, and the method value is made once per exchange's life,
+	// which the pool keeps across requests (recycle.go).
+	x.pick = balance.Request{ClientIP: x.vr.Remote.Addr(), Key: x.key}
+	if x.skip == nil {
+		x.skip = x.a.skip
+	}
 	for {
-		s := x.st.Pick(&req, x.a.skip)
+		s := x.st.Pick(&x.pick, x.skip)
 		if s == nil || s.Acquire() {
 			return s
 		}

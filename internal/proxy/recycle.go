@@ -54,7 +54,9 @@ func (w *responseWriter) release(r *http.Request) {
 		return
 	}
 	if x := w.x; x != nil && x.recyclable {
+		skip := x.skip // bound to x.a, which stays where it is
 		*x = exchange{}
+		x.skip = skip
 		exchanges.Put(x)
 	}
 	*w = responseWriter{}
