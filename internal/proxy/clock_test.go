@@ -223,8 +223,10 @@ func TestClockReadingsPerRequest(t *testing.T) {
 }
 
 // With the real clock, a writer that knows its request's start (h1srv's)
-// gives the start $request_time counts from and the first attempt's,
-// which h1 is given in Forward.Now; an injected clock ignores it.
+// gives the start $request_time counts from; an injected clock ignores
+// it. That start is when the request's first byte came, and its header
+// may have taken longer: the first attempt starts at a reading of its
+// own, which h1 is given in Forward.Now (with the real clock only).
 func TestRequestStartFromWriter(t *testing.T) {
 	started := time.Now().Add(-time.Hour)
 	tests := []struct {
@@ -242,28 +244,31 @@ func TestRequestStartFromWriter(t *testing.T) {
 				now = (&countingClock{base: time.Now()}).now
 			}
 			tr := &recordingTransport{}
-			p := newTestProxy(t, "$request_time", "", "", tr, now, nil)
+			p := newTestProxy(t, "$request_time $upstream_response_time", "", "", tr, now, nil)
 			w := &startWriter{benchWriter: benchWriter{h: make(http.Header)}, start: started}
+			before := time.Now()
 			p.h.ServeHTTP(w, p.request("/", 0))
 			if w.code != 200 {
 				t.Fatalf("status %d", w.code)
 			}
-			var secs float64
-			if _, err := fmt.Sscan(p.lines()[0], &secs); err != nil {
+			var secs, upstream float64
+			if _, err := fmt.Sscan(p.lines()[0], &secs, &upstream); err != nil {
 				t.Fatal(err)
 			}
 			if got := secs >= 3600; got != tt.fromStart {
 				t.Errorf("$request_time %v: counted from the writer's start %v, want %v", secs, got, tt.fromStart)
 			}
+			if upstream >= 3600 {
+				t.Errorf("$upstream_response_time %v counts from the request's first byte, not the attempt's start", upstream)
+			}
 			if len(tr.nows) != 1 {
 				t.Fatalf("%d attempts, want 1", len(tr.nows))
 			}
-			want := time.Time{}
-			if !tt.injected {
-				want = started
-			}
-			if !tr.nows[0].Equal(want) {
-				t.Errorf("Forward.Now = %v, want %v", tr.nows[0], want)
+			switch at := tr.nows[0]; {
+			case tt.injected && !at.IsZero():
+				t.Errorf("Forward.Now = %v with an injected clock, want zero (h1 reads its own)", at)
+			case !tt.injected && at.Before(before):
+				t.Errorf("Forward.Now = %v, before the request was served (%v)", at, before)
 			}
 		})
 	}

@@ -501,8 +501,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.inflight.Add(-1)
-	start := h.requestStart(w)
+	start, own := h.requestStart(w)
 	rw := newResponseWriter(w)
+	// The server's reading is the request's first byte, and the rest of
+	// its header may have come in later reads: only the handler's own
+	// reading may stand for an attempt's start (proxy).
+	rw.fresh = own
 	// The proxy fills the upstream fields of the entry; the rest is
 	// filled only when the line is written, so a location without an
 	// access log pays nothing for it.
@@ -658,16 +662,17 @@ type requestStarter interface{ RequestStart() time.Time }
 
 // requestStart returns the moment the request began: the server's own
 // reading when it has one and the clock is the real one, else a reading
-// of the handler's clock, so that an injected clock is used throughout.
-func (h *Handler) requestStart(w http.ResponseWriter) time.Time {
+// of the handler's clock (own), so that an injected clock is used
+// throughout.
+func (h *Handler) requestStart(w http.ResponseWriter) (start time.Time, own bool) {
 	if h.realClock {
 		if rs, ok := w.(requestStarter); ok {
 			if t := rs.RequestStart(); !t.IsZero() {
-				return t
+				return t, false
 			}
 		}
 	}
-	return h.now()
+	return h.now(), true
 }
 
 // redirectToSlash answers a request for "/app" when "location /app/"
@@ -709,10 +714,10 @@ type responseWriter struct {
 	fl flow
 	// expires is the location's `expires`, applied with add_header.
 	expires *expiresRule
-	// fresh says that nothing that may block (limit_req, access checks,
-	// auth_request, an internal redirect) has happened since the request
-	// began, so the first exchange may start at resp.Start without a
-	// clock reading of its own. doneAt is the clock reading that ended
+	// fresh says that resp.Start is the handler's own reading and that
+	// nothing that may block (limit_req, access checks, auth_request, an
+	// internal redirect) has happened since, so the first exchange may
+	// start at resp.Start without a clock reading of its own. doneAt is the clock reading that ended
 	// the latest exchange (the end of its response), which the access log
 	// takes for $request_time; zero when something ran after it.
 	fresh  bool

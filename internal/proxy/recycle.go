@@ -39,10 +39,10 @@ var (
 )
 
 // newResponseWriter returns a cleared responseWriter for a request to w,
-// from the pool. The request is fresh: nothing has blocked yet.
+// from the pool.
 func newResponseWriter(w http.ResponseWriter) *responseWriter {
 	rw := writers.Get().(*responseWriter)
-	rw.ResponseWriter, rw.fresh, rw.recycled = w, true, true
+	rw.ResponseWriter, rw.recycled = w, true
 	return rw
 }
 
