@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,8 @@ type recordingTransport struct {
 	refuse string
 	mu     sync.Mutex
 	nows   []time.Time
+	fields [][]h1.Field // each attempt's proxy_set_header fields
+	omit   [][]string   // and the client's fields left out
 }
 
 func (t *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -40,6 +43,8 @@ func (t *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 func (t *recordingTransport) RoundTripForward(_ context.Context, r *http.Request, fwd *h1.Forward) (*http.Response, error) {
 	t.mu.Lock()
 	t.nows = append(t.nows, fwd.Now)
+	t.fields = append(t.fields, slices.Clone(fwd.Fields))
+	t.omit = append(t.omit, slices.Clone(fwd.Omit))
 	t.mu.Unlock()
 	if r.URL.Host == t.refuse {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: fmt.Errorf("connection refused")}
