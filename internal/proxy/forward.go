@@ -106,9 +106,9 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		writeError(w, http.StatusRequestEntityTooLarge)
 		return
 	}
-	// The request's first exchange, when nothing blocked since the
-	// request began, begins at the request's start: no reading of its
-	// own.
+	// The request's first exchange begins at the request's start, with
+	// no reading of its own, when that start is the handler's reading
+	// and nothing that may block has happened since (w.fresh).
 	now := w.resp.Start
 	if !w.fresh {
 		now = h.now()

@@ -717,9 +717,10 @@ type responseWriter struct {
 	// fresh says that resp.Start is the handler's own reading and that
 	// nothing that may block (limit_req, access checks, auth_request, an
 	// internal redirect) has happened since, so the first exchange may
-	// start at resp.Start without a clock reading of its own. doneAt is the clock reading that ended
-	// the latest exchange (the end of its response), which the access log
-	// takes for $request_time; zero when something ran after it.
+	// start at resp.Start without a clock reading of its own. doneAt is
+	// the clock reading that ended the latest exchange (the end of its
+	// response), which the access log takes for $request_time; zero
+	// when another action began after it.
 	fresh  bool
 	doneAt time.Time
 	// recycled says the writer came from the pool and goes back to it
