@@ -126,6 +126,7 @@ func (h *Handler) proxyDynamic(w *responseWriter, r *http.Request, l *location, 
 	// bounded here, their names are not.
 	dl.unobserved = made
 	vr.ProxyHost = hostPort
+	w.fresh = false // Target may have waited for the resolver
 	h.proxy(w, r, &dl, vr, prefix, entry)
 }
 

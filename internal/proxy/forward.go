@@ -62,6 +62,15 @@ type exchange struct {
 	last     *upstream.Server // the server of the latest attempt
 	orig     sticky.Decision  // the decision before any attempt failed
 	safe     bool             // the method is idempotent
+	// The clock is read once per moment the request passes, and the
+	// reading is shared by all that happens at that moment: mark is a
+	// reading the next attempt may begin at (zero when something may
+	// have blocked since it was taken: a queue wait, a buffered body, a
+	// failed attempt); header when the latest attempt's response header
+	// came (its $upstream_header_time, the server's success, the
+	// cookie's time); end when the latest attempt ended (zero once an
+	// error page was sent after it).
+	mark, header, end time.Time
 
 	// attempts records each attempt's server and status for the access
 	// log; formatted only when the location logs.
@@ -71,6 +80,15 @@ type exchange struct {
 	// view is what $upstream_* read: the exchange itself, or the
 	// chain of the request's exchanges ending with it.
 	view vars.Upstreams
+
+	// pick is the balancer's view of the request, and skip x.a.skip
+	// (see take).
+	pick balance.Request
+	skip func(*upstream.Server) bool
+
+	// recyclable says the exchange may go back to the pool once the
+	// request ends (recycle.go).
+	recyclable bool
 
 	// queued says how the request left the upstream's queue without a
 	// server (full, timed out, client gone); queueNone if it never
@@ -88,7 +106,17 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 		writeError(w, http.StatusRequestEntityTooLarge)
 		return
 	}
-	x := &exchange{h: h, l: l, r: r, vr: vr, up: l.upstream, st: l.upstream.Load(), start: h.now(), safe: isIdempotent(r.Method)}
+	// The request's first exchange begins at the request's start, with
+	// no reading of its own, when that start is the handler's reading
+	// and nothing that may block has happened since (w.fresh).
+	now := w.resp.Start
+	if !w.fresh {
+		now = h.now()
+	}
+	w.fresh, w.doneAt = false, time.Time{}
+	x := w.takeExchange()
+	x.h, x.l, x.r, x.vr, x.up, x.st = h, l, r, vr, l.upstream, l.upstream.Load()
+	x.start, x.mark, x.safe = now, now, isIdempotent(r.Method)
 	x.a.now = x.start
 	// A request proxied before, in a location an error_page left,
 	// lists those attempts first (upstreamchain.go).
@@ -106,6 +134,7 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 	if l.tlsName != nil {
 		x.fwd.TLSName = l.tlsName.Expand(vr)
 	}
+	x.recyclable = x.fastForward()
 	if x.out.Body != nil {
 		src := r.Body
 		if l.maxBody > 0 {
@@ -144,12 +173,19 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 			}
 			x.up.CountOutcome(&x.dec)
 		}
+		// The latest attempt's end is the response's, unless an error
+		// page was sent since.
+		end := x.end
+		if end.IsZero() {
+			end = h.now()
+		}
+		w.doneAt = end
 		if h.observer != nil && !l.unobserved {
 			status := w.status
 			if status == 0 {
 				status = StatusClientClosed
 			}
-			h.observer.ObserveRequest(x.up, x.last, status, h.now().Sub(x.start), x.dec, x.tries)
+			h.observer.ObserveRequest(x.up, x.last, status, end.Sub(x.start), x.dec, x.tries)
 		}
 	}()
 	x.run(w)
@@ -157,8 +193,11 @@ func (h *Handler) proxy(w *responseWriter, r *http.Request, l *location, vr *var
 
 // run makes attempts until one gives a response to send, or none is left.
 func (x *exchange) run(w *responseWriter) {
-	if x.buffered && !x.bufferBody(w) {
-		return
+	if x.buffered {
+		x.mark = time.Time{} // reading the body takes its time
+		if !x.bufferBody(w) {
+			return
+		}
 	}
 	server, body := x.next()
 	if server == nil {
@@ -198,7 +237,7 @@ func (x *exchange) run(w *responseWriter) {
 		x.setStatus(res.StatusCode)
 		cond := statusCondition(res.StatusCode)
 		if cond == 0 || !x.l.next.Has(cond) {
-			server.RecordSuccess(x.h.now())
+			server.RecordSuccess(x.header)
 			x.respond(w, res, server)
 			return
 		}
@@ -216,8 +255,9 @@ func (x *exchange) run(w *responseWriter) {
 		// can be reused, then let it go.
 		_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
 		_ = res.Body.Close()
-		x.end(server)
+		x.endAttempt(server)
 		x.ended(0)
+		x.mark = x.end // the next attempt begins as this one ends
 		server, body = next, nextBody
 	}
 }
@@ -231,6 +271,7 @@ func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
 	server := x.take()
 	if server == nil && x.tries == 0 && x.st.QueueSize > 0 && x.saturated() {
 		server = x.queue()
+		x.mark = time.Time{} // the wait took its time
 	}
 	if server == nil {
 		return nil, nil
@@ -244,7 +285,7 @@ func (x *exchange) next() (*upstream.Server, io.ReadCloser) {
 	case x.replay != nil:
 		view, ok := x.replay.attempt()
 		if !ok {
-			x.end(server)
+			x.endAttempt(server)
 			return nil, nil
 		}
 		return server, view
@@ -268,20 +309,26 @@ func (x *exchange) take() *upstream.Server {
 			x.orig = x.dec
 		}
 	}
-	req := balance.Request{ClientIP: x.vr.Remote.Addr(), Key: x.key}
+	// Both escape through the Balancer interface: they live in the
+	// exchange, and the method value is made once per exchange's life,
+	// which the pool keeps across requests (recycle.go).
+	x.pick = balance.Request{ClientIP: x.vr.Remote.Addr(), Key: x.key}
+	if x.skip == nil {
+		x.skip = x.a.skip
+	}
 	for {
-		s := x.st.Pick(&req, x.a.skip)
+		s := x.st.Pick(&x.pick, x.skip)
 		if s == nil || s.Acquire() {
 			return s
 		}
 	}
 }
 
-// end ends an attempt on server (or gives back a slot no attempt used)
+// endAttempt ends an attempt on server (or gives back a slot no attempt used)
 // and tells the upstream's queue that a slot is free: one atomic load
 // when nobody waits. Whatever server's max_conns: the server ending may
 // be one a reload replaced by one with max_conns that shares its count.
-func (x *exchange) end(server *upstream.Server) {
+func (x *exchange) endAttempt(server *upstream.Server) {
 	server.End()
 	x.up.Queue().Signal()
 }
@@ -292,6 +339,7 @@ func (x *exchange) end(server *upstream.Server) {
 // failures are in the log's upstream fields.
 func (x *exchange) fail(w *responseWriter, status int) {
 	x.dec = x.orig
+	x.end = time.Time{} // the error page may take its time
 	if x.l.cfg.Proxy.StickyDebugHeader && x.dec.Outcome != sticky.None {
 		w.Header().Set("X-Limpet-Sticky", x.dec.Label())
 	}
@@ -319,7 +367,8 @@ func (x *exchange) latest() *attemptRecord {
 // ended records the end of the latest attempt, and its header time when
 // header is negative (no header came).
 func (x *exchange) ended(header time.Duration) {
-	took := x.h.now().Sub(x.began)
+	x.end = x.h.now()
+	took := x.end.Sub(x.began)
 	x.upTime += took
 	rec := x.latest()
 	rec.took = took
@@ -452,7 +501,15 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	req.URL.Scheme, req.URL.Host = x.l.scheme, server.Addr
 	req.Body = body
 
-	x.began = x.h.now()
+	x.began, x.mark = x.mark, time.Time{}
+	if x.began.IsZero() {
+		x.began = x.h.now()
+	}
+	if x.h.realClock {
+		// h1 starts the attempt's clock (deadlines, connect time,
+		// pool bookkeeping) at this reading instead of one of its own.
+		x.fwd.Now = x.began
+	}
 	server.BeginAcquired() // next took the slot
 	server.RecordSelected(x.began)
 	x.fwd.ConnectTime = -1 // h1's transport tells
@@ -460,11 +517,12 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	rec := x.latest()
 	rec.connect = x.fwd.ConnectTime
 	if err != nil {
-		x.end(server)
+		x.endAttempt(server)
 		x.ended(-1)
 		return nil, err
 	}
-	rec.header = x.h.now().Sub(x.began)
+	x.header = x.h.now()
+	rec.header = x.header.Sub(x.began)
 	server.RecordResponse(res.StatusCode)
 	return res, nil
 }
@@ -508,14 +566,14 @@ func (x *exchange) classify(err error) failure {
 // if the response is cut short by a panic (http.ErrAbortHandler).
 func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstream.Server) {
 	defer func() {
-		x.end(server)
+		x.endAttempt(server)
 		x.ended(0)
 	}()
 	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && !readTimeoutApplied(res.Body) {
 		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
 	}
 	w.resp.UpstreamHeader = res.Header
-	x.h.respond(w, x.r, x.vr, res, x.st, &x.dec, server, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader, x.l.resp)
+	x.h.respond(w, x.r, x.vr, res, x.st, &x.dec, server, x.header, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader, x.l.resp)
 }
 
 // readTimeoutApplied reports a body whose reads the transport already

@@ -105,6 +105,10 @@ type Handler struct {
 	errorLog *slog.Logger
 	observer Observer
 	now      func() time.Time
+	// realClock says now is time.Now, not a clock a test injected: only
+	// then may a reading taken elsewhere (the server's RequestStart)
+	// stand in for one of its own, and be handed on to h1.
+	realClock bool
 	// vars is the configuration's variables; userVars says whether a
 	// request needs storage for them or for regex captures.
 	vars     *vars.Registry
@@ -269,7 +273,7 @@ func NewHandler(servers []*config.Server, defaultIndex int, env *Env) (*Handler,
 		vars:     env.Vars,
 	}
 	if h.now == nil {
-		h.now = time.Now
+		h.now, h.realClock = time.Now, true
 	}
 	if h.errorLog == nil {
 		h.errorLog = slog.Default()
@@ -497,8 +501,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.inflight.Add(-1)
-	start := h.now()
-	rw := &responseWriter{ResponseWriter: w}
+	start, own := h.requestStart(w)
+	rw := newResponseWriter(w)
+	// The server's reading is the request's first byte, and the rest of
+	// its header may have come in later reads: only the handler's own
+	// reading may stand for an attempt's start (proxy).
+	rw.fresh = own
 	// The proxy fills the upstream fields of the entry; the rest is
 	// filled only when the line is written, so a location without an
 	// access log pays nothing for it.
@@ -550,8 +558,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				entry.UserAgent, entry.Referer = r.UserAgent(), r.Referer()
 				entry.Client = vr.Remote.Addr().String()
 			}
-			loc.logRequest(rw, entry, h.now().Sub(start))
+			end := rw.doneAt // the end of the response, when a proxy read it
+			if end.IsZero() {
+				end = h.now()
+			}
+			loc.logRequest(rw, entry, end.Sub(start))
 		}
+		rw.release(r) // last: nothing of the request reads it after this
 	}()
 
 	// Until a location is chosen, limpet's own answers (497, a TLS
@@ -634,11 +647,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A `return` runs before the limits, in nginx's rewrite phase.
 		var held limit.Held
 		defer held.Release()
+		rw.fresh = false // limit_req may delay the request
 		if !loc.limits(rw, r, vr, &held) {
 			return
 		}
 	}
 	h.run(rw, r, loc, prefix)
+}
+
+// requestStarter is a ResponseWriter that knows when its request began:
+// h1srv's, which reads the clock once as the request's first byte arrives
+// (nginx's r->start, what $request_time counts from).
+type requestStarter interface{ RequestStart() time.Time }
+
+// requestStart returns the moment the request began: the server's own
+// reading when it has one and the clock is the real one, else a reading
+// of the handler's clock (own), so that an injected clock is used
+// throughout.
+func (h *Handler) requestStart(w http.ResponseWriter) (start time.Time, own bool) {
+	if h.realClock {
+		if rs, ok := w.(requestStarter); ok {
+			if t := rs.RequestStart(); !t.IsZero() {
+				return t, false
+			}
+		}
+	}
+	return h.now(), true
 }
 
 // redirectToSlash answers a request for "/app" when "location /app/"
@@ -680,6 +714,20 @@ type responseWriter struct {
 	fl flow
 	// expires is the location's `expires`, applied with add_header.
 	expires *expiresRule
+	// fresh says that resp.Start is the handler's own reading and that
+	// nothing that may block (limit_req, access checks, auth_request, an
+	// internal redirect) has happened since, so the first exchange may
+	// start at resp.Start without a clock reading of its own. doneAt is
+	// the clock reading that ended the latest exchange (the end of its
+	// response), which the access log takes for $request_time; zero
+	// when another action began after it.
+	fresh  bool
+	doneAt time.Time
+	// recycled says the writer came from the pool and goes back to it
+	// when its request ends; x is the exchange it lent the request's
+	// first proxying (recycle.go).
+	recycled bool
+	x        *exchange
 }
 
 func (w *responseWriter) WriteHeader(code int) {

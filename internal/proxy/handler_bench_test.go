@@ -62,6 +62,10 @@ func (w *benchWriter) SetReadDeadline(time.Time) error  { return nil }
 // per request on the cookie-hit path.
 func BenchmarkStickyHitPath(b *testing.B) { benchmarkStickyHit(b, "off", "", nil) }
 
+// BenchmarkStickyNewClient is BenchmarkStickyHitPath for a new user,
+// without the cookie: the balancer chooses, and the response sets it.
+func BenchmarkStickyNewClient(b *testing.B) { benchmarkSticky(b, "off", "", nil, false) }
+
 // BenchmarkStickyHitPathLogged is the same with the access log on, to a
 // writer that discards: the cost of logging itself.
 func BenchmarkStickyHitPathLogged(b *testing.B) { benchmarkStickyHit(b, "/dev/null", "", nil) }
@@ -82,6 +86,12 @@ func BenchmarkStickyHitPathUpstreamFormat(b *testing.B) {
 // accessLog; extra is written at http level (limit zones), and limits
 // compiles the limit directives (nil: none).
 func benchmarkStickyHit(b *testing.B, accessLog, extra string, limits func(config.Limits) (*limit.Requests, *limit.Conns, error)) {
+	benchmarkSticky(b, accessLog, extra, limits, true)
+}
+
+// benchmarkSticky is benchmarkStickyHit for a returning user (cookie) or
+// a new one.
+func benchmarkSticky(b *testing.B, accessLog, extra string, limits func(config.Limits) (*limit.Requests, *limit.Conns, error), cookie bool) {
 	cfg, err := config.LoadBytes("/bench/limpet.conf", []byte(extra+`
 upstream backend { server 127.0.0.1:9001; server 127.0.0.1:9002; sticky cookie SERVERID expires=1h path=/; }
 server { listen 127.0.0.1:8080; server_name lb; access_log `+accessLog+`;
@@ -112,7 +122,10 @@ server { listen 127.0.0.1:8080; server_name lb; access_log `+accessLog+`;
 	req, _ := http.NewRequest(http.MethodGet, "http://lb/cart?id=1", nil)
 	req.RemoteAddr = "127.0.0.1:40000"
 	req.RequestURI = "/cart?id=1"
-	req.Header.Set("Cookie", "_ga=1; SERVERID="+servers[0].ID)
+	req.Header.Set("Cookie", "_ga=1")
+	if cookie {
+		req.Header.Set("Cookie", "_ga=1; SERVERID="+servers[0].ID)
+	}
 	req.Header.Set("User-Agent", "wrk")
 	w := &benchWriter{h: make(http.Header)}
 	b.ReportAllocs()

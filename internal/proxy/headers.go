@@ -45,6 +45,10 @@ type setHeader struct {
 	value *vars.Template
 	// host marks the Host header, which Go sends from Request.Host.
 	host bool
+	// replaces says a field of the name may be in the list already: an
+	// earlier proxy_set_header of it, or the Connection and Upgrade an
+	// upgrade adds (outgoingRequest). Only then is the list searched.
+	replaces bool
 }
 
 // compileHeaders compiles a proxy_set_header list; an unknown variable is
@@ -57,7 +61,11 @@ func compileHeaders(g *vars.Registry, list []config.Header) ([]setHeader, error)
 			return nil, &config.Error{Pos: h.Pos, Msg: err.Error()}
 		}
 		name := textproto.CanonicalMIMEHeaderKey(h.Name)
-		out = append(out, setHeader{name: name, value: t, host: name == "Host"})
+		replaces := name == "Connection" || name == "Upgrade"
+		for _, o := range out {
+			replaces = replaces || o.name == name
+		}
+		out = append(out, setHeader{name: name, value: t, host: name == "Host", replaces: replaces})
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/limpet-lb/limpet/internal/accesslog"
 	"github.com/limpet-lb/limpet/internal/config"
@@ -54,6 +55,7 @@ type flow struct {
 func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix string) {
 	fl := &rw.fl
 	fl.loc = loc
+	rw.doneAt = time.Time{} // a new action: an earlier exchange's end is not the response's
 	if !rw.added {
 		rw.add = loc.addHeaders
 	}
@@ -72,6 +74,9 @@ func (h *Handler) run(rw *responseWriter, r *http.Request, loc *location, prefix
 	}
 	rw.realIPPhase(r, loc) // PREACCESS, after an internal redirect too
 	if !fl.sub {           // a subrequest skips the access phase (authrequest.go)
+		if loc.guard != nil || loc.auth != nil {
+			rw.fresh = false // auth_basic's hashing, the subrequest
+		}
 		if loc.guard != nil && !loc.guard.Allow(rw, r, vr.Remote.Addr()) {
 			return
 		}
@@ -134,6 +139,7 @@ func (h *Handler) serveFiles(rw *responseWriter, r *http.Request, loc *location)
 // 500 with the built-in page and reports false.
 func (h *Handler) countRedirect(rw *responseWriter, to string) bool {
 	fl := &rw.fl
+	rw.fresh = false
 	fl.redirects++
 	if fl.redirects <= config.MaxInternalRedirects {
 		return true

@@ -113,6 +113,7 @@ func (l *location) logRequest(rw *responseWriter, e *accesslog.Entry, took time.
 	e.RequestTime = took
 	if l.log.formats {
 		p := &rw.resp
+		p.End = p.Start.Add(took) // the times of the line: no reading of their own
 		p.Status, p.BodyBytes = e.Status, rw.bytes
 		p.HeaderBytes = headerBytes(rw)
 		p.Completed = rw.status != 0 && !rw.broken

@@ -76,7 +76,9 @@ func outgoingRequest(r *http.Request, l *location, vr *vars.Request, prefix stri
 		}
 		// A later proxy_set_header of the same name wins, as the map
 		// assignment it once was did.
-		fwd.Fields = slices.DeleteFunc(fwd.Fields, func(f h1.Field) bool { return f.Name == sh.name })
+		if sh.replaces {
+			fwd.Fields = slices.DeleteFunc(fwd.Fields, func(f h1.Field) bool { return f.Name == sh.name })
+		}
 		if v == "" {
 			fwd.Omit = append(fwd.Omit, sh.name)
 			continue

@@ -33,14 +33,15 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 // The location's rules (respheaders.go) change the upstream's fields on
 // the way: the hidden ones stay behind, Location and Refresh go through
 // proxy_redirect, the application's Set-Cookie fields (not limpet's own)
-// through proxy_cookie_*.
-func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool, rules *respRules) {
+// through proxy_cookie_*. at is when the response header came: the
+// cookie's expiry counts from it.
+func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, at time.Time, readTimeout time.Duration, debugHeader bool, rules *respRules) {
 	defer res.Body.Close()
 	if w.interceptError(res.StatusCode) {
 		return // proxy_intercept_errors: the error page answered
 	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		h.upgrade(w, r, vr, res, st, dec, server, readTimeout, debugHeader, rules)
+		h.upgrade(w, r, vr, res, st, dec, server, at, readTimeout, debugHeader, rules)
 		return
 	}
 	removeHopHeaders(res.Header)
@@ -61,7 +62,7 @@ func (h *Handler) respond(w *responseWriter, r *http.Request, vr *vars.Request, 
 		dst["Content-Type"] = nil
 	}
 	if st.Sticky != nil && st.Sticky.Sends(dec, server) {
-		st.Sticky.AddSetCookie(dst, server.ID, h.now(), vr)
+		st.Sticky.AddSetCookie(dst, server.ID, at, vr)
 	}
 	if debugHeader && dec.Outcome != sticky.None {
 		dst["X-Limpet-Sticky"] = []string{dec.Label()}
@@ -247,7 +248,7 @@ func (c *upgradedConn) close() {
 // response goes to the client, and from then on bytes are copied both ways
 // until either side closes. The persistence cookie rides on the 101
 // response, so a WebSocket's upgrade request is sticky like any other.
-func (h *Handler) upgrade(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, readTimeout time.Duration, debugHeader bool, rules *respRules) {
+func (h *Handler) upgrade(w *responseWriter, r *http.Request, vr *vars.Request, res *http.Response, st *live.Snapshot, dec *sticky.Decision, server *upstream.Server, at time.Time, readTimeout time.Duration, debugHeader bool, rules *respRules) {
 	want, got := upgradeType(r.Header), upgradeType(res.Header)
 	if !strings.EqualFold(want, got) {
 		h.errorLog.Warn("upstream switched to a protocol the client did not ask for",
@@ -274,7 +275,7 @@ func (h *Handler) upgrade(w *responseWriter, r *http.Request, vr *vars.Request, 
 	res.Header["Connection"] = []string{"Upgrade"}
 	res.Header["Upgrade"] = []string{got}
 	if st.Sticky != nil && st.Sticky.Sends(dec, server) {
-		res.Header.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, h.now(), vr))
+		res.Header.Add("Set-Cookie", st.Sticky.SetCookie(server.ID, at, vr))
 	}
 	if debugHeader && dec.Outcome != sticky.None {
 		res.Header["X-Limpet-Sticky"] = []string{dec.Label()}

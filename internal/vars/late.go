@@ -27,6 +27,11 @@ type Response struct {
 	Start time.Time
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// End is when the response ended, zero until then. Once it is set
+	// (for the access log), $request_time, $msec and the times read it,
+	// not the clock: one reading for the whole line, as nginx's log
+	// phase reads its cached time.
+	End time.Time
 	// Status is the status sent ($status); 0 before.
 	Status int
 	// BodyBytes is the response body bytes sent ($body_bytes_sent) and
@@ -215,6 +220,9 @@ func appendHeader(dst []byte, h http.Header, key string) ([]byte, bool) {
 
 // now is the response's clock.
 func (p *Response) now() time.Time {
+	if !p.End.IsZero() {
+		return p.End
+	}
 	if p.Now != nil {
 		return p.Now()
 	}
