@@ -37,9 +37,9 @@ type Lazy struct {
 	at time.Time // the deadline in place; zero for none
 }
 
-// slack is how late a deadline for timeout may fire: timeout/16, at most
+// Slack is how late a deadline for timeout may fire: timeout/16, at most
 // MaxSlack.
-func slack(timeout time.Duration) time.Duration {
+func Slack(timeout time.Duration) time.Duration {
 	return min(timeout/16, MaxSlack)
 }
 
@@ -62,7 +62,7 @@ func (d *Lazy) ExtendAt(set func(time.Time) error, now time.Time, timeout time.D
 	if timeout <= 0 {
 		return d.Clear(set)
 	}
-	return d.Within(set, now, timeout, timeout+slack(timeout))
+	return d.Within(set, now, timeout, timeout+Slack(timeout))
 }
 
 // Within readies the connection for an I/O that must be allowed at least

@@ -35,8 +35,8 @@ func TestSlack(t *testing.T) {
 		{60 * time.Second, MaxSlack},
 	}
 	for _, tt := range tests {
-		if got := slack(tt.timeout); got != tt.want {
-			t.Errorf("slack(%v) = %v, want %v", tt.timeout, got, tt.want)
+		if got := Slack(tt.timeout); got != tt.want {
+			t.Errorf("Slack(%v) = %v, want %v", tt.timeout, got, tt.want)
 		}
 	}
 }
@@ -58,7 +58,7 @@ func TestLazyExtend(t *testing.T) {
 		{"would fire early", minute - time.Nanosecond, minute, minute + MaxSlack, true},
 		{"would fire late", minute + MaxSlack + time.Nanosecond, minute, minute + MaxSlack, true},
 		{"passed", -time.Second, minute, minute + MaxSlack, true},
-		{"longer timeout's deadline", 2 * minute, time.Second, time.Second + slack(time.Second), true},
+		{"longer timeout's deadline", 2 * minute, time.Second, time.Second + Slack(time.Second), true},
 		{"short timeout within slack", 100*time.Millisecond + 6*time.Millisecond, 100 * time.Millisecond, 106 * time.Millisecond, false},
 		{"short timeout beyond slack", 100*time.Millisecond + 7*time.Millisecond, 100 * time.Millisecond, 100*time.Millisecond + 6250*time.Microsecond, true},
 		{"zero timeout, none set", 0, 0, 0, false},
@@ -123,7 +123,7 @@ func TestLazyNeverEarly(t *testing.T) {
 			}
 			continue
 		}
-		if left := f.at.Sub(now); left < timeout || left > timeout+slack(timeout) {
+		if left := f.at.Sub(now); left < timeout || left > timeout+Slack(timeout) {
 			t.Fatalf("I/O %d: deadline %v away for a timeout of %v", i, left, timeout)
 		}
 	}

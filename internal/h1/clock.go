@@ -60,12 +60,6 @@ const staleMargin = time.Millisecond
 // one the clock is read afresh.
 const staleMin = 64 * time.Millisecond
 
-// slack is how late deadline.Lazy lets a deadline for timeout fire
-// (TestSlack checks that it is the Lazy's).
-func slack(timeout time.Duration) time.Duration {
-	return min(timeout/16, deadline.MaxSlack)
-}
-
 // extendRead readies c for a read that timeout bounds (none when 0),
 // counted from now: deadline.Lazy.Extend with the transport's clock, read
 // only when there is a deadline to keep.
@@ -91,5 +85,5 @@ func extendSince(d *deadline.Lazy, set func(time.Time) error, at time.Time, time
 	case timeout < staleMin:
 		return d.ExtendAt(set, now(), timeout)
 	}
-	return d.Within(set, at, timeout+staleMargin, timeout+slack(timeout))
+	return d.Within(set, at, timeout+staleMargin, timeout+deadline.Slack(timeout))
 }

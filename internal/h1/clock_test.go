@@ -105,24 +105,10 @@ func TestExtendSince(t *testing.T) {
 			if got.Before(current.Add(tt.timeout)) {
 				t.Errorf("deadline at+%v is early: the timeout ends at at+%v", got.Sub(at), current.Add(tt.timeout).Sub(at))
 			}
-			if late := got.Sub(current.Add(tt.timeout)); late > slack(tt.timeout) {
-				t.Errorf("deadline at+%v is %v late, more than the slack %v", got.Sub(at), late, slack(tt.timeout))
+			if late := got.Sub(current.Add(tt.timeout)); late > deadline.Slack(tt.timeout) {
+				t.Errorf("deadline at+%v is %v late, more than the slack %v", got.Sub(at), late, deadline.Slack(tt.timeout))
 			}
 		})
-	}
-}
-
-// TestSlack: h1's slack is deadline.Lazy's, which extendSince keeps
-// within.
-func TestSlack(t *testing.T) {
-	at := time.Now()
-	for _, timeout := range []time.Duration{time.Millisecond, 64 * time.Millisecond, time.Second, 10 * time.Second, time.Minute, time.Hour} {
-		var d deadline.Lazy
-		var got time.Time
-		_ = d.ExtendAt(func(dl time.Time) error { got = dl; return nil }, at, timeout)
-		if want := at.Add(timeout + slack(timeout)); !got.Equal(want) {
-			t.Errorf("timeout %v: Lazy's deadline at+%v, h1's slack says at+%v", timeout, got.Sub(at), want.Sub(at))
-		}
 	}
 }
 

@@ -124,3 +124,16 @@ func BenchmarkFieldsResponse(b *testing.B) {
 		}
 	}
 }
+
+// FuzzFieldsBacked compares FieldsBacked with Fields, for a lent array of the
+// first byte's size modulo 8.
+func FuzzFieldsBacked(f *testing.F) {
+	f.Add(byte(2), "Host: a\r\nAccept: */*\r\nAccept: x\r\n\r\n")
+	f.Fuzz(func(t *testing.T, size byte, block string) {
+		want, wantOK := Fields(block)
+		got, ok := FieldsBacked(block, make([]string, size%8))
+		if ok != wantOK || !reflect.DeepEqual(got, want) {
+			t.Errorf("FieldsBacked(%q) = %v, %v; Fields: %v, %v", block, got, ok, want, wantOK)
+		}
+	})
+}

@@ -62,7 +62,7 @@ func (c *requestContext) init(base context.Context) {
 // request is what the server allocates for every request, in one piece
 // rather than four: its context, its http.Request and, when the fast
 // path parses it (parseBuffered), its URL and the values of its first
-// header fields (h1parse.FieldsInto). The handler may keep any of them as
+// header fields (h1parse.FieldsBacked). The handler may keep any of them as
 // long as it likes: they are never reused, and the garbage collector
 // frees the whole once nothing points into it.
 type request struct {

@@ -12,7 +12,7 @@ import (
 
 // parseBuffered parses the request whose header block is whole in br's
 // buffer, when it has the common shape: an origin-form target, HTTP/1.0 or
-// 1.1, field lines h1parse.FieldsInto accepts, at most one Host and one
+// 1.1, field lines h1parse.FieldsBacked accepts, at most one Host and one
 // Content-Length, no Transfer-Encoding, Trailer or Pragma. The request,
 // rq's (with its context and URL), is the one http.ReadRequest would return
 // (FuzzParseBuffered compares them), and hosts is the number of Host
@@ -38,7 +38,7 @@ func parseBuffered(rq *request, br *bufio.Reader) (req *http.Request, hosts int,
 	if !originForm(target, &rq.url) {
 		return nil, 0, false, false
 	}
-	h, ok := h1parse.FieldsInto(fields, rq.values[:])
+	h, ok := h1parse.FieldsBacked(fields, rq.values[:])
 	if !ok {
 		return nil, 0, false, false
 	}
