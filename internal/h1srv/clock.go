@@ -13,12 +13,14 @@ import "time"
 //     block was whole in the buffer, and RequestStart;
 //   - once as the response's header block ends (response.endHeader: at
 //     the handler's end, its Flush, or once its body outgrows
-//     pendingMax): for its Date and for the write deadline
-//     (send_timeout) of the write that follows (conn.wnow); any later
-//     write reads the clock again, since the one before may have
-//     blocked for a slow client;
+//     pendingMax): for the write deadline (send_timeout) of the write
+//     that follows (conn.wnow); any later write reads the clock again,
+//     since the one before may have blocked for a slow client;
 //   - once as the connection turns idle (waitRequest), after the
 //     response's last write: keepalive_timeout counts from there.
+//
+// The Date field takes no reading: it is the current second's, kept by a
+// timer while responses ask for it (dateClock, as nginx's cached time).
 //
 // A deadline the handler sets for writes (SetWriteDeadline) is set on
 // the connection before the next write, with that write's reading,
@@ -39,14 +41,20 @@ func orNow(now time.Time) time.Time {
 	return now
 }
 
-// setPendingWriteDeadline sets on rwc the write deadline the handler set
-// since the last write, for a write that does not go through connWriter
-// (sendfile).
-func (c *conn) setPendingWriteDeadline() {
+// beginRawWrite readies a write that does not go through connWriter
+// (sendfile): the write deadline the handler set since the last write is
+// set on rwc first, and the write is marked under way, so that a
+// deadline the handler sets meanwhile, from another goroutine, bounds it
+// (SetWriteDeadline). endRawWrite ends it.
+func (c *conn) beginRawWrite() {
 	c.dlMu.Lock()
 	if c.pendingWD && !c.rawWrites {
 		c.pendingWD = false
 		_ = c.wd.SetAt(c.rwc.SetWriteDeadline, clock(), c.wantWD)
 	}
+	c.writing.Store(true)
 	c.dlMu.Unlock()
 }
+
+// endRawWrite ends what beginRawWrite began.
+func (c *conn) endRawWrite() { c.writing.Store(false) }

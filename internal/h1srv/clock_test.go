@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -156,8 +157,59 @@ func TestWriteDeadlineReachesAWriteUnderWay(t *testing.T) {
 	}
 }
 
-// TestHeaderBlockEnd: the header block's end (the Date field and the
-// empty line) waits for the handler's end, its flush or pendingMax of
+// TestWriteDeadlineReachesASendfileUnderWay: the same for a body the
+// kernel sends from a file (ReadFrom, sendfile(2)), which does not go
+// through connWriter.
+func TestWriteDeadlineReachesASendfileUnderWay(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "big")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 256 << 20                   // more than the socket buffers take
+	if err := f.Truncate(size); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		c := w.(*response).c
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		w.WriteHeader(http.StatusOK)
+		// The header first, through connWriter: the goroutine below
+		// must see the sendfile's write under way, not the header's.
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			errc <- err
+			return
+		}
+		go func() {
+			for !c.writing.Load() {
+				runtime.Gosched() // until the sendfile is under way
+			}
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
+		}()
+		_, err = w.(io.ReaderFrom).ReadFrom(f)
+		errc <- err
+	}))
+	c := dial(t, ts.addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") // and never read
+	select {
+	case err := <-errc:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("a sendfile to a client that does not read: %v", err)
+		}
+	case <-time.After(time.Minute): // a watchdog, not a bound: it ends in milliseconds
+		t.Fatal("the sendfile still blocks: the handler's write deadline never reached it")
+	}
+}
+
+// TestHeaderBlockEnd: the header block's end (the empty line) waits for the handler's end, its flush or pendingMax of
 // body; the rest of the block is written as WriteHeader is called, so
 // that later changes to the header map have no effect, as net/http
 // promises.

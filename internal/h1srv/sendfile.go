@@ -34,8 +34,9 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		return 0, err
 	}
 	// The kernel writes rwc itself: a write deadline the handler set
-	// since the last write must be in place first.
-	w.c.setPendingWriteDeadline()
+	// since the last write must be in place first, and one it sets
+	// while the kernel writes must reach the write.
+	w.c.beginRawWrite()
 	left := w.contentLength - w.written
 	// One LimitedReader only: the kernel path looks through one.
 	lr, isLimited := src.(*io.LimitedReader)
@@ -43,6 +44,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		lr = &io.LimitedReader{R: src, N: left}
 	}
 	n, err := rf.ReadFrom(lr)
+	w.c.endRawWrite()
 	w.written += n
 	if err != nil {
 		w.flushErr(err)
