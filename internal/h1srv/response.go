@@ -45,7 +45,6 @@ type response struct {
 
 	keys    []string // scratch for sorting header names
 	scratch [24]byte
-	ownDate bool // the handler's header had a Date field
 
 	// continueMu serializes a 100 Continue, written by whoever reads
 	// the body (perhaps a transport's goroutine), with the writes of
@@ -272,8 +271,9 @@ func (w *response) commit() {
 	bw := c.bw
 	bw.WriteString(statusLine(status))
 	w.writeFields(!bodyAllowed(status))
-	if _, ok := h["Date"]; ok {
-		w.ownDate = true
+	if _, ok := h["Date"]; !ok {
+		// The header's time, as nginx's Date, at no clock reading.
+		bw.WriteString(dates.Line())
 	}
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
@@ -299,19 +299,14 @@ func (w *response) commit() {
 	}
 }
 
-// endHeader ends the header block that commit began, with the Date field
-// (unless the handler's was among the fields) and the empty line, and
-// returns its clock reading, the response's one (see clock.go), for the
+// endHeader ends the header block that commit began with the empty
+// line, and returns a clock reading, the response's one (see clock.go), for the
 // caller to lend to the write that follows (conn.wnow) when nothing that
 // may block comes between.
 func (w *response) endHeader() time.Time {
 	w.open = false
 	now := clock()
-	bw := w.c.bw
-	if !w.ownDate {
-		bw.WriteString(dateLine(now))
-	}
-	_, err := bw.WriteString("\r\n")
+	_, err := w.c.bw.WriteString("\r\n")
 	w.flushErr(err)
 	return now
 }
