@@ -46,11 +46,10 @@ func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.
 		}
 		code = code*10 + int(c-'0')
 	}
-	h, ok := h1parse.FieldsInto(r.header, fields, r.values[:])
+	h, ok := h1parse.FieldsInto(r.res.Header, fields, r.values[:])
 	if !ok {
 		return nil, false
 	}
-	r.header = h
 	cl := h["Content-Length"]
 	if len(cl) > 1 || h["Transfer-Encoding"] != nil || h["Trailer"] != nil || h["Pragma"] != nil {
 		return nil, false
@@ -107,18 +106,18 @@ func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.
 // reads its header after the body's end ($upstream_http_* variables, the
 // access log), when the connection may be carrying another request. A
 // caller that knows when it is done with the response lends one instead
-// (ResponseStorage), and its header's map is kept too.
+// (ResponseStorage), and the header's map, res.Header, is kept from one
+// parse to the next (h1parse.FieldsInto).
 type response struct {
 	res    http.Response
 	fixed  h1parse.Body
 	body   body
 	values [responseValues]string
-	header http.Header // the header's map, kept for the next parse (h1parse.FieldsInto)
 }
 
 // clear drops the values of a parse nobody refers to (one declined, an
 // informational response skipped), keeping the header's map.
-func (r *response) clear() { *r = response{header: r.header} }
+func (r *response) clear() { *r = response{res: http.Response{Header: r.res.Header}} }
 
 // responseValues is how many field lines a response's header may have
 // for its values to be kept in the response's own array (h1parse's

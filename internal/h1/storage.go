@@ -1,5 +1,7 @@
 package h1
 
+import "net/http"
+
 // ResponseStorage is room for one response, which a caller lends to
 // RoundTripForward through Forward.Storage so that the fast path parses
 // the response into it instead of allocating its own: the http.Response,
@@ -29,10 +31,10 @@ const maxKeptFields = 32
 // connection, the request, the header's strings), keeping the header's
 // map, cleared, for the next one.
 func (s *ResponseStorage) Reset() {
-	h := s.r.header
+	h := s.r.res.Header
 	if len(h) > maxKeptFields {
 		h = nil
 	}
 	clear(h)
-	s.r = response{header: h}
+	s.r = response{res: http.Response{Header: h}}
 }

@@ -106,8 +106,8 @@ func TestResponseStorage(t *testing.T) {
 				}
 			}
 			store.Reset()
-			if len(store.r.header) != 0 || store.r.res.Header != nil || store.r.body.c != nil {
-				t.Fatalf("round %d, response %d: Reset left %v, %v", round, i, store.r.header, store.r.body.c)
+			if len(store.r.res.Header) != 0 || store.r.res.Request != nil || store.r.body.c != nil || store.r.values != [responseValues]string{} {
+				t.Fatalf("round %d, response %d: Reset left %v, %v, %q", round, i, store.r.res.Header, store.r.body.c, store.r.values)
 			}
 		}
 	}
@@ -122,16 +122,17 @@ func TestResponseStorageResetDropsLargeMap(t *testing.T) {
 	for _, n := range []int{4, maxKeptFields, maxKeptFields + 1} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			st := new(ResponseStorage)
-			st.r.header = make(http.Header)
+			h := make(http.Header)
 			for i := range n {
-				st.r.header["X-"+strconv.Itoa(i)] = []string{"v"}
+				h["X-"+strconv.Itoa(i)] = []string{"v"}
 			}
+			st.r.res.Header = h
 			st.Reset()
-			if kept := st.r.header != nil; kept != (n <= maxKeptFields) {
+			if kept := st.r.res.Header != nil; kept != (n <= maxKeptFields) {
 				t.Errorf("map kept: %v, want %v", kept, n <= maxKeptFields)
 			}
-			if len(st.r.header) != 0 {
-				t.Errorf("map not cleared: %v", st.r.header)
+			if len(st.r.res.Header) != 0 {
+				t.Errorf("map not cleared: %v", st.r.res.Header)
 			}
 		})
 	}
