@@ -204,7 +204,7 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 			return nil, retry, &connError{op: "writing request", err: err, stale: retry}
 		}
 		// A server refusing the body may have answered already.
-		if res, ok := c.earlyResponse(ctx, req, stop); ok {
+		if res, ok := c.earlyResponse(ctx, req, o.storage, stop); ok {
 			return res, false, nil
 		}
 		c.discard(stop)
@@ -221,7 +221,7 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 	// ready connection before it reads again; by then the answer has
 	// often come. When nothing else is ready this returns at once.
 	runtime.Gosched()
-	res, r, got, err := c.readResponse(req)
+	res, r, got, err := c.readResponse(req, o.storage)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			c.discard(stop)
@@ -261,12 +261,14 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, body io.ReadClo
 // headerError.
 //
 // r is the storage of a response parseBuffered parsed, nil for one
-// readStd read. What parseBuffered declined, or parsed only to skip
-// (informational responses), nobody refers to: its storage is reused,
-// kept in c.spare across requests, so that an upstream whose responses
-// the fast path declines (chunked ones) costs no allocation of it per
-// request.
-func (c *conn) readResponse(req *http.Request) (res *http.Response, r *response, got bool, err error) {
+// readStd read: lent, the caller's (Forward.Storage), when not nil. What
+// parseBuffered declined, or parsed only to skip (informational
+// responses), nobody refers to: its storage is reused, and one of the
+// transport's own is kept in c.spare across requests, so that an upstream
+// whose responses the fast path declines (chunked ones) costs no
+// allocation of it per request. The caller's never goes there: it is
+// the caller's again once this returns.
+func (c *conn) readResponse(req *http.Request, lent *response) (res *http.Response, r *response, got bool, err error) {
 	c.r.limit = c.t.maxHeaderBytes()
 	defer func() { c.r.limit = -1 }()
 	if _, err := c.br.Peek(1); err != nil {
@@ -274,16 +276,22 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, r *response,
 	}
 	for range max1xx {
 		if r == nil {
-			if r = c.spare; r != nil {
-				c.spare = nil
-			} else {
+			switch {
+			case lent != nil:
+				r = lent
+			case c.spare != nil:
+				r, c.spare = c.spare, nil
+			default:
 				r = new(response)
 			}
 		}
 		var ok bool
 		if res, ok = parseBuffered(c.br, req, r); !ok {
-			*r = response{} // the values of the declined parse
-			c.spare, r = r, nil
+			r.clear() // the values of the declined parse
+			if r != lent {
+				c.spare = r
+			}
+			r = nil
 			res, err = c.readStd(req)
 		}
 		if err != nil {
@@ -299,7 +307,7 @@ func (c *conn) readResponse(req *http.Request) (res *http.Response, r *response,
 		// 100 Continue nobody asked for, 103 Early Hints: the final
 		// response follows, and this one is dropped.
 		if r != nil {
-			*r = response{}
+			r.clear()
 		}
 	}
 	return nil, nil, true, errTooMany1xx
@@ -349,9 +357,9 @@ const maxPooledRaw = 64 << 10
 
 // earlyResponse looks, briefly, for a response the server sent before
 // writing the request body failed. The connection is not reused.
-func (c *conn) earlyResponse(ctx context.Context, req *http.Request, stop func() bool) (*http.Response, bool) {
+func (c *conn) earlyResponse(ctx context.Context, req *http.Request, lent *response, stop func() bool) (*http.Response, bool) {
 	_ = c.extendRead(earlyResponseWait)
-	res, r, _, err := c.readResponse(req)
+	res, r, _, err := c.readResponse(req, lent)
 	if err != nil {
 		return nil, false
 	}

@@ -43,6 +43,11 @@ type Forward struct {
 	// monotonic clock reading (a test's fixed clock) is ignored.
 	Now time.Time
 
+	// Storage, when not nil, is where the fast path puts the response
+	// (see ResponseStorage), which is the caller's to keep from reuse
+	// until it is done with the response.
+	Storage *ResponseStorage
+
 	// ConnectTime is set by the fast path of RoundTripForward to the
 	// time it took to connect to the server, 0 for a pooled connection
 	// ($upstream_connect_time); other paths leave it as it is.

@@ -46,7 +46,7 @@ func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.
 		}
 		code = code*10 + int(c-'0')
 	}
-	h, ok := h1parse.FieldsBacked(fields, r.values[:])
+	h, ok := h1parse.FieldsInto(r.res.Header, fields, r.values[:])
 	if !ok {
 		return nil, false
 	}
@@ -104,13 +104,20 @@ func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.
 // the array of the header's values. None of it can be kept with the
 // connection for the next response: the caller holds the response, and
 // reads its header after the body's end ($upstream_http_* variables, the
-// access log), when the connection may be carrying another request.
+// access log), when the connection may be carrying another request. A
+// caller that knows when it is done with the response lends one instead
+// (ResponseStorage), and the header's map, res.Header, is kept from one
+// parse to the next (h1parse.FieldsInto).
 type response struct {
 	res    http.Response
 	fixed  h1parse.Body
 	body   body
 	values [responseValues]string
 }
+
+// clear drops the values of a parse nobody refers to (one declined, an
+// informational response skipped), keeping the header's map.
+func (r *response) clear() { *r = response{res: http.Response{Header: r.res.Header}} }
 
 // responseValues is how many field lines a response's header may have
 // for its values to be kept in the response's own array (h1parse's

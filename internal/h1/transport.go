@@ -190,6 +190,9 @@ func (t *Transport) roundTrip(ctx context.Context, req *http.Request, fwd *Forwa
 		body = nil
 	}
 	o := outgoing{header: hdr}
+	if fwd != nil && fwd.Storage != nil {
+		o.storage = &fwd.Storage.r
+	}
 	err := checkRequest(req, body, &o)
 	if err == nil {
 		err = ctx.Err()

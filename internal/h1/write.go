@@ -45,6 +45,10 @@ type outgoing struct {
 	client    [maxListed]field
 	clientN   int
 	clientAll bool
+
+	// storage is the response's, lent by the caller (Forward.Storage);
+	// nil for one of the transport's own.
+	storage *response
 }
 
 // field is one header field with its values.

@@ -98,11 +98,25 @@ func Fields(block string) (http.Header, bool) { return FieldsBacked(block, nil) 
 // an allocation per message. values must not be used for anything else
 // while the header is, since the header's slices are parts of it.
 func FieldsBacked(block string, values []string) (http.Header, bool) {
+	return FieldsInto(nil, block, values)
+}
+
+// FieldsInto is FieldsBacked for a caller that keeps the header's map
+// too, from one message to the next: h, when not nil, is cleared (its
+// table stays) and filled, and is the header returned; a nil h is made
+// as FieldsBacked makes one. When it returns false, h holds what it had
+// filled by then, which nobody should read. As for values, h must not be
+// used for anything else while the header is.
+func FieldsInto(h http.Header, block string, values []string) (http.Header, bool) {
 	n := strings.Count(block, "\n") - 1 // lines, less the empty one
 	if n < 0 {
 		return nil, false
 	}
-	h := make(http.Header, n)
+	if h == nil {
+		h = make(http.Header, n)
+	} else {
+		clear(h)
+	}
 	if n == 0 {
 		return h, block == "\r\n"
 	}

@@ -89,6 +89,9 @@ type exchange struct {
 	// recyclable says the exchange may go back to the pool once the
 	// request ends (recycle.go).
 	recyclable bool
+	// resp is the storage of the first attempt's response, lent to h1
+	// (see lendStorage); kept across the pooled exchange's requests.
+	resp *h1.ResponseStorage
 
 	// queued says how the request left the upstream's queue without a
 	// server (full, timed out, client gone); queueNone if it never
@@ -513,6 +516,7 @@ func (x *exchange) try(server *upstream.Server, body io.ReadCloser) (*http.Respo
 	server.BeginAcquired() // next took the slot
 	server.RecordSelected(x.began)
 	x.fwd.ConnectTime = -1 // h1's transport tells
+	x.lendStorage()
 	res, err := x.roundTrip(req)
 	rec := x.latest()
 	rec.connect = x.fwd.ConnectTime
@@ -568,9 +572,15 @@ func (x *exchange) respond(w *responseWriter, res *http.Response, server *upstre
 	defer func() {
 		x.endAttempt(server)
 		x.ended(0)
+		x.keepStorage(w)
 	}()
-	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && !readTimeoutApplied(res.Body) {
+	// A response without a body (http.NoBody: HEAD, 204, 304, a length
+	// of 0, as h1 gives them) has no read to bound.
+	if x.l.readTimeout > 0 && res.StatusCode != http.StatusSwitchingProtocols && res.Body != http.NoBody && !readTimeoutApplied(res.Body) {
 		res.Body = newIdleTimeoutBody(res.Body, x.l.readTimeout)
+		// Its timer may close the body, which may be in the storage
+		// lent to h1, after the request.
+		x.recyclable = false
 	}
 	w.resp.UpstreamHeader = res.Header
 	x.h.respond(w, x.r, x.vr, res, x.st, &x.dec, server, x.header, x.l.readTimeout, x.l.cfg.Proxy.StickyDebugHeader, x.l.resp)

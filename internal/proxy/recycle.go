@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/limpet-lb/limpet/internal/h1"
 	"github.com/limpet-lb/limpet/internal/httpsyntax"
 )
 
@@ -55,8 +56,12 @@ func (w *responseWriter) release(r *http.Request) {
 	}
 	if x := w.x; x != nil && x.recyclable {
 		skip := x.skip // bound to x.a, which stays where it is
+		resp := x.resp
+		if resp != nil {
+			resp.Reset()
+		}
 		*x = exchange{}
-		x.skip = skip
+		x.skip, x.resp = skip, resp
 		exchanges.Put(x)
 	}
 	*w = responseWriter{}
@@ -94,6 +99,59 @@ func (x *exchange) fastForward() bool {
 	for i := range x.fwd.Fields {
 		switch x.fwd.Fields[i].Name {
 		case "Connection", "Upgrade", "Expect":
+			return false
+		}
+	}
+	return true
+}
+
+// lendStorage lends the exchange's response storage to the first attempt
+// of a recyclable exchange, whose response is read until the request ends
+// and no longer (see ResponseStorage): the response and its header then
+// cost no allocation. A later attempt gets none, and h1 allocates its
+// response: the first attempt's response is closed by then, but the
+// storage is not worth the doubt for a rare retry.
+func (x *exchange) lendStorage() {
+	x.fwd.Storage = nil
+	if !x.recyclable || x.tries != 1 {
+		return
+	}
+	if x.resp == nil {
+		x.resp = new(h1.ResponseStorage)
+	}
+	x.fwd.Storage = x.resp
+}
+
+// keepStorage runs as the response lent the storage has been sent (or
+// given up on): respond gives the client's header the slices of the
+// upstream's values, which live in the storage. A server that has not
+// written the header block when the handler returns writes it after,
+// reading those slices, after the exchange went back to its pool: h1srv
+// does so when the framing of the body is not yet known (no
+// Content-Length, a body allowed, none written or all of it held back).
+// Such an exchange is not recycled, and its storage goes with it.
+func (x *exchange) keepStorage(w *responseWriter) {
+	if x.fwd.Storage == nil || !x.recyclable {
+		return
+	}
+	switch w.status {
+	case http.StatusNoContent, http.StatusNotModified:
+		return // no body: the header block was written with the status
+	}
+	// A status below 200 is none yet: the server writes a 200 after.
+	if w.status < 200 || !validLength(w.Header()["Content-Length"]) {
+		x.recyclable = false
+	}
+}
+
+// validLength reports a Content-Length field of one value, all digits,
+// which a server frames the body with as soon as the header is written.
+func validLength(v []string) bool {
+	if len(v) != 1 || v[0] == "" {
+		return false
+	}
+	for i := 0; i < len(v[0]); i++ {
+		if c := v[0][i]; c < '0' || c > '9' {
 			return false
 		}
 	}
