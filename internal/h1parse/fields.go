@@ -98,11 +98,24 @@ func Fields(block string) (http.Header, bool) { return FieldsBacked(block, nil) 
 // an allocation per message. values must not be used for anything else
 // while the header is, since the header's slices are parts of it.
 func FieldsBacked(block string, values []string) (http.Header, bool) {
+	return FieldsInto(nil, block, values)
+}
+
+// FieldsInto is FieldsBacked filling h, a map the caller reuses from one
+// header block to the next (clear keeps its table, so a reused map
+// allocates nothing), its previous fields dropped; nil h makes a new map.
+// It returns h, or the new map, and false for what Fields declines (h then
+// holds what it may, for the caller to clear or drop).
+func FieldsInto(h http.Header, block string, values []string) (http.Header, bool) {
 	n := strings.Count(block, "\n") - 1 // lines, less the empty one
 	if n < 0 {
 		return nil, false
 	}
-	h := make(http.Header, n)
+	if h == nil {
+		h = make(http.Header, n)
+	} else if len(h) > 0 {
+		clear(h)
+	}
 	if n == 0 {
 		return h, block == "\r\n"
 	}
