@@ -543,7 +543,10 @@ func (c *conn) readRequest(rq *request) (*http.Request, bool) {
 	}
 	if req, hosts, odd, ok := parseBuffered(rq, c.br); ok {
 		c.r.remain = math.MaxInt64
-		if c.set.ReuseRequests {
+		switch {
+		case len(req.Header) > maxKeptFields:
+			rq.header = nil // grown large: not kept
+		case c.set.ReuseRequests:
 			// The map is the request's own: the next may reuse it.
 			rq.header = req.Header
 		}

@@ -117,10 +117,11 @@ type request struct {
 	reuse bool
 }
 
-// maxKeptFields is the most fields a kept header map had: a request
-// with more (a browser's may have 20) leaves its map, whose table stays
-// as large as it grew, to the collector, and the next request starts
-// from a new one. Connections, and the pool, then hold no large maps.
+// maxKeptFields is the most fields a kept header map had, when parsed
+// or when its request ended: a request with more (a browser's may have
+// 20) leaves its map, whose table stays as large as it grew, to the
+// collector, and the next request starts from a new one. Connections,
+// and the pool, then hold no large maps.
 const maxKeptFields = 24
 
 // requestPool holds requests reset for reuse, from connections that

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/limpet-lb/limpet/internal/vars"
 )
 
 // TestReuseRequests sends requests of different shapes on one keep-alive
@@ -73,6 +75,11 @@ func TestReuseRequests(t *testing.T) {
 		fields, target string
 		reused         bool // the next request gets this one's storage
 	}
+	var many, manySeen []string // more fields than a kept map may have
+	for i := range maxKeptFields + 6 {
+		many = append(many, fmt.Sprintf("X-%02d: %d\r\n", i, i))
+		manySeen = append(manySeen, fmt.Sprintf("X-%02d=%d", i, i))
+	}
 	shapes := []shape{
 		{"two fields", "GET /a?x=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\n\r\n", "Cookie=a=1", "/a?x=1", true},
 		{"one field", "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", "", "/b", true},
@@ -83,6 +90,8 @@ func TestReuseRequests(t *testing.T) {
 		{"after Done", "GET /f HTTP/1.1\r\nHost: x\r\n\r\n", "", "/f", true},
 		{"AfterFunc left registered", "GET /afterfunc HTTP/1.1\r\nHost: x\r\n\r\n", "", "/afterfunc", false},
 		{"AfterFunc stopped", "GET /stopped HTTP/1.1\r\nHost: x\r\nI: 9\r\n\r\n", "I=9", "/stopped", true},
+		{"many fields", "GET /many HTTP/1.1\r\nHost: x\r\n" + strings.Join(many, "") + "\r\n", strings.Join(manySeen, " "), "/many", true},
+		{"after many fields", "GET /h HTTP/1.1\r\nHost: x\r\nK: 11\r\n\r\n", "K=11", "/h", true},
 		{"with a body", "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "Content-Length=3", "/body", false},
 		{"last", "GET /g HTTP/1.1\r\nHost: x\r\nJ: 10\r\n\r\n", "J=10", "/g", true},
 	}
@@ -116,5 +125,61 @@ func TestReuseRequests(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReusedRequestsKnowTheirConnection checks that a request's context,
+// reused within a connection or taken from the pool by another, carries
+// its own connection's values ($connection and $connection_requests come
+// from them): several connections in turn, each closed before the next,
+// so that their requests' storage goes to the pool and comes back.
+func TestReusedRequestsKnowTheirConnection(t *testing.T) {
+	type seen struct {
+		serial   uint64
+		requests int
+	}
+	var (
+		mu  sync.Mutex
+		got []seen
+	)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		vc, ok := r.Context().Value(vars.ConnContextKey).(vars.Conn)
+		if !ok {
+			t.Errorf("%s: no connection in the context", r.URL)
+		} else {
+			mu.Lock()
+			got = append(got, seen{vc.Serial(), vc.Requests()})
+			mu.Unlock()
+		}
+		hello(w, r)
+	})
+	ts := start(t, h, func(s *Server) { s.ReuseRequests = true })
+	const conns, requests = 4, 3
+	for range conns {
+		c := dial(t, ts.addr)
+		for range requests {
+			c.get("/")
+		}
+		c.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		c.read("GET")
+		if !c.closed() {
+			t.Fatal("the connection stayed open after Connection: close")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != conns*(requests+1) {
+		t.Fatalf("%d requests seen, want %d", len(got), conns*(requests+1))
+	}
+	serials := map[uint64]bool{}
+	for i, s := range got {
+		first := got[i-i%(requests+1)]
+		if s.serial != first.serial || s.requests != i%(requests+1)+1 {
+			t.Errorf("request %d: connection %d, its request %d; want connection %d, request %d", i, s.serial, s.requests, first.serial, i%(requests+1)+1)
+		}
+		serials[s.serial] = true
+	}
+	if len(serials) != conns {
+		t.Errorf("%d connections seen, want %d", len(serials), conns)
 	}
 }
