@@ -114,7 +114,7 @@ func FieldsInto(h http.Header, block string, values []string) (http.Header, bool
 	}
 	if h == nil {
 		h = make(http.Header, n)
-	} else {
+	} else if len(h) > 0 {
 		clear(h)
 	}
 	if n == 0 {

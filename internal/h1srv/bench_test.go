@@ -32,12 +32,21 @@ func BenchmarkServeKeepAliveWrk(b *testing.B) {
 	serveKeepAlive(b, "GET / HTTP/1.1\r\nHost: 127.0.0.1:19080\r\nCookie: SERVERID=0123456789abcdef0123456789abcdef\r\n\r\n")
 }
 
-func serveKeepAlive(b *testing.B, request string) {
+// BenchmarkServeKeepAliveWrkReuse is BenchmarkServeKeepAliveWrk with
+// Settings.ReuseRequests, as limpet's proxy serves: the request's
+// storage and header map are the connection's, not allocated anew.
+func BenchmarkServeKeepAliveWrkReuse(b *testing.B) {
+	serveKeepAliveWith(b, "GET / HTTP/1.1\r\nHost: 127.0.0.1:19080\r\nCookie: SERVERID=0123456789abcdef0123456789abcdef\r\n\r\n", true)
+}
+
+func serveKeepAlive(b *testing.B, request string) { serveKeepAliveWith(b, request, false) }
+
+func serveKeepAliveWith(b *testing.B, request string, reuse bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Server{Settings: Settings{Handler: http.HandlerFunc(hello), IdleTimeout: time.Minute}}
+	s := &Server{Settings: Settings{Handler: http.HandlerFunc(hello), IdleTimeout: time.Minute, ReuseRequests: reuse}}
 	go func() { _ = s.Serve(ln) }()
 	defer s.Close()
 	c, err := net.Dial("tcp", ln.Addr().String())

@@ -82,6 +82,9 @@ type conn struct {
 	br *bufio.Reader
 	bw *bufio.Writer
 	w  *response // reused by every request while the connection is busy
+	// spare is the last request's storage, reset for the next one
+	// (Settings.ReuseRequests); nil when there is none.
+	spare *request
 
 	// raw holds the bytes of the current request's header block (and
 	// what followed them in the same reads), for the check that it had
@@ -231,6 +234,11 @@ func (c *conn) releaseBuffers() {
 	responsePool.Put(c.w)
 	c.w = nil
 	c.raw = nil
+	if c.spare != nil {
+		c.spare.ctx.reset(nil) // the pool keeps no connection alive
+		requestPool.Put(c.spare)
+		c.spare = nil
+	}
 	c.mu.Lock()
 	if c.timer != nil {
 		c.timer.Stop()
@@ -318,7 +326,7 @@ func (c *conn) serve(resumed bool) {
 			c.servePrefaced(c.set.HTTP2)
 			return
 		}
-		rq := newRequest(c.base)
+		rq := c.takeRequest()
 		req, ok := c.readRequest(rq)
 		if !ok {
 			c.close()
@@ -329,11 +337,36 @@ func (c *conn) serve(resumed bool) {
 			// those it sets, as with net/http.
 			c.readClear()
 		}
-		if !c.serveRequest(req, &rq.ctx) {
+		keep := c.serveRequest(req, rq)
+		if rq.reuse {
+			// Reset now, not when the next request comes: an idle
+			// connection holds none of this one's fields.
+			rq.reset(c.base)
+			c.spare = rq
+		}
+		if !keep {
 			c.close()
 			return
 		}
 	}
+}
+
+// takeRequest returns the storage for the next request: the last one's,
+// reset (Settings.ReuseRequests), one from the pool when the handler
+// promises to keep nothing of it, else a new one.
+func (c *conn) takeRequest() *request {
+	if rq := c.spare; rq != nil {
+		c.spare = nil
+		return rq
+	}
+	if c.set.ReuseRequests {
+		if v := requestPool.Get(); v != nil {
+			rq := v.(*request)
+			rq.ctx.reset(c.base)
+			return rq
+		}
+	}
+	return newRequest(c.base)
 }
 
 // Outcomes of waitRequest.
@@ -510,6 +543,13 @@ func (c *conn) readRequest(rq *request) (*http.Request, bool) {
 	}
 	if req, hosts, odd, ok := parseBuffered(rq, c.br); ok {
 		c.r.remain = math.MaxInt64
+		switch {
+		case len(req.Header) > maxKeptFields:
+			rq.header = nil // grown large: not kept
+		case c.set.ReuseRequests:
+			// The map is the request's own: the next may reuse it.
+			rq.header = req.Header
+		}
 		// It has one Content-Length at most, no Transfer-Encoding, no
 		// folded line.
 		if !c.checkRequest(req, headerScan{hosts: hosts, hostField: req.Host, oddNames: odd}) {
@@ -731,10 +771,13 @@ func stripFragment(req *http.Request) bool {
 	return true
 }
 
-// serveRequest runs the handler for req and finishes its response. It
-// returns whether the connection may serve another request.
-func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) {
+// serveRequest runs the handler for req, whose storage is rq, and
+// finishes its response. It returns whether the connection may serve
+// another request, and sets rq.reuse when rq may be reset for another
+// (Settings.ReuseRequests).
+func (c *conn) serveRequest(req *http.Request, rq *request) (keep bool) {
 	s := c.srv
+	ctx := &rq.ctx
 	w := c.w
 	w.reset(req)
 	c.dlMu.Lock()
@@ -784,7 +827,7 @@ func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) 
 	}
 	ctx.cancel()
 	c.mu.Lock()
-	c.ctx = nil
+	c.ctx = nil // the watch and abort cancel it no more
 	gone := c.gone
 	c.mu.Unlock()
 	if c.hijacked {
@@ -793,6 +836,15 @@ func (c *conn) serveRequest(req *http.Request, ctx *requestContext) (keep bool) 
 	if panicked {
 		return false
 	}
+	// The handler has returned, keeping nothing of the request (the
+	// Settings' promise), and h1srv's own goroutines are done with it:
+	// the watch is stopped and the context out of c.ctx's reach. The
+	// exceptions are a body, which a transport may read from another
+	// goroutine after ServeHTTP (and body.detach only stops its
+	// reads), and a context whose Done channel or AfterFunc functions
+	// were used. w.finish below still reads req: the caller resets rq
+	// once serveRequest returns.
+	rq.reuse = c.set.ReuseRequests && b == nil && ctx.reusable()
 	w.finish()
 	if w.closeAfter || gone {
 		if b != nil && !b.done() {

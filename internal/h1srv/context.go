@@ -31,6 +31,11 @@ type requestContext struct {
 	next  uint64      // the ID of the next function registered
 	funcs []afterFunc // registered and neither run nor stopped
 	first [2]afterFunc
+	// spent says that the context may be in use beyond its request's
+	// handler: its Done channel was handed out, or a function given to
+	// AfterFunc was started (or still registered when the request
+	// ended). Such a context is never reused (see reusable).
+	spent bool
 }
 
 // afterFunc is a function to run when its context ends.
@@ -59,12 +64,40 @@ func (c *requestContext) init(base context.Context) {
 	c.funcs = c.first[:0]
 }
 
-// request is what the server allocates for every request, in one piece
+// reusable reports, once the context has been canceled at its request's
+// end, whether it may serve another request (reset): nobody was given
+// its Done channel, which a waiter elsewhere would otherwise see stay
+// open, and no function of AfterFunc ran or was left registered, whose
+// goroutine could still be reading the request. next is kept, so a
+// stop function of an earlier request can never unregister a later
+// one's function.
+func (c *requestContext) reusable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil && !c.spent && len(c.funcs) == 0
+}
+
+// reset readies a reusable context for another request on base (nil
+// for one waiting in a pool).
+func (c *requestContext) reset(base context.Context) {
+	c.mu.Lock()
+	c.Context = base
+	c.done, c.err = nil, nil
+	c.first = [2]afterFunc{}
+	c.funcs = c.first[:0]
+	c.spent = false
+	c.mu.Unlock()
+}
+
+// request is what the server allocates for a request, in one piece
 // rather than four: its context, its http.Request and, when the fast
 // path parses it (parseBuffered), its URL and the values of its first
-// header fields (h1parse.FieldsBacked). The handler may keep any of them as
-// long as it likes: they are never reused, and the garbage collector
-// frees the whole once nothing points into it.
+// header fields (h1parse.FieldsBacked). Unless Settings.ReuseRequests,
+// the handler may keep any of them as long as it likes: they are never
+// reused, and the garbage collector frees the whole once nothing points
+// into it. With ReuseRequests, a request whose end shows nothing can
+// still be using it (conn.serveRequest) is reset and serves the
+// connection's next request, with its header map.
 type request struct {
 	ctx requestContext
 	req http.Request
@@ -76,6 +109,40 @@ type request struct {
 	// clients and load testers (curl sends three fields, wrk two), not
 	// a browser's ten or more. Five or eight take the 704-byte class.
 	values [4]string
+	// header is the map the fast path fills (h1parse.FieldsInto), kept
+	// from the request before when ReuseRequests; nil: a new one.
+	header http.Header
+	// reuse says, once the request is done, that it may be reset for
+	// another (set by conn.serveRequest).
+	reuse bool
+}
+
+// maxKeptFields is the most fields a kept header map had, when parsed
+// or when its request ended: a request with more (a browser's may have
+// 20) leaves its map, whose table stays as large as it grew, to the
+// collector, and the next request starts from a new one. Connections,
+// and the pool, then hold no large maps.
+const maxKeptFields = 24
+
+// requestPool holds requests reset for reuse, from connections that
+// parked or closed, for any connection of a Server with ReuseRequests.
+var requestPool sync.Pool // *request
+
+// reset readies r, whose handler has returned and whose context is
+// reusable, for another request on base (nil: for the pool). Nothing of
+// the last request is kept: its fields, its URL, its values are zeroed
+// and its header map cleared (or dropped when it grew large).
+func (r *request) reset(base context.Context) {
+	r.ctx.reset(base)
+	r.req = http.Request{}
+	r.url = url.URL{}
+	r.values = [4]string{}
+	if len(r.header) > maxKeptFields {
+		r.header = nil
+	} else {
+		clear(r.header)
+	}
+	r.reuse = false
 }
 
 // newRequest returns a request whose context is a requestContext on base.
@@ -97,6 +164,7 @@ func (r *request) setRequest(req *http.Request) *http.Request {
 func (c *requestContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.spent = true
 	if c.done == nil {
 		if c.err != nil {
 			c.done = closedChan
@@ -120,6 +188,7 @@ func (c *requestContext) Err() error {
 func (c *requestContext) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
 	if c.err != nil {
+		c.spent = true
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
@@ -163,6 +232,9 @@ func (c *requestContext) cancel() {
 	}
 	funcs := c.funcs
 	c.funcs = nil
+	if len(funcs) > 0 {
+		c.spent = true
+	}
 	c.mu.Unlock()
 	for _, a := range funcs {
 		go a.f()

@@ -148,3 +148,67 @@ func TestRequestContextConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestContextReuse: a context is reusable once canceled only if
+// nothing of it could be in use elsewhere, and a reset one is new: not
+// canceled, its Done channel fresh, and a stop function of its earlier
+// life unregisters nothing of its new one.
+func TestRequestContextReuse(t *testing.T) {
+	base := context.WithValue(context.Background(), ctxKey{}, "v")
+	for _, tc := range []struct {
+		name     string
+		use      func(c *requestContext)
+		reusable bool
+	}{
+		{"unused", func(*requestContext) {}, true},
+		{"Err asked", func(c *requestContext) { _ = c.Err() }, true},
+		{"Value asked", func(c *requestContext) { _ = c.Value(ctxKey{}) }, true},
+		{"AfterFunc stopped", func(c *requestContext) { c.AfterFunc(func() {})() }, true},
+		{"Done asked", func(c *requestContext) { _ = c.Done() }, false},
+		{"AfterFunc left registered", func(c *requestContext) { c.AfterFunc(func() {}) }, false},
+		{"a child context", func(c *requestContext) {
+			_, cancel := context.WithCancel(c)
+			cancel()
+		}, false}, // the context package asks for Done
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newRequestContext(base)
+			if c.reusable() {
+				t.Fatal("reusable before its cancel")
+			}
+			tc.use(c)
+			c.cancel()
+			if got := c.reusable(); got != tc.reusable {
+				t.Fatalf("reusable = %v, want %v", got, tc.reusable)
+			}
+		})
+	}
+
+	c := newRequestContext(base)
+	oldStop := c.AfterFunc(func() { t.Error("a stopped function ran") })
+	if !oldStop() {
+		t.Fatal("stop = false")
+	}
+	c.cancel()
+	c.reset(base)
+	if c.Err() != nil || c.reusable() {
+		t.Fatalf("reset context: Err = %v, reusable before its cancel = %v", c.Err(), c.reusable())
+	}
+	ran := make(chan struct{})
+	c.AfterFunc(func() { close(ran) })
+	if oldStop() {
+		t.Error("the earlier life's stop unregistered the new function")
+	}
+	done := c.Done()
+	select {
+	case <-done:
+		t.Fatal("the reset context's Done is closed")
+	default:
+	}
+	c.cancel()
+	<-done
+	<-ran
+	if got := c.Value(ctxKey{}); got != "v" {
+		t.Errorf("Value = %v, want the base's", got)
+	}
+}

@@ -38,7 +38,7 @@ func parseBuffered(rq *request, br *bufio.Reader) (req *http.Request, hosts int,
 	if !originForm(target, &rq.url) {
 		return nil, 0, false, false
 	}
-	h, ok := h1parse.FieldsBacked(fields, rq.values[:])
+	h, ok := h1parse.FieldsInto(rq.header, fields, rq.values[:])
 	if !ok {
 		return nil, 0, false, false
 	}

@@ -150,6 +150,20 @@ type Settings struct {
 	// those that open with the HTTP/2 connection preface (prior
 	// knowledge), as nginx's `http2 on` does. Nil: HTTP/1.x only.
 	HTTP2 HTTP2Server
+	// ReuseRequests is the handler's promise that it keeps nothing of a
+	// request — not the *http.Request, its Header, URL or Context, nor
+	// anything pointing into them — once ServeHTTP has returned and
+	// every goroutine it started that uses them has ended. The
+	// connection then resets a request's storage (its context,
+	// http.Request, URL and header map) and reads its next request into
+	// it, sparing about 1 KB of allocations a request. Storage that may
+	// still be in use all the same is not reused: that of a request
+	// with a body (a transport may read it after ServeHTTP), of one
+	// whose handler panicked or hijacked the connection, or whose
+	// context's Done channel was asked for or whose AfterFunc functions
+	// ran or were not stopped. False: every request is new, as in
+	// net/http, and the handler may keep what it likes.
+	ReuseRequests bool
 }
 
 // HTTP2Server serves one client connection that speaks HTTP/2, calling

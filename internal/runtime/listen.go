@@ -153,6 +153,7 @@ func (p *plan) buildListens(env *proxy.Env) error {
 			// keepalive_timeout 0 disables client keep-alive.
 			IdleTimeout:     g.idle,
 			KeepAliveHeader: g.idleHeader,
+			ReuseRequests:   keepsNoRequest(handler),
 		}
 		l.settings.HTTP2 = p.http2For(g, merged, &l.settings)
 		if err := tlsListen(g, merged, l); err != nil {
