@@ -98,123 +98,256 @@ func Fields(block string) (http.Header, bool) { return FieldsBacked(block, nil) 
 // an allocation per message. values must not be used for anything else
 // while the header is, since the header's slices are parts of it.
 func FieldsBacked(block string, values []string) (http.Header, bool) {
-	n := strings.Count(block, "\n") - 1 // lines, less the empty one
-	if n < 0 {
-		return nil, false
+	return parse(block, values, nil, false)
+}
+
+// Framing is what FieldsFramed tells of the fields that decide how a
+// message is framed and whether its connection lasts, and of its names,
+// gathered as the names go by: a caller that would otherwise look these
+// names up (most of them absent, each a hash) reads them here. Counts are
+// of field lines, values those of the first line of each name.
+type Framing struct {
+	Host          string // the first Host field's value
+	ContentLength string // the first Content-Length field's value
+	Connection    string // the first Connection field's value
+
+	Hosts             int
+	ContentLengths    int
+	Connections       int
+	TransferEncodings int
+	Trailers          int
+	Pragmas           int
+
+	// OddNames reports that a name has a byte other than a letter, a
+	// digit or '-' (an underscore, say), which nginx treats apart.
+	OddNames bool
+}
+
+// FieldsFramed is FieldsBacked that also fills f as it parses. With
+// omitHost, the header has no Host field, as http.ReadRequest leaves it
+// (the request's Host is the field's value); f has it. f is filled only
+// when ok is true.
+func FieldsFramed(block string, values []string, f *Framing, omitHost bool) (http.Header, bool) {
+	*f = Framing{}
+	return parse(block, values, f, omitHost)
+}
+
+// Closes is the package's Closes for a message of HTTP/1.minor whose
+// header h was parsed with f: the Connection field's value is f's when
+// there is one, and looked up in h only when there are several.
+func (f *Framing) Closes(minor int, h http.Header) bool {
+	if f.Connections > 1 {
+		return Closes(minor, h["Connection"])
 	}
-	h := make(http.Header, n)
-	if n == 0 {
-		return h, block == "\r\n"
+	var one [1]string // on the stack: Closes keeps nothing
+	if f.Connections == 1 {
+		one[0] = f.Connection
 	}
-	if len(values) < n {
-		values = make([]string, n)
+	return Closes(minor, one[:f.Connections])
+}
+
+// keysOnStack is how many field lines parse keeps the names of in an
+// array of its own, on the stack; a block with more spills to the heap.
+// Requests of browsers have ten to fifteen fields, responses fewer.
+const keysOnStack = 16
+
+// parse is Fields, FieldsBacked and FieldsFramed (f nil for the first
+// two). It reads block once, byte by byte: the name up to its colon,
+// canonical or not, token or not, the value up to the CR that must be
+// its line's end, control bytes refused on the way. The names and values
+// go to two arrays, so that the header is made with its size known and
+// each name is assigned without being looked up first; when a name
+// repeats (len(h) tells), the header is filled again from the arrays,
+// merging, without reading block again.
+func parse(block string, values []string, f *Framing, omitHost bool) (http.Header, bool) {
+	// The names of the first lines, written by index to an array on
+	// the stack, which takes no write barrier; the others spill.
+	var names [keysOnStack]string
+	var spill []string
+	vals := values[:0]
+	lent := len(values) > 0 // vals is values
+	for {
+		if len(block) < 2 {
+			return nil, false // no empty line at the end
+		}
+		if block[0] == '\r' {
+			if block[1] != '\n' || len(block) != 2 {
+				return nil, false
+			}
+			break
+		}
+		// The name: a token ending at a colon.
+		i := 0
+		canonical, upper := true, true
+		var seen uint8
+		for i < len(block) {
+			c := block[i]
+			k := nameClass[c]
+			if k == 0 {
+				break
+			}
+			seen |= k
+			if upper && k&lowerByte != 0 || !upper && k&upperByte != 0 {
+				canonical = false
+			}
+			upper = c == '-'
+			i++
+		}
+		if i == 0 || i == len(block) || block[i] != ':' {
+			return nil, false // no name, no colon, a name not a token, or a folded line
+		}
+		key := block[:i]
+		if !canonical {
+			key = canonicalize(key)
+		}
+		// The value: spaces and tabs trimmed, no control byte but tab,
+		// then CRLF.
+		i++
+		for i < len(block) && (block[i] == ' ' || block[i] == '\t') {
+			i++
+		}
+		start := i
+		for i < len(block) && valueByte[block[i]] {
+			i++
+		}
+		if i+1 >= len(block) || block[i] != '\r' || block[i+1] != '\n' {
+			return nil, false
+		}
+		end := i
+		for end > start && (block[end-1] == ' ' || block[end-1] == '\t') {
+			end--
+		}
+		value := block[start:end]
+		block = block[i+2:]
+		if f != nil {
+			if seen&oddByte != 0 {
+				f.OddNames = true
+			}
+			if f.note(key, value) && omitHost {
+				continue
+			}
+		}
+		if len(vals) == cap(vals) {
+			// Out of room: an array for this line and those left
+			// (the empty line ends them), counted once.
+			more := make([]string, len(vals), len(vals)+strings.Count(block, "\n"))
+			copy(more, vals)
+			if lent {
+				// The caller's array holds nothing of the header,
+				// as with one too small to be used at all.
+				clear(vals)
+				lent = false
+			}
+			vals = more
+		}
+		if len(vals) < keysOnStack {
+			names[len(vals)] = key
+		} else {
+			spill = append(spill, key)
+		}
+		vals = append(vals, value)
 	}
-	// Most names appear once, and each is assigned without looking it
-	// up first; a header where one repeats (len(h) tells) is filled
-	// again, looking every name up.
-	ok, repeated := fill(h, block, values, false)
-	if repeated {
+	onStack := names[:min(len(vals), keysOnStack)]
+	h := make(http.Header, len(vals))
+	assign(h, onStack, vals, false)
+	assign(h, spill, vals[len(onStack):], false)
+	if len(h) < len(vals) {
+		// A name repeats: its last line replaced the others.
 		clear(h)
-		ok, _ = fill(h, block, values, true)
-	}
-	if !ok {
-		return nil, false
+		assign(h, onStack, vals, true)
+		assign(h, spill, vals[len(onStack):], true)
 	}
 	return h, true
 }
 
-// fill adds the fields of block to h, giving each name seen once a
-// one-value slice of values (capped, so that a second value allocates),
-// one per field line. With merge, a repeated name's values are appended;
-// without, a repeated name's last line replaces the others, and repeated
-// reports that one did. ok is false for a block Fields declines.
-func fill(h http.Header, block string, values []string, merge bool) (ok, repeated bool) {
-	lines := 0
-	for {
-		i := strings.IndexByte(block, '\n')
-		if i < 1 || block[i-1] != '\r' {
-			return false, false
-		}
-		line := block[:i-1]
-		block = block[i+1:]
-		if line == "" {
-			return block == "", len(h) < lines
-		}
-		colon := strings.IndexByte(line, ':')
-		if colon < 1 {
-			return false, false // no name, or no colon, or a folded line
-		}
-		key, ok := canonicalName(line[:colon])
-		if !ok {
-			return false, false
-		}
-		value, ok := fieldValue(line[colon+1:])
-		if !ok {
-			return false, false
-		}
+// assign sets h[keys[i]] to values[i], a slice capped so that a second
+// value allocates. With merge, a name h has gets the value appended;
+// without, its old values are replaced.
+func assign(h http.Header, keys, values []string, merge bool) {
+	for i, key := range keys {
 		if merge {
 			if vv, seen := h[key]; seen {
-				h[key] = append(vv, value)
+				h[key] = append(vv, values[i])
 				continue
 			}
 		}
-		if lines == len(values) {
-			// More field lines than the block has line ends, less
-			// one: the empty line that ends it is missing.
-			return false, false
-		}
-		values[lines] = value
-		h[key] = values[lines : lines+1 : lines+1]
-		lines++
+		h[key] = values[i : i+1 : i+1]
 	}
 }
 
-// fieldValue returns v with the spaces and tabs around it trimmed, and
-// false when v holds a byte textproto refuses (a control character other
-// than tab).
-func fieldValue(v string) (string, bool) {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return "", false
+// note counts the field of canonical name key and value v in f, when its
+// name is one f tells of, and reports whether it is Host.
+func (f *Framing) note(key, v string) (host bool) {
+	switch key {
+	case "Host":
+		if f.Hosts == 0 {
+			f.Host = v
 		}
+		f.Hosts++
+		return true
+	case "Content-Length":
+		if f.ContentLengths == 0 {
+			f.ContentLength = v
+		}
+		f.ContentLengths++
+	case "Connection":
+		if f.Connections == 0 {
+			f.Connection = v
+		}
+		f.Connections++
+	case "Transfer-Encoding":
+		f.TransferEncodings++
+	case "Trailer":
+		f.Trailers++
+	case "Pragma":
+		f.Pragmas++
 	}
-	start, end := 0, len(v)
-	for start < end && (v[start] == ' ' || v[start] == '\t') {
-		start++
-	}
-	for end > start && (v[end-1] == ' ' || v[end-1] == '\t') {
-		end--
-	}
-	return v[start:end], true
+	return false
 }
 
-// canonicalName returns name in textproto's canonical form (the first
-// letter and each letter after a hyphen upper case, the others lower
-// case): name itself when it already is, a shared constant for common
-// names, a new string otherwise. It returns false when name is not a
-// token (RFC 9110 section 5.6.2).
-func canonicalName(name string) (string, bool) {
-	canonical := true
-	upper := true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !tokenByte[c] {
-			return "", false
-		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			canonical = false
-		}
-		upper = c == '-'
+// The classes of the bytes of a field name, in nameClass.
+const (
+	tokenByte uint8 = 1 << iota // a byte of a token (RFC 9110 section 5.6.2)
+	lowerByte                   // a lower-case letter
+	upperByte                   // an upper-case letter
+	oddByte                     // a token byte but a letter, a digit or '-'
+)
+
+// nameClass classes the bytes of field names; 0 is a byte no token has.
+var nameClass = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = tokenByte
 	}
-	if canonical {
-		return name, true
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = tokenByte|lowerByte, tokenByte|upperByte
 	}
+	t['-'] = tokenByte
+	for _, c := range "!#$%&'*+.^_`|~" {
+		t[c] = tokenByte | oddByte
+	}
+	return t
+}()
+
+// valueByte is the set of bytes textproto takes in a field value: all but
+// the control characters, tab excepted.
+var valueByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= ' ' && c != 0x7f || c == '\t'
+	}
+	return t
+}()
+
+// canonicalize returns name, a token not in textproto's canonical form,
+// in that form (the first letter and each letter after a hyphen upper
+// case, the others lower case): a shared constant for common names, a new
+// string otherwise.
+func canonicalize(name string) string {
 	var buf [64]byte
 	if len(name) > len(buf) {
-		return textproto.CanonicalMIMEHeaderKey(name), true
+		return textproto.CanonicalMIMEHeaderKey(name)
 	}
 	b := buf[:len(name)]
-	upper = true
+	upper := true
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if upper && 'a' <= c && c <= 'z' {
@@ -227,9 +360,9 @@ func canonicalName(name string) (string, bool) {
 	}
 	// The compiler does not copy b to look it up.
 	if s, ok := commonNames[string(b)]; ok {
-		return s, true
+		return s
 	}
-	return string(b), true
+	return string(b)
 }
 
 // commonNames interns the canonical names of fields that clients and
@@ -253,18 +386,4 @@ var commonNames = func() map[string]string {
 		m[s] = s
 	}
 	return m
-}()
-
-// tokenByte is the set of bytes of a token (RFC 9110 section 5.6.2).
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
 }()
