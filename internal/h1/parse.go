@@ -3,7 +3,6 @@ package h1
 import (
 	"bufio"
 	"net/http"
-	"strings"
 
 	"github.com/limpet-lb/limpet/internal/h1parse"
 )
@@ -30,12 +29,17 @@ func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.
 	if !ok {
 		return nil, false
 	}
-	proto, status, _ := strings.Cut(line, " ")
+	// "HTTP/1.x" and a space: the protocol is the line's first eight
+	// bytes, and the first space the ninth.
+	if len(line) < len("HTTP/1.1 200") || line[8] != ' ' {
+		return nil, false
+	}
+	proto, status := line[:8], line[9:]
 	minor, ok := h1parse.Version(proto)
 	if !ok {
 		return nil, false
 	}
-	if len(status) < 3 || len(status) > 3 && status[3] != ' ' {
+	if len(status) > 3 && status[3] != ' ' {
 		return nil, false
 	}
 	code := 0

@@ -33,26 +33,20 @@ import (
 // readers end lines there); nothing is consumed either way.
 func Head(br *bufio.Reader) (line, fields string, n int, ok bool) {
 	buf, _ := br.Peek(br.Buffered())
-	n = blockEnd(buf)
-	if n == 0 {
+	// The first LF ends the first line, and must follow a CR; the
+	// search for the empty line starts at that CRLF, which it may be
+	// the first half of (a message without fields).
+	lf := bytes.IndexByte(buf, '\n')
+	if lf < 1 || buf[lf-1] != '\r' {
 		return "", "", 0, false
 	}
-	line, fields, _ = strings.Cut(string(buf[:n]), "\r\n")
-	if strings.IndexByte(line, '\n') >= 0 {
+	end := bytes.Index(buf[lf-1:], crlfcrlf)
+	if end < 0 {
 		return "", "", 0, false
 	}
-	return line, fields, n, true
-}
-
-// blockEnd returns the length of the header block at the start of b, up
-// to and including the empty line that ends it, or 0 when b holds no
-// whole block.
-func blockEnd(b []byte) int {
-	i := bytes.Index(b, crlfcrlf)
-	if i < 0 {
-		return 0
-	}
-	return i + len(crlfcrlf)
+	n = lf - 1 + end + len(crlfcrlf)
+	block := string(buf[:n])
+	return block[:lf-1], block[lf+1:], n, true
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
@@ -176,28 +170,26 @@ func parse(block string, values []string, f *Framing, omitHost bool) (http.Heade
 			}
 			break
 		}
-		// The name: a token ending at a colon.
+		// The name: a token ending at a colon. wrong is the case a
+		// letter must not have where it is (upper after a hyphen or at
+		// the start), and the class of bytes the names of nginx lack.
 		i := 0
-		canonical, upper := true, true
 		var seen uint8
+		wrong := lowerByte | oddByte
 		for i < len(block) {
-			c := block[i]
-			k := nameClass[c]
+			k := nameClass[block[i]]
 			if k == 0 {
 				break
 			}
-			seen |= k
-			if upper && k&lowerByte != 0 || !upper && k&upperByte != 0 {
-				canonical = false
-			}
-			upper = c == '-'
+			seen |= k & wrong
+			wrong = upperByte>>(k>>hyphenShift&1) | oddByte
 			i++
 		}
 		if i == 0 || i == len(block) || block[i] != ':' {
 			return nil, false // no name, no colon, a name not a token, or a folded line
 		}
 		key := block[:i]
-		if !canonical {
+		if seen&(lowerByte|upperByte) != 0 {
 			key = canonicalize(key)
 		}
 		// The value: spaces and tabs trimmed, no control byte but tab,
@@ -207,6 +199,17 @@ func parse(block string, values []string, f *Framing, omitHost bool) (http.Heade
 			i++
 		}
 		start := i
+		// Eight bytes at a time while none is a control byte or DEL,
+		// then byte by byte (past a tab) to the CR.
+		for i+8 <= len(block) {
+			w := block[i : i+8]
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			if hasLess(x, ' ') || hasLess(x^(ones*0x7f), 1) {
+				break
+			}
+			i += 8
+		}
 		for i < len(block) && valueByte[block[i]] {
 			i++
 		}
@@ -307,10 +310,13 @@ func (f *Framing) note(key, v string) (host bool) {
 
 // The classes of the bytes of a field name, in nameClass.
 const (
-	tokenByte uint8 = 1 << iota // a byte of a token (RFC 9110 section 5.6.2)
-	lowerByte                   // a lower-case letter
-	upperByte                   // an upper-case letter
-	oddByte                     // a token byte but a letter, a digit or '-'
+	tokenByte  uint8 = 1 << iota // a byte of a token (RFC 9110 section 5.6.2)
+	lowerByte                    // a lower-case letter
+	upperByte                    // an upper-case letter
+	oddByte                      // a token byte but a letter, a digit or '-'
+	hyphenByte                   // '-'
+
+	hyphenShift = 4 // hyphenByte is 1<<hyphenShift
 )
 
 // nameClass classes the bytes of field names; 0 is a byte no token has.
@@ -321,12 +327,20 @@ var nameClass = func() (t [256]uint8) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c], t[c-'a'+'A'] = tokenByte|lowerByte, tokenByte|upperByte
 	}
-	t['-'] = tokenByte
+	t['-'] = tokenByte | hyphenByte
 	for _, c := range "!#$%&'*+.^_`|~" {
 		t[c] = tokenByte | oddByte
 	}
 	return t
 }()
+
+// ones has a 1 in each byte of a word.
+const ones = 0x0101010101010101
+
+// hasLess reports whether a byte of x is less than n (n at most 128).
+func hasLess(x uint64, n uint8) bool {
+	return (x-ones*uint64(n))&^x&(ones*0x80) != 0
+}
 
 // valueByte is the set of bytes textproto takes in a field value: all but
 // the control characters, tab excepted.

@@ -27,11 +27,15 @@ func parseBuffered(rq *request, br *bufio.Reader) (req *http.Request, hosts int,
 	if !ok {
 		return nil, 0, false, false
 	}
+	// The line ends with a space and "HTTP/1.x": the target runs from
+	// the first space to that one. A target with a space of its own,
+	// which ReadRequest would cut at the space and then refuse the
+	// protocol, originForm refuses.
 	method, rest, ok1 := strings.Cut(line, " ")
-	target, proto, ok2 := strings.Cut(rest, " ")
-	if !ok1 || !ok2 || !httpsyntax.ValidToken(method) {
+	if !ok1 || len(rest) < len(" HTTP/1.1") || rest[len(rest)-9] != ' ' || !httpsyntax.ValidToken(method) {
 		return nil, 0, false, false
 	}
+	target, proto := rest[:len(rest)-9], rest[len(rest)-8:]
 	minor, ok := h1parse.Version(proto)
 	if !ok {
 		return nil, 0, false, false
