@@ -170,58 +170,11 @@ func parse(block string, values []string, f *Framing, omitHost bool) (http.Heade
 			}
 			break
 		}
-		// The name: a token ending at a colon. wrong is the case a
-		// letter must not have where it is (upper after a hyphen or at
-		// the start), and the class of bytes the names of nginx lack.
-		i := 0
-		var seen uint8
-		wrong := lowerByte | oddByte
-		for i < len(block) {
-			k := nameClass[block[i]]
-			if k == 0 {
-				break
-			}
-			seen |= k & wrong
-			wrong = upperByte>>(k>>hyphenShift&1) | oddByte
-			i++
-		}
-		if i == 0 || i == len(block) || block[i] != ':' {
-			return nil, false // no name, no colon, a name not a token, or a folded line
-		}
-		key := block[:i]
-		if seen&(lowerByte|upperByte) != 0 {
-			key = canonicalize(key)
-		}
-		// The value: spaces and tabs trimmed, no control byte but tab,
-		// then CRLF.
-		i++
-		for i < len(block) && (block[i] == ' ' || block[i] == '\t') {
-			i++
-		}
-		start := i
-		// Eight bytes at a time while none is a control byte or DEL,
-		// then byte by byte (past a tab) to the CR.
-		for i+8 <= len(block) {
-			w := block[i : i+8]
-			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-			if hasLess(x, ' ') || hasLess(x^(ones*0x7f), 1) {
-				break
-			}
-			i += 8
-		}
-		for i < len(block) && valueByte[block[i]] {
-			i++
-		}
-		if i+1 >= len(block) || block[i] != '\r' || block[i+1] != '\n' {
+		key, value, rest, seen, ok := fieldLine(block)
+		if !ok {
 			return nil, false
 		}
-		end := i
-		for end > start && (block[end-1] == ' ' || block[end-1] == '\t') {
-			end--
-		}
-		value := block[start:end]
-		block = block[i+2:]
+		block = rest
 		if f != nil {
 			if seen&oddByte != 0 {
 				f.OddNames = true
@@ -232,8 +185,10 @@ func parse(block string, values []string, f *Framing, omitHost bool) (http.Heade
 		}
 		if len(vals) == cap(vals) {
 			// Out of room: an array for this line and those left
-			// (the empty line ends them), counted once.
-			more := make([]string, len(vals), len(vals)+strings.Count(block, "\n"))
+			// (the empty line ends them; at least this one when
+			// it is missing, which the next turn declines),
+			// counted once.
+			more := make([]string, len(vals), len(vals)+max(1, strings.Count(block, "\n")))
 			copy(more, vals)
 			if lent {
 				// The caller's array holds nothing of the header,
@@ -243,12 +198,14 @@ func parse(block string, values []string, f *Framing, omitHost bool) (http.Heade
 			}
 			vals = more
 		}
-		if len(vals) < keysOnStack {
-			names[len(vals)] = key
+		n := len(vals)
+		if n < keysOnStack {
+			names[n] = key
 		} else {
 			spill = append(spill, key)
 		}
-		vals = append(vals, value)
+		vals = vals[:n+1]
+		vals[n] = value
 	}
 	onStack := names[:min(len(vals), keysOnStack)]
 	h := make(http.Header, len(vals))
@@ -261,6 +218,64 @@ func parse(block string, values []string, f *Framing, omitHost bool) (http.Heade
 		assign(h, spill, vals[len(onStack):], true)
 	}
 	return h, true
+}
+
+// fieldLine parses the field line at the start of block: its name,
+// canonical, its value, trimmed, and the block after its CRLF; seen has
+// oddByte when the name has a byte other than a letter, a digit or '-'.
+// ok is false for a line Fields declines. A function of its own, its
+// loops keep their variables in registers.
+func fieldLine(block string) (key, value, rest string, seen uint8, ok bool) {
+	// The name: a token ending at a colon. wrong is the case a letter
+	// must not have where it is (upper after a hyphen or at the start)
+	// and oddByte; each byte's class tells the next byte's.
+	i := 0
+	wrong := lowerByte | oddByte
+	for i < len(block) {
+		k := nameClass[block[i]]
+		if k == 0 {
+			break
+		}
+		seen |= k & wrong
+		wrong = k >> nextShift
+		i++
+	}
+	if i == 0 || i == len(block) || block[i] != ':' {
+		return "", "", "", 0, false // no name, no colon, a name not a token, or a folded line
+	}
+	key = block[:i]
+	if seen&(lowerByte|upperByte) != 0 {
+		key = canonicalize(key)
+	}
+	// The value: spaces and tabs trimmed, no control byte but tab, then
+	// CRLF.
+	i++
+	for i < len(block) && (block[i] == ' ' || block[i] == '\t') {
+		i++
+	}
+	start := i
+	// Eight bytes at a time while none is a control byte or DEL, then
+	// byte by byte (past a tab) to the CR.
+	for i+8 <= len(block) {
+		w := block[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		if hasLess(x, ' ') || hasLess(x^(ones*0x7f), 1) {
+			break
+		}
+		i += 8
+	}
+	for i < len(block) && valueByte[block[i]] {
+		i++
+	}
+	if i+1 >= len(block) || block[i] != '\r' || block[i+1] != '\n' {
+		return "", "", "", 0, false
+	}
+	end := i
+	for end > start && (block[end-1] == ' ' || block[end-1] == '\t') {
+		end--
+	}
+	return key, block[start:end], block[i+2:], seen & oddByte, true
 }
 
 // assign sets h[keys[i]] to values[i], a slice capped so that a second
@@ -308,28 +323,41 @@ func (f *Framing) note(key, v string) (host bool) {
 	return false
 }
 
-// The classes of the bytes of a field name, in nameClass.
+// The classes of the bytes of a field name, in nameClass: the low four
+// bits say what the byte is, the high four what the next byte must not
+// be (lowerByte after '-', else upperByte, and always oddByte).
 const (
-	tokenByte  uint8 = 1 << iota // a byte of a token (RFC 9110 section 5.6.2)
-	lowerByte                    // a lower-case letter
-	upperByte                    // an upper-case letter
-	oddByte                      // a token byte but a letter, a digit or '-'
-	hyphenByte                   // '-'
+	tokenByte uint8 = 1 << iota // a byte of a token (RFC 9110 section 5.6.2)
+	lowerByte                   // a lower-case letter
+	upperByte                   // an upper-case letter
+	oddByte                     // a token byte but a letter, a digit or '-'
 
-	hyphenShift = 4 // hyphenByte is 1<<hyphenShift
+	nextShift = 4
 )
 
 // nameClass classes the bytes of field names; 0 is a byte no token has.
 var nameClass = func() (t [256]uint8) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = tokenByte
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = tokenByte|lowerByte, tokenByte|upperByte
-	}
-	t['-'] = tokenByte | hyphenByte
-	for _, c := range "!#$%&'*+.^_`|~" {
-		t[c] = tokenByte | oddByte
+	for c := range t {
+		var k uint8
+		switch {
+		case '0' <= c && c <= '9':
+			k = tokenByte
+		case 'a' <= c && c <= 'z':
+			k = tokenByte | lowerByte
+		case 'A' <= c && c <= 'Z':
+			k = tokenByte | upperByte
+		case c == '-':
+			k = tokenByte
+		case strings.IndexByte("!#$%&'*+.^_`|~", byte(c)) >= 0:
+			k = tokenByte | oddByte
+		default:
+			continue
+		}
+		next := upperByte | oddByte
+		if c == '-' {
+			next = lowerByte | oddByte
+		}
+		t[c] = k | next<<nextShift
 	}
 	return t
 }()
