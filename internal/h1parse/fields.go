@@ -105,6 +105,7 @@ type Framing struct {
 	ContentLength string // the first Content-Length field's value
 	Connection    string // the first Connection field's value
 
+	// The number of field lines of each name.
 	Hosts             int
 	ContentLengths    int
 	Connections       int
@@ -119,8 +120,8 @@ type Framing struct {
 
 // FieldsFramed is FieldsBacked that also fills f as it parses. With
 // omitHost, the header has no Host field, as http.ReadRequest leaves it
-// (the request's Host is the field's value); f has it. f is filled only
-// when ok is true.
+// (the request's Host is the field's value); f has it. What f holds
+// means something only when ok is true.
 func FieldsFramed(block string, values []string, f *Framing, omitHost bool) (http.Header, bool) {
 	*f = Framing{}
 	return parse(block, values, f, omitHost)
@@ -146,9 +147,10 @@ func (f *Framing) Closes(minor int, h http.Header) bool {
 const keysOnStack = 16
 
 // parse is Fields, FieldsBacked and FieldsFramed (f nil for the first
-// two). It reads block once, byte by byte: the name up to its colon,
-// canonical or not, token or not, the value up to the CR that must be
-// its line's end, control bytes refused on the way. The names and values
+// two). It reads block once (fieldLine): the name byte by byte up to its
+// colon, canonical or not, token or not, the value eight bytes at a time
+// up to the CR that must be its line's end, control bytes refused on the
+// way. The names and values
 // go to two arrays, so that the header is made with its size known and
 // each name is assigned without being looked up first; when a name
 // repeats (len(h) tells), the header is filled again from the arrays,
