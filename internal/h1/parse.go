@@ -3,14 +3,13 @@ package h1
 import (
 	"bufio"
 	"net/http"
-	"strings"
 
 	"github.com/limpet-lb/limpet/internal/h1parse"
 )
 
 // parseBuffered parses the response to req whose header block is whole
 // in br's buffer, when it has the common shape: HTTP/1.0 or 1.1, a status
-// of three digits, field lines h1parse.Fields accepts, and a body of known
+// of three digits, field lines h1parse.FieldsFramed accepts, and a body of known
 // length (none, or one Content-Length); no Transfer-Encoding, Trailer or
 // Pragma. The response is the one http.ReadResponse would return
 // (FuzzParseBuffered compares them). Otherwise ok is false and nothing is
@@ -30,12 +29,17 @@ func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.
 	if !ok {
 		return nil, false
 	}
-	proto, status, _ := strings.Cut(line, " ")
+	// "HTTP/1.x" and a space: the protocol is the line's first eight
+	// bytes, and the first space the ninth.
+	if len(line) < len("HTTP/1.1 200") || line[8] != ' ' {
+		return nil, false
+	}
+	proto, status := line[:8], line[9:]
 	minor, ok := h1parse.Version(proto)
 	if !ok {
 		return nil, false
 	}
-	if len(status) < 3 || len(status) > 3 && status[3] != ' ' {
+	if len(status) > 3 && status[3] != ' ' {
 		return nil, false
 	}
 	code := 0
@@ -46,17 +50,16 @@ func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.
 		}
 		code = code*10 + int(c-'0')
 	}
-	h, ok := h1parse.FieldsInto(r.res.Header, fields, r.values[:])
-	if !ok {
-		return nil, false
-	}
-	cl := h["Content-Length"]
-	if len(cl) > 1 || h["Transfer-Encoding"] != nil || h["Trailer"] != nil || h["Pragma"] != nil {
+	// The fields that decide the framing come with the header, so that
+	// none is looked up.
+	var f h1parse.Framing
+	h, ok := h1parse.FieldsFramed(r.res.Header, fields, r.values[:], &f, false)
+	if !ok || f.ContentLengths > 1 || f.TransferEncodings+f.Trailers+f.Pragmas > 0 {
 		return nil, false
 	}
 	declared := int64(-1)
-	if len(cl) == 1 {
-		if declared, ok = h1parse.ContentLength(cl[0]); !ok {
+	if f.ContentLengths == 1 {
+		if declared, ok = h1parse.ContentLength(f.ContentLength); !ok {
 			return nil, false
 		}
 	}
@@ -87,7 +90,7 @@ func parseBuffered(br *bufio.Reader, req *http.Request, r *response) (res *http.
 	if method == http.MethodHead {
 		res.ContentLength = declared // what a GET would have had, or -1
 	}
-	if res.Close = h1parse.Closes(minor, h["Connection"]); res.Close && minor == 1 {
+	if res.Close = f.Closes(minor, h); res.Close && minor == 1 {
 		delete(h, "Connection") // as net/http's shouldClose does for responses
 	}
 	if length > 0 {

@@ -103,6 +103,7 @@ var parseSeeds = []struct {
 	{"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", "GET", true},
 	{"HTTP/1.1 200 OK\r\nConnection: clo\u017fe\r\nContent-Length: 1\r\n\r\nx", "GET", true},
 	{"HTTP/1.0 200 OK\r\nConnection: \u212aeep-alive\r\nContent-Length: 1\r\n\r\nx", "GET", true},
+	{"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nconnection: close\r\nContent-Length: 1\r\n\r\nx", "GET", true},
 
 	{"HTTP/1.1 200 OK\r\n\r\nuntil the end", "GET", false},
 	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "GET", false},
@@ -117,6 +118,9 @@ var parseSeeds = []struct {
 	{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nPragma: no-cache\r\n\r\nx", "GET", false},
 	{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTrailer: X\r\n\r\nx", "GET", false},
 	{"HTTP/1.1  200 OK\r\nContent-Length: 1\r\n\r\nx", "GET", false},
+	{"HTTP/1.1 20\r\nContent-Length: 1\r\n\r\nx", "GET", false},
+	{"HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", "GET", false},
+	{"HTTP/1.12 200 OK\r\nContent-Length: 1\r\n\r\nx", "GET", false},
 	{"HTTP/1.1 +20 OK\r\nContent-Length: 1\r\n\r\nx", "GET", false},
 	{"HTTP/1.1 2000 OK\r\nContent-Length: 1\r\n\r\nx", "GET", false},
 	{"HTTP/2.0 200 OK\r\nContent-Length: 1\r\n\r\nx", "GET", false},

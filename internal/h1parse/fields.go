@@ -33,26 +33,20 @@ import (
 // readers end lines there); nothing is consumed either way.
 func Head(br *bufio.Reader) (line, fields string, n int, ok bool) {
 	buf, _ := br.Peek(br.Buffered())
-	n = blockEnd(buf)
-	if n == 0 {
+	// The first LF ends the first line, and must follow a CR; the
+	// search for the empty line starts at that CRLF, which it may be
+	// the first half of (a message without fields).
+	lf := bytes.IndexByte(buf, '\n')
+	if lf < 1 || buf[lf-1] != '\r' {
 		return "", "", 0, false
 	}
-	line, fields, _ = strings.Cut(string(buf[:n]), "\r\n")
-	if strings.IndexByte(line, '\n') >= 0 {
+	end := bytes.Index(buf[lf-1:], crlfcrlf)
+	if end < 0 {
 		return "", "", 0, false
 	}
-	return line, fields, n, true
-}
-
-// blockEnd returns the length of the header block at the start of b, up
-// to and including the empty line that ends it, or 0 when b holds no
-// whole block.
-func blockEnd(b []byte) int {
-	i := bytes.Index(b, crlfcrlf)
-	if i < 0 {
-		return 0
-	}
-	return i + len(crlfcrlf)
+	n = lf - 1 + end + len(crlfcrlf)
+	block := string(buf[:n])
+	return block[:lf-1], block[lf+1:], n, true
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
@@ -98,137 +92,321 @@ func Fields(block string) (http.Header, bool) { return FieldsBacked(block, nil) 
 // an allocation per message. values must not be used for anything else
 // while the header is, since the header's slices are parts of it.
 func FieldsBacked(block string, values []string) (http.Header, bool) {
-	return FieldsInto(nil, block, values)
+	return parse(nil, block, values, nil, false)
 }
 
 // FieldsInto is FieldsBacked for a caller that keeps the header's map
 // too, from one message to the next: h, when not nil, is cleared (its
-// table stays) and filled, and is the header returned; a nil h is made
-// as FieldsBacked makes one. When it returns false, h holds what it had
-// filled by then, which nobody should read. As for values, h must not be
-// used for anything else while the header is.
+// table stays, so a reused map allocates nothing) and filled, and is the
+// header returned; a nil h is made as FieldsBacked makes one. When it
+// returns false, h is empty. As for values, h must not be used for
+// anything else while the header is.
 func FieldsInto(h http.Header, block string, values []string) (http.Header, bool) {
-	n := strings.Count(block, "\n") - 1 // lines, less the empty one
-	if n < 0 {
-		return nil, false
+	return parse(h, block, values, nil, false)
+}
+
+// Framing is what FieldsFramed tells of the fields that decide how a
+// message is framed and whether its connection lasts, and of its names,
+// gathered as the names go by: a caller that would otherwise look these
+// names up (most of them absent, each a hash) reads them here. Counts are
+// of field lines, values those of the first line of each name.
+type Framing struct {
+	Host          string // the first Host field's value
+	ContentLength string // the first Content-Length field's value
+	Connection    string // the first Connection field's value
+
+	// The number of field lines of each name.
+	Hosts             int
+	ContentLengths    int
+	Connections       int
+	TransferEncodings int
+	Trailers          int
+	Pragmas           int
+
+	// OddNames reports that a name has a byte other than a letter, a
+	// digit or '-' (an underscore, say), which nginx treats apart.
+	OddNames bool
+}
+
+// FieldsFramed is FieldsInto that also fills f as it parses. With
+// omitHost, the header has no Host field, as http.ReadRequest leaves it
+// (the request's Host is the field's value); f has it. What f holds
+// means something only when ok is true.
+func FieldsFramed(h http.Header, block string, values []string, f *Framing, omitHost bool) (http.Header, bool) {
+	*f = Framing{}
+	return parse(h, block, values, f, omitHost)
+}
+
+// Closes is the package's Closes for a message of HTTP/1.minor whose
+// header h was parsed with f: the Connection field's value is f's when
+// there is one, and looked up in h only when there are several.
+func (f *Framing) Closes(minor int, h http.Header) bool {
+	if f.Connections > 1 {
+		return Closes(minor, h["Connection"])
 	}
+	var one [1]string // on the stack: Closes keeps nothing
+	if f.Connections == 1 {
+		one[0] = f.Connection
+	}
+	return Closes(minor, one[:f.Connections])
+}
+
+// keysOnStack is how many field lines parse keeps the names of in an
+// array of its own, on the stack; a block with more spills to the heap.
+// Requests of browsers have ten to fifteen fields, responses fewer.
+const keysOnStack = 16
+
+// parse is Fields, FieldsBacked, FieldsInto and FieldsFramed (f nil for
+// the first three; h nil for the first two). It reads block once (fieldLine): the name byte by byte up to its
+// colon, canonical or not, token or not, the value eight bytes at a time
+// up to the CR that must be its line's end, control bytes refused on the
+// way. The names and values
+// go to two arrays, so that the header is made with its size known and
+// each name is assigned without being looked up first; when a name
+// repeats (len(h) tells), the header is filled again from the arrays,
+// merging, without reading block again.
+func parse(h http.Header, block string, values []string, f *Framing, omitHost bool) (http.Header, bool) {
+	if len(h) > 0 {
+		clear(h) // first: a block declined leaves h empty
+	}
+	// The names of the first lines, written by index to an array on
+	// the stack, which takes no write barrier; the others spill.
+	var names [keysOnStack]string
+	var spill []string
+	vals := values[:0]
+	lent := len(values) > 0 // vals is values
+	for {
+		if len(block) < 2 {
+			return nil, false // no empty line at the end
+		}
+		if block[0] == '\r' {
+			if block[1] != '\n' || len(block) != 2 {
+				return nil, false
+			}
+			break
+		}
+		key, value, rest, seen, ok := fieldLine(block)
+		if !ok {
+			return nil, false
+		}
+		block = rest
+		if f != nil {
+			if seen&oddByte != 0 {
+				f.OddNames = true
+			}
+			if f.note(key, value) && omitHost {
+				continue
+			}
+		}
+		if len(vals) == cap(vals) {
+			// Out of room: an array for this line and those left
+			// (the empty line ends them; at least this one when
+			// it is missing, which the next turn declines),
+			// counted once.
+			more := make([]string, len(vals), len(vals)+max(1, strings.Count(block, "\n")))
+			copy(more, vals)
+			if lent {
+				// The caller's array holds nothing of the header,
+				// as with one too small to be used at all.
+				clear(vals)
+				lent = false
+			}
+			vals = more
+		}
+		n := len(vals)
+		if n < keysOnStack {
+			names[n] = key
+		} else {
+			spill = append(spill, key)
+		}
+		vals = vals[:n+1]
+		vals[n] = value
+	}
+	onStack := names[:min(len(vals), keysOnStack)]
 	if h == nil {
-		h = make(http.Header, n)
-	} else if len(h) > 0 {
+		h = make(http.Header, len(vals))
+	}
+	assign(h, onStack, vals, false)
+	assign(h, spill, vals[len(onStack):], false)
+	if len(h) < len(vals) {
+		// A name repeats: its last line replaced the others.
 		clear(h)
-	}
-	if n == 0 {
-		return h, block == "\r\n"
-	}
-	if len(values) < n {
-		values = make([]string, n)
-	}
-	// Most names appear once, and each is assigned without looking it
-	// up first; a header where one repeats (len(h) tells) is filled
-	// again, looking every name up.
-	ok, repeated := fill(h, block, values, false)
-	if repeated {
-		clear(h)
-		ok, _ = fill(h, block, values, true)
-	}
-	if !ok {
-		return nil, false
+		assign(h, onStack, vals, true)
+		assign(h, spill, vals[len(onStack):], true)
 	}
 	return h, true
 }
 
-// fill adds the fields of block to h, giving each name seen once a
-// one-value slice of values (capped, so that a second value allocates),
-// one per field line. With merge, a repeated name's values are appended;
-// without, a repeated name's last line replaces the others, and repeated
-// reports that one did. ok is false for a block Fields declines.
-func fill(h http.Header, block string, values []string, merge bool) (ok, repeated bool) {
-	lines := 0
-	for {
-		i := strings.IndexByte(block, '\n')
-		if i < 1 || block[i-1] != '\r' {
-			return false, false
+// fieldLine parses the field line at the start of block: its name,
+// canonical, its value, trimmed, and the block after its CRLF; seen has
+// oddByte when the name has a byte other than a letter, a digit or '-'.
+// ok is false for a line Fields declines. A function of its own, its
+// loops keep their variables in registers.
+func fieldLine(block string) (key, value, rest string, seen uint8, ok bool) {
+	// The name: a token ending at a colon. wrong is the case a letter
+	// must not have where it is (upper after a hyphen or at the start)
+	// and oddByte; each byte's class tells the next byte's.
+	i := 0
+	wrong := lowerByte | oddByte
+	for i < len(block) {
+		k := nameClass[block[i]]
+		if k == 0 {
+			break
 		}
-		line := block[:i-1]
-		block = block[i+1:]
-		if line == "" {
-			return block == "", len(h) < lines
+		seen |= k & wrong
+		wrong = k >> nextShift
+		i++
+	}
+	if i == 0 || i == len(block) || block[i] != ':' {
+		return "", "", "", 0, false // no name, no colon, a name not a token, or a folded line
+	}
+	key = block[:i]
+	if seen&(lowerByte|upperByte) != 0 {
+		key = canonicalize(key)
+	}
+	// The value: spaces and tabs trimmed, no control byte but tab, then
+	// CRLF.
+	i++
+	for i < len(block) && (block[i] == ' ' || block[i] == '\t') {
+		i++
+	}
+	start := i
+	// Eight bytes at a time while none is a control byte or DEL, then
+	// byte by byte (past a tab) to the CR.
+	for i+8 <= len(block) {
+		w := block[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		if hasLess(x, ' ') || hasLess(x^(ones*0x7f), 1) {
+			break
 		}
-		colon := strings.IndexByte(line, ':')
-		if colon < 1 {
-			return false, false // no name, or no colon, or a folded line
-		}
-		key, ok := canonicalName(line[:colon])
-		if !ok {
-			return false, false
-		}
-		value, ok := fieldValue(line[colon+1:])
-		if !ok {
-			return false, false
-		}
+		i += 8
+	}
+	for i < len(block) && valueByte[block[i]] {
+		i++
+	}
+	if i+1 >= len(block) || block[i] != '\r' || block[i+1] != '\n' {
+		return "", "", "", 0, false
+	}
+	end := i
+	for end > start && (block[end-1] == ' ' || block[end-1] == '\t') {
+		end--
+	}
+	return key, block[start:end], block[i+2:], seen & oddByte, true
+}
+
+// assign sets h[keys[i]] to values[i], a slice capped so that a second
+// value allocates. With merge, a name h has gets the value appended;
+// without, its old values are replaced.
+func assign(h http.Header, keys, values []string, merge bool) {
+	for i, key := range keys {
 		if merge {
 			if vv, seen := h[key]; seen {
-				h[key] = append(vv, value)
+				h[key] = append(vv, values[i])
 				continue
 			}
 		}
-		if lines == len(values) {
-			// More field lines than the block has line ends, less
-			// one: the empty line that ends it is missing.
-			return false, false
-		}
-		values[lines] = value
-		h[key] = values[lines : lines+1 : lines+1]
-		lines++
+		h[key] = values[i : i+1 : i+1]
 	}
 }
 
-// fieldValue returns v with the spaces and tabs around it trimmed, and
-// false when v holds a byte textproto refuses (a control character other
-// than tab).
-func fieldValue(v string) (string, bool) {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return "", false
+// note counts the field of canonical name key and value v in f, when its
+// name is one f tells of, and reports whether it is Host.
+func (f *Framing) note(key, v string) (host bool) {
+	switch key {
+	case "Host":
+		if f.Hosts == 0 {
+			f.Host = v
 		}
+		f.Hosts++
+		return true
+	case "Content-Length":
+		if f.ContentLengths == 0 {
+			f.ContentLength = v
+		}
+		f.ContentLengths++
+	case "Connection":
+		if f.Connections == 0 {
+			f.Connection = v
+		}
+		f.Connections++
+	case "Transfer-Encoding":
+		f.TransferEncodings++
+	case "Trailer":
+		f.Trailers++
+	case "Pragma":
+		f.Pragmas++
 	}
-	start, end := 0, len(v)
-	for start < end && (v[start] == ' ' || v[start] == '\t') {
-		start++
-	}
-	for end > start && (v[end-1] == ' ' || v[end-1] == '\t') {
-		end--
-	}
-	return v[start:end], true
+	return false
 }
 
-// canonicalName returns name in textproto's canonical form (the first
-// letter and each letter after a hyphen upper case, the others lower
-// case): name itself when it already is, a shared constant for common
-// names, a new string otherwise. It returns false when name is not a
-// token (RFC 9110 section 5.6.2).
-func canonicalName(name string) (string, bool) {
-	canonical := true
-	upper := true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !tokenByte[c] {
-			return "", false
+// The classes of the bytes of a field name, in nameClass: the low four
+// bits say what the byte is, the high four what the next byte must not
+// be (lowerByte after '-', else upperByte, and always oddByte).
+const (
+	tokenByte uint8 = 1 << iota // a byte of a token (RFC 9110 section 5.6.2)
+	lowerByte                   // a lower-case letter
+	upperByte                   // an upper-case letter
+	oddByte                     // a token byte but a letter, a digit or '-'
+
+	nextShift = 4
+)
+
+// nameClass classes the bytes of field names; 0 is a byte no token has.
+var nameClass = func() (t [256]uint8) {
+	for c := range t {
+		var k uint8
+		switch {
+		case '0' <= c && c <= '9':
+			k = tokenByte
+		case 'a' <= c && c <= 'z':
+			k = tokenByte | lowerByte
+		case 'A' <= c && c <= 'Z':
+			k = tokenByte | upperByte
+		case c == '-':
+			k = tokenByte
+		case strings.IndexByte("!#$%&'*+.^_`|~", byte(c)) >= 0:
+			k = tokenByte | oddByte
+		default:
+			continue
 		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			canonical = false
+		next := upperByte | oddByte
+		if c == '-' {
+			next = lowerByte | oddByte
 		}
-		upper = c == '-'
+		t[c] = k | next<<nextShift
 	}
-	if canonical {
-		return name, true
+	return t
+}()
+
+// ones has a 1 in each byte of a word.
+const ones = 0x0101010101010101
+
+// hasLess reports whether a byte of x is less than n (n at most 128).
+func hasLess(x uint64, n uint8) bool {
+	return (x-ones*uint64(n))&^x&(ones*0x80) != 0
+}
+
+// valueByte is the set of bytes textproto takes in a field value: all but
+// the control characters, tab excepted.
+var valueByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= ' ' && c != 0x7f || c == '\t'
 	}
+	return t
+}()
+
+// canonicalize returns name, a token not in textproto's canonical form,
+// in that form (the first letter and each letter after a hyphen upper
+// case, the others lower case): a shared constant for common names, a new
+// string otherwise.
+func canonicalize(name string) string {
 	var buf [64]byte
 	if len(name) > len(buf) {
-		return textproto.CanonicalMIMEHeaderKey(name), true
+		return textproto.CanonicalMIMEHeaderKey(name)
 	}
 	b := buf[:len(name)]
-	upper = true
+	upper := true
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if upper && 'a' <= c && c <= 'z' {
@@ -241,9 +419,9 @@ func canonicalName(name string) (string, bool) {
 	}
 	// The compiler does not copy b to look it up.
 	if s, ok := commonNames[string(b)]; ok {
-		return s, true
+		return s
 	}
-	return string(b), true
+	return string(b)
 }
 
 // commonNames interns the canonical names of fields that clients and
@@ -267,18 +445,4 @@ var commonNames = func() map[string]string {
 		m[s] = s
 	}
 	return m
-}()
-
-// tokenByte is the set of bytes of a token (RFC 9110 section 5.6.2).
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
 }()

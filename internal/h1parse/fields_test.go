@@ -87,6 +87,9 @@ func TestHead(t *testing.T) {
 		{"HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 204 No Content", "\r\n", 27},
 		{"GET / HTTP/1.1\n\n", "", "", 0},
 		{"HTTP/1.0 100 \n\r\n\r\n", "", "", 0}, // a bare LF ends the first line
+		{"\nGET / HTTP/1.1\r\n\r\n", "", "", 0},
+		{"\r\n\r\n", "", "\r\n", 4},
+		{"GET / HTTP/1.1\r\nX: a\nb\r\n\r\n", "GET / HTTP/1.1", "X: a\nb\r\n\r\n", 26}, // Fields' to decline
 	}
 	for _, tt := range tests {
 		br := bufio.NewReader(strings.NewReader(tt.in))
@@ -99,6 +102,33 @@ func TestHead(t *testing.T) {
 			t.Errorf("Head(%q) consumed input", tt.in)
 		}
 	}
+}
+
+// FuzzHead compares Head with its definition: the block runs to the
+// first empty line, and its first line to the first CRLF, which must come
+// before any other LF.
+func FuzzHead(f *testing.F) {
+	for _, s := range []string{"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest", "\r\n\r\n", "A\nB\r\n\r\n", "A\r\n\r\n\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var wantLine, wantFields string
+		wantN := strings.Index(in, "\r\n\r\n") + 4
+		if wantN > 3 {
+			wantLine, wantFields, _ = strings.Cut(in[:wantN], "\r\n")
+			if strings.IndexByte(wantLine, '\n') >= 0 {
+				wantLine, wantFields, wantN = "", "", 0
+			}
+		} else {
+			wantN = 0
+		}
+		br := bufio.NewReaderSize(strings.NewReader(in), max(16, len(in)))
+		_, _ = br.Peek(len(in))
+		line, fields, n, ok := Head(br)
+		if line != wantLine || fields != wantFields || n != wantN || ok != (wantN > 0) {
+			t.Errorf("Head(%q) = %q, %q, %d, %v; want %q, %q, %d", in, line, fields, n, ok, wantLine, wantFields, wantN)
+		}
+	})
 }
 
 func TestCloses(t *testing.T) {

@@ -12,25 +12,30 @@ import (
 
 // parseBuffered parses the request whose header block is whole in br's
 // buffer, when it has the common shape: an origin-form target, HTTP/1.0 or
-// 1.1, field lines h1parse.FieldsBacked accepts, at most one Host and one
+// 1.1, field lines h1parse.FieldsFramed accepts, at most one Host and one
 // Content-Length, no Transfer-Encoding, Trailer or Pragma. The request,
 // rq's (with its context and URL), is the one http.ReadRequest would return
 // (FuzzParseBuffered compares them), and hosts is the number of Host
 // fields it had (ReadRequest deletes them). Otherwise ok is false and
 // nothing is consumed: the caller reads the request with
 // http.ReadRequest, which also words the errors. odd says that a field
-// name has a byte nginx does not take in a name (see nameKind), for the
-// caller to drop such fields without looking at every name again.
+// name has a byte nginx does not take in a name (see nameKind; h1parse
+// tells it as the names go by), for the caller to drop such fields
+// without looking at every name again.
 func parseBuffered(rq *request, br *bufio.Reader) (req *http.Request, hosts int, odd, ok bool) {
 	line, fields, end, ok := h1parse.Head(br)
 	if !ok {
 		return nil, 0, false, false
 	}
+	// The line ends with a space and "HTTP/1.x": the target runs from
+	// the first space to that one. A target with a space of its own,
+	// which ReadRequest would cut at the space and then refuse the
+	// protocol, originForm refuses.
 	method, rest, ok1 := strings.Cut(line, " ")
-	target, proto, ok2 := strings.Cut(rest, " ")
-	if !ok1 || !ok2 || !httpsyntax.ValidToken(method) {
+	if !ok1 || len(rest) < len(" HTTP/1.1") || rest[len(rest)-9] != ' ' || !httpsyntax.ValidToken(method) {
 		return nil, 0, false, false
 	}
+	target, proto := rest[:len(rest)-9], rest[len(rest)-8:]
 	minor, ok := h1parse.Version(proto)
 	if !ok {
 		return nil, 0, false, false
@@ -38,18 +43,17 @@ func parseBuffered(rq *request, br *bufio.Reader) (req *http.Request, hosts int,
 	if !originForm(target, &rq.url) {
 		return nil, 0, false, false
 	}
-	h, ok := h1parse.FieldsInto(rq.header, fields, rq.values[:])
-	if !ok {
-		return nil, 0, false, false
-	}
-	host := h["Host"]
-	cl := h["Content-Length"]
-	if len(host) > 1 || len(cl) > 1 || h["Transfer-Encoding"] != nil || h["Trailer"] != nil || h["Pragma"] != nil {
+	// The fields that decide the framing come with the header, so that
+	// none is looked up, and Host is left out of it, as ReadRequest
+	// deletes it.
+	var f h1parse.Framing
+	h, ok := h1parse.FieldsFramed(rq.header, fields, rq.values[:], &f, true)
+	if !ok || f.Hosts > 1 || f.ContentLengths > 1 || f.TransferEncodings+f.Trailers+f.Pragmas > 0 {
 		return nil, 0, false, false
 	}
 	length := int64(0)
-	if len(cl) == 1 {
-		if length, ok = h1parse.ContentLength(cl[0]); !ok {
+	if f.ContentLengths == 1 {
+		if length, ok = h1parse.ContentLength(f.ContentLength); !ok {
 			return nil, 0, false, false
 		}
 	}
@@ -62,39 +66,16 @@ func parseBuffered(rq *request, br *bufio.Reader) (req *http.Request, hosts int,
 		Header:        h,
 		Body:          http.NoBody,
 		ContentLength: length,
+		Host:          f.Host,
 		RequestURI:    target,
 	}
-	if len(host) == 1 {
-		r.Host = host[0]
-		delete(h, "Host")
-	}
-	r.Close = h1parse.Closes(minor, h["Connection"])
+	r.Close = f.Closes(minor, h)
 	if length > 0 {
 		r.Body = h1parse.NewBody(br, length)
 	}
 	_, _ = br.Discard(end)
 	// r stays on the stack: its copy in rq is the one.
-	return rq.setRequest(&r), len(host), oddNames(fields), true
-}
-
-// oddNames reports whether a field name of block, field lines that
-// h1parse.Fields accepted, is not of letters, digits and '-' alone. A
-// name ends at its line's first colon.
-func oddNames(block string) bool {
-	for {
-		colon := strings.IndexByte(block, ':')
-		if colon < 0 {
-			return false
-		}
-		if nameKind(block[:colon]) != nameValid {
-			return true
-		}
-		nl := strings.IndexByte(block[colon:], '\n')
-		if nl < 0 {
-			return false
-		}
-		block = block[colon+nl+1:]
-	}
+	return rq.setRequest(&r), f.Hosts, f.OddNames, true
 }
 
 // originForm sets u to the URL of an origin-form request target, as

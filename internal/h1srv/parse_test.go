@@ -104,6 +104,9 @@ var parseSeeds = []struct {
 	{"GET / HTTP/1.0\r\nConnection: \u212aeep-alive\r\n\r\n", true},
 	{"GET / HTTP/1.0\r\nConnection: keep-alive, clo\u017fe\r\n\r\n", true},
 	{"GET /a?b?? HTTP/1.1\r\nHost: a\r\n\r\n", true},
+	{"GET / HTTP/1.1\r\nX_Y: 1\r\nHOST: a\r\nconnection: close\r\nConnection: keep-alive\r\n\r\n", true},
+	{"GET / HTTP/1.0\r\nHost: a\r\nConnection: x\r\nconnection: keep-alive\r\n\r\n", true},
+	{"GET /a HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nHost: a\r\nF: 6\r\n\r\n", true},
 
 	{"GET /a%20b HTTP/1.1\r\nHost: a\r\n\r\n", false},
 	{"GET /a? HTTP/1.1\r\nHost: a\r\n\r\n", false},
@@ -124,6 +127,13 @@ var parseSeeds = []struct {
 	{"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", false},
 	{"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", false},
 	{"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", false},
+	{"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"GET /a?b HTTP/1.1 HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"GET /  HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"GET HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"GET  HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", false},
 	{"GET / HTTP/1.1\r\nHost: a\r\n", false},
 	{"GET / HTTP/1.1\r\nBad Name: a\r\n\r\n", false},
 }
