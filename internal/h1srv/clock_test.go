@@ -285,3 +285,31 @@ func TestHeaderBlockEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteTimeoutOfTheResponse: a handler learns the timeout the server
+// bounds each write by, in effect until it sets a write deadline of its
+// own.
+func TestWriteTimeoutOfTheResponse(t *testing.T) {
+	type reading struct {
+		timeout  time.Duration
+		inEffect bool
+	}
+	got := make(chan [2]reading, 1)
+	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var rs [2]reading
+		rs[0].timeout, rs[0].inEffect = w.(*response).WriteTimeout()
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute))
+		rs[1].timeout, rs[1].inEffect = w.(*response).WriteTimeout()
+		got <- rs
+		hello(w, r)
+	}), func(s *Server) { s.Settings.WriteTimeout = 42 * time.Second })
+	c := dial(t, ts.addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	rs := <-got
+	if want := (reading{42 * time.Second, true}); rs[0] != want {
+		t.Errorf("before the handler's deadline: %+v, want %+v", rs[0], want)
+	}
+	if want := (reading{42 * time.Second, false}); rs[1] != want {
+		t.Errorf("after the handler's deadline: %+v, want %+v", rs[1], want)
+	}
+}

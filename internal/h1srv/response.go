@@ -495,6 +495,20 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
+// WriteTimeout returns the timeout the server applies to each write of
+// the response (Settings.WriteTimeout, nginx's send_timeout: the time
+// between two successive writes), and whether it is in effect: it is
+// not once the handler set a write deadline of its own. A handler that
+// would bound its writes by the same timeout leaves it to the server,
+// and saves a deadline's clock reading per response.
+func (w *response) WriteTimeout() (time.Duration, bool) {
+	c := w.c
+	c.dlMu.Lock()
+	own := c.ownWD
+	c.dlMu.Unlock()
+	return c.set.WriteTimeout, !own
+}
+
 // RequestStart returns when the request's first byte was read, nginx's
 // r->start: what $request_time counts from. The server read the clock
 // then for the request's header deadline; a handler takes it instead of

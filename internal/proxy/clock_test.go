@@ -347,3 +347,53 @@ func TestRecycledRequestState(t *testing.T) {
 		seen[uri] = true
 	}
 }
+
+// timeoutWriter is a ResponseWriter whose server bounds each write by a
+// timeout of its own, as h1srv's does, and which counts the write
+// deadlines the handler sets.
+type timeoutWriter struct {
+	benchWriter
+	timeout   time.Duration
+	inEffect  bool
+	deadlines int
+}
+
+func (w *timeoutWriter) WriteTimeout() (time.Duration, bool) { return w.timeout, w.inEffect }
+
+func (w *timeoutWriter) SetWriteDeadline(time.Time) error {
+	w.deadlines++
+	return nil
+}
+
+// TestSendTimeoutLeftToTheServer: the response's writes are bounded by
+// send_timeout; when the server bounds each write by the same timeout
+// already, the proxy sets no deadline of its own (a clock reading per
+// response saved), and it does otherwise.
+func TestSendTimeoutLeftToTheServer(t *testing.T) {
+	tests := []struct {
+		name      string
+		location  string // the location's directives
+		timeout   time.Duration
+		inEffect  bool
+		deadlines bool // the proxy sets a write deadline
+	}{
+		{"the server's, the same", "", 60 * time.Second, true, false},
+		{"the server's, another", "", 30 * time.Second, true, true},
+		{"the location's own", "send_timeout 10s;", 60 * time.Second, true, true},
+		{"the location's, the same", "send_timeout 30s;", 30 * time.Second, true, false},
+		{"the server's, replaced by the handler's", "", 60 * time.Second, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newTestProxy(t, "$status", tt.location, "", &recordingTransport{}, nil, nil)
+			w := &timeoutWriter{benchWriter: benchWriter{h: make(http.Header)}, timeout: tt.timeout, inEffect: tt.inEffect}
+			p.h.ServeHTTP(w, p.request("/", 0))
+			if w.code != 200 {
+				t.Fatalf("status %d", w.code)
+			}
+			if got := w.deadlines > 0; got != tt.deadlines {
+				t.Errorf("the proxy set %d write deadlines, want some: %v", w.deadlines, tt.deadlines)
+			}
+		})
+	}
+}

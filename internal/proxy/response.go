@@ -149,6 +149,13 @@ func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 	// buffered too. TestClientDeadlinesDoNotOutliveTheRequest pins that.
 	var wd deadline.Lazy
 	timeout := w.sendTimeout()
+	// A server that bounds each write by the same timeout (h1srv, with
+	// the server's send_timeout) is left to do it.
+	serverBounds := false
+	if st, ok := w.ResponseWriter.(serverWriteTimeout); ok {
+		t, inEffect := st.WriteTimeout()
+		serverBounds = inEffect && t == timeout
+	}
 	var limit *rateLimit
 	if rate, after := h.rateOf(w); rate > 0 {
 		limit = &rateLimit{rate: rate, after: after}
@@ -163,7 +170,9 @@ func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 				return err
 			}
 		} else if n > 0 {
-			_ = wd.Extend(rc.SetWriteDeadline, timeout)
+			if !serverBounds {
+				_ = wd.Extend(rc.SetWriteDeadline, timeout)
+			}
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return errClientWrite
 			}
@@ -180,6 +189,12 @@ func (h *Handler) copyBody(w *responseWriter, res *http.Response) error {
 			return rerr
 		}
 	}
+}
+
+// serverWriteTimeout is a ResponseWriter whose server bounds each write
+// by a timeout of its own (h1srv's response: WriteTimeout).
+type serverWriteTimeout interface {
+	WriteTimeout() (time.Duration, bool)
 }
 
 // writeLimited writes p at limit_rate: in pieces, each flushed to the
