@@ -107,10 +107,16 @@ func TestRequestStart(t *testing.T) {
 	type span struct{ start, handler time.Time }
 	got := make(chan span, 1)
 	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rs, ok := w.(interface{ RequestStart() time.Time })
+		rs, ok := w.(interface {
+			RequestStart() time.Time
+			RequestHeaderWhole() bool
+		})
 		if !ok {
-			t.Error("the response writer has no RequestStart")
+			t.Error("the response writer has no RequestStart or RequestHeaderWhole")
 		} else {
+			if !rs.RequestHeaderWhole() {
+				t.Error("a request sent in one write: its header was not whole as its start was read")
+			}
 			got <- span{rs.RequestStart(), time.Now()}
 		}
 		hello(w, r)

@@ -515,6 +515,13 @@ func (w *response) WriteTimeout() (time.Duration, bool) {
 // reading the clock again.
 func (w *response) RequestStart() time.Time { return w.c.reqStart }
 
+// RequestHeaderWhole reports whether the request's whole header block
+// was in when the server read RequestStart's clock, as for most
+// requests: then that reading is also when the header was complete, and
+// nothing has waited on the client since. A handler may take it for the
+// current time until it does something that may block.
+func (w *response) RequestHeaderWhole() bool { return w.c.startFresh }
+
 // EnableFullDuplex reports success: the request body may always be read
 // while the response is written.
 func (w *response) EnableFullDuplex() error { return nil }

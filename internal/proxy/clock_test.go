@@ -397,3 +397,32 @@ func TestSendTimeoutLeftToTheServer(t *testing.T) {
 		})
 	}
 }
+
+// wholeWriter is a startWriter whose request's header was whole, or not,
+// as the server read the clock for its start.
+type wholeWriter struct {
+	startWriter
+	whole bool
+}
+
+func (w *wholeWriter) RequestHeaderWhole() bool { return w.whole }
+
+// TestAttemptStartsAtAWholeHeadersStart: when the server read the clock
+// with the request's whole header in, nothing has waited on the client
+// since, and the first attempt starts at that reading without one of its
+// own; when the header came in later reads, the attempt reads the clock.
+func TestAttemptStartsAtAWholeHeadersStart(t *testing.T) {
+	for _, whole := range []bool{true, false} {
+		tr := &recordingTransport{}
+		p := newTestProxy(t, "$status", "", "", tr, nil, nil)
+		started := time.Now().Add(-time.Minute)
+		w := &wholeWriter{startWriter: startWriter{benchWriter: benchWriter{h: make(http.Header)}, start: started}, whole: whole}
+		p.h.ServeHTTP(w, p.request("/", 0))
+		if w.code != 200 || len(tr.nows) != 1 {
+			t.Fatalf("whole %v: status %d, %d attempts", whole, w.code, len(tr.nows))
+		}
+		if got := tr.nows[0].Equal(started); got != whole {
+			t.Errorf("whole %v: the attempt started at the server's reading: %v", whole, got)
+		}
+	}
+}

@@ -501,12 +501,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.inflight.Add(-1)
-	start, own := h.requestStart(w)
+	start, fresh := h.requestStart(w)
 	rw := newResponseWriter(w)
 	// The server's reading is the request's first byte, and the rest of
 	// its header may have come in later reads: only the handler's own
-	// reading may stand for an attempt's start (proxy).
-	rw.fresh = own
+	// reading, or the server's when the header was whole as it read it,
+	// may stand for an attempt's start (proxy).
+	rw.fresh = fresh
 	// The proxy fills the upstream fields of the entry; the rest is
 	// filled only when the line is written, so a location without an
 	// access log pays nothing for it.
@@ -660,15 +661,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (nginx's r->start, what $request_time counts from).
 type requestStarter interface{ RequestStart() time.Time }
 
+// headerWhole is a requestStarter that tells whether the request's
+// header was whole as it read the clock (h1srv's).
+type headerWhole interface{ RequestHeaderWhole() bool }
+
 // requestStart returns the moment the request began: the server's own
 // reading when it has one and the clock is the real one, else a reading
-// of the handler's clock (own), so that an injected clock is used
-// throughout.
-func (h *Handler) requestStart(w http.ResponseWriter) (start time.Time, own bool) {
+// of the handler's clock, so that an injected clock is used throughout.
+// fresh says the reading may stand for the current time: the handler's
+// own, or the server's when the request's header was whole as it read
+// it (nothing has waited on the client since).
+func (h *Handler) requestStart(w http.ResponseWriter) (start time.Time, fresh bool) {
 	if h.realClock {
 		if rs, ok := w.(requestStarter); ok {
 			if t := rs.RequestStart(); !t.IsZero() {
-				return t, false
+				hw, ok := w.(headerWhole)
+				return t, ok && hw.RequestHeaderWhole()
 			}
 		}
 	}
