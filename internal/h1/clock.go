@@ -20,29 +20,16 @@ import (
 // taken and the time the request's first write begins. Reads served from
 // the buffer alone need no deadline, and no reading.
 //
-// The monotonic clock alone: time.Now reads the wall clock and the
-// monotonic clock, and deadlines, idle times and their comparisons use
-// only the monotonic reading when both times carry one (net's deadlines
-// are time.Until(t)). time.Since reads the monotonic clock alone, so
-// epoch.Add(time.Since(epoch)) is a time with the same monotonic reading
-// as time.Now's, for about half the cost; its wall clock reading is
-// epoch's moved on by the monotonic clock, which is off only when the wall
-// clock was set since, and nothing reads it.
+// The monotonic clock alone: deadline.Now (its comment says why that is
+// enough for deadlines and idle times, and half the cost of time.Now).
 
-// epoch anchors monoNow's readings.
-var epoch = time.Now()
-
-// monoNow returns the current time as the monotonic clock tells it (see
-// above): for deadlines and durations, not for display.
-func monoNow() time.Time { return epoch.Add(time.Since(epoch)) }
-
-// now reads the clock for the transport: monoNow, unless a test counts
+// now reads the clock for the transport: deadline.Now, unless a test counts
 // the readings.
 func (t *Transport) now() time.Time {
 	if t.clock != nil {
 		return t.clock()
 	}
-	return monoNow()
+	return deadline.Now()
 }
 
 // hasMonotonic reports whether t carries a monotonic clock reading, as

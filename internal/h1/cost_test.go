@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/deadline"
 )
 
 // quietServer answers every GET on a connection with response, reading
@@ -150,7 +152,7 @@ func TestClockReadings(t *testing.T) {
 			var readings atomic.Int64
 			tr.clock = func() time.Time {
 				readings.Add(1)
-				return monoNow()
+				return deadline.Now()
 			}
 			req, fwd := quietRequest(t, s)
 			buf := make([]byte, 64)

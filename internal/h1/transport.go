@@ -138,7 +138,7 @@ type Transport struct {
 	// noProbe turns off the liveness probe and the close watch of idle
 	// connections, so tests can reach the retry path.
 	noProbe bool
-	// clock, when set, is read instead of monoNow: tests count the
+	// clock, when set, is read instead of deadline.Now: tests count the
 	// readings with it.
 	clock func() time.Time
 }

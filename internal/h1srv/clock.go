@@ -1,6 +1,10 @@
 package h1srv
 
-import "time"
+import (
+	"time"
+
+	"github.com/limpet-lb/limpet/internal/deadline"
+)
 
 // Clock readings. time.Now costs tens of nanoseconds on a VM, and a
 // proxied request used to read it half a dozen times on the server's
@@ -14,7 +18,7 @@ import "time"
 //   - once as the response's header block ends (response.endHeader: at
 //     the handler's end, its Flush, or once its body outgrows
 //     pendingMax): for the write deadline (send_timeout) of the write
-//     that follows (conn.wnow); any later write reads the clock again,
+//     that follows (conn.wnow), from the monotonic clock alone; any later write reads the clock again,
 //     since the one before may have blocked for a slow client;
 //   - once as the connection turns idle (waitRequest), after the
 //     response's last write: keepalive_timeout counts from there.
@@ -31,6 +35,11 @@ import "time"
 // count the readings (TestClockReadingsPerRequest); it is set only before
 // any test runs.
 var clock = time.Now
+
+// monoClock reads the monotonic clock alone (deadline.Now), for the
+// readings only deadlines use; set, like clock, only before any test
+// runs.
+var monoClock = deadline.Now
 
 // orNow returns now, or the current time when now is zero (no reading
 // to reuse).

@@ -12,9 +12,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/limpet-lb/limpet/internal/deadline"
 )
 
-// clockReads counts the server's clock readings (clock), for
+// clockReads counts the server's clock readings (clock, monoClock), for
 // TestClockReadingsPerRequest.
 var clockReads atomic.Int64
 
@@ -23,6 +25,10 @@ func TestMain(m *testing.M) {
 	clock = func() time.Time {
 		clockReads.Add(1)
 		return time.Now()
+	}
+	monoClock = func() time.Time {
+		clockReads.Add(1)
+		return deadline.Now()
 	}
 	os.Exit(m.Run())
 }

@@ -305,7 +305,7 @@ func (w *response) commit() {
 // may block comes between.
 func (w *response) endHeader() time.Time {
 	w.open = false
-	now := clock()
+	now := monoClock() // for a write deadline only
 	_, err := w.c.bw.WriteString("\r\n")
 	w.flushErr(err)
 	return now
