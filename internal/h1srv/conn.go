@@ -500,7 +500,11 @@ func (w connWriter) Write(p []byte) (int, error) {
 	case c.ownWD:
 		if c.pendingWD {
 			c.pendingWD = false
-			_ = c.wd.SetAt(c.rwc.SetWriteDeadline, orNow(now), c.wantWD)
+			// The handler's time may carry no monotonic reading, and
+			// wnow's wall clock is only the monotonic clock's
+			// (deadline.Now): compared with it, a step of the wall
+			// clock would move the deadline. A reading of its own.
+			_ = c.wd.SetAt(c.rwc.SetWriteDeadline, clock(), c.wantWD)
 		}
 	default:
 		_ = c.wd.ExtendAt(c.rwc.SetWriteDeadline, orNow(now), c.set.WriteTimeout)
