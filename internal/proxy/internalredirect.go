@@ -224,6 +224,15 @@ func (h *Handler) named(rw *responseWriter, r *http.Request, name string) {
 		writeDefault(rw, http.StatusInternalServerError)
 		return
 	}
+	if len(loc.script) > 0 {
+		// Its rewrite phase runs, and may send the request elsewhere.
+		l, prefix, r2, done := h.namedRewritePhase(rw.fl.vs, rw, r, &rw.vr, loc)
+		if done {
+			return
+		}
+		h.run(rw, r2, l, prefix)
+		return
+	}
 	h.run(rw, r, loc, "")
 }
 

@@ -226,6 +226,15 @@ func (vs *virtualServer) compileRewrites(s *config.Server, env *Env) error {
 		}
 		need = need || len(cl.script) > 0
 	}
+	// A named location's script runs when error_page or try_files
+	// sends a request there (named).
+	for name, l := range s.Named {
+		cl := vs.named[name]
+		if cl.script, err = compileScript(script(l.Script), env); err != nil {
+			return err
+		}
+		need = need || len(cl.script) > 0
+	}
 	// Every template of the server is compiled now, so the registry
 	// knows whether any uses a capture.
 	sr.captures = g.UsesCaptures()
@@ -391,10 +400,35 @@ func (h *Handler) rewritePhase(vs *virtualServer, w *responseWriter, r *http.Req
 		// the location is searched with the URI they left.
 		rr.changed = false
 	}
+	return rr.locationPhase(vs, nil)
+}
+
+// namedRewritePhase runs the script of the named location loc, where an
+// internal redirect sent the request, and searches the locations again
+// while its rewrites change the URI, as nginx's ngx_http_named_location
+// starts the request at the location's rewrite phase: the server's
+// script does not run again.
+func (h *Handler) namedRewritePhase(vs *virtualServer, w *responseWriter, r *http.Request, vr *vars.Request, loc *location) (*location, string, *http.Request, bool) {
+	rr := &rewriteRun{h: h, w: w, r: r, vr: vr, loc: loc, args: r.URL.RawQuery}
+	return rr.locationPhase(vs, loc)
+}
+
+// locationPhase chooses the location and runs its script, searching
+// again while rewrites change the URI; named, when not nil, is the
+// location of the first round, instead of a search (rewritePhase
+// returns what it does).
+func (rr *rewriteRun) locationPhase(vs *virtualServer, named *location) (*location, string, *http.Request, bool) {
+	h, w, r, vr, sr := rr.h, rr.w, rr.r, rr.vr, vs.rewrites
 	first := true
 	for changes := 0; ; changes++ {
 		uri := vr.URI
-		l, prefix := vs.locations.Match(uri)
+		var l *config.Location
+		var prefix string
+		if changes == 0 && named != nil {
+			first = false
+		} else {
+			l, prefix = vs.locations.Match(uri)
+		}
 		if first && !rr.rewritten {
 			if sl := vs.slashRedirect[uri]; sl != nil && (l == nil || l.Path != uri) {
 				w.add = sl.addHeaders
@@ -403,9 +437,13 @@ func (h *Handler) rewritePhase(vs *virtualServer, w *responseWriter, r *http.Req
 			}
 		}
 		first = false
-		rr.loc = vs.noLocation
-		if l != nil {
+		switch {
+		case changes == 0 && named != nil:
+			rr.loc = named
+		case l != nil:
 			rr.loc = vs.compiled[l]
+		default:
+			rr.loc = vs.noLocation
 		}
 		vr.Referers = rr.loc.referers
 		if l != nil && l.Regexp != nil && vr.User != nil && (sr.captures || sr.locSlots[l] != nil) {

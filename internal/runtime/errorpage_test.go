@@ -11,7 +11,8 @@ import (
 
 // TestErrorPages runs error_page through a whole limpet: to a static
 // page, to a named location that proxies, after every upstream failed,
-// with proxy_intercept_errors on and off, the =CODE and = rules,
+// with proxy_intercept_errors on and off, the =CODE and = rules, a
+// named location's own rewrite phase (rewrite, set, return),
 // redirects to absolute URLs, recursion and the redirect cycle bound.
 func TestErrorPages(t *testing.T) {
 	app := newBackend(t, "app")
@@ -64,6 +65,12 @@ server {
     location /e302uri/ { error_page 302 /r302/; return 302 "first"; }
     location /r302/ { return 302 "http://example.test/r?$args"; }
     location @app { proxy_pass http://app; }
+    location /nrw/ { error_page 404 = @rw; }
+    location @rw { rewrite ^/nrw/(.*)$ /cl/$1 break; proxy_pass http://app; }
+    location /nlast/ { error_page 404 = @last; }
+    location @last { rewrite ^ /pass/last last; }
+    location /nret/ { error_page 404 = @teapot; }
+    location @teapot { set $x "one"; return 200 "teapot $x $uri"; }
 }`, "{{app}}", app.addr(), "{{dead}}", refusedAddr(t), "{{www}}", www)
 
 	tests := []struct {
@@ -84,6 +91,9 @@ server {
 		{"= takes the named location's status", "GET", "/same/x?q=1", 200, "app GET /same/x?q=1", ""},
 		{"named location keeps the error's status", "GET", "/named/x", 404, "app GET /named/x", ""},
 		{"named location keeps the method", "POST", "/named/x", 404, "app POST /named/x", ""},
+		{"a named location's rewrite ... break", "GET", "/nrw/x?q=1", 200, "app GET /cl/x?q=1", ""},
+		{"a named location's rewrite ... last searches again", "GET", "/nlast/x", 200, "app GET /pass/last", ""},
+		{"a named location's set and return", "GET", "/nret/x", 200, "teapot one /nret/x", ""},
 		{"absolute URL redirects with 302", "GET", "/moved/x", 302, "302 Found", "http://example.test/gone"},
 		{"=301 absolute URL", "GET", "/perm/x", 301, "301 Moved Permanently", "http://example.test/moved"},
 		{"an error of the error page: built-in page", "GET", "/twice/x", 404, "404 Not Found", ""},
