@@ -43,7 +43,7 @@ type response struct {
 	handlerDone   bool
 	werr          error // the first error writing to the client
 
-	keys    []string // scratch for sorting header names
+	fields  []headerField // scratch for sorting the header's fields
 	scratch [24]byte
 
 	// continueMu serializes a 100 Continue, written by whoever reads
@@ -69,7 +69,7 @@ func (w *response) reset(req *http.Request) {
 		contentLength: -1,
 		isHEAD:        req.Method == http.MethodHead,
 		pending:       w.pending[:0],
-		keys:          w.keys[:0],
+		fields:        w.fields[:0],
 		trailers:      w.trailers[:0],
 	}
 	// Settled before the handler may change req (net/http issue 14940).
@@ -325,15 +325,16 @@ func (w *response) unreadTooLarge(b *body) bool {
 func (w *response) writeFields(noBody bool) {
 	h := w.header
 	bw := w.c.bw
-	keys := w.keys[:0]
-	for k := range h {
-		keys = append(keys, k)
+	// The names with their values, so that writing them looks none up.
+	fields := w.fields[:0]
+	for k, vv := range h {
+		fields = append(fields, headerField{k, vv})
 	}
-	if len(keys) > 1 {
-		slices.Sort(keys)
+	if len(fields) > 1 {
+		slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.name, b.name) })
 	}
-	w.keys = keys
-	for _, k := range keys {
+	for _, f := range fields {
+		k := f.name
 		switch k {
 		case "Transfer-Encoding":
 			continue
@@ -346,7 +347,7 @@ func (w *response) writeFields(noBody bool) {
 				continue // as net/http
 			}
 		case "Connection":
-			if w.closeAfter && !httpsyntax.HasToken(h[k], "close") {
+			if w.closeAfter && !httpsyntax.HasToken(f.values, "close") {
 				continue // "Connection: close" follows
 			}
 		case "Keep-Alive":
@@ -357,10 +358,18 @@ func (w *response) writeFields(noBody bool) {
 		if strings.HasPrefix(k, http.TrailerPrefix) || !httpsyntax.ValidToken(k) {
 			continue
 		}
-		for _, v := range h[k] {
+		for _, v := range f.values {
 			writeField(bw, k, v)
 		}
 	}
+	clear(fields) // the scratch keeps no response's values
+	w.fields = fields[:0]
+}
+
+// headerField is a header's name and its values.
+type headerField struct {
+	name   string
+	values []string
 }
 
 // finish completes the response once the handler has returned: header if
